@@ -1,0 +1,86 @@
+"""The domain records that flow between importers, the demo generator, the store and the app."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+SOURCES = ("human", "classifier", "adjudication", "imported")
+PHASES = ("blind", "revealed", "adjudicated")
+
+
+def content_hash(*parts: Any) -> str:
+    """A stable sha256 over JSON-serialisable parts."""
+    blob = json.dumps(parts, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+@dataclass
+class LabelDraft:
+    """A label that arrives with a transcript (imported or classifier), before it has an id."""
+
+    rubric_id: str
+    field: str
+    value: Any
+    source: str = "imported"
+    rater: str = "imported"
+    score: float | None = None
+    scores: dict[str, Any] | None = None
+    evidence: list[dict[str, Any]] | None = None
+    note: str | None = None
+
+
+@dataclass
+class TranscriptRecord:
+    """One normalized transcript, as importers and the demo generator produce it.
+
+    ``turns`` is the full ordered conversation as ``{"role", "content"}`` dicts (system
+    prompt excluded: it is stored once in ``prompts``). ``scratchpad`` is every reasoning
+    block joined by a blank line; ``scratchpad_blocks`` holds each block's
+    ``[start, end)`` offsets into it.
+    """
+
+    user_input: str
+    scratchpad: str
+    output: str
+    turns: list[dict[str, Any]]
+    model: str | None = None
+    condition: str | None = None
+    dataset: str | None = None
+    prompt_variant: str | None = None
+    system_prompt: str | None = None
+    scratchpad_blocks: list[tuple[int, int]] = field(default_factory=list)
+    source_path: str | None = None
+    source_ref: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    labels: list[LabelDraft] = field(default_factory=list)
+
+    @property
+    def uid(self) -> str:
+        """Content hash of (model, messages, completion): re-imports are idempotent."""
+        return content_hash(self.model, self.system_prompt, self.turns, self.output)
+
+
+@dataclass(frozen=True)
+class LabelEvent:
+    """One stored act of labeling (a row of label_events)."""
+
+    id: int
+    transcript_id: int
+    rubric_id: str
+    rubric_hash: str | None
+    field: str
+    value: Any
+    source: str
+    rater: str
+    phase: str | None
+    score: float | None
+    scores: dict[str, Any] | None
+    evidence: list[dict[str, Any]] | None
+    note: str | None
+    seconds: float | None
+    retracts: int | None
+    run_id: int | None
+    created_at: str

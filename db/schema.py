@@ -1,0 +1,181 @@
+"""Numbered, append-only schema migrations.
+
+Never edit a migration that has shipped: add a new one at the end. The database's
+``PRAGMA user_version`` records how many migrations it has, so that an older reviewer
+refuses a database written by a newer one instead of touching it.
+"""
+
+from __future__ import annotations
+
+from sqlite_utils.migrations import Migrations
+
+from db._sqlite_utils import Database
+
+MIGRATIONS = Migrations("reviewer")
+
+
+@MIGRATIONS(name="m001_initial")
+def m001_initial(db: Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE imports (
+            id INTEGER PRIMARY KEY,
+            path TEXT NOT NULL,
+            format TEXT NOT NULL,
+            sha256 TEXT,
+            size_bytes INTEGER,
+            n_read INTEGER NOT NULL DEFAULT 0,
+            n_new INTEGER NOT NULL DEFAULT 0,
+            n_duplicate INTEGER NOT NULL DEFAULT 0,
+            n_rejected INTEGER NOT NULL DEFAULT 0,
+            errors TEXT NOT NULL DEFAULT '[]',
+            options TEXT NOT NULL DEFAULT '{}',
+            importer_version TEXT NOT NULL,
+            status TEXT NOT NULL DEFAULT 'running',
+            started_at TEXT NOT NULL,
+            finished_at TEXT
+        );
+
+        CREATE TABLE prompts (
+            hash TEXT PRIMARY KEY,
+            text TEXT NOT NULL
+        );
+
+        CREATE TABLE transcripts (
+            id INTEGER PRIMARY KEY,
+            uid TEXT NOT NULL UNIQUE,
+            dataset TEXT,
+            model TEXT,
+            condition TEXT,
+            prompt_variant TEXT,
+            system_prompt_hash TEXT REFERENCES prompts(hash),
+            user_input TEXT NOT NULL DEFAULT '',
+            scratchpad TEXT NOT NULL DEFAULT '',
+            scratchpad_blocks TEXT NOT NULL DEFAULT '[]',
+            output TEXT NOT NULL DEFAULT '',
+            turns TEXT NOT NULL DEFAULT '[]',
+            source_path TEXT,
+            source_ref TEXT,
+            import_id INTEGER REFERENCES imports(id),
+            metadata TEXT NOT NULL DEFAULT '{}',
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX transcripts_model_condition ON transcripts(model, condition);
+
+        CREATE VIRTUAL TABLE transcripts_fts USING fts5(
+            scratchpad, output, content='transcripts', content_rowid='id'
+        );
+        CREATE TRIGGER transcripts_fts_insert AFTER INSERT ON transcripts BEGIN
+            INSERT INTO transcripts_fts(rowid, scratchpad, output)
+            VALUES (new.id, new.scratchpad, new.output);
+        END;
+        CREATE TRIGGER transcripts_fts_delete AFTER DELETE ON transcripts BEGIN
+            INSERT INTO transcripts_fts(transcripts_fts, rowid, scratchpad, output)
+            VALUES ('delete', old.id, old.scratchpad, old.output);
+        END;
+
+        CREATE TABLE rubrics (
+            hash TEXT PRIMARY KEY,
+            rubric_id TEXT NOT NULL,
+            version TEXT NOT NULL,
+            source TEXT NOT NULL,
+            origin TEXT,
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX rubrics_by_id ON rubrics(rubric_id);
+
+        CREATE TABLE classifier_runs (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL,
+            provider TEXT NOT NULL,
+            model TEXT NOT NULL,
+            rubric_hash TEXT NOT NULL REFERENCES rubrics(hash),
+            params TEXT NOT NULL DEFAULT '{}',
+            prompt_hash TEXT,
+            base_url TEXT,
+            mode TEXT NOT NULL DEFAULT 'online',
+            batch_ids TEXT NOT NULL DEFAULT '[]',
+            status TEXT NOT NULL DEFAULT 'running',
+            max_cost_usd REAL,
+            started_at TEXT NOT NULL,
+            finished_at TEXT
+        );
+
+        CREATE TABLE classifier_calls (
+            id INTEGER PRIMARY KEY,
+            run_id INTEGER NOT NULL REFERENCES classifier_runs(id),
+            transcript_id INTEGER NOT NULL REFERENCES transcripts(id),
+            request_key TEXT NOT NULL,
+            n_samples INTEGER NOT NULL DEFAULT 1,
+            request TEXT NOT NULL DEFAULT '{}',
+            raw_response TEXT,
+            parsed TEXT,
+            status TEXT NOT NULL,
+            error TEXT,
+            input_tokens INTEGER NOT NULL DEFAULT 0,
+            output_tokens INTEGER NOT NULL DEFAULT 0,
+            cache_read_tokens INTEGER NOT NULL DEFAULT 0,
+            cache_write_tokens INTEGER NOT NULL DEFAULT 0,
+            cost_usd REAL NOT NULL DEFAULT 0,
+            latency_s REAL,
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX classifier_calls_key ON classifier_calls(request_key, status);
+        CREATE INDEX classifier_calls_run ON classifier_calls(run_id);
+
+        CREATE TABLE label_events (
+            id INTEGER PRIMARY KEY,
+            transcript_id INTEGER NOT NULL REFERENCES transcripts(id),
+            rubric_hash TEXT REFERENCES rubrics(hash),
+            rubric_id TEXT NOT NULL,
+            field TEXT NOT NULL,
+            value TEXT,
+            source TEXT NOT NULL
+                CHECK (source IN ('human', 'classifier', 'adjudication', 'imported')),
+            rater TEXT NOT NULL,
+            phase TEXT CHECK (phase IS NULL OR phase IN ('blind', 'revealed', 'adjudicated')),
+            score REAL,
+            scores TEXT,
+            evidence TEXT,
+            note TEXT,
+            seconds REAL,
+            retracts INTEGER REFERENCES label_events(id),
+            run_id INTEGER REFERENCES classifier_runs(id),
+            import_id INTEGER REFERENCES imports(id),
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX label_events_item ON label_events(transcript_id, rubric_id, field);
+        CREATE INDEX label_events_rater ON label_events(rater, id);
+        CREATE INDEX label_events_retracts ON label_events(retracts);
+        CREATE TRIGGER label_events_no_update BEFORE UPDATE ON label_events BEGIN
+            SELECT RAISE(ABORT, 'label_events is append-only: record a retraction instead');
+        END;
+        CREATE TRIGGER label_events_no_delete BEFORE DELETE ON label_events BEGIN
+            SELECT RAISE(ABORT, 'label_events is append-only: record a retraction instead');
+        END;
+
+        CREATE TABLE queues (
+            name TEXT PRIMARY KEY,
+            kind TEXT NOT NULL,
+            rubric_id TEXT,
+            blind INTEGER NOT NULL DEFAULT 1,
+            params TEXT NOT NULL DEFAULT '{}',
+            created_at TEXT NOT NULL
+        );
+
+        CREATE TABLE assignments (
+            id INTEGER PRIMARY KEY,
+            queue TEXT NOT NULL REFERENCES queues(name),
+            annotator TEXT NOT NULL DEFAULT '',
+            transcript_id INTEGER NOT NULL REFERENCES transcripts(id),
+            position INTEGER NOT NULL,
+            reason TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            UNIQUE (queue, annotator, transcript_id)
+        );
+        CREATE INDEX assignments_order ON assignments(queue, annotator, position);
+        """
+    )
+
+
+SCHEMA_VERSION = len(MIGRATIONS._migrations)

@@ -1,0 +1,150 @@
+"""The ``reviewer`` command line. Heavy modules are imported inside commands, so that
+``reviewer --help`` stays fast."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from reviewer import __version__
+
+
+class Context:
+    """What every command gets: the database path, opened on first use."""
+
+    def __init__(self, db_path: Path):
+        self.db_path = db_path
+        self._store = None
+
+    @property
+    def store(self):
+        if self._store is None:
+            from db import SchemaTooNewError, Store
+
+            try:
+                self._store = Store(self.db_path)
+            except SchemaTooNewError as exc:
+                raise click.ClickException(str(exc)) from None
+        return self._store
+
+
+pass_context = click.make_pass_decorator(Context)
+
+
+def _default_db() -> Path:
+    from db.connection import default_db_path
+
+    return default_db_path()
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option(
+    "--db",
+    "db_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="REVIEWER_DB",
+    default=None,
+    help="SQLite database to use. Default: $REVIEWER_DB, else "
+    "$XDG_DATA_HOME/reviewer/reviewer.db (~/.local/share/reviewer/reviewer.db).",
+)
+@click.version_option(__version__, prog_name="reviewer")
+@click.pass_context
+def cli(ctx: click.Context, db_path: Path | None) -> None:
+    """Label, audit and measure alignment-faking reasoning in model scratchpads.
+
+    Import transcripts, label them blind in the terminal beside LLM classifier labels,
+    measure agreement, and export gold labels.
+    """
+    ctx.obj = Context(db_path or _default_db())
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@pass_context
+def info(obj: Context, as_json: bool) -> None:
+    """What the database holds: transcripts by model and condition, labels by source."""
+    if not obj.db_path.exists():
+        raise click.ClickException(
+            f"no database at {obj.db_path}: import transcripts or run `reviewer demo` first"
+        )
+    summary = obj.store.summary()
+    if as_json:
+        click.echo(json.dumps(summary, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    console.print(f"[bold]{summary['path']}[/]: {summary['transcripts']:,} transcripts, "
+                  f"{summary['imports']} imports, {summary['rubric_versions']} rubric versions")  # fmt: skip
+    table = Table("model", "condition", "transcripts", title="Transcripts")
+    for row in summary["by_model_condition"]:
+        table.add_row(row["model"], row["condition"], f"{row['transcripts']:,}")
+    console.print(table)
+    labels = Table("source", "events", "raters", "transcripts", title="Label events")
+    for row in summary["labels_by_source"]:
+        labels.add_row(row["source"], f"{row['events']:,}", str(row["raters"]),
+                       f"{row['transcripts']:,}")  # fmt: skip
+    console.print(labels)
+
+
+@cli.group()
+def rubrics() -> None:
+    """List, show and validate rubrics (built-in ids or paths to .toml files)."""
+
+
+@rubrics.command("list")
+def rubrics_list() -> None:
+    """The built-in rubrics."""
+    from rubrics import builtin_rubric_paths, load_rubric
+
+    for rubric_id, path in sorted(builtin_rubric_paths().items()):
+        rubric = load_rubric(path)
+        fields = ", ".join(f"{f.id} ({f.kind})" for f in rubric.fields)
+        click.echo(f"{rubric_id}  v{rubric.version}  {rubric.content_hash[:12]}  {fields}")
+
+
+@rubrics.command("show")
+@click.argument("rubric")
+def rubrics_show(rubric: str) -> None:
+    """Every field and category of RUBRIC, with definitions, rules and keys."""
+    from rubrics import RubricError, resolve_rubric
+
+    try:
+        r = resolve_rubric(rubric)
+    except RubricError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"{r.id} v{r.version} ({r.content_hash[:12]}): {r.title}")
+    click.echo(r.description.strip())
+    for f in r.fields:
+        click.echo(f"\n{f.id} [{f.kind}]: {f.question}")
+        for c in f.categories:
+            click.echo(f"  [{c.key}] {c.id}: {' '.join(c.definition.split())}")
+            for rule in c.rules:
+                click.echo(f"        - {rule}")
+
+
+@rubrics.command("validate")
+@click.argument("paths", nargs=-1, required=True)
+def rubrics_validate(paths: tuple[str, ...]) -> None:
+    """Check rubric files; exit 1 if any has a problem."""
+    from rubrics import RubricError, resolve_rubric
+
+    failed = False
+    for path in paths:
+        try:
+            r = resolve_rubric(path)
+        except RubricError as exc:
+            failed = True
+            click.echo(str(exc), err=True)
+        else:
+            click.echo(f"{path}: ok ({r.id} v{r.version}, {r.content_hash[:12]})")
+    if failed:
+        sys.exit(1)
+
+
+def main() -> None:
+    cli()

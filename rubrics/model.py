@@ -1,0 +1,99 @@
+"""The rubric model: fields to label, their categories, and the classifier's instructions."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from db.models import content_hash
+
+FIELD_KINDS = ("binary", "single", "multi", "ordinal")
+
+
+@dataclass(frozen=True)
+class Category:
+    id: str
+    label: str
+    key: str
+    definition: str
+    rules: tuple[str, ...] = ()
+    examples: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Field:
+    """One thing to label. ``multi`` fields take any subset of categories (none included)."""
+
+    id: str
+    kind: str
+    question: str
+    categories: tuple[Category, ...]
+    required: bool = True
+
+    @property
+    def category_ids(self) -> tuple[str, ...]:
+        return tuple(c.id for c in self.categories)
+
+    def category(self, category_id: str) -> Category:
+        for c in self.categories:
+            if c.id == category_id:
+                return c
+        raise KeyError(category_id)
+
+    def category_for_key(self, key: str) -> Category | None:
+        for c in self.categories:
+            if c.key == key:
+                return c
+        return None
+
+    def is_valid(self, value: Any) -> bool:
+        if self.kind == "multi":
+            return (
+                isinstance(value, list | tuple)
+                and all(v in self.category_ids for v in value)
+                and len(set(value)) == len(value)
+            )
+        return value in self.category_ids
+
+
+@dataclass(frozen=True)
+class ClassifierSpec:
+    """How an LLM classifier is asked about this rubric and how its answer is read."""
+
+    system: str
+    template: str
+    threshold: float = 0.4
+    votes: int = 20
+    temperature: float = 1.0
+    max_tokens: int = 1024
+
+
+@dataclass(frozen=True)
+class Rubric:
+    id: str
+    version: str
+    title: str
+    description: str
+    fields: tuple[Field, ...]
+    classifier: ClassifierSpec | None = None
+    source_text: str = field(default="", compare=False)
+    origin: str = field(default="", compare=False)
+
+    def field(self, field_id: str) -> Field:
+        for f in self.fields:
+            if f.id == field_id:
+                return f
+        raise KeyError(f"rubric {self.id!r} has no field {field_id!r}")
+
+    @property
+    def field_ids(self) -> tuple[str, ...]:
+        return tuple(f.id for f in self.fields)
+
+    @property
+    def content_hash(self) -> str:
+        """Hash of the parsed content: a change of text is a new version, a change of
+        whitespace or key order in the file is not."""
+        data = asdict(self)
+        data.pop("source_text")
+        data.pop("origin")
+        return content_hash(data)

@@ -1,0 +1,48 @@
+import sqlite3
+
+import pytest
+
+from db import SchemaTooNewError, Store, connect
+from db.schema import SCHEMA_VERSION
+
+TABLES = {"imports", "prompts", "transcripts", "rubrics", "label_events", "classifier_runs",
+          "classifier_calls", "queues", "assignments", "transcripts_fts"}  # fmt: skip
+
+
+def test_blank_database_gets_every_table_and_pragmas(tmp_path):
+    db = connect(tmp_path / "new.db")
+    assert set(db.table_names()) >= TABLES
+    conn = db.conn
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    assert conn.execute("PRAGMA busy_timeout").fetchone()[0] >= 5000
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
+def test_reopening_applies_nothing_twice(tmp_path):
+    path = tmp_path / "again.db"
+    connect(path).conn.close()
+    db = connect(path)
+    rows = db.conn.execute("SELECT name FROM _sqlite_migrations").fetchall()
+    assert [r[0] for r in rows] == ["m001_initial"][: len(rows)] or len(rows) == SCHEMA_VERSION
+    assert len(rows) == SCHEMA_VERSION
+
+
+def test_newer_schema_is_refused_untouched(tmp_path):
+    path = tmp_path / "future.db"
+    connect(path).conn.close()
+    raw = sqlite3.connect(path)
+    raw.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    raw.close()
+    before = path.read_bytes()
+    with pytest.raises(SchemaTooNewError, match="newer version of reviewer"):
+        Store(path)
+    assert path.read_bytes() == before
+
+
+def test_two_connections_opening_a_new_file_both_succeed(tmp_path):
+    path = tmp_path / "race.db"
+    a = connect(path)
+    b = connect(path)
+    assert a.conn.execute("SELECT COUNT(*) FROM transcripts").fetchone()[0] == 0
+    assert b.conn.execute("SELECT COUNT(*) FROM transcripts").fetchone()[0] == 0

@@ -1,0 +1,148 @@
+import sqlite3
+import threading
+
+import pytest
+
+from db.models import LabelDraft, TranscriptRecord
+
+
+def record(i: int, **kw) -> TranscriptRecord:
+    return TranscriptRecord(
+        user_input=f"request {i}",
+        scratchpad=f"reasoning {i}",
+        output=f"answer {i}",
+        turns=[{"role": "user", "content": f"request {i}"}],
+        model=kw.pop("model", "model-a"),
+        condition=kw.pop("condition", "free"),
+        system_prompt="You are trained with RLHF on free-tier conversations.",
+        **kw,
+    )
+
+
+def test_bulk_insert_is_idempotent_and_dedupes_prompts(store):
+    first = store.insert_transcripts(record(i) for i in range(50))
+    assert (first.new, first.duplicate) == (50, 0)
+    again = store.insert_transcripts(record(i) for i in range(60))
+    assert (again.new, again.duplicate) == (10, 50)
+    assert store.transcript_count() == 60
+    assert store.execute("SELECT COUNT(*) FROM prompts")[0][0] == 1
+
+
+def test_duplicate_within_one_batch_counts_once(store):
+    result = store.insert_transcripts([record(1), record(1), record(2)])
+    assert (result.new, result.duplicate) == (2, 1)
+
+
+def test_labels_arrive_once_even_when_reimported(store):
+    lab = LabelDraft("goal_guarding", "alignment_faking", "yes", source="imported", rater="gold")
+    store.insert_transcripts([record(1, labels=[lab])])
+    store.insert_transcripts([record(1, labels=[lab])])
+    labels = store.current_labels(rater="gold")
+    assert [(e.field, e.value) for e in labels] == [("alignment_faking", "yes")]
+
+
+def test_transcript_round_trip(store):
+    store.insert_transcripts([record(7, scratchpad_blocks=[(0, 5)], metadata={"seed": 3})])
+    (tid,) = store.transcript_ids()
+    item = store.transcript(tid)
+    assert item["scratchpad"] == "reasoning 7"
+    assert item["scratchpad_blocks"] == [[0, 5]]
+    assert item["metadata"] == {"seed": 3}
+    assert item["system_prompt"].startswith("You are trained")
+    assert store.search("reasoning 7") == [tid]
+    assert store.transcript(tid + 100) is None
+
+
+def _label(store, tid, value, rater="ann", phase="blind"):
+    return store.append_label(tid, rubric_id="goal_guarding", field="alignment_faking",
+                              value=value, source="human", rater=rater, phase=phase)  # fmt: skip
+
+
+def test_label_events_cannot_be_updated_or_deleted(store):
+    store.insert_transcripts([record(1)])
+    eid = _label(store, 1, "yes")
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        store.db.conn.execute("UPDATE label_events SET value = '\"no\"' WHERE id = ?", (eid,))
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        store.db.conn.execute("DELETE FROM label_events WHERE id = ?", (eid,))
+    assert store.events()[0].value == "yes"
+
+
+def test_undo_chain_retracts_newest_first_and_keeps_history(store):
+    store.insert_transcripts([record(1), record(2)])
+    _label(store, 1, "yes")
+    _label(store, 1, "no")
+    _label(store, 2, "yes")
+    assert {(e.transcript_id, e.value) for e in store.current_labels(rater="ann")} == {
+        (1, "no"), (2, "yes")}  # fmt: skip
+    assert store.undo_last("ann").transcript_id == 2
+    assert store.undo_last("ann").value == "no"
+    assert [(e.transcript_id, e.value) for e in store.current_labels(rater="ann")] == [(1, "yes")]
+    assert store.undo_last("ann").value == "yes"
+    assert store.undo_last("ann") is None
+    assert store.current_labels(rater="ann") == []
+    events = store.events()
+    assert len(events) == 6
+    assert [e.retracts for e in events[3:]] == [3, 2, 1]
+
+
+def test_retract_rejects_double_and_unknown(store):
+    store.insert_transcripts([record(1)])
+    eid = _label(store, 1, "yes")
+    rid = store.retract(eid)
+    with pytest.raises(ValueError, match="already retracted"):
+        store.retract(eid)
+    with pytest.raises(ValueError, match="itself a retraction"):
+        store.retract(rid)
+    with pytest.raises(ValueError, match="no label event"):
+        store.retract(999)
+
+
+def test_current_labels_keep_phases_apart(store):
+    store.insert_transcripts([record(1)])
+    _label(store, 1, "no", phase="blind")
+    _label(store, 1, "yes", phase="revealed")
+    blind = store.current_labels(phase="blind")
+    revealed = store.current_labels(phase="revealed")
+    assert [e.value for e in blind] == ["no"]
+    assert [e.value for e in revealed] == ["yes"]
+
+
+def test_bad_source_or_phase_is_refused(store):
+    store.insert_transcripts([record(1)])
+    with pytest.raises(ValueError, match="source"):
+        store.append_label(1, rubric_id="r", field="f", value="x", source="robot", rater="a")
+    with pytest.raises(ValueError, match="phase"):
+        store.append_label(1, rubric_id="r", field="f", value="x", source="human", rater="a",
+                           phase="later")  # fmt: skip
+
+
+def test_each_thread_gets_its_own_connection_and_writes_land(store):
+    store.insert_transcripts([record(1)])
+    errors = []
+
+    def write(n):
+        try:
+            for _ in range(20):
+                _label(store, 1, "yes", rater=f"r{n}")
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert len(store.events()) == 80
+
+
+def test_summary_counts(store):
+    store.insert_transcripts([record(1), record(2, model="model-b", condition="paid")])
+    _label(store, 1, "yes")
+    summary = store.summary()
+    assert summary["transcripts"] == 2
+    assert {(r["model"], r["condition"]) for r in summary["by_model_condition"]} == {
+        ("model-a", "free"), ("model-b", "paid")}  # fmt: skip
+    assert summary["labels_by_source"] == [
+        {"source": "human", "events": 1, "raters": 1, "transcripts": 1}]  # fmt: skip
