@@ -37,7 +37,18 @@ def make_app(filled: Store):
 
 async def settle(app: LabelerApp, pilot) -> None:
     """Let every queued database job finish and the screen catch up."""
-    for _ in range(3):
+    for _ in range(2):
         await pilot.pause()
         await app.workers.wait_for_complete()
     await pilot.pause()
+
+
+def screen_text(app: LabelerApp) -> str:
+    """Everything visible on the terminal, as plain text (from the SVG screenshot)."""
+    import html
+    import re
+
+    svg = app.export_screenshot()
+    body = svg.split("<g class", 1)[-1]
+    text = html.unescape(re.sub(r"<[^>]+>", "", body))
+    return text.replace("\xa0", " ")

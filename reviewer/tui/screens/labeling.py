@@ -139,8 +139,8 @@ class LabelScreen(Screen):
                     yield Static(id="prompt-text")
                 yield TranscriptView(id="transcript")
             with VerticalScroll(id="right", can_focus=False):
-                yield RubricPanel(id="rubric")
                 yield RevealPanel(id="reveal")
+                yield RubricPanel(id="rubric")
         yield LabelBar(id="label-bar")
         yield ProgressLine(id="progress")
         yield Footer()
@@ -293,14 +293,13 @@ class LabelScreen(Screen):
         app = self.labeler
         rubric = app.rubric
         draft = self.draft or Draft(rubric)
-        self.query_one(RubricPanel).show(rubric, draft)
+        self.query_one(RubricPanel).show(rubric, draft, definitions=self.mode != "REVEALED")
         bundle = self.bundle
         reveal = self.query_one(RevealPanel)
-        if bundle is None:
-            reveal.show(rubric, {}, {}, None)
-        else:
-            reveal.show(rubric, bundle.own_label("blind"), bundle.own_label("revealed"),
-                        bundle.others if self.mode != "BLIND" else None)  # fmt: skip
+        others = bundle.others if bundle is not None and self.mode != "BLIND" else None
+        reveal.display = others is not None
+        if bundle is not None:
+            reveal.show(rubric, bundle.own_label("blind"), bundle.own_label("revealed"), others)
         self.query_one(LabelBar).show(
             self.mode, rubric, draft, flagged=self.flagged, note=self.note
         )
@@ -352,8 +351,9 @@ class LabelScreen(Screen):
             return
         if message.result.phase == "blind" and message.bundle.others:
             self.show_bundle(message.bundle, keep_view=True)
-            self.say("blind label saved and frozen; revealed labels on the right. "
-                     "enter: next; change keys then enter: revise")  # fmt: skip
+            self.say(
+                "blind label saved (frozen). enter: next item; change keys, then enter: revise"
+            )
             return
         self.advance()
 

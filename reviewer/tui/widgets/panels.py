@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.console import Group
+from rich.padding import Padding
 from rich.text import Text
 from textual.widgets import Static
 
@@ -28,19 +30,17 @@ class RubricPanel(Static):
     """Each field's question and categories, with keys, definitions and the current choice."""
 
     def show(self, rubric: Rubric, draft: Draft, *, definitions: bool = True) -> None:
-        out = Text()
-        out.append(f"{rubric.title}", "bold")
-        out.append(f"  v{rubric.version}\n", "dim")
+        parts: list = [Text.assemble((rubric.title, "bold"), (f"  v{rubric.version}", "dim"))]
         for f in rubric.fields:
-            out.append(f"\n{f.question}\n", "bold cyan")
+            parts.append(Text(f"\n{f.question}", "bold cyan"))
             for c in f.categories:
                 chosen = draft.is_chosen(f, c.id)
                 box = ("[x]" if chosen else "[ ]") if f.kind == "multi" else ("(*)" if chosen else "( )")  # fmt: skip
-                out.append(f" {c.key} ", "bold reverse" if chosen else "bold")
-                out.append(f" {box} {c.label}\n", "bold green" if chosen else "")
+                parts.append(Text.assemble((f" {c.key} ", "bold reverse" if chosen else "bold"),
+                                           (f" {box} {c.label}", "bold green" if chosen else "")))  # fmt: skip
                 if definitions:
-                    out.append(f"      {_one_line(c.definition)}\n", "dim")
-        self.update(out)
+                    parts.append(Padding(Text(_one_line(c.definition), "dim"), (0, 0, 0, 8)))
+        self.update(Group(*parts))
 
 
 class RevealPanel(Static):
@@ -59,15 +59,15 @@ class RevealPanel(Static):
             rows = [e for e in others if e.field == f.id]
             out.append(f"\n{f.id}\n", "bold cyan")
             if f.id in own_blind:
-                out.append("  you (blind)    ", "bold")
+                out.append("  you, blind     ", "bold")
                 out.append(format_value(f, own_blind[f.id]) + "\n")
             if f.id in own_revised:
-                out.append("  you (revised)  ", "bold")
+                out.append("  you, revised   ", "bold")
                 out.append(format_value(f, own_revised[f.id]) + "\n")
             for e in rows:
-                who = f"{e.source}:{e.rater}"
-                out.append(f"  {visible(who)[:28]:<28} ", "magenta" if e.source == "classifier" else "blue")  # fmt: skip
-                out.append(visible(format_value(f, e.value)))
+                out.append(f"  {e.source} ", "magenta" if e.source == "classifier" else "blue")
+                out.append(visible(e.rater)[:40] + "\n", "dim")
+                out.append("    " + visible(format_value(f, e.value)), "bold")
                 if e.score is not None:
                     out.append(f"  votes {e.score:.2f}", "yellow")
                 out.append("\n")
@@ -102,7 +102,7 @@ class LabelBar(Static):
         if flagged:
             out.append("  FLAGGED", "bold red")
         if note:
-            out.append(f"  {note}", "dim")
+            out.append(f"\n {note}", "italic")
         self.update(out)
 
 

@@ -111,8 +111,9 @@ class TranscriptView(ScrollView, can_focus=False):
             for number, (start, end) in enumerate(blocks, 1):
                 if section.name == "scratchpad":
                     rows.append(Row(TAG_OPEN, index, label=f"<SCRATCHPAD_REASONING> block {number} of {len(blocks)}", block=number))  # fmt: skip
+                gutter = number if section.name == "scratchpad" else 0
                 for s, e in wrap_offsets(text, start, end, width):
-                    rows.append(Row(TEXT, index, s, e, block=number))
+                    rows.append(Row(TEXT, index, s, e, block=gutter))
                 if section.name == "scratchpad":
                     rows.append(Row(TAG_CLOSE, index, label="</SCRATCHPAD_REASONING>", block=number))  # fmt: skip
         self.rows = rows
@@ -204,7 +205,10 @@ class TranscriptView(ScrollView, can_focus=False):
         self.refresh()
 
     def toggle_mark(self) -> str:
-        """First press sets the start at the cursor; the second sets the end and selects."""
+        """First press sets the start at the cursor; the second sets the end and selects.
+
+        The span grows to whole words at both ends: quotes are read as words.
+        """
         here = self.cursor_offset()
         if here is None:
             return "put the cursor on scratchpad text first (arrows, j/k)"
@@ -217,7 +221,12 @@ class TranscriptView(ScrollView, can_focus=False):
             self.refresh()
             return "start marked: move to the end and press m again"
         start, end = sorted((self.mark[1], offset))
-        self.selection = Span("scratchpad", start, end + 1)
+        text = self.sections[section].text
+        while start > 0 and not text[start - 1].isspace():
+            start -= 1
+        while end < len(text) and not text[end].isspace():
+            end += 1
+        self.selection = Span("scratchpad", start, end)
         self.mark = None
         self.refresh()
         return "passage marked: press e to attach it to a category"
