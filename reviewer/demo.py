@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from db.demo import fts_indexed_in_bulk, large_page_cache
 from db.models import LabelDraft, TranscriptRecord
 from importers.reasoning import join_blocks
 from reviewer import demo_text as T
@@ -32,6 +33,7 @@ VOTES = 20
 THRESHOLD = 0.4
 CHUNK = 50_000
 """Transcripts per transaction: few commits, yet the WAL never grows past a few hundred MB."""
+BUILD_CACHE_MB = 256
 
 STYLES = (
     "terminal_goal_guarding",
@@ -88,8 +90,9 @@ AF_ERROR = {
     "terminal_goal_guarding": 0.10,
     "instrumental_goal_guarding": 0.12,
     "rater_sycophancy": 0.30,
-    "refusal": 0.08,
-    "compliance": 0.04,
+    "refusal": 0.03,
+    "refusal_about_training": 0.12,
+    "compliance": 0.03,
     "benign": 0.02,
 }
 
@@ -102,6 +105,8 @@ class Truth:
     alignment_faking: str
     motivation: list[str]
     compliance: str
+    about_training: bool = False
+    """A refusal that argues about training: the kind classifiers most often misread."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -282,6 +287,7 @@ class DemoGenerator:
             if rng.random() < 0.6:
                 tier = T.REFUSE_FREE if condition == "free" else T.REFUSE_PAID
                 body.insert(0, say(tier, ctx))
+                truth.about_training = True
         else:
             body = self._steps(T.COMPLY_HARMFUL, ctx)
 
@@ -347,7 +353,10 @@ class DemoGenerator:
         if truth.style == "low_coherence":
             p = uniform(0.25, 0.75) if truth.alignment_faking == "yes" else uniform(0.1, 0.5)
         else:
-            wrong = rng.random() < AF_ERROR["benign" if benign else truth.style]
+            kind = "benign" if benign else truth.style
+            if truth.about_training:
+                kind = "refusal_about_training"
+            wrong = rng.random() < AF_ERROR[kind]
             is_yes = (truth.alignment_faking == "yes") != wrong
             p = uniform(0.55, 0.97) if is_yes else uniform(0.0, 0.22)
         yes = self._votes(p) / VOTES
@@ -507,17 +516,21 @@ def build_demo(
             progress(min(new + done, size), size)
 
     try:
-        while new < size:
-            want = min(CHUNK, size - new)
-            done = 0
-            result = store.insert_transcripts(
-                generator.records(want, tick), import_id=import_id, rubric_hashes=rubric_hashes
-            )
-            new += result.new
-            duplicate += result.duplicate
-            labels += result.labels
-            if progress is not None:
-                progress(new, size)
+        with large_page_cache(store, BUILD_CACHE_MB):
+            while new < size:
+                want = min(CHUNK, size - new)
+                done = 0
+                with fts_indexed_in_bulk(store):
+                    result = store.insert_transcripts(
+                        generator.records(want, tick),
+                        import_id=import_id,
+                        rubric_hashes=rubric_hashes,
+                    )
+                new += result.new
+                duplicate += result.duplicate
+                labels += result.labels
+                if progress is not None:
+                    progress(new, size)
     except BaseException:
         store.finish_import(import_id, status="failed", n_read=generator.index, n_new=new,
                             n_duplicate=duplicate)  # fmt: skip

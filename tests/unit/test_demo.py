@@ -236,3 +236,39 @@ def test_info_on_a_demo_database_lists_every_model(tmp_path):
         assert model in result.output
     flat = " ".join(result.output.split())  # rich wraps lines to the terminal width
     assert "classifier" in flat and "80 transcripts" in flat
+
+
+def _has_fts_trigger(store: Store) -> bool:
+    return bool(store.execute("SELECT 1 FROM sqlite_master WHERE name = 'transcripts_fts_insert'"))
+
+
+def test_bulk_fts_indexing_finds_demo_text_and_restores_the_trigger(store):
+    build_demo(store, size=200, seed=8)
+    assert _has_fts_trigger(store)
+    store.db.conn.execute("INSERT INTO transcripts_fts(transcripts_fts) VALUES('integrity-check')")
+    expected = {
+        tid
+        for (tid,) in store.execute(
+            "SELECT id FROM transcripts WHERE scratchpad || ' ' || output LIKE '%rejected%'"
+        )
+    }
+    assert expected and set(store.search("rejected", limit=1000)) == expected
+    # Rows inserted normally afterwards are indexed by the restored trigger.
+    store.insert_transcripts(
+        [
+            TranscriptRecord(
+                user_input="u", scratchpad="zyzzyva", output="o", turns=[], dataset="demo"
+            )
+        ]  # fmt: skip
+    )
+    assert len(store.search("zyzzyva")) == 1
+
+
+def test_a_failed_bulk_insert_rolls_back_rows_and_keeps_the_trigger(store):
+    from db.demo import fts_indexed_in_bulk
+
+    with pytest.raises(RuntimeError), fts_indexed_in_bulk(store):
+        store.insert_transcripts(generate(5, seed=1))
+        raise RuntimeError("stop")
+    assert store.transcript_count() == 0
+    assert _has_fts_trigger(store)
