@@ -42,8 +42,13 @@ class LabelerApp(App):
         self.clock = clock
 
     @property
-    def rubric_hash(self) -> str:
-        return self.rubric.content_hash
+    def rubric(self) -> Rubric:
+        return self._rubric
+
+    @rubric.setter
+    def rubric(self, rubric: Rubric) -> None:
+        self._rubric = rubric
+        self.rubric_hash = rubric.content_hash
 
     def on_mount(self) -> None:
         self.push_screen(LabelScreen())
@@ -57,7 +62,7 @@ class LabelerApp(App):
 
     def queue_label(self, queue: LabelQueue | None) -> str:
         if self.queue_name is None:
-            return f"all transcripts, random order ({self.rubric.id})"
+            return f"all, seeded random order ({self.rubric.id})"
         reason = f" ({queue.reason})" if queue is not None else ""
         return f"{self.queue_name}{reason} ({self.rubric.id})"
 

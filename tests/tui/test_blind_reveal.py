@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from db import Store
 from db.labeling import record_meta
-from reviewer.tui.widgets.panels import RevealPanel
+from reviewer.tui.widgets.panels import SidePanel
 from tests.tui.conftest import screen_text, settle
 from tests.tui.fixtures import CLASSIFIER, CLASSIFIER_REASON, record
 
@@ -24,7 +24,8 @@ async def test_nothing_is_revealed_before_commit(make_app, filled):
             text = screen_text(app)
             for marker in (*HIDDEN_MARKERS, "bob"):
                 assert marker not in text
-            assert not screen.query_one(RevealPanel).display
+            assert not screen.query_one(SidePanel).revealed
+            assert "Other labels stay hidden" in screen.query_one(SidePanel).text()
             await pilot.press("s")
             await settle(app, pilot)
             assert screen.bundle is not None, f"queue ended after {item} skips"

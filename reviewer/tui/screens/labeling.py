@@ -7,6 +7,7 @@ commit, and quitting waits for every queued write.
 
 from __future__ import annotations
 
+import gc
 import threading
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -45,7 +46,7 @@ from reviewer.tui.messages import (
 from reviewer.tui.screens.dialogs import CommentDialog, EvidenceDialog, FindDialog, JumpDialog
 from reviewer.tui.screens.help import HelpScreen
 from reviewer.tui.text import visible
-from reviewer.tui.widgets.panels import LabelBar, ProgressLine, RevealPanel, RubricPanel
+from reviewer.tui.widgets.panels import LabelBar, ProgressLine, SidePanel
 from reviewer.tui.widgets.transcript_view import Section, Span, TranscriptView
 
 if TYPE_CHECKING:
@@ -121,6 +122,7 @@ class LabelScreen(Screen):
         self.session_seconds = 0.0
         self.finished = False
         self.committing = False
+        self._shown_prompt: str | None = None
 
     @property
     def labeler(self) -> LabelerApp:
@@ -138,9 +140,7 @@ class LabelScreen(Screen):
                 ):
                     yield Static(id="prompt-text")
                 yield TranscriptView(id="transcript")
-            with VerticalScroll(id="right", can_focus=False):
-                yield RevealPanel(id="reveal")
-                yield RubricPanel(id="rubric")
+            yield SidePanel(id="side")
         yield LabelBar(id="label-bar")
         yield ProgressLine(id="progress")
         yield Footer()
@@ -249,12 +249,14 @@ class LabelScreen(Screen):
                 Section("output", "FINAL OUTPUT", t["output"] or ""),
             ])  # fmt: skip
             prompt = t["system_prompt"] or ""
-            self.query_one("#system-prompt", Collapsible).title = (
-                f"System prompt ({len(prompt):,} chars; v shows it)"
-                if prompt
-                else "No system prompt"
-            )
-            self.query_one("#prompt-text", Static).update(Text(visible(prompt)))
+            if prompt != self._shown_prompt:
+                self._shown_prompt = prompt
+                self.query_one("#system-prompt", Collapsible).title = (
+                    f"System prompt ({len(prompt):,} chars; v shows it)"
+                    if prompt
+                    else "No system prompt"
+                )
+                self.query_one("#prompt-text", Static).update(Text(visible(prompt)))
         view.evidence = [Span("scratchpad", e["start"], e["end"]) for e in self.draft.evidence]
         header = Text()
         header.append(f" #{bundle.id} ", "bold reverse")
@@ -264,7 +266,7 @@ class LabelScreen(Screen):
                 header.append(visible(str(t[key])))
         blocks = len(t["scratchpad_blocks"]) or (1 if t["scratchpad"] else 0)
         header.append(f"  {blocks} block(s), {len(t['scratchpad'] or ''):,} chars", "dim")
-        self.query_one("#item-header", Static).update(header)
+        self.query_one("#item-header", Static).update(header, layout=False)
         self.note = ""
         self.refresh_panels()
         if self.mode == "AUDIT" and bundle.others and not bundle.revealed:
@@ -293,13 +295,16 @@ class LabelScreen(Screen):
         app = self.labeler
         rubric = app.rubric
         draft = self.draft or Draft(rubric)
-        self.query_one(RubricPanel).show(rubric, draft, definitions=self.mode != "REVEALED")
         bundle = self.bundle
-        reveal = self.query_one(RevealPanel)
         others = bundle.others if bundle is not None and self.mode != "BLIND" else None
-        reveal.display = others is not None
-        if bundle is not None:
-            reveal.show(rubric, bundle.own_label("blind"), bundle.own_label("revealed"), others)
+        self.query_one(SidePanel).show(
+            rubric,
+            draft,
+            own_blind=bundle.own_label("blind") if bundle else {},
+            own_revised=bundle.own_label("revealed") if bundle else {},
+            others=others,
+            rubric_hash=app.rubric_hash,
+        )
         self.query_one(LabelBar).show(
             self.mode, rubric, draft, flagged=self.flagged, note=self.note
         )
@@ -328,6 +333,9 @@ class LabelScreen(Screen):
         self.bundle = None
         self.prefetched = None
         self.show_bundle(message.bundle)
+        # Everything built so far (widgets, styles, rubric) lives as long as the app: keep it
+        # out of the collector's way, so that a full collection does not stall a keypress.
+        gc.freeze()
 
     @on(ItemLoaded)
     def item_loaded(self, message: ItemLoaded) -> None:

@@ -16,6 +16,7 @@ from textual.widgets import Static
 from db.models import LabelEvent
 from reviewer.tui.draft import Draft, format_value
 from reviewer.tui.text import visible
+from reviewer.tui.widgets.lines_view import LinesView
 from rubrics.model import Rubric
 
 MODE_STYLES = {"BLIND": "bold black on green", "REVEALED": "bold black on yellow",
@@ -26,61 +27,82 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-class RubricPanel(Static):
-    """Each field's question and categories, with keys, definitions and the current choice."""
+class SidePanel(LinesView):
+    """Revealed labels (once allowed) above the rubric: fields, keys, definitions, choices."""
 
-    def show(self, rubric: Rubric, draft: Draft, *, definitions: bool = True) -> None:
-        parts: list = [Text.assemble((rubric.title, "bold"), (f"  v{rubric.version}", "dim"))]
-        for f in rubric.fields:
-            parts.append(Text(f"\n{f.question}", "bold cyan"))
-            for c in f.categories:
-                chosen = draft.is_chosen(f, c.id)
-                box = ("[x]" if chosen else "[ ]") if f.kind == "multi" else ("(*)" if chosen else "( )")  # fmt: skip
-                parts.append(Text.assemble((f" {c.key} ", "bold reverse" if chosen else "bold"),
-                                           (f" {box} {c.label}", "bold green" if chosen else "")))  # fmt: skip
-                if definitions:
-                    parts.append(Padding(Text(_one_line(c.definition), "dim"), (0, 0, 0, 8)))
-        self.update(Group(*parts))
+    _shown: tuple | None = None
+    revealed = False
 
-
-class RevealPanel(Static):
-    """After commit: the annotator's labels beside the classifiers' and other people's."""
-
-    def show(self, rubric: Rubric, own_blind: dict[str, Any], own_revised: dict[str, Any],
-             others: list[LabelEvent] | None) -> None:  # fmt: skip
-        if others is None:
-            self.update(Text("Other labels stay hidden until you commit yours.", "dim italic"))
+    def show(self, rubric: Rubric, draft: Draft, *, own_blind: dict[str, Any],
+             own_revised: dict[str, Any], others: list[LabelEvent] | None,
+             rubric_hash: str) -> None:  # fmt: skip
+        key = (rubric_hash, repr(sorted(draft.values.items())), repr(own_blind),
+               repr(own_revised), None if others is None else [e.id for e in others])  # fmt: skip
+        if key == self._shown:
             return
-        out = Text()
-        out.append("Revealed labels\n", "bold yellow")
-        if not others:
-            out.append("No classifier or other label on this item.\n", "dim")
-        for f in rubric.fields:
-            rows = [e for e in others if e.field == f.id]
-            out.append(f"\n{f.id}\n", "bold cyan")
-            if f.id in own_blind:
-                out.append("  you, blind     ", "bold")
-                out.append(format_value(f, own_blind[f.id]) + "\n")
-            if f.id in own_revised:
-                out.append("  you, revised   ", "bold")
-                out.append(format_value(f, own_revised[f.id]) + "\n")
-            for e in rows:
-                out.append(f"  {e.source} ", "magenta" if e.source == "classifier" else "blue")
-                out.append(visible(e.rater)[:40] + "\n", "dim")
-                out.append("    " + visible(format_value(f, e.value)), "bold")
-                if e.score is not None:
-                    out.append(f"  votes {e.score:.2f}", "yellow")
-                out.append("\n")
-                if e.scores and f.kind == "multi":
-                    parts = [f"{k} {v:.2f}" for k, v in e.scores.items() if isinstance(v, int | float)]  # fmt: skip
-                    if parts:
-                        out.append("    " + visible(", ".join(parts)) + "\n", "dim")
-                for span in e.evidence or []:
-                    quote = _one_line(str(span.get("text", span.get("quote", ""))))
-                    out.append(f"    \u201c{visible(quote)[:200]}\u201d\n", "italic")
-                if e.note:
-                    out.append(f"    {visible(_one_line(e.note))[:300]}\n", "dim")
-        self.update(out)
+        same_item_view = self._shown is not None and self._shown[4] == key[4]
+        self._shown = key
+        self.revealed = others is not None
+        blocks: list = []
+        if others is not None:
+            reveal = reveal_renderable(rubric, own_blind, own_revised, others)
+            blocks.append((None, Group(reveal, Text(""))))
+        else:
+            blocks.append(("hidden", Text("Other labels stay hidden until you commit yours.\n", "dim italic")))  # fmt: skip
+        blocks.append((key[:2], rubric_renderable(rubric, draft)))
+        self.set_blocks(blocks, keep_scroll=same_item_view)
+
+
+def rubric_renderable(rubric: Rubric, draft: Draft, *, definitions: bool = True) -> Group:
+    """Each field's question and categories, with keys, definitions and the current choice."""
+    parts: list = [Text.assemble((rubric.title, "bold"), (f"  v{rubric.version}", "dim"))]
+    for f in rubric.fields:
+        parts.append(Text(f"\n{f.question}", "bold cyan"))
+        for c in f.categories:
+            chosen = draft.is_chosen(f, c.id)
+            box = ("[x]" if chosen else "[ ]") if f.kind == "multi" else ("(*)" if chosen else "( )")  # fmt: skip
+            parts.append(Text.assemble((f" {c.key} ", "bold reverse" if chosen else "bold"),
+                                       (f" {box} {c.label}", "bold green" if chosen else "")))  # fmt: skip
+            if definitions:
+                parts.append(Padding(Text(_one_line(c.definition), "dim"), (0, 0, 0, 8)))
+    return Group(*parts)
+
+
+def reveal_renderable(rubric: Rubric, own_blind: dict[str, Any], own_revised: dict[str, Any],
+                      others: list[LabelEvent]) -> Group:  # fmt: skip
+    """After commit: the annotator's labels beside the classifiers' and other people's."""
+    parts: list = [Text("Revealed labels", "bold yellow")]
+    if not others:
+        parts.append(Text("No classifier or other label on this item.", "dim"))
+    for f in rubric.fields:
+        parts.append(Text(f"\n{f.id}", "bold cyan"))
+        if f.id in own_blind:
+            parts.append(_who_value("you, blind", "bold", format_value(f, own_blind[f.id])))
+        if f.id in own_revised:
+            parts.append(_who_value("you, revised", "bold", format_value(f, own_revised[f.id])))
+        for e in (e for e in others if e.field == f.id):
+            who = f"{e.source} {visible(e.rater)[:60]}"
+            style = "magenta" if e.source == "classifier" else "blue"
+            value = visible(format_value(f, e.value))
+            if e.score is not None:
+                value += f"  (votes {e.score:.2f})"
+            parts.append(_who_value(who, style, value))
+            if e.scores and f.kind == "multi":
+                ranked = sorted(((v, k) for k, v in e.scores.items()
+                                 if isinstance(v, int | float) and v > 0), reverse=True)  # fmt: skip
+                if ranked:
+                    shares = ", ".join(f"{visible(k)} {v:.2f}" for v, k in ranked)
+                    parts.append(Padding(Text(f"votes: {shares}", "dim"), (0, 0, 0, 4)))
+            for span in e.evidence or []:
+                quote = _one_line(str(span.get("text", span.get("quote", ""))))
+                parts.append(Padding(Text(f"\u201c{visible(quote)[:200]}\u201d", "italic"), (0, 0, 0, 4)))  # fmt: skip
+            if e.note:
+                parts.append(Padding(Text(visible(_one_line(e.note))[:300], "dim"), (0, 0, 0, 4)))  # fmt: skip
+    return Group(*parts)
+
+
+def _who_value(who: str, style: str, value: str):
+    return Group(Text(f"  {who}", style), Padding(Text(value, "bold"), (0, 0, 0, 4)))
 
 
 class LabelBar(Static):
@@ -101,9 +123,8 @@ class LabelBar(Static):
             out.append(f"  evidence {len(draft.evidence)}", "yellow")
         if flagged:
             out.append("  FLAGGED", "bold red")
-        if note:
-            out.append(f"\n {note}", "italic")
-        self.update(out)
+        out.append(f"\n {note}", "italic")
+        self.update(out, layout=False)
 
 
 def format_duration(seconds: float) -> str:
@@ -133,4 +154,4 @@ class ProgressLine(Static):
         out.append(f"  queue: {queue}", "dim")
         if item_id is not None:
             out.append(f"  item #{item_id}", "dim")
-        self.update(out)
+        self.update(out, layout=False)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+from rich.cells import cell_len
 from rich.segment import Segment
 from rich.style import Style
 from textual.geometry import Region, Size
@@ -59,7 +60,7 @@ class TranscriptView(ScrollView, can_focus=False):
     """Scratchpad, user request and final output of one transcript, rendered literally."""
 
     DEFAULT_CSS = """
-    TranscriptView { height: 1fr; scrollbar-size-vertical: 1; overflow-x: hidden; }
+    TranscriptView { height: 1fr; scrollbar-size-vertical: 1; overflow-x: hidden; overflow-y: scroll; }
     """
 
     def __init__(self, **kwargs) -> None:
@@ -76,6 +77,7 @@ class TranscriptView(ScrollView, can_focus=False):
         self._wrap_width = 0
         self.rendered_item_id: int | None = None
         self.rendered_at = 0.0
+        self.rendered_cpu = 0.0
 
     # -- content -----------------------------------------------------------------------
 
@@ -117,9 +119,21 @@ class TranscriptView(ScrollView, can_focus=False):
                 if section.name == "scratchpad":
                     rows.append(Row(TAG_CLOSE, index, label="</SCRATCHPAD_REASONING>", block=number))  # fmt: skip
         self.rows = rows
-        self.virtual_size = Size(self.scrollable_content_region.width, len(rows))
+        self._set_virtual_size(Size(self.scrollable_content_region.width, len(rows)))
         if anchor is not None:
             self.move_to_offset(*anchor)
+
+    def _set_virtual_size(self, size: Size) -> None:
+        """Change the scrollable size without a layout pass of the whole screen.
+
+        The scrollbar is always shown (overflow-y: scroll), so a new item never changes this
+        widget's geometry; a full layout per item would cost more than rendering the text.
+        """
+        if size == self.virtual_size:
+            return
+        self.set_reactive(TranscriptView.virtual_size, size)
+        self._scroll_update(size)
+        self.refresh()
 
     def on_resize(self) -> None:
         if self.sections:
@@ -274,6 +288,7 @@ class TranscriptView(ScrollView, can_focus=False):
         if self.item_id is not None and self.rendered_item_id != self.item_id:
             self.rendered_item_id = self.item_id
             self.rendered_at = time.perf_counter()
+            self.rendered_cpu = time.thread_time()
         return strips
 
     def render_line(self, y: int) -> Strip:
@@ -293,7 +308,12 @@ class TranscriptView(ScrollView, can_focus=False):
             segments.append(Segment(row.label, _DIM + (_CURSOR if cursor else Style())))
         else:
             segments += self._text_segments(row, cursor)
-        return Strip(segments).adjust_cell_length(width).crop(0, width)
+        used = sum(cell_len(seg.text) for seg in segments)
+        if used > width:
+            return Strip(segments).crop(0, width)
+        if used < width:
+            segments.append(Segment(" " * (width - used)))
+        return Strip(segments, width)
 
     def _text_segments(self, row: Row, cursor: bool) -> list[Segment]:
         section = self.sections[row.section]
