@@ -19,6 +19,8 @@ async def test_resume_continues_at_the_first_unlabeled_item(make_app, filled):
         await settle(app, pilot)
         screen = app.label_screen
         seen = [screen.bundle.id]
+        assert screen.prefetched.bundle.id == order[1], "the next item is read ahead"
+        assert screen.prefetched.bundle.others is None, "read ahead blind, too"
         await pilot.press("y", "enter")
         await settle(app, pilot)
         await pilot.press("enter")  # past the reveal
