@@ -152,10 +152,45 @@ async def measure(annotator: str) -> dict:
     }
 
 
+_COLD_START = r"""
+import asyncio, json, sys, time
+t0 = time.perf_counter()
+from reviewer.tui.app import create_app
+from reviewer.tui.widgets.transcript_view import TranscriptView
+imported = time.perf_counter() - t0
+
+async def run():
+    app = create_app(sys.argv[1], annotator=sys.argv[2])
+    async with app.run_test(size=(120, 40)):
+        while True:
+            views = app.screen.query(TranscriptView)
+            if views and views.first().rendered_item_id is not None:
+                break
+            await asyncio.sleep(0.001)
+        print(json.dumps({"imports_s": imported, "first_item_s": time.perf_counter() - t0}))
+
+asyncio.run(run())
+"""
+
+
+def cold_start(annotator: str) -> dict:
+    """Start-up in a fresh interpreter: imports, opening the database, first item on screen."""
+    import subprocess
+
+    start = time.perf_counter()
+    out = subprocess.run([sys.executable, "-c", _COLD_START, str(DB), annotator], check=True,
+                         capture_output=True, text=True, cwd=Path(__file__).parent.parent)  # fmt: skip
+    wall = time.perf_counter() - start
+    child = json.loads(out.stdout.strip().splitlines()[-1])
+    return {"process_wall_ms": wall * 1e3, "imports_ms": child["imports_s"] * 1e3,
+            "first_item_after_interpreter_start_ms": child["first_item_s"] * 1e3}  # fmt: skip
+
+
 def main() -> None:
     info = ensure_db()
     annotator = f"bench-{os.getpid()}-{time.time_ns() % 10**9}"
     result = asyncio.run(measure(annotator))
+    result["cold_start"] = cold_start(annotator + "-cold")
     result["database"] = {"path": str(DB), **info}
     n = result["next_item_ms"]
     b = result["baseline_transcript_read_ms"]
@@ -172,6 +207,9 @@ def main() -> None:
           f"ratio p50 {n['p50'] / b['p50']:.1f}x, p95 {n['p95'] / b['p95']:.1f}x")  # fmt: skip
     print(f"start-up to first item rendered: {result['startup_ms']:.0f} ms (target < 1000 ms); "
           f"baseline open store + read one: {result['baseline_open_and_read_ms']:.1f} ms")  # fmt: skip
+    cs = result["cold_start"]
+    print(f"cold start in a new process: first item after {cs['first_item_after_interpreter_start_ms']:.0f} ms "
+          f"(of which imports {cs['imports_ms']:.0f} ms); whole process incl. exit {cs['process_wall_ms']:.0f} ms")  # fmt: skip
     r = result["rss_mb"]
     print(f"memory: RSS {r['before_app']:.0f} MB before the app, {r['after_app']:.0f} MB after "
           f"{result['items']} items, peak {r['peak']:.0f} MB")  # fmt: skip

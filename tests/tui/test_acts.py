@@ -23,7 +23,8 @@ async def test_skip_flag_comment_are_label_events(make_app, filled):
         assert isinstance(app.screen, CommentDialog)
         await pilot.press(*"rubric unclear [bold]", "enter")
         await settle(app, pilot)
-        assert "FLAGGED" in str(screen.query_one("#label-bar").render())
+        bar = str(screen.query_one("#label-bar").render())
+        assert "FLAGGED" in bar and "comments 1" in bar
         await pilot.press("s")
         await settle(app, pilot)
         second = screen.bundle.id

@@ -25,7 +25,7 @@ GENERAL_KEYS = [
     ("up/down, j/k", "move the cursor a line"),
     ("left/right", "move the cursor a word"),
     ("pgup/pgdn, home/end", "move a page / to the start or end"),
-    ("v", "show / fold the system prompt"),
+    ("v", "show / fold the system prompt (shift+up/down scroll it)"),
     ("ctrl+p", "command palette: switch rubric, blind/audit mode, statistics, jump to item"),
     ("?", "this help"),
     ("q", "quit (after every pending write is saved)"),

@@ -92,6 +92,8 @@ class LabelScreen(Screen):
         Binding("question_mark", "help", "keys"),
         Binding("q", "quit_labeler", "quit"),
         Binding("v", "toggle_prompt", "prompt", show=False),
+        Binding("shift+up", "scroll_prompt(-3)", "prompt up", show=False),
+        Binding("shift+down", "scroll_prompt(3)", "prompt down", show=False),
         Binding("escape", "clear_mark", "clear", show=False),
         Binding("up,k", "cursor(-1, 0)", "up", show=False),
         Binding("down,j", "cursor(1, 0)", "down", show=False),
@@ -111,6 +113,7 @@ class LabelScreen(Screen):
         self.draft: Draft | None = None
         self.mode = "BLIND"
         self.flagged = False
+        self.comment_count = 0
         self.shown_at = 0.0
         self.last_position = 0
         self.prefetched: ItemPrefetched | None = None
@@ -239,6 +242,7 @@ class LabelScreen(Screen):
         self.mode = self.mode_for(bundle)
         self.draft = Draft.from_values(app.rubric, bundle.latest_label if bundle.committed else {})
         self.flagged = bundle.flagged
+        self.comment_count = len(bundle.comments)
         self.shown_at = app.clock()
         t = bundle.transcript
         view = self.query_one(TranscriptView)
@@ -305,9 +309,8 @@ class LabelScreen(Screen):
             others=others,
             rubric_hash=app.rubric_hash,
         )
-        self.query_one(LabelBar).show(
-            self.mode, rubric, draft, flagged=self.flagged, note=self.note
-        )
+        self.query_one(LabelBar).show(self.mode, rubric, draft, flagged=self.flagged,
+                                      comments=self.comment_count, note=self.note)  # fmt: skip
         self.refresh_progress()
 
     def refresh_progress(self) -> None:
@@ -506,6 +509,7 @@ class LabelScreen(Screen):
 
         def done(text: str | None) -> None:
             if text and text.strip():
+                self.comment_count += 1
                 self._meta("_comment", True, note=text.strip())
 
         self.app.push_screen(CommentDialog(), done)
@@ -579,6 +583,10 @@ class LabelScreen(Screen):
     def action_toggle_prompt(self) -> None:
         panel = self.query_one("#system-prompt", Collapsible)
         panel.collapsed = not panel.collapsed
+
+    def action_scroll_prompt(self, lines: int) -> None:
+        if not self.query_one("#system-prompt", Collapsible).collapsed:
+            self.query_one("#prompt-scroll", VerticalScroll).scroll_relative(y=lines, animate=False)
 
     def action_cursor(self, rows: int, words: int) -> None:
         self.query_one(TranscriptView).move_cursor(rows=rows, words=words)

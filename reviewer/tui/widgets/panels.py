@@ -109,7 +109,7 @@ class LabelBar(Static):
     """The mode badge and the current choice for every field."""
 
     def show(self, mode: str, rubric: Rubric, draft: Draft, *, flagged: bool = False,
-             note: str = "") -> None:  # fmt: skip
+             comments: int = 0, note: str = "") -> None:  # fmt: skip
         out = Text()
         out.append(f" {mode} ", MODE_STYLES.get(mode, "reverse"))
         for f in rubric.fields:
@@ -123,6 +123,8 @@ class LabelBar(Static):
             out.append(f"  evidence {len(draft.evidence)}", "yellow")
         if flagged:
             out.append("  FLAGGED", "bold red")
+        if comments:
+            out.append(f"  comments {comments}", "cyan")
         out.append(f"\n {note}", "italic")
         self.update(out, layout=False)
 
