@@ -42,6 +42,16 @@ class ItemBundle:
         return values
 
     @property
+    def latest_evidence(self) -> list[dict[str, Any]]:
+        """Evidence spans of the current answer (each field's revision, else its blind label)."""
+        by_field: dict[str, list[dict[str, Any]]] = {}
+        for phase in ("blind", "revealed"):
+            for e in self.own:
+                if e.phase == phase and not e.field.startswith("_"):
+                    by_field[e.field] = list(e.evidence or [])
+        return [span for spans in by_field.values() for span in spans]
+
+    @property
     def committed(self) -> bool:
         return any(not e.field.startswith("_") for e in self.own)
 

@@ -72,3 +72,24 @@ async def test_evidence_needs_a_marked_passage(make_app):
         await settle(app, pilot)
         assert not isinstance(app.screen, EvidenceDialog)
         assert "mark a passage first" in app.label_screen.note
+
+
+async def test_a_revision_keeps_the_blind_evidence(make_app, filled):
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        screen = app.label_screen
+        tid = screen.bundle.id
+        await pilot.press("slash", *"refusing", "enter")
+        await settle(app, pilot)
+        await pilot.press("e", "y", "y", "enter")
+        await settle(app, pilot)
+        assert screen.mode == "REVEALED" and len(screen.draft.evidence) == 1
+        await pilot.press("n", "enter")
+        await settle(app, pilot)
+        assert screen.bundle.id != tid
+        labels = filled.current_labels(rater="alice", field="alignment_faking")
+        by_phase = {e.phase: e for e in labels}
+        assert by_phase["blind"].value == "yes" and by_phase["revealed"].value == "no"
+        assert by_phase["revealed"].evidence == by_phase["blind"].evidence
+        assert by_phase["blind"].evidence[0]["text"] == "refusing"

@@ -113,6 +113,7 @@ class LabelScreen(Screen):
         self.draft: Draft | None = None
         self.mode = "BLIND"
         self.flagged = False
+        self.initial_evidence: list[dict[str, Any]] = []
         self.comment_count = 0
         self.shown_at = 0.0
         self.last_position = 0
@@ -241,6 +242,9 @@ class LabelScreen(Screen):
             self.last_position = bundle.position
         self.mode = self.mode_for(bundle)
         self.draft = Draft.from_values(app.rubric, bundle.latest_label if bundle.committed else {})
+        if bundle.committed:
+            self.draft.evidence = bundle.latest_evidence
+        self.initial_evidence = list(self.draft.evidence)
         self.flagged = bundle.flagged
         self.comment_count = len(bundle.comments)
         self.shown_at = app.clock()
@@ -443,7 +447,9 @@ class LabelScreen(Screen):
             return
         app = self.labeler
         draft, bundle = self.draft, self.bundle
-        unchanged = draft.committable() == bundle.latest_label and not draft.evidence
+        unchanged = (
+            draft.committable() == bundle.latest_label and draft.evidence == self.initial_evidence
+        )
         if self.mode == "REVEALED" and unchanged:
             self.advance()
             return
