@@ -146,5 +146,10 @@ def rubrics_validate(paths: tuple[str, ...]) -> None:
         sys.exit(1)
 
 
+from reviewer.commands.import_cmd import import_cmd  # noqa: E402
+
+cli.add_command(import_cmd)
+
+
 def main() -> None:
     cli()
