@@ -66,7 +66,8 @@ class Rejected:
     ``index`` is the 0-based record index within the file (sample index for Inspect logs),
     ``line`` the 1-based line for line-oriented files. ``fatal`` means reading could not go
     on past this point (a syntax error in a JSON array, a truncated file): the rest of the
-    file is covered by this one rejection.
+    file is covered by this one rejection. ``kind`` "empty" or "file" means the file as a
+    whole is unusable (empty, not JSON, not a zip): that fails the file even with --skip-bad.
     """
 
     reason: str
@@ -200,9 +201,9 @@ def truncate(text: str, limit: int = 200) -> str:
 
 
 def type_name(value: Any) -> str:
-    return {dict: "object", list: "array", str: "string", bool: "boolean", type(None): "null"}.get(
-        type(value), type(value).__name__
-    )
+    names = {dict: "object", list: "array", str: "string", bool: "boolean", int: "number",
+             float: "number", type(None): "null"}  # fmt: skip
+    return names.get(type(value), type(value).__name__)
 
 
 def require_str(record: dict, key: str, *, optional: bool = False) -> str | None:

@@ -34,10 +34,12 @@ _ATTACHMENT = "attachment://"
 
 
 def read(path: Path, options: ImportOptions) -> ReadResult:
-    if zipfile.is_zipfile(path):
+    if path.stat().st_size == 0:
+        yield Rejected("the file is empty", fatal=True, kind="empty")
+    elif zipfile.is_zipfile(path):
         yield from _read_eval(path, options)
     elif path.suffix.lower() == ".eval":
-        yield Rejected("not a zip archive: an .eval log is a zip file", fatal=True, byte_offset=0)
+        yield Rejected("not a zip archive: an .eval log is a zip file", fatal=True, kind="file")
     else:
         yield from _read_json(path, options)
 
@@ -58,7 +60,7 @@ def _read_eval(path: Path, options: ImportOptions) -> ReadResult:
         try:
             zf = zipfile.ZipFile(f)
         except zipfile.BadZipFile as exc:
-            yield Rejected(f"not a readable zip archive: {exc}", fatal=True)
+            yield Rejected(f"not a readable zip archive: {exc}", fatal=True, kind="file")
             return
         with zf:
             spec: dict[str, Any] = {}
@@ -67,7 +69,7 @@ def _read_eval(path: Path, options: ImportOptions) -> ReadResult:
                     try:
                         header = json.loads(read_member(zf, f, zf.getinfo(name)))
                     except (MemberError, ValueError) as exc:
-                        yield Rejected(f"{name}: cannot be read ({exc})", fatal=True)
+                        yield Rejected(f"{name}: cannot be read ({exc})", fatal=True, kind="file")
                         return
                     spec = header.get("eval") or {} if isinstance(header, dict) else {}
                     break
@@ -107,7 +109,9 @@ def _read_json(path: Path, options: ImportOptions) -> ReadResult:
             yield Rejected(_syntax_reason(exc, 0), fatal=True, byte_offset=f.tell())
             return
         if not isinstance(spec, dict) or not spec:
-            yield Rejected("not an Inspect log: no 'eval' object at the top level", fatal=True)
+            yield Rejected(
+                "not an Inspect log: no 'eval' object at the top level", fatal=True, kind="file"
+            )
             return
         f.seek(0)
         index = 0

@@ -63,6 +63,7 @@ def iter_records(path: Path, options: ImportOptions) -> Iterator[RawRecord | Rej
                 f"not JSON: the file starts with {first!r}, expected '[' or '{{'",
                 fatal=True,
                 byte_offset=0,
+                kind="file",
             )
 
 
@@ -108,7 +109,7 @@ def iter_lines(path: Path, options: ImportOptions) -> Iterator[RawRecord | Rejec
                     f"invalid JSON at column {exc.colno}: {exc.msg}",
                     index=index,
                     line=line_no,
-                    raw=text,
+                    raw=text.rstrip("\r\n"),
                 )
                 index += 1
                 continue

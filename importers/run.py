@@ -30,6 +30,9 @@ from importers.base import (
 )
 
 BATCH = 1000
+# No model writes ten million characters in one turn: a field that long is a runaway
+# generation or a broken export, and would make every screen that shows it unusable.
+MAX_FIELD_CHARS = 10_000_000
 MAX_ERRORS_KEPT = 100
 RUBRICS_USED = {"hughes": ("goal_guarding", "compliance")}
 
@@ -127,13 +130,33 @@ def _register_rubrics(store: Store, fmt: str, options: ImportOptions) -> dict[st
     return hashes
 
 
+def _oversized(record: TranscriptRecord) -> Rejected | None:
+    fields = [
+        ("scratchpad", record.scratchpad),
+        ("output", record.output),
+        ("user_input", record.user_input),
+        ("system_prompt", record.system_prompt or ""),
+    ]
+    fields += [
+        (f"turns[{i}].content", str(t.get("content", ""))) for i, t in enumerate(record.turns)
+    ]
+    for name, text in fields:
+        if len(text) > MAX_FIELD_CHARS:
+            return Rejected(
+                f"{name} is {len(text):,} characters long, over the {MAX_FIELD_CHARS:,} limit "
+                "(a runaway generation or a broken export?)",
+                ref=record.source_ref, raw={"source_ref": record.source_ref},
+            )  # fmt: skip
+    return None
+
+
 def _failure_message(path: Path, fmt: str, r: Rejected, options: ImportOptions) -> str:
     message = f"{path}: {r.where}: {r.reason}"
     if r.kind == "label_value":
         from importers.table import describe_label_values
 
         message += "\n" + describe_label_values(path, options)
-    if r.kind != "empty":
+    if r.kind not in ("empty", "file"):
         message += (
             "\nNothing from this file was imported. Fix the file, or pass --skip-bad to import "
             "the good records and set the bad ones aside."
@@ -197,8 +220,10 @@ def import_file(
                 batch.clear()
 
             for item in read(path, file_options):
+                if not isinstance(item, Rejected):
+                    item = _oversized(item) or item
                 if isinstance(item, Rejected):
-                    if item.kind == "empty":
+                    if item.kind in ("empty", "file"):
                         raise _Abort(item)
                     result.n_read += 1
                     result.n_rejected += 1

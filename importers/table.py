@@ -13,7 +13,6 @@ to split into scratchpad and output), ``output``, ``user_input``, ``system_promp
 from __future__ import annotations
 
 import csv
-import io
 import json
 import math
 import sys
@@ -190,12 +189,36 @@ def _rows(path: Path, options: ImportOptions) -> Iterator[Row | Rejected | list[
                 yield Row(item.index, item.value, item.line)
 
 
+class _BadLine(Exception):
+    def __init__(self, line: int, exc: UnicodeDecodeError):
+        super().__init__(str(exc))
+        self.line = line
+        self.exc = exc
+
+
+class _Lines:
+    """Decoded lines for the csv module, counting physical lines so errors can name them."""
+
+    def __init__(self, raw):
+        self._raw = raw
+        self.line = 0
+
+    def __iter__(self):
+        for data in self._raw:
+            self.line += 1
+            try:
+                text = data.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise _BadLine(self.line, exc) from None
+            yield text.lstrip("\ufeff") if self.line == 1 else text
+
+
 def _csv_rows(path: Path, options: ImportOptions, delimiter: str):
     csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
+    index = 0
     with open_binary(path, options) as raw:
-        text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="", errors="strict")
-        reader = csv.reader(text, delimiter=delimiter)
-        index = 0
+        lines = _Lines(raw)
+        reader = csv.reader(iter(lines), delimiter=delimiter)
         try:
             header = next(reader, None)
             if not header:
@@ -208,20 +231,22 @@ def _csv_rows(path: Path, options: ImportOptions, delimiter: str):
                 if len(values) != len(header):
                     yield Rejected(
                         f"{len(values)} columns, the header has {len(header)}",
-                        index=index, line=reader.line_num, raw=values,
+                        index=index, line=lines.line, raw=values,
                     )  # fmt: skip
                 else:
-                    yield Row(index, dict(zip(header, values, strict=True)), reader.line_num)
+                    yield Row(index, dict(zip(header, values, strict=True)), lines.line)
                 index += 1
-        except UnicodeDecodeError as exc:
+        except _BadLine as bad:
             yield Rejected(
-                f"invalid UTF-8 after line {reader.line_num} ({exc.reason}); nothing after this "
-                "point can be read",
-                index=index, line=reader.line_num + 1, fatal=True,
+                f"invalid UTF-8 at byte {bad.exc.start} of the line ({bad.exc.reason}); "
+                "nothing after this point can be read",
+                index=index, line=bad.line, fatal=True,
             )  # fmt: skip
+            return
         except csv.Error as exc:
             yield Rejected(f"malformed CSV: {exc}; nothing after this point can be read",
-                           index=index, line=reader.line_num, fatal=True)  # fmt: skip
+                           index=index, line=lines.line, fatal=True)  # fmt: skip
+            return
     if index == 0:
         yield Rejected("the table has a header but no rows", fatal=True, kind="empty")
 
@@ -232,7 +257,7 @@ def _parquet_rows(path: Path):
 
         pf = pq.ParquetFile(path)
     except Exception as exc:  # noqa: BLE001 - pyarrow raises many types for bad files
-        yield Rejected(f"not a readable Parquet file: {exc}", fatal=True)
+        yield Rejected(f"not a readable Parquet file: {exc}", fatal=True, kind="file")
         return
     yield list(pf.schema_arrow.names)
     index = 0
