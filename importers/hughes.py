@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import bisect
 import re
+import string
 from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
@@ -203,47 +204,61 @@ def _criteria(result: dict, name: str) -> list[float | None]:
             for c in criteria]  # fmt: skip
 
 
+_PUNCT = (
+    "".join(chr(c) for c in range(128) if chr(c) in string.punctuation)
+    + "\u2018\u2019\u201c\u201d\u2013\u2014\u2026"
+)
+_NORMALIZE = str.maketrans({**dict.fromkeys(_PUNCT), **dict.fromkeys("\n\t\r\x0b\x0c", " ")})
+_PUNCT_RE = re.compile("[" + re.escape(_PUNCT) + "]")
+_SPACE_RUN = re.compile(" {2,}")
+
+
 class _QuoteFinder:
     """Locates the pipeline's quotes in the scratchpad.
 
-    The classifier quotes in lower case with punctuation removed, so quotes are matched on
-    normalized words and mapped back to offsets in the original text.
+    The classifier quotes in lower case with punctuation removed and spaces collapsed. The
+    scratchpad is normalized the same way with C-speed string operations, and the few removed
+    positions are kept so that a match maps back to offsets in the original text.
     """
-
-    _WORD = re.compile(r"\S+")
-    _STRIP = re.compile(r"[^\w]+")
 
     def __init__(self, text: str):
         self.text = text
-        self._index: tuple[str, list[int], list[tuple[int, int]]] | None = None
+        self._index: tuple[str, list[int], list[int], list[int]] | None = None
 
     def _build(self):
-        words, starts, spans, pos = [], [], [], 0
-        for m in self._WORD.finditer(self.text):
-            word = self._STRIP.sub("", m.group().lower())
-            if not word:
-                continue
-            starts.append(pos)
-            spans.append(m.span())
-            words.append(word)
-            pos += len(word) + 1
-        self._index = (" ".join(words), starts, spans)
+        lowered = self.text.lower()
+        if len(lowered) != len(self.text):  # lower() changed lengths: offsets would drift
+            self._index = ("", [], [], [])
+            return
+        # Stage 1: punctuation deleted. s1 index i is original i + (removals before it).
+        removed = [m.start() for m in _PUNCT_RE.finditer(lowered)]
+        self._stage1 = [r - k for k, r in enumerate(removed)]
+        s1 = lowered.translate(_NORMALIZE)
+        # Stage 2: space runs collapsed to one space.
+        bounds, shifts, cumulative = [], [], 0
+        for m in _SPACE_RUN.finditer(s1):
+            run = m.end() - m.start()
+            bounds.append(m.start() - cumulative + 1)
+            cumulative += run - 1
+            shifts.append(cumulative)
+        self._index = (_SPACE_RUN.sub(" ", s1), bounds, shifts, self._stage1)
+
+    def _original(self, i: int) -> int:
+        _, bounds, shifts, stage1 = self._index
+        k = bisect.bisect_right(bounds, i) - 1
+        j = i + (shifts[k] if k >= 0 else 0)
+        return j + bisect.bisect_right(stage1, j)
 
     def find(self, quote: str) -> tuple[int, int] | None:
-        needle = " ".join(w for w in (self._STRIP.sub("", t.lower()) for t in quote.split()) if w)
+        needle = " ".join(quote.lower().translate(_NORMALIZE).split())
         if not needle:
             return None
         if self._index is None:
             self._build()
-        joined, starts, spans = self._index
-        at = joined.find(needle)
+        at = self._index[0].find(needle)
         if at < 0:
             return None
-        first = bisect.bisect_right(starts, at) - 1
-        last = bisect.bisect_right(starts, at + len(needle) - 1) - 1
-        if starts[first] != at:
-            return None
-        return spans[first][0], spans[last][1]
+        return self._original(at), self._original(at + len(needle) - 1) + 1
 
 
 def _evidence(result: dict, finder: _QuoteFinder) -> list[dict[str, Any]]:
