@@ -142,7 +142,7 @@ def build_spec(options: ImportOptions) -> TableSpec:
     return spec
 
 
-def _auto_map(spec: TableSpec, columns: list[str]) -> None:
+def _auto_map(spec: TableSpec, columns: list[str], *, header: bool) -> None:
     """Columns named like a target map themselves unless the user mapped that target."""
     used = spec.mapped_columns
     for target in TARGETS:
@@ -154,7 +154,7 @@ def _auto_map(spec: TableSpec, columns: list[str]) -> None:
             f"completion=, output=, turns=); columns found: {', '.join(columns[:30])}"
         )
     missing = sorted(c for c in spec.mapped_columns if c not in columns)
-    if missing:
+    if missing and header:
         raise ImportRequestError(
             f"mapped column(s) {', '.join(missing)} not in the table; columns found: "
             f"{', '.join(columns[:30])}"
@@ -280,16 +280,19 @@ def read(path: Path, options: ImportOptions) -> ReadResult:
     spec = build_spec(options)
     checked = False
     for item in _rows(path, options):
-        if isinstance(item, list):
-            _auto_map(spec, item)
-            checked = True
-            continue
         if isinstance(item, Rejected):
             yield item
             continue
         if not checked:
-            _auto_map(spec, list(item.values))
+            header = isinstance(item, list)
+            try:
+                _auto_map(spec, item if header else list(item.values), header=header)
+            except ImportRequestError as exc:
+                yield Rejected(str(exc), fatal=True, kind="file", line=1 if header else item.line)
+                return
             checked = True
+            if header:
+                continue
         try:
             yield to_transcript(item, spec, path, options)
         except LabelValueError as exc:

@@ -164,7 +164,8 @@ def import_cmd(
                                "files": [r.as_dict() for r in results]}, indent=2))  # fmt: skip
     else:
         table = Table(title=Text(f"Imported into {obj.db_path}"))
-        table.add_column("file", overflow="fold")
+        longest = max((len(Path(r.path).name) for r in results), default=4)
+        table.add_column("file", overflow="fold", min_width=min(longest, 40))
         for name in ("format", "read", "new", "duplicate", "rejected", "labels", "status"):
             table.add_column(name, justify="left" if name in ("format", "status") else "right")
         for r in results:
