@@ -28,8 +28,9 @@ _HUGHES_TEXT = (
 
 SEEDS = {
     ("hughes", "r.json"): _HUGHES_TEXT,
-    ("chat", "c.jsonl"): (json.dumps(openai_record()) + "\n" + json.dumps(anthropic_record()))
-    .encode(),
+    ("chat", "c.jsonl"): (
+        json.dumps(openai_record()) + "\n" + json.dumps(anthropic_record())
+    ).encode(),
     ("redwood", "w.json"): json.dumps([redwood_record()]).encode(),
     ("table", "t.csv"): b'text,label\n"<SCRATCHPAD_REASONING>x</SCRATCHPAD_REASONING>",yes\n'
     b"plain,no\n",
