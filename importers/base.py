@@ -129,24 +129,26 @@ class CountingReader(io.RawIOBase):
     def tell(self) -> int:
         return self._raw.tell()
 
-    def _report(self) -> None:
+    def _report(self, at_end: bool) -> None:
         if self._on_progress is not None:
             pos = self._raw.tell()
-            if pos - self._last >= 1 << 20 or pos < self._last:
+            if pos - self._last >= 1 << 20 or pos < self._last or (at_end and pos != self._last):
                 self._last = pos
                 self._on_progress(pos)
 
     def readinto(self, buffer) -> int:
         n = self._raw.readinto(buffer)
-        self._report()
+        self._report(not n)
         return n
 
     def read(self, size: int = -1) -> bytes:
         data = self._raw.read(size)
-        self._report()
+        self._report(not data or size < 0)
         return data
 
     def close(self) -> None:
+        if not self._raw.closed:
+            self._report(True)
         self._raw.close()
         super().close()
 

@@ -28,6 +28,7 @@ from importers.base import (
     detect_format,
     reader_for,
 )
+from importers.prefetch import read_records
 
 BATCH = 1000
 # No model writes ten million characters in one turn: a field that long is a runaway
@@ -184,7 +185,7 @@ def import_file(
         return result
     try:
         result.format = fmt = fmt or detect_format(path)
-        read = reader_for(fmt)
+        reader_for(fmt)
         if fmt == "table":
             from importers.table import build_spec
 
@@ -219,7 +220,7 @@ def import_file(
                 result.n_labels += inserted.labels
                 batch.clear()
 
-            for item in read(path, file_options):
+            for item in read_records(fmt, path, file_options, size):
                 if not isinstance(item, Rejected):
                     item = _oversized(item) or item
                 if isinstance(item, Rejected):

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from importers.base import ImportOptions
-from importers.run import import_file, import_files, rejected_path_for
+from importers.run import Progress, import_file, import_files, rejected_path_for
 from tests.unit.import_fixtures import openai_record, snapshot, write_jsonl
 
 GOLD = ImportOptions(
@@ -195,3 +195,30 @@ def test_importing_twice_adds_nothing_and_records_both_runs(store, shared_data):
 def test_missing_file(store, tmp_path):
     result = import_file(store, tmp_path / "nope.json")
     assert result.status == "failed" and "no such file" in result.error
+
+
+def test_reader_process_gives_the_same_result_and_rolls_back(store, shared_data, tmp_path,
+                                                            monkeypatch):  # fmt: skip
+    """Large files are read in a child process; the outcome must not depend on it."""
+    import importers.prefetch
+
+    monkeypatch.setattr(importers.prefetch, "PREFETCH_MIN_BYTES", 0)
+    monkeypatch.setattr(importers.prefetch, "BATCH", 2)
+    records = _hughes_records(shared_data, 5)
+    path = tmp_path / "five.json"
+    path.write_text(json.dumps(records))
+    seen = []
+
+    class Seen(Progress):
+        def update(self, bytes_read: int) -> None:
+            seen.append(bytes_read)
+
+    result = import_file(store, path, fmt="hughes", progress=Seen())
+    assert (result.status, result.n_new, result.n_labels) == ("done", 5, 25)
+    assert seen and seen[-1] == path.stat().st_size
+    before = snapshot(store)
+    records[3]["output"] = None
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(records))
+    failed = import_file(store, bad, fmt="hughes")
+    _assert_failed_unchanged(store, before, failed, bad, "record 3", "missing field 'output'")
