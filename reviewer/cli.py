@@ -150,6 +150,10 @@ from reviewer.commands.demo import demo  # noqa: E402
 
 cli.add_command(demo)
 
+from reviewer.commands.import_cmd import import_cmd  # noqa: E402
+
+cli.add_command(import_cmd)
+
 
 def main() -> None:
     cli()
