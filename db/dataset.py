@@ -198,7 +198,9 @@ def classifier_runs(store: Store) -> dict[int, dict[str, Any]]:
 
 def rubric_version_map(store: Store) -> dict[str, tuple[str, str]]:
     """Rubric content hash -> (rubric_id, version)."""
-    return {h: (rid, v) for h, rid, v in store.execute("SELECT hash, rubric_id, version FROM rubrics")}
+    return {
+        h: (rid, v) for h, rid, v in store.execute("SELECT hash, rubric_id, version FROM rubrics")
+    }
 
 
 def rubric_source(store: Store, rubric_id: str) -> tuple[str, str | None] | None:

@@ -146,5 +146,13 @@ def rubrics_validate(paths: tuple[str, ...]) -> None:
         sys.exit(1)
 
 
+from reviewer.commands.queue import queue  # noqa: E402
+
+cli.add_command(queue)
+from reviewer.commands.export import export  # noqa: E402
+
+cli.add_command(export)
+
+
 def main() -> None:
     cli()

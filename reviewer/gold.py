@@ -85,9 +85,7 @@ def human_blind_labels(
 
 
 def gold_for_field(events: Sequence[LabelEvent], field_id: str, policy: GoldPolicy) -> GoldLabel:
-    adjudications = [
-        e for e in events if e.field == field_id and e.source == "adjudication"
-    ]
+    adjudications = [e for e in events if e.field == field_id and e.source == "adjudication"]
     if adjudications:
         final = max(adjudications, key=lambda e: e.id)
         return GoldLabel(field_id, final.value, ADJUDICATED, None, (final.rater,), (final.id,))

@@ -122,7 +122,7 @@ def test_calibration_queue_holds_items_with_gold(store):
 
 
 def test_next_assignment_skips_labeled_and_requeues_skipped(store):
-    ids = add_transcripts(store, per_stratum=1)  # 4 items
+    add_transcripts(store, per_stratum=1)  # 4 items
     build_queue(store, QueueRequest("q", "random", annotators=["ann"], seed=0))
     order = ids_of(store, "q", "ann")
     nxt = next_assignment(store, "q", "ann")
@@ -149,7 +149,7 @@ def test_next_assignment_skips_labeled_and_requeues_skipped(store):
 
 
 def test_skips_come_back_oldest_first(store):
-    ids = add_transcripts(store, per_stratum=1)
+    add_transcripts(store, per_stratum=1)
     build_queue(store, QueueRequest("q", "random", seed=0))
     order = ids_of(store, "q")
     for tid in order[:3]:
@@ -164,7 +164,7 @@ def test_skips_come_back_oldest_first(store):
 
 
 def test_done_needs_every_required_field(store):
-    ids = add_transcripts(store, per_stratum=1)
+    add_transcripts(store, per_stratum=1)
     build_queue(store, QueueRequest("q", "random", rubric_id="goal_guarding", seed=0))
     first = ids_of(store, "q")[0]
     human(store, first, "ann", ["other"], field="motivation")  # optional field only
