@@ -93,6 +93,8 @@ class ExportReport:
 class Exporter:
     """Builds export rows for one database and set of options."""
 
+    page = 500  # transcripts read (and held) at a time
+
     def __init__(self, store: Store, options: ExportOptions):
         self.store = store
         self.options = options
@@ -148,7 +150,9 @@ class Exporter:
     def rows(self, report: ExportReport) -> Iterator[dict[str, Any]]:
         """Nested export rows in transcript id order (``--gold-only`` rows only if asked)."""
         rubric_ids = list(self.rubric_fields)
-        for page in ds.iter_transcripts(self.store, include_text=self.options.include_text):
+        for page in ds.iter_transcripts(
+            self.store, include_text=self.options.include_text, page=self.page
+        ):
             ids = [t["id"] for t in page]
             events = ds.labels_for(self.store, ids, rubric_ids=rubric_ids, include_meta=True)
             for t in page:

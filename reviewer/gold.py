@@ -88,7 +88,8 @@ def gold_for_field(events: Sequence[LabelEvent], field_id: str, policy: GoldPoli
     adjudications = [e for e in events if e.field == field_id and e.source == "adjudication"]
     if adjudications:
         final = max(adjudications, key=lambda e: e.id)
-        return GoldLabel(field_id, final.value, ADJUDICATED, None, (final.rater,), (final.id,))
+        value = sorted(final.value) if isinstance(final.value, list) else final.value
+        return GoldLabel(field_id, value, ADJUDICATED, None, (final.rater,), (final.id,))
     humans = human_blind_labels(events, field_id, policy)
     raters = tuple(sorted(humans))
     ids = tuple(humans[r].id for r in raters)
@@ -108,6 +109,8 @@ def gold_for_field(events: Sequence[LabelEvent], field_id: str, policy: GoldPoli
             ids,
         )
     value = next(iter(humans.values())).value
+    if isinstance(value, list):
+        value = sorted(value)
     return GoldLabel(field_id, value, UNANIMOUS, None, raters, ids)
 
 
