@@ -229,25 +229,36 @@ def queue_annotators(store: Store, queue: str) -> list[tuple[str, int]]:
     ]
 
 
+_FIELDS_CACHE: dict[tuple[str, str], tuple[str, ...]] = {}
+
+
 def required_fields(store: Store, rubric_id: str) -> list[str]:
     """The fields an annotator must label for an item to count as done under ``rubric_id``:
-    from the newest registered version of the rubric, else the built-in of that id."""
+    from the newest registered version of the rubric, else the built-in of that id.
+
+    Parsed once per rubric version (by content hash): this runs on every next item."""
     from rubrics import RubricError, resolve_rubric
     from rubrics.loader import parse_rubric
 
     rows = store.execute(
-        "SELECT source, origin FROM rubrics WHERE rubric_id = ? ORDER BY created_at DESC LIMIT 1",
+        "SELECT hash FROM rubrics WHERE rubric_id = ? ORDER BY created_at DESC LIMIT 1",
         (rubric_id,),
     )
-    try:
-        rubric = (
-            parse_rubric(rows[0][0], origin=rows[0][1] or rubric_id)
-            if rows
-            else resolve_rubric(rubric_id)
-        )
-    except RubricError as exc:
-        raise QueueError(f"cannot read rubric {rubric_id!r}: {exc}") from None
-    return [f.id for f in rubric.fields if f.required] or [f.id for f in rubric.fields]
+    key = (rubric_id, rows[0][0] if rows else "builtin")
+    if key not in _FIELDS_CACHE:
+        try:
+            if rows:
+                source, origin = store.execute(
+                    "SELECT source, origin FROM rubrics WHERE hash = ?", (key[1],)
+                )[0]
+                rubric = parse_rubric(source, origin=origin or rubric_id)
+            else:
+                rubric = resolve_rubric(rubric_id)
+        except RubricError as exc:
+            raise QueueError(f"cannot read rubric {rubric_id!r}: {exc}") from None
+        required = [f.id for f in rubric.fields if f.required]
+        _FIELDS_CACHE[key] = tuple(required or [f.id for f in rubric.fields])
+    return list(_FIELDS_CACHE[key])
 
 
 def _live(alias: str) -> str:
@@ -274,9 +285,10 @@ def _done_params(rubric_id: str, fields: Sequence[str], annotator: str) -> list[
     return params
 
 
-_SKIPPED = (
-    "(SELECT MAX(s.id) FROM label_events s WHERE s.transcript_id = a.transcript_id "
-    f"AND s.field = '{SKIP_FIELD}' AND s.rater = ? AND {_live('s')})"
+# "+s.rater" keeps SQLite on the per-transcript index rather than scanning the rater's events.
+_NOT_SKIPPED = (
+    "NOT EXISTS (SELECT 1 FROM label_events s WHERE s.transcript_id = a.transcript_id "
+    f"AND s.field = '{SKIP_FIELD}' AND +s.rater = ? AND {_live('s')})"
 )
 
 
@@ -299,12 +311,18 @@ def next_assignment(
     rubric_id: str | None = None,
     *,
     fields: Sequence[str] | None = None,
+    after_position: int | None = None,
 ) -> Assignment | None:
     """The item ``annotator`` should label next in ``queue``, or None when all are done.
 
     First the not-done, not-skipped assignments in position order; then the skipped ones,
     the one skipped longest ago first. ``rubric_id`` defaults to the queue's rubric and
     ``fields`` to that rubric's required fields.
+
+    The cost grows with the number of done items before the answer. A labeler that knows
+    where it is passes ``after_position`` (the position of the item just finished): the
+    search starts after it and falls back to the start of the queue only when nothing
+    after it is left, so the answer is the same whenever the items before the hint are done.
     """
     if not annotator:
         raise QueueError("say who is labeling: an annotator name is required")
@@ -312,25 +330,30 @@ def next_assignment(
     rubric, chosen = _resolve_fields(store, q, rubric_id, fields)
     done = _done_clause(chosen)
     done_params = _done_params(rubric, chosen, annotator)
-    candidates: list[tuple[tuple[int, int], tuple]] = []
     # One ordered index walk per owner ('' and the annotator): an IN over both would sort.
-    for rank, owner in ((0, annotator), (1, "")):
-        row = store.db.conn.execute(
-            "SELECT a.id, a.queue, a.annotator, a.transcript_id, a.position, a.reason "
-            f"FROM assignments a WHERE a.queue = ? AND a.annotator = ? AND NOT {done} "
-            f"AND {_SKIPPED} IS NULL ORDER BY a.position LIMIT 1",
-            [q.name, owner, *done_params, annotator],
-        ).fetchone()
-        if row is not None:
-            candidates.append(((row[4], rank), row))
-    if candidates:
-        return Assignment(*min(candidates)[1])
+    # With a hint, look after it first, then from the start (an undone item may be earlier).
+    starts = [-1] if after_position is None else [after_position, -1]
+    for start in starts:
+        candidates: list[tuple[tuple[int, int], tuple]] = []
+        for rank, owner in ((0, annotator), (1, "")):
+            row = store.db.conn.execute(
+                "SELECT a.id, a.queue, a.annotator, a.transcript_id, a.position, a.reason "
+                "FROM assignments a WHERE a.queue = ? AND a.annotator = ? AND a.position > ? "
+                f"AND NOT {done} AND {_NOT_SKIPPED} ORDER BY a.position LIMIT 1",
+                [q.name, owner, start, *done_params, annotator],
+            ).fetchone()
+            if row is not None:
+                candidates.append(((row[4], rank), row))
+        if candidates:
+            return Assignment(*min(candidates)[1])
+    # Driven by the annotator's own skip events, so the end of a long queue stays cheap.
     row = store.db.conn.execute(
-        f"SELECT a.id, a.queue, a.annotator, a.transcript_id, a.position, a.reason, "
-        f"{_SKIPPED} AS skip_id FROM assignments a "
-        f"WHERE a.queue = ? AND a.annotator IN (?, '') AND NOT {done} AND skip_id IS NOT NULL "
-        "ORDER BY skip_id, a.position LIMIT 1",
-        [annotator, q.name, annotator, *done_params],
+        "SELECT a.id, a.queue, a.annotator, a.transcript_id, a.position, a.reason, "
+        "MAX(s.id) AS skip_id FROM label_events s JOIN assignments a "
+        "ON a.queue = ? AND a.annotator IN (?, '') AND a.transcript_id = s.transcript_id "
+        f"WHERE s.rater = ? AND s.field = '{SKIP_FIELD}' AND {_live('s')} AND NOT {done} "
+        "GROUP BY a.id ORDER BY skip_id, a.position LIMIT 1",
+        [q.name, annotator, annotator, *done_params],
     ).fetchone()
     return None if row is None else Assignment(*row[:6])
 

@@ -210,3 +210,19 @@ def test_cli_queue_and_export(labeled, tmp_path):
     report = json.loads(res.output)
     assert report["rows"] == 2 and report["skipped_no_gold"] == 10
     assert len(read_jsonl(out)) == 2
+
+
+def test_queue_and_export_modules_import_no_heavy_packages():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, importlib\n"
+        "for m in ('db.queues', 'db.dataset', 'reviewer.queues', 'reviewer.gold', "
+        "'reviewer.export', 'reviewer.commands.queue', 'reviewer.commands.export'):\n"
+        "    importlib.import_module(m)\n"
+        "print(','.join(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('textual', 'pandas', 'pyarrow', 'numpy', 'anthropic', 'openai'))))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""

@@ -148,6 +148,21 @@ def test_next_assignment_skips_labeled_and_requeues_skipped(store):
     assert next_assignment(store, "q", "ann").transcript_id == order[1]
 
 
+def test_position_hint_starts_after_it_and_wraps(store):
+    add_transcripts(store, per_stratum=2)  # 8 items
+    build_queue(store, QueueRequest("q", "random", annotators=["ann"], seed=5))
+    members = queue_members(store, "q", "ann")
+    for a in members[:3]:
+        human(store, a.transcript_id, "ann", "no")
+    plain = next_assignment(store, "q", "ann")
+    assert plain == members[3]
+    assert next_assignment(store, "q", "ann", after_position=2) == plain
+    assert next_assignment(store, "q", "ann", after_position=5) == members[6]
+    for a in members[4:]:
+        human(store, a.transcript_id, "ann", "no")
+    assert next_assignment(store, "q", "ann", after_position=7) == members[3]  # wraps
+
+
 def test_skips_come_back_oldest_first(store):
     add_transcripts(store, per_stratum=1)
     build_queue(store, QueueRequest("q", "random", seed=0))
