@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from reviewer.cli import Context, pass_context
+from reviewer.commands._context import Context, pass_context
 
 
 @click.command("export")

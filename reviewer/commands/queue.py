@@ -6,7 +6,7 @@ import json
 
 import click
 
-from reviewer.cli import Context, pass_context
+from reviewer.commands._context import Context, pass_context
 
 KIND_HELP = (
     "random: unlabeled items, seeded order per annotator; stratified: --size items per model x "
