@@ -286,7 +286,7 @@ def _write_jsonl(rows: Iterator[dict[str, Any]], path: Path) -> None:
 
 def _write_csv(rows: Iterator[dict[str, Any]], path: Path, layout: FlatLayout) -> None:
     with path.open("w", encoding="utf-8", newline="") as out:
-        writer = csv.DictWriter(out, fieldnames=layout.columns, extrasaction="raise")
+        writer = csv.DictWriter(out, fieldnames=layout.columns, extrasaction="ignore")
         writer.writeheader()
         for row in rows:
             writer.writerow(flatten(row))
