@@ -358,6 +358,33 @@ def next_assignment(
     return None if row is None else Assignment(*row[:6])
 
 
+_TOTALS: dict[tuple[str, str, str], int] = {}
+
+
+def _total(store: Store, stored_name: str, annotator: str) -> int:
+    """Distinct items of an annotator in a queue version; cached, since a stored queue
+    version never gains or loses assignments."""
+    key = (str(store.path), stored_name, annotator)
+    if key not in _TOTALS:
+        own, shared = (
+            store.execute(
+                "SELECT COUNT(*) FROM assignments WHERE queue = ? AND annotator = ?",
+                (stored_name, who),
+            )[0][0]
+            for who in (annotator, "")
+        )
+        both = 0
+        if own and shared:
+            both = store.execute(
+                "SELECT COUNT(*) FROM assignments a JOIN assignments b ON b.queue = a.queue "
+                "AND b.annotator = '' AND b.transcript_id = a.transcript_id "
+                "WHERE a.queue = ? AND a.annotator = ?",
+                (stored_name, annotator),
+            )[0][0]
+        _TOTALS[key] = own + shared - both
+    return _TOTALS[key]
+
+
 def queue_progress(
     store: Store,
     queue: str,
@@ -372,11 +399,7 @@ def queue_progress(
     """
     q = _require(store, queue)
     rubric, chosen = _resolve_fields(store, q, rubric_id, fields)
-    total = store.execute(
-        "SELECT COUNT(DISTINCT transcript_id) FROM assignments WHERE queue = ? "
-        "AND annotator IN (?, '')",
-        (q.name, annotator),
-    )[0][0]
+    total = _total(store, q.name, annotator)
     in_queue = (
         "EXISTS (SELECT 1 FROM assignments a WHERE a.queue = ? AND a.annotator IN (?, '') "
         "AND a.transcript_id = d.transcript_id)"

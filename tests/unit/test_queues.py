@@ -197,6 +197,11 @@ def test_shared_and_own_assignments_merge(store):
     assert ids_of(store, "m", "ann") == [ids[2], ids[0], ids[1]]
     assert next_assignment(store, "m", "ann").transcript_id == ids[2]
     assert next_assignment(store, "m", "bob").transcript_id == ids[0]
+    assert queue_progress(store, "m", "ann").total == 3
+    assert queue_progress(store, "m", "bob").total == 2
+    create_queue(store, "both", kind="random", rubric_id="goal_guarding",
+                 assignments=[("", ids[0], "x"), ("ann", ids[0], "y"), ("ann", ids[1], "y")])  # fmt: skip
+    assert queue_progress(store, "both", "ann").total == 2  # the same item counts once
 
 
 def test_replace_adds_a_version_and_keeps_the_old_one(store):
