@@ -146,6 +146,9 @@ def rubrics_validate(paths: tuple[str, ...]) -> None:
         sys.exit(1)
 
 
+from reviewer.commands.demo import demo  # noqa: E402
+
+cli.add_command(demo)
 from reviewer.commands.queue import queue  # noqa: E402
 
 cli.add_command(queue)
