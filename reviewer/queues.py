@@ -227,7 +227,7 @@ def find_uncertain(store: Store, rubric: Rubric, req: QueueRequest) -> list[tupl
         if allowed is not None and tid not in allowed:
             continue
         scored = [
-            (abs(e.score - threshold), e.rater, e.score)
+            (round(abs(e.score - threshold), 9), e.rater, e.score)
             for e in events
             if e.field == f and e.source == "classifier" and e.score is not None
         ]
@@ -300,13 +300,31 @@ def build_queue(store: Store, req: QueueRequest) -> tuple[Queue, int]:
         ),
         **req.extra,
     }
-    return create_queue(
-        store,
-        req.name,
-        kind=req.kind,
-        assignments=plan(store, req, rubric),
-        rubric_id=rubric.id,
-        blind=blind,
-        params=params,
-        replace=req.replace,
-    )
+    try:
+        return create_queue(
+            store,
+            req.name,
+            kind=req.kind,
+            assignments=plan(store, req, rubric),
+            rubric_id=rubric.id,
+            blind=blind,
+            params=params,
+            replace=req.replace,
+        )
+    except QueueError as exc:
+        hint = _EMPTY_HINTS.get(req.kind)
+        if hint and str(exc).startswith("no items match"):
+            raise QueueError(f"{exc} ({hint})") from None
+        raise
+
+
+_EMPTY_HINTS = {
+    "random": "every matching item already has a human label under this rubric",
+    "stratified": "every matching item already has a human label under this rubric",
+    "overlap": "every matching item already has a human label under this rubric",
+    "disagreement": "no item has blind human labels that differ from each other or from a "
+    "classifier, or every such item is adjudicated",
+    "uncertain": "no classifier score lies within --margin of the threshold; widen --margin",
+    "calibration": "no item has a gold label: it needs an adjudication or --min-humans agreeing "
+    "blind humans; for an imported gold set pass --imported-as-human --min-humans 1",
+}

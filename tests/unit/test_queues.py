@@ -104,6 +104,14 @@ def test_uncertain_queue_is_nearest_threshold_first(store):
     assert ids_of(store, "u") == [ids[2], ids[1], ids[3], ids[4]]
 
 
+def test_uncertain_ties_are_by_id_despite_float_error(store):
+    ids = add_transcripts(store, per_stratum=1)
+    classifier(store, ids[0], "no", 0.35)  # 0.4 - 0.35 is 0.05000000000000004 in floats
+    classifier(store, ids[1], "yes", 0.45)  # 0.45 - 0.4 is 0.04999999999999999
+    build_queue(store, QueueRequest("u", "uncertain", margin=0.05))
+    assert ids_of(store, "u") == [ids[0], ids[1]]
+
+
 def test_calibration_queue_holds_items_with_gold(store):
     ids = add_transcripts(store)
     for tid in ids[:3]:
