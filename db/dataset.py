@@ -48,6 +48,21 @@ def transcript_strata(
     return store.execute(sql + " ORDER BY t.id", params)
 
 
+def transcript_ids(
+    store: Store,
+    *,
+    model: str | None = None,
+    condition: str | None = None,
+    dataset: str | None = None,
+) -> list[int]:
+    """Ids of every transcript matching the filters, in id order (ids only: cheap at 1M)."""
+    where, params = _filters(model, condition, dataset)
+    sql = "SELECT t.id FROM transcripts t"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    return [r[0] for r in store.db.conn.execute(sql + " ORDER BY t.id", params)]
+
+
 def human_labeled_ids(store: Store, rubric_id: str, *, sources: Iterable[str] = ("human",)) -> set:
     """Transcripts with at least one live label on ``rubric_id`` from the given sources."""
     chosen = list(sources)

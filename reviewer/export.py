@@ -111,18 +111,20 @@ class Exporter:
         chosen = self.options.rubric_ids
         rubric_ids = list(chosen) if chosen else ds.labeled_rubric_ids(self.store)
         fields: dict[str, list[str]] = {}
-        for rid in rubric_ids:
-            defined: list[str] = []
+        labeled = set(ds.labeled_rubric_ids(self.store))
+        for name in rubric_ids:
+            rubric_id, defined = name, []
             try:
-                defined = list(load_rubric_for(self.store, rid).field_ids)
+                rubric = load_rubric_for(self.store, name)
+                rubric_id, defined = rubric.id, list(rubric.field_ids)  # a .toml path -> its id
             except ValueError:
-                if chosen:
+                if name not in labeled:
                     raise ExportError(
-                        f"unknown rubric {rid!r}: give a built-in id, a .toml path, or a "
+                        f"unknown rubric {name!r}: give a built-in id, a .toml path, or a "
                         "rubric that has labels in this database"
                     ) from None
-            seen = ds.label_fields(self.store, rid)
-            fields[rid] = defined + [f for f in seen if f not in defined]
+            seen = ds.label_fields(self.store, rubric_id)
+            fields[rubric_id] = defined + [f for f in seen if f not in defined]
         return fields
 
     def provenance(self, e: LabelEvent) -> dict[str, Any]:

@@ -85,7 +85,13 @@ def _shuffled(items: list, seed: int, annotator: str) -> list:
     return out
 
 
-def _unlabeled(store: Store, req: QueueRequest, rubric: Rubric) -> list[tuple]:
+def _unlabeled(store: Store, req: QueueRequest, rubric: Rubric) -> list[int]:
+    labeled = ds.human_labeled_ids(store, rubric.id)
+    ids = ds.transcript_ids(store, model=req.model, condition=req.condition, dataset=req.dataset)
+    return [tid for tid in ids if tid not in labeled]
+
+
+def _unlabeled_strata(store: Store, req: QueueRequest, rubric: Rubric) -> list[tuple]:
     labeled = ds.human_labeled_ids(store, rubric.id)
     return [
         row
@@ -106,12 +112,9 @@ def _cap(items: list, *caps: int | None) -> list:
 def _in_filters(store: Store, req: QueueRequest) -> set[int] | None:
     if req.model is None and req.condition is None and req.dataset is None:
         return None
-    return {
-        r[0]
-        for r in ds.transcript_strata(
-            store, model=req.model, condition=req.condition, dataset=req.dataset
-        )
-    }
+    return set(
+        ds.transcript_ids(store, model=req.model, condition=req.condition, dataset=req.dataset)
+    )
 
 
 def _scored_field(rubric: Rubric, req: QueueRequest) -> str:
@@ -130,14 +133,14 @@ def plan(store: Store, req: QueueRequest, rubric: Rubric) -> Iterator[tuple[str,
     owners = annotators or [""]
     kind = req.kind
     if kind == "random":
-        pool = [row[0] for row in _unlabeled(store, req, rubric)]
+        pool = _unlabeled(store, req, rubric)
         for who in owners:
             for tid in _cap(_shuffled(pool, req.seed, who), req.size, req.limit):
                 yield who, tid, f"random (seed {req.seed})"
     elif kind == "stratified":
         per = req.size or 10
         strata: dict[tuple, list[int]] = {}
-        for tid, model, condition in _unlabeled(store, req, rubric):
+        for tid, model, condition in _unlabeled_strata(store, req, rubric):
             strata.setdefault((model or "?", condition or "?"), []).append(tid)
         picked = {
             key: _shuffled(ids, req.seed, f"{key[0]}|{key[1]}")[:per]
@@ -156,7 +159,7 @@ def plan(store: Store, req: QueueRequest, rubric: Rubric) -> Iterator[tuple[str,
             raise QueueError(
                 "an overlap queue needs at least two annotators: --annotator A --annotator B"
             )
-        pool = [row[0] for row in _unlabeled(store, req, rubric)]
+        pool = _unlabeled(store, req, rubric)
         chosen = _cap(_shuffled(pool, req.seed, ""), req.size or DEFAULT_OVERLAP_SIZE, req.limit)
         reason = f"overlap set of {len(chosen)} for {len(annotators)} annotators"
         for who in annotators:
