@@ -226,3 +226,29 @@ def test_queue_and_export_modules_import_no_heavy_packages():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_labels_under_an_unknown_rubric_id_are_exported_with_their_fields(store, tmp_path):
+    ids = add_transcripts(store, per_stratum=1)
+    store.append_label(ids[0], rubric_id="hughes", field="deceptive_alignment", value="yes",
+                       source="classifier", rater="hughes:deceptive_alignment", score=0.7)  # fmt: skip
+    report = export(store, "csv", tmp_path / "h.csv", ExportOptions(rubric_ids=["hughes"]))
+    assert report.rubric_fields == {"hughes": ["deceptive_alignment"]}
+    with (tmp_path / "h.csv").open(encoding="utf-8", newline="") as f:
+        first = next(csv.DictReader(f))
+    assert first["hughes.deceptive_alignment.classifier:hughes:deceptive_alignment.score"] == "0.7"
+    assert first["hughes.deceptive_alignment.gold_reason"] == "no human label"
+
+
+def test_cli_queue_list_json_is_stable(labeled):
+    store, _, _ = labeled
+    runner = CliRunner()
+    db = str(store.path)
+    assert "no queues yet" in runner.invoke(cli, ["--db", db, "queue", "list"]).output
+    runner.invoke(cli, ["--db", db, "queue", "create", "u", "--kind", "uncertain"])
+    listed = json.loads(runner.invoke(cli, ["--db", db, "queue", "list", "--json"]).output)
+    assert [(q["name"], q["kind"], q["blind"], q["per_annotator"]) for q in listed] == [
+        ("u", "uncertain", True, {"": 1})  # only the 0.3 score is within 0.15 of 0.4
+    ]
+    assert set(listed[0]) == {"name", "base_name", "version", "kind", "rubric_id", "blind",
+                              "params", "created_at", "per_annotator"}  # fmt: skip
