@@ -12,6 +12,17 @@ Whether an item is done is derived from label events, never stored: an item is d
 annotator when they have a live (unretracted) committed label on every required field of the
 queue's rubric. A live ``_skip`` event moves an item to the end of their queue, oldest skip
 first, so undoing a skip (a retraction) brings it back to its place.
+
+What the labeler needs (all take a ``Store``; ``queue`` is a name as the user typed it)::
+
+    q = get_queue(store, "week1")             # Queue | None: .name, .kind, .rubric_id, .blind
+    a = next_assignment(store, "week1", "ann", after_position=prev.position)
+    # Assignment | None: .transcript_id, .position, .reason; None = finished
+    p = queue_progress(store, "week1", "ann")  # Progress: .done, .skipped, .total, .remaining
+
+A skip is ``store.append_label(tid, rubric_id=..., field="_skip", value=True,
+source="human", rater=annotator)``; undo is the store's ``undo_last``. Errors are
+``QueueError`` with a message fit for the user.
 """
 
 from __future__ import annotations
