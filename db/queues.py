@@ -1,9 +1,10 @@
 """Queues and assignments: who should label what, in which order, and how far they got.
 
-A queue is never overwritten. Creating a queue under a name that exists fails unless
-``replace=True``, which stores a *new version* (``NAME@v2``, ``NAME@v3``, ...) beside the old
-one; every lookup by the plain name finds the newest version, and old versions (with all their
-assignments) stay readable by their full name. Nothing here deletes a row.
+Queues are versioned, never lost. Creating a queue under a name that exists fails unless
+``replace=True``: then the current queue and all its assignments move to the archive name
+``NAME@vK`` (K = its version) and the new one takes the plain name as version K+1. So the
+plain name, looked up exactly (``WHERE name = ?``), is always the current queue, and every
+older version stays readable under its archive name. No assignment is ever deleted.
 
 An assignment's ``annotator`` is a name, or ``''`` for "anyone": an annotator works through
 their own rows and the shared ones, merged in position order.
@@ -89,8 +90,11 @@ def split_name(stored: str) -> tuple[str, int]:
 
 def _queue(row: tuple) -> Queue:
     name, kind, rubric_id, blind, params, created_at = row
+    params = json.loads(params)
     base, version = split_name(name)
-    return Queue(name, base, version, kind, rubric_id, bool(blind), json.loads(params), created_at)
+    if VERSION_SEP not in name:
+        version = int(params.get("version", 1))
+    return Queue(name, base, version, kind, rubric_id, bool(blind), params, created_at)
 
 
 _QUEUE_COLUMNS = "name, kind, rubric_id, blind, params, created_at"
@@ -98,33 +102,27 @@ _ASSIGNMENT_COLUMNS = "id, queue, annotator, transcript_id, position, reason"
 
 
 def list_queues(store: Store, *, all_versions: bool = False) -> list[Queue]:
-    """Every queue, newest version of each name only unless ``all_versions``."""
-    rows = store.execute(f"SELECT {_QUEUE_COLUMNS} FROM queues ORDER BY created_at, name")
-    queues = [_queue(r) for r in rows]
-    if all_versions:
-        return sorted(queues, key=lambda q: (q.base_name, q.version))
-    newest: dict[str, Queue] = {}
-    for q in queues:
-        if q.base_name not in newest or q.version > newest[q.base_name].version:
-            newest[q.base_name] = q
-    return sorted(newest.values(), key=lambda q: q.base_name)
+    """The current queues by name; with ``all_versions`` the archived versions too."""
+    queues = [_queue(r) for r in store.execute(f"SELECT {_QUEUE_COLUMNS} FROM queues")]
+    if not all_versions:
+        queues = [q for q in queues if VERSION_SEP not in q.name]
+    return sorted(queues, key=lambda q: (q.base_name, q.version))
+
+
+def _exact(store: Store, name: str) -> Queue | None:
+    rows = store.execute(f"SELECT {_QUEUE_COLUMNS} FROM queues WHERE name = ?", (name,))
+    return _queue(rows[0]) if rows else None
 
 
 def get_queue(store: Store, name: str) -> Queue | None:
-    """The newest version of ``name``, or exactly that version for ``NAME@vK``."""
-    base, version = split_name(name)
-    rows = store.execute(
-        f"SELECT {_QUEUE_COLUMNS} FROM queues WHERE name = ? OR name LIKE ? ESCAPE '\\'",
-        (base, _like_escape(base) + VERSION_SEP + "%"),
-    )
-    versions = [q for q in map(_queue, rows) if q.base_name == base]
-    if VERSION_SEP in name:
-        versions = [q for q in versions if q.version == version]
-    return max(versions, key=lambda q: q.version) if versions else None
-
-
-def _like_escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    """The current queue ``NAME``, or the version asked for with ``NAME@vK``."""
+    queue = _exact(store, name)
+    if queue is None and VERSION_SEP in name:
+        base, version = split_name(name)
+        current = _exact(store, base)
+        if current is not None and current.version == version:
+            queue = current
+    return queue
 
 
 def _require(store: Store, name: str) -> Queue:
@@ -151,7 +149,8 @@ def create_queue(
     transaction; positions follow the iteration order per annotator. Returns the queue and
     the number of assignments written.
 
-    An empty queue is refused (and nothing stored) unless ``allow_empty``. An existing name is an error unless ``replace``, which adds the next version.
+    An empty queue is refused (and nothing stored) unless ``allow_empty``. An existing name
+    is an error unless ``replace``, which archives the current version (see the module doc).
     """
     if not NAME_PATTERN.match(name) or VERSION_SEP in name:
         raise QueueError(
@@ -160,16 +159,18 @@ def create_queue(
         )
     params = dict(params or {})
     with store.transaction() as db:
-        previous = get_queue(store, name)
+        previous = _exact(store, name)
         if previous is not None and not replace:
             raise QueueError(
                 f"queue {name!r} exists (version {previous.version}, "
                 f"{previous.kind}); pass --replace to add a new version (the old one is kept)"
             )
         stored = name
+        params["version"] = 1
         if previous is not None:
-            stored = f"{name}{VERSION_SEP}{previous.version + 1}"
-            params["replaces"] = previous.name
+            archived = _archive(db.conn, previous)
+            params["version"] = previous.version + 1
+            params["replaces"] = archived
         now = utc_now()
         db.conn.execute(
             f"INSERT INTO queues({_QUEUE_COLUMNS}) VALUES (?,?,?,?,?,?)",
@@ -195,6 +196,19 @@ def create_queue(
     queue = get_queue(store, stored)
     assert queue is not None
     return queue, written
+
+
+def _archive(conn, queue: Queue) -> str:
+    """Move the current queue and its assignments to ``NAME@vK``; returns that name."""
+    archived = f"{queue.name}{VERSION_SEP}{queue.version}"
+    conn.execute(
+        f"INSERT INTO queues({_QUEUE_COLUMNS}) VALUES (?,?,?,?,?,?)",
+        (archived, queue.kind, queue.rubric_id, int(queue.blind),
+         json.dumps(queue.params, sort_keys=True), queue.created_at),
+    )  # fmt: skip
+    conn.execute("UPDATE assignments SET queue = ? WHERE queue = ?", (archived, queue.name))
+    conn.execute("DELETE FROM queues WHERE name = ?", (queue.name,))  # now without assignments
+    return archived
 
 
 def _insert_assignments(conn, batch: list[tuple]) -> int:
@@ -372,10 +386,10 @@ def next_assignment(
 _TOTALS: dict[tuple[str, str, str], int] = {}
 
 
-def _total(store: Store, stored_name: str, annotator: str) -> int:
-    """Distinct items of an annotator in a queue version; cached, since a stored queue
-    version never gains or loses assignments."""
-    key = (str(store.path), stored_name, annotator)
+def _total(store: Store, stored_name: str, created_at: str, annotator: str) -> int:
+    """Distinct items of an annotator in a queue version; cached per version (name and
+    creation time), since a version never gains or loses assignments."""
+    key = (str(store.path), stored_name, created_at, annotator)
     if key not in _TOTALS:
         own, shared = (
             store.execute(
@@ -410,7 +424,7 @@ def queue_progress(
     """
     q = _require(store, queue)
     rubric, chosen = _resolve_fields(store, q, rubric_id, fields)
-    total = _total(store, q.name, annotator)
+    total = _total(store, q.name, q.created_at, annotator)
     in_queue = (
         "EXISTS (SELECT 1 FROM assignments a WHERE a.queue = ? AND a.annotator IN (?, '') "
         "AND a.transcript_id = d.transcript_id)"

@@ -219,12 +219,24 @@ def test_replace_adds_a_version_and_keeps_the_old_one(store):
     with pytest.raises(QueueError, match="--replace"):
         build_queue(store, QueueRequest("r", "random", size=5))
     queue, n = build_queue(store, QueueRequest("r", "random", size=5, seed=2, replace=True))
-    assert (queue.name, queue.version, n) == ("r@v2", 2, 5)
-    assert queue.params["replaces"] == "r"
-    assert len(ids_of(store, "r")) == 5  # the plain name is the newest version
-    assert ids_of(store, "r@v1") == old  # the old one is still there
-    assert [q.name for q in list_queues(store)] == ["r@v2"]
-    assert [q.name for q in list_queues(store, all_versions=True)] == ["r", "r@v2"]
+    assert (queue.name, queue.version, n) == ("r", 2, 5)
+    assert queue.params["replaces"] == "r@v1"
+    new = ids_of(store, "r")
+    assert len(new) == 5  # the plain name is the current version...
+    assert ids_of(store, "r@v2") == new
+    assert ids_of(store, "r@v1") == old  # ...and the old one is kept under its archive name
+    assert store.execute("SELECT COUNT(*) FROM assignments")[0][0] == 8
+    assert [q.name for q in list_queues(store)] == ["r"]
+    assert [(q.name, q.version) for q in list_queues(store, all_versions=True)] == [
+        ("r@v1", 1),
+        ("r", 2),
+    ]
+    assert queue_progress(store, "r", "x").total == 5
+    build_queue(store, QueueRequest("r", "random", size=2, seed=3, replace=True))
+    assert get_queue(store, "r").version == 3 and len(ids_of(store, "r@v2")) == 5
+    assert queue_progress(store, "r", "x").total == 2
+    assert queue_progress(store, "r@v2", "x").total == 5
+    assert get_queue(store, "r@v9") is None
 
 
 def test_bad_requests_are_explained(store):
