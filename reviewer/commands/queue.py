@@ -49,7 +49,8 @@ def queue() -> None:
 @click.option("--imported-as-human", is_flag=True,
               help="Count imported labels (e.g. a published gold set) as human labels.")  # fmt: skip
 @click.option("--replace", is_flag=True,
-              help="NAME exists: add a new version (NAME@v2...); the old one is kept.")  # fmt: skip
+              help="NAME exists: the new queue becomes NAME (next version); the old one is kept "
+              "with its assignments as NAME@vK.")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @pass_context
 def queue_create(obj: Context, name: str, kind: str, annotators: tuple[str, ...],
