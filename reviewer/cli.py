@@ -149,6 +149,12 @@ def rubrics_validate(paths: tuple[str, ...]) -> None:
 from reviewer.commands.demo import demo  # noqa: E402
 
 cli.add_command(demo)
+from reviewer.commands.queue import queue  # noqa: E402
+
+cli.add_command(queue)
+from reviewer.commands.export import export  # noqa: E402
+
+cli.add_command(export)
 
 from reviewer.commands.import_cmd import import_cmd  # noqa: E402
 
