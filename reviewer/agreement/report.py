@@ -132,7 +132,9 @@ class _Builder:
             else:
                 interval, undefined = percentile_interval(draws[key], self.confidence)
                 entry["ci"] = None if interval is None else [interval[0], interval[1]]
-                if interval is None:
+                if self.n_resamples == 0:
+                    entry["ci_method"] = None
+                elif interval is None:
                     entry["ci_method"] = None
                     entry["reason"] = "too few resamples where it is defined for an interval"
                 elif undefined:
