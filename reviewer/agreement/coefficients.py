@@ -69,7 +69,9 @@ class PatternCounts:
 
     def __init__(self, ratings: RatingSet, raters: Sequence[int] | None = None):
         self.ratings = ratings
-        self.rater_idx = np.arange(ratings.n_raters) if raters is None else np.asarray(raters)
+        self.rater_idx = np.asarray(
+            range(ratings.n_raters) if raters is None else list(raters), dtype=np.int64
+        )
         self.q = ratings.n_categories
         codes = ratings.patterns[:, self.rater_idx].astype(np.int64)
         self.codes = codes

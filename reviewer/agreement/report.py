@@ -69,7 +69,7 @@ class _Facts:
 
     def __init__(self, ratings: RatingSet, raters: Sequence[int]):
         self.raters = [ratings.raters[g] for g in raters]
-        codes = ratings.patterns[:, list(raters)]
+        codes = ratings.patterns[:, np.asarray(list(raters), dtype=np.int64)]
         m = ratings.multiplicity
         present = codes >= 0
         self.n_ratings = int((present.sum(axis=1) * m).sum())

@@ -9,8 +9,12 @@ from typing import Any
 
 from reviewer.agreement import FieldSpec, RatingSet, analyse_field
 
-REFERENCE_FILE = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "agreement" / (
-    "reference_cases.json"
+REFERENCE_FILE = (
+    Path(__file__).resolve().parents[2].parent
+    / "shared"
+    / "data"
+    / "agreement"
+    / ("reference_cases.json")
 )
 
 
