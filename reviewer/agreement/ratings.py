@@ -19,6 +19,7 @@ LEVELS = ("nominal", "ordinal", "interval", "ratio")
 
 # Above this many possible patterns the keys are found by sorting instead of counting.
 _DENSE_KEY_LIMIT = 4_000_000
+_BLOCK_ROWS = 1 << 16
 
 
 def _is_missing(value: Any) -> bool:
@@ -98,19 +99,24 @@ class RatingSet:
         codes = np.asarray(codes)
         if codes.ndim != 2:
             raise ValueError("codes must be a 2-d items x raters array")
-        n, r = codes.shape
+        shifted = np.maximum(codes, -1).astype(np.int32) + 1
+        return cls._from_shifted(shifted, categories, raters, items, level, keep_items)
+
+    @classmethod
+    def _from_shifted(cls, shifted, categories, raters, items, level, keep_items) -> RatingSet:
+        """``shifted`` holds code + 1 per cell, 0 for missing."""
+        n, r = shifted.shape
         q = len(categories)
         raters = list(raters) if raters is not None else [f"rater{g + 1}" for g in range(r)]
         if len(raters) != r:
             raise ValueError(f"{len(raters)} rater names for {r} columns")
         base = q + 1
-        shifted = np.where(codes < 0, 0, codes.astype(np.int64) + 1)
         powers = base ** np.arange(r, dtype=np.int64)
         key_bits = r * math.log(base)
         inverse = None
         if key_bits <= math.log(_DENSE_KEY_LIMIT):
             n_keys = int(base**r)
-            keys = shifted @ powers if r else np.zeros(n, dtype=np.int64)
+            keys = _pattern_keys(shifted, base, np.int32)
             counts = np.bincount(keys, minlength=n_keys)
             present = np.flatnonzero(counts)
             multiplicity = counts[present]
@@ -121,7 +127,7 @@ class RatingSet:
                 inverse = lookup[keys]
         elif key_bits < 62 * math.log(2):
             unique, inverse, multiplicity = np.unique(
-                shifted @ powers, return_inverse=True, return_counts=True
+                _pattern_keys(shifted, base, np.int64), return_inverse=True, return_counts=True
             )
             patterns = ((unique[:, None] // powers) % base - 1).astype(np.int16)
         else:
@@ -198,40 +204,100 @@ class RatingSet:
     @classmethod
     def _from_numeric(cls, arr, raters, categories, items, level, keep_items) -> RatingSet:
         values = arr.astype(float, copy=False)
-        observed = ~np.isnan(values)
+        lo = float(np.fmin.reduce(values, axis=None)) if values.size else math.nan
+        if categories is None and not math.isnan(lo):
+            hi = float(np.fmax.reduce(values, axis=None))
+            span = hi - lo + 2
+            if lo.is_integer() and span ** values.shape[1] <= _DENSE_KEY_LIMIT:
+                dense = cls._from_integer_scale(values, lo, int(span), raters, items, level,
+                                                keep_items)  # fmt: skip
+                if dense is not None:
+                    return dense
+        missing = np.isnan(values)
         if categories is None:
-            finite = values[observed]
-            if finite.size == 0:
-                categories = []
-            else:
-                lo, hi = finite.min(), finite.max()
-                integral = hi - lo < 1_000_000 and np.all(finite == np.floor(finite))
-                if integral:
-                    used = np.bincount((finite - lo).astype(np.int64))
-                    categories = (np.flatnonzero(used) + lo).tolist()
-                else:
-                    categories = np.unique(finite).tolist()
-            categories = [int(c) if float(c).is_integer() else c for c in categories]
+            categories = [_plain(c) for c in np.unique(values[~missing])]
+        categories = list(categories)
         cat_values = np.asarray(categories, dtype=float)
         codes = np.full(values.shape, -1, dtype=np.int16)
         if len(cat_values):
             order = np.argsort(cat_values)
             sorted_values = cat_values[order]
-            pos = np.searchsorted(sorted_values, np.where(observed, values, sorted_values[0]))
-            pos = np.clip(pos, 0, len(sorted_values) - 1)
-            hit = observed & (sorted_values[pos] == values)
-            if np.any(observed & ~hit):
-                bad = values[observed & ~hit][0]
-                raise ValueError(f"value {bad!r} is not one of the categories {list(categories)}")
+            probe = np.where(missing, sorted_values[0], values)
+            pos = np.clip(np.searchsorted(sorted_values, probe), 0, len(sorted_values) - 1)
+            hit = ~missing & (sorted_values[pos] == values)
+            if np.any(~missing & ~hit):
+                bad = values[~missing & ~hit][0]
+                raise ValueError(f"value {bad!r} is not one of the categories {categories}")
             codes = np.where(hit, order[pos], -1).astype(np.int16)
-        elif np.any(observed):
+        elif not missing.all():
             raise ValueError("ratings given but the category list is empty")
         return cls.from_codes(
             codes, categories, raters, items=items, level=level, keep_items=keep_items
         )
+
+    @classmethod
+    def _from_integer_scale(cls, values, lo, base, raters, items, level, keep_items):
+        """Small integer scales (the usual case), coded block by block without sorting.
+
+        Each value v becomes the digit v - lo + 1 (0 = missing); pattern counts are
+        accumulated per block of rows, so temporaries stay small whatever the item count.
+        Categories that no one used are dropped from the patterns at the end. Returns None
+        if a value is not an integer.
+        """
+        n, r = values.shape
+        n_keys = base**r
+        counts = np.zeros(n_keys, dtype=np.int64)
+        item_keys = np.empty(n, dtype=np.int32) if keep_items else None
+        for start in range(0, n, _BLOCK_ROWS):
+            block = values[start : start + _BLOCK_ROWS]
+            offset = block - (lo - 1)
+            np.copyto(offset, 0.0, where=np.isnan(offset))
+            digits = offset.astype(np.int32)
+            if not np.array_equal(digits, offset):
+                return None
+            keys = _pattern_keys(digits, base, np.int32)
+            counts += np.bincount(keys, minlength=n_keys)
+            if item_keys is not None:
+                item_keys[start : start + len(block)] = keys
+        present = np.flatnonzero(counts)
+        powers = base ** np.arange(r, dtype=np.int64)
+        digit_patterns = (present[:, None] // powers) % base
+        used = np.unique(digit_patterns[digit_patterns > 0])
+        remap = np.full(base, -1, dtype=np.int16)
+        remap[used] = np.arange(len(used))
+        rs = cls(
+            categories=[_plain(lo + d - 1) for d in used],
+            raters=list(raters) if raters is not None else [f"rater{g + 1}" for g in range(r)],
+            patterns=remap[digit_patterns],
+            multiplicity=counts[present],
+            items=list(items) if items is not None else None,
+            level=level,
+        )
+        if len(rs.raters) != r:
+            raise ValueError(f"{len(rs.raters)} rater names for {r} columns")
+        if item_keys is not None:
+            lookup = np.full(n_keys, -1, dtype=np.int64)
+            lookup[present] = np.arange(len(present))
+            rs.item_pattern = lookup[item_keys]
+        return rs
 
     def subset_items(self, pattern_mask: np.ndarray) -> np.ndarray:
         """Positions of the items whose pattern satisfies ``pattern_mask``."""
         if self.item_pattern is None:
             raise ValueError("this RatingSet was built without keep_items=True")
         return np.flatnonzero(pattern_mask[self.item_pattern])
+
+
+def _plain(value: float) -> int | float:
+    value = float(value)
+    return int(value) if value.is_integer() else value
+
+
+def _pattern_keys(shifted: np.ndarray, base: int, dtype) -> np.ndarray:
+    """One integer per item: its shifted codes read as digits in base q + 1."""
+    n, r = shifted.shape
+    keys = np.zeros(n, dtype=dtype)
+    for g in range(r - 1, -1, -1):
+        keys *= base
+        keys += shifted[:, g]
+    return keys

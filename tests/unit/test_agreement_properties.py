@@ -136,12 +136,19 @@ def test_auroc_and_average_precision_match_sklearn(pairs):
 
 
 @SETTINGS
-@given(rating_matrices(max_raters=4))
-def test_pattern_compression_is_lossless(data):
+@given(rating_matrices(max_raters=4), st.booleans(), st.integers(-3, 3))
+def test_pattern_compression_is_lossless(data, give_categories, shift):
     m, categories = data
-    rs = RatingSet.from_matrix(m, categories=categories, keep_items=True)
+    # Shifted scales with unused values in between exercise the integer fast path's remap.
+    m = np.where(np.isnan(m), np.nan, m * 2 + shift)
+    categories = [c * 2 + shift for c in categories]
+    rs = RatingSet.from_matrix(
+        m, categories=categories if give_categories else None, keep_items=True
+    )
     codes = rs.patterns[rs.item_pattern]
-    cats = np.asarray(categories, dtype=float)
+    cats = np.asarray(rs.categories, dtype=float)
+    if give_categories:
+        assert rs.categories == categories
     rebuilt = np.where(codes >= 0, cats[np.maximum(codes, 0)], np.nan)
     np.testing.assert_array_equal(rebuilt, m)
     assert rs.multiplicity.sum() == len(m)
