@@ -146,6 +146,10 @@ def rubrics_validate(paths: tuple[str, ...]) -> None:
         sys.exit(1)
 
 
+from reviewer.commands.demo import demo  # noqa: E402
+
+cli.add_command(demo)
+
 from reviewer.commands.stats import stats  # noqa: E402
 
 cli.add_command(stats)
