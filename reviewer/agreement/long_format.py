@@ -15,7 +15,7 @@ from reviewer.agreement.ratings import LEVELS, RatingSet
 
 REQUIRED = ("item", "rater", "value")
 OPTIONAL = ("field", "score")
-DEFAULT_FIELD = "value"
+DEFAULT_FIELD = "label"
 
 
 class RatingsFileError(ValueError):

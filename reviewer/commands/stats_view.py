@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.columns import Columns
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -46,7 +47,7 @@ def overall_table(field: dict[str, Any]) -> Table:
     table = Table(title=Text(f"Agreement among {panel}"), title_justify="left")
     for col in ("coefficient", "value", "95% CI (bootstrap)", "SE (analytic)",
                 f"{BAND_SOURCE} band"):  # fmt: skip
-        table.add_column(col)
+        table.add_column(col, no_wrap=col == "coefficient")
     for key, entry in field["overall"].items():
         value = entry["value"]
         table.add_row(
@@ -61,45 +62,48 @@ def overall_table(field: dict[str, Any]) -> Table:
 
 def pairs_table(field: dict[str, Any]) -> Table:
     table = Table(title="Pairs of raters (items both labelled)", title_justify="left")
-    keys = ["percent_agreement", "cohen_kappa", "scott_pi", "gwet_ac1", "krippendorff_alpha"]
-    for col in ("rater", "rater", "items", *[METRIC_NAMES[k] for k in keys]):
-        table.add_column(col)
+    for col in ("rater", "rater", "items", "agree", "Cohen's kappa", "95% CI", "Scott's pi",
+                "AC1", "alpha"):  # fmt: skip
+        table.add_column(col, no_wrap=True)
     for pair in field["pairs"]:
-        cells = []
-        for k in keys:
-            entry = pair.get(k, {})
-            cells.append(
-                "—" if entry.get("value") is None else f"{entry['value']:.3f} {fmt_ci(entry)}"
-            )
-        table.add_row(literal(pair["raters"][0]), literal(pair["raters"][1]),
-                      str(pair["n_items"]), *cells)  # fmt: skip
+        value = {k: (pair.get(k) or {}).get("value") for k in
+                 ("percent_agreement", "cohen_kappa", "scott_pi", "gwet_ac1",
+                  "krippendorff_alpha")}  # fmt: skip
+        table.add_row(
+            literal(pair["raters"][0]), literal(pair["raters"][1]), str(pair["n_items"]),
+            fmt(value["percent_agreement"]), fmt(value["cohen_kappa"]),
+            fmt_ci(pair.get("cohen_kappa") or {}), fmt(value["scott_pi"]),
+            fmt(value["gwet_ac1"]), fmt(value["krippendorff_alpha"]),
+        )  # fmt: skip
     return table
 
 
 def versus_table(field: dict[str, Any]) -> Table:
     table = Table(title="Raters against references", title_justify="left")
-    cols = ("rater", "reference", "items", "accuracy", "precision", "recall", "specificity",
-            "F1", "AUROC", "avg precision")  # fmt: skip
-    for col in cols:
-        table.add_column(col)
+    for col in ("rater", "reference", "items", "acc", "prec", "recall", "spec", "F1", "AUROC",
+                "AP"):  # fmt: skip
+        table.add_column(col, no_wrap=True)
     for v in field["versus_reference"]:
         table.add_row(
             literal(v["rater"]), literal(v["reference"]), str(v["n_items"]),
             *(fmt(v[k]) for k in ("accuracy", "precision", "recall", "specificity", "f1",
                                   "auroc", "average_precision")),
         )  # fmt: skip
+    positives = {v["positive"] for v in field["versus_reference"] if v["positive"] is not None}
+    if positives:
+        table.caption = Text(
+            f"positive category: {', '.join(str(p) for p in positives)}; AUROC and AP (average "
+            "precision) from the rater's score"
+        )
     return table
 
 
 def confusion_table(v: dict[str, Any]) -> Table:
     conf = v["confusion"]
-    table = Table(
-        title=Text(f"{v['rater']} (columns) against {v['reference']} (rows)"),
-        title_justify="left",
-    )
+    table = Table(title=Text(f"{v['reference']} ↓  {v['rater']} →"), title_justify="left")
     table.add_column("")
     for label in conf["labels"]:
-        table.add_column(literal(label))
+        table.add_column(literal(label), justify="right")
     for label, row in zip(conf["labels"], conf["matrix"], strict=True):
         table.add_row(literal(label), *(str(c) for c in row))
     return table
@@ -145,8 +149,8 @@ def print_report(report: dict[str, Any], console: Console | None = None) -> None
             console.print(pairs_table(field))
         if field["versus_reference"]:
             console.print(versus_table(field))
-            for v in field["versus_reference"]:
-                console.print(confusion_table(v))
+            console.print(Text("Confusion matrices (rows: reference, columns: rater)"))
+            console.print(Columns([confusion_table(v) for v in field["versus_reference"]]))
         if field["classifier_vs_humans"]:
             console.print(gap_table(field))
     console.print(
