@@ -80,9 +80,10 @@ class _Facts:
         self.used = [ratings.categories[int(k)] for k in used]
 
     def reason(self) -> str:
+        if not self.raters:
+            return "no raters (on a database: no human labels yet): agreement needs two or more"
         if len(self.raters) < 2:
-            who = self.raters[0] if self.raters else "none"
-            return f"only one rater ({who}): agreement needs two or more"
+            return f"only one rater ({self.raters[0]}): agreement needs two or more"
         if self.n_ratings == 0:
             return "every rating is missing"
         if self.n_pairable == 0:

@@ -137,12 +137,18 @@ def print_report(report: dict[str, Any], console: Console | None = None) -> None
     for field in report["fields"]:
         head = Text(f"\n{field['field']}", style="bold")
         head.append(
-            f"  ({field['level']}; {field['n_items']} items, {field['n_raters']} raters; "
+            f"  ({field['level']}; {field['n_items']} items, {field['n_raters']} rater"
+            f"{'' if field['n_raters'] == 1 else 's'}; "
             f"categories: {', '.join(str(c) for c in field['categories'])})",
             style="dim",
         )
         console.print(head)
-        console.print(overall_table(field))
+        reasons = {e.get("reason") for e in field["overall"].values() if e["value"] is None}
+        if all(e["value"] is None for e in field["overall"].values()) and len(reasons) == 1:
+            panel = ", ".join(field["panel"]) or "none"
+            console.print(Text(f"Agreement among {panel}: undefined, ") + literal(reasons.pop()))
+        else:
+            console.print(overall_table(field))
         for warning in field["warnings"]:
             console.print(Text("warning: ", style="bold yellow") + literal(warning))
         if field["pairs"]:

@@ -47,7 +47,7 @@ def test_no_raters_and_no_items():
     report = analyse_field(FieldSpec("f", rs), n_resamples=10)
     assert report["n_items"] == 0
     assert report["pairs"] == []
-    assert report["overall"]["fleiss_kappa"]["reason"].startswith("only one rater")
+    assert report["overall"]["fleiss_kappa"]["reason"].startswith("no raters")
 
 
 def test_perfect_agreement_is_one_not_undefined():
