@@ -88,3 +88,21 @@ def transcript_briefs(store: Store, transcript_ids: list[int]) -> list[dict[str,
         for tid, model, condition, head in rows:
             out[tid] = {"id": tid, "model": model, "condition": condition, "scratchpad": head}
     return [out[t] for t in ids if t in out]
+
+
+def transcript_groups(store: Store, transcript_ids: list[int] | None = None) -> dict[int, tuple]:
+    """(model, condition) of every transcript (or of the given ones)."""
+    if transcript_ids is None:
+        rows = store.execute("SELECT id, model, condition FROM transcripts")
+        return {tid: (model, condition) for tid, model, condition in rows}
+    out: dict[int, tuple] = {}
+    ids = list(transcript_ids)
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        rows = store.execute(
+            "SELECT id, model, condition FROM transcripts "
+            f"WHERE id IN ({','.join('?' * len(chunk))})",
+            chunk,
+        )
+        out.update({tid: (model, condition) for tid, model, condition in rows})
+    return out

@@ -154,6 +154,10 @@ from reviewer.commands.stats import stats  # noqa: E402
 
 cli.add_command(stats)
 
+from reviewer.commands.analyze import analyze  # noqa: E402
+
+cli.add_command(analyze)
+
 
 def main() -> None:
     cli()
