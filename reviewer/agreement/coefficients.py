@@ -215,9 +215,15 @@ class PairTable:
         onehot[np.flatnonzero(both), (ca * self.q + cb)[both]] = 1.0
         self.onehot = onehot
         self.both = both.astype(float)
+        self._last_w: np.ndarray | None = None
+        self._last_tables = np.empty(0)
 
     def tables(self, w: np.ndarray) -> np.ndarray:
-        return (w @ self.onehot).reshape(w.shape[0], self.q, self.q)
+        # Several coefficients of a pair read the same weights in a row: compute once.
+        if self._last_w is not w:
+            self._last_tables = (w @ self.onehot).reshape(w.shape[0], self.q, self.q)
+            self._last_w = w
+        return self._last_tables
 
 
 def _proportions(t: np.ndarray):

@@ -152,3 +152,27 @@ def test_pattern_compression_is_lossless(data, give_categories, shift):
     rebuilt = np.where(codes >= 0, cats[np.maximum(codes, 0)], np.nan)
     np.testing.assert_array_equal(rebuilt, m)
     assert rs.multiplicity.sum() == len(m)
+
+
+def test_pattern_bootstrap_matches_a_row_bootstrap():
+    """Drawing pattern counts from a multinomial is the row bootstrap, done cheaply: the two
+    give the same interval up to Monte Carlo error."""
+    from reviewer.agreement import FieldSpec, analyse_field
+
+    rng = np.random.default_rng(4)
+    n = 400
+    latent = rng.integers(0, 3, n)
+    m = np.where(rng.random((n, 3)) < 0.6, latent[:, None], rng.integers(0, 3, (n, 3)))
+    m = m.astype(float)
+    m[rng.random((n, 3)) < 0.15] = np.nan
+    report = analyse_field(FieldSpec("f", RatingSet.from_matrix(m)), n_resamples=2000, seed=1)
+    low, high = report["overall"]["fleiss_kappa"]["ci"]
+
+    rows = []
+    for _ in range(2000):
+        sample = m[rng.integers(0, n, n)]
+        rs = RatingSet.from_matrix(sample, categories=[0, 1, 2])
+        rows.append(_point(rs, co.fleiss_kappa))
+    row_low, row_high = np.percentile(rows, [2.5, 97.5])
+    assert low == pytest.approx(row_low, abs=0.015)
+    assert high == pytest.approx(row_high, abs=0.015)
