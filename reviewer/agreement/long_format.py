@@ -43,8 +43,14 @@ def _as_number(text: str) -> int | float | None:
     )
 
 
-def read_ratings_csv(path: str | Path, *, level: str = "nominal") -> list[FieldRatings]:
-    """Parse the file; every field becomes one RatingSet (items x raters, in file order)."""
+def read_ratings_csv(
+    path: str | Path, *, level: str = "nominal", categories: list[str] | None = None
+) -> list[FieldRatings]:
+    """Parse the file; every field becomes one RatingSet (items x raters, in file order).
+
+    ``categories`` fixes the category set and its order (needed for ordinal labels that are
+    words, e.g. refused,partial,full); otherwise numbers sort numerically, words by name.
+    """
     path = Path(path)
     if level not in LEVELS:
         raise RatingsFileError(f"unknown level {level!r}; expected one of {', '.join(LEVELS)}")
@@ -112,11 +118,12 @@ def read_ratings_csv(path: str | Path, *, level: str = "nominal") -> list[FieldR
             raise RatingsFileError(f"{path}:{line}: not UTF-8 text") from None
     if not cells:
         raise RatingsFileError(f"{path}: no ratings after the header")
-    return [_field(path, fname, field_cells, scores.get(fname, {}), level)
+    return [_field(path, fname, field_cells, scores.get(fname, {}), level, categories)
             for fname, field_cells in cells.items()]  # fmt: skip
 
 
-def _field(path: Path, fname: str, field_cells, field_scores, level: str) -> FieldRatings:
+def _field(path: Path, fname: str, field_cells, field_scores, level: str,
+           categories: list[str] | None) -> FieldRatings:  # fmt: skip
     items: dict[str, int] = {}
     raters: dict[str, int] = {}
     for item, rater in field_cells:
@@ -133,12 +140,26 @@ def _field(path: Path, fname: str, field_cells, field_scores, level: str) -> Fie
             f"{path}:{bad_line}: value {bad_value!r} is not a number, but --level {level} "
             "needs numeric values"
         )
+    if categories is not None:
+        allowed = set(categories)
+        for value, line in field_cells.values():
+            if value and value not in allowed:
+                raise RatingsFileError(
+                    f"{path}:{line}: value {value!r} is not one of --categories "
+                    f"{','.join(categories)}"
+                )
+        numeric = False
     convert = _as_number if numeric else (lambda t: t)
     matrix: list[list[Any]] = [[None] * len(raters) for _ in items]
     for (item, rater), (value, _) in field_cells.items():
         matrix[items[item]][raters[rater]] = convert(value) if value else None
     rs = RatingSet.from_matrix(
-        matrix, list(raters), items=list(items), level=level, keep_items=True
+        matrix,
+        list(raters),
+        categories=categories,
+        items=list(items),
+        level=level,
+        keep_items=True,
     )
     scored = []
     for rater in raters:

@@ -41,6 +41,10 @@ from reviewer.cli import Context, pass_context
     multiple=True,
     help="CSV rater taken as the truth; every other rater is judged against it (repeatable).",
 )
+@click.option(
+    "--categories",
+    help="CSV category order, comma-separated (e.g. refused,partial,full for ordinal words).",
+)
 @click.option("--positive", help="The positive category for precision, recall, F1 and AUROC.")
 @click.option("--resamples", default=1000, show_default=True, help="Bootstrap resamples.")
 @click.option("--seed", default=0, show_default=True, help="Bootstrap seed.")
@@ -54,6 +58,7 @@ def stats(
     ratings_path: Path | None,
     level: str,
     references: tuple[str, ...],
+    categories: str | None,
     positive: str | None,
     resamples: int,
     seed: int,
@@ -76,7 +81,8 @@ def stats(
     if resamples < 0:
         raise click.BadParameter("must be 0 or more", param_hint="--resamples")
     if ratings_path is not None:
-        specs = _csv_specs(ratings_path, level, references, positive)
+        order = [c.strip() for c in categories.split(",")] if categories else None
+        specs = _csv_specs(ratings_path, level, references, positive, order)
         source = str(ratings_path)
     else:
         specs = _db_specs(obj, rubric_id, field_id, phase, positive)
@@ -91,12 +97,12 @@ def stats(
     print_report(report)
 
 
-def _csv_specs(path: Path, level: str, references: tuple[str, ...], positive: str | None):
+def _csv_specs(path: Path, level, references, positive, categories):
     from reviewer.agreement import FieldSpec
     from reviewer.agreement.long_format import RatingsFileError, read_ratings_csv
 
     try:
-        fields = read_ratings_csv(path, level=level)
+        fields = read_ratings_csv(path, level=level, categories=categories)
     except RatingsFileError as exc:
         raise click.ClickException(str(exc)) from None
     specs = []

@@ -238,3 +238,19 @@ def test_database_errors_name_the_problem(tmp_path, store):
     _fill(store, n=3)
     code, out = run("--db", str(store.path), "stats", "--rubric", "compliance")
     assert code == 1 and "no labels for rubric 'compliance'" in out and "goal_guarding" in out
+
+
+def test_categories_give_ordinal_words_their_order(tmp_path):
+    rows = ["item,rater,value", "1,a,refused", "1,b,partial", "2,a,full", "2,b,full",
+            "3,a,partial", "3,b,refused", "4,a,refused", "4,b,refused"]  # fmt: skip
+    path = write(tmp_path / "c.csv", "\n".join(rows) + "\n")
+    code, out = run("stats", "--ratings", str(path), "--level", "ordinal", "--categories",
+                    "refused,partial,full", "--resamples", "0", "--json")  # fmt: skip
+    assert code == 0, out
+    (field,) = json.loads(out)["fields"]
+    assert field["categories"] == ["refused", "partial", "full"]
+    # neighbours disagree by one step only, so the linear-weighted kappa beats the plain one
+    overall = field["overall"]
+    assert overall["cohen_kappa_linear"]["value"] > overall["cohen_kappa"]["value"]
+    code, out = run("stats", "--ratings", str(path), "--categories", "refused,full")
+    assert code == 1 and "c.csv:3: value 'partial' is not one of --categories" in out
