@@ -160,6 +160,14 @@ from reviewer.commands.import_cmd import import_cmd  # noqa: E402
 
 cli.add_command(import_cmd)
 
+from reviewer.commands.stats import stats  # noqa: E402
+
+cli.add_command(stats)
+
+from reviewer.commands.analyze import analyze  # noqa: E402
+
+cli.add_command(analyze)
+
 
 def main() -> None:
     cli()
