@@ -149,6 +149,24 @@ def rubrics_validate(paths: tuple[str, ...]) -> None:
 from reviewer.commands.demo import demo  # noqa: E402
 
 cli.add_command(demo)
+from reviewer.commands.queue import queue  # noqa: E402
+
+cli.add_command(queue)
+from reviewer.commands.export import export  # noqa: E402
+
+cli.add_command(export)
+
+from reviewer.commands.import_cmd import import_cmd  # noqa: E402
+
+cli.add_command(import_cmd)
+
+from reviewer.commands.stats import stats  # noqa: E402
+
+cli.add_command(stats)
+
+from reviewer.commands.analyze import analyze  # noqa: E402
+
+cli.add_command(analyze)
 
 
 def main() -> None:
