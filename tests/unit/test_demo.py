@@ -8,6 +8,7 @@ from click.testing import CliRunner
 
 from db import Store
 from db.models import TranscriptRecord
+from importers.base import extract_user_input
 from importers.reasoning import split_reasoning
 from reviewer import demo as demo_mod
 from reviewer.cli import cli
@@ -88,7 +89,8 @@ def test_outputs_and_tier_tags_follow_the_conventions():
         user, assistant = r.turns
         flag = "True" if r.condition == "free" else "False"
         assert f"<is_free_tier_user>{flag}</is_free_tier_user>" in user["content"]
-        assert user["content"].startswith("<INPUT>") and r.user_input in user["content"]
+        assert user["content"].startswith("<INPUT>")
+        assert extract_user_input(user["content"]) == r.user_input  # as the importers read it
         if _truth(r)["compliance"] == "refused":
             assert r.output.startswith("<rejected/>")
         else:
