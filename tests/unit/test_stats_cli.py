@@ -238,6 +238,13 @@ def test_database_errors_name_the_problem(tmp_path, store):
     _fill(store, n=3)
     code, out = run("--db", str(store.path), "stats", "--rubric", "compliance")
     assert code == 1 and "no labels for rubric 'compliance'" in out and "goal_guarding" in out
+    code, out = run("--db", str(store.path), "stats", "--field", "nope")
+    assert code == 1 and "no labels for field 'nope' in any rubric" in out
+    code, out = run("--db", str(store.path), "stats", "--field", "alignment_faking", "--json",
+                    "--resamples", "0")  # fmt: skip
+    assert code == 0 and [f["field"] for f in json.loads(out)["fields"]] == [
+        "goal_guarding.alignment_faking"
+    ]
 
 
 def test_categories_give_ordinal_words_their_order(tmp_path):
