@@ -130,6 +130,13 @@ def test_bad_csv_names_file_and_line(tmp_path, text, message):
     assert message in out
 
 
+def test_non_utf8_file_names_the_line(tmp_path):
+    path = tmp_path / "latin.csv"
+    path.write_bytes(b"item,rater,value\n1,a,ok\n2,a,caf\xe9\n")
+    code, out = run("stats", "--ratings", str(path))
+    assert code == 1 and "latin.csv:3: not UTF-8 text (byte 0xe9)" in out
+
+
 def test_interval_level_needs_numbers(tmp_path):
     path = write(tmp_path / "r.csv", "item,rater,value\n1,a,3\n1,b,high\n")
     code, out = run("stats", "--ratings", str(path), "--level", "interval")
