@@ -146,17 +146,16 @@ def rubrics_validate(paths: tuple[str, ...]) -> None:
         sys.exit(1)
 
 
+# Each command lives in reviewer/commands/; their heavy imports wait until they run.
+from reviewer.commands.analyze import analyze  # noqa: E402
 from reviewer.commands.demo import demo  # noqa: E402
-
-cli.add_command(demo)
-
+from reviewer.commands.export import export  # noqa: E402
+from reviewer.commands.import_cmd import import_cmd  # noqa: E402
+from reviewer.commands.queue import queue  # noqa: E402
 from reviewer.commands.stats import stats  # noqa: E402
 
-cli.add_command(stats)
-
-from reviewer.commands.analyze import analyze  # noqa: E402
-
-cli.add_command(analyze)
+for _command in (analyze, demo, export, import_cmd, queue, stats):
+    cli.add_command(_command)
 
 
 def main() -> None:
