@@ -181,3 +181,19 @@ def test_pattern_bootstrap_matches_a_row_bootstrap():
     row_low, row_high = np.percentile(rows, [2.5, 97.5])
     assert low == pytest.approx(row_low, abs=0.015)
     assert high == pytest.approx(row_high, abs=0.015)
+
+
+@SETTINGS
+@given(st.lists(st.integers(0, 9), min_size=4, max_size=4), st.sampled_from([0, 1, None]))
+def test_batched_rates_equal_the_single_table_rates(cells, positive):
+    from reviewer.agreement.versus_reference import batched_rates, rates
+
+    table = np.array(cells, dtype=float).reshape(2, 2)
+    single = rates(table, positive)
+    batched = batched_rates(table[None], positive)
+    for name, value in batched.items():
+        expected = single[name]
+        if expected is None:
+            assert np.isnan(value[0])
+        else:
+            assert value[0] == pytest.approx(expected)

@@ -92,6 +92,10 @@ def test_scored_rater_is_judged_against_humans_and_reference(scored_csv):
     assert gpt["recall"] == pytest.approx(tp / (tp + fn))
     assert gpt["precision"] == pytest.approx(tp / (tp + fp))
     assert by_rater["ann"]["auroc"] is None
+    for name in ("accuracy", "precision", "recall", "specificity", "f1"):
+        low, high = gpt["intervals"][name]
+        assert low <= gpt[name] <= high
+    assert gpt["intervals_method"].startswith("item bootstrap")
     (gap,) = field["classifier_vs_humans"]
     assert gap["rater"] == "gpt" and gap["humans"] == ["ann", "bob"]
     diff = gap["difference"]
