@@ -197,3 +197,46 @@ def test_batched_rates_equal_the_single_table_rates(cells, positive):
             assert np.isnan(value[0])
         else:
             assert value[0] == pytest.approx(expected)
+
+
+def _walk_values(node, path=""):
+    if isinstance(node, dict):
+        if "value" in node and ("ci" in node or "reason" in node):
+            yield path, node
+        for key, child in node.items():
+            yield from _walk_values(child, f"{path}.{key}")
+    elif isinstance(node, list):
+        for i, child in enumerate(node):
+            yield from _walk_values(child, f"{path}[{i}]")
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(
+    st.integers(0, 6),
+    st.integers(1, 4),
+    st.integers(1, 3),
+    st.floats(0.0, 1.0),
+    st.integers(0, 2**32 - 1),
+)
+def test_any_small_input_gives_values_or_reasons(n, r, q, missing, seed):
+    """Tiny, sparse, one-category and one-rater inputs: no exception, no NaN, no silent 0."""
+    from reviewer.agreement import FieldSpec, analyse_field
+
+    rng = np.random.default_rng(seed)
+    m = rng.integers(0, q, size=(n, r)).astype(float)
+    m[rng.random((n, r)) < missing] = np.nan
+    raters = [f"r{g}" for g in range(r)]
+    rs = RatingSet.from_matrix(m, raters, categories=list(range(q)), keep_items=True)
+    rs.scores[raters[-1]] = rng.random(n)
+    spec = FieldSpec("f", rs, panel=raters[:-1] or raters,
+                     comparisons=[(raters[-1], raters[0])] if r > 1 else [],
+                     classifiers=[raters[-1]] if r > 1 else [])  # fmt: skip
+    report = analyse_field(spec, n_resamples=20)
+    for path, entry in _walk_values(report):
+        if entry["value"] is None:
+            assert entry.get("reason"), path
+        else:
+            assert np.isfinite(entry["value"]), path
+    for v in report["versus_reference"]:
+        for key in ("accuracy", "precision", "recall", "specificity", "f1", "auroc"):
+            assert v[key] is None or np.isfinite(v[key])
