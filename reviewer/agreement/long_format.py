@@ -4,6 +4,7 @@ into one RatingSet per field, with errors that name the file and line."""
 from __future__ import annotations
 
 import csv
+import io
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,9 +56,17 @@ def read_ratings_csv(
     if level not in LEVELS:
         raise RatingsFileError(f"unknown level {level!r}; expected one of {', '.join(LEVELS)}")
     try:
-        handle = path.open(newline="", encoding="utf-8-sig")
+        raw = path.read_bytes()
     except OSError as exc:
         raise RatingsFileError(f"{path}: cannot read ratings file ({exc.strerror})") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise RatingsFileError(
+            f"{path}:{line}: not UTF-8 text (byte {raw[exc.start]:#04x}); save the file as UTF-8"
+        ) from None
+    handle = io.StringIO(text, newline="")
     cells: dict[str, dict[tuple[str, str], tuple[str, int]]] = {}
     scores: dict[str, dict[tuple[str, str], float]] = {}
     with handle:
@@ -68,7 +77,7 @@ def read_ratings_csv(
             raise RatingsFileError(
                 f"{path}:1: the file is empty; expected a header row item,rater,value"
             ) from None
-        except (csv.Error, UnicodeDecodeError) as exc:
+        except csv.Error as exc:
             raise RatingsFileError(f"{path}:1: not a readable CSV file ({exc})") from None
         names = [h.strip().lower() for h in header]
         missing = [c for c in REQUIRED if c not in names]
@@ -114,8 +123,6 @@ def read_ratings_csv(
                     scores.setdefault(fname, {})[key] = float(number)
         except csv.Error as exc:
             raise RatingsFileError(f"{path}:{line}: malformed CSV ({exc})") from None
-        except UnicodeDecodeError:
-            raise RatingsFileError(f"{path}:{line}: not UTF-8 text") from None
     if not cells:
         raise RatingsFileError(f"{path}: no ratings after the header")
     return [_field(path, fname, field_cells, scores.get(fname, {}), level, categories)

@@ -19,7 +19,12 @@ from reviewer.agreement import variance as va
 from reviewer.agreement.bands import interpretation
 from reviewer.agreement.bootstrap import bootstrap, percentile_interval
 from reviewer.agreement.ratings import RatingSet
-from reviewer.agreement.versus_reference import rates, score_metrics
+from reviewer.agreement.versus_reference import (
+    RATE_NAMES,
+    batched_rates,
+    rates,
+    score_metrics,
+)
 
 AC2_WEIGHTS = {"ordinal": "ordinal", "interval": "quadratic", "ratio": "ratio"}
 PREVALENCE_WARNING = 0.85
@@ -254,6 +259,21 @@ def analyse_field(
               chance_corrected=False)  # fmt: skip
         gaps.append((name, g, [rs.raters[h] for h in humans]))
 
+    # -- rates of each rater against its reference, for their intervals ---------------
+    comparison_positions = []
+    for i, (rater, reference) in enumerate(spec.comparisons):
+        g, f = rs.rater_index(rater), rs.rater_index(reference)
+        pos_index = _positive_index(rs, spec.positive)
+        comparison_positions.append(pos_index)
+        vt = co.PairTable(rs, f, g)
+        vf = _Facts(rs, [f, g])
+        for name in RATE_NAMES:
+            if name != "accuracy" and pos_index is None:
+                continue
+            b.add(f"vs.{i}.{name}",
+                  lambda w, vt=vt, p=pos_index, name=name: batched_rates(vt.tables(w), p)[name],
+                  facts=vf, chance_corrected=False)  # fmt: skip
+
     results = b.run(rs.multiplicity)
 
     overall = {k.split(".", 1)[1]: v for k, v in results.items() if k.startswith("overall.")}
@@ -274,10 +294,21 @@ def analyse_field(
                 entry[k[len(prefix) :]] = v
         pair_entries.append(entry)
 
-    versus = [
-        versus_reference(rs, rater, reference, spec.positive)
-        for rater, reference in spec.comparisons
-    ]
+    versus = []
+    for i, (rater, reference) in enumerate(spec.comparisons):
+        entry = versus_reference(rs, rater, reference, spec.positive)
+        intervals = {}
+        for name in RATE_NAMES:
+            stat = results.get(f"vs.{i}.{name}")
+            if stat is not None and stat["value"] is not None:
+                intervals[name] = stat["ci"]
+        entry["intervals"] = intervals
+        entry["intervals_method"] = (
+            f"item bootstrap, percentile, {n_resamples} resamples, seed {seed}"
+            if n_resamples
+            else None
+        )
+        versus.append(entry)
 
     gap_entries = []
     for name, g, humans in gaps:
@@ -357,6 +388,15 @@ def _prevalence_warnings(prevalence: dict[str, float] | None, overall: dict) -> 
         "(Cohen, Scott, Fleiss, Conger, Krippendorff) can be low despite high agreement "
         "(the kappa paradox); read them beside " + (" and ".join(beside) or "Gwet's AC1")
     ]
+
+
+def _positive_index(rs: RatingSet, positive: Any) -> int | None:
+    if positive is None:
+        positive = default_positive(rs.categories)
+    if positive is None:
+        return None
+    matches = [k for k, c in enumerate(rs.categories) if str(c) == str(positive)]
+    return matches[0] if matches else None
 
 
 def versus_reference(

@@ -88,3 +88,27 @@ def score_metrics(truth_positive: np.ndarray, score: np.ndarray | None) -> dict[
         "score_note": note,
         "n_scored": int(truth.size),
     }
+
+
+RATE_NAMES = ("accuracy", "precision", "recall", "specificity", "f1")
+
+
+def batched_rates(tables: np.ndarray, positive: int | None) -> dict[str, np.ndarray]:
+    """The rates of ``rates`` for a (B, q, q) stack of confusion tables (NaN if undefined)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        n = tables.sum(axis=(1, 2))
+        out = {"accuracy": np.trace(tables, axis1=1, axis2=2) / n}
+        if positive is None:
+            return out
+        tp = tables[:, positive, positive]
+        fn = tables[:, positive, :].sum(axis=1) - tp
+        fp = tables[:, :, positive].sum(axis=1) - tp
+        tn = n - tp - fn - fp
+        precision = tp / (tp + fp)
+        recall = tp / (tp + fn)
+        out["precision"] = precision
+        out["recall"] = recall
+        out["specificity"] = tn / (tn + fp)
+        out["f1"] = np.where(precision + recall > 0, 2 * precision * recall / (precision + recall),
+                             np.where(np.isfinite(precision + recall), 0.0, np.nan))  # fmt: skip
+    return {k: np.where(np.isfinite(v), v, np.nan) for k, v in out.items()}

@@ -168,5 +168,11 @@ def _db_specs(obj: Context, rubric_id, field_id, phase, positive):
             )
         for spec in found:
             spec.field = f"{rid}.{spec.field}" if not rubric_id else spec.field
-        specs += found
+        specs += [s for s in found if rubric_id or s.ratings.n_raters]
+    if not specs:
+        raise click.ClickException(
+            f"{obj.db_path}: no labels for field {field_id!r} in any rubric"
+            if field_id
+            else f"{obj.db_path}: no labels to measure"
+        )
     return specs

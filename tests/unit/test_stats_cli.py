@@ -92,6 +92,10 @@ def test_scored_rater_is_judged_against_humans_and_reference(scored_csv):
     assert gpt["recall"] == pytest.approx(tp / (tp + fn))
     assert gpt["precision"] == pytest.approx(tp / (tp + fp))
     assert by_rater["ann"]["auroc"] is None
+    for name in ("accuracy", "precision", "recall", "specificity", "f1"):
+        low, high = gpt["intervals"][name]
+        assert low <= gpt[name] <= high
+    assert gpt["intervals_method"].startswith("item bootstrap")
     (gap,) = field["classifier_vs_humans"]
     assert gap["rater"] == "gpt" and gap["humans"] == ["ann", "bob"]
     diff = gap["difference"]
@@ -128,6 +132,13 @@ def test_bad_csv_names_file_and_line(tmp_path, text, message):
     code, out = run("stats", "--ratings", str(path))
     assert code == 1
     assert message in out
+
+
+def test_non_utf8_file_names_the_line(tmp_path):
+    path = tmp_path / "latin.csv"
+    path.write_bytes(b"item,rater,value\n1,a,ok\n2,a,caf\xe9\n")
+    code, out = run("stats", "--ratings", str(path))
+    assert code == 1 and "latin.csv:3: not UTF-8 text (byte 0xe9)" in out
 
 
 def test_interval_level_needs_numbers(tmp_path):
@@ -238,6 +249,13 @@ def test_database_errors_name_the_problem(tmp_path, store):
     _fill(store, n=3)
     code, out = run("--db", str(store.path), "stats", "--rubric", "compliance")
     assert code == 1 and "no labels for rubric 'compliance'" in out and "goal_guarding" in out
+    code, out = run("--db", str(store.path), "stats", "--field", "nope")
+    assert code == 1 and "no labels for field 'nope' in any rubric" in out
+    code, out = run("--db", str(store.path), "stats", "--field", "alignment_faking", "--json",
+                    "--resamples", "0")  # fmt: skip
+    assert code == 0 and [f["field"] for f in json.loads(out)["fields"]] == [
+        "goal_guarding.alignment_faking"
+    ]
 
 
 def test_categories_give_ordinal_words_their_order(tmp_path):

@@ -169,7 +169,8 @@ class StatsScreen(Screen):
             status.update(Text(f"No labels for rubric {self.rubric_id} yet."))
             return
         status.update(Text(
-            f"{self.rubric_id}: {len(self.fields)} fields, {self.phase} human labels; "
+            f"{self.rubric_id}: {len(self.fields)} field{'s' if len(self.fields) != 1 else ''}, "
+            f"{self.phase} human labels; "
             f"95% item-bootstrap intervals ({self.resamples} resamples); "
             f"bands: {BAND_SOURCE}. Enter on a confusion cell lists its transcripts."
         ))  # fmt: skip
