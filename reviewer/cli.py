@@ -74,10 +74,11 @@ def info(obj: Context, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(summary, indent=2))
         return
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    from reviewer.console import make_console
+
+    console = make_console()
     console.print(f"[bold]{summary['path']}[/]: {summary['transcripts']:,} transcripts, "
                   f"{summary['imports']} imports, {summary['rubric_versions']} rubric versions")  # fmt: skip
     table = Table("model", "condition", "transcripts", title="Transcripts")

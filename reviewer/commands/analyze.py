@@ -47,13 +47,13 @@ def analyze(obj: Context, rubric_ids, classifier, phase, resamples, seed, as_jso
     if as_json:
         click.echo(json.dumps(report, indent=2, ensure_ascii=False))
         return
-    from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
     from reviewer.commands.stats_view import literal
+    from reviewer.console import make_console
 
-    console = Console()
+    console = make_console()
     for rubric in report["rubrics"]:
         for o in rubric["outcomes"]:
             v = o["validation"]

@@ -11,6 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from reviewer.agreement.bands import BAND_SOURCE
+from reviewer.console import make_console
 
 METRIC_NAMES = {
     "percent_agreement": "percent agreement",
@@ -130,7 +131,7 @@ def gap_table(field: dict[str, Any]) -> Table:
 
 
 def print_report(report: dict[str, Any], console: Console | None = None) -> None:
-    console = console or Console()
+    console = console or make_console()
     if not report["fields"]:
         console.print("No fields with labels.")
         return
