@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import importlib
 import io
-import json
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -198,10 +197,6 @@ def extract_user_input(text: str) -> str:
     return m.group(1).strip() if m else (text or "").strip()
 
 
-def truncate(text: str, limit: int = 200) -> str:
-    return text if len(text) <= limit else text[:limit] + f"... ({len(text):,} chars)"
-
-
 def type_name(value: Any) -> str:
     names = {dict: "object", list: "array", str: "string", bool: "boolean", int: "number",
              float: "number", type(None): "null"}  # fmt: skip
@@ -295,11 +290,3 @@ def detect_format(path: str | Path) -> str:
         f"{path}: unknown file type {suffix or '(no extension)'!r}; pass --format, one of: "
         f"{known_formats()}"
     )
-
-
-def json_excerpt(value: Any, limit: int = 2000) -> str:
-    try:
-        text = json.dumps(value, ensure_ascii=False)
-    except (TypeError, ValueError):
-        text = repr(value)
-    return truncate(text, limit)

@@ -174,7 +174,10 @@ def import_cmd(
                 f"{r.n_duplicate:,}", f"{r.n_rejected:,}", f"{r.n_labels:,}",
                 Text(r.status, style="green" if r.status == "done" else "red"),
             )  # fmt: skip
-        Console(highlight=False).print(table)
+        out = Console(highlight=False)
+        if not out.is_terminal:  # a pipe or file: do not crop the table at 80 columns
+            out = Console(highlight=False, width=max(80, min(longest, 40) + 72))
+        out.print(table)
         rejected = {r.rejected_path for r in results if r.rejected_path}
         for path in sorted(rejected):
             n = sum(r.n_rejected for r in results if r.rejected_path == path)
