@@ -222,6 +222,7 @@ class RecordError(ValueError):
 # -- detection -------------------------------------------------------------------------
 
 _SNIFF_BYTES = 1 << 20
+_SNIFF_LIMIT = 64 << 20  # read no further than this to learn the first record's keys
 
 
 def _sniff_keys(path: Path) -> tuple[str, set[str]]:
@@ -241,13 +242,13 @@ def _sniff_keys(path: Path) -> tuple[str, set[str]]:
                 want = "item" if shape == "array" else ""
                 if event == "map_key" and prefix == want:
                     keys.add(value)
-                elif (
-                    event == "end_map"
-                    and prefix == want
-                    or shape == "array"
-                    and event == "end_array"
-                    and prefix == ""
+                    if shape == "object" and value in ("eval", "samples"):
+                        break  # an Inspect log: do not stream the rest of a large file
+                elif (event == "end_map" and prefix == want) or (
+                    event == "end_array" and not prefix
                 ):
+                    break  # the end of the first record, or of an empty array
+                if f.tell() > _SNIFF_LIMIT:
                     break
         except Exception:  # noqa: BLE001 - a broken file is reported by its reader, not here
             pass
@@ -269,7 +270,7 @@ def detect_format(path: str | Path) -> str:
         with open(path, "rb") as f:
             head = f.read(_SNIFF_BYTES)
         shape, keys = _sniff_keys(path)
-        if {"eval", "samples"} & keys and "version" in keys:
+        if shape == "object" and {"eval", "samples"} & keys:
             return "inspect"
         if {"output", "prompt"} <= keys and (
             "user_input" in keys or "deceptive_alignment" in keys or "tags" in keys
