@@ -120,6 +120,8 @@ def _messages(record: dict) -> list[dict]:
 def to_transcript(
     record: dict, index: int, path: Path, facts: dict, options: ImportOptions
 ) -> TranscriptRecord:
+    if record.get("output") is None and record.get("success") is False:
+        raise RecordError("the pipeline recorded a failed generation (success: false, no output)")
     completion = require_str(record, "output")
     messages = _messages(record)
     system = "\n\n".join(m["content"] for m in messages if m.get("role") == "system") or None

@@ -209,7 +209,11 @@ def to_transcript(
                 turn["reasoning"] = "\n\n".join(reasoning)
         turns.append(turn)
     if last_assistant is None:
-        raise RecordError("the sample has no assistant message")
+        error = sample.get("error")
+        if isinstance(error, dict):
+            error = error.get("message", error)
+        detail = f" (the sample's error: {str(error)[:300]})" if error else ""
+        raise RecordError(f"the sample has no assistant message{detail}")
     scratchpad, blocks = join_blocks(bodies)
 
     user_input_raw = sample.get("input")

@@ -222,3 +222,17 @@ def test_reader_process_gives_the_same_result_and_rolls_back(store, shared_data,
     bad.write_text(json.dumps(records))
     failed = import_file(store, bad, fmt="hughes")
     _assert_failed_unchanged(store, before, failed, bad, "record 3", "missing field 'output'")
+
+
+def test_failed_generations_are_named_as_such(store, shared_data, tmp_path):
+    records = _hughes_records(shared_data, 2)
+    records[1].update(output=None, success=False)
+    path = tmp_path / "failed_gen.json"
+    path.write_text(json.dumps(records))
+    result = import_file(store, path, fmt="hughes", skip_bad=True)
+    assert (result.status, result.n_new, result.n_rejected) == ("done", 1, 1)
+    row = json.loads(store.imports()[-1]["errors"])[0]
+    assert row == {
+        "where": "record 1",
+        "reason": "the pipeline recorded a failed generation (success: false, no output)",
+    }
