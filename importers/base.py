@@ -219,8 +219,26 @@ class RecordError(ValueError):
     """One record is unusable; the reader turns it into a ``Rejected`` and goes on."""
 
 
+# No model writes ten million characters in one turn: a field that long is a runaway
+# generation or a broken export, and would make every screen that shows it unusable.
+MAX_FIELD_CHARS = 10_000_000
+
+
+def check_length(text: str, name: str) -> str:
+    """``text``, or a ``RecordError`` when it is over ``MAX_FIELD_CHARS``."""
+    if len(text) > MAX_FIELD_CHARS:
+        raise RecordError(
+            f"{name} is {len(text):,} characters long, over the {MAX_FIELD_CHARS:,} limit "
+            "(a runaway generation or a broken export?)"
+        )
+    return text
+
+
 # -- detection -------------------------------------------------------------------------
 
+# ijson grows a long string chunk by chunk, so its cost is quadratic in (string / buffer):
+# with its default 64 KB a 50 MB field takes half a minute, with 4 MB under a second.
+IJSON_BUFFER = 4 << 20
 _SNIFF_BYTES = 1 << 20
 _SNIFF_LIMIT = 64 << 20  # read no further than this to learn the first record's keys
 
@@ -233,7 +251,7 @@ def _sniff_keys(path: Path) -> tuple[str, set[str]]:
     shape = ""
     with open(path, "rb") as f:
         try:
-            for prefix, event, value in ijson.parse(f, multiple_values=True):
+            for prefix, event, value in ijson.parse(f, multiple_values=True, buf_size=IJSON_BUFFER):
                 if not shape:
                     shape = {"start_array": "array", "start_map": "object"}.get(event, "scalar")
                     if shape == "scalar":

@@ -31,6 +31,7 @@ from importers.base import (
     ReadResult,
     RecordError,
     Rejected,
+    check_length,
     extract_user_input,
     normalize_condition,
     require_str,
@@ -135,7 +136,7 @@ def to_transcript(
         first_user = next((t["content"] for t in turns if t["role"] == "user"), "")
         user_input = extract_user_input(first_user)
     turns.append({"role": "assistant", "content": completion})
-    split = split_reasoning(completion)
+    split = split_reasoning(check_length(completion, "output"))
     output = split.output
     if not output:
         output = require_str(record, "output_without_scratchpad", optional=True) or ""

@@ -22,6 +22,7 @@ from db.models import TranscriptRecord
 from db.store import Store, utc_now
 from importers.base import (
     IMPORTER_VERSION,
+    MAX_FIELD_CHARS,
     ImportOptions,
     ImportRequestError,
     Rejected,
@@ -31,9 +32,6 @@ from importers.base import (
 from importers.prefetch import read_records
 
 BATCH = 1000
-# No model writes ten million characters in one turn: a field that long is a runaway
-# generation or a broken export, and would make every screen that shows it unusable.
-MAX_FIELD_CHARS = 10_000_000
 MAX_ERRORS_KEPT = 100
 RUBRICS_USED = {"hughes": ("goal_guarding", "compliance")}
 

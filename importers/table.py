@@ -29,6 +29,7 @@ from importers.base import (
     ReadResult,
     RecordError,
     Rejected,
+    check_length,
     normalize_condition,
     open_binary,
     type_name,
@@ -441,7 +442,7 @@ def to_transcript(
     source_text = scratchpad_text if scratchpad_text is not None else completion
     if source_text is not None:
         if completion is not None or _has_tags(source_text):
-            split = split_reasoning(source_text)
+            split = split_reasoning(check_length(source_text, "the transcript text"))
             bodies_text, blocks = split.scratchpad, split.blocks
             if completion is not None or "<OUTPUT>" in source_text:
                 split_output = split.output
@@ -457,7 +458,7 @@ def to_transcript(
     elif not bodies_text:
         assistant = [t["content"] for t in turns if t["role"] == "assistant"]
         if assistant:
-            split = split_reasoning(assistant[-1])
+            split = split_reasoning(check_length(assistant[-1], "the last assistant turn"))
             bodies_text, blocks = split.scratchpad, split.blocks
             if output is None:
                 final_output = split.output

@@ -236,3 +236,13 @@ def test_failed_generations_are_named_as_such(store, shared_data, tmp_path):
         "where": "record 1",
         "reason": "the pipeline recorded a failed generation (success: false, no output)",
     }
+
+
+def test_fifty_megabyte_field_in_a_json_array(seeded, shared_data, tmp_path):
+    records = _hughes_records(shared_data, 2)
+    records[0]["output"] = "<OUTPUT>" + "y" * (50 * 1024 * 1024) + "</OUTPUT>"
+    path = tmp_path / "huge.json"
+    path.write_text(json.dumps(records))
+    before = snapshot(seeded)
+    result = import_file(seeded, path, fmt="hughes")
+    _assert_failed_unchanged(seeded, before, result, path, "record 0", "output is 52,428,817")
