@@ -192,8 +192,12 @@ def import_file(
         result.error = str(exc)
         return result
 
-    size = path.stat().st_size
-    result.sha256 = sha256_of(path)
+    try:
+        size = path.stat().st_size
+        result.sha256 = sha256_of(path)
+    except OSError as exc:
+        result.error = f"{path}: cannot be read ({exc.strerror or exc})"
+        return result
     recorded_options = {k: v for k, v in asdict(options).items() if v and k != "on_progress"}
     recorded_options["skip_bad"] = skip_bad
     import_id = store.begin_import(
@@ -245,10 +249,16 @@ def import_file(
     except ImportRequestError as exc:
         result.error = f"{path}: {exc}"
         errors = [{"where": "file", "reason": str(exc)}]
-    except KeyboardInterrupt:
-        result.status = "interrupted"
-        result.error = f"{path}: interrupted; nothing from this file was imported"
-        _finish(store, result, [{"where": "file", "reason": "interrupted"}])
+    except OSError as exc:  # the file vanished or became unreadable while being read
+        result.error = f"{path}: cannot be read ({exc}); nothing from this file was imported"
+        errors = [{"where": "file", "reason": str(exc)}]
+    except BaseException as exc:
+        # An interrupt or a bug: the transaction is rolled back; say so in imports, re-raise.
+        interrupted = isinstance(exc, KeyboardInterrupt)
+        result.status = "interrupted" if interrupted else "failed"
+        reason = "interrupted" if interrupted else f"internal error: {type(exc).__name__}: {exc}"
+        result.error = f"{path}: {reason}; nothing from this file was imported"
+        _finish(store, result, [{"where": "file", "reason": reason}])
         raise
     finally:
         progress.stop()

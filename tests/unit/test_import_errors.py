@@ -246,3 +246,18 @@ def test_fifty_megabyte_field_in_a_json_array(seeded, shared_data, tmp_path):
     before = snapshot(seeded)
     result = import_file(seeded, path, fmt="hughes")
     _assert_failed_unchanged(seeded, before, result, path, "record 0", "output is 52,428,817")
+
+
+def test_an_internal_error_rolls_back_marks_the_run_failed_and_propagates(
+    seeded, shared_data, monkeypatch
+):
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk on fire")
+
+    before = snapshot(seeded)
+    monkeypatch.setattr(seeded, "insert_transcripts", broken)
+    with pytest.raises(RuntimeError, match="disk on fire"):
+        import_file(seeded, shared_data / "transcripts" / "hughes_pipeline_record.json")
+    assert snapshot(seeded) == before
+    last = seeded.imports()[-1]
+    assert last["status"] == "failed" and "disk on fire" in last["errors"]
