@@ -184,6 +184,11 @@ def import_file(
     try:
         result.format = fmt = fmt or detect_format(path)
         reader_for(fmt)
+        if (options.maps or options.values) and fmt != "table":
+            raise ImportRequestError(
+                f"{path}: --map and --value apply to the table format, and this file is "
+                f"{fmt}; pass --format table to read it as a table"
+            )
         if fmt == "table":
             from importers.table import build_spec
 
