@@ -381,11 +381,17 @@ def _label_value(raw: Any, target: LabelTarget, spec: TableSpec) -> Any:
         return _category(raw, target, spec)
     if isinstance(raw, str):
         text = raw.strip()
-        items = (
-            json.loads(text)
-            if text.startswith("[")
-            else [p for p in text.replace(";", ",").split(",")]
-        )
+        if text.startswith("["):
+            try:
+                items = json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise RecordError(
+                    f"label.{target.field_id}: {text[:80]!r} is not a JSON list ({exc.msg})"
+                ) from None
+            if not isinstance(items, list):
+                items = [items]
+        else:
+            items = text.replace(";", ",").split(",")
     elif isinstance(raw, list):
         items = raw
     else:
