@@ -53,6 +53,7 @@ class FileResult:
     seconds: float = 0.0
     error: str | None = None
     rejected_path: str | None = None
+    hint: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -150,7 +151,8 @@ def _oversized(record: TranscriptRecord) -> Rejected | None:
 
 
 def _failure_message(path: Path, fmt: str, r: Rejected, options: ImportOptions) -> str:
-    message = f"{path}: {r.where}: {r.reason}"
+    where = r.where
+    message = f"{path}: {r.reason}" if where == "file" else f"{path}: {where}: {r.reason}"
     if r.kind == "label_value":
         from importers.table import describe_label_values
 
@@ -211,6 +213,7 @@ def import_file(
     )  # fmt: skip
     result.import_id = import_id
     errors: list[dict[str, Any]] = []
+    label_values_rejected = False
     file_options = ImportOptions(**{**options.__dict__, "on_progress": progress.update})
     progress.start(path, size)
     try:
@@ -239,6 +242,7 @@ def import_file(
                         raise _Abort(item)
                     if len(errors) < MAX_ERRORS_KEPT:
                         errors.append({"where": item.where, "reason": item.reason})
+                    label_values_rejected = label_values_rejected or item.kind == "label_value"
                     if sink is not None:
                         sink.write(path, fmt, import_id, item)
                     continue
@@ -272,6 +276,10 @@ def import_file(
         result.status = "done"
         if result.n_rejected and sink is not None:
             result.rejected_path = str(sink.path)
+        if label_values_rejected:
+            from importers.table import describe_label_values
+
+            result.hint = describe_label_values(path, options)
     _finish(store, result, errors)
     return result
 

@@ -153,6 +153,8 @@ def import_cmd(
     def report(result) -> None:
         if result.error and not as_json:
             err.print(Text(result.error, style="red"), soft_wrap=True)
+        if result.hint and not as_json:
+            err.print(Text(f"{result.path}: {result.hint}", style="yellow"), soft_wrap=True)
 
     results = import_files(
         obj.store, paths, fmt=fmt, options=options, skip_bad=skip_bad,

@@ -261,3 +261,13 @@ def test_an_internal_error_rolls_back_marks_the_run_failed_and_propagates(
     assert snapshot(seeded) == before
     last = seeded.imports()[-1]
     assert last["status"] == "failed" and "disk on fire" in last["errors"]
+
+
+def test_skip_bad_with_unknown_label_values_says_which(store, tmp_path):
+    path = tmp_path / "labels.csv"
+    path.write_text("text,label\na,yes\nb,maybe\nc,maybe\n", encoding="utf-8")
+    options = ImportOptions(maps={"scratchpad": "text", "label.alignment_faking": "label"})
+    result = import_file(store, path, options=options, skip_bad=True)
+    assert (result.status, result.n_new, result.n_rejected) == ("done", 1, 2)
+    assert "values found: maybe (2), yes (1)" in result.hint
+    assert "--value maybe=CATEGORY" in result.hint
