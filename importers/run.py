@@ -117,7 +117,7 @@ def _register_rubrics(store: Store, fmt: str, options: ImportOptions) -> dict[st
 
     wanted: list[str] = list(RUBRICS_USED.get(fmt, ()))
     if fmt == "table":
-        from importers.table import build_spec
+        from importers.mapping import build_spec
 
         wanted += [t.rubric_id for t in build_spec(options).labels.values()]
     hashes = {}
@@ -192,7 +192,7 @@ def import_file(
                 f"{fmt}; pass --format table to read it as a table"
             )
         if fmt == "table":
-            from importers.table import build_spec
+            from importers.mapping import build_spec
 
             build_spec(options)
     except ImportRequestError as exc:

@@ -5,7 +5,7 @@ import sys
 
 MODULES = ["reviewer.cli", "reviewer.commands.import_cmd", "importers.run", "importers.prefetch",
            "importers.hughes", "importers.inspect", "importers.redwood", "importers.chat",
-           "importers.table", "importers.zipmembers"]  # fmt: skip
+           "importers.table", "importers.mapping", "importers.zipmembers"]  # fmt: skip
 
 
 def test_importers_load_without_heavy_modules():
