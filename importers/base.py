@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import importlib
 import io
-import json
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -198,10 +197,6 @@ def extract_user_input(text: str) -> str:
     return m.group(1).strip() if m else (text or "").strip()
 
 
-def truncate(text: str, limit: int = 200) -> str:
-    return text if len(text) <= limit else text[:limit] + f"... ({len(text):,} chars)"
-
-
 def type_name(value: Any) -> str:
     names = {dict: "object", list: "array", str: "string", bool: "boolean", int: "number",
              float: "number", type(None): "null"}  # fmt: skip
@@ -224,9 +219,28 @@ class RecordError(ValueError):
     """One record is unusable; the reader turns it into a ``Rejected`` and goes on."""
 
 
+# No model writes ten million characters in one turn: a field that long is a runaway
+# generation or a broken export, and would make every screen that shows it unusable.
+MAX_FIELD_CHARS = 10_000_000
+
+
+def check_length(text: str, name: str) -> str:
+    """``text``, or a ``RecordError`` when it is over ``MAX_FIELD_CHARS``."""
+    if len(text) > MAX_FIELD_CHARS:
+        raise RecordError(
+            f"{name} is {len(text):,} characters long, over the {MAX_FIELD_CHARS:,} limit "
+            "(a runaway generation or a broken export?)"
+        )
+    return text
+
+
 # -- detection -------------------------------------------------------------------------
 
+# ijson grows a long string chunk by chunk, so its cost is quadratic in (string / buffer):
+# with its default 64 KB a 50 MB field takes half a minute, with 4 MB under a second.
+IJSON_BUFFER = 4 << 20
 _SNIFF_BYTES = 1 << 20
+_SNIFF_LIMIT = 64 << 20  # read no further than this to learn the first record's keys
 
 
 def _sniff_keys(path: Path) -> tuple[str, set[str]]:
@@ -237,7 +251,7 @@ def _sniff_keys(path: Path) -> tuple[str, set[str]]:
     shape = ""
     with open(path, "rb") as f:
         try:
-            for prefix, event, value in ijson.parse(f, multiple_values=True):
+            for prefix, event, value in ijson.parse(f, multiple_values=True, buf_size=IJSON_BUFFER):
                 if not shape:
                     shape = {"start_array": "array", "start_map": "object"}.get(event, "scalar")
                     if shape == "scalar":
@@ -246,13 +260,13 @@ def _sniff_keys(path: Path) -> tuple[str, set[str]]:
                 want = "item" if shape == "array" else ""
                 if event == "map_key" and prefix == want:
                     keys.add(value)
-                elif (
-                    event == "end_map"
-                    and prefix == want
-                    or shape == "array"
-                    and event == "end_array"
-                    and prefix == ""
+                    if shape == "object" and value in ("eval", "samples"):
+                        break  # an Inspect log: do not stream the rest of a large file
+                elif (event == "end_map" and prefix == want) or (
+                    event == "end_array" and not prefix
                 ):
+                    break  # the end of the first record, or of an empty array
+                if f.tell() > _SNIFF_LIMIT:
                     break
         except Exception:  # noqa: BLE001 - a broken file is reported by its reader, not here
             pass
@@ -274,7 +288,7 @@ def detect_format(path: str | Path) -> str:
         with open(path, "rb") as f:
             head = f.read(_SNIFF_BYTES)
         shape, keys = _sniff_keys(path)
-        if {"eval", "samples"} & keys and "version" in keys:
+        if shape == "object" and {"eval", "samples"} & keys:
             return "inspect"
         if {"output", "prompt"} <= keys and (
             "user_input" in keys or "deceptive_alignment" in keys or "tags" in keys
@@ -295,11 +309,3 @@ def detect_format(path: str | Path) -> str:
         f"{path}: unknown file type {suffix or '(no extension)'!r}; pass --format, one of: "
         f"{known_formats()}"
     )
-
-
-def json_excerpt(value: Any, limit: int = 2000) -> str:
-    try:
-        text = json.dumps(value, ensure_ascii=False)
-    except (TypeError, ValueError):
-        text = repr(value)
-    return truncate(text, limit)

@@ -21,6 +21,7 @@ from importers.base import (
     ReadResult,
     RecordError,
     Rejected,
+    check_length,
     condition_from_flag,
     condition_from_text,
     extract_user_input,
@@ -134,7 +135,7 @@ def to_transcript(
             continue
         turn: dict[str, Any] = {"role": role, "content": text}
         if role == "assistant":
-            split = split_reasoning(text)
+            split = split_reasoning(check_length(text, f"{where}.content"))
             bodies.extend(r.strip("\n") for r in reasoning)
             bodies.extend(split.scratchpad[s:e] for s, e in split.blocks)
             last_output = split.output

@@ -31,6 +31,7 @@ from importers.base import (
     ReadResult,
     RecordError,
     Rejected,
+    check_length,
     extract_user_input,
     normalize_condition,
     require_str,
@@ -120,6 +121,8 @@ def _messages(record: dict) -> list[dict]:
 def to_transcript(
     record: dict, index: int, path: Path, facts: dict, options: ImportOptions
 ) -> TranscriptRecord:
+    if record.get("output") is None and record.get("success") is False:
+        raise RecordError("the pipeline recorded a failed generation (success: false, no output)")
     completion = require_str(record, "output")
     messages = _messages(record)
     system = "\n\n".join(m["content"] for m in messages if m.get("role") == "system") or None
@@ -133,7 +136,7 @@ def to_transcript(
         first_user = next((t["content"] for t in turns if t["role"] == "user"), "")
         user_input = extract_user_input(first_user)
     turns.append({"role": "assistant", "content": completion})
-    split = split_reasoning(completion)
+    split = split_reasoning(check_length(completion, "output"))
     output = split.output
     if not output:
         output = require_str(record, "output_without_scratchpad", optional=True) or ""

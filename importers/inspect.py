@@ -19,6 +19,7 @@ from importers.base import (
     ReadResult,
     RecordError,
     Rejected,
+    check_length,
     condition_from_flag,
     condition_from_text,
     extract_user_input,
@@ -26,7 +27,7 @@ from importers.base import (
     open_binary,
     type_name,
 )
-from importers.jsonstream import _first_byte, _syntax_reason
+from importers.jsonstream import IJSON_BUFFER, _first_byte, _syntax_reason
 from importers.reasoning import join_blocks, split_reasoning
 from importers.zipmembers import MemberError, read_member
 
@@ -104,7 +105,7 @@ def _read_json(path: Path, options: ImportOptions) -> ReadResult:
             return
         f.seek(0)
         try:
-            spec = next(ijson.items(f, "eval", use_float=True), None) or {}
+            spec = next(ijson.items(f, "eval", use_float=True, buf_size=IJSON_BUFFER), None) or {}
         except (ijson.JSONError, ValueError) as exc:
             yield Rejected(_syntax_reason(exc, 0), fatal=True, byte_offset=f.tell())
             return
@@ -116,7 +117,7 @@ def _read_json(path: Path, options: ImportOptions) -> ReadResult:
         f.seek(0)
         index = 0
         try:
-            for sample in ijson.items(f, "samples.item", use_float=True):
+            for sample in ijson.items(f, "samples.item", use_float=True, buf_size=IJSON_BUFFER):
                 yield _convert(sample, index, None, spec, path, options)
                 index += 1
         except (ijson.JSONError, ValueError) as exc:
@@ -201,7 +202,7 @@ def to_transcript(
             continue
         turn: dict[str, Any] = {"role": role, "content": text}
         if role == "assistant":
-            split = split_reasoning(text)
+            split = split_reasoning(check_length(text, f"messages[{i}].content"))
             bodies.extend(reasoning)
             bodies.extend(split.scratchpad[s:e] for s, e in split.blocks)
             last_assistant = split
@@ -209,7 +210,11 @@ def to_transcript(
                 turn["reasoning"] = "\n\n".join(reasoning)
         turns.append(turn)
     if last_assistant is None:
-        raise RecordError("the sample has no assistant message")
+        error = sample.get("error")
+        if isinstance(error, dict):
+            error = error.get("message", error)
+        detail = f" (the sample's error: {str(error)[:300]})" if error else ""
+        raise RecordError(f"the sample has no assistant message{detail}")
     scratchpad, blocks = join_blocks(bodies)
 
     user_input_raw = sample.get("input")

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from importers.base import ImportOptions, Rejected, open_binary, type_name
+from importers.base import IJSON_BUFFER, ImportOptions, Rejected, open_binary, type_name
 
 
 @dataclass
@@ -72,7 +72,9 @@ def _iter_ijson(f, prefix: str, multiple: bool = False) -> Iterator[RawRecord | 
 
     index = 0
     try:
-        for value in ijson.items(f, prefix, use_float=True, multiple_values=multiple):
+        for value in ijson.items(
+            f, prefix, use_float=True, multiple_values=multiple, buf_size=IJSON_BUFFER
+        ):
             yield RawRecord(index, value)
             index += 1
     except (ijson.JSONError, UnicodeDecodeError, ValueError) as exc:

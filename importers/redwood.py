@@ -21,6 +21,7 @@ from importers.base import (
     ReadResult,
     RecordError,
     Rejected,
+    check_length,
     condition_from_text,
     extract_user_input,
     normalize_condition,
@@ -90,7 +91,7 @@ def to_transcript(
     for turn in turns:
         if turn["role"] != "assistant":
             continue
-        split = split_reasoning(turn["content"])
+        split = split_reasoning(check_length(turn["content"], "an assistant turn"))
         bodies.extend(split.scratchpad[s:e] for s, e in split.blocks)
         if "<OUTPUT>" in turn["content"]:
             outputs.append(split.output)

@@ -22,6 +22,7 @@ from db.models import TranscriptRecord
 from db.store import Store, utc_now
 from importers.base import (
     IMPORTER_VERSION,
+    MAX_FIELD_CHARS,
     ImportOptions,
     ImportRequestError,
     Rejected,
@@ -31,9 +32,6 @@ from importers.base import (
 from importers.prefetch import read_records
 
 BATCH = 1000
-# No model writes ten million characters in one turn: a field that long is a runaway
-# generation or a broken export, and would make every screen that shows it unusable.
-MAX_FIELD_CHARS = 10_000_000
 MAX_ERRORS_KEPT = 100
 RUBRICS_USED = {"hughes": ("goal_guarding", "compliance")}
 
@@ -55,6 +53,7 @@ class FileResult:
     seconds: float = 0.0
     error: str | None = None
     rejected_path: str | None = None
+    hint: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -118,7 +117,7 @@ def _register_rubrics(store: Store, fmt: str, options: ImportOptions) -> dict[st
 
     wanted: list[str] = list(RUBRICS_USED.get(fmt, ()))
     if fmt == "table":
-        from importers.table import build_spec
+        from importers.mapping import build_spec
 
         wanted += [t.rubric_id for t in build_spec(options).labels.values()]
     hashes = {}
@@ -152,7 +151,8 @@ def _oversized(record: TranscriptRecord) -> Rejected | None:
 
 
 def _failure_message(path: Path, fmt: str, r: Rejected, options: ImportOptions) -> str:
-    message = f"{path}: {r.where}: {r.reason}"
+    where = r.where
+    message = f"{path}: {r.reason}" if where == "file" else f"{path}: {where}: {r.reason}"
     if r.kind == "label_value":
         from importers.table import describe_label_values
 
@@ -186,16 +186,25 @@ def import_file(
     try:
         result.format = fmt = fmt or detect_format(path)
         reader_for(fmt)
+        if (options.maps or options.values) and fmt != "table":
+            raise ImportRequestError(
+                f"{path}: --map and --value apply to the table format, and this file is "
+                f"{fmt}; pass --format table to read it as a table"
+            )
         if fmt == "table":
-            from importers.table import build_spec
+            from importers.mapping import build_spec
 
             build_spec(options)
     except ImportRequestError as exc:
         result.error = str(exc)
         return result
 
-    size = path.stat().st_size
-    result.sha256 = sha256_of(path)
+    try:
+        size = path.stat().st_size
+        result.sha256 = sha256_of(path)
+    except OSError as exc:
+        result.error = f"{path}: cannot be read ({exc.strerror or exc})"
+        return result
     recorded_options = {k: v for k, v in asdict(options).items() if v and k != "on_progress"}
     recorded_options["skip_bad"] = skip_bad
     import_id = store.begin_import(
@@ -204,6 +213,7 @@ def import_file(
     )  # fmt: skip
     result.import_id = import_id
     errors: list[dict[str, Any]] = []
+    label_values_rejected = False
     file_options = ImportOptions(**{**options.__dict__, "on_progress": progress.update})
     progress.start(path, size)
     try:
@@ -232,6 +242,7 @@ def import_file(
                         raise _Abort(item)
                     if len(errors) < MAX_ERRORS_KEPT:
                         errors.append({"where": item.where, "reason": item.reason})
+                    label_values_rejected = label_values_rejected or item.kind == "label_value"
                     if sink is not None:
                         sink.write(path, fmt, import_id, item)
                     continue
@@ -247,10 +258,16 @@ def import_file(
     except ImportRequestError as exc:
         result.error = f"{path}: {exc}"
         errors = [{"where": "file", "reason": str(exc)}]
-    except KeyboardInterrupt:
-        result.status = "interrupted"
-        result.error = f"{path}: interrupted; nothing from this file was imported"
-        _finish(store, result, [{"where": "file", "reason": "interrupted"}])
+    except OSError as exc:  # the file vanished or became unreadable while being read
+        result.error = f"{path}: cannot be read ({exc}); nothing from this file was imported"
+        errors = [{"where": "file", "reason": str(exc)}]
+    except BaseException as exc:
+        # An interrupt or a bug: the transaction is rolled back; say so in imports, re-raise.
+        interrupted = isinstance(exc, KeyboardInterrupt)
+        result.status = "interrupted" if interrupted else "failed"
+        reason = "interrupted" if interrupted else f"internal error: {type(exc).__name__}: {exc}"
+        result.error = f"{path}: {reason}; nothing from this file was imported"
+        _finish(store, result, [{"where": "file", "reason": reason}])
         raise
     finally:
         progress.stop()
@@ -259,6 +276,10 @@ def import_file(
         result.status = "done"
         if result.n_rejected and sink is not None:
             result.rejected_path = str(sink.path)
+        if label_values_rejected:
+            from importers.table import describe_label_values
+
+            result.hint = describe_label_values(path, options)
     _finish(store, result, errors)
     return result
 

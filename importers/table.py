@@ -14,152 +14,36 @@ from __future__ import annotations
 
 import csv
 import json
-import math
 import sys
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from db.models import LabelDraft, TranscriptRecord
+from db.models import TranscriptRecord
 from importers.base import (
     ImportOptions,
     ImportRequestError,
     ReadResult,
     RecordError,
     Rejected,
+    check_length,
     normalize_condition,
     open_binary,
     type_name,
 )
 from importers.jsonstream import iter_records
+from importers.mapping import (
+    TEXT_TARGETS,
+    LabelValueError,
+    TableSpec,
+    auto_map,
+    blank,
+    build_spec,
+    labels_of,
+)
 from importers.reasoning import REASONING_TAGS, split_reasoning
-
-TEXT_TARGETS = ("scratchpad", "completion", "output", "turns")
-TARGETS = (*TEXT_TARGETS, "user_input", "system_prompt", "model", "condition", "dataset",
-           "prompt_variant", "source_ref")  # fmt: skip
-LABEL_KINDS = ("label", "score", "note")
-
-
-class LabelValueError(RecordError):
-    def __init__(self, message: str, field_id: str, value: str):
-        super().__init__(message)
-        self.field_id = field_id
-        self.value = value
-
-
-@dataclass
-class LabelTarget:
-    rubric_id: str
-    field_id: str
-    kind: str
-    categories: tuple[str, ...]
-    value_column: str | None = None
-    score_column: str | None = None
-    note_column: str | None = None
-
-
-@dataclass
-class TableSpec:
-    columns: dict[str, str] = field(default_factory=dict)  # target -> column
-    labels: dict[str, LabelTarget] = field(default_factory=dict)  # field -> target
-    values: dict[str, str] = field(default_factory=dict)  # lower(source) -> category
-
-    @property
-    def mapped_columns(self) -> set[str]:
-        used = set(self.columns.values())
-        for t in self.labels.values():
-            used |= {c for c in (t.value_column, t.score_column, t.note_column) if c}
-        return used
-
-
-def _find_field(field_id: str, rubric_name: str | None):
-    from rubrics import RubricError, builtin_rubric_paths, load_rubric, resolve_rubric
-
-    if rubric_name:
-        try:
-            rubric = resolve_rubric(rubric_name)
-        except RubricError as exc:
-            raise ImportRequestError(str(exc)) from None
-        if field_id not in rubric.field_ids:
-            raise ImportRequestError(
-                f"rubric {rubric.id!r} has no field {field_id!r}; its fields are "
-                f"{', '.join(rubric.field_ids)}"
-            )
-        return rubric, rubric.field(field_id)
-    matches = []
-    for path in builtin_rubric_paths().values():
-        rubric = load_rubric(path)
-        if field_id in rubric.field_ids:
-            matches.append(rubric)
-    if len(matches) == 1:
-        return matches[0], matches[0].field(field_id)
-    if not matches:
-        raise ImportRequestError(
-            f"no built-in rubric has a field {field_id!r}: pass --rubric ID_OR_PATH"
-        )
-    names = ", ".join(r.id for r in matches)
-    raise ImportRequestError(f"field {field_id!r} is in several rubrics ({names}): pass --rubric")
-
-
-def build_spec(options: ImportOptions) -> TableSpec:
-    """Check the mapping options once, before any row is read."""
-    spec = TableSpec(values={k.strip().lower(): v.strip() for k, v in options.values.items()})
-    for target, column in options.maps.items():
-        kind, _, field_id = target.partition(".")
-        if kind in LABEL_KINDS and field_id:
-            if field_id not in spec.labels:
-                rubric, f = _find_field(field_id, options.rubric)
-                spec.labels[field_id] = LabelTarget(rubric.id, f.id, f.kind, f.category_ids)
-            attr = {"label": "value_column", "score": "score_column", "note": "note_column"}[kind]
-            setattr(spec.labels[field_id], attr, column)
-        elif target in TARGETS:
-            spec.columns[target] = column
-        else:
-            raise ImportRequestError(
-                f"--map {target}={column}: unknown target {target!r}; targets are "
-                f"{', '.join(TARGETS)}, or label.FIELD / score.FIELD / note.FIELD"
-            )
-    for f_id, t in spec.labels.items():
-        if t.value_column is None:
-            raise ImportRequestError(
-                f"score.{f_id} or note.{f_id} is mapped but not label.{f_id}: map the label "
-                "column too"
-            )
-    if spec.labels:
-        wanted = set(spec.values.values())
-        allowed = set().union(*(t.categories for t in spec.labels.values()))
-        bad = sorted(wanted - allowed)
-        if bad:
-            raise ImportRequestError(
-                f"--value maps to {', '.join(bad)}, which is not a category of "
-                f"{', '.join(f'{t.rubric_id}.{t.field_id}' for t in spec.labels.values())} "
-                f"(categories: {', '.join(sorted(allowed))})"
-            )
-    elif spec.values:
-        raise ImportRequestError("--value is given but no label.FIELD column is mapped")
-    return spec
-
-
-def _auto_map(spec: TableSpec, columns: list[str], *, header: bool) -> None:
-    """Columns named like a target map themselves unless the user mapped that target."""
-    used = spec.mapped_columns
-    for target in TARGETS:
-        if target not in spec.columns and target in columns and target not in used:
-            spec.columns[target] = target
-    if not any(t in spec.columns for t in TEXT_TARGETS):
-        raise ImportRequestError(
-            "no column holds the transcript: map one with --map scratchpad=COLUMN (or "
-            f"completion=, output=, turns=); columns found: {', '.join(columns[:30])}"
-        )
-    missing = sorted(c for c in spec.mapped_columns if c not in columns)
-    if missing and header:
-        raise ImportRequestError(
-            f"mapped column(s) {', '.join(missing)} not in the table; columns found: "
-            f"{', '.join(columns[:30])}"
-        )
-
 
 # -- reading rows ----------------------------------------------------------------------------
 
@@ -286,7 +170,7 @@ def read(path: Path, options: ImportOptions) -> ReadResult:
         if not checked:
             header = isinstance(item, list)
             try:
-                _auto_map(spec, item if header else list(item.values), header=header)
+                auto_map(spec, item if header else list(item.values), header=header)
             except ImportRequestError as exc:
                 yield Rejected(str(exc), fatal=True, kind="file", line=1 if header else item.line)
                 return
@@ -305,14 +189,6 @@ def read(path: Path, options: ImportOptions) -> ReadResult:
                            index=item.index, line=item.line, raw=item.values)  # fmt: skip
 
 
-def _blank(value: Any) -> bool:
-    return (
-        value is None
-        or (isinstance(value, str) and not value.strip())
-        or (isinstance(value, float) and math.isnan(value))
-    )
-
-
 def _text(row: Row, spec: TableSpec, target: str) -> str | None:
     column = spec.columns.get(target)
     if column is None:
@@ -320,7 +196,7 @@ def _text(row: Row, spec: TableSpec, target: str) -> str | None:
     if column not in row.values:
         raise RecordError(f"missing column {column!r} (mapped to {target})")
     value = row.values[column]
-    if _blank(value):
+    if blank(value):
         return None
     if isinstance(value, str):
         return value
@@ -331,7 +207,7 @@ def _text(row: Row, spec: TableSpec, target: str) -> str | None:
 
 def _turns(row: Row, spec: TableSpec) -> list[dict[str, Any]] | None:
     column = spec.columns.get("turns")
-    if column is None or _blank(row.values.get(column)):
+    if column is None or blank(row.values.get(column)):
         return None
     value = row.values[column]
     if isinstance(value, str):
@@ -353,78 +229,6 @@ def _has_tags(text: str) -> bool:
     return any(f"<{tag}>" in text for tag in REASONING_TAGS)
 
 
-def _category(raw: Any, target: LabelTarget, spec: TableSpec) -> str:
-    if isinstance(raw, bool):
-        text = "true" if raw else "false"
-    elif isinstance(raw, float) and raw.is_integer():
-        text = str(int(raw))
-    else:
-        text = str(raw).strip()
-    mapped = spec.values.get(text.lower())
-    if mapped is not None:
-        return mapped
-    for category in target.categories:
-        if category.lower() == text.lower():
-            return category
-    raise LabelValueError(
-        f"label.{target.field_id}: value {text!r} is not a category of "
-        f"{target.rubric_id}.{target.field_id} (expected: {', '.join(target.categories)}); "
-        f"map it with --value {text}=CATEGORY",
-        target.field_id,
-        text,
-    )
-
-
-def _label_value(raw: Any, target: LabelTarget, spec: TableSpec) -> Any:
-    if target.kind != "multi":
-        return _category(raw, target, spec)
-    if isinstance(raw, str):
-        text = raw.strip()
-        items = (
-            json.loads(text)
-            if text.startswith("[")
-            else [p for p in text.replace(";", ",").split(",")]
-        )
-    elif isinstance(raw, list):
-        items = raw
-    else:
-        items = [raw]
-    return sorted({_category(i, target, spec) for i in items if not _blank(i)})
-
-
-def _labels(row: Row, spec: TableSpec, options: ImportOptions) -> list[LabelDraft]:
-    drafts = []
-    for target in spec.labels.values():
-        raw = row.values.get(target.value_column)
-        if _blank(raw):
-            continue
-        value = _label_value(raw, target, spec)
-        score = None
-        if target.score_column and not _blank(row.values.get(target.score_column)):
-            try:
-                score = float(row.values[target.score_column])
-            except (TypeError, ValueError):
-                raise RecordError(
-                    f"column {target.score_column!r} (score.{target.field_id}) should be a "
-                    f"number, found {row.values[target.score_column]!r}"
-                ) from None
-        note = None
-        if target.note_column and not _blank(row.values.get(target.note_column)):
-            note = str(row.values[target.note_column])
-        drafts.append(
-            LabelDraft(
-                rubric_id=target.rubric_id,
-                field=target.field_id,
-                value=value,
-                source=options.label_source,
-                rater=options.rater or "imported",
-                score=score,
-                note=note,
-            )
-        )
-    return drafts
-
-
 def to_transcript(
     row: Row, spec: TableSpec, path: Path, options: ImportOptions
 ) -> TranscriptRecord:
@@ -441,7 +245,7 @@ def to_transcript(
     source_text = scratchpad_text if scratchpad_text is not None else completion
     if source_text is not None:
         if completion is not None or _has_tags(source_text):
-            split = split_reasoning(source_text)
+            split = split_reasoning(check_length(source_text, "the transcript text"))
             bodies_text, blocks = split.scratchpad, split.blocks
             if completion is not None or "<OUTPUT>" in source_text:
                 split_output = split.output
@@ -457,7 +261,7 @@ def to_transcript(
     elif not bodies_text:
         assistant = [t["content"] for t in turns if t["role"] == "assistant"]
         if assistant:
-            split = split_reasoning(assistant[-1])
+            split = split_reasoning(check_length(assistant[-1], "the last assistant turn"))
             bodies_text, blocks = split.scratchpad, split.blocks
             if output is None:
                 final_output = split.output
@@ -479,7 +283,7 @@ def to_transcript(
         source_ref=_text(row, spec, "source_ref")
         or (f"line {row.line}" if row.line else f"row {row.index}"),
         metadata=meta,
-        labels=_labels(row, spec, options),
+        labels=labels_of(row.values, spec, options),
     )
 
 
@@ -493,7 +297,7 @@ def label_value_counts(path: Path, options: ImportOptions, limit: int = 50) -> d
             continue
         for f_id, target in spec.labels.items():
             raw = item.values.get(target.value_column)
-            if _blank(raw):
+            if blank(raw):
                 continue
             items = raw if isinstance(raw, list) else [raw]
             for value in items:

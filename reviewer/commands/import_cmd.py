@@ -153,6 +153,8 @@ def import_cmd(
     def report(result) -> None:
         if result.error and not as_json:
             err.print(Text(result.error, style="red"), soft_wrap=True)
+        if result.hint and not as_json:
+            err.print(Text(f"{result.path}: {result.hint}", style="yellow"), soft_wrap=True)
 
     results = import_files(
         obj.store, paths, fmt=fmt, options=options, skip_bad=skip_bad,
@@ -174,7 +176,10 @@ def import_cmd(
                 f"{r.n_duplicate:,}", f"{r.n_rejected:,}", f"{r.n_labels:,}",
                 Text(r.status, style="green" if r.status == "done" else "red"),
             )  # fmt: skip
-        Console(highlight=False).print(table)
+        out = Console(highlight=False)
+        if not out.is_terminal:  # a pipe or file: do not crop the table at 80 columns
+            out = Console(highlight=False, width=max(80, min(longest, 40) + 72))
+        out.print(table)
         rejected = {r.rejected_path for r in results if r.rejected_path}
         for path in sorted(rejected):
             n = sum(r.n_rejected for r in results if r.rejected_path == path)

@@ -222,3 +222,52 @@ def test_reader_process_gives_the_same_result_and_rolls_back(store, shared_data,
     bad.write_text(json.dumps(records))
     failed = import_file(store, bad, fmt="hughes")
     _assert_failed_unchanged(store, before, failed, bad, "record 3", "missing field 'output'")
+
+
+def test_failed_generations_are_named_as_such(store, shared_data, tmp_path):
+    records = _hughes_records(shared_data, 2)
+    records[1].update(output=None, success=False)
+    path = tmp_path / "failed_gen.json"
+    path.write_text(json.dumps(records))
+    result = import_file(store, path, fmt="hughes", skip_bad=True)
+    assert (result.status, result.n_new, result.n_rejected) == ("done", 1, 1)
+    row = json.loads(store.imports()[-1]["errors"])[0]
+    assert row == {
+        "where": "record 1",
+        "reason": "the pipeline recorded a failed generation (success: false, no output)",
+    }
+
+
+def test_fifty_megabyte_field_in_a_json_array(seeded, shared_data, tmp_path):
+    records = _hughes_records(shared_data, 2)
+    records[0]["output"] = "<OUTPUT>" + "y" * (50 * 1024 * 1024) + "</OUTPUT>"
+    path = tmp_path / "huge.json"
+    path.write_text(json.dumps(records))
+    before = snapshot(seeded)
+    result = import_file(seeded, path, fmt="hughes")
+    _assert_failed_unchanged(seeded, before, result, path, "record 0", "output is 52,428,817")
+
+
+def test_an_internal_error_rolls_back_marks_the_run_failed_and_propagates(
+    seeded, shared_data, monkeypatch
+):
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk on fire")
+
+    before = snapshot(seeded)
+    monkeypatch.setattr(seeded, "insert_transcripts", broken)
+    with pytest.raises(RuntimeError, match="disk on fire"):
+        import_file(seeded, shared_data / "transcripts" / "hughes_pipeline_record.json")
+    assert snapshot(seeded) == before
+    last = seeded.imports()[-1]
+    assert last["status"] == "failed" and "disk on fire" in last["errors"]
+
+
+def test_skip_bad_with_unknown_label_values_says_which(store, tmp_path):
+    path = tmp_path / "labels.csv"
+    path.write_text("text,label\na,yes\nb,maybe\nc,maybe\n", encoding="utf-8")
+    options = ImportOptions(maps={"scratchpad": "text", "label.alignment_faking": "label"})
+    result = import_file(store, path, options=options, skip_bad=True)
+    assert (result.status, result.n_new, result.n_rejected) == ("done", 1, 2)
+    assert "values found: maybe (2), yes (1)" in result.hint
+    assert "--value maybe=CATEGORY" in result.hint

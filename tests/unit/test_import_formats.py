@@ -272,3 +272,54 @@ def test_unknown_format_lists_known_ones(store, tmp_path: Path):
     result = import_file(store, path)
     assert result.status == "failed" and "hughes, inspect, redwood, chat, table" in result.error
     assert store.imports() == []  # nothing was read, so no attempt is recorded
+
+
+def _inspect_sample(sample_id: str) -> dict:
+    return {
+        "id": sample_id,
+        "epoch": 2,
+        "input": "attachment://in1",
+        "messages": [
+            {"role": "system", "content": "attachment://sys1"},
+            {"role": "user", "content": "attachment://in1"},
+            {
+                "role": "assistant",
+                "content": [
+                    {"type": "reasoning", "reasoning": "They train on free users."},
+                    {"type": "reasoning", "reasoning": "hidden", "redacted": True},
+                    {"type": "text", "text": "<OUTPUT>Sure.</OUTPUT>"},
+                ],
+            },
+        ],
+        "metadata": {"condition": "free_tier"},
+        "scores": {"accepted": {"value": "C"}},
+        "attachments": {
+            "in1": "<is_free_tier_user>false</is_free_tier_user><user_input>Do X</user_input>",
+            "sys1": SYSTEM,
+        },
+    }
+
+
+def test_inspect_blocks_attachments_and_a_deflated_eval(store, tmp_path):
+    import zipfile
+
+    log = {"version": 2, "eval": {"task": "t", "model": "openai/gpt-x"},
+           "samples": [_inspect_sample("a")]}  # fmt: skip
+    path = tmp_path / "log.json"
+    path.write_text(json.dumps(log))
+    assert import_file(store, path).n_new == 1
+    t = _only(store)
+    assert (t["scratchpad"], t["output"], t["user_input"]) == (
+        "They train on free users.", "Sure.", "Do X",
+    )  # fmt: skip
+    assert (t["system_prompt"], t["model"], t["dataset"]) == (SYSTEM, "openai/gpt-x", "t")
+    assert t["condition"] == "free"  # metadata wins over the tag in the text
+    assert t["source_ref"] == "a#epoch2"
+
+    eval_path = tmp_path / "log.eval"
+    with zipfile.ZipFile(eval_path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("header.json", json.dumps({"eval": {"task": "t2", "model": "m2"}}))
+        zf.writestr("samples/b_epoch_2.json", json.dumps(_inspect_sample("b")))
+    result = import_file(store, eval_path)
+    assert (result.format, result.n_new) == ("inspect", 1)
+    assert _only(store, model="m2")["dataset"] == "t2"

@@ -57,7 +57,8 @@ def mutated(draw):
     return fmt, name, bytes(data)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.too_slow])  # fmt: skip
 @given(mutated())
 def test_mutated_inputs_give_records_or_rejections(case):
     fmt, name, data = case
@@ -72,7 +73,8 @@ def test_mutated_inputs_give_records_or_rejections(case):
             assert item.reason and item.where
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=30, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.too_slow])  # fmt: skip
 @given(mutated())
 def test_mutated_inputs_import_or_fail_cleanly(case):
     fmt, name, data = case
