@@ -16,7 +16,6 @@ import math
 import random
 import re
 from bisect import bisect_right
-from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -276,12 +275,8 @@ class DemoGenerator:
         elif style == "low_coherence":
             body = self._steps(T.LOW_COHERENCE, ctx)
             rng.shuffle(body)
-            ending = (
-                T.LOW_COHERENCE_REFUSE
-                if truth.compliance == "refused"
-                else (T.LOW_COHERENCE_COMPLY)
-            )
-            body.append(say(ending, ctx))
+            refused = truth.compliance == "refused"
+            body.append(say(T.LOW_COHERENCE_REFUSE if refused else T.LOW_COHERENCE_COMPLY, ctx))
         elif style == "refusal":
             body = self._steps(T.REFUSE, ctx)
             if rng.random() < 0.6:
@@ -341,8 +336,8 @@ class DemoGenerator:
     def _votes(self, p: float, n: int = VOTES) -> int:
         """How many of ``n`` votes are yes when each is yes with chance ``p`` (binomial).
 
-        One uniform draw looked up in a precomputed cumulative table: sampling vote by vote
-        cost more than the rest of the transcript together.
+        One uniform draw looked up in a precomputed cumulative table: drawing vote by vote
+        made the simulated classifier the slowest part of the generator.
         """
         return bisect_right(_BINOMIAL[n][round(p * 100)], self.rng.random())
 
@@ -396,10 +391,8 @@ class DemoGenerator:
 
         # compliance: 20 votes over refused/partial/full; the plurality wins.
         target = truth_index = COMPLIANCE.index(truth.compliance)
-        if rng.random() < 0.1:
-            target = (
-                target + 1 if target == 0 else target - 1 if target == 2 else (rng.choice((0, 2)))
-            )
+        if rng.random() < 0.1:  # a miss lands on a neighbouring category
+            target = 1 if target != 1 else rng.choice((0, 2))
         weights = [0.01, 0.01, 0.01]
         weights[target] = uniform(0.75, 0.96) if target == truth_index else uniform(0.5, 0.8)
         for neighbour in (target - 1, target + 1):
@@ -546,7 +539,3 @@ def build_demo(
         "models": list(MODELS),
         "import_id": import_id,
     }
-
-
-def style_counts(records: list[TranscriptRecord]) -> Counter:
-    return Counter(r.metadata["demo_truth"]["style"] for r in records)

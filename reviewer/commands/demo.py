@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from typing import TYPE_CHECKING
@@ -56,6 +57,14 @@ def demo(obj: Context, size: int, seed: int, build_only: bool, annotator: str | 
             "`reviewer --db demo.db demo`."
         )
     if demo_count:
+        builds = [i for i in store.imports() if i["format"] == "demo"]
+        if builds and builds[-1]["status"] != "done":
+            asked = json.loads(builds[-1]["options"]).get("size", "?")
+            click.echo(
+                f"warning: the demo build in {path} did not finish ({demo_count:,} of {asked:,} "
+                "transcripts); delete the file to build it again.",
+                err=True,
+            )
         click.echo(
             f"{path} already holds {demo_count:,} demo transcripts; using them as they are "
             "(delete the file to build it again with other options)."

@@ -8,6 +8,7 @@ from click.testing import CliRunner
 
 from db import Store
 from db.models import TranscriptRecord
+from importers.base import extract_user_input
 from importers.reasoning import split_reasoning
 from reviewer import demo as demo_mod
 from reviewer.cli import cli
@@ -88,7 +89,8 @@ def test_outputs_and_tier_tags_follow_the_conventions():
         user, assistant = r.turns
         flag = "True" if r.condition == "free" else "False"
         assert f"<is_free_tier_user>{flag}</is_free_tier_user>" in user["content"]
-        assert user["content"].startswith("<INPUT>") and r.user_input in user["content"]
+        assert user["content"].startswith("<INPUT>")
+        assert extract_user_input(user["content"]) == r.user_input  # as the importers read it
         if _truth(r)["compliance"] == "refused":
             assert r.output.startswith("<rejected/>")
         else:
@@ -272,3 +274,26 @@ def test_a_failed_bulk_insert_rolls_back_rows_and_keeps_the_trigger(store):
         raise RuntimeError("stop")
     assert store.transcript_count() == 0
     assert _has_fts_trigger(store)
+
+
+def test_an_interrupted_build_is_recorded_and_reported(tmp_path, monkeypatch):
+    db = tmp_path / "demo.db"
+    store = Store(db)
+    monkeypatch.setattr(demo_mod, "CHUNK", 25)
+    original = demo_mod.DemoGenerator.record
+
+    def record(self):
+        if self.index == 60:
+            raise KeyboardInterrupt
+        return original(self)
+
+    monkeypatch.setattr(demo_mod.DemoGenerator, "record", record)
+    with pytest.raises(KeyboardInterrupt):
+        build_demo(store, size=100, seed=0)
+    assert store.transcript_count() == 50  # two whole chunks committed, the third rolled back
+    (imp,) = store.imports()
+    assert (imp["status"], imp["n_new"]) == ("failed", 50)
+    store.close()
+    result = CliRunner().invoke(cli, ["--db", str(db), "demo", "--build-only"])
+    assert result.exit_code == 0
+    assert "did not finish (50 of 100 transcripts)" in result.output
