@@ -96,6 +96,9 @@ class LabelQueue:
     seed: int = 0
     blind: bool = True
     reason: str = "random"
+    queue_rubric: str | None = None
+    labeled: set[int] = field(default_factory=set)
+    skipped: dict[int, int] = field(default_factory=dict)
     done: set[int] = field(default_factory=set)
     _assigned: list[int] | None = None
     _order: SeededOrder | None = None
@@ -107,6 +110,7 @@ class LabelQueue:
             settings = queue_settings(self.store, self.queue)
             self.blind = bool(settings["blind"])
             self.reason = settings["kind"]
+            self.queue_rubric = settings["rubric_id"]
             self._assigned = assigned_ids(self.store, self.queue, self.annotator)
         else:
             row = self.store.execute("SELECT MAX(id) FROM transcripts")
@@ -116,7 +120,16 @@ class LabelQueue:
         self.reload_done()
 
     def reload_done(self) -> None:
-        self.done = done_ids(self.store, self.annotator, self.rubric_id)
+        self.labeled, self.skipped = acted_ids(self.store, self.annotator, self.rubric_id)
+        self.done = self.labeled | set(self.skipped)
+
+    def mark_labeled(self, transcript_id: int) -> None:
+        self.labeled.add(transcript_id)
+        self.done.add(transcript_id)
+
+    def mark_skipped(self, transcript_id: int) -> None:
+        self.skipped[transcript_id] = max(self.skipped.values(), default=0) + 1
+        self.done.add(transcript_id)
 
     @property
     def total(self) -> int:
@@ -129,9 +142,18 @@ class LabelQueue:
 
     @property
     def done_count(self) -> int:
+        """Items labeled (skips are not done: they come back at the end)."""
         if self._assigned is not None:
-            return sum(1 for t in self._assigned if t in self.done)
-        return len(self.done)
+            return sum(1 for t in self._assigned if t in self.labeled)
+        return len(self.labeled)
+
+    @property
+    def skipped_count(self) -> int:
+        pending = (t for t in self.skipped if t not in self.labeled)
+        if self._assigned is not None:
+            members = set(self._assigned)
+            return sum(1 for t in pending if t in members)
+        return sum(1 for _ in pending)
 
     def __len__(self) -> int:
         return len(self._assigned) if self._assigned is not None else self._max_id
@@ -147,13 +169,23 @@ class LabelQueue:
             yield QueueEntry(pos, self._order.id_at(pos))
 
     def next_entry(self, start: int = 0, *, exclude: set[int] | frozenset = frozenset()):
-        """The first entry at or after ``start`` the annotator has not labeled or skipped."""
-        for entry in self.entries(start):
-            if entry.transcript_id in self.done or entry.transcript_id in exclude:
+        """The next item to label: the first not labeled or skipped at or after ``start``
+        (wrapping to the beginning), else the item skipped longest ago that is still
+        unlabeled. Skipping moves an item to the end; it is never lost."""
+        for begin in (start, 0) if start else (0,):
+            for entry in self.entries(begin):
+                if entry.transcript_id in self.done or entry.transcript_id in exclude:
+                    continue
+                if self._assigned is None and not _exists(self.store, entry.transcript_id):
+                    continue
+                return entry
+        members = set(self._assigned) if self._assigned is not None else None
+        for tid, _ in sorted(self.skipped.items(), key=lambda item: item[1]):
+            if tid in self.labeled or tid in exclude:
                 continue
-            if self._assigned is None and not _exists(self.store, entry.transcript_id):
+            if members is not None and tid not in members:
                 continue
-            return entry
+            return QueueEntry(self.position_of(tid) or 0, tid)
         return None
 
     def position_of(self, transcript_id: int) -> int | None:
@@ -170,31 +202,29 @@ def _exists(store: Store, transcript_id: int) -> bool:
 
 
 def queue_settings(store: Store, name: str) -> dict[str, Any]:
-    cur = store.db.conn.execute(
-        "SELECT name, kind, rubric_id, blind, params FROM queues WHERE name = ?", (name,)
-    )
-    row = cur.fetchone()
-    if row is None:
-        known = [r[0] for r in store.execute("SELECT name FROM queues ORDER BY name")]
-        listing = ", ".join(known) if known else "none yet"
+    """A queue's kind, rubric and blind flag (``NAME`` or an archived ``NAME@vK``)."""
+    from db.queues import get_queue, list_queues
+
+    queue = get_queue(store, name)
+    if queue is None:
+        listing = ", ".join(q.base_name for q in list_queues(store)) or "none yet"
         raise QueueNotFoundError(
             f"no queue named {name!r} (queues: {listing}); create one with `reviewer queue create`"
         )
-    return dict(zip([c[0] for c in cur.description], row, strict=True))
+    return {"name": queue.name, "kind": queue.kind, "rubric_id": queue.rubric_id,
+            "blind": queue.blind, "params": queue.params}  # fmt: skip
 
 
 def assigned_ids(store: Store, queue: str, annotator: str) -> list[int]:
     """Transcript ids assigned to ``annotator`` or to everyone in ``queue``, by position."""
+    from db.queues import queue_members
+
     seen: set[int] = set()
     ordered: list[int] = []
-    for (tid,) in store.execute(
-        "SELECT transcript_id FROM assignments WHERE queue = ? AND annotator IN (?, '') "
-        "ORDER BY position, id",
-        (queue, annotator),
-    ):
-        if tid not in seen:
-            seen.add(tid)
-            ordered.append(tid)
+    for assignment in queue_members(store, queue, annotator):
+        if assignment.transcript_id not in seen:
+            seen.add(assignment.transcript_id)
+            ordered.append(assignment.transcript_id)
     return ordered
 
 
@@ -209,15 +239,28 @@ def next_item(
 _LIVE = "e.retracts IS NULL AND NOT EXISTS (SELECT 1 FROM label_events r WHERE r.retracts = e.id)"
 
 
-def done_ids(store: Store, annotator: str, rubric_id: str) -> set[int]:
-    """Items with a live committed label or a live skip by ``annotator`` under the rubric."""
-    rows = store.execute(
-        "SELECT DISTINCT e.transcript_id FROM label_events e WHERE e.rater = ? "
+def acted_ids(store: Store, annotator: str, rubric_id: str) -> tuple[set[int], dict[int, int]]:
+    """Items ``annotator`` has a live label on under the rubric, and the items they skipped
+    (with the id of the newest live skip, for 'skipped longest ago first')."""
+    labeled: set[int] = set()
+    skipped: dict[int, int] = {}
+    for tid, field_id, event_id in store.execute(
+        "SELECT e.transcript_id, e.field, e.id FROM label_events e WHERE e.rater = ? "
         f"AND e.rubric_id = ? AND e.source = 'human' AND {_LIVE} "
         "AND (substr(e.field, 1, 1) != '_' OR e.field = '_skip')",
         (annotator, rubric_id),
-    )
-    return {r[0] for r in rows}
+    ):
+        if field_id == "_skip":
+            skipped[tid] = max(skipped.get(tid, 0), event_id)
+        else:
+            labeled.add(tid)
+    return labeled, skipped
+
+
+def done_ids(store: Store, annotator: str, rubric_id: str) -> set[int]:
+    """Items with a live committed label or a live skip by ``annotator`` under the rubric."""
+    labeled, skipped = acted_ids(store, annotator, rubric_id)
+    return labeled | set(skipped)
 
 
 # -- reading an item's labels ---------------------------------------------------------------

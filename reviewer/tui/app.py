@@ -101,11 +101,11 @@ class LabelerApp(App):
     def open_stats(self) -> None:
         """The statistics screen lives in its own module; open it when it is installed."""
         try:
-            from reviewer.tui.screens.stats import StatsScreen  # type: ignore[import-not-found]
+            from reviewer.tui.screens.stats import StatsScreen
         except ImportError:
             self.notify("The statistics screen is not available in this build.", timeout=4)
             return
-        self.push_screen(StatsScreen(store=self.store, rubric_id=self.rubric.id))
+        self.push_screen(StatsScreen(self.store.path, self.rubric.id))
 
 
 def create_app(

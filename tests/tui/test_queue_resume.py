@@ -39,8 +39,8 @@ async def test_resume_continues_at_the_first_unlabeled_item(make_app, filled):
         await settle(again, pilot)
         screen = again.label_screen
         assert screen.bundle.id == order[2], "reopening shows the item left unfinished"
-        assert screen.queue.done_count == 2
-        assert "2/12 done" in str(screen.query_one("#progress").render())
+        assert screen.queue.done_count == 1 and screen.queue.skipped_count == 1
+        assert "1/12 done (8.3%), 1 skipped" in str(screen.query_one("#progress").render())
 
 
 async def test_each_annotator_gets_their_own_seeded_order(filled):
@@ -68,10 +68,40 @@ async def test_named_queue_follows_assignment_positions(make_app, filled):
         screen = app.label_screen
         assert screen.queue.total == 4
         shown = []
-        while screen.bundle is not None:
+        for _ in range(4):
             shown.append(screen.bundle.id)
             await pilot.press("s")
             await settle(app, pilot)
         assert shown == [9, 4, 2, 11], "bob's item is not alice's; order is by position"
+        assert screen.bundle.id == 9, "skipped items come back, the oldest skip first"
+        assert "0/4 done (0.0%), 4 skipped" in str(screen.query_one("#progress").render())
+        for _ in range(4):
+            await pilot.press("y", "enter")
+            await settle(app, pilot)
+            await pilot.press("enter")
+            await settle(app, pilot)
         assert screen.finished
         assert "4/4 done" in str(screen.query_one("#progress").render())
+
+
+async def test_a_queue_made_with_the_queue_api_sets_rubric_and_order(make_app, filled):
+    from db.queues import create_queue
+
+    create_queue(filled, "comp", kind="stratified", rubric_id="compliance",
+                 assignments=[("", 6, "stratified"), ("", 3, "stratified")])  # fmt: skip
+    app = make_app(queue="comp")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        screen = app.label_screen
+        assert app.rubric.id == "compliance", "the queue's rubric wins over the default"
+        assert screen.bundle.id == 6
+        await pilot.press("3", "enter")
+        await settle(app, pilot)
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert screen.bundle.id == 3
+        (event,) = filled.current_labels(rater="alice", transcript_ids=[6], field="compliance")
+        assert (event.value, event.phase) == ("full", "blind")
+        from db.queues import queue_progress
+
+        assert queue_progress(filled, "comp", "alice").done == 1

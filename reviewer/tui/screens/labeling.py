@@ -48,6 +48,7 @@ from reviewer.tui.screens.help import HelpScreen
 from reviewer.tui.text import visible
 from reviewer.tui.widgets.panels import LabelBar, ProgressLine, SidePanel
 from reviewer.tui.widgets.transcript_view import Section, Span, TranscriptView
+from rubrics import resolve_rubric
 
 if TYPE_CHECKING:
     from reviewer.tui.app import LabelerApp
@@ -184,6 +185,14 @@ class LabelScreen(Screen):
                                       app.rubric_hash, app.rubric.origin)  # fmt: skip
             queue = LabelQueue(app.store, app.annotator, app.rubric.id, app.queue_name,
                                seed=app.seed)  # fmt: skip
+            if queue.queue_rubric and queue.queue_rubric != app.rubric.id:
+                # A queue is made for one rubric: label it under that one.
+                app.rubric = resolve_rubric(queue.queue_rubric)
+                app.store.register_rubric(app.rubric.id, app.rubric.version,
+                                          app.rubric.source_text, app.rubric_hash,
+                                          app.rubric.origin)  # fmt: skip
+                queue = LabelQueue(app.store, app.annotator, app.rubric.id, app.queue_name,
+                                   seed=app.seed)  # fmt: skip
             if not queue.blind:
                 app.blind = False
             entry = queue.next_entry()
@@ -321,6 +330,7 @@ class LabelScreen(Screen):
         queue = self.queue
         self.query_one(ProgressLine).show(
             done=queue.done_count if queue else 0,
+            skipped=queue.skipped_count if queue else 0,
             total=queue.total if queue else 0,
             session_items=self.session_items,
             session_seconds=self.session_seconds,
@@ -471,7 +481,7 @@ class LabelScreen(Screen):
                                   values=values, evidence=evidence, seconds=seconds,
                                   blind_mode=blind_mode)  # fmt: skip
             if queue is not None:
-                queue.done.add(bundle.id)
+                queue.mark_labeled(bundle.id)
             return Committed(result, self._load(bundle.id, bundle.position))
 
         self.run_job("commit", job)
@@ -489,7 +499,7 @@ class LabelScreen(Screen):
                                    rubric_id=app.rubric.id, rubric_hash=app.rubric_hash,
                                    kind=kind, value=value, note=note, seconds=seconds)  # fmt: skip
             if kind == "_skip" and queue is not None:
-                queue.done.add(bundle.id)
+                queue.mark_skipped(bundle.id)
             return ActRecorded(kind, bundle.id, event_id)
 
         self.run_job(kind.lstrip("_"), job)
@@ -499,7 +509,7 @@ class LabelScreen(Screen):
             return
         self._meta("_skip")
         if self.queue is not None:
-            self.queue.done.add(self.bundle.id)
+            self.queue.mark_skipped(self.bundle.id)
         self.advance()
 
     def action_flag(self) -> None:

@@ -142,11 +142,13 @@ class ProgressLine(Static):
     """done / total, pace and time left: durations only, never a wall-clock time."""
 
     def show(self, *, done: int, total: int, session_items: int, session_seconds: float,
-             queue: str, item_id: int | None) -> None:  # fmt: skip
+             queue: str, item_id: int | None, skipped: int = 0) -> None:  # fmt: skip
         out = Text()
         out.append(f" {done:,}/{total:,} done", "bold")
         if total:
             out.append(f" ({done / total:.1%})")
+        if skipped:
+            out.append(f", {skipped:,} skipped")
         if session_items and session_seconds > 0:
             per_item = session_seconds / session_items
             out.append(f"  pace {3600 / per_item:,.0f}/h ({per_item:.1f}s/item)")
