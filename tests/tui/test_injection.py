@@ -123,3 +123,15 @@ def test_wrap_covers_every_word_within_width(width):
     assert all(cell_len(text[a:b]) <= width for a, b in spans)
     covered = "".join(text[a:b] for a, b in spans)
     assert covered.replace(" ", "") == text.replace("\n", "").replace(" ", "")
+
+
+async def test_database_errors_are_shown_literally(make_app, hostile):
+    from reviewer.tui.messages import DatabaseFailed
+
+    app = make_app(hostile)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        app.label_screen.post_message(DatabaseFailed("jump", "no item [bold]x[/] \x1b[2J"))
+        await settle(app, pilot)
+        (note,) = list(app._notifications)
+        assert note.message == "jump failed: no item [bold]x[/] \u241b[2J" and not note.markup

@@ -412,7 +412,8 @@ class LabelScreen(Screen):
     @on(DatabaseFailed)
     def database_failed(self, message: DatabaseFailed) -> None:
         self.committing = False
-        self.notify(f"{message.action} failed: {message.error}", severity="error", timeout=10)
+        self.notify(f"{message.action} failed: {visible(message.error)}", severity="error",
+                    timeout=10, markup=False)  # fmt: skip
 
     @on(Flushed)
     def flushed(self) -> None:
