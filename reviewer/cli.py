@@ -159,5 +159,6 @@ from reviewer.commands.stats import stats  # noqa: E402
 for _command in (analyze, demo, export, import_cmd, label, queue, stats):
     cli.add_command(_command)
 
+
 def main() -> None:
     cli()
