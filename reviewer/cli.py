@@ -146,5 +146,10 @@ def rubrics_validate(paths: tuple[str, ...]) -> None:
         sys.exit(1)
 
 
+from reviewer.commands.classify import classify  # noqa: E402
+
+cli.add_command(classify)
+
+
 def main() -> None:
     cli()
