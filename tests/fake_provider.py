@@ -318,6 +318,7 @@ class _Server(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
     fake: FakeProvider
 
     def log_message(self, format: str, *args: Any) -> None:
@@ -334,8 +335,9 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Length", str(len(body)))
             for k, v in (headers or {}).items():
                 self.send_header(k, v)
-            self.end_headers()
-            self.wfile.write(body)
+            # Headers and body in one write: two small writes would wait on delayed ACKs.
+            self._headers_buffer.append(b"\r\n" + body)
+            self.flush_headers()
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
         with self.fake.lock:
@@ -346,9 +348,9 @@ class _Handler(BaseHTTPRequestHandler):
         return self.rfile.read(length) if length else b""
 
     def _authorized(self, kind: str) -> bool:
-        key = self.headers.get("x-api-key") if kind == "anthropic" else None
+        key = self.headers.get("x-api-key")
         auth = self.headers.get("Authorization", "")
-        if kind == "openai" and auth.startswith("Bearer "):
+        if auth.startswith("Bearer "):
             key = auth[len("Bearer ") :]
         fake = self.fake
         with fake.lock:
