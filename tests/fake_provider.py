@@ -114,6 +114,7 @@ class FakeProvider:
         self.requests: Counter[str] = Counter()
         self.statuses: Counter[str] = Counter()
         self.answered = 0
+        self.in_flight = 0
         self.samples = 0
         self.auth_failures = 0
         self.seen_keys: set[str] = set()
@@ -168,6 +169,7 @@ class FakeProvider:
                 "requests": dict(self.requests),
                 "statuses": dict(self.statuses),
                 "answered": self.answered,
+                "in_flight": self.in_flight,
                 "samples": self.samples,
                 "auth_failures": self.auth_failures,
                 "config": asdict(self.config),
@@ -432,6 +434,15 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(404, {"error": {"message": f"unknown path {path}"}})
 
     def do_POST(self) -> None:  # noqa: N802
+        with self.fake.lock:
+            self.fake.in_flight += 1
+        try:
+            self._post()
+        finally:
+            with self.fake.lock:
+                self.fake.in_flight -= 1
+
+    def _post(self) -> None:
         fake = self.fake
         path = self.path.split("?")[0]
         raw = self._body()

@@ -16,7 +16,7 @@ from reviewer.classify.base import retry_after_seconds
 
 
 class AdaptiveLimiter:
-    def __init__(self, max_concurrency: int, *, min_pause: float = 0.5):
+    def __init__(self, max_concurrency: int, *, min_pause: float = 0.2):
         if max_concurrency < 1:
             raise ValueError("concurrency must be at least 1")
         self.max = max_concurrency

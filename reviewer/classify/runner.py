@@ -32,6 +32,7 @@ from reviewer.classify.base import (
 from reviewer.classify.limiter import AdaptiveLimiter
 from reviewer.classify.prices import Price, find_price
 from reviewer.classify.votes import aggregate
+from reviewer.classify.writer import Writer
 from rubrics.model import Rubric
 from rubrics.prompt import ParseError, parse_response, render_system, render_user
 
@@ -170,6 +171,7 @@ class Runner:
         self._item_pending: dict[int, int] = {}
         self._item_failed: set[int] = set()
         self._labeled: set[int] = set()
+        self.writer: Writer | None = None
 
     # -- identity ------------------------------------------------------------------------
 
@@ -319,7 +321,8 @@ class Runner:
                 errors.append(str(exc))
         return parsed, errors
 
-    def store_completion(self, call: Call, comp: Completion, latency: float | None) -> float:
+    def completion_fields(self, comp: Completion) -> dict[str, Any]:
+        """Parse a response's samples and count its usage; the columns to store."""
         parsed, errors = self.parse_texts(comp.texts)
         cost = self.actual_cost(comp)
         s = self.stats
@@ -329,44 +332,36 @@ class Runner:
         s.cache_read_tokens += comp.cache_read_tokens
         s.cache_write_tokens += comp.cache_write_tokens
         s.cost_usd += cost
-        fields = dict(
+        error = None
+        if errors:
+            reasons = "; ".join(dict.fromkeys(errors))
+            error = f"{len(errors)} of {len(comp.texts)} samples unparseable: {reasons}"
+        return dict(
             status="parse_error" if errors else "ok",
             raw_response=comp.texts,
             parsed=parsed,
-            error=f"{len(errors)} of {len(comp.texts)} samples unparseable: "
-            + "; ".join(dict.fromkeys(errors))
-            if errors
-            else None,
+            error=error,
             input_tokens=comp.input_tokens,
             output_tokens=comp.output_tokens,
             cache_read_tokens=comp.cache_read_tokens,
             cache_write_tokens=comp.cache_write_tokens,
             cost_usd=cost,
         )
-        if self.opts.batch:
-            cdb.complete_submitted(self.store, self.run_id, call.key, **fields)
-        else:
-            cdb.record_call(self.store, run_id=self.run_id, transcript_id=call.transcript_id,
-                            request_key=call.key, n_samples=call.n,
-                            request=call.request(self.opts), latency_s=latency,
-                            **fields)  # fmt: skip
-        return cost
 
-    def finish_item(self, tid: int) -> None:
-        """Write an item's labels once every vote has an answer (no-op if already done)."""
-        self.stats.items_done += 1
-        if tid in self._labeled or tid in self._item_failed:
-            self._item_keys.pop(tid, None)
-            return
-        keys = self._item_keys.pop(tid)
+    async def _write(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        if self.writer is None:
+            return fn(*args, **kwargs)
+        return await self.writer.call(fn, *args, **kwargs)
+
+    def label_item(self, tid: int, keys: list[str]) -> int:
+        """Aggregate an item's answered votes into label events; -1 if no vote parsed."""
         answers = cdb.final_calls(self.store, keys)
         if len(answers) < len(keys):
-            return
+            return 0
         samples = [p for k in keys for p in answers[k]["parsed"]]
         labels, evidence, n_valid = aggregate(self.rubric, samples, self.opts.threshold)
         if not labels:
-            self.stats.items_without_answer += 1
-            return
+            return -1
         note = f"{n_valid} of {len(samples)} votes parsed"
         cdb.write_item_labels(
             self.store,
@@ -377,9 +372,21 @@ class Runner:
                 for lab in labels
             ],
         )  # fmt: skip
-        self._labeled.add(tid)
-        self.stats.items_labeled += 1
-        self.stats.new_labels += len(labels)
+        return len(labels)
+
+    async def finish_item(self, tid: int) -> None:
+        """Write an item's labels once every vote has an answer (no-op if already done)."""
+        self.stats.items_done += 1
+        keys = self._item_keys.pop(tid, None)
+        if keys is None or tid in self._labeled or tid in self._item_failed:
+            return
+        written = await self._write(self.label_item, tid, keys)
+        if written < 0:
+            self.stats.items_without_answer += 1
+        elif written > 0:
+            self._labeled.add(tid)
+            self.stats.items_labeled += 1
+            self.stats.new_labels += written
 
     # -- online --------------------------------------------------------------------------
 
@@ -393,7 +400,12 @@ class Runner:
             if self.opts.batch:
                 status = await self._run_batch()
             else:
-                status = await self._run_online()
+                self.writer = Writer(self.store)
+                try:
+                    status = await self._run_online()
+                finally:
+                    self.writer.close()
+                    self.writer = None
         finally:
             cdb.set_run_status(self.store, self.run_id, status,
                                finished=status in ("finished",))  # fmt: skip
@@ -404,7 +416,10 @@ class Runner:
         ids = self.transcript_ids()
         self.stats.items = len(ids)
         queue: asyncio.Queue[Call | None] = asyncio.Queue(maxsize=self.opts.concurrency * 4)
-        workers = [asyncio.create_task(self._worker(queue)) for _ in range(self.opts.concurrency)]
+        # Twice as many workers as calls allowed in flight: a worker that has its answer
+        # waits for the database write while another one already uses the freed slot.
+        n_workers = self.opts.concurrency * 2
+        workers = [asyncio.create_task(self._worker(queue)) for _ in range(n_workers)]
         try:
             await self._feed(ids, queue)
         except BaseException:
@@ -427,7 +442,7 @@ class Runner:
                 self.stats.calls_cached += len(calls) - len(todo)
                 self._item_keys[tid] = [c.key for c in calls]
                 if not todo:
-                    self.finish_item(tid)
+                    await self.finish_item(tid)
                     continue
                 self._item_pending[tid] = len(todo)
                 for c in todo:
@@ -448,18 +463,19 @@ class Runner:
             try:
                 await self._do_call(call)
             except Exception as exc:  # a bug must not lose the other calls' results
-                self._fail(call, f"internal error: {describe_error(exc)}")
+                await self._fail(call, f"internal error: {describe_error(exc)}")
             self.on_progress(self.stats)
 
-    def _fail(self, call: Call, message: str) -> None:
+    async def _fail(self, call: Call, message: str) -> None:
         self.stats.calls_failed += 1
-        cdb.record_call(self.store, run_id=self.run_id, transcript_id=call.transcript_id,
-                        request_key=call.key, n_samples=call.n, request=call.request(self.opts),
-                        status="error", error=message)  # fmt: skip
         self._item_failed.add(call.transcript_id)
-        self._call_done(call)
+        await self._write(cdb.record_call, self.store, run_id=self.run_id,
+                          transcript_id=call.transcript_id, request_key=call.key,
+                          n_samples=call.n, request=call.request(self.opts), status="error",
+                          error=message)  # fmt: skip
+        await self._call_done(call)
 
-    def _call_done(self, call: Call) -> None:
+    async def _call_done(self, call: Call) -> None:
         if call.done:
             return
         call.done = True
@@ -467,7 +483,7 @@ class Runner:
         self._item_pending[tid] -= 1
         if self._item_pending[tid] == 0:
             del self._item_pending[tid]
-            self.finish_item(tid)
+            await self.finish_item(tid)
 
     def _budget_allows(self, estimate: float) -> bool:
         cap = self.opts.max_cost
@@ -485,6 +501,7 @@ class Runner:
             self.reserved += estimate
             await self.limiter.acquire()
             started = time.monotonic()
+            comp: Completion | None = None
             try:
                 comp = await self.provider.complete(
                     self.system, call.user, n=call.n,
@@ -498,15 +515,22 @@ class Runner:
                 failed = str(exc)
                 wait = None
             else:
-                self.store_completion(call, comp, time.monotonic() - started)
-                self.stats.calls_made += 1
-                self._call_done(call)
-                return
+                latency = time.monotonic() - started
+                failed = None
             finally:
                 self.reserved -= estimate
                 await self.limiter.release()
+            if comp is not None:
+                fields = self.completion_fields(comp)
+                self.stats.calls_made += 1
+                await self._write(cdb.record_call, self.store, run_id=self.run_id,
+                                  transcript_id=call.transcript_id, request_key=call.key,
+                                  n_samples=call.n, request=call.request(self.opts),
+                                  latency_s=latency, **fields)  # fmt: skip
+                await self._call_done(call)
+                return
             if failed is not None:
-                self._fail(call, failed)
+                await self._fail(call, failed)
                 return
             await asyncio.sleep(wait or 0)
 
@@ -540,7 +564,7 @@ class Runner:
                 self.stats.calls_cached += sum(c.key in final for c in calls)
                 self._item_keys[tid] = [c.key for c in calls]
                 if all(c.key in final for c in calls):
-                    self.finish_item(tid)
+                    await self.finish_item(tid)
                     continue
                 for c in calls:
                     if c.key in final or c.key in waiting:
@@ -581,12 +605,12 @@ class Runner:
         for custom_id, result in results:
             if custom_id not in expected:
                 continue
-            call = Call(0, custom_id, 0, None, "", 0)
             if isinstance(result, str):
                 self.stats.calls_failed += 1
                 cdb.fail_submitted(self.store, self.run_id, [custom_id], result)
             else:
-                self.store_completion(call, result, None)
+                fields = self.completion_fields(result)
+                cdb.complete_submitted(self.store, self.run_id, custom_id, **fields)
                 self.stats.calls_made += 1
             expected.discard(custom_id)
         leftover = cdb.submitted_keys_in_batch(self.store, self.run_id, batch_id)

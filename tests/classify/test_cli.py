@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import signal
 import subprocess
 import sys
@@ -51,6 +52,8 @@ def test_kill_mid_run_then_resume_pays_only_for_the_rest(fake, db_path):
         time.sleep(0.01)
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
+    while fake.stats()["in_flight"] and time.monotonic() < deadline:
+        time.sleep(0.01)  # requests the dead client sent are still answered (and paid)
     answered_before = fake.stats()["answered"]
     assert 40 <= answered_before < 120, "the run should have been killed mid-way"
 
@@ -60,9 +63,10 @@ def test_kill_mid_run_then_resume_pays_only_for_the_rest(fake, db_path):
     assert answered_before - 4 <= saved <= answered_before
     store.close()
 
-    code, out, err = finish(reviewer(db_path, *args))
-    assert code == 0, err
-    summary = json.loads(out)
+    # Resume in-process (the SDK is already imported here, which keeps the test quick).
+    result = CliRunner().invoke(cli, ["--db", str(db_path), "classify", *args], env=cli_env())
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
     assert summary["status"] == "finished"
     assert summary["calls_made"] == 120 - saved and summary["calls_cached"] == saved
     assert fake.stats()["answered"] - answered_before == 120 - saved
@@ -73,28 +77,35 @@ def test_kill_mid_run_then_resume_pays_only_for_the_rest(fake, db_path):
     store.close()
 
 
-def test_keys_never_reach_the_database_or_the_output(fake, db_path):
+def test_keys_never_reach_the_database_or_the_output(fake, db_path, keys, caplog, capfd):
+    """Keys stay out of the database, stdout/stderr and every log record (even at DEBUG)."""
+    caplog.set_level(logging.DEBUG)
     fake.config.p_500, fake.config.p_malformed = 0.3, 0.2
+    runner = CliRunner()
     outputs = []
-    code, out, err = finish(reviewer(db_path, "--rubric", "goal_guarding", "--model",
-                                     "anthropic:claude-3-5-haiku", "--votes", "3",
-                                     "--base-url", fake.url, "--limit", "8"))  # fmt: skip
-    outputs += [out, err]
-    assert code == 0, err
-    assert "samples" in out and "unparseable" in out
+    result = runner.invoke(cli, ["--db", str(db_path), "classify", "--rubric", "goal_guarding",
+                                 "--model", "anthropic:claude-3-5-haiku", "--votes", "3",
+                                 "--base-url", fake.url, "--limit", "8"])  # fmt: skip
+    outputs.append(result.output)
+    assert result.exit_code == 0, result.output
+    assert "unparseable" in result.output
     # A wrong key: the provider refuses, the error is stored, the key is not.
     fake.config.expected_key = "something-else"
-    code, out, err = finish(reviewer(db_path, "--rubric", "compliance", "--model",
-                                     "openai:gpt-4o", "--votes", "2", "--base-url",
-                                     fake.url + "/v1", "--limit", "2", "--max-retries", "0"))  # fmt: skip
-    outputs += [out, err]
-    assert code == 3
+    result = runner.invoke(cli, ["--db", str(db_path), "classify", "--rubric", "compliance",
+                                 "--model", "openai:gpt-4o", "--votes", "2", "--base-url",
+                                 fake.url + "/v1", "--limit", "2", "--max-retries", "0"])  # fmt: skip
+    outputs.append(result.output)
+    assert result.exit_code == 3
     assert fake.stats()["auth_failures"] > 0
     assert ANTHROPIC_KEY in fake.seen_keys and OPENAI_KEY in fake.seen_keys
     store = Store(db_path)
     errors = store.execute("SELECT error FROM classifier_calls WHERE status = 'error'")
     assert errors and all("401" in e for (e,) in errors)
     store.close()
+    captured = capfd.readouterr()
+    outputs += [captured.out, captured.err, caplog.text]
+    outputs += [str(r.args) for r in caplog.records]
+    assert len(caplog.records) > 10  # the SDKs' debug logging was on and captured
     blob = b"".join(p.read_bytes() for p in db_path.parent.glob(db_path.name + "*"))
     for key in (ANTHROPIC_KEY, OPENAI_KEY):
         assert key.encode() not in blob
@@ -129,11 +140,12 @@ def test_dry_run_from_the_cli_sends_nothing(fake, db_path, monkeypatch):
     assert fake.stats()["requests"] == {}
 
 
-def test_progress_and_summary_render(fake, db_path):
-    env = {"COLUMNS": "160"}
-    code, out, err = finish(reviewer(db_path, "--rubric", "compliance", "--model",
-                                     "openai:gpt-4o-mini", "--votes", "2", "--base-url",
-                                     fake.url + "/v1", env=env))  # fmt: skip
-    assert code == 0, err
-    assert "classifier run 1: finished" in out
-    assert "30 made, 0 from cache" in out
+def test_summary_renders(fake, db_path, keys):
+    args = ["--db", str(db_path), "classify", "--rubric", "compliance", "--model",
+            "openai:gpt-4o-mini", "--votes", "2", "--base-url", fake.url + "/v1"]  # fmt: skip
+    result = CliRunner().invoke(cli, args, terminal_width=160)
+    assert result.exit_code == 0, result.output
+    assert "classifier run 1: finished" in result.output
+    assert "30 made, 0 from cache" in result.output
+    result = CliRunner().invoke(cli, args, terminal_width=160)
+    assert "0 made, 30 from cache" in result.output
