@@ -187,25 +187,37 @@ class Provider:
         return None
 
 
-def make_provider(spec: str, **kwargs: Any) -> Provider:
-    """A provider from ``PROVIDER:MODEL`` (e.g. ``anthropic:claude-3-5-haiku-latest``)."""
+def provider_class(provider: str) -> type[Provider]:
+    """The class for a provider name (its module imports the SDK only when instantiated)."""
+    if provider == "anthropic":
+        from reviewer.classify.anthropic import AnthropicProvider
+
+        return AnthropicProvider
+    if provider == "openai":
+        from reviewer.classify.openai import OpenAIProvider
+
+        return OpenAIProvider
+    raise ConfigError(
+        f"unknown provider {provider!r}; known providers: {', '.join(PROVIDERS)} "
+        "(any OpenAI-compatible server: openai:MODEL --base-url URL)"
+    )
+
+
+def parse_model_spec(spec: str) -> tuple[str, str]:
     provider, sep, model = spec.partition(":")
-    if not sep or not model:
+    if not sep or not model or not provider:
         raise ConfigError(
             f"--model {spec!r}: expected PROVIDER:MODEL, e.g. anthropic:claude-3-5-haiku-latest "
             f"or openai:gpt-4o-mini (providers: {', '.join(PROVIDERS)})"
         )
-    if provider == "anthropic":
-        from reviewer.classify.anthropic import AnthropicProvider
+    try:
+        provider_class(provider)
+    except ConfigError as exc:
+        raise ConfigError(f"--model {spec!r}: {exc}") from None
+    return provider, model
 
-        cls: type[Provider] = AnthropicProvider
-    elif provider == "openai":
-        from reviewer.classify.openai import OpenAIProvider
 
-        cls = OpenAIProvider
-    else:
-        raise ConfigError(
-            f"--model {spec!r}: unknown provider {provider!r}; known providers: "
-            f"{', '.join(PROVIDERS)} (any OpenAI-compatible server: openai:MODEL --base-url URL)"
-        )
-    return cls(model, **kwargs)
+def make_provider(spec: str, **kwargs: Any) -> Provider:
+    """A provider from ``PROVIDER:MODEL`` (e.g. ``anthropic:claude-3-5-haiku-latest``)."""
+    provider, model = parse_model_spec(spec)
+    return provider_class(provider)(model, **kwargs)

@@ -28,6 +28,8 @@ from reviewer.classify.base import (
     RateLimited,
     describe_error,
     make_provider,
+    parse_model_spec,
+    provider_class,
 )
 from reviewer.classify.limiter import AdaptiveLimiter
 from reviewer.classify.prices import Price, find_price
@@ -141,8 +143,7 @@ class Runner:
     ):
         self.store = store
         self.opts = opts
-        if opts.provider not in SUPPORTS_N:
-            make_provider(opts.model_spec)  # raises the "unknown provider" error
+        parse_model_spec(opts.model_spec)  # a malformed spec or unknown provider fails here
         self.provider_factory = provider_factory
         self.on_progress = on_progress or (lambda s: None)
         self.rubric = opts.rubric
@@ -301,6 +302,13 @@ class Runner:
         self.spent_before = cdb.run_totals(self.store, self.run_id)["cost_usd"]
         self._labeled = cdb.labeled_transcripts(self.store, self.run_id)
 
+    def get_provider(self) -> Provider:
+        """The provider, made on first use: a run served wholly from the cache never even
+        imports the SDK."""
+        if self.provider is None:
+            self.provider = self.make_provider()
+        return self.provider
+
     def make_provider(self) -> Provider:
         return self.provider_factory(
             self.opts.model_spec,
@@ -393,7 +401,7 @@ class Runner:
     async def run(self) -> dict[str, Any]:
         if self.opts.dry_run:
             return self.dry_run()
-        self.provider = self.make_provider()
+        provider_class(self.opts.provider).check_key()  # a missing key fails before any work
         self.open_run()
         status = "interrupted"
         try:
@@ -409,7 +417,8 @@ class Runner:
         finally:
             cdb.set_run_status(self.store, self.run_id, status,
                                finished=status in ("finished",))  # fmt: skip
-            await self.provider.close()
+            if self.provider is not None:
+                await self.provider.close()
         return self.summary(status)
 
     async def _run_online(self) -> str:
@@ -492,7 +501,7 @@ class Runner:
         return self.spent_before + self.stats.cost_usd + self.reserved + estimate <= cap
 
     async def _do_call(self, call: Call) -> None:
-        assert self.provider is not None
+        provider = self.get_provider()
         estimate = self.estimated_cost(call)
         for round_ in range(RATE_LIMIT_ROUNDS):
             if not self._budget_allows(estimate):
@@ -503,7 +512,7 @@ class Runner:
             started = time.monotonic()
             comp: Completion | None = None
             try:
-                comp = await self.provider.complete(
+                comp = await provider.complete(
                     self.system, call.user, n=call.n,
                     temperature=self.opts.temperature, max_tokens=self.opts.max_tokens,
                 )  # fmt: skip
@@ -537,13 +546,13 @@ class Runner:
     # -- batch ---------------------------------------------------------------------------
 
     async def _run_batch(self) -> str:
-        assert self.provider is not None
+        provider = self.get_provider()
         info = cdb.run_info(self.store, self.run_id)
         batches: list[dict[str, Any]] = info["batch_ids"]
         for batch in batches:
             if batch.get("collected"):
                 continue
-            state = await self.provider.batch_state(batch["id"])
+            state = await provider.batch_state(batch["id"])
             batch["status"] = state.status
             if not state.done:
                 self.stats.batches_pending += 1
@@ -579,7 +588,7 @@ class Runner:
         for start in range(0, len(to_submit), BATCH_CHUNK):
             chunk = to_submit[start : start + BATCH_CHUNK]
             requests = [BatchRequest(c.key, self.system, c.user, c.n) for c in chunk]
-            batch_id = await self.provider.submit_batch(
+            batch_id = await provider.submit_batch(
                 requests, temperature=self.opts.temperature, max_tokens=self.opts.max_tokens
             )
             batches.append({"id": batch_id, "requests": len(chunk), "status": "submitted"})
@@ -599,8 +608,7 @@ class Runner:
         return "incomplete" if cdb.run_totals(self.store, self.run_id)["error"] else "finished"
 
     async def _collect(self, batch_id: str) -> None:
-        assert self.provider is not None
-        results = await self.provider.batch_results(batch_id)
+        results = await self.get_provider().batch_results(batch_id)
         expected = cdb.submitted_keys(self.store, self.run_id)
         for custom_id, result in results:
             if custom_id not in expected:
