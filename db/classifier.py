@@ -61,10 +61,14 @@ def create_run(
     return cur.lastrowid
 
 
-def set_run_status(store: Store, run_id: int, status: str, *, finished: bool = False) -> None:
+def set_run_status(
+    store: Store, run_id: int, status: str, *, finished: bool = False, mode: str | None = None
+) -> None:
+    """Record a run's state (and the mode, online or batch, it was last invoked in)."""
     store.db.conn.execute(
-        "UPDATE classifier_runs SET status = ?, finished_at = ? WHERE id = ?",
-        (status, utc_now() if finished else None, run_id),
+        "UPDATE classifier_runs SET status = ?, finished_at = ?, mode = COALESCE(?, mode) "
+        "WHERE id = ?",
+        (status, utc_now() if finished else None, mode, run_id),
     )
 
 

@@ -173,6 +173,7 @@ class Runner:
         self._item_failed: set[int] = set()
         self._labeled: set[int] = set()
         self.writer: Writer | None = None
+        self._collected: set[str] = set()
 
     # -- identity ------------------------------------------------------------------------
 
@@ -298,7 +299,7 @@ class Runner:
             )  # fmt: skip
         else:
             self.run_id = run["id"]
-            cdb.set_run_status(self.store, self.run_id, "running")
+            cdb.set_run_status(self.store, self.run_id, "running", mode=mode)
         self.spent_before = cdb.run_totals(self.store, self.run_id)["cost_usd"]
         self._labeled = cdb.labeled_transcripts(self.store, self.run_id)
 
@@ -570,7 +571,9 @@ class Runner:
         for planned, final in self.plan_chunks(ids):
             for tid, calls in planned.items():
                 self.stats.calls_planned += len(calls)
-                self.stats.calls_cached += sum(c.key in final for c in calls)
+                self.stats.calls_cached += sum(
+                    c.key in final and c.key not in self._collected for c in calls
+                )
                 self._item_keys[tid] = [c.key for c in calls]
                 if all(c.key in final for c in calls):
                     await self.finish_item(tid)
@@ -619,6 +622,7 @@ class Runner:
             else:
                 fields = self.completion_fields(result)
                 cdb.complete_submitted(self.store, self.run_id, custom_id, **fields)
+                self._collected.add(custom_id)
                 self.stats.calls_made += 1
             expected.discard(custom_id)
         leftover = cdb.submitted_keys_in_batch(self.store, self.run_id, batch_id)

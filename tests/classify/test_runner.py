@@ -148,6 +148,10 @@ def test_dry_run_calls_nothing_and_sees_the_cache(fake, keys, labeled_db, spec, 
     assert estimate["calls_cached"] == calls * 5 // 12
 
 
+def paid_calls(provider: str) -> int:
+    return 36 if provider == "anthropic" else 12
+
+
 @pytest.mark.parametrize(("spec", "provider"), SPECS)
 def test_batch_submit_then_collect(fake, keys, labeled_db, spec, provider):
     store, _ = labeled_db
@@ -163,9 +167,10 @@ def test_batch_submit_then_collect(fake, keys, labeled_db, spec, provider):
     third = run(store, opts)
     assert third["status"] == "finished" and third["batches_collected"] == 1
     assert third["items_labeled_now"] == 12
-    assert third["cost_usd"] > 0
+    assert third["cost_usd"] > 0 and third["calls_made"] == paid_calls(provider)
+    assert third["calls_cached"] == 0
     paid = fake.stats()["answered"]
-    assert paid == (36 if provider == "anthropic" else 12)
+    assert paid == paid_calls(provider)
     fourth = run(store, opts)
     assert fourth["calls_cached"] == fourth["calls_planned"] and fourth["batches_submitted"] == 0
     assert fake.stats()["answered"] == paid
