@@ -174,6 +174,7 @@ class Runner:
         self._labeled: set[int] = set()
         self.writer: Writer | None = None
         self._collected: set[str] = set()
+        self._budget = asyncio.Condition()
 
     # -- identity ------------------------------------------------------------------------
 
@@ -501,14 +502,25 @@ class Runner:
             return True
         return self.spent_before + self.stats.cost_usd + self.reserved + estimate <= cap
 
+    async def _reserve(self, estimate: float) -> bool:
+        """Set aside a call's worst-case cost, waiting for calls in flight to settle when only
+        their reservations stand in the way; False (and the run stops) once even a lone call
+        could break --max-cost."""
+        async with self._budget:
+            while not self._budget_allows(estimate):
+                if self.reserved <= 0 or self.stop_reason:
+                    self.stop_reason = self.stop_reason or "max-cost"
+                    return False
+                await self._budget.wait()
+            self.reserved += estimate
+            return True
+
     async def _do_call(self, call: Call) -> None:
         provider = self.get_provider()
         estimate = self.estimated_cost(call)
         for round_ in range(RATE_LIMIT_ROUNDS):
-            if not self._budget_allows(estimate):
-                self.stop_reason = self.stop_reason or "max-cost"
+            if not await self._reserve(estimate):
                 return
-            self.reserved += estimate
             await self.limiter.acquire()
             started = time.monotonic()
             comp: Completion | None = None
@@ -527,11 +539,13 @@ class Runner:
             else:
                 latency = time.monotonic() - started
                 failed = None
+                fields = self.completion_fields(comp)  # spend counted before the slot frees
             finally:
                 self.reserved -= estimate
                 await self.limiter.release()
+                async with self._budget:
+                    self._budget.notify_all()
             if comp is not None:
-                fields = self.completion_fields(comp)
                 self.stats.calls_made += 1
                 await self._write(cdb.record_call, self.store, run_id=self.run_id,
                                   transcript_id=call.transcript_id, request_key=call.key,
