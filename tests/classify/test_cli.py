@@ -59,8 +59,9 @@ def test_kill_mid_run_then_resume_pays_only_for_the_rest(fake, db_path):
 
     store = Store(db_path)
     saved = store.execute("SELECT COUNT(*) FROM classifier_calls WHERE status = 'ok'")[0][0]
-    # Every finished call was committed, except at most those in flight at the kill.
-    assert answered_before - 4 <= saved <= answered_before
+    # Every finished call was committed, except at most those still being handled at the
+    # kill: 4 in flight and 4 more whose workers were waiting on the database commit.
+    assert answered_before - 8 <= saved <= answered_before
     store.close()
 
     # Resume in-process (the SDK is already imported here, which keeps the test quick).
