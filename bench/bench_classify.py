@@ -83,6 +83,10 @@ def main() -> None:
             summary = asyncio.run(runner.run())
             runner_s = time.perf_counter() - start
             calls = summary["calls_made"]
+            latencies = sorted(r[0] for r in store.execute(
+                "SELECT latency_s FROM classifier_calls WHERE latency_s IS NOT NULL"))  # fmt: skip
+            median_latency = latencies[len(latencies) // 2]
+            mean_latency = sum(latencies) / len(latencies)
             assert calls == ITEMS * VOTES, summary
             start = time.perf_counter()
             again = asyncio.run(Runner(store, opts).run())
@@ -111,12 +115,16 @@ def main() -> None:
         "bare_sdk_fraction_of_ideal": round(bare_rate / ideal, 3),
         "runner_vs_bare_sdk": round(rate / bare_rate, 3),
         "rerun_all_cached_s": round(rerun_s, 3),
+        "median_call_latency_s": round(median_latency, 4),
+        "mean_call_latency_s": round(mean_latency, 4),
         "target_fraction": 0.9,
     }
     print(
         f"runner {rate:.1f} calls/s = {rate / ideal:.1%} of ideal {ideal:.0f}/s "
         f"(bare SDK loop {bare_rate:.1f}/s = {bare_rate / ideal:.1%}; runner/bare "
-        f"{rate / bare_rate:.2f}); re-run from cache {rerun_s:.2f} s"
+        f"{rate / bare_rate:.2f}); call latency median {median_latency * 1000:.0f} ms, "
+        f"mean {mean_latency * 1000:.0f} ms; "
+        f"re-run from cache {rerun_s:.2f} s"
     )
     out = ROOT / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)

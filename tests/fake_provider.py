@@ -20,6 +20,7 @@ and change it.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import email.parser
 import email.policy
 import hashlib
@@ -124,6 +125,7 @@ class FakeProvider:
         self.files: dict[str, bytes] = {}
         self._ids = 0
         self.server: _Server | None = None
+        self._port: int | None = None
         self.thread: threading.Thread | None = None
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -148,7 +150,9 @@ class FakeProvider:
 
     @property
     def port(self) -> int:
-        assert self.server is not None
+        if self.server is None:
+            assert self._port is not None, "the fake provider is not serving"
+            return self._port
         return self.server.server_address[1]
 
     @property
@@ -326,6 +330,9 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         return
 
+    def _sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
+
     def _send(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
         body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
         try:
@@ -385,7 +392,7 @@ class _Handler(BaseHTTPRequestHandler):
             return True
         u -= cfg.p_500
         if u < cfg.p_timeout:
-            time.sleep(cfg.stall)
+            self._sleep(cfg.stall)
             self._send(504, {"error": {"message": "stalled"}})
             return True
         return False
@@ -456,13 +463,13 @@ class _Handler(BaseHTTPRequestHandler):
             if not self._authorized("anthropic") or self._fault():
                 return
             if fake.config.latency:
-                time.sleep(fake.config.latency)
+                self._sleep(fake.config.latency)
             return self._send(200, fake.anthropic_message(json.loads(raw)))
         if path == "/v1/chat/completions":
             if not self._authorized("openai") or self._fault():
                 return
             if fake.config.latency:
-                time.sleep(fake.config.latency)
+                self._sleep(fake.config.latency)
             return self._send(200, fake.openai_completion(json.loads(raw)))
         if path == "/v1/messages/batches":
             if not self._authorized("anthropic"):
@@ -507,13 +514,105 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(404, {"error": {"message": f"unknown path {path}"}})
 
 
+class _Headers(dict):
+    def get(self, key: str, default: Any = None) -> Any:
+        return super().get(key.lower(), default)
+
+
+class _AsyncExchange(_Handler):
+    """One request served by the asyncio server, through the same handler code.
+
+    The handler runs on the event loop without blocking: its sleeps (latency, stalls) are
+    added up and awaited before the response is written, so one thread serves every
+    connection and the fake costs little CPU beside the client under test.
+    """
+
+    def __init__(self, fake: FakeProvider, method: str, path: str, headers: _Headers,
+                 body: bytes):  # fmt: skip
+        self.fake = fake
+        self.command = method
+        self.path = path
+        self.headers = headers
+        self.raw = body
+        self.pause = 0.0
+        self.response = b""
+        self.close_connection = False
+
+    def _sleep(self, seconds: float) -> None:
+        self.pause += seconds
+
+    def _body(self) -> bytes:
+        return self.raw
+
+    def _send(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
+        body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+        ctype = "application/octet-stream" if isinstance(payload, bytes) else "application/json"
+        lines = [f"HTTP/1.1 {status} {'OK' if status < 400 else 'Error'}",
+                 f"Content-Type: {ctype}", f"Content-Length: {len(body)}"]  # fmt: skip
+        lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
+        self.response = ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+        with self.fake.lock:
+            self.fake.statuses[str(status)] += 1
+
+
+async def serve_async(fake: FakeProvider, port: int, seconds: float) -> None:
+    """Serve ``fake`` with asyncio streams on 127.0.0.1 for at most ``seconds``."""
+    import asyncio
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                line = await reader.readline()
+                if not line.strip():
+                    break
+                method, target, _ = line.decode("latin-1").split(" ", 2)
+                headers = _Headers()
+                while True:
+                    raw = await reader.readline()
+                    if raw in (b"\r\n", b"\n", b""):
+                        break
+                    key, _, value = raw.decode("latin-1").partition(":")
+                    headers[key.strip().lower()] = value.strip()
+                length = int(headers.get("content-length") or 0)
+                body = await reader.readexactly(length) if length else b""
+                exchange = _AsyncExchange(fake, method, target, headers, body)
+                if method == "GET":
+                    exchange.do_GET()
+                else:
+                    exchange.do_POST()
+                if exchange.pause:
+                    await asyncio.sleep(exchange.pause)
+                writer.write(exchange.response)
+                await writer.drain()
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", port, backlog=512)
+    fake._port = server.sockets[0].getsockname()[1]
+    print(f"PORT {fake._port}", flush=True)
+    async with server:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(server.serve_forever(), seconds)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="Run the fake LLM provider on 127.0.0.1.")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--latency", type=float, default=0.0)
     parser.add_argument("--max-seconds", type=float, default=600.0,
                         help="stop by itself after this long")  # fmt: skip
+    parser.add_argument("--threads", action="store_true",
+                        help="serve with a thread per connection instead of asyncio")  # fmt: skip
     args = parser.parse_args()
+    if not args.threads:
+        import asyncio
+
+        fake = FakeProvider(FakeConfig(latency=args.latency))
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(serve_async(fake, args.port, args.max_seconds))
+        return
     fake = FakeProvider(FakeConfig(latency=args.latency)).start(args.port)
     print(f"PORT {fake.port}", flush=True)
     try:

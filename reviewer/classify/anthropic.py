@@ -21,20 +21,27 @@ from reviewer.classify.base import (
 )
 
 
+def _get(obj: Any, name: str) -> Any:
+    if obj is None:
+        return None
+    return obj.get(name) if isinstance(obj, dict) else getattr(obj, name, None)
+
+
 def _completion(message: Any) -> Completion:
+    """A Completion from a Messages response (a dict or the SDK's model)."""
     text = "".join(
-        getattr(block, "text", "") or ""
-        for block in (message.content or [])
-        if getattr(block, "type", None) == "text"
+        _get(block, "text") or ""
+        for block in (_get(message, "content") or [])
+        if _get(block, "type") == "text"
     )
-    usage = message.usage
+    usage = _get(message, "usage")
     return Completion(
         texts=[text],
-        input_tokens=int(getattr(usage, "input_tokens", 0) or 0),
-        output_tokens=int(getattr(usage, "output_tokens", 0) or 0),
-        cache_read_tokens=int(getattr(usage, "cache_read_input_tokens", 0) or 0),
-        cache_write_tokens=int(getattr(usage, "cache_creation_input_tokens", 0) or 0),
-        response_id=getattr(message, "id", None),
+        input_tokens=int(_get(usage, "input_tokens") or 0),
+        output_tokens=int(_get(usage, "output_tokens") or 0),
+        cache_read_tokens=int(_get(usage, "cache_read_input_tokens") or 0),
+        cache_write_tokens=int(_get(usage, "cache_creation_input_tokens") or 0),
+        response_id=_get(message, "id"),
     )
 
 
@@ -46,23 +53,24 @@ class AnthropicProvider(Provider):
         super().__init__(model, **kwargs)
         self.check_key()
         import anthropic
+        import httpx2
 
         self._sdk = anthropic
+        self._httpx = httpx2
         try:
-            self.client = anthropic.AsyncAnthropic(
-                base_url=self.requested_base_url,
-                max_retries=self.max_retries,
-                timeout=self.timeout,
-                http_client=self._http_client(anthropic.DefaultAsyncHttpxClient),
-            )
+            self.clients = [
+                anthropic.AsyncAnthropic(
+                    base_url=self.requested_base_url,
+                    max_retries=self.max_retries,
+                    timeout=self.timeout,
+                    http_client=self._http_client(anthropic.DefaultAsyncHttpxClient),
+                )
+                for _ in range(self.n_clients)
+            ]
         except Exception as exc:  # bad URL and the like: nothing was sent yet
             raise ConfigError(
                 f"anthropic: cannot create the client: {describe_error(exc)}"
             ) from None
-
-    @property
-    def base_url(self) -> str:
-        return str(self.client.base_url)
 
     def _params(self, system: str, user: str, temperature: float, max_tokens: int) -> dict:
         params: dict[str, Any] = {
@@ -90,9 +98,15 @@ class AnthropicProvider(Provider):
         if n != 1:
             raise ValueError("the Anthropic Messages API returns one sample per request")
         try:
-            params = self._params(system, user, temperature, max_tokens)
-            extra = {"temperature": params.pop("temperature")} if "temperature" in params else None
-            message = await self.client.messages.create(**params, extra_body=extra)
+            # The client's generic post: the SDK's auth, headers, timeouts and retries, without
+            # building typed request and response models, which cost more CPU per call than
+            # everything else the runner does (see bench/bench_classify.py).
+            response = await self.client.post(
+                "/v1/messages",
+                body=self._params(system, user, temperature, max_tokens),
+                cast_to=self._httpx.Response,
+            )
+            message = response.json()
         except Exception as exc:
             self._raise(exc)
         return _completion(message)
@@ -138,6 +152,3 @@ class AnthropicProvider(Provider):
         except Exception as exc:
             self._raise(exc)
         return out
-
-    async def close(self) -> None:
-        await self.client.close()

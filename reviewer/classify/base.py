@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 PROVIDERS = ("anthropic", "openai")
+CONNECTIONS_PER_CLIENT = 8
 KEY_ENV = {"anthropic": "ANTHROPIC_API_KEY", "openai": "OPENAI_API_KEY"}
 BASE_URL_ENV = {"anthropic": "ANTHROPIC_BASE_URL", "openai": "OPENAI_BASE_URL"}
 
@@ -125,10 +126,15 @@ class Provider:
         base_url: str | None = None,
         timeout: float = 120.0,
         max_retries: int = 5,
+        concurrency: int = 8,
         before_attempt: BeforeHook | None = None,
         after_response: AfterHook | None = None,
     ):
         self.model = model
+        # Several SDK clients, each with a few connections: httpx's pool checks every idle
+        # connection on each request, which at 32+ connections costs more CPU than the call.
+        self.n_clients = max(1, -(-concurrency // CONNECTIONS_PER_CLIENT))
+        self._next = 0
         self.requested_base_url = base_url or os.environ.get(BASE_URL_ENV[self.name]) or None
         self.timeout = timeout
         self.max_retries = max_retries
@@ -164,7 +170,17 @@ class Provider:
 
     @property
     def base_url(self) -> str:
-        raise NotImplementedError
+        return str(self.clients[0].base_url)
+
+    @property
+    def client(self) -> Any:
+        """The next client, round robin (batch operations may use any of them)."""
+        self._next = (self._next + 1) % len(self.clients)
+        return self.clients[self._next]
+
+    async def close(self) -> None:
+        for c in self.clients:
+            await c.close()
 
     async def complete(
         self, system: str, user: str, *, n: int, temperature: float, max_tokens: int
@@ -182,9 +198,6 @@ class Provider:
     async def batch_results(self, batch_id: str) -> list[tuple[str, Completion | str]]:
         """(custom_id, Completion or error text) for every request of a finished batch."""
         raise NotImplementedError
-
-    async def close(self) -> None:
-        return None
 
 
 def provider_class(provider: str) -> type[Provider]:

@@ -24,17 +24,12 @@ from reviewer.classify.base import (
 
 
 def _usage_completion(texts: list[str], usage: Any, response_id: str | None) -> Completion:
-    def get(obj: Any, name: str) -> Any:
-        if obj is None:
-            return None
-        return obj.get(name) if isinstance(obj, dict) else getattr(obj, name, None)
-
-    prompt = int(get(usage, "prompt_tokens") or 0)
-    cached = int(get(get(usage, "prompt_tokens_details"), "cached_tokens") or 0)
+    prompt = int(_get(usage, "prompt_tokens") or 0)
+    cached = int(_get(_get(usage, "prompt_tokens_details"), "cached_tokens") or 0)
     return Completion(
         texts=texts,
         input_tokens=max(prompt - cached, 0),
-        output_tokens=int(get(usage, "completion_tokens") or 0),
+        output_tokens=int(_get(usage, "completion_tokens") or 0),
         cache_read_tokens=cached,
         response_id=response_id,
     )
@@ -61,22 +56,23 @@ class OpenAIProvider(Provider):
     def __init__(self, model: str, **kwargs: Any):
         super().__init__(model, **kwargs)
         self.check_key()
+        import httpx2
         import openai
 
         self._sdk = openai
+        self._httpx = httpx2
         try:
-            self.client = openai.AsyncOpenAI(
-                base_url=self.requested_base_url,
-                max_retries=self.max_retries,
-                timeout=self.timeout,
-                http_client=self._http_client(openai.DefaultAsyncHttpxClient),
-            )
+            self.clients = [
+                openai.AsyncOpenAI(
+                    base_url=self.requested_base_url,
+                    max_retries=self.max_retries,
+                    timeout=self.timeout,
+                    http_client=self._http_client(openai.DefaultAsyncHttpxClient),
+                )
+                for _ in range(self.n_clients)
+            ]
         except Exception as exc:
             raise ConfigError(f"openai: cannot create the client: {describe_error(exc)}") from None
-
-    @property
-    def base_url(self) -> str:
-        return str(self.client.base_url)
 
     def _body(self, system: str, user: str, n: int, temperature: float, max_tokens: int) -> dict:
         body: dict[str, Any] = {
@@ -103,15 +99,20 @@ class OpenAIProvider(Provider):
         self, system: str, user: str, *, n: int, temperature: float, max_tokens: int
     ) -> Completion:
         try:
-            response = await self.client.chat.completions.create(
-                **self._body(system, user, n, temperature, max_tokens)
+            # The client's generic post: the SDK's auth, retries and timeouts without typed
+            # models, which would cost more CPU per call than the rest of the runner.
+            raw = await self.client.post(
+                "/chat/completions",
+                body=self._body(system, user, n, temperature, max_tokens),
+                cast_to=self._httpx.Response,
             )
+            response = raw.json()
         except Exception as exc:
             self._raise(exc)
-        texts = _texts(response.choices)
+        texts = _texts(response.get("choices"))
         if len(texts) != n:
             raise CallFailed(f"asked for n={n} samples, the server returned {len(texts)}")
-        return _usage_completion(texts, response.usage, response.id)
+        return _usage_completion(texts, response.get("usage"), response.get("id"))
 
     async def submit_batch(
         self, requests: list[BatchRequest], *, temperature: float, max_tokens: int
@@ -172,9 +173,6 @@ class OpenAIProvider(Provider):
         except Exception as exc:
             self._raise(exc)
         return out
-
-    async def close(self) -> None:
-        await self.client.close()
 
 
 def _batch_line(row: dict[str, Any]) -> tuple[str, Completion | str]:

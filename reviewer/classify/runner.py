@@ -317,6 +317,7 @@ class Runner:
             base_url=self.opts.base_url,
             timeout=self.opts.timeout,
             max_retries=self.opts.max_retries,
+            concurrency=self.opts.concurrency,
             before_attempt=self.limiter.wait_if_paused,
             after_response=self.limiter.on_response,
         )
