@@ -21,8 +21,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 LATENCY = 0.1
 CONCURRENCY = 32
-ITEMS = 48
-VOTES = 20  # Anthropic: one request per vote -> 960 calls, 3 s at the ideal rate
+ITEMS = 96
+VOTES = 20  # Anthropic: one request per vote -> 1920 calls, 6 s at the ideal rate
 
 
 def _start_server() -> tuple[subprocess.Popen, int]:

@@ -30,6 +30,7 @@ from reviewer.classify.base import (
     make_provider,
     parse_model_spec,
     provider_class,
+    scrub,
 )
 from reviewer.classify.limiter import AdaptiveLimiter
 from reviewer.classify.prices import Price, find_price
@@ -295,7 +296,7 @@ class Runner:
             self.run_id = cdb.create_run(
                 self.store, name=self.run_name, provider=self.opts.provider,
                 model=self.opts.model, rubric_hash=self.rubric_hash, params=params,
-                prompt_hash=content_hash(self.system), base_url=self.base_url, mode=mode,
+                prompt_hash=content_hash(self.system), base_url=scrub(self.base_url), mode=mode,
                 max_cost_usd=self.opts.max_cost,
             )  # fmt: skip
         else:

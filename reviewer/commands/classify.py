@@ -57,18 +57,19 @@ def _progress_callback(console, total_hint: int):
 
 def _print_summary(console, summary: dict) -> None:
     from rich.table import Table
+    from rich.text import Text
 
     if summary.get("dry_run"):
         table = Table(title="dry run: nothing was sent", show_header=False)
         for key in ("run", "mode", "items", "calls_cached", "calls_to_make", "samples_to_make",
                     "est_input_tokens", "max_output_tokens", "est_cost_usd_upper",
                     "token_estimate"):  # fmt: skip
-            table.add_row(key, str(summary[key]))
+            table.add_row(key, Text(str(summary[key])))
         console.print(table)
         if not summary["price_known"]:
             console.print("no price for this model: give one with --prices FILE.toml")
         return
-    table = Table(title=f"classifier run {summary['run_id']}: {summary['status']}",
+    table = Table(title=Text(f"classifier run {summary['run_id']}: {summary['status']}"),
                   show_header=False)  # fmt: skip
     rows = [
         ("run (rater)", summary["run"]),
@@ -91,7 +92,7 @@ def _print_summary(console, summary: dict) -> None:
                                 f"{summary['batches_collected']} collected, "
                                 f"{summary['batches_pending']} pending"))  # fmt: skip
     for key, value in rows:
-        table.add_row(key, str(value))
+        table.add_row(key, Text(str(value)))  # run names come from the user: no markup
     console.print(table)
     if summary["stopped_reason"] == "max-cost":
         console.print(f"stopped before exceeding --max-cost ${summary['max_cost_usd']}: "

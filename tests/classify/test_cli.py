@@ -150,3 +150,6 @@ def test_summary_renders(fake, db_path, keys):
     assert "30 made, 0 from cache" in result.output
     result = CliRunner().invoke(cli, args, terminal_width=160)
     assert "0 made, 30 from cache" in result.output
+    # A run name is shown literally, markup and all.
+    result = CliRunner().invoke(cli, [*args, "--name", "[bold]mine[/bold]"], terminal_width=160)
+    assert "[bold]mine[/bold]" in result.output
