@@ -62,10 +62,10 @@ class AdaptiveLimiter:
     def on_rate_limited(self, retry_after: float | None) -> None:
         self.rate_limited += 1
         now = time.monotonic()
-        pause = max(retry_after or 0.0, self.min_pause)
+        pause = retry_after if retry_after is not None else self.min_pause
         self._paused_until = max(self._paused_until, now + pause)
         # One cut per burst: the many calls in flight when the limit hits all see a 429.
-        if now - self._last_cut > pause:
+        if now - self._last_cut > max(pause, 0.5):
             self.limit = max(1.0, self.limit / 2)
             self._last_cut = now
 

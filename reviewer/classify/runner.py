@@ -271,7 +271,7 @@ class Runner:
             "rubric_hash": self.rubric_hash,
             "provider": self.opts.provider,
             "model": self.opts.model,
-            "base_url": self.base_url,
+            "base_url": scrub(self.base_url),
             "mode": "batch" if self.opts.batch else "online",
             "items": len(ids),
             "calls_cached": cached,
@@ -533,7 +533,8 @@ class Runner:
                 )  # fmt: skip
             except RateLimited as exc:
                 self.stats.rate_limited += 1
-                wait = max(exc.retry_after or 0.0, 2.0 ** min(round_, 5))
+                # The SDK's own retries are spent: wait as asked (or back off), then go again.
+                wait = exc.retry_after if exc.retry_after else min(0.5 * 2.0**round_, 30.0)
                 failed: str | None = None if round_ + 1 < RATE_LIMIT_ROUNDS else str(exc)
             except CallFailed as exc:
                 failed = str(exc)
@@ -659,7 +660,7 @@ class Runner:
             "rubric_hash": self.rubric_hash,
             "provider": self.opts.provider,
             "model": self.opts.model,
-            "base_url": self.base_url,
+            "base_url": scrub(self.base_url),
             "mode": "batch" if self.opts.batch else "online",
             "status": status,
             "stopped_reason": self.stop_reason,

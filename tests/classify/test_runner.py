@@ -197,3 +197,14 @@ def test_filters_select_transcripts(fake, keys, labeled_db):
                                  condition="free"))  # fmt: skip
     expected = len(store.transcript_ids(model="claude-3-opus", condition="free"))
     assert summary["items"] == expected == summary["items_labeled_now"]
+
+
+def test_rate_limits_past_the_sdk_retries_slow_the_run_but_lose_nothing(fake, keys, labeled_db):
+    store, _ = labeled_db
+    fake.config.p_429, fake.config.retry_after = 0.3, 0.02
+    opts = options(fake, "anthropic:claude-3-5-haiku", votes=3, concurrency=2, max_retries=0)
+    summary = run(store, opts)
+    assert summary["rate_limit_requeues"] > 0  # the SDK gave up; the runner waited and retried
+    assert summary["rate_limited_responses"] == fake.stats()["statuses"]["429"]
+    assert summary["status"] == "finished" and summary["calls_failed"] == 0
+    assert summary["items_labeled_now"] == 12
