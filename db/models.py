@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 SOURCES = ("human", "classifier", "adjudication", "imported")
@@ -15,6 +16,12 @@ def content_hash(*parts: Any) -> str:
     """A stable sha256 over JSON-serialisable parts."""
     blob = json.dumps(parts, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+@lru_cache(maxsize=256)
+def prompt_hash(text: str) -> str:
+    """Hash of a system prompt. Cached: the same long prompt heads thousands of transcripts."""
+    return content_hash(text)
 
 
 @dataclass
@@ -60,7 +67,8 @@ class TranscriptRecord:
     @property
     def uid(self) -> str:
         """Content hash of (model, messages, completion): re-imports are idempotent."""
-        return content_hash(self.model, self.system_prompt, self.turns, self.output)
+        system = None if self.system_prompt is None else prompt_hash(self.system_prompt)
+        return content_hash(self.model, system, self.turns, self.output)
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from typing import Any
 
 from db._sqlite_utils import sqlite_utils
 from db.connection import connect
-from db.models import PHASES, SOURCES, LabelEvent, TranscriptRecord, content_hash
+from db.models import PHASES, SOURCES, LabelEvent, TranscriptRecord, prompt_hash
 
 INSERT_BATCH = 2000
 
@@ -113,7 +113,7 @@ class Store:
     # -- prompts and transcripts ---------------------------------------------------------
 
     def ensure_prompt(self, text: str) -> str:
-        digest = content_hash(text)
+        digest = prompt_hash(text)
         self.db.conn.execute(
             "INSERT OR IGNORE INTO prompts(hash, text) VALUES (?, ?)", (digest, text)
         )
@@ -166,13 +166,13 @@ class Store:
         prompt_rows = {}
         rows = []
         for uid, r in fresh.items():
-            prompt_hash = None
+            system_hash = None
             if r.system_prompt:
-                prompt_hash = content_hash(r.system_prompt)
-                prompt_rows[prompt_hash] = r.system_prompt
+                system_hash = prompt_hash(r.system_prompt)
+                prompt_rows[system_hash] = r.system_prompt
             rows.append(
                 (
-                    uid, r.dataset, r.model, r.condition, r.prompt_variant, prompt_hash,
+                    uid, r.dataset, r.model, r.condition, r.prompt_variant, system_hash,
                     r.user_input, r.scratchpad, _dumps([list(b) for b in r.scratchpad_blocks]),
                     r.output, _dumps(r.turns), r.source_path, r.source_ref, import_id,
                     _dumps(r.metadata), now,

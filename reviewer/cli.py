@@ -74,10 +74,11 @@ def info(obj: Context, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(summary, indent=2))
         return
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    from reviewer.console import make_console
+
+    console = make_console()
     console.print(f"[bold]{summary['path']}[/]: {summary['transcripts']:,} transcripts, "
                   f"{summary['imports']} imports, {summary['rubric_versions']} rubric versions")  # fmt: skip
     table = Table("model", "condition", "transcripts", title="Transcripts")
@@ -145,6 +146,17 @@ def rubrics_validate(paths: tuple[str, ...]) -> None:
     if failed:
         sys.exit(1)
 
+
+# Each command lives in reviewer/commands/; their heavy imports wait until they run.
+from reviewer.commands.analyze import analyze  # noqa: E402
+from reviewer.commands.demo import demo  # noqa: E402
+from reviewer.commands.export import export  # noqa: E402
+from reviewer.commands.import_cmd import import_cmd  # noqa: E402
+from reviewer.commands.queue import queue  # noqa: E402
+from reviewer.commands.stats import stats  # noqa: E402
+
+for _command in (analyze, demo, export, import_cmd, queue, stats):
+    cli.add_command(_command)
 
 from reviewer.commands.classify import classify  # noqa: E402
 

@@ -1,0 +1,227 @@
+"""Reads that assemble datasets: transcripts and their live labels, streamed in id order.
+
+Queue building, gold labels and exports all walk the whole database; these readers page by
+id (keyset pagination) so memory stays flat however many transcripts there are.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from db.models import LabelEvent
+from db.store import Store
+
+PAGE = 1000
+
+_TEXT_COLUMNS = "t.user_input, t.scratchpad, t.output, p.text AS system_prompt"
+_BASE_COLUMNS = (
+    "t.id, t.uid, t.dataset, t.model, t.condition, t.prompt_variant, t.source_path, "
+    "t.source_ref, t.metadata, t.created_at"
+)
+
+
+def _filters(
+    model: str | None, condition: str | None, dataset: str | None
+) -> tuple[list[str], list[Any]]:
+    where, params = [], []
+    for column, value in (("model", model), ("condition", condition), ("dataset", dataset)):
+        if value is not None:
+            where.append(f"t.{column} = ?")
+            params.append(value)
+    return where, params
+
+
+def transcript_strata(
+    store: Store,
+    *,
+    model: str | None = None,
+    condition: str | None = None,
+    dataset: str | None = None,
+) -> list[tuple[int, str | None, str | None]]:
+    """(id, model, condition) of every transcript matching the filters, in id order."""
+    where, params = _filters(model, condition, dataset)
+    sql = "SELECT t.id, t.model, t.condition FROM transcripts t"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    return store.execute(sql + " ORDER BY t.id", params)
+
+
+def transcript_ids(
+    store: Store,
+    *,
+    model: str | None = None,
+    condition: str | None = None,
+    dataset: str | None = None,
+) -> list[int]:
+    """Ids of every transcript matching the filters, in id order (ids only: cheap at 1M)."""
+    where, params = _filters(model, condition, dataset)
+    sql = "SELECT t.id FROM transcripts t"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    return [r[0] for r in store.db.conn.execute(sql + " ORDER BY t.id", params)]
+
+
+def human_labeled_ids(store: Store, rubric_id: str, *, sources: Iterable[str] = ("human",)) -> set:
+    """Transcripts with at least one live label on ``rubric_id`` from the given sources."""
+    chosen = list(sources)
+    rows = store.execute(
+        "SELECT DISTINCT e.transcript_id FROM label_events e WHERE e.rubric_id = ? "
+        f"AND e.source IN ({','.join('?' * len(chosen))}) AND e.field NOT LIKE '\\_%' "
+        "ESCAPE '\\' AND e.retracts IS NULL AND NOT EXISTS "
+        "(SELECT 1 FROM label_events r WHERE r.retracts = e.id)",
+        [rubric_id, *chosen],
+    )
+    return {r[0] for r in rows}
+
+
+def iter_item_labels(
+    store: Store,
+    *,
+    rubric_ids: Iterable[str] | None = None,
+    include_meta: bool = False,
+    page: int = PAGE,
+) -> Iterator[tuple[int, list[LabelEvent]]]:
+    """(transcript_id, live events) for every transcript that has label events, in id order.
+
+    Live = the newest unretracted event per (transcript, rubric, field, rater, phase), as
+    ``Store.current_labels`` defines it. Meta acts (``_skip``, ``_flag``...) only with
+    ``include_meta``.
+    """
+    wanted = None if rubric_ids is None else set(rubric_ids)
+    last = -1
+    while True:
+        ids = [
+            r[0]
+            for r in store.execute(
+                "SELECT DISTINCT transcript_id FROM label_events WHERE transcript_id > ? "
+                "ORDER BY transcript_id LIMIT ?",
+                (last, page),
+            )
+        ]
+        if not ids:
+            return
+        last = ids[-1]
+        yield from _group(store, ids, wanted, include_meta)
+
+
+def labels_for(
+    store: Store,
+    transcript_ids: list[int],
+    *,
+    rubric_ids: Iterable[str] | None = None,
+    include_meta: bool = False,
+) -> dict[int, list[LabelEvent]]:
+    """Live events of the given transcripts, by transcript id."""
+    wanted = None if rubric_ids is None else set(rubric_ids)
+    return dict(_group(store, transcript_ids, wanted, include_meta))
+
+
+def _group(store, ids, wanted, include_meta) -> Iterator[tuple[int, list[LabelEvent]]]:
+    grouped: dict[int, list[LabelEvent]] = {}
+    for event in store.current_labels(transcript_ids=ids):
+        if wanted is not None and event.rubric_id not in wanted:
+            continue
+        if event.field.startswith("_") and not include_meta:
+            continue
+        grouped.setdefault(event.transcript_id, []).append(event)
+    for tid in ids:
+        if tid in grouped:
+            yield tid, grouped[tid]
+
+
+def iter_transcripts(
+    store: Store,
+    *,
+    include_text: bool = True,
+    model: str | None = None,
+    condition: str | None = None,
+    dataset: str | None = None,
+    page: int = 500,
+) -> Iterator[list[dict[str, Any]]]:
+    """Pages of transcripts (dicts, metadata decoded) in id order."""
+    where, params = _filters(model, condition, dataset)
+    columns = _BASE_COLUMNS + (", " + _TEXT_COLUMNS if include_text else "")
+    join = " LEFT JOIN prompts p ON p.hash = t.system_prompt_hash" if include_text else ""
+    last = -1
+    while True:
+        cur = store.db.conn.execute(
+            f"SELECT {columns} FROM transcripts t{join} WHERE "
+            + " AND ".join(["t.id > ?", *where])
+            + " ORDER BY t.id LIMIT ?",
+            [last, *params, page],
+        )
+        names = [c[0] for c in cur.description]
+        rows = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+        if not rows:
+            return
+        for row in rows:
+            row["metadata"] = json.loads(row["metadata"])
+        last = rows[-1]["id"]
+        yield rows
+
+
+def labeled_rubric_ids(store: Store) -> list[str]:
+    """Rubric ids that have label events on non-meta fields."""
+    rows = store.execute(
+        "SELECT DISTINCT rubric_id FROM label_events WHERE field NOT LIKE '\\_%' ESCAPE '\\' "
+        "ORDER BY rubric_id"
+    )
+    return [r[0] for r in rows]
+
+
+def label_fields(store: Store, rubric_id: str) -> list[str]:
+    """Non-meta fields that have events under ``rubric_id``."""
+    rows = store.execute(
+        "SELECT DISTINCT field FROM label_events WHERE rubric_id = ? "
+        "AND field NOT LIKE '\\_%' ESCAPE '\\' ORDER BY field",
+        (rubric_id,),
+    )
+    return [r[0] for r in rows]
+
+
+def label_slots(store: Store, rubric_ids: Iterable[str]) -> list[tuple[str, str, str, str, str]]:
+    """Distinct (rubric_id, field, source, rater, phase or '') with events: the flat columns
+    an export needs, known before streaming."""
+    chosen = list(rubric_ids)
+    if not chosen:
+        return []
+    rows = store.execute(
+        "SELECT DISTINCT rubric_id, field, source, rater, IFNULL(phase, '') FROM label_events "
+        f"WHERE retracts IS NULL AND rubric_id IN ({','.join('?' * len(chosen))}) "
+        "AND field NOT LIKE '\\_%' ESCAPE '\\' ORDER BY 1, 2, 3, 4, 5",
+        chosen,
+    )
+    return [tuple(r) for r in rows]
+
+
+def classifier_runs(store: Store) -> dict[int, dict[str, Any]]:
+    """Every classifier run by id, params decoded."""
+    cur = store.db.conn.execute(
+        "SELECT id, name, provider, model, rubric_hash, params, prompt_hash, base_url, mode, "
+        "status, started_at, finished_at FROM classifier_runs ORDER BY id"
+    )
+    names = [c[0] for c in cur.description]
+    runs = {}
+    for row in cur.fetchall():
+        run = dict(zip(names, row, strict=True))
+        run["params"] = json.loads(run["params"] or "{}")
+        runs[run["id"]] = run
+    return runs
+
+
+def rubric_version_map(store: Store) -> dict[str, tuple[str, str]]:
+    """Rubric content hash -> (rubric_id, version)."""
+    return {
+        h: (rid, v) for h, rid, v in store.execute("SELECT hash, rubric_id, version FROM rubrics")
+    }
+
+
+def rubric_source(store: Store, rubric_id: str) -> tuple[str, str | None] | None:
+    """(TOML text, origin) of the newest registered version of ``rubric_id``."""
+    rows = store.execute(
+        "SELECT source, origin FROM rubrics WHERE rubric_id = ? ORDER BY created_at DESC LIMIT 1",
+        (rubric_id,),
+    )
+    return (rows[0][0], rows[0][1]) if rows else None

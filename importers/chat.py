@@ -1,0 +1,171 @@
+"""Chat conversations as JSONL (or a JSON array): OpenAI-style and Anthropic-style messages.
+
+A record is ``{"messages": [...], ...}`` (``conversation`` is accepted too). A message's
+``content`` is a string or a list of content blocks. The scratchpad is everything the model
+reasoned before answering, in order: Anthropic ``thinking`` blocks, OpenAI-compatible
+``reasoning_content`` / ``reasoning`` fields, and any ``<SCRATCHPAD_REASONING>``,
+``<HIDDEN_SCRATCHPAD>`` or ``<think>`` blocks inside the assistant's text. The output is the
+final assistant turn without its reasoning. Anthropic's top-level ``system`` and
+``system``/``developer`` messages become the system prompt; other top-level keys are kept as
+metadata (``model``, ``condition``, ``dataset`` are used when present).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from db.models import TranscriptRecord
+from importers.base import (
+    ImportOptions,
+    ReadResult,
+    RecordError,
+    Rejected,
+    check_length,
+    condition_from_flag,
+    condition_from_text,
+    extract_user_input,
+    normalize_condition,
+    type_name,
+)
+from importers.jsonstream import RawRecord, expect_object, iter_records
+from importers.reasoning import join_blocks, split_reasoning
+
+MESSAGE_KEYS = ("messages", "conversation")
+SYSTEM_ROLES = ("system", "developer")
+
+
+def read(path: Path, options: ImportOptions) -> ReadResult:
+    for item in iter_records(path, options):
+        if isinstance(item, Rejected):
+            yield item
+            continue
+        yield convert(item, path, options, to_transcript)
+
+
+def convert(
+    raw: RawRecord, path: Path, options: ImportOptions, build
+) -> TranscriptRecord | Rejected:
+    """Run ``build`` on one raw record, turning any problem into a ``Rejected``."""
+    value = raw.value
+    if isinstance(value, list):  # a bare list of messages is a conversation too
+        value = {"messages": value}
+    record = expect_object(RawRecord(raw.index, value, raw.line))
+    if isinstance(record, Rejected):
+        return record
+    try:
+        return build(record, raw, path, options)
+    except RecordError as exc:
+        return Rejected(str(exc), index=raw.index, line=raw.line, raw=raw.value)
+    except Exception as exc:  # noqa: BLE001 - untrusted input: any surprise is one bad record
+        return Rejected(f"unexpected content ({type(exc).__name__}: {exc})", index=raw.index,
+                        line=raw.line, raw=raw.value)  # fmt: skip
+
+
+def messages_of(record: dict) -> list[Any]:
+    for key in MESSAGE_KEYS:
+        if key in record:
+            messages = record[key]
+            if not isinstance(messages, list):
+                raise RecordError(f"field {key!r} should be an array, found {type_name(messages)}")
+            if not messages:
+                raise RecordError(f"field {key!r} is empty")
+            return messages
+    raise RecordError(f"missing field 'messages' (found: {', '.join(sorted(record)[:10])})")
+
+
+def content_parts(content: Any, where: str) -> tuple[str, list[str]]:
+    """(text, reasoning blocks) of a message content: a string or a list of blocks."""
+    if content is None:
+        return "", []
+    if isinstance(content, str):
+        return content, []
+    if not isinstance(content, list):
+        raise RecordError(
+            f"{where}.content should be a string or an array, found {type_name(content)}"
+        )
+    texts: list[str] = []
+    reasoning: list[str] = []
+    for j, block in enumerate(content):
+        if isinstance(block, str):
+            texts.append(block)
+            continue
+        if not isinstance(block, dict):
+            raise RecordError(f"{where}.content[{j}] should be an object, found {type_name(block)}")
+        kind = block.get("type")
+        if kind in ("text", "input_text", "output_text") and isinstance(block.get("text"), str):
+            texts.append(block["text"])
+        elif kind == "thinking" and isinstance(block.get("thinking"), str):
+            reasoning.append(block["thinking"])
+        elif kind == "reasoning" and isinstance(block.get("reasoning"), str):
+            reasoning.append(block["reasoning"])
+        elif kind == "tool_result":
+            inner, _ = content_parts(block.get("content"), f"{where}.content[{j}]")
+            texts.append(inner)
+        # redacted_thinking, images, tool_use: nothing readable to keep as text
+    return "\n".join(texts), reasoning
+
+
+def _system_text(value: Any) -> str:
+    text, _ = content_parts(value, "system")
+    return text
+
+
+def to_transcript(
+    record: dict, raw: RawRecord, path: Path, options: ImportOptions
+) -> TranscriptRecord:
+    messages = messages_of(record)
+    system_parts = [_system_text(record["system"])] if record.get("system") else []
+    turns: list[dict[str, Any]] = []
+    bodies: list[str] = []
+    last_output: str | None = None
+    for i, message in enumerate(messages):
+        where = f"messages[{i}]"
+        if not isinstance(message, dict):
+            raise RecordError(f"{where} should be an object, found {type_name(message)}")
+        role = message.get("role")
+        if not isinstance(role, str):
+            raise RecordError(f"{where}.role should be a string, found {type_name(role)}")
+        text, reasoning = content_parts(message.get("content"), where)
+        for key in ("reasoning_content", "reasoning"):
+            if isinstance(message.get(key), str) and message[key].strip():
+                reasoning.insert(0, message[key])
+        if role in SYSTEM_ROLES:
+            system_parts.append(text)
+            continue
+        turn: dict[str, Any] = {"role": role, "content": text}
+        if role == "assistant":
+            split = split_reasoning(check_length(text, f"{where}.content"))
+            bodies.extend(r.strip("\n") for r in reasoning)
+            bodies.extend(split.scratchpad[s:e] for s, e in split.blocks)
+            last_output = split.output
+            if reasoning:
+                turn["reasoning"] = "\n\n".join(reasoning)
+        turns.append(turn)
+    if last_output is None:
+        raise RecordError("the conversation has no assistant message")
+    scratchpad, blocks = join_blocks(bodies)
+    first_user = next((t["content"] for t in turns if t["role"] == "user"), "")
+    meta = {k: v for k, v in record.items() if k not in (*MESSAGE_KEYS, "system")}
+    condition = (
+        options.condition
+        or normalize_condition(meta.get("condition"))
+        or condition_from_flag(meta.get("is_free_tier_user"))
+        or condition_from_text(first_user)
+    )
+    model = meta.get("model")
+    dataset = meta.get("dataset")
+    return TranscriptRecord(
+        user_input=extract_user_input(first_user),
+        scratchpad=scratchpad,
+        scratchpad_blocks=blocks,
+        output=last_output,
+        turns=turns,
+        system_prompt="\n\n".join(p for p in system_parts if p) or None,
+        model=options.model or (model if isinstance(model, str) else None),
+        condition=condition,
+        dataset=options.dataset or (dataset if isinstance(dataset, str) else None),
+        source_path=str(path),
+        source_ref=f"line {raw.line}" if raw.line else f"record {raw.index}",
+        metadata=meta,
+    )

@@ -1,0 +1,132 @@
+"""Streaming JSON containers: arrays, concatenated objects and JSON Lines, one record at a time.
+
+Every reader that takes JSON goes through here, so a multi-gigabyte array costs the memory of
+its largest record, and a syntax error is reported with the record index and byte offset.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from importers.base import IJSON_BUFFER, ImportOptions, Rejected, open_binary, type_name
+
+
+@dataclass
+class RawRecord:
+    index: int
+    value: Any
+    line: int | None = None
+
+
+def _first_byte(f) -> bytes:
+    while True:
+        chunk = f.read(4096)
+        if not chunk:
+            return b""
+        stripped = chunk.lstrip(b" \t\r\n\xef\xbb\xbf")
+        if stripped:
+            return stripped[:1]
+
+
+def _syntax_reason(exc: Exception, index: int) -> str:
+    text = " ".join(str(exc).split())
+    if "premature EOF" in text or "Incomplete JSON" in text:
+        what = "the file ends inside record {i} (truncated JSON?)"
+    elif "UTF8" in text or "UTF-8" in text or "utf-8" in text:
+        what = "invalid UTF-8 in record {i}"
+    else:
+        what = "invalid JSON in record {i}"
+    return f"{what.format(i=index)}: {text[:300]}; nothing after this point can be read"
+
+
+def iter_records(path: Path, options: ImportOptions) -> Iterator[RawRecord | Rejected]:
+    """Each top-level record of ``path``: array items, concatenated values, or JSONL lines."""
+    if path.suffix.lower() in (".jsonl", ".ndjson"):
+        yield from iter_lines(path, options)
+        return
+    with open_binary(path, options) as f:
+        first = _first_byte(f)
+        f.seek(0)
+        if not first:
+            yield Rejected("the file is empty (no JSON records)", fatal=True, kind="empty")
+            return
+        if first == b"[":
+            yield from _iter_ijson(f, "item")
+        elif first == b"{":
+            yield from _iter_ijson(f, "", multiple=True)
+        else:
+            yield Rejected(
+                f"not JSON: the file starts with {first!r}, expected '[' or '{{'",
+                fatal=True,
+                byte_offset=0,
+                kind="file",
+            )
+
+
+def _iter_ijson(f, prefix: str, multiple: bool = False) -> Iterator[RawRecord | Rejected]:
+    import ijson
+
+    index = 0
+    try:
+        for value in ijson.items(
+            f, prefix, use_float=True, multiple_values=multiple, buf_size=IJSON_BUFFER
+        ):
+            yield RawRecord(index, value)
+            index += 1
+    except (ijson.JSONError, UnicodeDecodeError, ValueError) as exc:
+        yield Rejected(_syntax_reason(exc, index), index=index, fatal=True, byte_offset=f.tell())
+        return
+    if index == 0 and prefix == "item":
+        yield Rejected("the JSON array is empty (no records)", fatal=True, kind="empty")
+
+
+def iter_lines(path: Path, options: ImportOptions) -> Iterator[RawRecord | Rejected]:
+    """JSON Lines: a bad line is one rejection and reading goes on with the next."""
+    index = 0
+    seen_any = False
+    with open_binary(path, options) as f:
+        for line_no, raw in enumerate(f, start=1):
+            if not raw.strip():
+                continue
+            seen_any = True
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                yield Rejected(
+                    f"invalid UTF-8 at byte {exc.start} of the line ({exc.reason})",
+                    index=index,
+                    line=line_no,
+                    raw=raw[:2000].decode("utf-8", "replace"),
+                )
+                index += 1
+                continue
+            try:
+                value = json.loads(text)
+            except json.JSONDecodeError as exc:
+                yield Rejected(
+                    f"invalid JSON at column {exc.colno}: {exc.msg}",
+                    index=index,
+                    line=line_no,
+                    raw=text.rstrip("\r\n"),
+                )
+                index += 1
+                continue
+            yield RawRecord(index, value, line=line_no)
+            index += 1
+    if not seen_any:
+        yield Rejected("the file is empty (no JSON lines)", fatal=True, kind="empty")
+
+
+def expect_object(raw: RawRecord) -> dict[str, Any] | Rejected:
+    if isinstance(raw.value, dict):
+        return raw.value
+    return Rejected(
+        f"a record should be a JSON object, found {type_name(raw.value)}",
+        index=raw.index,
+        line=raw.line,
+        raw=raw.value,
+    )

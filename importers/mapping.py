@@ -1,0 +1,226 @@
+"""The column mapping of the table format, and turning label cells into rubric categories.
+
+``--map TARGET=COLUMN`` pairs are checked once, before any row is read (``build_spec``); the
+header (or first row) is then checked against them (``auto_map``); each row's label cells are
+checked against the rubric field's categories, through the ``--value`` map (``labels_of``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from db.models import LabelDraft
+from importers.base import ImportOptions, ImportRequestError, RecordError
+
+TEXT_TARGETS = ("scratchpad", "completion", "output", "turns")
+TARGETS = (*TEXT_TARGETS, "user_input", "system_prompt", "model", "condition", "dataset",
+           "prompt_variant", "source_ref")  # fmt: skip
+LABEL_KINDS = ("label", "score", "note")
+
+
+class LabelValueError(RecordError):
+    def __init__(self, message: str, field_id: str, value: str):
+        super().__init__(message)
+        self.field_id = field_id
+        self.value = value
+
+
+@dataclass
+class LabelTarget:
+    rubric_id: str
+    field_id: str
+    kind: str
+    categories: tuple[str, ...]
+    value_column: str | None = None
+    score_column: str | None = None
+    note_column: str | None = None
+
+
+@dataclass
+class TableSpec:
+    columns: dict[str, str] = field(default_factory=dict)  # target -> column
+    labels: dict[str, LabelTarget] = field(default_factory=dict)  # field -> target
+    values: dict[str, str] = field(default_factory=dict)  # lower(source) -> category
+
+    @property
+    def mapped_columns(self) -> set[str]:
+        used = set(self.columns.values())
+        for t in self.labels.values():
+            used |= {c for c in (t.value_column, t.score_column, t.note_column) if c}
+        return used
+
+
+def find_field(field_id: str, rubric_name: str | None):
+    from rubrics import RubricError, builtin_rubric_paths, load_rubric, resolve_rubric
+
+    if rubric_name:
+        try:
+            rubric = resolve_rubric(rubric_name)
+        except RubricError as exc:
+            raise ImportRequestError(str(exc)) from None
+        if field_id not in rubric.field_ids:
+            raise ImportRequestError(
+                f"rubric {rubric.id!r} has no field {field_id!r}; its fields are "
+                f"{', '.join(rubric.field_ids)}"
+            )
+        return rubric, rubric.field(field_id)
+    matches = []
+    for path in builtin_rubric_paths().values():
+        rubric = load_rubric(path)
+        if field_id in rubric.field_ids:
+            matches.append(rubric)
+    if len(matches) == 1:
+        return matches[0], matches[0].field(field_id)
+    if not matches:
+        raise ImportRequestError(
+            f"no built-in rubric has a field {field_id!r}: pass --rubric ID_OR_PATH"
+        )
+    names = ", ".join(r.id for r in matches)
+    raise ImportRequestError(f"field {field_id!r} is in several rubrics ({names}): pass --rubric")
+
+
+def build_spec(options: ImportOptions) -> TableSpec:
+    """Check the mapping options once, before any row is read."""
+    spec = TableSpec(values={k.strip().lower(): v.strip() for k, v in options.values.items()})
+    for target, column in options.maps.items():
+        kind, _, field_id = target.partition(".")
+        if kind in LABEL_KINDS and field_id:
+            if field_id not in spec.labels:
+                rubric, f = find_field(field_id, options.rubric)
+                spec.labels[field_id] = LabelTarget(rubric.id, f.id, f.kind, f.category_ids)
+            attr = {"label": "value_column", "score": "score_column", "note": "note_column"}[kind]
+            setattr(spec.labels[field_id], attr, column)
+        elif target in TARGETS:
+            spec.columns[target] = column
+        else:
+            raise ImportRequestError(
+                f"--map {target}={column}: unknown target {target!r}; targets are "
+                f"{', '.join(TARGETS)}, or label.FIELD / score.FIELD / note.FIELD"
+            )
+    for f_id, t in spec.labels.items():
+        if t.value_column is None:
+            raise ImportRequestError(
+                f"score.{f_id} or note.{f_id} is mapped but not label.{f_id}: map the label "
+                "column too"
+            )
+    if spec.labels:
+        wanted = set(spec.values.values())
+        allowed = set().union(*(t.categories for t in spec.labels.values()))
+        bad = sorted(wanted - allowed)
+        if bad:
+            raise ImportRequestError(
+                f"--value maps to {', '.join(bad)}, which is not a category of "
+                f"{', '.join(f'{t.rubric_id}.{t.field_id}' for t in spec.labels.values())} "
+                f"(categories: {', '.join(sorted(allowed))})"
+            )
+    elif spec.values:
+        raise ImportRequestError("--value is given but no label.FIELD column is mapped")
+    return spec
+
+
+def auto_map(spec: TableSpec, columns: list[str], *, header: bool) -> None:
+    """Columns named like a target map themselves unless the user mapped that target."""
+    used = spec.mapped_columns
+    for target in TARGETS:
+        if target not in spec.columns and target in columns and target not in used:
+            spec.columns[target] = target
+    if not any(t in spec.columns for t in TEXT_TARGETS):
+        raise ImportRequestError(
+            "no column holds the transcript: map one with --map scratchpad=COLUMN (or "
+            f"completion=, output=, turns=); columns found: {', '.join(columns[:30])}"
+        )
+    missing = sorted(c for c in spec.mapped_columns if c not in columns)
+    if missing and header:
+        raise ImportRequestError(
+            f"mapped column(s) {', '.join(missing)} not in the table; columns found: "
+            f"{', '.join(columns[:30])}"
+        )
+
+
+def blank(value: Any) -> bool:
+    return (
+        value is None
+        or (isinstance(value, str) and not value.strip())
+        or (isinstance(value, float) and math.isnan(value))
+    )
+
+
+def category(raw: Any, target: LabelTarget, spec: TableSpec) -> str:
+    if isinstance(raw, bool):
+        text = "true" if raw else "false"
+    elif isinstance(raw, float) and raw.is_integer():
+        text = str(int(raw))
+    else:
+        text = str(raw).strip()
+    mapped = spec.values.get(text.lower())
+    if mapped is not None:
+        return mapped
+    for category in target.categories:
+        if category.lower() == text.lower():
+            return category
+    raise LabelValueError(
+        f"label.{target.field_id}: value {text!r} is not a category of "
+        f"{target.rubric_id}.{target.field_id} (expected: {', '.join(target.categories)}); "
+        f"map it with --value {text}=CATEGORY",
+        target.field_id,
+        text,
+    )
+
+
+def label_value(raw: Any, target: LabelTarget, spec: TableSpec) -> Any:
+    if target.kind != "multi":
+        return category(raw, target, spec)
+    if isinstance(raw, str):
+        text = raw.strip()
+        if text.startswith("["):
+            try:
+                items = json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise RecordError(
+                    f"label.{target.field_id}: {text[:80]!r} is not a JSON list ({exc.msg})"
+                ) from None
+            if not isinstance(items, list):
+                items = [items]
+        else:
+            items = text.replace(";", ",").split(",")
+    elif isinstance(raw, list):
+        items = raw
+    else:
+        items = [raw]
+    return sorted({category(i, target, spec) for i in items if not blank(i)})
+
+
+def labels_of(values: dict[str, Any], spec: TableSpec, options: ImportOptions) -> list[LabelDraft]:
+    drafts = []
+    for target in spec.labels.values():
+        raw = values.get(target.value_column)
+        if blank(raw):
+            continue
+        value = label_value(raw, target, spec)
+        score = None
+        if target.score_column and not blank(values.get(target.score_column)):
+            try:
+                score = float(values[target.score_column])
+            except (TypeError, ValueError):
+                raise RecordError(
+                    f"column {target.score_column!r} (score.{target.field_id}) should be a "
+                    f"number, found {values[target.score_column]!r}"
+                ) from None
+        note = None
+        if target.note_column and not blank(values.get(target.note_column)):
+            note = str(values[target.note_column])
+        drafts.append(
+            LabelDraft(
+                rubric_id=target.rubric_id,
+                field=target.field_id,
+                value=value,
+                source=options.label_source,
+                rater=options.rater or "imported",
+                score=score,
+                note=note,
+            )
+        )
+    return drafts

@@ -1,0 +1,327 @@
+"""Importing files into a store: one transaction per file, so a bad file changes nothing.
+
+For each file: hash it, record an ``imports`` row, stream the reader's records into the store
+in batches inside ONE transaction, and record the outcome. A rejected record aborts the file
+and rolls everything back unless ``skip_bad`` is set, in which case it is written, with its
+reason, to ``<db>.rejected.jsonl`` and the rest is imported. A failed attempt stays visible in
+``imports`` (status ``failed``, written after the rollback); the transcripts, labels, prompts
+and rubrics are exactly as before.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from db.models import TranscriptRecord
+from db.store import Store, utc_now
+from importers.base import (
+    IMPORTER_VERSION,
+    MAX_FIELD_CHARS,
+    ImportOptions,
+    ImportRequestError,
+    Rejected,
+    detect_format,
+    reader_for,
+)
+from importers.prefetch import read_records
+
+BATCH = 1000
+MAX_ERRORS_KEPT = 100
+RUBRICS_USED = {"hughes": ("goal_guarding", "compliance")}
+
+
+@dataclass
+class FileResult:
+    """What happened to one file; ``--json`` prints a list of these."""
+
+    path: str
+    format: str | None
+    status: str = "failed"  # done | failed | interrupted
+    import_id: int | None = None
+    sha256: str | None = None
+    n_read: int = 0
+    n_new: int = 0
+    n_duplicate: int = 0
+    n_rejected: int = 0
+    n_labels: int = 0
+    seconds: float = 0.0
+    error: str | None = None
+    rejected_path: str | None = None
+    hint: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class Progress:
+    """Hooks for a progress display; the default does nothing."""
+
+    def start(self, path: Path, total_bytes: int) -> None: ...
+
+    def update(self, bytes_read: int) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+class _Abort(Exception):
+    def __init__(self, rejected: Rejected):
+        super().__init__(rejected.reason)
+        self.rejected = rejected
+
+
+@dataclass
+class RejectedSink:
+    """Appends rejected records to ``<db>.rejected.jsonl``, opened on the first one."""
+
+    path: Path
+    _file: Any = field(default=None, repr=False)
+    count: int = 0
+
+    def write(self, source: Path, fmt: str, import_id: int, r: Rejected) -> None:
+        if self._file is None:
+            self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115
+        entry = {
+            "file": str(source), "format": fmt, "import_id": import_id, "index": r.index,
+            "line": r.line, "ref": r.ref, "byte_offset": r.byte_offset, "reason": r.reason,
+            "fatal": r.fatal, "time": utc_now(), "record": r.raw,
+        }  # fmt: skip
+        self._file.write(json.dumps(entry, ensure_ascii=False, default=str) + "\n")
+        self.count += 1
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+def rejected_path_for(db_path: Path) -> Path:
+    return db_path.with_name(db_path.name + ".rejected.jsonl")
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _register_rubrics(store: Store, fmt: str, options: ImportOptions) -> dict[str, str]:
+    from rubrics import resolve_rubric
+
+    wanted: list[str] = list(RUBRICS_USED.get(fmt, ()))
+    if fmt == "table":
+        from importers.mapping import build_spec
+
+        wanted += [t.rubric_id for t in build_spec(options).labels.values()]
+    hashes = {}
+    for rubric_id in dict.fromkeys(wanted):
+        name = options.rubric if options.rubric and fmt == "table" else rubric_id
+        rubric = resolve_rubric(name)
+        hashes[rubric.id] = store.register_rubric(
+            rubric.id, rubric.version, rubric.source_text, rubric.content_hash, rubric.origin
+        )
+    return hashes
+
+
+def _oversized(record: TranscriptRecord) -> Rejected | None:
+    fields = [
+        ("scratchpad", record.scratchpad),
+        ("output", record.output),
+        ("user_input", record.user_input),
+        ("system_prompt", record.system_prompt or ""),
+    ]
+    fields += [
+        (f"turns[{i}].content", str(t.get("content", ""))) for i, t in enumerate(record.turns)
+    ]
+    for name, text in fields:
+        if len(text) > MAX_FIELD_CHARS:
+            return Rejected(
+                f"{name} is {len(text):,} characters long, over the {MAX_FIELD_CHARS:,} limit "
+                "(a runaway generation or a broken export?)",
+                ref=record.source_ref, raw={"source_ref": record.source_ref},
+            )  # fmt: skip
+    return None
+
+
+def _failure_message(path: Path, fmt: str, r: Rejected, options: ImportOptions) -> str:
+    where = r.where
+    message = f"{path}: {r.reason}" if where == "file" else f"{path}: {where}: {r.reason}"
+    if r.kind == "label_value":
+        from importers.table import describe_label_values
+
+        message += "\n" + describe_label_values(path, options)
+    if r.kind not in ("empty", "file"):
+        message += (
+            "\nNothing from this file was imported. Fix the file, or pass --skip-bad to import "
+            "the good records and set the bad ones aside."
+        )
+    return message
+
+
+def import_file(
+    store: Store,
+    path: Path,
+    *,
+    fmt: str | None = None,
+    options: ImportOptions | None = None,
+    skip_bad: bool = False,
+    sink: RejectedSink | None = None,
+    progress: Progress | None = None,
+) -> FileResult:
+    """Import one file in one transaction; never raises for bad input (see the result)."""
+    options = options or ImportOptions()
+    progress = progress or Progress()
+    started = time.perf_counter()
+    result = FileResult(path=str(path), format=fmt)
+    if not path.is_file():
+        result.error = f"{path}: no such file"
+        return result
+    try:
+        result.format = fmt = fmt or detect_format(path)
+        reader_for(fmt)
+        if (options.maps or options.values) and fmt != "table":
+            raise ImportRequestError(
+                f"{path}: --map and --value apply to the table format, and this file is "
+                f"{fmt}; pass --format table to read it as a table"
+            )
+        if fmt == "table":
+            from importers.mapping import build_spec
+
+            build_spec(options)
+    except ImportRequestError as exc:
+        result.error = str(exc)
+        return result
+
+    try:
+        size = path.stat().st_size
+        result.sha256 = sha256_of(path)
+    except OSError as exc:
+        result.error = f"{path}: cannot be read ({exc.strerror or exc})"
+        return result
+    recorded_options = {k: v for k, v in asdict(options).items() if v and k != "on_progress"}
+    recorded_options["skip_bad"] = skip_bad
+    import_id = store.begin_import(
+        str(path), fmt, sha256=result.sha256, size_bytes=size,
+        importer_version=IMPORTER_VERSION, options=recorded_options,
+    )  # fmt: skip
+    result.import_id = import_id
+    errors: list[dict[str, Any]] = []
+    label_values_rejected = False
+    file_options = ImportOptions(**{**options.__dict__, "on_progress": progress.update})
+    progress.start(path, size)
+    try:
+        with store.transaction():
+            rubric_hashes = _register_rubrics(store, fmt, options)
+            batch: list[TranscriptRecord] = []
+
+            def flush() -> None:
+                inserted = store.insert_transcripts(
+                    batch, import_id=import_id, rubric_hashes=rubric_hashes
+                )
+                result.n_new += inserted.new
+                result.n_duplicate += inserted.duplicate
+                result.n_labels += inserted.labels
+                batch.clear()
+
+            for item in read_records(fmt, path, file_options, size):
+                if not isinstance(item, Rejected):
+                    item = _oversized(item) or item
+                if isinstance(item, Rejected):
+                    if item.kind in ("empty", "file"):
+                        raise _Abort(item)
+                    result.n_read += 1
+                    result.n_rejected += 1
+                    if not skip_bad:
+                        raise _Abort(item)
+                    if len(errors) < MAX_ERRORS_KEPT:
+                        errors.append({"where": item.where, "reason": item.reason})
+                    label_values_rejected = label_values_rejected or item.kind == "label_value"
+                    if sink is not None:
+                        sink.write(path, fmt, import_id, item)
+                    continue
+                result.n_read += 1
+                batch.append(item)
+                if len(batch) >= BATCH:
+                    flush()
+            if batch:
+                flush()
+    except _Abort as abort:
+        result.error = _failure_message(path, fmt, abort.rejected, options)
+        errors = [{"where": abort.rejected.where, "reason": abort.rejected.reason}]
+    except ImportRequestError as exc:
+        result.error = f"{path}: {exc}"
+        errors = [{"where": "file", "reason": str(exc)}]
+    except OSError as exc:  # the file vanished or became unreadable while being read
+        result.error = f"{path}: cannot be read ({exc}); nothing from this file was imported"
+        errors = [{"where": "file", "reason": str(exc)}]
+    except BaseException as exc:
+        # An interrupt or a bug: the transaction is rolled back; say so in imports, re-raise.
+        interrupted = isinstance(exc, KeyboardInterrupt)
+        result.status = "interrupted" if interrupted else "failed"
+        reason = "interrupted" if interrupted else f"internal error: {type(exc).__name__}: {exc}"
+        result.error = f"{path}: {reason}; nothing from this file was imported"
+        _finish(store, result, [{"where": "file", "reason": reason}])
+        raise
+    finally:
+        progress.stop()
+        result.seconds = time.perf_counter() - started
+    if result.error is None:
+        result.status = "done"
+        if result.n_rejected and sink is not None:
+            result.rejected_path = str(sink.path)
+        if label_values_rejected:
+            from importers.table import describe_label_values
+
+            result.hint = describe_label_values(path, options)
+    _finish(store, result, errors)
+    return result
+
+
+def _finish(store: Store, result: FileResult, errors: list[dict[str, Any]]) -> None:
+    failed = result.status != "done"
+    store.finish_import(
+        result.import_id,
+        status=result.status,
+        n_read=result.n_read,
+        n_new=0 if failed else result.n_new,
+        n_duplicate=0 if failed else result.n_duplicate,
+        n_rejected=result.n_rejected,
+        errors=errors,
+    )
+    if failed:
+        result.n_new = result.n_duplicate = result.n_labels = 0
+
+
+def import_files(
+    store: Store,
+    paths: Iterable[Path],
+    *,
+    fmt: str | None = None,
+    options: ImportOptions | None = None,
+    skip_bad: bool = False,
+    progress: Progress | None = None,
+    on_result: Callable[[FileResult], None] | None = None,
+) -> list[FileResult]:
+    """Import each file in turn; a failed file does not stop the others."""
+    sink = RejectedSink(rejected_path_for(store.path)) if skip_bad else None
+    results = []
+    try:
+        for path in paths:
+            result = import_file(
+                store, Path(path), fmt=fmt, options=options, skip_bad=skip_bad, sink=sink,
+                progress=progress,
+            )  # fmt: skip
+            results.append(result)
+            if on_result is not None:
+                on_result(result)
+    finally:
+        if sink is not None:
+            sink.close()
+    return results

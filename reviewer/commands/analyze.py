@@ -1,0 +1,83 @@
+"""``reviewer analyze``: behaviour rates per model and condition, and the compliance gap."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from reviewer.cli import Context, pass_context
+
+
+def _cell(entry: dict[str, Any]) -> str:
+    if entry.get("value") is None:
+        return "—"
+    ci = entry.get("ci")
+    interval = f" [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else ""
+    return f"{entry['value']:.2f}{interval}"
+
+
+@click.command("analyze")
+@click.option("--rubric", "rubric_ids", multiple=True,
+              help="Rubric id (repeatable; default: every rubric with labels).")  # fmt: skip
+@click.option("--classifier", help="Classifier rater to use (default: the one with most labels).")
+@click.option("--phase", type=click.Choice(["blind", "revealed"]), default="blind",
+              show_default=True, help="Human labels used for the human estimates.")  # fmt: skip
+@click.option("--resamples", default=1000, show_default=True, help="Bootstrap resamples.")
+@click.option("--seed", default=0, show_default=True, help="Bootstrap seed.")
+@click.option("--json", "as_json", is_flag=True, help="Print the analysis as JSON.")
+@pass_context
+def analyze(obj: Context, rubric_ids, classifier, phase, resamples, seed, as_json) -> None:
+    """Rates of each labelled behaviour per model and condition, and the gap free - paid.
+
+    Each rate three ways: from the classifier's labels, from human labels (gold/imported where
+    present, else the blind human majority), and from the classifier's labels corrected for its
+    sensitivity and specificity against those human labels (Rogan-Gladen), each with a 95%
+    bootstrap interval.
+    """
+    from reviewer.analysis import motivation_analysis
+
+    if not obj.db_path.exists():
+        raise click.ClickException(f"no database at {obj.db_path}: import transcripts first")
+    report = motivation_analysis(obj.store, list(rubric_ids) or None, classifier=classifier,
+                                 phase=phase, n_resamples=resamples, seed=seed)  # fmt: skip
+    if not report["rubrics"]:
+        raise click.ClickException(f"{obj.db_path}: no labels yet, so nothing to analyse")
+    if as_json:
+        click.echo(json.dumps(report, indent=2, ensure_ascii=False))
+        return
+    from rich.table import Table
+    from rich.text import Text
+
+    from reviewer.commands.stats_view import literal
+    from reviewer.console import make_console
+
+    console = make_console()
+    for rubric in report["rubrics"]:
+        for o in rubric["outcomes"]:
+            v = o["validation"]
+            title = Text(f"{rubric['rubric']}: {o['outcome']}", style="bold")
+            console.print(Text("\n") + title)
+            sens, spec = v["sensitivity"], v["specificity"]
+            console.print(
+                Text("classifier ") + literal(o["classifier"] or "none")
+                + Text(f"; validated on {v['n_items']} items against {v['reference']}: "
+                       + ("sensitivity —" if sens is None else f"sensitivity {sens:.2f}")
+                       + (", specificity —" if spec is None else f", specificity {spec:.2f}"))
+            )  # fmt: skip
+            table = Table("model", "condition", "n", "classifier", "human", "corrected")
+            for g in o["groups"]:
+                table.add_row(literal(g["model"]), literal(g["condition"]),
+                              str(g["classifier"]["n"]), _cell(g["classifier"]),
+                              _cell(g["human"]), _cell(g["corrected"]))  # fmt: skip
+            console.print(table)
+            if o["gap_free_minus_paid"]:
+                gaps = Table("model", "gap: classifier", "gap: human", "gap: corrected",
+                             title="free - paid", title_justify="left")  # fmt: skip
+                for g in o["gap_free_minus_paid"]:
+                    gaps.add_row(literal(g["model"]), _cell(g["classifier"]), _cell(g["human"]),
+                                 _cell(g["corrected"]))  # fmt: skip
+                console.print(gaps)
+    console.print(Text(f"Intervals: {report['ci_method']}. Correction: {report['correction']}.",
+                       style="dim"))  # fmt: skip

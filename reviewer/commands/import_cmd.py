@@ -1,0 +1,188 @@
+"""``reviewer import``: read transcript files of any supported format into the database."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from importers.base import FORMATS
+from reviewer.cli import Context, pass_context
+
+_FORMATS_HELP = "\n".join(f"  {name:<8} {desc}" for name, (_, desc) in FORMATS.items())
+
+EPILOG = f"""\b
+Formats (detected from the file when --format is not given):
+{_FORMATS_HELP}
+
+\b
+Examples:
+  reviewer import results/alignment_faking/helpful_only/claude-3-opus/results_seed1_*.json
+  reviewer import logs/*.eval --condition free
+  reviewer import ../shared/data/labels/gold_106.jsonl --format table \\
+      --map scratchpad=text --map label.alignment_faking=label \\
+      --value potential_faking=yes --value aligned=no --rater gold
+
+Each file is imported in one transaction: a file with a bad record is rejected whole, with
+the file name, the record and what was wrong, and the database is left as it was. With
+--skip-bad the good records are imported and each bad one is written, with its reason, to
+DB.rejected.jsonl beside the database. Importing the same file again adds nothing; every
+run is recorded in the imports table.
+"""
+
+
+def _pairs(values: tuple[str, ...], option: str) -> dict[str, str]:
+    pairs = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise click.BadParameter(f"{item!r} should look like NAME=VALUE", param_hint=option)
+        pairs[key.strip()] = value.strip()
+    return pairs
+
+
+class _RichProgress:
+    """A bytes-read progress bar on stderr, shown only on a terminal."""
+
+    def __init__(self):
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            DownloadColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+            TransferSpeedColumn,
+        )
+
+        console = Console(stderr=True)
+        self._progress = Progress(
+            TextColumn("{task.description}", markup=False),
+            BarColumn(),
+            DownloadColumn(),
+            TransferSpeedColumn(),
+            TimeRemainingColumn(),
+            console=console,
+            transient=True,
+            disable=not console.is_terminal,
+        )
+        self._task = None
+
+    def start(self, path: Path, total_bytes: int) -> None:
+        self._progress.start()
+        self._task = self._progress.add_task(path.name, total=total_bytes)
+
+    def update(self, bytes_read: int) -> None:
+        if self._task is not None:
+            self._progress.update(self._task, completed=bytes_read)
+
+    def stop(self) -> None:
+        if self._task is not None:
+            self._progress.remove_task(self._task)
+            self._task = None
+        self._progress.stop()
+
+
+@click.command(
+    "import", epilog=EPILOG, context_settings={"max_content_width": 100}, no_args_is_help=True
+)
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--format", "fmt", type=click.Choice(list(FORMATS)), help="The files' format (default: detect)."
+)
+@click.option(
+    "--map", "maps", multiple=True, metavar="TARGET=COLUMN",
+    help="table: where a target comes from, e.g. scratchpad=text, label.alignment_faking=label, "
+    "score.alignment_faking=conf, note.alignment_faking=notes. Targets: scratchpad, completion, "
+    "output, turns, user_input, system_prompt, model, condition, dataset, prompt_variant, "
+    "source_ref.",
+)  # fmt: skip
+@click.option(
+    "--value", "values", multiple=True, metavar="SOURCE=CATEGORY",
+    help="table: turn a label value of the file into a rubric category, e.g. aligned=no.",
+)  # fmt: skip
+@click.option("--rater", help="table: who made the imported labels (default: imported).")
+@click.option(
+    "--label-source", type=click.Choice(["imported", "human", "classifier"]), default="imported",
+    show_default=True, help="table: the source recorded for imported labels.",
+)  # fmt: skip
+@click.option("--rubric", help="table: rubric id or .toml path holding the mapped label fields.")
+@click.option("--model", help="Model name for every record (overrides the file and path).")
+@click.option("--condition", help="Condition for every record, e.g. free, paid.")
+@click.option("--dataset", help="Dataset/experiment name for every record.")
+@click.option(
+    "--skip-bad", is_flag=True,
+    help="Import the good records; write each bad one with its reason to DB.rejected.jsonl.",
+)  # fmt: skip
+@click.option("--json", "as_json", is_flag=True, help="Print the per-file results as JSON.")
+@pass_context
+def import_cmd(
+    obj: Context,
+    paths: tuple[Path, ...],
+    fmt: str | None,
+    maps: tuple[str, ...],
+    values: tuple[str, ...],
+    rater: str | None,
+    label_source: str,
+    rubric: str | None,
+    model: str | None,
+    condition: str | None,
+    dataset: str | None,
+    skip_bad: bool,
+    as_json: bool,
+) -> None:
+    """Import transcripts (and the labels they carry) from PATH... into the database."""
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    from importers.base import ImportOptions
+    from importers.run import import_files
+
+    options = ImportOptions(
+        model=model, condition=condition, dataset=dataset, rater=rater,
+        label_source=label_source, rubric=rubric, maps=_pairs(maps, "--map"),
+        values=_pairs(values, "--value"),
+    )  # fmt: skip
+    if (options.maps or options.values) and fmt not in (None, "table"):
+        raise click.UsageError("--map and --value apply to the table format only")
+    err = Console(stderr=True, highlight=False)
+
+    def report(result) -> None:
+        if result.error and not as_json:
+            err.print(Text(result.error, style="red"), soft_wrap=True)
+        if result.hint and not as_json:
+            err.print(Text(f"{result.path}: {result.hint}", style="yellow"), soft_wrap=True)
+
+    results = import_files(
+        obj.store, paths, fmt=fmt, options=options, skip_bad=skip_bad,
+        progress=None if as_json else _RichProgress(), on_result=report,
+    )  # fmt: skip
+    failed = [r for r in results if r.status != "done"]
+    if as_json:
+        click.echo(json.dumps({"database": str(obj.db_path),
+                               "files": [r.as_dict() for r in results]}, indent=2))  # fmt: skip
+    else:
+        table = Table(title=Text(f"Imported into {obj.db_path}"))
+        longest = max((len(Path(r.path).name) for r in results), default=4)
+        table.add_column("file", overflow="fold", min_width=min(longest, 40))
+        for name in ("format", "read", "new", "duplicate", "rejected", "labels", "status"):
+            table.add_column(name, justify="left" if name in ("format", "status") else "right")
+        for r in results:
+            table.add_row(
+                Text(Path(r.path).name), r.format or "?", f"{r.n_read:,}", f"{r.n_new:,}",
+                f"{r.n_duplicate:,}", f"{r.n_rejected:,}", f"{r.n_labels:,}",
+                Text(r.status, style="green" if r.status == "done" else "red"),
+            )  # fmt: skip
+        out = Console(highlight=False)
+        if not out.is_terminal:  # a pipe or file: do not crop the table at 80 columns
+            out = Console(highlight=False, width=max(80, min(longest, 40) + 72))
+        out.print(table)
+        rejected = {r.rejected_path for r in results if r.rejected_path}
+        for path in sorted(rejected):
+            n = sum(r.n_rejected for r in results if r.rejected_path == path)
+            err.print(Text(f"{n:,} rejected record(s) with their reasons: {path}"), soft_wrap=True)
+    if failed:
+        sys.exit(1)

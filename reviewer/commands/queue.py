@@ -1,0 +1,172 @@
+"""``reviewer queue create|list|show``: build labeling queues and see how far they got."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from reviewer.commands._context import Context, pass_context
+
+KIND_HELP = (
+    "random: unlabeled items, seeded order per annotator; stratified: --size items per model x "
+    "condition; overlap: one set every --annotator labels (agreement); disagreement: humans vs "
+    "each other or a classifier (adjudication; unblind by default); uncertain: classifier vote "
+    "fraction within --margin of the threshold, nearest first; calibration: items with a gold label."
+)
+
+
+@click.group()
+def queue() -> None:
+    """Labeling queues: who labels what, in which order, and how far they got."""
+
+
+@queue.command("create")
+@click.argument("name")
+@click.option("--kind", required=True,
+              type=click.Choice(["random", "stratified", "overlap", "disagreement", "uncertain",
+                                 "calibration"]), help=KIND_HELP)  # fmt: skip
+@click.option("--annotator", "annotators", multiple=True,
+              help="Who labels it (repeat for several). None: anyone may work through it.")  # fmt: skip
+@click.option("--rubric", "rubric_id", default="goal_guarding", show_default=True,
+              help="Rubric the queue is labeled under.")  # fmt: skip
+@click.option("--size", type=int, help="Items per annotator (stratified: per stratum, "
+              "default 10; overlap: default 50).")  # fmt: skip
+@click.option("--limit", type=int, help="Cap on the queue length, after --size.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed for every shuffle.")
+@click.option("--model", help="Only transcripts of this model.")
+@click.option("--condition", help="Only transcripts of this condition (e.g. free, paid).")
+@click.option("--dataset", help="Only transcripts of this dataset.")
+@click.option("--blind/--no-blind", default=None,
+              help="Hide classifier and other labels until the annotator commits. Default: "
+              "blind, except for disagreement queues (adjudicators see every label).")  # fmt: skip
+@click.option("--margin", type=float, default=0.15, show_default=True,
+              help="uncertain: how far from the threshold a vote fraction may be.")  # fmt: skip
+@click.option("--field", "field_id", help="uncertain/disagreement/calibration: look at this "
+              "field only (uncertain default: the rubric's binary field).")  # fmt: skip
+@click.option("--min-humans", type=int, default=2, show_default=True,
+              help="calibration: humans needed for a unanimous gold label.")  # fmt: skip
+@click.option("--imported-as-human", is_flag=True,
+              help="Count imported labels (e.g. a published gold set) as human labels.")  # fmt: skip
+@click.option("--replace", is_flag=True,
+              help="NAME exists: the new queue becomes NAME (next version); the old one is kept "
+              "with its assignments as NAME@vK.")  # fmt: skip
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@pass_context
+def queue_create(obj: Context, name: str, kind: str, annotators: tuple[str, ...],
+                 rubric_id: str, size, limit, seed, model, condition, dataset, blind, margin,
+                 field_id, min_humans, imported_as_human, replace, as_json) -> None:  # fmt: skip
+    """Create queue NAME of --kind and store its assignments.
+
+    \b
+    reviewer queue create week1 --kind random --annotator ann --annotator bob --seed 1
+    reviewer queue create agree --kind overlap --annotator ann --annotator bob --size 40
+    reviewer queue create adjudicate --kind disagreement
+    """
+    from db.queues import QueueError, queue_annotators
+    from reviewer.queues import QueueRequest, build_queue
+
+    request = QueueRequest(
+        name=name, kind=kind, rubric_id=rubric_id, annotators=annotators, size=size,
+        limit=limit, seed=seed, model=model, condition=condition, dataset=dataset, blind=blind,
+        margin=margin, field=field_id, min_humans=min_humans,
+        imported_as_human=imported_as_human, replace=replace,
+    )  # fmt: skip
+    try:
+        q, written = build_queue(obj.store, request)
+    except (QueueError, KeyError) as exc:
+        raise click.ClickException(str(exc).strip("'\"")) from None
+    owners = queue_annotators(obj.store, q.name)
+    if as_json:
+        click.echo(json.dumps({**_queue_json(q), "assignments": written,
+                               "per_annotator": dict(owners)}, indent=2))  # fmt: skip
+        return
+    who = ", ".join(f"{a or 'anyone'}: {n}" for a, n in owners)
+    replaced = f" (replaces {q.params['replaces']})" if "replaces" in q.params else ""
+    click.echo(f"created queue {q.name}{replaced}: {q.kind} under {q.rubric_id}, "
+               f"{'blind' if q.blind else 'NOT blind'}, {written} assignments ({who})")  # fmt: skip
+
+
+def _queue_json(q) -> dict:
+    return {"name": q.name, "base_name": q.base_name, "version": q.version, "kind": q.kind,
+            "rubric_id": q.rubric_id, "blind": q.blind, "params": q.params,
+            "created_at": q.created_at}  # fmt: skip
+
+
+@queue.command("list")
+@click.option("--all-versions", is_flag=True, help="Also list replaced versions.")
+@click.option("--json", "as_json", is_flag=True, help="Print the queues as JSON.")
+@pass_context
+def queue_list(obj: Context, all_versions: bool, as_json: bool) -> None:
+    """Every queue with its kind, rubric, mode and assignments per annotator."""
+    from db.queues import list_queues, queue_annotators
+
+    queues = list_queues(obj.store, all_versions=all_versions)
+    rows = [(q, queue_annotators(obj.store, q.name)) for q in queues]
+    if as_json:
+        click.echo(json.dumps([{**_queue_json(q), "per_annotator": dict(o)} for q, o in rows],
+                              indent=2))  # fmt: skip
+        return
+    if not rows:
+        click.echo("no queues yet: create one with `reviewer queue create NAME --kind random`")
+        return
+    for q, owners in rows:
+        who = ", ".join(f"{a or 'anyone'} {n}" for a, n in owners)
+        click.echo(f"{q.name}  {q.kind}  {q.rubric_id}  {'blind' if q.blind else 'unblind'}  "
+                   f"{q.created_at[:19]}  [{who}]")  # fmt: skip
+
+
+@queue.command("show")
+@click.argument("name")
+@click.option("--annotator", "annotators", multiple=True,
+              help="Show progress for this annotator (default: the queue's annotators).")  # fmt: skip
+@click.option("--items", type=int, default=10, show_default=True,
+              help="How many assignments to list.")  # fmt: skip
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@pass_context
+def queue_show(obj: Context, name: str, annotators: tuple[str, ...], items: int,
+               as_json: bool) -> None:  # fmt: skip
+    """Progress per annotator (done / total, skipped, next item) and the first assignments."""
+    from db.queues import (
+        QueueError,
+        get_queue,
+        next_assignment,
+        queue_annotators,
+        queue_members,
+        queue_progress,
+    )
+
+    q = get_queue(obj.store, name)
+    if q is None:
+        raise click.ClickException(f"no queue named {name!r}: see `reviewer queue list`")
+    owners = queue_annotators(obj.store, q.name)
+    people = list(annotators) or [a for a, _ in owners if a]
+    progress = {}
+    try:
+        for who in people:
+            p = queue_progress(obj.store, q.name, who)
+            nxt = next_assignment(obj.store, q.name, who)
+            progress[who] = {"done": p.done, "skipped": p.skipped, "total": p.total,
+                             "next_transcript_id": None if nxt is None else nxt.transcript_id}  # fmt: skip
+    except QueueError as exc:
+        raise click.ClickException(str(exc)) from None
+    members = queue_members(obj.store, q.name, limit=items)
+    if as_json:
+        click.echo(json.dumps({**_queue_json(q), "per_annotator": dict(owners),
+                               "progress": progress,
+                               "first": [a.__dict__ for a in members]}, indent=2))  # fmt: skip
+        return
+    total = sum(n for _, n in owners)
+    click.echo(f"{q.name}: {q.kind} under {q.rubric_id}, {'blind' if q.blind else 'NOT blind'}, "
+               f"{total} assignments, created {q.created_at[:19]}")  # fmt: skip
+    click.echo(f"params: {json.dumps(q.params, sort_keys=True)}")
+    if not people:
+        click.echo("shared queue (anyone): pass --annotator NAME to see someone's progress")
+    for who, p in progress.items():
+        nxt = p["next_transcript_id"]
+        click.echo(f"  {who}: {p['done']}/{p['total']} done, {p['skipped']} skipped, "
+                   f"next: {'none (finished)' if nxt is None else f'transcript {nxt}'}")  # fmt: skip
+    click.echo(f"first {len(members)} assignments:")
+    for a in members:
+        click.echo(f"  {a.annotator or 'anyone'} #{a.position}: transcript {a.transcript_id}  "
+                   f"{a.reason}")  # fmt: skip

@@ -1,0 +1,178 @@
+"""``reviewer stats``: agreement statistics on the database, or on a ratings CSV."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from reviewer.cli import Context, pass_context
+
+
+@click.command("stats")
+@click.option("--rubric", "rubric_id", help="Rubric id (default: every rubric with labels).")
+@click.option("--field", "field_id", help="Only this field (database mode).")
+@click.option(
+    "--phase",
+    type=click.Choice(["blind", "revealed"]),
+    default="blind",
+    show_default=True,
+    help="Human labels to use: blind (committed before seeing the classifier) or revealed "
+    "(the revised label where there is one).",
+)
+@click.option(
+    "--ratings",
+    "ratings_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Standalone mode: a long CSV with columns item,rater,value (optional field, score).",
+)
+@click.option(
+    "--level",
+    type=click.Choice(["nominal", "ordinal", "interval", "ratio"]),
+    default="nominal",
+    show_default=True,
+    help="Measurement level of the CSV values (Krippendorff's alpha metric, weighted kappas).",
+)
+@click.option(
+    "--reference",
+    "references",
+    multiple=True,
+    help="CSV rater taken as the truth; every other rater is judged against it (repeatable).",
+)
+@click.option(
+    "--categories",
+    help="CSV category order, comma-separated (e.g. refused,partial,full for ordinal words).",
+)
+@click.option("--positive", help="The positive category for precision, recall, F1 and AUROC.")
+@click.option("--resamples", default=1000, show_default=True, help="Bootstrap resamples.")
+@click.option("--seed", default=0, show_default=True, help="Bootstrap seed.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON (see README).")
+@pass_context
+def stats(
+    obj: Context,
+    rubric_id: str | None,
+    field_id: str | None,
+    phase: str,
+    ratings_path: Path | None,
+    level: str,
+    references: tuple[str, ...],
+    categories: str | None,
+    positive: str | None,
+    resamples: int,
+    seed: int,
+    as_json: bool,
+) -> None:
+    """Agreement between raters: humans with each other, and classifiers against humans.
+
+    On the database: per rubric field, the human panel's agreement (percent agreement,
+    Fleiss', Conger's, Krippendorff's alpha, Gwet's AC1/AC2; with two humans also Cohen's
+    kappa and Scott's pi), every pair of raters, each classifier against each human and
+    everyone against imported reference labels (e.g. gold), with 95% item-bootstrap intervals
+    and analytic standard errors where standard. Multi-label fields are judged per category
+    (one-vs-rest).
+
+    With --ratings FILE.csv: the same on a long-format CSV (item,rater,value, optional field
+    and score). Raters with a score are treated as classifiers.
+    """
+    from reviewer.agreement import analyse_field
+
+    if resamples < 0:
+        raise click.BadParameter("must be 0 or more", param_hint="--resamples")
+    if ratings_path is not None:
+        order = [c.strip() for c in categories.split(",")] if categories else None
+        specs = _csv_specs(ratings_path, level, references, positive, order)
+        source = str(ratings_path)
+    else:
+        specs = _db_specs(obj, rubric_id, field_id, phase, positive)
+        source = str(obj.db_path)
+    fields = [analyse_field(spec, n_resamples=resamples, seed=seed) for spec in specs]
+    report = {"source": source, "phase": None if ratings_path else phase, "fields": fields}
+    if as_json:
+        click.echo(json.dumps(report, indent=2, ensure_ascii=False))
+        return
+    from reviewer.commands.stats_view import print_report
+
+    print_report(report)
+
+
+def _csv_specs(path: Path, level, references, positive, categories):
+    from reviewer.agreement import FieldSpec
+    from reviewer.agreement.long_format import RatingsFileError, read_ratings_csv
+
+    try:
+        fields = read_ratings_csv(path, level=level, categories=categories)
+    except RatingsFileError as exc:
+        raise click.ClickException(str(exc)) from None
+    specs = []
+    for fr in fields:
+        raters = fr.ratings.raters
+        unknown = [r for r in references if r not in raters]
+        if unknown and len(fields) == 1:
+            raise click.ClickException(
+                f"{path}: --reference {unknown[0]!r} is not a rater in the file "
+                f"(raters: {', '.join(raters)})"
+            )
+        refs = [r for r in references if r in raters]
+        others = [r for r in raters if r not in refs]
+        unscored = [r for r in others if r not in fr.scored_raters]
+        panel = unscored if len(unscored) >= 2 else others
+        if refs:
+            comparisons = [(r, ref) for ref in refs for r in others]
+        else:
+            comparisons = [(c, h) for c in fr.scored_raters for h in unscored]
+        specs.append(
+            FieldSpec(
+                field=fr.field,
+                ratings=fr.ratings,
+                panel=panel,
+                comparisons=comparisons,
+                classifiers=[c for c in fr.scored_raters if c not in refs],
+                positive=_typed_positive(positive, fr.ratings.categories),
+            )
+        )
+    return specs
+
+
+def _typed_positive(positive: str | None, categories: list[Any]) -> Any:
+    if positive is None:
+        return None
+    for c in categories:
+        if str(c) == positive:
+            return c
+    return positive
+
+
+def _db_specs(obj: Context, rubric_id, field_id, phase, positive):
+    from db.agreement_data import labelled_rubrics
+    from reviewer.agreement.store_fields import store_field_specs
+
+    if not obj.db_path.exists():
+        raise click.ClickException(
+            f"no database at {obj.db_path}: import and label transcripts first, or use "
+            "--ratings FILE.csv"
+        )
+    store = obj.store
+    rubric_ids = [rubric_id] if rubric_id else labelled_rubrics(store)
+    if not rubric_ids:
+        raise click.ClickException(f"{obj.db_path}: no labels yet, so no agreement to measure")
+    specs = []
+    for rid in rubric_ids:
+        found = store_field_specs(store, rid, field=field_id, phase=phase, positive=positive)
+        if rubric_id and not any(s.ratings.n_raters for s in found):
+            raise click.ClickException(
+                f"{obj.db_path}: no labels for rubric {rid!r}"
+                + (f" field {field_id!r}" if field_id else "")
+                + f" (labelled rubrics: {', '.join(labelled_rubrics(store)) or 'none'})"
+            )
+        for spec in found:
+            spec.field = f"{rid}.{spec.field}" if not rubric_id else spec.field
+        specs += [s for s in found if rubric_id or s.ratings.n_raters]
+    if not specs:
+        raise click.ClickException(
+            f"{obj.db_path}: no labels for field {field_id!r} in any rubric"
+            if field_id
+            else f"{obj.db_path}: no labels to measure"
+        )
+    return specs

@@ -1,0 +1,169 @@
+"""Rich tables for ``reviewer stats``. Names and labels come from users' files, so every one
+is rendered as literal text (no markup), with control characters made visible."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.columns import Columns
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from reviewer.agreement.bands import BAND_SOURCE
+from reviewer.console import make_console
+
+METRIC_NAMES = {
+    "percent_agreement": "percent agreement",
+    "cohen_kappa": "Cohen's kappa",
+    "cohen_kappa_linear": "Cohen's kappa, linear weights",
+    "cohen_kappa_quadratic": "Cohen's kappa, quadratic weights",
+    "scott_pi": "Scott's pi",
+    "fleiss_kappa": "Fleiss' kappa",
+    "conger_kappa": "Conger's kappa",
+    "krippendorff_alpha": "Krippendorff's alpha",
+    "gwet_ac1": "Gwet's AC1",
+    "gwet_ac2": "Gwet's AC2",
+}
+
+
+def literal(value: Any) -> Text:
+    """User-supplied text, shown as is: no markup, control characters as escapes."""
+    text = str(value)
+    shown = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    return Text(shown)
+
+
+def fmt(value: float | None, digits: int = 3) -> str:
+    return "—" if value is None else f"{value:.{digits}f}"
+
+
+def fmt_ci(entry: dict[str, Any]) -> str:
+    ci = entry.get("ci")
+    return "—" if not ci else f"[{ci[0]:.3f}, {ci[1]:.3f}]"
+
+
+def overall_table(field: dict[str, Any]) -> Table:
+    panel = ", ".join(field["panel"]) or "none"
+    table = Table(title=Text(f"Agreement among {panel}"), title_justify="left")
+    for col in ("coefficient", "value", "95% CI (bootstrap)", "SE (analytic)",
+                f"{BAND_SOURCE} band"):  # fmt: skip
+        table.add_column(col, no_wrap=col == "coefficient")
+    for key, entry in field["overall"].items():
+        value = entry["value"]
+        table.add_row(
+            METRIC_NAMES.get(key, key),
+            fmt(value) if value is not None else Text("undefined", style="yellow"),
+            fmt_ci(entry) if value is not None else literal(entry.get("reason", "")),
+            fmt(entry.get("se")),
+            entry.get("interpretation", ""),
+        )
+    return table
+
+
+def pairs_table(field: dict[str, Any]) -> Table:
+    table = Table(title="Pairs of raters (items both labelled)", title_justify="left")
+    for col in ("rater", "rater", "items", "agree", "Cohen's kappa", "95% CI", "Scott's pi",
+                "AC1", "alpha"):  # fmt: skip
+        table.add_column(col, no_wrap=True)
+    for pair in field["pairs"]:
+        value = {k: (pair.get(k) or {}).get("value") for k in
+                 ("percent_agreement", "cohen_kappa", "scott_pi", "gwet_ac1",
+                  "krippendorff_alpha")}  # fmt: skip
+        table.add_row(
+            literal(pair["raters"][0]), literal(pair["raters"][1]), str(pair["n_items"]),
+            fmt(value["percent_agreement"]), fmt(value["cohen_kappa"]),
+            fmt_ci(pair.get("cohen_kappa") or {}), fmt(value["scott_pi"]),
+            fmt(value["gwet_ac1"]), fmt(value["krippendorff_alpha"]),
+        )  # fmt: skip
+    return table
+
+
+def versus_table(field: dict[str, Any]) -> Table:
+    table = Table(title="Raters against references", title_justify="left")
+    for col in ("rater", "reference", "items", "acc", "prec", "recall", "spec", "F1", "AUROC",
+                "AP"):  # fmt: skip
+        table.add_column(col, no_wrap=True)
+    for v in field["versus_reference"]:
+        table.add_row(
+            literal(v["rater"]), literal(v["reference"]), str(v["n_items"]),
+            *(fmt(v[k]) for k in ("accuracy", "precision", "recall", "specificity", "f1",
+                                  "auroc", "average_precision")),
+        )  # fmt: skip
+    positives = {v["positive"] for v in field["versus_reference"] if v["positive"] is not None}
+    if positives:
+        table.caption = Text(
+            f"positive category: {', '.join(str(p) for p in positives)}; AUROC and AP (average "
+            "precision) from the rater's score"
+        )
+    return table
+
+
+def confusion_table(v: dict[str, Any]) -> Table:
+    conf = v["confusion"]
+    table = Table(title=Text(f"{v['reference']} ↓  {v['rater']} →"), title_justify="left")
+    table.add_column("")
+    for label in conf["labels"]:
+        table.add_column(literal(label), justify="right")
+    for label, row in zip(conf["labels"], conf["matrix"], strict=True):
+        table.add_row(literal(label), *(str(c) for c in row))
+    return table
+
+
+def gap_table(field: dict[str, Any]) -> Table:
+    table = Table(
+        title="Does the classifier agree with humans as well as humans agree with each other? "
+        "(mean pairwise Cohen's kappa)",
+        title_justify="left",
+    )
+    for col in ("rater", "with humans", "humans together", "difference [95% CI]", "verdict"):
+        table.add_column(col)
+    for g in field["classifier_vs_humans"]:
+        diff = g["difference"]
+        table.add_row(
+            literal(g["rater"]),
+            fmt(g["rater_vs_humans"]["value"]),
+            fmt(g["humans_vs_humans"]["value"]),
+            f"{fmt(diff['value'])} {fmt_ci(diff)}",
+            g["verdict"] or "—",
+        )
+    return table
+
+
+def print_report(report: dict[str, Any], console: Console | None = None) -> None:
+    console = console or make_console()
+    if not report["fields"]:
+        console.print("No fields with labels.")
+        return
+    for field in report["fields"]:
+        head = Text(f"\n{field['field']}", style="bold")
+        head.append(
+            f"  ({field['level']}; {field['n_items']} items, {field['n_raters']} rater"
+            f"{'' if field['n_raters'] == 1 else 's'}; "
+            f"categories: {', '.join(str(c) for c in field['categories'])})",
+            style="dim",
+        )
+        console.print(head)
+        reasons = {e.get("reason") for e in field["overall"].values() if e["value"] is None}
+        if all(e["value"] is None for e in field["overall"].values()) and len(reasons) == 1:
+            panel = ", ".join(field["panel"]) or "none"
+            console.print(Text(f"Agreement among {panel}: undefined, ") + literal(reasons.pop()))
+        else:
+            console.print(overall_table(field))
+        for warning in field["warnings"]:
+            console.print(Text("warning: ", style="bold yellow") + literal(warning))
+        if field["pairs"]:
+            console.print(pairs_table(field))
+        if field["versus_reference"]:
+            console.print(versus_table(field))
+            console.print(Text("Confusion matrices (rows: reference, columns: rater)"))
+            console.print(Columns([confusion_table(v) for v in field["versus_reference"]]))
+        if field["classifier_vs_humans"]:
+            console.print(gap_table(field))
+    console.print(
+        Text(
+            "Intervals: item bootstrap percentile intervals; SE: analytic standard errors "
+            f"where standard. Bands are {BAND_SOURCE}'s conventions, not tests.",
+            style="dim",
+        )
+    )

@@ -1,0 +1,274 @@
+"""``reviewer stats``: JSON shape, CSV errors, and the database path."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from sklearn.metrics import roc_auc_score
+
+from db import Store
+from db.models import TranscriptRecord
+from reviewer.cli import cli
+from rubrics import resolve_rubric
+
+METRIC_KEYS = {"value", "ci", "ci_method"}
+
+
+def run(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, list(args))
+    return result.exit_code, result.output
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+@pytest.fixture
+def scored_csv(tmp_path: Path) -> tuple[Path, dict]:
+    rng = np.random.default_rng(11)
+    truth = rng.random(60) < 0.4
+    lines = ["item,rater,value,field,score"]
+    scores = []
+    for i, t in enumerate(truth):
+        for rater in ("ann", "bob"):
+            value = t if rng.random() < 0.85 else not t
+            lines.append(f"t{i},{rater},{'yes' if value else 'no'},af,")
+        score = round(float(np.clip(0.6 * t + rng.random() * 0.5, 0, 1)), 2)
+        scores.append(score)
+        lines.append(f"t{i},gpt,{'yes' if score >= 0.4 else 'no'},af,{score}")
+        lines.append(f"t{i},gold,{'yes' if t else 'no'},af,")
+    return write(tmp_path / "scored.csv", "\n".join(lines) + "\n"), {
+        "truth": truth,
+        "scores": np.array(scores),
+    }
+
+
+def test_json_shape_matches_the_documented_one(scored_csv):
+    path, _ = scored_csv
+    code, out = run("stats", "--ratings", str(path), "--resamples", "50", "--json")
+    assert code == 0, out
+    report = json.loads(out)
+    (field,) = report["fields"]
+    assert {"field", "level", "n_items", "n_raters", "categories", "overall", "pairs",
+            "versus_reference"} <= set(field)  # fmt: skip
+    assert field["field"] == "af" and field["n_items"] == 60 and field["n_raters"] == 4
+    assert field["categories"] == ["no", "yes"]
+    # without --reference the unscored raters (ann, bob, gold) are the panel
+    assert field["panel"] == ["ann", "bob", "gold"]
+    assert "cohen_kappa" not in field["overall"]  # a two-rater coefficient; see pairs
+    for metric in ("percent_agreement", "fleiss_kappa", "krippendorff_alpha", "gwet_ac1",
+                   "conger_kappa"):  # fmt: skip
+        assert set(field["overall"][metric]) >= METRIC_KEYS
+        low, high = field["overall"][metric]["ci"]
+        assert low <= field["overall"][metric]["value"] <= high
+    pair = field["pairs"][0]
+    assert pair["raters"] == ["ann", "bob"] and pair["n_items"] == 60
+    assert set(pair["cohen_kappa"]) >= METRIC_KEYS
+    vs = field["versus_reference"][0]
+    assert {"rater", "reference", "n_items", "accuracy", "precision", "recall", "specificity",
+            "f1", "auroc", "average_precision", "confusion"} <= set(vs)  # fmt: skip
+
+
+def test_scored_rater_is_judged_against_humans_and_reference(scored_csv):
+    path, truth = scored_csv
+    code, out = run("stats", "--ratings", str(path), "--reference", "gold", "--resamples",
+                    "100", "--json")  # fmt: skip
+    assert code == 0, out
+    (field,) = json.loads(out)["fields"]
+    assert field["panel"] == ["ann", "bob"]
+    by_rater = {v["rater"]: v for v in field["versus_reference"]}
+    assert set(by_rater) == {"ann", "bob", "gpt"}
+    gpt = by_rater["gpt"]
+    assert gpt["reference"] == "gold" and gpt["positive"] == "yes"
+    assert gpt["auroc"] == pytest.approx(roc_auc_score(truth["truth"], truth["scores"]))
+    matrix = np.array(gpt["confusion"]["matrix"])
+    assert matrix.sum() == 60 and matrix[1].sum() == truth["truth"].sum()
+    tp, fn, fp = matrix[1, 1], matrix[1, 0], matrix[0, 1]
+    assert gpt["recall"] == pytest.approx(tp / (tp + fn))
+    assert gpt["precision"] == pytest.approx(tp / (tp + fp))
+    assert by_rater["ann"]["auroc"] is None
+    for name in ("accuracy", "precision", "recall", "specificity", "f1"):
+        low, high = gpt["intervals"][name]
+        assert low <= gpt[name] <= high
+    assert gpt["intervals_method"].startswith("item bootstrap")
+    (gap,) = field["classifier_vs_humans"]
+    assert gap["rater"] == "gpt" and gap["humans"] == ["ann", "bob"]
+    diff = gap["difference"]
+    assert diff["value"] == pytest.approx(
+        gap["rater_vs_humans"]["value"] - gap["humans_vs_humans"]["value"]
+    )
+    assert gap["verdict"] in ("within", "below", "above")
+
+
+def test_rich_output_names_bands_and_warnings(tmp_path):
+    rows = ["item,rater,value"] + [f"i{i},a,no" for i in range(40)]
+    rows += [f"i{i},b,{'yes' if i in (3, 9) else 'no'}" for i in range(40)]
+    rows += ["i40,a,yes", "i40,b,yes"]
+    path = write(tmp_path / "skewed.csv", "\n".join(rows) + "\n")
+    code, out = run("stats", "--ratings", str(path), "--resamples", "50")
+    assert code == 0, out
+    assert "Landis & Koch (1977)" in out
+    assert "skewed prevalence" in out and "Gwet's AC1 =" in out
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", "ratings.csv:1: the file is empty"),
+        ("item,value\n1,a\n", "ratings.csv:1: missing column(s) rater"),
+        ("item,rater,value\n1,a,x\n2,a\n", "ratings.csv:3: 2 columns, but the header has 3"),
+        ("item,rater,value\n1,a,x\n1,a,y\n", "ratings.csv:3: rater 'a' already gave item '1'"),
+        ("item,rater,value,score\n1,a,x,high\n", "ratings.csv:2: score 'high' is not a number"),
+        ("item,rater,value\n1,,x\n", "ratings.csv:2: the rater column is empty"),
+    ],
+)
+def test_bad_csv_names_file_and_line(tmp_path, text, message):
+    path = write(tmp_path / "ratings.csv", text)
+    code, out = run("stats", "--ratings", str(path))
+    assert code == 1
+    assert message in out
+
+
+def test_non_utf8_file_names_the_line(tmp_path):
+    path = tmp_path / "latin.csv"
+    path.write_bytes(b"item,rater,value\n1,a,ok\n2,a,caf\xe9\n")
+    code, out = run("stats", "--ratings", str(path))
+    assert code == 1 and "latin.csv:3: not UTF-8 text (byte 0xe9)" in out
+
+
+def test_interval_level_needs_numbers(tmp_path):
+    path = write(tmp_path / "r.csv", "item,rater,value\n1,a,3\n1,b,high\n")
+    code, out = run("stats", "--ratings", str(path), "--level", "interval")
+    assert code == 1 and "r.csv:3: value 'high' is not a number" in out
+
+
+def test_unknown_reference_and_missing_file(tmp_path):
+    path = write(tmp_path / "r.csv", "item,rater,value\n1,a,x\n1,b,y\n")
+    code, out = run("stats", "--ratings", str(path), "--reference", "gold")
+    assert code == 1 and "--reference 'gold' is not a rater" in out
+    code, out = run("stats", "--ratings", str(tmp_path / "nope.csv"))
+    assert code == 1 and "nope.csv: cannot read ratings file" in out
+
+
+# -- the database path -----------------------------------------------------------------
+
+
+def _fill(store: Store, n: int = 30) -> list[int]:
+    rubric = resolve_rubric("goal_guarding")
+    store.register_rubric(rubric.id, rubric.version, rubric.source_text, rubric.content_hash,
+                          rubric.origin)  # fmt: skip
+    records = [
+        TranscriptRecord(user_input=f"q{i}", scratchpad=f"reasoning {i}", output=f"answer {i}",
+                         turns=[{"role": "user", "content": f"q{i}"}], model="m", condition="free")
+        for i in range(n)
+    ]  # fmt: skip
+    store.insert_transcripts(records)
+    ids = store.transcript_ids()
+    rng = np.random.default_rng(5)
+    for tid in ids:
+        truth = rng.random() < 0.5
+        for rater in ("ann", "bob"):
+            value = "yes" if (truth if rng.random() < 0.85 else not truth) else "no"
+            store.append_label(tid, rubric_id="goal_guarding", field="alignment_faking",
+                               value=value, source="human", rater=rater, phase="blind")  # fmt: skip
+            motives = ["other"] if truth else []
+            store.append_label(tid, rubric_id="goal_guarding", field="motivation",
+                               value=motives, source="human", rater=rater, phase="blind")  # fmt: skip
+        score = float(np.clip(0.5 * truth + rng.random() * 0.6, 0, 1))
+        store.append_label(tid, rubric_id="goal_guarding", field="alignment_faking",
+                           value="yes" if score >= 0.4 else "no", source="classifier",
+                           rater="gpt", score=score, scores={"yes": score, "no": 1 - score})  # fmt: skip
+        store.append_label(tid, rubric_id="goal_guarding", field="alignment_faking",
+                           value="yes" if truth else "no", source="imported", rater="gold")  # fmt: skip
+    return ids
+
+
+def _db_report(db: Path, *extra: str) -> dict:
+    code, out = run("--db", str(db), "stats", "--rubric", "goal_guarding", "--resamples", "50",
+                    "--json", *extra)  # fmt: skip
+    assert code == 0, out
+    return json.loads(out)
+
+
+def test_database_fields_roles_and_multi_label(store):
+    _fill(store)
+    report = _db_report(store.path)
+    assert report["phase"] == "blind"
+    fields = {f["field"]: f for f in report["fields"]}
+    af = fields["alignment_faking"]
+    assert af["panel"] == ["ann", "bob"] and af["raters"] == ["ann", "bob", "gpt", "gold"]
+    assert af["categories"] == ["yes", "no"] and af["n_items"] == 30
+    pairs = {(v["rater"], v["reference"]) for v in af["versus_reference"]}
+    assert pairs == {("gpt", "ann"), ("gpt", "bob"), ("ann", "gold"), ("bob", "gold"),
+                     ("gpt", "gold")}  # fmt: skip
+    gpt_gold = next(
+        v for v in af["versus_reference"] if v["rater"] == "gpt" and v["reference"] == "gold"
+    )
+    assert gpt_gold["auroc"] is not None and 0.5 < gpt_gold["auroc"] <= 1
+    # multi-label: one binary field per category, judged one-vs-rest
+    other = fields["motivation:other"]
+    assert other["categories"] == ["no", "yes"] and other["raters"] == ["ann", "bob"]
+    assert other["overall"]["cohen_kappa"]["value"] == pytest.approx(1.0)
+    assert fields["motivation:rater_sycophancy"]["overall"]["cohen_kappa"]["value"] is None
+
+
+def test_database_blind_by_default_revealed_on_request_and_retractions(store):
+    ids = _fill(store, n=12)
+    first = ids[0]
+    bob_label = next(e for e in store.current_labels(transcript_ids=[first], rater="bob",
+                                                       field="alignment_faking"))  # fmt: skip
+    ann_label = next(e for e in store.current_labels(transcript_ids=[first], rater="ann",
+                                                       field="alignment_faking"))  # fmt: skip
+    # bob revises after the reveal to ann's value; blind stats must not see it
+    flipped = "no" if ann_label.value == "yes" else "yes"
+    store.append_label(first, rubric_id="goal_guarding", field="alignment_faking",
+                       value=ann_label.value if bob_label.value != ann_label.value else flipped,
+                       source="human", rater="bob", phase="revealed")  # fmt: skip
+    blind = _db_report(store.path, "--field", "alignment_faking")["fields"][0]
+    revealed = _db_report(store.path, "--field", "alignment_faking", "--phase", "revealed")
+    revealed = revealed["fields"][0]
+    b_pa = blind["pairs"][0]["percent_agreement"]["value"]
+    r_pa = revealed["pairs"][0]["percent_agreement"]["value"]
+    assert abs(b_pa - r_pa) == pytest.approx(1 / 12)
+    # a retracted label no longer counts
+    store.retract(ann_label.id, rater="ann")
+    after = _db_report(store.path, "--field", "alignment_faking")["fields"][0]
+    assert after["pairs"][0]["n_items"] == 11
+
+
+def test_database_errors_name_the_problem(tmp_path, store):
+    code, out = run("--db", str(tmp_path / "missing.db"), "stats")
+    assert code == 1 and "no database at" in out
+    code, out = run("--db", str(store.path), "stats")
+    assert code == 1 and "no labels yet" in out
+    _fill(store, n=3)
+    code, out = run("--db", str(store.path), "stats", "--rubric", "compliance")
+    assert code == 1 and "no labels for rubric 'compliance'" in out and "goal_guarding" in out
+    code, out = run("--db", str(store.path), "stats", "--field", "nope")
+    assert code == 1 and "no labels for field 'nope' in any rubric" in out
+    code, out = run("--db", str(store.path), "stats", "--field", "alignment_faking", "--json",
+                    "--resamples", "0")  # fmt: skip
+    assert code == 0 and [f["field"] for f in json.loads(out)["fields"]] == [
+        "goal_guarding.alignment_faking"
+    ]
+
+
+def test_categories_give_ordinal_words_their_order(tmp_path):
+    rows = ["item,rater,value", "1,a,refused", "1,b,partial", "2,a,full", "2,b,full",
+            "3,a,partial", "3,b,refused", "4,a,refused", "4,b,refused"]  # fmt: skip
+    path = write(tmp_path / "c.csv", "\n".join(rows) + "\n")
+    code, out = run("stats", "--ratings", str(path), "--level", "ordinal", "--categories",
+                    "refused,partial,full", "--resamples", "0", "--json")  # fmt: skip
+    assert code == 0, out
+    (field,) = json.loads(out)["fields"]
+    assert field["categories"] == ["refused", "partial", "full"]
+    # neighbours disagree by one step only, so the linear-weighted kappa beats the plain one
+    overall = field["overall"]
+    assert overall["cohen_kappa_linear"]["value"] > overall["cohen_kappa"]["value"]
+    code, out = run("stats", "--ratings", str(path), "--categories", "refused,full")
+    assert code == 1 and "c.csv:3: value 'partial' is not one of --categories" in out
