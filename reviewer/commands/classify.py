@@ -263,6 +263,17 @@ def classify(obj: Context, rubric_ref: str, model_spec: str, votes: int | None,
         runner = Runner(obj.store, opts)
     except ProviderError as exc:
         raise click.ClickException(scrub(str(exc))) from None
+    if not runner.transcript_ids():
+        filters = ", ".join(
+            f"{flag} {value}"
+            for flag, value in (("--model-filter", model_filter), ("--condition", condition))
+            if value
+        )
+        raise click.ClickException(
+            f"no transcripts to classify in {obj.db_path}"
+            + (f" with {filters}" if filters else "")
+            + ": import some with `reviewer import`, or loosen the filters"
+        )
     progress = None
     if not dry_run and not as_json and console.is_terminal:
         progress, update = _progress_callback(console, 0)

@@ -128,6 +128,10 @@ def test_missing_key_and_unknown_provider_are_clear(db_path, monkeypatch):
     result = runner.invoke(cli, ["--db", str(db_path), "classify", "--rubric", "nope",
                                  "--model", "openai:x"])  # fmt: skip
     assert result.exit_code == 1 and "no rubric 'nope'" in result.output
+    result = runner.invoke(cli, ["--db", str(db_path), "classify", "--rubric", "compliance",
+                                 "--model", "anthropic:x", "--condition", "nowhere"])  # fmt: skip
+    assert result.exit_code == 1
+    assert "no transcripts to classify" in result.output and "--condition nowhere" in result.output
 
 
 def test_dry_run_from_the_cli_sends_nothing(fake, db_path, monkeypatch):
