@@ -175,6 +175,8 @@ class Runner:
         self._labeled: set[int] = set()
         self.writer: Writer | None = None
         self._collected: set[str] = set()
+        self._key_items: dict[str, list[int]] = {}
+        self._done_keys: set[str] = set()
         self._budget = asyncio.Condition()
 
     # -- identity ------------------------------------------------------------------------
@@ -450,7 +452,7 @@ class Runner:
     async def _feed(self, ids: list[int], queue: asyncio.Queue[Call | None]) -> None:
         for planned, final in self.plan_chunks(ids):
             for tid, calls in planned.items():
-                todo = [c for c in calls if c.key not in final]
+                todo = [c for c in calls if c.key not in final and c.key not in self._done_keys]
                 self.stats.calls_planned += len(calls)
                 self.stats.calls_cached += len(calls) - len(todo)
                 self._item_keys[tid] = [c.key for c in calls]
@@ -461,6 +463,10 @@ class Runner:
                 for c in todo:
                     if self.stop_reason:
                         break
+                    if c.key in self._key_items:  # same prompt as an item already queued
+                        self._key_items[c.key].append(tid)
+                        continue
+                    self._key_items[c.key] = [tid]
                     await queue.put(c)
             self.on_progress(self.stats)
             if self.stop_reason:
@@ -481,7 +487,7 @@ class Runner:
 
     async def _fail(self, call: Call, message: str) -> None:
         self.stats.calls_failed += 1
-        self._item_failed.add(call.transcript_id)
+        self._item_failed.update(self._key_items.get(call.key, [call.transcript_id]))
         await self._write(cdb.record_call, self.store, run_id=self.run_id,
                           transcript_id=call.transcript_id, request_key=call.key,
                           n_samples=call.n, request=call.request(self.opts), status="error",
@@ -492,11 +498,12 @@ class Runner:
         if call.done:
             return
         call.done = True
-        tid = call.transcript_id
-        self._item_pending[tid] -= 1
-        if self._item_pending[tid] == 0:
-            del self._item_pending[tid]
-            await self.finish_item(tid)
+        # Items with identical prompts share one call: it answers all of them.
+        for tid in self._key_items.pop(call.key, [call.transcript_id]):
+            self._item_pending[tid] -= 1
+            if self._item_pending[tid] == 0:
+                del self._item_pending[tid]
+                await self.finish_item(tid)
 
     def _budget_allows(self, estimate: float) -> bool:
         cap = self.opts.max_cost
@@ -550,6 +557,7 @@ class Runner:
                     self._budget.notify_all()
             if comp is not None:
                 self.stats.calls_made += 1
+                self._done_keys.add(call.key)
                 await self._write(cdb.record_call, self.store, run_id=self.run_id,
                                   transcript_id=call.transcript_id, request_key=call.key,
                                   n_samples=call.n, request=call.request(self.opts),

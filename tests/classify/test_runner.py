@@ -223,3 +223,20 @@ def test_batch_submission_respects_max_cost(fake, keys, labeled_db):
     assert 0 < submitted[0][0] < 12
     second = run(store, opts)  # collects what was sent, and sends no more past the cap
     assert second["batches_collected"] == 1 and second["run_cost_usd"] <= 0.5
+
+
+def test_identical_prompts_share_one_paid_call(fake, keys, tmp_path):
+    from db import Store
+    from tests.classify.conftest import make_records
+
+    store = Store(tmp_path / "twins.db")
+    records = make_records(4, seed="twin")
+    twins = make_records(4, seed="twin")
+    for r in twins:
+        r.model = "another-model"  # another transcript (uid), the same text to classify
+    store.insert_transcripts(records + twins)
+    assert store.transcript_count() == 8
+    summary = run(store, options(fake, "anthropic:claude-3-5-haiku", votes=3))
+    assert fake.stats()["answered"] == 12
+    assert summary["items_labeled_now"] == 8 and summary["calls_made"] == 12
+    store.close()
