@@ -116,6 +116,7 @@ class Stats:
     items_labeled: int = 0
     new_labels: int = 0
     items_without_answer: int = 0
+    items_in_batch: int = 0
     calls_planned: int = 0
     calls_cached: int = 0
     calls_made: int = 0
@@ -447,11 +448,19 @@ class Runner:
         self.on_progress(self.stats)
         if self.stop_reason:
             return "stopped"
-        return "incomplete" if self.stats.calls_failed else "finished"
+        if self.stats.calls_failed:
+            return "incomplete"
+        return "waiting" if self.stats.items_in_batch else "finished"
 
     async def _feed(self, ids: list[int], queue: asyncio.Queue[Call | None]) -> None:
+        waiting = cdb.submitted_keys(self.store, self.run_id)
         for planned, final in self.plan_chunks(ids):
             for tid, calls in planned.items():
+                if waiting and any(c.key in waiting for c in calls):
+                    # Sent with --batch and not collected yet: paying again online would
+                    # double the cost; `--batch` collects it.
+                    self.stats.items_in_batch += 1
+                    continue
                 todo = [c for c in calls if c.key not in final and c.key not in self._done_keys]
                 self.stats.calls_planned += len(calls)
                 self.stats.calls_cached += len(calls) - len(todo)
@@ -676,6 +685,7 @@ class Runner:
             "items_labeled_now": s.items_labeled,
             "items_labeled_total": cdb.run_labels(self.store, self.run_id) if self.run_id else 0,
             "items_without_answer": s.items_without_answer,
+            "items_waiting_in_batch": s.items_in_batch,
             "label_events": s.new_labels,
             "calls_planned": s.calls_planned,
             "calls_cached": s.calls_cached,

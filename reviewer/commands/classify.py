@@ -97,6 +97,9 @@ def _print_summary(console, summary: dict) -> None:
     if summary["stopped_reason"] == "max-cost":
         console.print(f"stopped before exceeding --max-cost ${summary['max_cost_usd']}: "
                       "raise it and run the same command again to go on")  # fmt: skip
+    elif summary["status"] == "waiting" and summary["mode"] == "online":
+        console.print(f"{summary['items_waiting_in_batch']} items wait in a batch: run the same "
+                      "command with --batch to collect them")  # fmt: skip
     elif summary["status"] == "waiting":
         console.print("batches are still running: run the same command again later to collect")
     elif summary["status"] == "incomplete":

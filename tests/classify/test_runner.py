@@ -166,6 +166,9 @@ def test_batch_submit_then_collect(fake, keys, labeled_db, spec, provider):
     assert info["mode"] == "batch" and len(info["batch_ids"]) == 1
     second = run(store, opts)  # first poll: still in progress, nothing resubmitted
     assert second["status"] == "waiting" and second["batches_submitted"] == 0
+    online = run(store, options(fake, spec, votes=3))  # does not pay again for the batch
+    assert online["calls_made"] == 0 and online["items_waiting_in_batch"] == 12
+    assert online["status"] == "waiting"
     third = run(store, opts)
     assert third["status"] == "finished" and third["batches_collected"] == 1
     assert third["items_labeled_now"] == 12
@@ -176,7 +179,7 @@ def test_batch_submit_then_collect(fake, keys, labeled_db, spec, provider):
     fourth = run(store, opts)
     assert fourth["calls_cached"] == fourth["calls_planned"] and fourth["batches_submitted"] == 0
     assert fake.stats()["answered"] == paid
-    # The online mode reuses the batch's answers too.
+    # Once collected, the online mode reuses the batch's answers too.
     online = run(store, options(fake, spec, votes=3))
     assert online["calls_made"] == 0 and fake.stats()["answered"] == paid
 
