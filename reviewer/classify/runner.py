@@ -49,6 +49,7 @@ CHARS_PER_TOKEN = 4
 PLAN_CHUNK = 500
 BATCH_CHUNK = 10_000
 RATE_LIMIT_ROUNDS = 8
+FAILURES_TO_STOP = 10
 
 
 def estimate_tokens(text: str) -> int:
@@ -178,6 +179,8 @@ class Runner:
         self._collected: set[str] = set()
         self._key_items: dict[str, list[int]] = {}
         self._done_keys: set[str] = set()
+        self._failures_in_a_row = 0
+        self.last_error: str | None = None
         self._budget = asyncio.Condition()
 
     # -- identity ------------------------------------------------------------------------
@@ -496,6 +499,7 @@ class Runner:
 
     async def _fail(self, call: Call, message: str) -> None:
         self.stats.calls_failed += 1
+        self.last_error = message
         self._item_failed.update(self._key_items.get(call.key, [call.transcript_id]))
         await self._write(cdb.record_call, self.store, run_id=self.run_id,
                           transcript_id=call.transcript_id, request_key=call.key,
@@ -555,6 +559,11 @@ class Runner:
             except CallFailed as exc:
                 failed = str(exc)
                 wait = None
+                self._failures_in_a_row += 1
+                if self._failures_in_a_row >= max(FAILURES_TO_STOP, self.opts.concurrency):
+                    # Every call fails even after the SDK's retries (server down, bad key,
+                    # unknown model): stop instead of spending hours on more of the same.
+                    self.stop_reason = self.stop_reason or "errors"
             else:
                 latency = time.monotonic() - started
                 failed = None
@@ -565,6 +574,7 @@ class Runner:
                 async with self._budget:
                     self._budget.notify_all()
             if comp is not None:
+                self._failures_in_a_row = 0
                 self.stats.calls_made += 1
                 self._done_keys.add(call.key)
                 await self._write(cdb.record_call, self.store, run_id=self.run_id,
@@ -681,6 +691,7 @@ class Runner:
             "mode": "batch" if self.opts.batch else "online",
             "status": status,
             "stopped_reason": self.stop_reason,
+            "last_error": self.last_error,
             "items": s.items,
             "items_labeled_now": s.items_labeled,
             "items_labeled_total": cdb.run_labels(self.store, self.run_id) if self.run_id else 0,

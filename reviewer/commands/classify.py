@@ -97,6 +97,13 @@ def _print_summary(console, summary: dict) -> None:
     if summary["stopped_reason"] == "max-cost":
         console.print(f"stopped before exceeding --max-cost ${summary['max_cost_usd']}: "
                       "raise it and run the same command again to go on")  # fmt: skip
+    elif summary["stopped_reason"] == "errors":
+        console.print(Text(f"stopped: call after call failed even after retries; the last "
+                           f"error was: {summary['last_error']}\nFix the cause and run the same "
+                           "command again: finished calls are kept."))  # fmt: skip
+    elif summary["status"] == "incomplete" and summary["last_error"]:
+        console.print(Text(f"some calls failed (last error: {summary['last_error']}): run the "
+                           "same command again to retry only those"))  # fmt: skip
     elif summary["status"] == "waiting" and summary["mode"] == "online":
         console.print(f"{summary['items_waiting_in_batch']} items wait in a batch: run the same "
                       "command with --batch to collect them")  # fmt: skip

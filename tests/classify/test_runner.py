@@ -243,3 +243,19 @@ def test_identical_prompts_share_one_paid_call(fake, keys, tmp_path):
     assert fake.stats()["answered"] == 12
     assert summary["items_labeled_now"] == 8 and summary["calls_made"] == 12
     store.close()
+
+
+def test_a_dead_server_stops_the_run_quickly_with_the_reason(keys, labeled_db):
+    import socket
+
+    store, _ = labeled_db
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    opts = Options(rubric=resolve_rubric("compliance"), model_spec="openai:gpt-4o-mini",
+                   votes=2, temperature=1.0, threshold=0.4, max_tokens=50, concurrency=2,
+                   base_url=f"http://127.0.0.1:{port}/v1", max_retries=0)  # fmt: skip
+    summary = run(store, opts)
+    assert summary["status"] == "stopped" and summary["stopped_reason"] == "errors"
+    assert "Connection" in summary["last_error"]
+    assert summary["calls_failed"] >= 10 and summary["calls_made"] == 0
