@@ -87,10 +87,10 @@ def test_prompt_caching_is_requested_and_counted(fake, keys, labeled_db):
 def test_injected_faults_lose_nothing(fake, keys, labeled_db, spec, provider):
     store, _ = labeled_db
     cfg = fake.config
-    cfg.p_429, cfg.p_500, cfg.p_timeout, cfg.p_malformed = 0.25, 0.25, 0.1, 0.15
-    cfg.stall, cfg.retry_after = 1.0, 0.05
+    cfg.p_429, cfg.p_500, cfg.p_timeout, cfg.p_malformed = 0.15, 0.2, 0.1, 0.15
+    cfg.stall, cfg.retry_after = 1.6, 0.05
     rubric = resolve_rubric("goal_guarding")
-    summary = run(store, options(fake, spec, timeout=0.4, max_retries=4, votes=4))
+    summary = run(store, options(fake, spec, timeout=0.8, max_retries=4, votes=4))
     statuses = fake.stats()["statuses"]
     assert statuses.get("429") and statuses.get("500")
     if provider == "anthropic":  # 60 requests: some first attempts stalled past the timeout
