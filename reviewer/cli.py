@@ -170,6 +170,10 @@ from reviewer.commands.stats import stats  # noqa: E402
 for _command in (analyze, demo, export, import_cmd, label, queue, stats):
     cli.add_command(_command)
 
+from reviewer.commands.classify import classify  # noqa: E402
+
+cli.add_command(classify)
+
 
 def main() -> None:
     cli()
