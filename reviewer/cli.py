@@ -160,6 +160,7 @@ def rubrics_validate(paths: tuple[str, ...]) -> None:
 
 # Each command lives in reviewer/commands/; their heavy imports wait until they run.
 from reviewer.commands.analyze import analyze  # noqa: E402
+from reviewer.commands.classify import classify  # noqa: E402
 from reviewer.commands.demo import demo  # noqa: E402
 from reviewer.commands.export import export  # noqa: E402
 from reviewer.commands.import_cmd import import_cmd  # noqa: E402
@@ -167,12 +168,8 @@ from reviewer.commands.label import label  # noqa: E402
 from reviewer.commands.queue import queue  # noqa: E402
 from reviewer.commands.stats import stats  # noqa: E402
 
-for _command in (analyze, demo, export, import_cmd, label, queue, stats):
+for _command in (analyze, classify, demo, export, import_cmd, label, queue, stats):
     cli.add_command(_command)
-
-from reviewer.commands.classify import classify  # noqa: E402
-
-cli.add_command(classify)
 
 
 def main() -> None:
