@@ -17,3 +17,27 @@ def test_headless_packages_do_not_import_textual():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "", f"headless import pulled in: {out.stdout}"
+
+
+def test_no_module_outside_the_tui_imports_textual():
+    """Every module of db, importers, rubrics and reviewer (but reviewer.tui), statistics and
+    the classifier runner included, imports without Textual or an LLM SDK."""
+    code = (
+        "import importlib, pkgutil, sys\n"
+        "names = []\n"
+        "for top in ('db', 'importers', 'rubrics', 'reviewer'):\n"
+        "    pkg = importlib.import_module(top)\n"
+        "    names.append(top)\n"
+        "    for m in pkgutil.walk_packages(pkg.__path__, top + '.'):\n"
+        "        if not m.name.startswith('reviewer.tui'):\n"
+        "            names.append(m.name)\n"
+        "for name in names:\n"
+        "    importlib.import_module(name)\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('textual', 'anthropic', 'openai'))\n"
+        "print(len(names), ','.join(bad))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    count, _, bad = out.stdout.strip().partition(" ")
+    assert int(count) > 40
+    assert bad == "", f"imported outside reviewer.tui: {bad}"
