@@ -66,10 +66,18 @@ def analyze(obj: Context, rubric_ids, classifier, phase, resamples, seed, as_jso
     sensitivity and specificity against those human labels (Rogan-Gladen), each with a 95%
     bootstrap interval.
     """
+    from db.agreement_data import labelled_rubrics
     from reviewer.analysis import motivation_analysis
 
     if not obj.db_path.exists():
         raise click.ClickException(f"no database at {obj.db_path}: import transcripts first")
+    labelled = labelled_rubrics(obj.store)
+    unknown = [r for r in rubric_ids if r not in labelled]
+    if unknown:
+        raise click.ClickException(
+            f"{obj.db_path}: no labels under rubric {unknown[0]!r} "
+            f"(rubrics with labels: {', '.join(labelled) or 'none'})"
+        )
     report = motivation_analysis(obj.store, list(rubric_ids) or None, classifier=classifier,
                                  phase=phase, n_resamples=resamples, seed=seed)  # fmt: skip
     if not report["rubrics"]:

@@ -144,3 +144,11 @@ def test_table_gives_each_source_its_own_n_and_explains_dashes(store):
     used = {int(m) for m in re.findall(r"— \((\d+)\)", result.output)}
     explained = {int(m) for m in re.findall(r"^\((\d+)\) ", result.output, re.MULTILINE)}
     assert used and used == explained
+
+
+def test_unknown_rubric_is_an_error_listing_labelled_ones(store):
+    _sparse(store)
+    result = CliRunner().invoke(cli, ["--db", str(store.path), "analyze", "--rubric", "nosuch"])
+    assert result.exit_code == 1
+    assert "nosuch" in result.output and "goal_guarding" in result.output
+    assert "Intervals" not in result.output
