@@ -87,6 +87,7 @@ def stats(
     else:
         specs = _db_specs(obj, rubric_id, field_id, phase, positive)
         source = str(obj.db_path)
+    _check_positive(positive, specs, source)
     fields = [analyse_field(spec, n_resamples=resamples, seed=seed) for spec in specs]
     report = {"source": source, "phase": None if ratings_path else phase, "fields": fields}
     if as_json:
@@ -133,6 +134,27 @@ def _csv_specs(path: Path, level, references, positive, categories):
             )
         )
     return specs
+
+
+def _check_positive(positive: str | None, specs, source: str) -> None:
+    """A --positive that is no field's category would silently drop precision, recall, F1,
+    AUROC and AP, so it is an error that names the categories there are."""
+    if positive is None:
+        return
+    found: list[str] = []
+    for spec in specs:
+        if spec.kind == "multi":
+            continue
+        names = [str(c) for c in spec.ratings.categories]
+        if positive in names:
+            return
+        found += [c for c in names if c not in found]
+    if not found:
+        return
+    raise click.ClickException(
+        f"{source}: --positive {positive!r} is not a category of the ratings "
+        f"(categories: {', '.join(found)})"
+    )
 
 
 def _typed_positive(positive: str | None, categories: list[Any]) -> Any:

@@ -272,3 +272,19 @@ def test_categories_give_ordinal_words_their_order(tmp_path):
     assert overall["cohen_kappa_linear"]["value"] > overall["cohen_kappa"]["value"]
     code, out = run("stats", "--ratings", str(path), "--categories", "refused,full")
     assert code == 1 and "c.csv:3: value 'partial' is not one of --categories" in out
+
+
+def test_positive_that_is_no_category_is_an_error(scored_csv, store):
+    path, _ = scored_csv
+    code, out = run("stats", "--ratings", str(path), "--positive", "maybe", "--resamples", "0")
+    assert code == 1
+    assert "--positive 'maybe' is not a category" in out and "yes" in out and "no" in out
+    code, out = run("stats", "--ratings", str(path), "--positive", "no", "--resamples", "0",
+                    "--json")  # fmt: skip
+    assert code == 0, out
+    (v, *_) = json.loads(out)["fields"][0]["versus_reference"]
+    assert v["positive"] == "no" and v["precision"] is not None
+    _fill(store, n=4)
+    code, out = run("--db", str(store.path), "stats", "--field", "alignment_faking",
+                    "--positive", "maybe", "--resamples", "0")  # fmt: skip
+    assert code == 1 and "'maybe' is not a category" in out and "yes, no" in out
