@@ -288,3 +288,33 @@ def test_positive_that_is_no_category_is_an_error(scored_csv, store):
     code, out = run("--db", str(store.path), "stats", "--field", "alignment_faking",
                     "--positive", "maybe", "--resamples", "0")  # fmt: skip
     assert code == 1 and "'maybe' is not a category" in out and "yes, no" in out
+
+
+def test_raters_sharing_no_item_are_left_out_and_counted(store):
+    ids = _fill(store, n=10)
+    extra = [
+        TranscriptRecord(user_input=f"x{i}", scratchpad="s", output="o",
+                         turns=[{"role": "user", "content": f"x{i}"}], model="m", condition="paid")
+        for i in range(3)
+    ]  # fmt: skip
+    store.insert_transcripts(extra)
+    for tid in [t for t in store.transcript_ids() if t not in ids]:
+        store.append_label(tid, rubric_id="goal_guarding", field="alignment_faking", value="yes",
+                           source="classifier", rater="hughes", score=1.0)  # fmt: skip
+    report = _db_report(store.path, "--field", "alignment_faking")
+    (field,) = report["fields"]
+    assert all(p["n_items"] > 0 for p in field["pairs"])
+    assert all(v["n_items"] > 0 for v in field["versus_reference"])
+    left = field["no_shared_items"]
+    assert sorted(map(tuple, left["pairs"])) == [("ann", "hughes"), ("bob", "hughes"),
+                                                  ("gpt", "hughes"), ("hughes", "gold")]  # fmt: skip
+    assert sorted(map(tuple, left["versus_reference"])) == [("hughes", "ann"), ("hughes", "bob"),
+                                                             ("hughes", "gold")]  # fmt: skip
+    assert {tuple(p["raters"]) for p in field["pairs"]} == {
+        ("ann", "bob"), ("ann", "gpt"), ("ann", "gold"), ("bob", "gpt"), ("bob", "gold"),
+        ("gpt", "gold")}  # fmt: skip
+    code, out = run("--db", str(store.path), "stats", "--field", "alignment_faking",
+                    "--resamples", "0")  # fmt: skip
+    assert code == 0, out
+    assert "Left out 4 pairs and 3 comparisons with a reference of raters who share no item" in out
+    assert not [line for line in out.splitlines() if "hughes" in line and line.startswith("│")]
