@@ -318,3 +318,27 @@ def test_raters_sharing_no_item_are_left_out_and_counted(store):
     assert code == 0, out
     assert "Left out 4 pairs and 3 comparisons with a reference of raters who share no item" in out
     assert not [line for line in out.splitlines() if "hughes" in line and line.startswith("│")]
+
+
+def test_field_accepts_the_names_stats_prints(store):
+    _fill(store, n=8)
+    whole = _db_report(store.path)
+    names = [f["field"] for f in whole["fields"]]
+    assert "motivation:rater_sycophancy" in names
+    for name in ("motivation:other", "alignment_faking"):
+        (field,) = _db_report(store.path, "--field", name)["fields"]
+        expected = next(f for f in whole["fields"] if f["field"] == name)
+        assert field["field"] == name and field["overall"] == expected["overall"]
+    # without --rubric stats prints rubric.field, and takes it back
+    code, out = run("--db", str(store.path), "stats", "--resamples", "0", "--json")
+    assert code == 0, out
+    printed = [f["field"] for f in json.loads(out)["fields"]]
+    assert "goal_guarding.motivation:other" in printed
+    for name in ("goal_guarding.motivation:other", "goal_guarding.alignment_faking"):
+        code, out = run("--db", str(store.path), "stats", "--field", name, "--resamples", "0",
+                        "--json")  # fmt: skip
+        assert code == 0, out
+        assert [f["field"] for f in json.loads(out)["fields"]] == [name]
+    code, out = run("--db", str(store.path), "stats", "--rubric", "goal_guarding", "--field",
+                    "motivation:nosuch")  # fmt: skip
+    assert code == 1 and "no category 'nosuch'" in out and "motivation:other" in out
