@@ -337,6 +337,16 @@ def export(store: Store, fmt: str, out: str | Path, options: ExportOptions | Non
         raise ExportError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
     options = options or ExportOptions()
     out = Path(out)
+    if fmt == "hf" and out.exists() and not out.is_dir():
+        raise ExportError(
+            f"{out} is a file, but --format hf writes a folder (data.jsonl and README.md): "
+            "give --out a folder path"
+        )
+    if fmt != "hf" and out.is_dir():
+        raise ExportError(
+            f"{out} is a folder, but --format {fmt} writes one file: give --out a file path, "
+            f"e.g. {out / ('labels.' + fmt)}"
+        )
     if out.exists() and not overwrite:
         raise ExportError(f"{out} exists: choose another --out or pass --overwrite")
     exporter = Exporter(store, options)

@@ -254,3 +254,25 @@ def test_cli_queue_list_json_is_stable(labeled):
     ]
     assert set(listed[0]) == {"name", "base_name", "version", "kind", "rubric_id", "blind",
                               "params", "created_at", "per_annotator"}  # fmt: skip
+
+
+def test_file_for_folder_and_folder_for_file_are_explained(labeled, tmp_path):
+    store, _, _ = labeled
+    folder = tmp_path / "hf"
+    folder.mkdir()
+    (folder / "keep.txt").write_text("keep me")
+    afile = tmp_path / "l.csv"
+    afile.write_text("keep me too")
+    runner = CliRunner()
+    for fmt in ("jsonl", "csv", "parquet"):
+        result = runner.invoke(cli, ["--db", str(store.path), "export", "--format", fmt,
+                                     "--out", str(folder), "--overwrite"])  # fmt: skip
+        assert result.exit_code == 1, result.output
+        assert result.exception is None or isinstance(result.exception, SystemExit)
+        assert "is a folder" in result.output and f"labels.{fmt}" in result.output
+    result = runner.invoke(cli, ["--db", str(store.path), "export", "--format", "hf", "--out",
+                                 str(afile), "--overwrite"])  # fmt: skip
+    assert result.exit_code == 1 and "is a file" in result.output, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert (folder / "keep.txt").read_text() == "keep me"
+    assert afile.read_text() == "keep me too"
