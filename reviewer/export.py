@@ -4,7 +4,8 @@ One row per transcript. ``jsonl`` and ``hf`` keep the nested shape (gold per rub
 field, then a list of labels with source, rater, phase, rubric version and hash, classifier
 run, score, evidence and timestamps); ``csv`` and ``parquet`` flatten it into one column per
 rubric field and per (field, source, rater, phase), and keep the full provenance as JSON in
-``labels_json``. Rows are written page by page, so memory does not grow with the database.
+``labels_json``. A multi-label value is written as JSON list text (``["other"]``, ``[]`` for
+none chosen) so that it differs from a missing label (an empty cell). Rows are written page by page, so memory does not grow with the database.
 
 Nothing secret is written: classifier run parameters pass through ``scrub_secrets`` (no
 credential is stored in the first place, and a test holds both ends to it).
@@ -219,6 +220,14 @@ def _flat(value: Any) -> Any:
     return value
 
 
+def _cell_value(value: Any) -> Any:
+    """A label value for one flat cell. Multi-label answers are JSON list text, so an empty
+    answer (``[]``: none chosen) stays distinct from no label at all (an empty cell)."""
+    if isinstance(value, list | tuple):
+        return _dumps(list(value))
+    return _flat(value)
+
+
 def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
@@ -261,14 +270,14 @@ def flatten(row: dict[str, Any]) -> dict[str, Any]:
     flat["metadata"] = _dumps(row["metadata"])
     for rid, fields in row["gold"].items():
         for f, g in fields.items():
-            flat[f"{rid}.{f}.gold"] = _flat(g["value"])
+            flat[f"{rid}.{f}.gold"] = _cell_value(g["value"])
             flat[f"{rid}.{f}.gold_status"] = g["status"]
             flat[f"{rid}.{f}.gold_reason"] = g["reason"]
             flat[f"{rid}.{f}.gold_raters"] = ";".join(g["raters"])
     for lab in row["labels"]:
         name = slot_name(lab["rubric_id"], lab["field"], lab["source"], lab["rater"],
                          lab["phase"] or "")  # fmt: skip
-        flat[name] = _flat(lab["value"])
+        flat[name] = _cell_value(lab["value"])
         if lab["source"] == "classifier":
             flat[name + ".score"] = lab["score"]
     flat["labels_json"] = _dumps(row["labels"])
