@@ -248,3 +248,13 @@ def rubric_source(store: Store, rubric_id: str) -> tuple[str, str | None] | None
         (rubric_id,),
     )
     return (rows[0][0], rows[0][1]) if rows else None
+
+
+def stored_rubrics(store: Store) -> list[dict[str, Any]]:
+    """Every rubric version registered in the database, by id then age, with its TOML text."""
+    cur = store.db.conn.execute(
+        "SELECT rubric_id, version, hash, origin, created_at, source FROM rubrics "
+        "ORDER BY rubric_id, created_at, rowid"
+    )
+    cols = [c[0] for c in cur.description]
+    return [dict(zip(cols, row, strict=True)) for row in cur]
