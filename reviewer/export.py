@@ -122,7 +122,8 @@ class Exporter:
                 if name not in labeled:
                     raise ExportError(
                         f"unknown rubric {name!r}: give a built-in id, a .toml path, or a "
-                        "rubric that has labels in this database"
+                        "rubric that has labels in this database (rubrics with labels: "
+                        f"{', '.join(sorted(labeled)) or 'none'})"
                     ) from None
             seen = ds.label_fields(self.store, rubric_id)
             fields[rubric_id] = defined + [f for f in seen if f not in defined]

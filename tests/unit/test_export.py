@@ -185,7 +185,7 @@ def test_export_errors_name_the_problem(labeled, tmp_path):
     assert (tmp_path / "exists.jsonl").read_text() == "keep me"
     with pytest.raises(ExportError, match="unknown export format"):
         export(store, "xml", tmp_path / "x.xml")
-    with pytest.raises(ExportError, match="unknown rubric"):
+    with pytest.raises(ExportError, match="unknown rubric.*with labels: compliance, goal_guarding"):
         export(store, "jsonl", tmp_path / "x.jsonl", ExportOptions(rubric_ids=["nope"]))
 
 
