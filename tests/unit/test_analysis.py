@@ -152,3 +152,22 @@ def test_unknown_rubric_is_an_error_listing_labelled_ones(store):
     assert result.exit_code == 1
     assert "nosuch" in result.output and "goal_guarding" in result.output
     assert "Intervals" not in result.output
+
+
+def test_gap_says_which_condition_lacks_an_estimate(store):
+    _sparse(store)
+    extra = [TranscriptRecord(user_input=f"p{i}", scratchpad="s", output="o",
+                              turns=[{"role": "user", "content": f"p{i}"}], model="m",
+                              condition="paid") for i in range(4)]  # fmt: skip
+    before = set(store.transcript_ids())
+    store.insert_transcripts(extra)
+    for tid in sorted(set(store.transcript_ids()) - before):
+        store.append_label(tid, rubric_id="goal_guarding", field="alignment_faking", value="no",
+                           source="classifier", rater="clf", score=0.1)  # fmt: skip
+    report = motivation_analysis(store, ["goal_guarding"], n_resamples=50)
+    (outcome,) = report["rubrics"][0]["outcomes"]
+    (gap,) = outcome["gap_free_minus_paid"]
+    assert gap["classifier"]["value"] == pytest.approx(1.0)
+    assert gap["classifier"]["n_free"] == 30 and gap["classifier"]["n_paid"] == 4
+    assert gap["human"]["value"] is None
+    assert gap["human"]["reason"] == "no paid estimate: no human or gold labels"
