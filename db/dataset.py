@@ -63,6 +63,29 @@ def transcript_ids(
     return [r[0] for r in store.db.conn.execute(sql + " ORDER BY t.id", params)]
 
 
+def has_transcripts(
+    store: Store,
+    *,
+    model: str | None = None,
+    condition: str | None = None,
+    dataset: str | None = None,
+) -> bool:
+    """Whether any transcript matches the filters (stops at the first)."""
+    where, params = _filters(model, condition, dataset)
+    sql = "SELECT 1 FROM transcripts t"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    return store.db.conn.execute(sql + " LIMIT 1", params).fetchone() is not None
+
+
+def distinct_values(store: Store, column: str) -> list[str | None]:
+    """The values a filter column takes (model, condition or dataset), for error messages."""
+    if column not in ("model", "condition", "dataset"):
+        raise ValueError(f"not a filter column: {column!r}")
+    rows = store.db.conn.execute(f"SELECT DISTINCT {column} FROM transcripts")
+    return sorted((r[0] for r in rows), key=lambda v: (v is None, v or ""))
+
+
 def human_labeled_ids(store: Store, rubric_id: str, *, sources: Iterable[str] = ("human",)) -> set:
     """Transcripts with at least one live label on ``rubric_id`` from the given sources."""
     chosen = list(sources)
@@ -225,3 +248,13 @@ def rubric_source(store: Store, rubric_id: str) -> tuple[str, str | None] | None
         (rubric_id,),
     )
     return (rows[0][0], rows[0][1]) if rows else None
+
+
+def stored_rubrics(store: Store) -> list[dict[str, Any]]:
+    """Every rubric version registered in the database, by id then age, with its TOML text."""
+    cur = store.db.conn.execute(
+        "SELECT rubric_id, version, hash, origin, created_at, source FROM rubrics "
+        "ORDER BY rubric_id, created_at, rowid"
+    )
+    cols = [c[0] for c in cur.description]
+    return [dict(zip(cols, row, strict=True)) for row in cur]

@@ -155,6 +155,7 @@ def analyse_outcome(
     keys = sorted({groups[t] for t in set(predicted) | set(truth) if t in groups},
                   key=lambda k: (str(k[0]), str(k[1])))  # fmt: skip
     group_entries = []
+    entries_by_key: dict[tuple, dict[str, Any]] = {}
     draws_by_key: dict[tuple, dict[str, Any]] = {}
     for key in keys:
         pc, dc, nc = rate(predicted, key)
@@ -168,6 +169,7 @@ def analyse_outcome(
             "human": _estimate(ph, dh, nh, "no human or gold labels"),
             "corrected": _estimate(pr, dr, nc, correction_reason or "no classifier labels"),
         })  # fmt: skip
+        entries_by_key[key] = group_entries[-1]
 
     gaps = []
     for model in sorted({k[0] for k in keys}, key=str):
@@ -178,8 +180,10 @@ def analyse_outcome(
         for source in ("classifier", "human", "corrected"):
             (pf, df, nf), (pp, dp, np_) = free[source], paid[source]
             if pf is None or pp is None:
+                missing = FREE if pf is None else PAID
+                why = entries_by_key[(model, missing)][source].get("reason", "no estimate")
                 entry[source] = {"value": None, "ci": None,
-                                 "reason": "a condition has no estimate"}  # fmt: skip
+                                 "reason": f"no {missing} estimate: {why}"}  # fmt: skip
                 continue
             entry[source] = {"value": pf - pp, "ci": _interval(df - dp), "n_free": nf,
                              "n_paid": np_}  # fmt: skip

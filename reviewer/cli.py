@@ -109,26 +109,46 @@ def rubrics() -> None:
 
 
 @rubrics.command("list")
-def rubrics_list() -> None:
-    """The built-in rubrics."""
+@pass_context
+def rubrics_list(obj: Context) -> None:
+    """The built-in rubrics, then the rubric versions stored in the database (if it exists)."""
     from rubrics import builtin_rubric_paths, load_rubric
 
     for rubric_id, path in sorted(builtin_rubric_paths().items()):
         rubric = load_rubric(path)
         fields = ", ".join(f"{f.id} ({f.kind})" for f in rubric.fields)
         click.echo(f"{rubric_id}  v{rubric.version}  {rubric.content_hash[:12]}  {fields}")
+    if obj.db_path.exists():
+        from db.dataset import stored_rubrics
+
+        stored = stored_rubrics(obj.store)
+        click.echo(f"\nstored in {obj.db_path}:" if stored else f"\nnone stored in {obj.db_path}")
+        for row in stored:
+            click.echo(f"{row['rubric_id']}  v{row['version']}  {row['hash'][:12]}  "
+                       f"{row['created_at'][:19]}  from {row['origin'] or '?'}")  # fmt: skip
 
 
 @rubrics.command("show")
 @click.argument("rubric")
-def rubrics_show(rubric: str) -> None:
-    """Every field and category of RUBRIC, with definitions, rules and keys."""
+@pass_context
+def rubrics_show(obj: Context, rubric: str) -> None:
+    """Every field and category of RUBRIC (a built-in id, a .toml path, or a rubric stored
+    in the database: its newest version), with definitions, rules and keys."""
     from rubrics import RubricError, resolve_rubric
 
     try:
         r = resolve_rubric(rubric)
     except RubricError as exc:
-        raise click.ClickException(str(exc)) from None
+        from db.dataset import rubric_source
+        from rubrics.loader import parse_rubric
+
+        source = rubric_source(obj.store, rubric) if obj.db_path.exists() else None
+        if source is None:
+            raise click.ClickException(f"{exc}; none stored in {obj.db_path} either") from None
+        try:
+            r = parse_rubric(source[0], origin=f"{obj.db_path}:{rubric}")
+        except RubricError as bad:
+            raise click.ClickException(str(bad)) from None
     click.echo(f"{r.id} v{r.version} ({r.content_hash[:12]}): {r.title}")
     click.echo(r.description.strip())
     for f in r.fields:

@@ -4,7 +4,8 @@ One row per transcript. ``jsonl`` and ``hf`` keep the nested shape (gold per rub
 field, then a list of labels with source, rater, phase, rubric version and hash, classifier
 run, score, evidence and timestamps); ``csv`` and ``parquet`` flatten it into one column per
 rubric field and per (field, source, rater, phase), and keep the full provenance as JSON in
-``labels_json``. Rows are written page by page, so memory does not grow with the database.
+``labels_json``. A multi-label value is written as JSON list text (``["other"]``, ``[]`` for
+none chosen) so that it differs from a missing label (an empty cell). Rows are written page by page, so memory does not grow with the database.
 
 Nothing secret is written: classifier run parameters pass through ``scrub_secrets`` (no
 credential is stored in the first place, and a test holds both ends to it).
@@ -121,7 +122,8 @@ class Exporter:
                 if name not in labeled:
                     raise ExportError(
                         f"unknown rubric {name!r}: give a built-in id, a .toml path, or a "
-                        "rubric that has labels in this database"
+                        "rubric that has labels in this database (rubrics with labels: "
+                        f"{', '.join(sorted(labeled)) or 'none'})"
                     ) from None
             seen = ds.label_fields(self.store, rubric_id)
             fields[rubric_id] = defined + [f for f in seen if f not in defined]
@@ -219,6 +221,14 @@ def _flat(value: Any) -> Any:
     return value
 
 
+def _cell_value(value: Any) -> Any:
+    """A label value for one flat cell. Multi-label answers are JSON list text, so an empty
+    answer (``[]``: none chosen) stays distinct from no label at all (an empty cell)."""
+    if isinstance(value, list | tuple):
+        return _dumps(list(value))
+    return _flat(value)
+
+
 def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
@@ -261,14 +271,14 @@ def flatten(row: dict[str, Any]) -> dict[str, Any]:
     flat["metadata"] = _dumps(row["metadata"])
     for rid, fields in row["gold"].items():
         for f, g in fields.items():
-            flat[f"{rid}.{f}.gold"] = _flat(g["value"])
+            flat[f"{rid}.{f}.gold"] = _cell_value(g["value"])
             flat[f"{rid}.{f}.gold_status"] = g["status"]
             flat[f"{rid}.{f}.gold_reason"] = g["reason"]
             flat[f"{rid}.{f}.gold_raters"] = ";".join(g["raters"])
     for lab in row["labels"]:
         name = slot_name(lab["rubric_id"], lab["field"], lab["source"], lab["rater"],
                          lab["phase"] or "")  # fmt: skip
-        flat[name] = _flat(lab["value"])
+        flat[name] = _cell_value(lab["value"])
         if lab["source"] == "classifier":
             flat[name + ".score"] = lab["score"]
     flat["labels_json"] = _dumps(row["labels"])
@@ -337,6 +347,16 @@ def export(store: Store, fmt: str, out: str | Path, options: ExportOptions | Non
         raise ExportError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
     options = options or ExportOptions()
     out = Path(out)
+    if fmt == "hf" and out.exists() and not out.is_dir():
+        raise ExportError(
+            f"{out} is a file, but --format hf writes a folder (data.jsonl and README.md): "
+            "give --out a folder path"
+        )
+    if fmt != "hf" and out.is_dir():
+        raise ExportError(
+            f"{out} is a folder, but --format {fmt} writes one file: give --out a file path, "
+            f"e.g. {out / ('labels.' + fmt)}"
+        )
     if out.exists() and not overwrite:
         raise ExportError(f"{out} exists: choose another --out or pass --overwrite")
     exporter = Exporter(store, options)

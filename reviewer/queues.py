@@ -281,6 +281,14 @@ def build_queue(store: Store, req: QueueRequest) -> tuple[Queue, int]:
     for name, value in (("--size", req.size), ("--limit", req.limit)):
         if value is not None and value < 1:
             raise QueueError(f"{name} must be at least 1")
+    if not 0 < req.margin <= 0.5:
+        raise QueueError(
+            f"--margin must be above 0 and at most 0.5 (a distance from the threshold in vote "
+            f"fraction), not {req.margin:g}"
+        )
+    if req.min_humans < 1:
+        raise QueueError(f"--min-humans must be at least 1, not {req.min_humans}")
+    _check_filters(store, req)
     rubric = load_rubric_for(store, req.rubric_id)
     if req.field is not None and req.field not in rubric.field_ids:
         raise QueueError(
@@ -319,6 +327,26 @@ def build_queue(store: Store, req: QueueRequest) -> tuple[Queue, int]:
         if hint and str(exc).startswith("no items match"):
             raise QueueError(f"{exc} ({hint})") from None
         raise
+
+
+def _check_filters(store: Store, req: QueueRequest) -> None:
+    """A filter that matches no transcript is named, with the values that exist, rather than
+    reported as "every matching item is labeled"."""
+    given = {"model": req.model, "condition": req.condition, "dataset": req.dataset}
+    given = {k: v for k, v in given.items() if v is not None}
+    if not given or ds.has_transcripts(store, **given):
+        return
+    for column, value in given.items():
+        if not ds.has_transcripts(store, **{column: value}):
+            known = ", ".join(
+                "?" if v is None else str(v) for v in ds.distinct_values(store, column)
+            )
+            raise QueueError(
+                f"no transcript matches --{column} {value} ({column}s in the database: "
+                f"{known or 'none'})"
+            )
+    flags = " ".join(f"--{k} {v}" for k, v in given.items())
+    raise QueueError(f"no transcript matches {flags} together; see `reviewer info`")
 
 
 _EMPTY_HINTS = {

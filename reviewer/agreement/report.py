@@ -229,7 +229,20 @@ def analyse_field(
     if len(panel) == 2:
         add_pair_metrics("overall2", panel[0], panel[1])
 
-    pairs = list(itertools.combinations(range(rs.n_raters), 2))
+    # Raters who share no item have nothing to agree or disagree on: left out, and counted.
+    def shared(a: int, c: int) -> int:
+        return int(table(min(a, c), max(a, c)).both @ rs.multiplicity)
+
+    all_pairs = list(itertools.combinations(range(rs.n_raters), 2))
+    pairs = [(a, c) for a, c in all_pairs if shared(a, c) > 0]
+    no_shared_pairs = [[rs.raters[a], rs.raters[c]] for a, c in all_pairs if shared(a, c) == 0]
+    comparisons = []
+    no_shared_versus = []
+    for i, (rater, reference) in enumerate(spec.comparisons):
+        if shared(rs.rater_index(rater), rs.rater_index(reference)) > 0:
+            comparisons.append((i, rater, reference))
+        else:
+            no_shared_versus.append([rater, reference])
     for a, c in pairs:
         add_pair_metrics(f"pair.{a}.{c}", a, c)
 
@@ -239,7 +252,7 @@ def analyse_field(
     for name in spec.classifiers:
         g = rs.rater_index(name)
         humans = [h for h in panel if h != g]
-        if len(humans) < 2 or len(panel_pairs) == 0:
+        if len(humans) < 2 or len(panel_pairs) == 0 or not any(shared(g, h) for h in humans):
             continue
         hh_pairs = [(x, y) for x, y in panel_pairs if g not in (x, y)]
 
@@ -261,7 +274,7 @@ def analyse_field(
 
     # -- rates of each rater against its reference, for their intervals ---------------
     comparison_positions = []
-    for i, (rater, reference) in enumerate(spec.comparisons):
+    for i, rater, reference in comparisons:
         g, f = rs.rater_index(rater), rs.rater_index(reference)
         pos_index = _positive_index(rs, spec.positive)
         comparison_positions.append(pos_index)
@@ -295,7 +308,7 @@ def analyse_field(
         pair_entries.append(entry)
 
     versus = []
-    for i, (rater, reference) in enumerate(spec.comparisons):
+    for i, rater, reference in comparisons:
         entry = versus_reference(rs, rater, reference, spec.positive)
         intervals = {}
         for name in RATE_NAMES:
@@ -345,6 +358,7 @@ def analyse_field(
         "pairs": pair_entries,
         "versus_reference": versus,
         "classifier_vs_humans": gap_entries,
+        "no_shared_items": {"pairs": no_shared_pairs, "versus_reference": no_shared_versus},
         "warnings": warnings,
     }
 

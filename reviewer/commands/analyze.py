@@ -10,12 +10,42 @@ import click
 from reviewer.cli import Context, pass_context
 
 
-def _cell(entry: dict[str, Any]) -> str:
+class Footnotes:
+    """Why a cell shows ``—``: each distinct reason gets a number, printed under the table."""
+
+    def __init__(self) -> None:
+        self.reasons: list[str] = []
+
+    def mark(self, reason: str | None) -> str:
+        reason = reason or "no estimate"
+        if reason not in self.reasons:
+            self.reasons.append(reason)
+        return f"— ({self.reasons.index(reason) + 1})"
+
+    def lines(self) -> list[str]:
+        return [f"({k}) {reason}" for k, reason in enumerate(self.reasons, start=1)]
+
+
+def _n(entry: dict[str, Any]) -> str:
+    if "n" in entry:
+        return f" n={entry['n']}"
+    if "n_free" in entry:
+        return f" n={entry['n_free']}/{entry['n_paid']}"
+    return ""
+
+
+def _cell(entry: dict[str, Any], notes: Footnotes) -> str:
+    """The rate with its interval and the number of items it rests on, or why there is none."""
     if entry.get("value") is None:
-        return "—"
+        return notes.mark(entry.get("reason"))
     ci = entry.get("ci")
     interval = f" [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else ""
-    return f"{entry['value']:.2f}{interval}"
+    return f"{entry['value']:.2f}{interval}{_n(entry)}"
+
+
+def _shown(value: Any) -> Any:
+    """A missing model or condition reads ``?``, as in ``reviewer info``."""
+    return "?" if value is None else value
 
 
 @click.command("analyze")
@@ -36,10 +66,18 @@ def analyze(obj: Context, rubric_ids, classifier, phase, resamples, seed, as_jso
     sensitivity and specificity against those human labels (Rogan-Gladen), each with a 95%
     bootstrap interval.
     """
+    from db.agreement_data import labelled_rubrics
     from reviewer.analysis import motivation_analysis
 
     if not obj.db_path.exists():
         raise click.ClickException(f"no database at {obj.db_path}: import transcripts first")
+    labelled = labelled_rubrics(obj.store)
+    unknown = [r for r in rubric_ids if r not in labelled]
+    if unknown:
+        raise click.ClickException(
+            f"{obj.db_path}: no labels under rubric {unknown[0]!r} "
+            f"(rubrics with labels: {', '.join(labelled) or 'none'})"
+        )
     report = motivation_analysis(obj.store, list(rubric_ids) or None, classifier=classifier,
                                  phase=phase, n_resamples=resamples, seed=seed)  # fmt: skip
     if not report["rubrics"]:
@@ -66,18 +104,23 @@ def analyze(obj: Context, rubric_ids, classifier, phase, resamples, seed, as_jso
                        + ("sensitivity —" if sens is None else f"sensitivity {sens:.2f}")
                        + (", specificity —" if spec is None else f", specificity {spec:.2f}"))
             )  # fmt: skip
-            table = Table("model", "condition", "n", "classifier", "human", "corrected")
+            notes = Footnotes()
+            table = Table("model", "condition", "classifier", "human", "corrected",
+                          caption="n: items the rate rests on", caption_justify="left")  # fmt: skip
             for g in o["groups"]:
-                table.add_row(literal(g["model"]), literal(g["condition"]),
-                              str(g["classifier"]["n"]), _cell(g["classifier"]),
-                              _cell(g["human"]), _cell(g["corrected"]))  # fmt: skip
+                table.add_row(literal(_shown(g["model"])), literal(_shown(g["condition"])),
+                              _cell(g["classifier"], notes), _cell(g["human"], notes),
+                              _cell(g["corrected"], notes))  # fmt: skip
             console.print(table)
             if o["gap_free_minus_paid"]:
                 gaps = Table("model", "gap: classifier", "gap: human", "gap: corrected",
-                             title="free - paid", title_justify="left")  # fmt: skip
+                             title="free - paid", title_justify="left",
+                             caption="n: free/paid items", caption_justify="left")  # fmt: skip
                 for g in o["gap_free_minus_paid"]:
-                    gaps.add_row(literal(g["model"]), _cell(g["classifier"]), _cell(g["human"]),
-                                 _cell(g["corrected"]))  # fmt: skip
+                    gaps.add_row(literal(_shown(g["model"])), _cell(g["classifier"], notes),
+                                 _cell(g["human"], notes), _cell(g["corrected"], notes))  # fmt: skip
                 console.print(gaps)
+            for line in notes.lines():
+                console.print(literal(line), style="dim")
     console.print(Text(f"Intervals: {report['ci_method']}. Correction: {report['correction']}.",
                        style="dim"))  # fmt: skip

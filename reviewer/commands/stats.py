@@ -87,6 +87,7 @@ def stats(
     else:
         specs = _db_specs(obj, rubric_id, field_id, phase, positive)
         source = str(obj.db_path)
+    _check_positive(positive, specs, source)
     fields = [analyse_field(spec, n_resamples=resamples, seed=seed) for spec in specs]
     report = {"source": source, "phase": None if ratings_path else phase, "fields": fields}
     if as_json:
@@ -135,6 +136,27 @@ def _csv_specs(path: Path, level, references, positive, categories):
     return specs
 
 
+def _check_positive(positive: str | None, specs, source: str) -> None:
+    """A --positive that is no field's category would silently drop precision, recall, F1,
+    AUROC and AP, so it is an error that names the categories there are."""
+    if positive is None:
+        return
+    found: list[str] = []
+    for spec in specs:
+        if spec.kind == "multi":
+            continue
+        names = [str(c) for c in spec.ratings.categories]
+        if positive in names:
+            return
+        found += [c for c in names if c not in found]
+    if not found:
+        return
+    raise click.ClickException(
+        f"{source}: --positive {positive!r} is not a category of the ratings "
+        f"(categories: {', '.join(found)})"
+    )
+
+
 def _typed_positive(positive: str | None, categories: list[Any]) -> Any:
     if positive is None:
         return None
@@ -154,16 +176,30 @@ def _db_specs(obj: Context, rubric_id, field_id, phase, positive):
             "--ratings FILE.csv"
         )
     store = obj.store
-    rubric_ids = [rubric_id] if rubric_id else labelled_rubrics(store)
+    labelled = labelled_rubrics(store)
+    rubric_ids = [rubric_id] if rubric_id else labelled
     if not rubric_ids:
         raise click.ClickException(f"{obj.db_path}: no labels yet, so no agreement to measure")
+    shown_as = field_id
+    field_id, category, named_rubric = _split_field_name(field_id, rubric_id, labelled)
+    if named_rubric is not None:
+        rubric_ids = [named_rubric]
     specs = []
     for rid in rubric_ids:
         found = store_field_specs(store, rid, field=field_id, phase=phase, positive=positive)
+        if category is not None:
+            wanted = f"{field_id}:{category}"
+            matching = [s for s in found if s.field == wanted]
+            if not matching and any(s.ratings.n_raters for s in found):
+                raise click.ClickException(
+                    f"{obj.db_path}: field {field_id!r} has no category {category!r} "
+                    f"(fields: {', '.join(s.field for s in found)})"
+                )
+            found = matching
         if rubric_id and not any(s.ratings.n_raters for s in found):
             raise click.ClickException(
                 f"{obj.db_path}: no labels for rubric {rid!r}"
-                + (f" field {field_id!r}" if field_id else "")
+                + (f" field {shown_as!r}" if shown_as else "")
                 + f" (labelled rubrics: {', '.join(labelled_rubrics(store)) or 'none'})"
             )
         for spec in found:
@@ -171,8 +207,26 @@ def _db_specs(obj: Context, rubric_id, field_id, phase, positive):
         specs += [s for s in found if rubric_id or s.ratings.n_raters]
     if not specs:
         raise click.ClickException(
-            f"{obj.db_path}: no labels for field {field_id!r} in any rubric"
-            if field_id
+            f"{obj.db_path}: no labels for field {shown_as!r} in any rubric"
+            if shown_as
             else f"{obj.db_path}: no labels to measure"
         )
     return specs
+
+
+def _split_field_name(
+    name: str | None, rubric_id: str | None, labelled: list[str]
+) -> tuple[str | None, str | None, str | None]:
+    """Accept the names stats prints: ``rubric.field`` (without --rubric) and
+    ``field:category`` (one category of a multi-label field). Returns the field, the category
+    (or None) and the rubric the name picked (or None)."""
+    if name is None:
+        return None, None, None
+    named_rubric = None
+    prefix, dot, rest = name.partition(".")
+    if dot and rest and (prefix == rubric_id or (rubric_id is None and prefix in labelled)):
+        named_rubric, name = prefix, rest
+    field, colon, category = name.partition(":")
+    if colon and field and category:
+        return field, category, named_rubric
+    return name, None, named_rubric

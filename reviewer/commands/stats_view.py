@@ -130,6 +130,23 @@ def gap_table(field: dict[str, Any]) -> Table:
     return table
 
 
+def no_shared_line(field: dict[str, Any]) -> Text | None:
+    """One line naming the rater pairs and comparisons left out for sharing no item."""
+    skipped = field.get("no_shared_items") or {}
+    pairs, versus = skipped.get("pairs", []), skipped.get("versus_reference", [])
+    if not pairs and not versus:
+        return None
+    counts = []
+    if pairs:
+        counts.append(f"{len(pairs)} pair{'' if len(pairs) == 1 else 's'}")
+    if versus:
+        counts.append(f"{len(versus)} comparison{'' if len(versus) == 1 else 's'} with a reference")
+    names = sorted({f"{a} / {b}" for a, b in pairs} | {f"{a} vs {b}" for a, b in versus})
+    return Text(f"Left out {' and '.join(counts)} of raters who share no item: ") + literal(
+        "; ".join(names)
+    )
+
+
 def print_report(report: dict[str, Any], console: Console | None = None) -> None:
     console = console or make_console()
     if not report["fields"]:
@@ -160,6 +177,9 @@ def print_report(report: dict[str, Any], console: Console | None = None) -> None
             console.print(Columns([confusion_table(v) for v in field["versus_reference"]]))
         if field["classifier_vs_humans"]:
             console.print(gap_table(field))
+        left_out = no_shared_line(field)
+        if left_out is not None:
+            console.print(left_out, style="dim")
     console.print(
         Text(
             "Intervals: item bootstrap percentile intervals; SE: analytic standard errors "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -102,3 +103,71 @@ def test_cli_json_and_table(store):
     result = runner.invoke(cli, ["--db", str(store.path), "analyze", "--resamples", "100"])
     assert result.exit_code == 0, result.output
     assert "free - paid" in result.output and "sensitivity" in result.output
+
+
+def _sparse(store: Store) -> None:
+    """A classifier labels 30 items of one model; a human labels one of them; one transcript
+    has no model or condition."""
+    rubric = resolve_rubric("goal_guarding")
+    store.register_rubric(rubric.id, rubric.version, rubric.source_text, rubric.content_hash,
+                          rubric.origin)  # fmt: skip
+    records = [
+        TranscriptRecord(user_input=f"q{i}", scratchpad="s", output="o",
+                         turns=[{"role": "user", "content": f"q{i}"}], model="m", condition="free")
+        for i in range(30)
+    ]  # fmt: skip
+    records.append(TranscriptRecord(user_input="orphan", scratchpad="s", output="o",
+                                    turns=[{"role": "user", "content": "orphan"}]))  # fmt: skip
+    store.insert_transcripts(records)
+    ids = store.transcript_ids()
+    for tid in ids[:30]:
+        store.append_label(tid, rubric_id="goal_guarding", field="alignment_faking", value="yes",
+                           source="classifier", rater="clf", score=0.9)  # fmt: skip
+    store.append_label(ids[0], rubric_id="goal_guarding", field="alignment_faking", value="yes",
+                       source="human", rater="ann", phase="blind")  # fmt: skip
+    store.append_label(ids[30], rubric_id="goal_guarding", field="alignment_faking", value="no",
+                       source="human", rater="ann", phase="blind")  # fmt: skip
+
+
+def test_table_gives_each_source_its_own_n_and_explains_dashes(store):
+    _sparse(store)
+    result = CliRunner().invoke(cli, ["--db", str(store.path), "analyze", "--rubric",
+                                      "goal_guarding", "--resamples", "50"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    row = next(line for line in result.output.splitlines() if line.startswith("│ m "))
+    assert "n=30" in row and "n=1" in row  # classifier on 30 items, human on 1
+    orphan = next(line for line in result.output.splitlines() if line.startswith("│ ? "))
+    assert "None" not in result.output and "│ ? " in orphan
+    assert "— (1)" in orphan
+    assert "(1) no classifier labels" in result.output
+    # every footnote number used in a cell is explained under the table
+    used = {int(m) for m in re.findall(r"— \((\d+)\)", result.output)}
+    explained = {int(m) for m in re.findall(r"^\((\d+)\) ", result.output, re.MULTILINE)}
+    assert used and used == explained
+
+
+def test_unknown_rubric_is_an_error_listing_labelled_ones(store):
+    _sparse(store)
+    result = CliRunner().invoke(cli, ["--db", str(store.path), "analyze", "--rubric", "nosuch"])
+    assert result.exit_code == 1
+    assert "nosuch" in result.output and "goal_guarding" in result.output
+    assert "Intervals" not in result.output
+
+
+def test_gap_says_which_condition_lacks_an_estimate(store):
+    _sparse(store)
+    extra = [TranscriptRecord(user_input=f"p{i}", scratchpad="s", output="o",
+                              turns=[{"role": "user", "content": f"p{i}"}], model="m",
+                              condition="paid") for i in range(4)]  # fmt: skip
+    before = set(store.transcript_ids())
+    store.insert_transcripts(extra)
+    for tid in sorted(set(store.transcript_ids()) - before):
+        store.append_label(tid, rubric_id="goal_guarding", field="alignment_faking", value="no",
+                           source="classifier", rater="clf", score=0.1)  # fmt: skip
+    report = motivation_analysis(store, ["goal_guarding"], n_resamples=50)
+    (outcome,) = report["rubrics"][0]["outcomes"]
+    (gap,) = outcome["gap_free_minus_paid"]
+    assert gap["classifier"]["value"] == pytest.approx(1.0)
+    assert gap["classifier"]["n_free"] == 30 and gap["classifier"]["n_paid"] == 4
+    assert gap["human"]["value"] is None
+    assert gap["human"]["reason"] == "no paid estimate: no human or gold labels"

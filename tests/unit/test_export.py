@@ -123,7 +123,7 @@ def test_csv_round_trip_flattens_labels(labeled, tmp_path):
     assert "scratchpad" not in rows[0]
     first = rows[0]
     assert first["goal_guarding.alignment_faking.gold"] == "yes"
-    assert first["goal_guarding.motivation.gold"] == "other;rater_sycophancy"
+    assert json.loads(first["goal_guarding.motivation.gold"]) == ["other", "rater_sycophancy"]
     assert first["goal_guarding.alignment_faking.human:ann:blind"] == "yes"
     assert first["goal_guarding.alignment_faking.classifier:gpt4o-20"] == "no"
     assert float(first["goal_guarding.alignment_faking.classifier:gpt4o-20.score"]) == 0.3
@@ -185,7 +185,7 @@ def test_export_errors_name_the_problem(labeled, tmp_path):
     assert (tmp_path / "exists.jsonl").read_text() == "keep me"
     with pytest.raises(ExportError, match="unknown export format"):
         export(store, "xml", tmp_path / "x.xml")
-    with pytest.raises(ExportError, match="unknown rubric"):
+    with pytest.raises(ExportError, match="unknown rubric.*with labels: compliance, goal_guarding"):
         export(store, "jsonl", tmp_path / "x.jsonl", ExportOptions(rubric_ids=["nope"]))
 
 
@@ -254,3 +254,42 @@ def test_cli_queue_list_json_is_stable(labeled):
     ]
     assert set(listed[0]) == {"name", "base_name", "version", "kind", "rubric_id", "blind",
                               "params", "created_at", "per_annotator"}  # fmt: skip
+
+
+def test_file_for_folder_and_folder_for_file_are_explained(labeled, tmp_path):
+    store, _, _ = labeled
+    folder = tmp_path / "hf"
+    folder.mkdir()
+    (folder / "keep.txt").write_text("keep me")
+    afile = tmp_path / "l.csv"
+    afile.write_text("keep me too")
+    runner = CliRunner()
+    for fmt in ("jsonl", "csv", "parquet"):
+        result = runner.invoke(cli, ["--db", str(store.path), "export", "--format", fmt,
+                                     "--out", str(folder), "--overwrite"])  # fmt: skip
+        assert result.exit_code == 1, result.output
+        assert result.exception is None or isinstance(result.exception, SystemExit)
+        assert "is a folder" in result.output and f"labels.{fmt}" in result.output
+    result = runner.invoke(cli, ["--db", str(store.path), "export", "--format", "hf", "--out",
+                                 str(afile), "--overwrite"])  # fmt: skip
+    assert result.exit_code == 1 and "is a file" in result.output, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert (folder / "keep.txt").read_text() == "keep me"
+    assert afile.read_text() == "keep me too"
+
+
+def test_csv_tells_none_chosen_from_no_label(labeled, tmp_path):
+    store, ids, _ = labeled
+    human(store, ids[4], "ann", [], field="motivation")
+    human(store, ids[4], "bob", ["other"], field="motivation")
+    export(store, "csv", tmp_path / "out.csv", ExportOptions(include_text=False))
+    with (tmp_path / "out.csv").open(encoding="utf-8", newline="") as f:
+        rows = {int(r["transcript_id"]): r for r in csv.DictReader(f)}
+    ann, bob = (
+        "goal_guarding.motivation.human:ann:blind",
+        "goal_guarding.motivation.human:bob:blind",
+    )
+    assert rows[ids[4]][ann] == "[]" and json.loads(rows[ids[4]][bob]) == ["other"]
+    assert rows[ids[5]][ann] == ""  # no label at all
+    assert sorted(json.loads(rows[ids[0]][ann])) == ["other", "rater_sycophancy"]
+    assert rows[ids[0]]["goal_guarding.alignment_faking.human:ann:blind"] == "yes"

@@ -6,6 +6,7 @@ from collections import Counter
 
 import pytest
 
+from db.models import TranscriptRecord
 from db.queues import (
     QueueError,
     get_queue,
@@ -245,8 +246,53 @@ def test_bad_requests_are_explained(store):
         build_queue(store, QueueRequest("x", "nope"))
     with pytest.raises(QueueError, match="bad queue name"):
         build_queue(store, QueueRequest("a b", "random"))
-    with pytest.raises(QueueError, match="no items match"):
+    with pytest.raises(QueueError, match="no transcript matches --model nobody"):
         build_queue(store, QueueRequest("x", "random", model="nobody"))
     with pytest.raises(QueueError, match="no queue named"):
         next_assignment(store, "missing", "ann")
     assert list_queues(store) == []
+
+
+def test_filters_matching_nothing_are_named_with_the_values_there_are(store):
+    add_transcripts(store, per_stratum=1)
+    with pytest.raises(QueueError) as err:
+        build_queue(store, QueueRequest("x", "random", model="nosuch"))
+    message = str(err.value)
+    assert "no transcript matches --model nosuch" in message
+    assert "opus, sonnet" in message and "already has a human label" not in message
+    with pytest.raises(QueueError, match="--condition gratis .*free, paid"):
+        build_queue(store, QueueRequest("x", "stratified", condition="gratis"))
+    store.insert_transcripts([TranscriptRecord(user_input="u", scratchpad="s", output="o",
+                                               turns=[], model="haiku", condition=None)])  # fmt: skip
+    with pytest.raises(QueueError, match="--model haiku --condition free together"):
+        build_queue(store, QueueRequest("x", "random", model="haiku", condition="free"))
+    # each filter that does match still builds its queue
+    q, written = build_queue(store, QueueRequest("x", "random", model="opus", condition="free"))
+    assert written == 1
+    assert list_queues(store) == [q]
+
+
+@pytest.mark.parametrize("margin", [0, -0.1, 0.51, 5])
+def test_margin_outside_0_to_half_is_refused(store, margin):
+    add_transcripts(store, per_stratum=1)
+    with pytest.raises(QueueError, match="--margin must be above 0 and at most 0.5"):
+        build_queue(store, QueueRequest("w", "uncertain", margin=margin))
+    assert list_queues(store) == []
+
+
+def test_cli_reports_bad_numbers_without_a_traceback(store):
+    from click.testing import CliRunner
+
+    from reviewer.cli import cli
+
+    add_transcripts(store, per_stratum=1)
+    runner = CliRunner()
+    for args, message in (
+        (["--kind", "uncertain", "--margin", "5"], "--margin must be above 0"),
+        (["--kind", "random", "--size", "0"], "--size must be at least 1"),
+        (["--kind", "calibration", "--min-humans", "0"], "--min-humans must be at least 1"),
+        (["--kind", "random", "--model", "nosuch"], "no transcript matches --model nosuch"),
+    ):
+        result = runner.invoke(cli, ["--db", str(store.path), "queue", "create", "w", *args])
+        assert result.exit_code == 1 and message in result.output, result.output
+        assert result.exception is None or isinstance(result.exception, SystemExit)

@@ -107,3 +107,24 @@ def test_labels_keep_the_rubric_version_they_were_made_under(store):
                        source="human", rater="a", phase="blind")  # fmt: skip
     assert [v["version"] for v in store.rubric_versions("tiny")] == ["1", "2"]
     assert store.current_labels()[0].rubric_hash == v1.content_hash
+
+
+def test_rubrics_list_and_show_know_rubrics_stored_in_the_database(store):
+    old = parse_rubric(MINIMAL, origin="my.toml")
+    new = parse_rubric(MINIMAL.replace('version = "1"', 'version = "2"')
+                       .replace("Is it ok?", "Is it fine?"), origin="my.toml")  # fmt: skip
+    for r in (old, new):
+        store.register_rubric(r.id, r.version, r.source_text, r.content_hash, r.origin)
+    runner = CliRunner()
+    listing = runner.invoke(cli, ["--db", str(store.path), "rubrics", "list"])
+    assert listing.exit_code == 0, listing.output
+    assert "goal_guarding" in listing.output
+    stored = listing.output.split("stored in")[1]
+    assert f"tiny  v1  {old.content_hash[:12]}" in stored
+    assert f"tiny  v2  {new.content_hash[:12]}" in stored
+    shown = runner.invoke(cli, ["--db", str(store.path), "rubrics", "show", "tiny"])
+    assert shown.exit_code == 0, shown.output
+    assert f"tiny v2 ({new.content_hash[:12]})" in shown.output
+    assert "Is it fine?" in shown.output and "[y] yes: It is." in shown.output
+    missing = runner.invoke(cli, ["--db", str(store.path), "rubrics", "show", "nosuch"])
+    assert missing.exit_code == 1 and "no rubric 'nosuch'" in missing.output

@@ -272,3 +272,73 @@ def test_categories_give_ordinal_words_their_order(tmp_path):
     assert overall["cohen_kappa_linear"]["value"] > overall["cohen_kappa"]["value"]
     code, out = run("stats", "--ratings", str(path), "--categories", "refused,full")
     assert code == 1 and "c.csv:3: value 'partial' is not one of --categories" in out
+
+
+def test_positive_that_is_no_category_is_an_error(scored_csv, store):
+    path, _ = scored_csv
+    code, out = run("stats", "--ratings", str(path), "--positive", "maybe", "--resamples", "0")
+    assert code == 1
+    assert "--positive 'maybe' is not a category" in out and "yes" in out and "no" in out
+    code, out = run("stats", "--ratings", str(path), "--positive", "no", "--resamples", "0",
+                    "--json")  # fmt: skip
+    assert code == 0, out
+    (v, *_) = json.loads(out)["fields"][0]["versus_reference"]
+    assert v["positive"] == "no" and v["precision"] is not None
+    _fill(store, n=4)
+    code, out = run("--db", str(store.path), "stats", "--field", "alignment_faking",
+                    "--positive", "maybe", "--resamples", "0")  # fmt: skip
+    assert code == 1 and "'maybe' is not a category" in out and "yes, no" in out
+
+
+def test_raters_sharing_no_item_are_left_out_and_counted(store):
+    ids = _fill(store, n=10)
+    extra = [
+        TranscriptRecord(user_input=f"x{i}", scratchpad="s", output="o",
+                         turns=[{"role": "user", "content": f"x{i}"}], model="m", condition="paid")
+        for i in range(3)
+    ]  # fmt: skip
+    store.insert_transcripts(extra)
+    for tid in [t for t in store.transcript_ids() if t not in ids]:
+        store.append_label(tid, rubric_id="goal_guarding", field="alignment_faking", value="yes",
+                           source="classifier", rater="hughes", score=1.0)  # fmt: skip
+    report = _db_report(store.path, "--field", "alignment_faking")
+    (field,) = report["fields"]
+    assert all(p["n_items"] > 0 for p in field["pairs"])
+    assert all(v["n_items"] > 0 for v in field["versus_reference"])
+    left = field["no_shared_items"]
+    assert sorted(map(tuple, left["pairs"])) == [("ann", "hughes"), ("bob", "hughes"),
+                                                  ("gpt", "hughes"), ("hughes", "gold")]  # fmt: skip
+    assert sorted(map(tuple, left["versus_reference"])) == [("hughes", "ann"), ("hughes", "bob"),
+                                                             ("hughes", "gold")]  # fmt: skip
+    assert {tuple(p["raters"]) for p in field["pairs"]} == {
+        ("ann", "bob"), ("ann", "gpt"), ("ann", "gold"), ("bob", "gpt"), ("bob", "gold"),
+        ("gpt", "gold")}  # fmt: skip
+    code, out = run("--db", str(store.path), "stats", "--field", "alignment_faking",
+                    "--resamples", "0")  # fmt: skip
+    assert code == 0, out
+    assert "Left out 4 pairs and 3 comparisons with a reference of raters who share no item" in out
+    assert not [line for line in out.splitlines() if "hughes" in line and line.startswith("│")]
+
+
+def test_field_accepts_the_names_stats_prints(store):
+    _fill(store, n=8)
+    whole = _db_report(store.path)
+    names = [f["field"] for f in whole["fields"]]
+    assert "motivation:rater_sycophancy" in names
+    for name in ("motivation:other", "alignment_faking"):
+        (field,) = _db_report(store.path, "--field", name)["fields"]
+        expected = next(f for f in whole["fields"] if f["field"] == name)
+        assert field["field"] == name and field["overall"] == expected["overall"]
+    # without --rubric stats prints rubric.field, and takes it back
+    code, out = run("--db", str(store.path), "stats", "--resamples", "0", "--json")
+    assert code == 0, out
+    printed = [f["field"] for f in json.loads(out)["fields"]]
+    assert "goal_guarding.motivation:other" in printed
+    for name in ("goal_guarding.motivation:other", "goal_guarding.alignment_faking"):
+        code, out = run("--db", str(store.path), "stats", "--field", name, "--resamples", "0",
+                        "--json")  # fmt: skip
+        assert code == 0, out
+        assert [f["field"] for f in json.loads(out)["fields"]] == [name]
+    code, out = run("--db", str(store.path), "stats", "--rubric", "goal_guarding", "--field",
+                    "motivation:nosuch")  # fmt: skip
+    assert code == 1 and "no category 'nosuch'" in out and "motivation:other" in out

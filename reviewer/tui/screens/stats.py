@@ -147,8 +147,8 @@ class StatsScreen(Screen):
                 for spec in specs:
                     report = analyse_field(spec, n_resamples=self.resamples, seed=self.seed)
                     cells = {
-                        i: confusion_items(spec.ratings, rater, reference)
-                        for i, (rater, reference) in enumerate(spec.comparisons)
+                        i: confusion_items(spec.ratings, v["rater"], v["reference"])
+                        for i, v in enumerate(report["versus_reference"])
                     }
                     results.append(_FieldResult(report, cells))
             finally:
