@@ -251,11 +251,13 @@ def test_fifty_megabyte_field_in_a_json_array(seeded, shared_data, tmp_path):
 def test_an_internal_error_rolls_back_marks_the_run_failed_and_propagates(
     seeded, shared_data, monkeypatch
 ):
+    import db.staging
+
     def broken(*args, **kwargs):
         raise RuntimeError("disk on fire")
 
     before = snapshot(seeded)
-    monkeypatch.setattr(seeded, "insert_transcripts", broken)
+    monkeypatch.setattr(db.staging, "_copy_chunk", broken)
     with pytest.raises(RuntimeError, match="disk on fire"):
         import_file(seeded, shared_data / "transcripts" / "hughes_pipeline_record.json")
     assert snapshot(seeded) == before
