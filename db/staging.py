@@ -24,11 +24,33 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from db.bulk import FTS_TRIGGER
 from db.models import TranscriptRecord, content_hash, prompt_hash
 
-_encode_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+def _json_encoder() -> Callable[[Any], str]:
+    """``json.dumps(value, ensure_ascii=False, separators=(",", ":"))``, same text, faster.
+
+    ``json.dumps`` builds a new C encoder on every call, which costs more than encoding the
+    small label and metadata values it is given here; this builds one and keeps it. No
+    circular-reference check: the values come from parsed files.
+    """
+    make = getattr(json.encoder, "c_make_encoder", None)
+    plain = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+    if make is None:
+        return plain.encode
+    encoder = make(None, plain.default, json.encoder.encode_basestring, None, ":", ",",
+                   False, False, True)  # fmt: skip
+
+    def encode(value: Any) -> str:
+        return "".join(encoder(value, 0))
+
+    return encode
+
+
+_encode_json = _json_encoder()
 
 TRANSCRIPT_COLUMNS = (
     "uid", "dataset", "model", "condition", "prompt_variant", "system_prompt_hash", "user_input",
@@ -123,7 +145,7 @@ class Staging:
         # Scratch data: no journal, no fsync. A crash loses it, and the import is re-run.
         self.conn.execute("PRAGMA journal_mode = OFF")
         self.conn.execute("PRAGMA synchronous = OFF")
-        self.conn.execute("PRAGMA cache_size = -65536")
+        self.conn.execute("PRAGMA cache_size = -16384")
         self.conn.executescript(_STAGING_SCHEMA)
         self.conn.execute("BEGIN")
         self.records = 0

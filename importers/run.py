@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from db.bulk import large_page_cache
 from db.models import TranscriptRecord
 from db.staging import CopyResult, Encoded, PromptDeduper, Staging, copy_staged, staging_path_for
 from db.store import Store, utc_now
@@ -39,6 +40,9 @@ from importers.base import (
 from importers.prefetch import read_records
 
 BATCH = 1000
+# The copy inserts into the uid, label and full-text indexes all over their B-trees: with
+# SQLite's default 2 MB page cache it re-reads pages constantly (measured: 30% slower).
+COPY_CACHE_MB = 64
 MAX_ERRORS_KEPT = 100
 RUBRICS_USED = {"hughes": ("goal_guarding", "compliance")}
 
@@ -275,11 +279,12 @@ def import_file(
             for r in rubrics:
                 store.register_rubric(r.id, r.version, r.source_text, r.content_hash, r.origin)
 
-        copied = copy_staged(
-            store.db.conn, staging.path, import_id=import_id, created_at=utc_now(),
-            first_chunk=register, on_progress=progress.copied,
-            on_chunk=lambda c: _count(result, c),
-        )  # fmt: skip
+        with large_page_cache(store, COPY_CACHE_MB):
+            copied = copy_staged(
+                store.db.conn, staging.path, import_id=import_id, created_at=utc_now(),
+                first_chunk=register, on_progress=progress.copied,
+                on_chunk=lambda c: _count(result, c),
+            )  # fmt: skip
         result.n_duplicate = result.n_read - result.n_rejected - copied.new
     except _Abort as abort:
         result.error = _failure_message(path, fmt, abort.rejected, options)
