@@ -218,7 +218,7 @@ _COPY_LABELS = (
     "FROM staged.labels l JOIN staged.transcripts s ON s.seq = l.seq "
     "JOIN main.transcripts t ON t.uid = s.uid "
     "LEFT JOIN staged.rubric_hashes h ON h.rubric_id = l.rubric_id "
-    "WHERE l.seq >= ? AND l.seq < ? AND t.id > ? ORDER BY l.id"
+    "WHERE l.seq >= ? AND l.seq < ? AND t.id > ? ORDER BY l.seq, l.id"
 )
 
 

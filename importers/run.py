@@ -62,6 +62,11 @@ class FileResult:
     n_rejected: int = 0
     n_labels: int = 0
     seconds: float = 0.0
+    # The copy into the database: how long it took, in how many transactions, and the
+    # longest of them (the longest another writer could have had to wait).
+    write_seconds: float = 0.0
+    write_transactions: int = 0
+    longest_transaction_seconds: float = 0.0
     error: str | None = None
     rejected_path: str | None = None
     hint: str | None = None
@@ -279,6 +284,7 @@ def import_file(
             for r in rubrics:
                 store.register_rubric(r.id, r.version, r.source_text, r.content_hash, r.origin)
 
+        copy_started = time.perf_counter()
         with large_page_cache(store, COPY_CACHE_MB):
             copied = copy_staged(
                 store.db.conn, staging.path, import_id=import_id, created_at=utc_now(),
@@ -286,6 +292,7 @@ def import_file(
                 on_chunk=lambda c: _count(result, c),
             )  # fmt: skip
         result.n_duplicate = result.n_read - result.n_rejected - copied.new
+        result.write_seconds = round(time.perf_counter() - copy_started, 3)
     except _Abort as abort:
         result.error = _failure_message(path, fmt, abort.rejected, options)
         errors = [{"where": abort.rejected.where, "reason": abort.rejected.reason}]
@@ -332,6 +339,8 @@ def import_file(
 
 def _count(result: FileResult, copied: CopyResult) -> None:
     result.n_new, result.n_labels = copied.new, copied.labels
+    result.write_transactions = copied.chunks
+    result.longest_transaction_seconds = round(copied.longest_chunk_seconds, 3)
 
 
 def _finish(store: Store, result: FileResult, errors: list[dict[str, Any]]) -> None:
