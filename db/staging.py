@@ -26,8 +26,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from db.bulk import FTS_TRIGGER
+from db.bulk import fts_indexed_in_bulk
 from db.models import TranscriptRecord, content_hash, prompt_hash
+from db.store import Store
 
 
 def _json_encoder() -> Callable[[Any], str]:
@@ -223,7 +224,7 @@ _COPY_LABELS = (
 
 
 def copy_staged(
-    conn: sqlite3.Connection,
+    store: Store,
     staging_path: Path,
     *,
     import_id: int | None,
@@ -234,11 +235,12 @@ def copy_staged(
     chunk_seconds: float | None = None,
     pause_seconds: float | None = None,
 ) -> CopyResult:
-    """Copy a sealed staging file into the database ``conn`` is open on, chunk by chunk.
+    """Copy a sealed staging file into the store (this thread's connection), chunk by chunk.
 
     ``first_chunk`` runs inside the first transaction (e.g. to register rubric versions);
     ``on_chunk`` is told the running totals after each commit. Chunk sizes adapt so that each transaction lasts about ``chunk_seconds``.
     """
+    conn = store.db.conn
     if conn.in_transaction:
         raise RuntimeError("copy_staged commits chunk by chunk: call it outside a transaction")
     chunk_seconds = CHUNK_SECONDS if chunk_seconds is None else chunk_seconds
@@ -260,7 +262,7 @@ def copy_staged(
                         "INSERT OR IGNORE INTO main.prompts(hash, text) "
                         "SELECT hash, text FROM staged.prompts"
                     )
-                new, labels = _copy_chunk(conn, start, end, import_id, created_at)
+                new, labels = _copy_chunk(store, start, end, import_id, created_at)
                 conn.execute("COMMIT")
             except BaseException:
                 if conn.in_transaction:
@@ -286,25 +288,16 @@ def copy_staged(
 
 
 def _copy_chunk(
-    conn: sqlite3.Connection, start: int, end: int, import_id: int | None, created_at: str
+    store: Store, start: int, end: int, import_id: int | None, created_at: str
 ) -> tuple[int, int]:
     """Transcripts with seq in [start, end) that are new by uid, indexed, with their labels."""
+    conn = store.db.conn
     before = conn.execute("SELECT IFNULL(MAX(id), 0) FROM main.transcripts").fetchone()[0]
-    trigger = conn.execute(
-        "SELECT sql FROM main.sqlite_master WHERE type = 'trigger' AND name = ?", (FTS_TRIGGER,)
-    ).fetchone()
-    if trigger is not None:  # index the chunk with one statement (see db.bulk)
-        conn.execute(f"DROP TRIGGER main.{FTS_TRIGGER}")
-    new = conn.execute(_COPY_TRANSCRIPTS, (import_id, created_at, start, end)).rowcount
-    labels = 0
-    if new:
-        if trigger is not None:
-            conn.execute(
-                "INSERT INTO main.transcripts_fts(rowid, scratchpad, output) "
-                "SELECT id, scratchpad, output FROM main.transcripts WHERE id > ? ORDER BY id",
-                (before,),
-            )
-        labels = conn.execute(_COPY_LABELS, (import_id, created_at, start, end, before)).rowcount
-    if trigger is not None:
-        conn.execute(trigger[0])
+    with fts_indexed_in_bulk(store):  # the chunk indexed with one statement
+        new = conn.execute(_COPY_TRANSCRIPTS, (import_id, created_at, start, end)).rowcount
+        labels = 0
+        if new:
+            labels = conn.execute(
+                _COPY_LABELS, (import_id, created_at, start, end, before)
+            ).rowcount
     return new, labels

@@ -287,7 +287,7 @@ def import_file(
         copy_started = time.perf_counter()
         with large_page_cache(store, COPY_CACHE_MB):
             copied = copy_staged(
-                store.db.conn, staging.path, import_id=import_id, created_at=utc_now(),
+                store, staging.path, import_id=import_id, created_at=utc_now(),
                 first_chunk=register, on_progress=progress.copied,
                 on_chunk=lambda c: _count(result, c),
             )  # fmt: skip
