@@ -199,8 +199,8 @@ class CopyResult:
     longest_chunk_seconds: float = 0.0
 
 
-# Each chunk aims at this long a write transaction; then the copy pauses longer than SQLite's
-# longest busy-handler sleep (100 ms), so a writer that has been waiting always gets in.
+# Each chunk aims at this long a write transaction; then the copy leaves the lock free for
+# longer than SQLite's longest busy-handler sleep (100 ms), so a waiting writer always gets in.
 CHUNK_SECONDS = 0.5
 PAUSE_SECONDS = 0.11
 FIRST_CHUNK_ROWS = 200
@@ -238,7 +238,8 @@ def copy_staged(
     """Copy a sealed staging file into the store (this thread's connection), chunk by chunk.
 
     ``first_chunk`` runs inside the first transaction (e.g. to register rubric versions);
-    ``on_chunk`` is told the running totals after each commit. Chunk sizes adapt so that each transaction lasts about ``chunk_seconds``.
+    ``on_chunk`` is told the running totals after each commit. Chunk sizes adapt so that
+    each transaction lasts about ``chunk_seconds``.
     """
     conn = store.db.conn
     if conn.in_transaction:
@@ -246,6 +247,10 @@ def copy_staged(
     chunk_seconds = CHUNK_SECONDS if chunk_seconds is None else chunk_seconds
     pause_seconds = PAUSE_SECONDS if pause_seconds is None else pause_seconds
     result = CopyResult()
+    # Checkpoints are run by hand between chunks, after the write lock is released: the
+    # automatic one would run inside COMMIT, and be counted as part of the lock window.
+    autocheckpoint = conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0]
+    conn.execute("PRAGMA wal_autocheckpoint = 0")
     conn.execute("ATTACH DATABASE ? AS staged", (str(staging_path),))
     try:
         last = conn.execute("SELECT IFNULL(MAX(seq), 0) FROM staged.transcripts").fetchone()[0]
@@ -280,10 +285,16 @@ def copy_staged(
                 on_progress(min(start - 1, last), last)
             grow = chunk_seconds / max(elapsed, 1e-3)
             size = max(1, min(MAX_CHUNK_ROWS, int(size * min(grow, 4.0))))
-            if start <= last and pause_seconds > 0:
-                time.sleep(pause_seconds)
+            # The lock is free from here: checkpointing (no writer lock needed) uses the
+            # pause, and the sleep makes up the rest of it.
+            paused = time.perf_counter()
+            conn.execute("PRAGMA main.wal_checkpoint(PASSIVE)")
+            rest = pause_seconds - (time.perf_counter() - paused)
+            if start <= last and rest > 0:
+                time.sleep(rest)
     finally:
         conn.execute("DETACH DATABASE staged")
+        conn.execute(f"PRAGMA wal_autocheckpoint = {int(autocheckpoint)}")
     return result
 
 
