@@ -17,6 +17,7 @@ transcripts already there are duplicates, and their labels are not added twice.
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import sqlite3
@@ -120,6 +121,32 @@ class PromptDeduper:
 
 def staging_path_for(db_path: Path, import_id: int) -> Path:
     return db_path.with_name(f"{db_path.name}.import-{import_id}-{os.getpid()}.staging")
+
+
+def remove_stale_staging(db_path: Path) -> list[Path]:
+    """Delete staging files left by killed imports (their process is gone); returns them.
+
+    A file whose process still runs belongs to an import in progress and is left alone.
+    """
+    removed = []
+    for path in db_path.parent.glob(f"{glob.escape(db_path.name)}.import-*-*.staging"):
+        pid_text = path.name[: -len(".staging")].rsplit("-", 1)[-1]
+        if not pid_text.isdigit() or int(pid_text) == os.getpid() or _alive(int(pid_text)):
+            continue
+        for suffix in ("", "-journal"):
+            Path(str(path) + suffix).unlink(missing_ok=True)
+        removed.append(path)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
 
 
 _STAGING_SCHEMA = f"""

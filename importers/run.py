@@ -26,7 +26,15 @@ from typing import Any
 
 from db.bulk import large_page_cache
 from db.models import TranscriptRecord
-from db.staging import CopyResult, Encoded, PromptDeduper, Staging, copy_staged, staging_path_for
+from db.staging import (
+    CopyResult,
+    Encoded,
+    PromptDeduper,
+    Staging,
+    copy_staged,
+    remove_stale_staging,
+    staging_path_for,
+)
 from db.store import Store, utc_now
 from importers.base import (
     IMPORTER_VERSION,
@@ -254,6 +262,7 @@ def import_file(
     progress.start(path, size)
     try:
         rubrics = _rubric_versions(fmt, options)
+        remove_stale_staging(store.path)
         staging = Staging(staging_path_for(store.path, import_id))
         batch: list[Encoded] = []
         for item in read_records(fmt, path, file_options, size, Prepare()):

@@ -6,7 +6,10 @@ And an import stopped during its copy leaves whole chunks only; running it again
 from __future__ import annotations
 
 import json
+import os
 import random
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -147,3 +150,16 @@ def test_an_import_stopped_mid_copy_is_completed_by_running_it_again(
             "OR output LIKE '%free tier%'"
         )[0][0]
     )
+
+
+def test_staging_files_of_killed_imports_are_removed_and_live_ones_kept(store):
+    # A pid no process has now: a child that has exited and been reaped.
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    dead = store.path.with_name(f"{store.path.name}.import-7-{child.pid}.staging")
+    live = store.path.with_name(f"{store.path.name}.import-8-{os.getppid()}.staging")
+    other_db = store.path.with_name(f"other.db.import-9-{child.pid}.staging")
+    for path in (dead, live, other_db):
+        path.write_bytes(b"left over")
+    assert db.staging.remove_stale_staging(store.path) == [dead]
+    assert not dead.exists() and live.exists() and other_db.exists()
