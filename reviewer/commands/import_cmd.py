@@ -32,8 +32,9 @@ reason, to DB.rejected.jsonl beside the database. Importing the same file again 
 nothing; every run is recorded in the imports table.
 
 The checked records are staged in a scratch file beside the database (DB.import-*.staging,
-deleted afterwards) and then copied in short transactions, so an annotator or a classifier
-run can write to the same database while a long import runs. If an import is killed during
+deleted afterwards, or by the next import if the process was killed) and then copied in short
+transactions, so an annotator or a classifier run can write to the same database while a
+long import runs. If an import is killed during
 that copy, its run stays "running" (or "interrupted") in the imports table with part of
 the file in: run the same import again to complete it; records already in count as
 duplicates and their labels are not added twice.
