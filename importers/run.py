@@ -309,25 +309,13 @@ def import_file(
         result.error = f"{path}: {exc}"
         errors = [{"where": "file", "reason": str(exc)}]
     except OSError as exc:  # the file vanished or became unreadable while being read
-        if copying:
+        if copying:  # not the input: the disk under the database or the staging file
+            _record_hard_failure(store, result, path, exc, copying)
             raise
         result.error = f"{path}: cannot be read ({exc}); nothing from this file was imported"
         errors = [{"where": "file", "reason": str(exc)}]
     except BaseException as exc:
-        # An interrupt or a bug. Before the copy nothing was written; during it, the chunks
-        # committed so far stay, and running the same import again completes it.
-        interrupted = isinstance(exc, KeyboardInterrupt)
-        result.status = "interrupted" if interrupted else "failed"
-        reason = "interrupted" if interrupted else f"internal error: {type(exc).__name__}: {exc}"
-        if copying and result.n_new:
-            result.error = (
-                f"{path}: {reason} while copying into the database; {result.n_new:,} new "
-                "transcript(s) were written. Run the same import again to complete it (what "
-                "is already there counts as duplicate)"
-            )
-        else:
-            result.error = f"{path}: {reason}; nothing from this file was imported"
-        _finish(store, result, [{"where": "file", "reason": reason}])
+        _record_hard_failure(store, result, path, exc, copying)
         raise
     finally:
         if staging is not None:
@@ -344,6 +332,25 @@ def import_file(
             result.hint = describe_label_values(path, options)
     _finish(store, result, errors)
     return result
+
+
+def _record_hard_failure(
+    store: Store, result: FileResult, path: Path, exc: BaseException, copying: bool
+) -> None:
+    """An interrupt or a bug. Before the copy nothing was written; during it, the chunks
+    committed so far stay, and running the same import again completes it."""
+    interrupted = isinstance(exc, KeyboardInterrupt)
+    result.status = "interrupted" if interrupted else "failed"
+    reason = "interrupted" if interrupted else f"internal error: {type(exc).__name__}: {exc}"
+    if copying and result.n_new:
+        result.error = (
+            f"{path}: {reason} while copying into the database; {result.n_new:,} new "
+            "transcript(s) were written. Run the same import again to complete it (what "
+            "is already there counts as duplicate)"
+        )
+    else:
+        result.error = f"{path}: {reason}; nothing from this file was imported"
+    _finish(store, result, [{"where": "file", "reason": reason}])
 
 
 def _count(result: FileResult, copied: CopyResult) -> None:

@@ -108,8 +108,11 @@ def test_a_second_writer_loses_nothing_while_a_large_import_runs(
     assert _leftover_staging(store.path) == []
 
 
+@pytest.mark.parametrize(
+    ("stop", "status"), [(KeyboardInterrupt, "interrupted"), (OSError, "failed")]
+)
 def test_an_import_stopped_mid_copy_is_completed_by_running_it_again(
-    store, results_file, small_chunks, monkeypatch
+    store, results_file, small_chunks, monkeypatch, stop, status
 ):
     original = db.staging._copy_chunk
     calls = []
@@ -117,15 +120,15 @@ def test_an_import_stopped_mid_copy_is_completed_by_running_it_again(
     def stop_at_the_third_chunk(*args, **kwargs):
         calls.append(1)
         if len(calls) == 3:
-            raise KeyboardInterrupt
+            raise stop("stopped")
         return original(*args, **kwargs)
 
     monkeypatch.setattr(db.staging, "_copy_chunk", stop_at_the_third_chunk)
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(stop):
         import_file(store, results_file)
     partial = store.transcript_count()
     first = store.imports()[-1]
-    assert first["status"] == "interrupted" and first["n_new"] == partial
+    assert first["status"] == status and first["n_new"] == partial
     assert 0 < partial < N_RECORDS
     # Whole chunks only: every transcript in has all its labels.
     assert len(store.events()) == partial * LABELS_PER_RECORD
