@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from db.bulk import fts_indexed_in_bulk
-from db.models import TranscriptRecord, content_hash, prompt_hash
+from db.models import TranscriptRecord, prompt_hash
 from db.store import Store
 
 
@@ -71,10 +71,9 @@ Encoded = tuple[tuple, str | None, list[tuple]]
 
 def encode(record: TranscriptRecord, *, send_prompt: bool = True) -> Encoded:
     """A record as the rows it will become, every JSON column already serialised."""
-    system_hash = None if record.system_prompt is None else prompt_hash(record.system_prompt)
-    uid = content_hash(record.model, system_hash, record.turns, record.output)
-    if not record.system_prompt:
-        system_hash = None  # an empty prompt is not stored (as Store.insert_transcripts does)
+    uid = record.uid
+    # An empty prompt is not stored (as Store.insert_transcripts does).
+    system_hash = prompt_hash(record.system_prompt) if record.system_prompt else None
     row = (
         uid, record.dataset, record.model, record.condition, record.prompt_variant, system_hash,
         record.user_input, record.scratchpad,

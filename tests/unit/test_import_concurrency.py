@@ -167,3 +167,37 @@ def test_staging_files_of_killed_imports_are_removed_and_live_ones_kept(store):
         path.write_bytes(b"left over")
     assert db.staging.remove_stale_staging(store.path) == [dead]
     assert not dead.exists() and live.exists() and other_db.exists()
+
+
+def test_staged_rows_are_what_the_store_would_write(tmp_path, results_file):
+    """The staging path encodes records itself; it must store exactly what
+    Store.insert_transcripts stores for the same records (uid, JSON columns, labels)."""
+    from importers.base import ImportOptions, reader_for
+    from importers.run import _rubric_versions
+
+    staged = Store(tmp_path / "staged.db")
+    assert import_file(staged, results_file).status == "done"
+    direct = Store(tmp_path / "direct.db")
+    rubrics = _rubric_versions("hughes", ImportOptions())
+    for r in rubrics:
+        direct.register_rubric(r.id, r.version, r.source_text, r.content_hash, r.origin)
+    records = list(reader_for("hughes")(results_file, ImportOptions()))
+    direct.insert_transcripts(records, rubric_hashes={r.id: r.content_hash for r in rubrics})
+
+    def rows(store: Store) -> dict[str, list[tuple]]:
+        return {
+            "transcripts": store.execute(
+                "SELECT uid, dataset, model, condition, prompt_variant, system_prompt_hash, "
+                "user_input, scratchpad, scratchpad_blocks, output, turns, source_path, "
+                "source_ref, metadata FROM transcripts ORDER BY id"
+            ),
+            "labels": store.execute(
+                "SELECT t.uid, e.rubric_hash, e.rubric_id, e.field, e.value, e.source, e.rater, "
+                "e.phase, e.score, e.scores, e.evidence, e.note FROM label_events e "
+                "JOIN transcripts t ON t.id = e.transcript_id ORDER BY e.id"
+            ),
+            "prompts": store.execute("SELECT hash, text FROM prompts ORDER BY hash"),
+        }
+
+    assert rows(staged) == rows(direct)
+    assert len(rows(staged)["labels"]) == N_RECORDS * LABELS_PER_RECORD
