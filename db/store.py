@@ -161,8 +161,6 @@ class Store:
                 fresh[uid] = r
         result.new += len(fresh)
         result.duplicate += len(batch) - len(fresh)
-        if not fresh:
-            return
         prompt_rows = {}
         rows = []
         for uid, r in fresh.items():
@@ -189,24 +187,49 @@ class Store:
             "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             rows,
         )
-        labelled = [uid for uid, r in fresh.items() if r.labels]
+        self._insert_record_labels(conn, batch, uids, fresh, import_id, rubric_hashes, now, result)
+
+    def _insert_record_labels(
+        self, conn, batch, uids, fresh, import_id, rubric_hashes, now, result
+    ) -> None:
+        """Labels carried by records. A transcript seen before still gains labels it lacks
+        (a second annotator's file over the same transcripts), but a label already stored
+        for it (same rubric, field, source, rater and value, even if retracted since) is not
+        added again: importing a file twice changes nothing."""
+        labelled = [(uid, r) for uid, r in zip(uids, batch, strict=True) if r.labels]
         if not labelled:
             return
-        # Labels only for transcripts created here: a file imported twice does not double them.
+        wanted = list({uid for uid, _ in labelled})
         id_by_uid = dict(
             conn.execute(
-                f"SELECT uid, id FROM transcripts WHERE uid IN ({','.join('?' * len(labelled))})",
-                labelled,
+                f"SELECT uid, id FROM transcripts WHERE uid IN ({','.join('?' * len(wanted))})",
+                wanted,
             ).fetchall()
         )
+        seen: set[tuple] = set()
         events = []
-        for uid in labelled:
+        for uid, record in labelled:
             tid = id_by_uid[uid]
-            for lab in fresh[uid].labels:
+            is_new = fresh.get(uid) is record
+            for lab in record.labels:
+                value = _dumps(lab.value)
+                key = (tid, lab.rubric_id, lab.field, lab.source, lab.rater, value)
+                if key in seen:
+                    continue
+                seen.add(key)
+                if (
+                    not is_new
+                    and conn.execute(
+                        "SELECT 1 FROM label_events WHERE transcript_id = ? AND rubric_id = ? "
+                        "AND field = ? AND source = ? AND rater = ? AND value = ? LIMIT 1",
+                        key,
+                    ).fetchone()
+                ):
+                    continue
                 events.append(
                     (
                         tid, rubric_hashes.get(lab.rubric_id), lab.rubric_id, lab.field,
-                        _dumps(lab.value), lab.source, lab.rater,
+                        value, lab.source, lab.rater,
                         "blind" if lab.source == "human" else None, lab.score,
                         None if lab.scores is None else _dumps(lab.scores),
                         None if lab.evidence is None else _dumps(lab.evidence),

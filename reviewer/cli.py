@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -28,6 +29,13 @@ class Context:
                 self._store = Store(self.db_path)
             except SchemaTooNewError as exc:
                 raise click.ClickException(str(exc)) from None
+            except sqlite3.DatabaseError as exc:
+                raise click.ClickException(
+                    f"{self.db_path} is not a reviewer database ({exc}); give another path "
+                    "with --db or $REVIEWER_DB"
+                ) from None
+            except OSError as exc:
+                raise click.ClickException(f"cannot open {self.db_path}: {exc}") from None
         return self._store
 
 
@@ -76,18 +84,21 @@ def info(obj: Context, as_json: bool) -> None:
         return
     from rich.table import Table
 
-    from reviewer.console import make_console
+    from reviewer.console import literal, make_console
 
     console = make_console()
-    console.print(f"[bold]{summary['path']}[/]: {summary['transcripts']:,} transcripts, "
-                  f"{summary['imports']} imports, {summary['rubric_versions']} rubric versions")  # fmt: skip
+    head = literal(summary["path"])
+    head.stylize("bold")
+    head.append(f": {summary['transcripts']:,} transcripts, {summary['imports']} imports, "
+                f"{summary['rubric_versions']} rubric versions")  # fmt: skip
+    console.print(head)
     table = Table("model", "condition", "transcripts", title="Transcripts")
     for row in summary["by_model_condition"]:
-        table.add_row(row["model"], row["condition"], f"{row['transcripts']:,}")
+        table.add_row(literal(row["model"]), literal(row["condition"]), f"{row['transcripts']:,}")
     console.print(table)
     labels = Table("source", "events", "raters", "transcripts", title="Label events")
     for row in summary["labels_by_source"]:
-        labels.add_row(row["source"], f"{row['events']:,}", str(row["raters"]),
+        labels.add_row(literal(row["source"]), f"{row['events']:,}", str(row["raters"]),
                        f"{row['transcripts']:,}")  # fmt: skip
     console.print(labels)
 
@@ -152,11 +163,16 @@ from reviewer.commands.analyze import analyze  # noqa: E402
 from reviewer.commands.demo import demo  # noqa: E402
 from reviewer.commands.export import export  # noqa: E402
 from reviewer.commands.import_cmd import import_cmd  # noqa: E402
+from reviewer.commands.label import label  # noqa: E402
 from reviewer.commands.queue import queue  # noqa: E402
 from reviewer.commands.stats import stats  # noqa: E402
 
-for _command in (analyze, demo, export, import_cmd, queue, stats):
+for _command in (analyze, demo, export, import_cmd, label, queue, stats):
     cli.add_command(_command)
+
+from reviewer.commands.classify import classify  # noqa: E402
+
+cli.add_command(classify)
 
 
 def main() -> None:

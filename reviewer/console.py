@@ -6,6 +6,7 @@ import os
 import sys
 
 from rich.console import Console
+from rich.text import Text
 
 PIPED_WIDTH = 160
 
@@ -19,3 +20,10 @@ def make_console(*, stderr: bool = False) -> Console:
     if not stream.isatty() and not os.environ.get("COLUMNS"):
         width = PIPED_WIDTH
     return Console(stderr=stderr, highlight=False, width=width)
+
+
+def literal(value: object) -> Text:
+    """Text from data (model names, conditions, paths), shown as is: no Rich markup, and
+    control characters as visible escapes, so a transcript cannot restyle the terminal."""
+    text = str(value)
+    return Text("".join(c if c.isprintable() else repr(c)[1:-1] for c in text))

@@ -43,6 +43,10 @@ def load_rubric(path: str | Path) -> Rubric:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise RubricError(f"{path}: no such rubric file") from None
+    except IsADirectoryError:
+        raise RubricError(f"{path}: is a folder; give a rubric .toml file") from None
+    except OSError as exc:
+        raise RubricError(f"{path}: cannot read it ({exc.strerror})") from None
     except UnicodeDecodeError as exc:
         raise RubricError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     return parse_rubric(text, origin=str(path))

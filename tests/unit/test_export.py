@@ -11,6 +11,7 @@ from click.testing import CliRunner
 from reviewer.cli import cli
 from reviewer.export import Exporter, ExportError, ExportOptions, export, scrub_secrets
 from reviewer.gold import GoldPolicy
+from rubrics import resolve_rubric
 from tests.unit.labeled_db import add_transcripts, classifier, human, register
 
 SECRET = "sk-ant-SECRET-do-not-export"
@@ -84,7 +85,8 @@ def test_jsonl_round_trip_carries_gold_and_provenance(labeled, tmp_path):
                if lab["rater"] == "ann" and lab["field"] == "alignment_faking")  # fmt: skip
     assert ann["phase"] == "blind" and ann["source"] == "human"
     assert ann["evidence"][0]["text"] == "opus/" and ann["seconds"] == 12.5
-    assert ann["rubric_version"] == "1" and len(ann["rubric_hash"]) == 64
+    assert ann["rubric_version"] == resolve_rubric("goal_guarding").version
+    assert len(ann["rubric_hash"]) == 64
     assert ann["created_at"].endswith("+00:00")
     clf = next(lab for lab in first["labels"] if lab["source"] == "classifier")
     assert (clf["score"], clf["run_id"], clf["run"]["model"]) == (0.3, run_id, "gpt-4o")

@@ -41,6 +41,19 @@ def test_labels_arrive_once_even_when_reimported(store):
     assert [(e.field, e.value) for e in labels] == [("alignment_faking", "yes")]
 
 
+def test_a_second_raters_labels_on_known_transcripts_are_kept(store):
+    def labelled(rater, value):
+        return record(1, labels=[LabelDraft("goal_guarding", "alignment_faking", value,
+                                            source="human", rater=rater)])  # fmt: skip
+
+    store.insert_transcripts([labelled("ann", "yes")])
+    result = store.insert_transcripts([labelled("bob", "no"), labelled("bob", "no")])
+    assert (result.new, result.duplicate, result.labels) == (0, 2, 1)
+    assert store.insert_transcripts([labelled("bob", "no")]).labels == 0
+    current = {(e.rater, e.value, e.phase) for e in store.current_labels()}
+    assert current == {("ann", "yes", "blind"), ("bob", "no", "blind")}
+
+
 def test_transcript_round_trip(store):
     store.insert_transcripts([record(7, scratchpad_blocks=[(0, 5)], metadata={"seed": 3})])
     (tid,) = store.transcript_ids()

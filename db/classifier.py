@@ -1,0 +1,294 @@
+"""Classifier runs and calls: the run records, the call cache, and the runner's label events.
+
+The call table is the cache. A call is *final* once it has an answer, parseable or not
+(``ok`` or ``parse_error``): any later run that needs the same request key reuses it instead
+of paying again. ``error`` rows (the provider failed even after retries) are kept for the
+record and retried by the next run; ``submitted`` rows are waiting in a provider batch.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from db.store import Store, utc_now
+
+FINAL = ("ok", "parse_error")
+_CHUNK = 500
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def find_run(store: Store, name: str, rubric_hash: str, params_key: str) -> dict | None:
+    rows = store.execute(
+        "SELECT id, status, batch_ids, mode FROM classifier_runs WHERE name = ? AND "
+        "rubric_hash = ? AND json_extract(params, '$.key') = ? ORDER BY id DESC LIMIT 1",
+        (name, rubric_hash, params_key),
+    )
+    if not rows:
+        return None
+    run_id, status, batch_ids, mode = rows[0]
+    return {"id": run_id, "status": status, "batches": json.loads(batch_ids), "mode": mode}
+
+
+def create_run(
+    store: Store,
+    *,
+    name: str,
+    provider: str,
+    model: str,
+    rubric_hash: str,
+    params: dict[str, Any],
+    prompt_hash: str,
+    base_url: str | None,
+    mode: str,
+    max_cost_usd: float | None,
+) -> int:
+    cur = store.db.conn.execute(
+        "INSERT INTO classifier_runs(name, provider, model, rubric_hash, params, prompt_hash, "
+        "base_url, mode, status, max_cost_usd, started_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+        (name, provider, model, rubric_hash, _dumps(params), prompt_hash, base_url, mode,
+         "running", max_cost_usd, utc_now()),
+    )  # fmt: skip
+    return cur.lastrowid
+
+
+def set_run_status(
+    store: Store, run_id: int, status: str, *, finished: bool = False, mode: str | None = None
+) -> None:
+    """Record a run's state (and the mode, online or batch, it was last invoked in)."""
+    store.db.conn.execute(
+        "UPDATE classifier_runs SET status = ?, finished_at = ?, mode = COALESCE(?, mode) "
+        "WHERE id = ?",
+        (status, utc_now() if finished else None, mode, run_id),
+    )
+
+
+def set_run_batches(store: Store, run_id: int, batches: list[dict[str, Any]]) -> None:
+    store.db.conn.execute(
+        "UPDATE classifier_runs SET batch_ids = ? WHERE id = ?", (_dumps(batches), run_id)
+    )
+
+
+def run_info(store: Store, run_id: int) -> dict[str, Any]:
+    cur = store.db.conn.execute("SELECT * FROM classifier_runs WHERE id = ?", (run_id,))
+    row = cur.fetchone()
+    info = dict(zip([c[0] for c in cur.description], row, strict=True))
+    info["params"] = json.loads(info["params"])
+    info["batch_ids"] = json.loads(info["batch_ids"])
+    return info
+
+
+def final_keys(store: Store, keys: Sequence[str]) -> set[str]:
+    """Which of these request keys already have a final answer (from any run)."""
+    found: set[str] = set()
+    for chunk in _chunks(list(keys)):
+        marks = ",".join("?" * len(chunk))
+        found.update(
+            r[0]
+            for r in store.execute(
+                f"SELECT DISTINCT request_key FROM classifier_calls WHERE request_key IN ({marks})"
+                f" AND status IN ('ok', 'parse_error')",
+                chunk,
+            )
+        )
+    return found
+
+
+def submitted_keys(store: Store, run_id: int) -> set[str]:
+    """Keys of this run still waiting in a provider batch."""
+    return {
+        r[0]
+        for r in store.execute(
+            "SELECT request_key FROM classifier_calls WHERE run_id = ? AND status = 'submitted'",
+            (run_id,),
+        )
+    }
+
+
+def record_call(
+    store: Store,
+    *,
+    run_id: int,
+    transcript_id: int,
+    request_key: str,
+    n_samples: int,
+    request: dict[str, Any],
+    status: str,
+    raw_response: list[str] | None = None,
+    parsed: list[dict[str, Any]] | None = None,
+    error: str | None = None,
+    input_tokens: int = 0,
+    output_tokens: int = 0,
+    cache_read_tokens: int = 0,
+    cache_write_tokens: int = 0,
+    cost_usd: float = 0.0,
+    latency_s: float | None = None,
+) -> int:
+    """Insert one call and commit it at once (the connection autocommits): a kill loses
+    at most the calls still in flight."""
+    cur = store.db.conn.execute(
+        "INSERT INTO classifier_calls(run_id, transcript_id, request_key, n_samples, request, "
+        "raw_response, parsed, status, error, input_tokens, output_tokens, cache_read_tokens, "
+        "cache_write_tokens, cost_usd, latency_s, created_at) "
+        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        (run_id, transcript_id, request_key, n_samples, _dumps(request),
+         None if raw_response is None else _dumps(raw_response),
+         None if parsed is None else _dumps(parsed), status, error, input_tokens,
+         output_tokens, cache_read_tokens, cache_write_tokens, cost_usd, latency_s, utc_now()),
+    )  # fmt: skip
+    return cur.lastrowid
+
+
+def record_submitted(store: Store, run_id: int, rows: list[tuple[int, str, int, dict]]) -> None:
+    """Mark (transcript_id, request_key, n_samples, request) as waiting in a batch."""
+    now = utc_now()
+    with store.transaction() as db:
+        db.conn.executemany(
+            "INSERT INTO classifier_calls(run_id, transcript_id, request_key, n_samples, "
+            "request, status, created_at) VALUES (?,?,?,?,?,'submitted',?)",
+            [(run_id, tid, key, n, _dumps(req), now) for tid, key, n, req in rows],
+        )
+
+
+def complete_submitted(
+    store: Store,
+    run_id: int,
+    request_key: str,
+    *,
+    status: str,
+    raw_response: list[str] | None,
+    parsed: list[dict[str, Any]] | None,
+    error: str | None,
+    input_tokens: int = 0,
+    output_tokens: int = 0,
+    cache_read_tokens: int = 0,
+    cache_write_tokens: int = 0,
+    cost_usd: float = 0.0,
+) -> bool:
+    """Fill in a batch call's answer; False if no such waiting call exists."""
+    cur = store.db.conn.execute(
+        "UPDATE classifier_calls SET status = ?, raw_response = ?, parsed = ?, error = ?, "
+        "input_tokens = ?, output_tokens = ?, cache_read_tokens = ?, cache_write_tokens = ?, "
+        "cost_usd = ? WHERE run_id = ? AND request_key = ? AND status = 'submitted'",
+        (status, None if raw_response is None else _dumps(raw_response),
+         None if parsed is None else _dumps(parsed), error, input_tokens, output_tokens,
+         cache_read_tokens, cache_write_tokens, cost_usd, run_id, request_key),
+    )  # fmt: skip
+    return cur.rowcount > 0
+
+
+def fail_submitted(store: Store, run_id: int, keys: Iterable[str], error: str) -> int:
+    """Waiting calls that a finished batch did not answer become errors (retried next run)."""
+    n = 0
+    for chunk in _chunks(list(keys)):
+        marks = ",".join("?" * len(chunk))
+        cur = store.db.conn.execute(
+            f"UPDATE classifier_calls SET status = 'error', error = ? WHERE run_id = ? AND "
+            f"status = 'submitted' AND request_key IN ({marks})",
+            (error, run_id, *chunk),
+        )
+        n += cur.rowcount
+    return n
+
+
+def final_calls(store: Store, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """The answer stored for each key (the first final row when several runs made one)."""
+    out: dict[str, dict[str, Any]] = {}
+    for chunk in _chunks(list(keys)):
+        marks = ",".join("?" * len(chunk))
+        for key, parsed, raw, status in store.execute(
+            f"SELECT request_key, parsed, raw_response, status FROM classifier_calls "
+            f"WHERE request_key IN ({marks}) AND status IN ('ok', 'parse_error') ORDER BY id",
+            chunk,
+        ):
+            if key not in out:
+                out[key] = {
+                    "parsed": json.loads(parsed) if parsed else [],
+                    "raw": json.loads(raw) if raw else [],
+                    "status": status,
+                }
+    return out
+
+
+def labeled_transcripts(store: Store, run_id: int) -> set[int]:
+    return {
+        r[0]
+        for r in store.execute(
+            "SELECT DISTINCT transcript_id FROM label_events WHERE run_id = ? AND "
+            "source = 'classifier' AND retracts IS NULL",
+            (run_id,),
+        )
+    }
+
+
+def write_item_labels(store: Store, labels: list[dict[str, Any]]) -> None:
+    """One item's classifier labels (one per field), committed together."""
+    with store.transaction():
+        for label in labels:
+            store.append_label(source="classifier", **label)
+
+
+def run_totals(store: Store, run_id: int) -> dict[str, Any]:
+    """Calls made by this run (cached reuse costs nothing and is not counted here)."""
+    row = store.execute(
+        "SELECT COUNT(*), COALESCE(SUM(status = 'ok'), 0), COALESCE(SUM(status = 'parse_error'), 0),"
+        " COALESCE(SUM(status = 'error'), 0), COALESCE(SUM(status = 'submitted'), 0), "
+        "COALESCE(SUM(input_tokens), 0), COALESCE(SUM(output_tokens), 0), "
+        "COALESCE(SUM(cache_read_tokens), 0), COALESCE(SUM(cache_write_tokens), 0), "
+        "COALESCE(SUM(cost_usd), 0) FROM classifier_calls WHERE run_id = ?",
+        (run_id,),
+    )[0]
+    keys = ("calls", "ok", "parse_error", "error", "submitted", "input_tokens",
+            "output_tokens", "cache_read_tokens", "cache_write_tokens", "cost_usd")  # fmt: skip
+    return dict(zip(keys, row, strict=True))
+
+
+def run_labels(store: Store, run_id: int) -> int:
+    return store.execute(
+        "SELECT COUNT(DISTINCT transcript_id) FROM label_events WHERE run_id = ? AND "
+        "source = 'classifier'",
+        (run_id,),
+    )[0][0]
+
+
+def transcripts_for_classify(
+    store: Store,
+    *,
+    model: str | None = None,
+    condition: str | None = None,
+    limit: int | None = None,
+) -> list[int]:
+    return store.transcript_ids(model=model, condition=condition, limit=limit)
+
+
+def transcript_texts(store: Store, ids: Sequence[int]) -> dict[int, dict[str, str]]:
+    """The text a classifier prompt needs, for many transcripts at once."""
+    out: dict[int, dict[str, str]] = {}
+    for chunk in _chunks(list(ids)):
+        marks = ",".join("?" * len(chunk))
+        for tid, user_input, scratchpad, output in store.execute(
+            f"SELECT id, user_input, scratchpad, output FROM transcripts WHERE id IN ({marks})",
+            chunk,
+        ):
+            out[tid] = {"user_input": user_input, "scratchpad": scratchpad, "output": output}
+    return out
+
+
+def submitted_keys_in_batch(store: Store, run_id: int, batch_id: str) -> list[str]:
+    return [
+        r[0]
+        for r in store.execute(
+            "SELECT request_key FROM classifier_calls WHERE run_id = ? AND status = 'submitted' "
+            "AND json_extract(request, '$.batch') = ?",
+            (run_id, batch_id),
+        )
+    ]

@@ -1,0 +1,154 @@
+"""Anthropic Messages and Message Batches through the official SDK (imported here, lazily).
+
+The rubric's system part carries ``cache_control``, so after the first call every further call
+reads it from the prompt cache. The Messages API has no ``n``: each vote is its own request.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from reviewer.classify.base import (
+    BatchRequest,
+    BatchState,
+    CallFailed,
+    Completion,
+    ConfigError,
+    Provider,
+    RateLimited,
+    describe_error,
+    retry_after_seconds,
+)
+
+
+def _get(obj: Any, name: str) -> Any:
+    if obj is None:
+        return None
+    return obj.get(name) if isinstance(obj, dict) else getattr(obj, name, None)
+
+
+def _completion(message: Any) -> Completion:
+    """A Completion from a Messages response (a dict or the SDK's model)."""
+    text = "".join(
+        _get(block, "text") or ""
+        for block in (_get(message, "content") or [])
+        if _get(block, "type") == "text"
+    )
+    usage = _get(message, "usage")
+    return Completion(
+        texts=[text],
+        input_tokens=int(_get(usage, "input_tokens") or 0),
+        output_tokens=int(_get(usage, "output_tokens") or 0),
+        cache_read_tokens=int(_get(usage, "cache_read_input_tokens") or 0),
+        cache_write_tokens=int(_get(usage, "cache_creation_input_tokens") or 0),
+        response_id=_get(message, "id"),
+    )
+
+
+class AnthropicProvider(Provider):
+    name = "anthropic"
+    supports_n = False
+
+    def __init__(self, model: str, **kwargs: Any):
+        super().__init__(model, **kwargs)
+        self.check_key()
+        import anthropic
+        import httpx2
+
+        self._sdk = anthropic
+        self._httpx = httpx2
+        try:
+            self.clients = [
+                anthropic.AsyncAnthropic(
+                    base_url=self.requested_base_url,
+                    max_retries=self.max_retries,
+                    timeout=self.timeout,
+                    http_client=self._http_client(anthropic.DefaultAsyncHttpxClient),
+                )
+                for _ in range(self.n_clients)
+            ]
+        except Exception as exc:  # bad URL and the like: nothing was sent yet
+            raise ConfigError(
+                f"anthropic: cannot create the client: {describe_error(exc)}"
+            ) from None
+
+    def _params(self, system: str, user: str, temperature: float, max_tokens: int) -> dict:
+        params: dict[str, Any] = {
+            "model": self.model,
+            "max_tokens": max_tokens,
+            "system": [{"type": "text", "text": system, "cache_control": {"type": "ephemeral"}}],
+            "messages": [{"role": "user", "content": user}],
+        }
+        # This SDK version has no temperature argument; 1.0 is the API's default, and any
+        # other value is sent as an extra body field for the models that still accept it.
+        if temperature != 1.0:
+            params["temperature"] = temperature
+        return params
+
+    def _raise(self, exc: Exception) -> None:
+        if isinstance(exc, self._sdk.RateLimitError):
+            raise RateLimited(
+                describe_error(exc), retry_after_seconds(getattr(exc.response, "headers", None))
+            ) from None
+        raise CallFailed(describe_error(exc)) from None
+
+    async def complete(
+        self, system: str, user: str, *, n: int, temperature: float, max_tokens: int
+    ) -> Completion:
+        if n != 1:
+            raise ValueError("the Anthropic Messages API returns one sample per request")
+        try:
+            # The client's generic post: the SDK's auth, headers, timeouts and retries, without
+            # building typed request and response models, which cost more CPU per call than
+            # everything else the runner does (see bench/bench_classify.py).
+            response = await self.client.post(
+                "/v1/messages",
+                body=self._params(system, user, temperature, max_tokens),
+                cast_to=self._httpx.Response,
+            )
+            message = response.json()
+        except Exception as exc:
+            self._raise(exc)
+        return _completion(message)
+
+    async def submit_batch(
+        self, requests: list[BatchRequest], *, temperature: float, max_tokens: int
+    ) -> str:
+        items = [
+            {"custom_id": r.custom_id,
+             "params": self._params(r.system, r.user, temperature, max_tokens)}
+            for r in requests
+        ]  # fmt: skip
+        try:
+            batch = await self.client.messages.batches.create(requests=items)
+        except Exception as exc:
+            self._raise(exc)
+        return batch.id
+
+    async def batch_state(self, batch_id: str) -> BatchState:
+        try:
+            batch = await self.client.messages.batches.retrieve(batch_id)
+        except Exception as exc:
+            self._raise(exc)
+        counts = batch.request_counts
+        return BatchState(
+            done=batch.processing_status == "ended",
+            status=batch.processing_status,
+            counts={k: int(getattr(counts, k, 0) or 0)
+                    for k in ("processing", "succeeded", "errored", "canceled", "expired")},
+        )  # fmt: skip
+
+    async def batch_results(self, batch_id: str) -> list[tuple[str, Completion | str]]:
+        out: list[tuple[str, Completion | str]] = []
+        try:
+            decoder = await self.client.messages.batches.results(batch_id)
+            async for item in decoder:
+                result = item.result
+                if result.type == "succeeded":
+                    out.append((item.custom_id, _completion(result.message)))
+                else:
+                    detail = getattr(result, "error", None)
+                    out.append((item.custom_id, f"batch request {result.type}: {detail}"))
+        except Exception as exc:
+            self._raise(exc)
+        return out

@@ -1,0 +1,236 @@
+"""What every provider offers the runner, and the errors it raises.
+
+Providers turn SDK exceptions into :class:`RateLimited` (slow down and try again later) or
+:class:`CallFailed` (record the error; a later run tries again). Error text passes through
+:func:`scrub` so that an API key can never reach the database or the terminal.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+PROVIDERS = ("anthropic", "openai")
+CONNECTIONS_PER_CLIENT = 8
+KEY_ENV = {"anthropic": "ANTHROPIC_API_KEY", "openai": "OPENAI_API_KEY"}
+BASE_URL_ENV = {"anthropic": "ANTHROPIC_BASE_URL", "openai": "OPENAI_BASE_URL"}
+
+
+@dataclass
+class Completion:
+    """One response: its sample texts and its usage (input excludes cached tokens)."""
+
+    texts: list[str]
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    response_id: str | None = None
+
+
+@dataclass
+class BatchRequest:
+    custom_id: str
+    system: str
+    user: str
+    n: int
+
+
+@dataclass
+class BatchState:
+    done: bool
+    status: str
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+class ProviderError(Exception):
+    """Base of the errors a provider raises to the runner."""
+
+
+class RateLimited(ProviderError):
+    def __init__(self, message: str, retry_after: float | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class CallFailed(ProviderError):
+    """A call that failed after the SDK's own retries (or could not be retried)."""
+
+
+class ConfigError(ProviderError):
+    """Missing key, unknown provider, bad base URL: nothing was sent."""
+
+
+_KEYLIKE = re.compile(r"\b(sk-[A-Za-z0-9_\-]{8,}|sk-ant-[A-Za-z0-9_\-]{8,})")
+
+
+def secret_values() -> list[str]:
+    """The API keys in this process's environment (to strip from any text we keep)."""
+    values = []
+    for name, value in os.environ.items():
+        if value and len(value) >= 6 and ("KEY" in name or "TOKEN" in name or "SECRET" in name):
+            values.append(value)
+    return sorted(values, key=len, reverse=True)
+
+
+def scrub(text: str) -> str:
+    """``text`` with every API key from the environment, and anything key-shaped, masked."""
+    for value in secret_values():
+        text = text.replace(value, "***")
+    return _KEYLIKE.sub("***", text)
+
+
+def describe_error(exc: BaseException) -> str:
+    """A one-line, key-free description of an SDK or network error."""
+    status = getattr(exc, "status_code", None)
+    message = str(exc) or type(exc).__name__
+    head = f"{type(exc).__name__}" + (f" (HTTP {status})" if status else "")
+    return scrub(f"{head}: {message}")[:2000]
+
+
+def retry_after_seconds(headers: Any) -> float | None:
+    """Seconds a 429 asks us to wait (retry-after-ms or retry-after), if it says."""
+    if headers is None:
+        return None
+    try:
+        ms = headers.get("retry-after-ms")
+        if ms is not None:
+            return float(ms) / 1000
+        value = headers.get("retry-after")
+        if value is not None:
+            return float(value)
+    except (TypeError, ValueError):
+        return None
+    return None
+
+
+# Called by the HTTP hooks: before every attempt (await a global pause) and after every
+# response (report its status and headers), retries made inside the SDK included.
+BeforeHook = Callable[[], Awaitable[None]]
+AfterHook = Callable[[int, Any], None]
+
+
+class Provider:
+    """A model behind an SDK. Subclasses implement complete() and the batch methods."""
+
+    name = ""
+    supports_n = False
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        base_url: str | None = None,
+        timeout: float = 120.0,
+        max_retries: int = 5,
+        concurrency: int = 8,
+        before_attempt: BeforeHook | None = None,
+        after_response: AfterHook | None = None,
+    ):
+        self.model = model
+        # Several SDK clients, each with a few connections: httpx's pool checks every idle
+        # connection on each request, which at 32+ connections costs more CPU than the call.
+        self.n_clients = max(1, -(-concurrency // CONNECTIONS_PER_CLIENT))
+        self._next = 0
+        self.requested_base_url = base_url or os.environ.get(BASE_URL_ENV[self.name]) or None
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self._before = before_attempt
+        self._after = after_response
+
+    @classmethod
+    def check_key(cls) -> None:
+        var = KEY_ENV[cls.name]
+        if not os.environ.get(var):
+            raise ConfigError(
+                f"{cls.name}: no API key: set the environment variable {var} (keys are read "
+                "only from the environment and never stored). For a local OpenAI-compatible "
+                f"server that needs no key, set {var} to any placeholder."
+            )
+
+    def _http_client(self, factory: Any) -> Any:
+        hooks: dict[str, list[Any]] = {"request": [], "response": []}
+        before, after = self._before, self._after
+        if before is not None:
+
+            async def on_request(request: Any) -> None:
+                await before()
+
+            hooks["request"].append(on_request)
+        if after is not None:
+
+            async def on_response(response: Any) -> None:
+                after(response.status_code, response.headers)
+
+            hooks["response"].append(on_response)
+        return factory(event_hooks=hooks, timeout=self.timeout)
+
+    @property
+    def base_url(self) -> str:
+        return str(self.clients[0].base_url)
+
+    @property
+    def client(self) -> Any:
+        """The next client, round robin (batch operations may use any of them)."""
+        self._next = (self._next + 1) % len(self.clients)
+        return self.clients[self._next]
+
+    async def close(self) -> None:
+        for c in self.clients:
+            await c.close()
+
+    async def complete(
+        self, system: str, user: str, *, n: int, temperature: float, max_tokens: int
+    ) -> Completion:
+        raise NotImplementedError
+
+    async def submit_batch(
+        self, requests: list[BatchRequest], *, temperature: float, max_tokens: int
+    ) -> str:
+        raise NotImplementedError
+
+    async def batch_state(self, batch_id: str) -> BatchState:
+        raise NotImplementedError
+
+    async def batch_results(self, batch_id: str) -> list[tuple[str, Completion | str]]:
+        """(custom_id, Completion or error text) for every request of a finished batch."""
+        raise NotImplementedError
+
+
+def provider_class(provider: str) -> type[Provider]:
+    """The class for a provider name (its module imports the SDK only when instantiated)."""
+    if provider == "anthropic":
+        from reviewer.classify.anthropic import AnthropicProvider
+
+        return AnthropicProvider
+    if provider == "openai":
+        from reviewer.classify.openai import OpenAIProvider
+
+        return OpenAIProvider
+    raise ConfigError(
+        f"unknown provider {provider!r}; known providers: {', '.join(PROVIDERS)} "
+        "(any OpenAI-compatible server: openai:MODEL --base-url URL)"
+    )
+
+
+def parse_model_spec(spec: str) -> tuple[str, str]:
+    provider, sep, model = spec.partition(":")
+    if not sep or not model or not provider:
+        raise ConfigError(
+            f"--model {spec!r}: expected PROVIDER:MODEL, e.g. anthropic:claude-3-5-haiku-latest "
+            f"or openai:gpt-4o-mini (providers: {', '.join(PROVIDERS)})"
+        )
+    try:
+        provider_class(provider)
+    except ConfigError as exc:
+        raise ConfigError(f"--model {spec!r}: {exc}") from None
+    return provider, model
+
+
+def make_provider(spec: str, **kwargs: Any) -> Provider:
+    """A provider from ``PROVIDER:MODEL`` (e.g. ``anthropic:claude-3-5-haiku-latest``)."""
+    provider, model = parse_model_spec(spec)
+    return provider_class(provider)(model, **kwargs)

@@ -1,0 +1,187 @@
+"""OpenAI Chat Completions, Files and Batch through the official SDK (imported here, lazily).
+
+Works with any OpenAI-compatible server (vLLM and the like) through ``--base-url`` or
+``OPENAI_BASE_URL``. All votes of an item come from one request with ``n``. OpenAI caches
+long prompt prefixes by itself; the cached token count is read from the usage.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from reviewer.classify.base import (
+    BatchRequest,
+    BatchState,
+    CallFailed,
+    Completion,
+    ConfigError,
+    Provider,
+    RateLimited,
+    describe_error,
+    retry_after_seconds,
+)
+
+
+def _usage_completion(texts: list[str], usage: Any, response_id: str | None) -> Completion:
+    prompt = int(_get(usage, "prompt_tokens") or 0)
+    cached = int(_get(_get(usage, "prompt_tokens_details"), "cached_tokens") or 0)
+    return Completion(
+        texts=texts,
+        input_tokens=max(prompt - cached, 0),
+        output_tokens=int(_get(usage, "completion_tokens") or 0),
+        cache_read_tokens=cached,
+        response_id=response_id,
+    )
+
+
+def _texts(choices: Any) -> list[str]:
+    out = []
+    for choice in sorted(choices or [], key=lambda c: _get(c, "index") or 0):
+        message = _get(choice, "message")
+        out.append(_get(message, "content") or "")
+    return out
+
+
+def _get(obj: Any, name: str) -> Any:
+    if obj is None:
+        return None
+    return obj.get(name) if isinstance(obj, dict) else getattr(obj, name, None)
+
+
+class OpenAIProvider(Provider):
+    name = "openai"
+    supports_n = True
+
+    def __init__(self, model: str, **kwargs: Any):
+        super().__init__(model, **kwargs)
+        self.check_key()
+        import httpx2
+        import openai
+
+        self._sdk = openai
+        self._httpx = httpx2
+        try:
+            self.clients = [
+                openai.AsyncOpenAI(
+                    base_url=self.requested_base_url,
+                    max_retries=self.max_retries,
+                    timeout=self.timeout,
+                    http_client=self._http_client(openai.DefaultAsyncHttpxClient),
+                )
+                for _ in range(self.n_clients)
+            ]
+        except Exception as exc:
+            raise ConfigError(f"openai: cannot create the client: {describe_error(exc)}") from None
+
+    def _body(self, system: str, user: str, n: int, temperature: float, max_tokens: int) -> dict:
+        body: dict[str, Any] = {
+            "model": self.model,
+            "messages": [
+                {"role": "system", "content": system},
+                {"role": "user", "content": user},
+            ],
+            "temperature": temperature,
+            "max_completion_tokens": max_tokens,
+        }
+        if n != 1:
+            body["n"] = n
+        return body
+
+    def _raise(self, exc: Exception) -> None:
+        if isinstance(exc, self._sdk.RateLimitError):
+            raise RateLimited(
+                describe_error(exc), retry_after_seconds(getattr(exc.response, "headers", None))
+            ) from None
+        raise CallFailed(describe_error(exc)) from None
+
+    async def complete(
+        self, system: str, user: str, *, n: int, temperature: float, max_tokens: int
+    ) -> Completion:
+        try:
+            # The client's generic post: the SDK's auth, retries and timeouts without typed
+            # models, which would cost more CPU per call than the rest of the runner.
+            raw = await self.client.post(
+                "/chat/completions",
+                body=self._body(system, user, n, temperature, max_tokens),
+                cast_to=self._httpx.Response,
+            )
+            response = raw.json()
+        except Exception as exc:
+            self._raise(exc)
+        texts = _texts(response.get("choices"))
+        if len(texts) != n:
+            raise CallFailed(f"asked for n={n} samples, the server returned {len(texts)}")
+        return _usage_completion(texts, response.get("usage"), response.get("id"))
+
+    async def submit_batch(
+        self, requests: list[BatchRequest], *, temperature: float, max_tokens: int
+    ) -> str:
+        lines = [
+            json.dumps(
+                {
+                    "custom_id": r.custom_id,
+                    "method": "POST",
+                    "url": "/v1/chat/completions",
+                    "body": self._body(r.system, r.user, r.n, temperature, max_tokens),
+                },
+                ensure_ascii=False,
+            )
+            for r in requests
+        ]
+        data = ("\n".join(lines) + "\n").encode("utf-8")
+        try:
+            uploaded = await self.client.files.create(
+                file=("reviewer-batch.jsonl", data, "application/jsonl"), purpose="batch"
+            )
+            batch = await self.client.batches.create(
+                input_file_id=uploaded.id,
+                endpoint="/v1/chat/completions",
+                completion_window="24h",
+            )
+        except Exception as exc:
+            self._raise(exc)
+        return batch.id
+
+    async def batch_state(self, batch_id: str) -> BatchState:
+        try:
+            batch = await self.client.batches.retrieve(batch_id)
+        except Exception as exc:
+            self._raise(exc)
+        counts = batch.request_counts
+        done = batch.status in ("completed", "failed", "expired", "cancelled")
+        return BatchState(
+            done=done,
+            status=batch.status,
+            counts={k: int(getattr(counts, k, 0) or 0) for k in ("total", "completed", "failed")}
+            if counts is not None
+            else {},
+        )
+
+    async def batch_results(self, batch_id: str) -> list[tuple[str, Completion | str]]:
+        out: list[tuple[str, Completion | str]] = []
+        try:
+            batch = await self.client.batches.retrieve(batch_id)
+            for file_id in (batch.output_file_id, batch.error_file_id):
+                if not file_id:
+                    continue
+                content = await self.client.files.content(file_id)
+                for line in content.text.splitlines():
+                    if not line.strip():
+                        continue
+                    out.append(_batch_line(json.loads(line)))
+        except Exception as exc:
+            self._raise(exc)
+        return out
+
+
+def _batch_line(row: dict[str, Any]) -> tuple[str, Completion | str]:
+    custom_id = row.get("custom_id", "")
+    response = row.get("response") or {}
+    error = row.get("error")
+    if error or response.get("status_code") != 200:
+        detail = error or response.get("body", {}).get("error") or response.get("status_code")
+        return custom_id, f"batch request failed: {json.dumps(detail)[:500]}"
+    body = response.get("body") or {}
+    return custom_id, _usage_completion(_texts(body.get("choices")), body.get("usage"),
+                                        body.get("id"))  # fmt: skip

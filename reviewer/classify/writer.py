@@ -1,0 +1,83 @@
+"""A database writer thread, so that SQLite commits never stall the event loop.
+
+At a few hundred calls per second a commit on the event loop's thread (a few milliseconds on
+a busy disk) would hold back every response waiting to be read. The writer runs each write in
+its own thread, on its own connection, as soon as it arrives; writes that queue up while a
+commit is under way go into the next commit together (group commit), so a kill loses at most
+the calls still in flight, and nothing is held back on purpose.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from db.store import Store
+
+MAX_GROUP = 256
+
+
+class Writer:
+    def __init__(self, store: Store):
+        self.store = store
+        self._queue: queue.Queue[Any] = queue.Queue()
+        self._thread = threading.Thread(target=self._loop, name="reviewer-db-writer", daemon=True)
+        self._thread.start()
+
+    async def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Run ``fn(*args, **kwargs)`` on the writer thread, committed before this returns."""
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        self._queue.put((fn, args, kwargs, future, loop))
+        return await future
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join()
+
+    def _loop(self) -> None:
+        stop = False
+        try:
+            while not stop:
+                first = self._queue.get()
+                if first is None:
+                    break
+                group = [first]
+                while len(group) < MAX_GROUP:
+                    try:
+                        item = self._queue.get_nowait()
+                    except queue.Empty:
+                        break
+                    if item is None:
+                        stop = True
+                        break
+                    group.append(item)
+                self._run(group)
+        finally:
+            self.store.close()
+
+    def _run(self, group: list[tuple]) -> None:
+        results: list[tuple[Any, Any, Any, BaseException | None]] = []
+        try:
+            with self.store.transaction():
+                for fn, args, kwargs, future, loop in group:
+                    try:
+                        results.append((future, loop, fn(*args, **kwargs), None))
+                    except Exception as exc:  # one bad write must not sink the others
+                        results.append((future, loop, None, exc))
+        except Exception as exc:  # the commit itself failed: every caller hears of it
+            results = [(future, loop, None, exc) for _, _, _, future, loop in group]
+        for future, loop, value, exc in results:
+            loop.call_soon_threadsafe(_settle, future, value, exc)
+
+
+def _settle(future: asyncio.Future, value: Any, exc: BaseException | None) -> None:
+    if future.cancelled():
+        return
+    if exc is not None:
+        future.set_exception(exc)
+    else:
+        future.set_result(value)

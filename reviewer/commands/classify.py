@@ -1,0 +1,313 @@
+"""``reviewer classify``: label transcripts with an LLM classifier through a rubric."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from reviewer.cli import Context, pass_context
+
+
+def _progress_callback(console, total_hint: int):
+    """A Rich progress bar (items, calls/s, ETA, errors, spend) and its update function."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    progress = Progress(
+        TextColumn("[bold]classify[/]"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("items"),
+        TextColumn("{task.fields[rate]:>7} calls/s"),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        TextColumn("elapsed"),
+        TimeElapsedColumn(),
+        TextColumn("errors {task.fields[errors]}"),
+        TextColumn("${task.fields[spend]:.4f}"),
+        console=console,
+        transient=False,
+    )
+    task = progress.add_task("classify", total=total_hint or None, rate="-", errors=0, spend=0.0)
+
+    def update(stats) -> None:
+        import time
+
+        elapsed = max(time.monotonic() - stats.started, 1e-6)
+        progress.update(
+            task,
+            total=stats.items or None,
+            completed=stats.items_done,
+            rate=f"{stats.calls_made / elapsed:.1f}",
+            errors=stats.calls_failed + stats.samples_unparseable,
+            spend=stats.cost_usd,
+        )
+
+    return progress, update
+
+
+def _print_summary(console, summary: dict) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    if summary.get("dry_run"):
+        table = Table(title="dry run: nothing was sent", show_header=False)
+        for key in ("run", "mode", "items", "calls_cached", "calls_to_make", "samples_to_make",
+                    "est_input_tokens", "max_output_tokens", "est_cost_usd_upper",
+                    "token_estimate"):  # fmt: skip
+            table.add_row(key, Text(str(summary[key])))
+        console.print(table)
+        if not summary["price_known"]:
+            console.print("no price for this model: give one with --prices FILE.toml")
+        return
+    table = Table(title=Text(f"classifier run {summary['run_id']}: {summary['status']}"),
+                  show_header=False)  # fmt: skip
+    rows = [
+        ("run (rater)", summary["run"]),
+        ("items", f"{summary['items']} ({summary['items_labeled_now']} labeled now, "
+                  f"{summary['items_labeled_total']} by this run in all)"),
+        ("label events written", summary["label_events"]),
+        ("calls", f"{summary['calls_made']} made, {summary['calls_cached']} from cache, "
+                  f"{summary['calls_failed']} failed (retried next run)"),
+        ("unparseable samples", f"{summary['samples_unparseable']} (stored raw, not labeled)"),
+        ("rate-limited responses", summary["rate_limited_responses"]),
+        ("tokens", f"{summary['input_tokens']:,} in, {summary['output_tokens']:,} out, "
+                   f"{summary['cache_read_tokens']:,} cache read, "
+                   f"{summary['cache_write_tokens']:,} cache write"),
+        ("cost", f"${summary['cost_usd']:.4f} now, ${summary['run_cost_usd']:.4f} for the run"
+                 + ("" if summary["price_known"] else " (no price known for this model)")),
+        ("elapsed", f"{summary['elapsed_s']:.1f} s"),
+    ]  # fmt: skip
+    if summary["mode"] == "batch":
+        rows.append(("batches", f"{summary['batches_submitted']} submitted, "
+                                f"{summary['batches_collected']} collected, "
+                                f"{summary['batches_pending']} pending"))  # fmt: skip
+    for key, value in rows:
+        table.add_row(key, Text(str(value)))  # run names come from the user: no markup
+    console.print(table)
+    if summary["stopped_reason"] == "max-cost":
+        console.print(f"stopped before exceeding --max-cost ${summary['max_cost_usd']}: "
+                      "raise it and run the same command again to go on")  # fmt: skip
+    elif summary["stopped_reason"] == "errors":
+        console.print(Text(f"stopped: call after call failed even after retries; the last "
+                           f"error was: {summary['last_error']}\nFix the cause and run the same "
+                           "command again: finished calls are kept."))  # fmt: skip
+    elif summary["status"] == "incomplete" and summary["last_error"]:
+        console.print(Text(f"some calls failed (last error: {summary['last_error']}): run the "
+                           "same command again to retry only those"))  # fmt: skip
+    elif summary["status"] == "waiting" and summary["mode"] == "online":
+        console.print(f"{summary['items_waiting_in_batch']} items wait in a batch: run the same "
+                      "command with --batch to collect them")  # fmt: skip
+    elif summary["status"] == "waiting":
+        console.print("batches are still running: run the same command again later to collect")
+    elif summary["status"] == "incomplete":
+        console.print("some calls failed: run the same command again to retry only those")
+
+
+@click.command("classify")
+@click.option(
+    "--rubric",
+    "rubric_ref",
+    required=True,
+    help="Built-in rubric id (see `reviewer rubrics list`) or a rubric .toml file.",
+)
+@click.option(
+    "--model",
+    "model_spec",
+    required=True,
+    metavar="PROVIDER:MODEL",
+    help="e.g. anthropic:claude-3-5-haiku-latest or openai:gpt-4o-mini. Keys come "
+    "only from ANTHROPIC_API_KEY / OPENAI_API_KEY.",
+)
+@click.option(
+    "--votes",
+    type=click.IntRange(1, 128),
+    default=None,
+    help="Samples per item (default: the rubric's, 20).",
+)
+@click.option(
+    "--temperature",
+    type=click.FloatRange(0, 2),
+    default=None,
+    help="Sampling temperature (default: the rubric's, 1.0).",
+)
+@click.option(
+    "--threshold",
+    type=click.FloatRange(0, 1),
+    default=None,
+    help="Vote fraction at which a category is chosen (default: the rubric's, 0.4).",
+)
+@click.option(
+    "--max-tokens",
+    type=click.IntRange(1),
+    default=None,
+    help="Output token cap per sample (default: the rubric's).",
+)
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1, 1024),
+    default=16,
+    show_default=True,
+    help="Calls in flight at most (fewer while the provider rate-limits).",
+)
+@click.option(
+    "--batch",
+    is_flag=True,
+    help="Use the provider's batch API: the first run submits, later runs collect.",
+)
+@click.option(
+    "--max-cost",
+    type=click.FloatRange(0),
+    default=None,
+    metavar="USD",
+    help="Stop before the run's total spend could exceed this.",
+)
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Estimate calls, tokens (chars/4) and cost; send nothing, write nothing.",
+)
+@click.option(
+    "--base-url",
+    default=None,
+    metavar="URL",
+    help="Another endpoint, e.g. an OpenAI-compatible server (default: "
+    "$OPENAI_BASE_URL / $ANTHROPIC_BASE_URL, else the provider's).",
+)
+@click.option("--limit", type=click.IntRange(1), default=None, help="At most N transcripts.")
+@click.option(
+    "--model-filter",
+    default=None,
+    metavar="MODEL",
+    help="Only transcripts of this model (as imported).",
+)
+@click.option("--condition", default=None, help="Only transcripts of this condition.")
+@click.option(
+    "--prices",
+    "prices_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="TOML or JSON price table overriding the built-in one.",
+)
+@click.option(
+    "--name",
+    default=None,
+    help="Run name, used as the rater of its labels (default: model/rubric/params).",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(0.1),
+    default=120.0,
+    show_default=True,
+    help="Seconds before one HTTP attempt is abandoned (and retried).",
+)
+@click.option(
+    "--max-retries",
+    type=click.IntRange(0, 20),
+    default=5,
+    show_default=True,
+    help="SDK retries per call for 429, 5xx, timeouts and connection errors.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
+@pass_context
+def classify(obj: Context, rubric_ref: str, model_spec: str, votes: int | None,
+             temperature: float | None, threshold: float | None, max_tokens: int | None,
+             concurrency: int, batch: bool, max_cost: float | None, dry_run: bool,
+             base_url: str | None, limit: int | None, model_filter: str | None,
+             condition: str | None, prices_path: Path | None, name: str | None,
+             timeout: float, max_retries: int, as_json: bool) -> None:  # fmt: skip
+    """Label transcripts with an LLM classifier, N votes per item, through a rubric.
+
+    Every call is stored and reused: running the same command again finishes at once and
+    costs nothing, and a run that was interrupted (Ctrl-C, a kill) resumes where it stopped.
+    Labels are written as `classifier` events (rater = the run name) once an item's votes
+    are in. Unparseable answers are stored raw and counted, never guessed. Exit status 3
+    means some calls failed even after retries (run again to retry just those).
+    """
+    import asyncio
+
+    from rich.console import Console
+
+    from reviewer.classify.base import ConfigError, ProviderError, scrub
+    from reviewer.classify.prices import PriceFileError, load_prices
+    from reviewer.classify.runner import Options, Runner
+    from rubrics import RubricError, resolve_rubric
+
+    try:
+        rubric = resolve_rubric(rubric_ref)
+    except RubricError as exc:
+        raise click.ClickException(str(exc)) from None
+    spec = rubric.classifier
+    if spec is None:
+        raise click.ClickException(
+            f"rubric {rubric.id!r} ({rubric.origin}) has no [classifier] section: add one with "
+            "system, template and threshold to classify with it"
+        )
+    try:
+        prices = load_prices(prices_path) if prices_path else {}
+    except PriceFileError as exc:
+        raise click.ClickException(str(exc)) from None
+    if not obj.db_path.exists():
+        raise click.ClickException(f"no database at {obj.db_path}: import transcripts first")
+    opts = Options(
+        rubric=rubric, model_spec=model_spec,
+        votes=votes or spec.votes,
+        temperature=spec.temperature if temperature is None else temperature,
+        threshold=spec.threshold if threshold is None else threshold,
+        max_tokens=max_tokens or spec.max_tokens, concurrency=concurrency, batch=batch,
+        max_cost=max_cost, dry_run=dry_run, base_url=base_url, limit=limit,
+        model_filter=model_filter, condition=condition, prices=prices, name=name,
+        timeout=timeout, max_retries=max_retries,
+    )  # fmt: skip
+    console = Console(stderr=True, highlight=False)
+    try:
+        runner = Runner(obj.store, opts)
+    except ProviderError as exc:
+        raise click.ClickException(scrub(str(exc))) from None
+    if not runner.transcript_ids():
+        filters = ", ".join(
+            f"{flag} {value}"
+            for flag, value in (("--model-filter", model_filter), ("--condition", condition))
+            if value
+        )
+        raise click.ClickException(
+            f"no transcripts to classify in {obj.db_path}"
+            + (f" with {filters}" if filters else "")
+            + ": import some with `reviewer import`, or loosen the filters"
+        )
+    progress = None
+    if not dry_run and not as_json and console.is_terminal:
+        progress, update = _progress_callback(console, 0)
+        runner.on_progress = update
+    try:
+        if progress is not None:
+            with progress:
+                summary = asyncio.run(runner.run())
+        else:
+            summary = asyncio.run(runner.run())
+    except ConfigError as exc:
+        raise click.ClickException(scrub(str(exc))) from None
+    except ProviderError as exc:
+        raise click.ClickException(
+            f"{scrub(str(exc))}\nEvery finished call is saved: run the same command again to "
+            "resume."
+        ) from None
+    except KeyboardInterrupt:
+        console.print("interrupted: every finished call is saved; run the same command again "
+                      "to resume")  # fmt: skip
+        sys.exit(130)
+    if as_json:
+        click.echo(json.dumps(summary, indent=2, sort_keys=True))
+    else:
+        _print_summary(Console(highlight=False), summary)
+    if summary.get("status") == "incomplete":
+        sys.exit(3)

@@ -1,0 +1,66 @@
+"""``reviewer label``: open the labeler."""
+
+from __future__ import annotations
+
+import os
+
+import click
+
+from reviewer.cli import Context, pass_context
+
+
+def default_annotator() -> str:
+    """$REVIEWER_ANNOTATOR, else the login name: labels must name a person."""
+    env = os.environ.get("REVIEWER_ANNOTATOR")
+    if env:
+        return env
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "annotator"
+
+
+@click.command("label")
+@click.option("--annotator", default=None,
+              help="Your name on every label (default: $REVIEWER_ANNOTATOR, else your login).")  # fmt: skip
+@click.option("--rubric", "rubric", default="goal_guarding", show_default=True,
+              help="Built-in rubric id or a path to your own rubric .toml.")  # fmt: skip
+@click.option("--queue", default=None,
+              help="A named queue from `reviewer queue create`; default: every transcript, "
+              "unlabeled first, in a random order seeded by your name.")  # fmt: skip
+@click.option("--no-blind", "no_blind", is_flag=True,
+              help="Audit mode: show classifier and other labels before you commit. Your labels "
+              "are then recorded as 'revealed', never as blind labels.")  # fmt: skip
+@pass_context
+def label(obj: Context, annotator: str | None, rubric: str, queue: str | None,
+          no_blind: bool) -> None:  # fmt: skip
+    """Label scratchpads in the terminal, blind to other labels until you commit.
+
+    Keys come from the rubric (goal_guarding: y/n alignment faking, 1-5 toggle motivations);
+    enter commits, u undoes, s skips, f flags, c comments, / finds, ? lists every key, q quits.
+    Reopening continues where you left off.
+    """
+    from db.labeling import QueueNotFoundError, queue_settings
+    from rubrics import RubricError, resolve_rubric
+
+    if not obj.db_path.exists():
+        raise click.ClickException(
+            f"no database at {obj.db_path}: import transcripts or run `reviewer demo` first"
+        )
+    try:
+        resolve_rubric(rubric)
+    except RubricError as exc:
+        raise click.ClickException(str(exc)) from None
+    if queue is not None:
+        try:
+            queue_settings(obj.store, queue)
+        except QueueNotFoundError as exc:
+            raise click.ClickException(str(exc)) from None
+    if obj.store.transcript_count() == 0:
+        raise click.ClickException(f"{obj.db_path} holds no transcripts: import some first")
+    from reviewer.tui.app import run_labeler
+
+    name = annotator or default_annotator()
+    run_labeler(obj.db_path, annotator=name, rubric=rubric, queue=queue, blind=not no_blind)

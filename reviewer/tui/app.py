@@ -1,0 +1,136 @@
+"""The labeler app, and the one factory that the CLI, the demo and the tests all use."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from textual.app import App, SystemCommand
+from textual.screen import Screen
+
+from db import Store
+from db.labeling import LabelQueue
+from reviewer.tui.screens.labeling import LabelScreen
+from rubrics import Rubric, resolve_rubric
+
+
+class LabelerApp(App):
+    """Blind labeling of scratchpads, one keyboard-driven screen plus dialogs."""
+
+    CSS_PATH = "labeler.tcss"
+    TITLE = "reviewer"
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        annotator: str,
+        rubric: str | Rubric = "goal_guarding",
+        queue: str | None = None,
+        blind: bool = True,
+        seed: int = 0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__()
+        self.store = store
+        self.annotator = annotator
+        self.rubric = rubric if isinstance(rubric, Rubric) else resolve_rubric(rubric)
+        self.queue_name = queue
+        self.blind = blind
+        self.seed = seed
+        self.clock = clock
+
+    @property
+    def rubric(self) -> Rubric:
+        return self._rubric
+
+    @rubric.setter
+    def rubric(self, rubric: Rubric) -> None:
+        self._rubric = rubric
+        self.rubric_hash = rubric.content_hash
+
+    def on_mount(self) -> None:
+        self.push_screen(LabelScreen())
+
+    @property
+    def label_screen(self) -> LabelScreen:
+        for screen in self.screen_stack:
+            if isinstance(screen, LabelScreen):
+                return screen
+        raise LookupError("the labeling screen is not open")
+
+    def queue_label(self, queue: LabelQueue | None) -> str:
+        if self.queue_name is None:
+            return f"all, seeded random order ({self.rubric.id})"
+        reason = f" ({queue.reason})" if queue is not None else ""
+        return f"{self.queue_name}{reason} ({self.rubric.id})"
+
+    # -- command palette -----------------------------------------------------------------
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        from rubrics import builtin_rubric_paths
+
+        for rubric_id in sorted(builtin_rubric_paths()):
+            if rubric_id != self.rubric.id:
+                yield SystemCommand(f"Switch rubric: {rubric_id}",
+                                    f"Label with the {rubric_id} rubric from now on",
+                                    lambda r=rubric_id: self.switch_rubric(r))  # fmt: skip
+        if self.blind:
+            yield SystemCommand("Audit mode (blind off)",
+                                "Show classifier labels before you commit; your labels are "
+                                "recorded as 'revealed', never 'blind'", self.toggle_blind)  # fmt: skip
+        else:
+            yield SystemCommand("Blind mode", "Hide other labels until you commit",
+                                self.toggle_blind)  # fmt: skip
+        yield SystemCommand("Jump to item", "Open a transcript by its id",
+                            lambda: self.label_screen.jump())  # fmt: skip
+        yield SystemCommand("Statistics", "Agreement statistics for this rubric", self.open_stats)
+        yield SystemCommand("Show keys", "Every key of the labeler",
+                            lambda: self.label_screen.action_help())  # fmt: skip
+
+    def switch_rubric(self, rubric_id: str) -> None:
+        self.rubric = resolve_rubric(rubric_id)
+        self.label_screen.reopen()
+
+    def toggle_blind(self) -> None:
+        self.blind = not self.blind
+        self.label_screen.reload_current()
+
+    def open_stats(self) -> None:
+        """The statistics screen lives in its own module; open it when it is installed."""
+        try:
+            from reviewer.tui.screens.stats import StatsScreen
+        except ImportError:
+            self.notify("The statistics screen is not available in this build.", timeout=4)
+            return
+        self.push_screen(StatsScreen(self.store.path, self.rubric.id))
+
+
+def create_app(
+    db: str | Path | Store,
+    *,
+    annotator: str,
+    rubric: str | Rubric = "goal_guarding",
+    queue: str | None = None,
+    blind: bool = True,
+    seed: int = 0,
+    clock: Callable[[], float] = time.monotonic,
+) -> LabelerApp:
+    store = db if isinstance(db, Store) else Store(db)
+    return LabelerApp(store, annotator=annotator, rubric=rubric, queue=queue, blind=blind,
+                      seed=seed, clock=clock)  # fmt: skip
+
+
+def run_labeler(
+    db_path: str | Path,
+    *,
+    annotator: str,
+    rubric: str = "goal_guarding",
+    queue: str | None = None,
+    blind: bool = True,
+) -> None:
+    """Open the labeler on ``db_path`` and return when the annotator quits."""
+    app = create_app(db_path, annotator=annotator, rubric=rubric, queue=queue, blind=blind)
+    app.run()

@@ -1,0 +1,107 @@
+"""Where the annotator starts: the seeded order, resume after quitting, and named queues."""
+
+from __future__ import annotations
+
+from db.labeling import LabelQueue, next_item
+from tests.tui.conftest import settle
+
+
+def seeded_order(store, annotator):
+    queue = LabelQueue(store, annotator, "goal_guarding")
+    return [e.transcript_id for e in queue.entries()]
+
+
+async def test_resume_continues_at_the_first_unlabeled_item(make_app, filled):
+    order = seeded_order(filled, "alice")
+    assert sorted(order) == filled.transcript_ids()
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        screen = app.label_screen
+        seen = [screen.bundle.id]
+        assert screen.prefetched.bundle.id == order[1], "the next item is read ahead"
+        assert screen.prefetched.bundle.others is None, "read ahead blind, too"
+        await pilot.press("y", "enter")
+        await settle(app, pilot)
+        await pilot.press("enter")  # past the reveal
+        await settle(app, pilot)
+        seen.append(screen.bundle.id)
+        await pilot.press("s")
+        await settle(app, pilot)
+        seen.append(screen.bundle.id)
+        await pilot.press("q")
+        await settle(app, pilot)
+    assert seen == order[:3]
+    assert next_item(filled, "alice", "goal_guarding") == order[2]
+
+    again = make_app()
+    async with again.run_test(size=(120, 40)) as pilot:
+        await settle(again, pilot)
+        screen = again.label_screen
+        assert screen.bundle.id == order[2], "reopening shows the item left unfinished"
+        assert screen.queue.done_count == 1 and screen.queue.skipped_count == 1
+        assert "1/12 done (8.3%), 1 skipped" in str(screen.query_one("#progress").render())
+
+
+async def test_each_annotator_gets_their_own_seeded_order(filled):
+    alice, bob = seeded_order(filled, "alice"), seeded_order(filled, "bob")
+    assert sorted(alice) == sorted(bob) == filled.transcript_ids()
+    assert alice != bob
+    assert seeded_order(filled, "alice") == alice, "same seed and name, same order"
+
+
+async def test_named_queue_follows_assignment_positions(make_app, filled):
+    with filled.transaction() as db:
+        db.conn.execute(
+            "INSERT INTO queues(name, kind, rubric_id, blind, created_at) "
+            "VALUES ('overlap', 'overlap', 'goal_guarding', 1, 'now')"
+        )
+        rows = [("", 9, 0), ("alice", 4, 1), ("bob", 7, 2), ("", 2, 3), ("alice", 11, 4)]
+        db.conn.executemany(
+            "INSERT INTO assignments(queue, annotator, transcript_id, position, reason, "
+            "created_at) VALUES ('overlap', ?, ?, ?, 'overlap', 'now')",
+            rows,
+        )
+    app = make_app(queue="overlap")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        screen = app.label_screen
+        assert screen.queue.total == 4
+        shown = []
+        for _ in range(4):
+            shown.append(screen.bundle.id)
+            await pilot.press("s")
+            await settle(app, pilot)
+        assert shown == [9, 4, 2, 11], "bob's item is not alice's; order is by position"
+        assert screen.bundle.id == 9, "skipped items come back, the oldest skip first"
+        assert "0/4 done (0.0%), 4 skipped" in str(screen.query_one("#progress").render())
+        for _ in range(4):
+            await pilot.press("y", "enter")
+            await settle(app, pilot)
+            await pilot.press("enter")
+            await settle(app, pilot)
+        assert screen.finished
+        assert "4/4 done" in str(screen.query_one("#progress").render())
+
+
+async def test_a_queue_made_with_the_queue_api_sets_rubric_and_order(make_app, filled):
+    from db.queues import create_queue
+
+    create_queue(filled, "comp", kind="stratified", rubric_id="compliance",
+                 assignments=[("", 6, "stratified"), ("", 3, "stratified")])  # fmt: skip
+    app = make_app(queue="comp")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        screen = app.label_screen
+        assert app.rubric.id == "compliance", "the queue's rubric wins over the default"
+        assert screen.bundle.id == 6
+        await pilot.press("3", "enter")
+        await settle(app, pilot)
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert screen.bundle.id == 3
+        (event,) = filled.current_labels(rater="alice", transcript_ids=[6], field="compliance")
+        assert (event.value, event.phase) == ("full", "blind")
+        from db.queues import queue_progress
+
+        assert queue_progress(filled, "comp", "alice").done == 1

@@ -1,0 +1,109 @@
+"""The labeling acts and queue order in db/labeling.py, without the app."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+from db.labeling import (
+    LabelQueue,
+    SeededOrder,
+    commit_label,
+    done_ids,
+    next_item,
+    record_meta,
+    undo_last_act,
+)
+from reviewer.cli import cli
+from tests.tui.fixtures import fill, record
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 10, 257, 1000])
+def test_seeded_order_is_a_permutation(n):
+    order = SeededOrder(n, "0:alice")
+    ids = [order.id_at(i) for i in range(n)]
+    assert sorted(ids) == list(range(1, n + 1))
+
+
+def test_seeded_order_depends_on_the_key():
+    a = [SeededOrder(500, "0:alice").id_at(i) for i in range(50)]
+    b = [SeededOrder(500, "0:bob").id_at(i) for i in range(50)]
+    c = [SeededOrder(500, "1:alice").id_at(i) for i in range(50)]
+    assert a != b and a != c
+    assert a == [SeededOrder(500, "0:alice").id_at(i) for i in range(50)]
+
+
+def test_next_item_skips_labeled_and_skipped_items(store):
+    fill(store, 6)
+    first = next_item(store, "ann", "goal_guarding")
+    commit_label(store, first, annotator="ann", rubric_id="goal_guarding", rubric_hash=None,
+                 values={"alignment_faking": "no", "motivation": []})  # fmt: skip
+    second = next_item(store, "ann", "goal_guarding")
+    record_meta(store, second, annotator="ann", rubric_id="goal_guarding", rubric_hash=None,
+                kind="_skip")  # fmt: skip
+    third = next_item(store, "ann", "goal_guarding")
+    assert len({first, second, third}) == 3
+    assert done_ids(store, "ann", "goal_guarding") == {first, second}
+    assert done_ids(store, "ann", "compliance") == set()
+    undo_last_act(store, "ann")
+    assert next_item(store, "ann", "goal_guarding") == second
+
+
+def test_blind_commit_on_a_labeled_item_records_reveal_and_freezes(store):
+    fill(store, 2)
+    result = commit_label(store, 1, annotator="ann", rubric_id="goal_guarding", rubric_hash=None,
+                          values={"alignment_faking": "yes"}, seconds=3.5)  # fmt: skip
+    assert result.phase == "blind" and result.revealed
+    refused = undo_last_act(store, "ann")
+    assert refused.refused and "frozen" in refused.refused and refused.retracted == []
+    again = commit_label(store, 1, annotator="ann", rubric_id="goal_guarding", rubric_hash=None,
+                         values={"alignment_faking": "no"})  # fmt: skip
+    assert again.phase == "revealed"
+    undone = undo_last_act(store, "ann")
+    assert [e.id for e in undone.retracted] == again.event_ids
+
+
+def test_one_commit_is_one_undo(store):
+    store.insert_transcripts([record(0, labels=[])])
+    result = commit_label(store, 1, annotator="ann", rubric_id="goal_guarding", rubric_hash=None,
+                          values={"alignment_faking": "yes", "motivation": ["other"]},
+                          evidence=[{"field": "motivation", "category": "other", "start": 0,
+                                     "end": 3, "text": "The"}])  # fmt: skip
+    assert result.phase == "blind" and not result.revealed
+    events = store.events(rater="ann")
+    assert [e.evidence for e in events] == [None, [{"field": "motivation", "category": "other",
+                                                    "start": 0, "end": 3, "text": "The"}]]  # fmt: skip
+    assert len({e.created_at for e in events}) == 1
+    undone = undo_last_act(store, "ann")
+    assert sorted(e.id for e in undone.retracted) == sorted(result.event_ids)
+    assert undo_last_act(store, "ann").refused == "nothing left to undo"
+
+
+def test_named_queue_counts(store):
+    fill(store, 5)
+    with store.transaction() as db:
+        db.conn.execute("INSERT INTO queues(name, kind, created_at) VALUES ('q', 'random', 'x')")
+        db.conn.executemany(
+            "INSERT INTO assignments(queue, annotator, transcript_id, position, reason, "
+            "created_at) VALUES ('q', ?, ?, ?, 'random', 'x')",
+            [("", 3, 0), ("ann", 1, 1), ("", 1, 2), ("zoe", 2, 3)],
+        )
+    queue = LabelQueue(store, "ann", "goal_guarding", "q")
+    assert [e.transcript_id for e in queue.entries()] == [3, 1]
+    assert queue.total == 2 and queue.done_count == 0 and queue.reason == "random"
+
+
+def test_label_command_reports_bad_input(tmp_path, store):
+    runner = CliRunner()
+    missing = runner.invoke(cli, ["--db", str(tmp_path / "none.db"), "label"])
+    assert missing.exit_code != 0 and "no database at" in missing.output
+    fill(store, 2)
+    db = str(store.path)
+    bad_rubric = runner.invoke(cli, ["--db", db, "label", "--rubric", "nope"])
+    assert bad_rubric.exit_code != 0 and "no rubric 'nope'" in bad_rubric.output
+    bad_queue = runner.invoke(cli, ["--db", db, "label", "--queue", "nope"])
+    assert bad_queue.exit_code != 0 and "no queue named 'nope'" in bad_queue.output
+    helped = runner.invoke(cli, ["label", "--help"])
+    assert (
+        helped.exit_code == 0 and "--no-blind" in helped.output and "--annotator" in helped.output
+    )
