@@ -152,7 +152,9 @@ _STAGING_SCHEMA = f"""
 CREATE TABLE transcripts (seq INTEGER PRIMARY KEY, {", ".join(TRANSCRIPT_COLUMNS)});
 CREATE UNIQUE INDEX transcripts_uid ON transcripts(uid);
 CREATE TABLE prompts (hash TEXT PRIMARY KEY, text TEXT NOT NULL);
-CREATE TABLE labels (id INTEGER PRIMARY KEY, seq INTEGER NOT NULL, {", ".join(LABEL_COLUMNS)});
+CREATE TABLE labels (
+    id INTEGER PRIMARY KEY, seq INTEGER NOT NULL, uid TEXT NOT NULL, {", ".join(LABEL_COLUMNS)}
+);
 CREATE TABLE rubric_hashes (rubric_id TEXT PRIMARY KEY, hash TEXT NOT NULL);
 """
 
@@ -160,9 +162,9 @@ CREATE TABLE rubric_hashes (rubric_id TEXT PRIMARY KEY, hash TEXT NOT NULL);
 class Staging:
     """The staging file of one import: written by this process only, deleted at the end.
 
-    Within-file duplicates are dropped here (the first record with a uid wins), and with
-    them their labels: a label row points at its record's sequence number, which only the
-    kept record has.
+    Within-file duplicate transcripts are dropped here (the first record with a uid wins);
+    every record's labels are kept, with the record's sequence number and uid, and sorted out
+    at the copy (see ``_COPY_LABELS``).
     """
 
     def __init__(self, path: Path):
@@ -181,8 +183,8 @@ class Staging:
             f"VALUES ({', '.join('?' * (len(TRANSCRIPT_COLUMNS) + 1))})"
         )
         self._insert_label = (
-            f"INSERT INTO labels(seq, {', '.join(LABEL_COLUMNS)}) "
-            f"VALUES ({', '.join('?' * (len(LABEL_COLUMNS) + 1))})"
+            f"INSERT INTO labels(seq, uid, {', '.join(LABEL_COLUMNS)}) "
+            f"VALUES ({', '.join('?' * (len(LABEL_COLUMNS) + 2))})"
         )
 
     def add(self, batch: list[Encoded]) -> None:
@@ -192,7 +194,7 @@ class Staging:
             rows.append((self.records, *row))
             if system is not None:
                 prompts.append((row[_SYSTEM_HASH], system))
-            labels.extend((self.records, *lab) for lab in labs)
+            labels.extend((self.records, row[0], *lab) for lab in labs)
         self.conn.executemany(self._insert_transcript, rows)
         if prompts:
             self.conn.executemany("INSERT OR IGNORE INTO prompts VALUES (?, ?)", prompts)
@@ -203,6 +205,7 @@ class Staging:
         """Seal the staging file; returns the number of distinct transcripts staged."""
         self.conn.executemany("INSERT INTO rubric_hashes VALUES (?, ?)", rubric_hashes.items())
         self.conn.execute("CREATE INDEX labels_seq ON labels(seq)")
+        self.conn.execute(f"CREATE INDEX labels_key ON labels({', '.join(_LABEL_KEY)}, id)")
         self.conn.execute("COMMIT")
         return self.conn.execute("SELECT COUNT(*) FROM transcripts").fetchone()[0]
 
@@ -238,14 +241,24 @@ _COPY_TRANSCRIPTS = (
     "WHERE s.seq >= ? AND s.seq < ? "
     "AND NOT EXISTS (SELECT 1 FROM main.transcripts t WHERE t.uid = s.uid) ORDER BY s.seq"
 )
+# A label is the same as another when it is for the same transcript, rubric, field, source,
+# rater and value (as Store.insert_transcripts has it). Each record's labels are added, for a
+# new transcript or a known one (a second rater's file), except those already stored (even if
+# retracted since) or carried by an earlier record of the same file: a file imported twice,
+# or an interrupted import run again, adds nothing twice.
+_LABEL_KEY = ("uid", "rubric_id", "field", "source", "rater", "value")
 _COPY_LABELS = (
     f"INSERT INTO main.label_events(transcript_id, rubric_hash, "
     f"{', '.join(LABEL_COLUMNS)}, import_id, created_at) "
     f"SELECT t.id, h.hash, {', '.join('l.' + c for c in LABEL_COLUMNS)}, ?, ? "
-    "FROM staged.labels l JOIN staged.transcripts s ON s.seq = l.seq "
-    "JOIN main.transcripts t ON t.uid = s.uid "
+    "FROM staged.labels l JOIN main.transcripts t ON t.uid = l.uid "
     "LEFT JOIN staged.rubric_hashes h ON h.rubric_id = l.rubric_id "
-    "WHERE l.seq >= ? AND l.seq < ? AND t.id > ? ORDER BY l.seq, l.id"
+    "WHERE l.seq >= ? AND l.seq < ? "
+    "AND l.id = (SELECT MIN(f.id) FROM staged.labels f WHERE "
+    + " AND ".join(f"f.{c} = l.{c}" for c in _LABEL_KEY)
+    + ") AND NOT EXISTS (SELECT 1 FROM main.label_events e WHERE e.transcript_id = t.id AND "
+    + " AND ".join(f"e.{c} = l.{c}" for c in _LABEL_KEY[1:])
+    + ") ORDER BY l.seq, l.id"
 )
 
 
@@ -279,7 +292,10 @@ def copy_staged(
     conn.execute("PRAGMA wal_autocheckpoint = 0")
     conn.execute("ATTACH DATABASE ? AS staged", (str(staging_path),))
     try:
-        last = conn.execute("SELECT IFNULL(MAX(seq), 0) FROM staged.transcripts").fetchone()[0]
+        last = conn.execute(  # a duplicate record at the end may have only labels staged
+            "SELECT MAX((SELECT IFNULL(MAX(seq), 0) FROM staged.transcripts), "
+            "(SELECT IFNULL(MAX(seq), 0) FROM staged.labels))"
+        ).fetchone()[0]
         start, size = 1, FIRST_CHUNK_ROWS
         while start <= last or result.chunks == 0:
             began = time.perf_counter()
@@ -327,14 +343,10 @@ def copy_staged(
 def _copy_chunk(
     store: Store, start: int, end: int, import_id: int | None, created_at: str
 ) -> tuple[int, int]:
-    """Transcripts with seq in [start, end) that are new by uid, indexed, with their labels."""
+    """Records with seq in [start, end): their transcripts that are new by uid, indexed for
+    full-text search, and the labels they carry that are not stored yet."""
     conn = store.db.conn
-    before = conn.execute("SELECT IFNULL(MAX(id), 0) FROM main.transcripts").fetchone()[0]
     with fts_indexed_in_bulk(store):  # the chunk indexed with one statement
         new = conn.execute(_COPY_TRANSCRIPTS, (import_id, created_at, start, end)).rowcount
-        labels = 0
-        if new:
-            labels = conn.execute(
-                _COPY_LABELS, (import_id, created_at, start, end, before)
-            ).rowcount
+    labels = conn.execute(_COPY_LABELS, (import_id, created_at, start, end)).rowcount
     return new, labels

@@ -169,35 +169,67 @@ def test_staging_files_of_killed_imports_are_removed_and_live_ones_kept(store):
     assert not dead.exists() and live.exists() and other_db.exists()
 
 
+def _rows(store: Store) -> dict[str, list[tuple]]:
+    return {
+        "transcripts": store.execute(
+            "SELECT uid, dataset, model, condition, prompt_variant, system_prompt_hash, "
+            "user_input, scratchpad, scratchpad_blocks, output, turns, source_path, "
+            "source_ref, metadata FROM transcripts ORDER BY id"
+        ),
+        "labels": store.execute(
+            "SELECT t.uid, e.rubric_hash, e.rubric_id, e.field, e.value, e.source, e.rater, "
+            "e.phase, e.score, e.scores, e.evidence, e.note FROM label_events e "
+            "JOIN transcripts t ON t.id = e.transcript_id ORDER BY e.id"
+        ),
+        "prompts": store.execute("SELECT hash, text FROM prompts ORDER BY hash"),
+    }
+
+
+def _staged_and_direct(tmp_path: Path, files: list[tuple[Path, str, object]]):
+    """The same files through import_file (staging) and Store.insert_transcripts."""
+    from importers.base import reader_for
+    from importers.run import _rubric_versions
+
+    staged, direct = Store(tmp_path / "staged.db"), Store(tmp_path / "direct.db")
+    for path, fmt, options in files:
+        assert import_file(staged, path, fmt=fmt, options=options).status == "done"
+        rubrics = _rubric_versions(fmt, options)
+        for r in rubrics:
+            direct.register_rubric(r.id, r.version, r.source_text, r.content_hash, r.origin)
+        direct.insert_transcripts(
+            list(reader_for(fmt)(path, options)),
+            rubric_hashes={r.id: r.content_hash for r in rubrics},
+        )
+    return _rows(staged), _rows(direct)
+
+
 def test_staged_rows_are_what_the_store_would_write(tmp_path, results_file):
     """The staging path encodes records itself; it must store exactly what
     Store.insert_transcripts stores for the same records (uid, JSON columns, labels)."""
-    from importers.base import ImportOptions, reader_for
-    from importers.run import _rubric_versions
+    from importers.base import ImportOptions
 
-    staged = Store(tmp_path / "staged.db")
-    assert import_file(staged, results_file).status == "done"
-    direct = Store(tmp_path / "direct.db")
-    rubrics = _rubric_versions("hughes", ImportOptions())
-    for r in rubrics:
-        direct.register_rubric(r.id, r.version, r.source_text, r.content_hash, r.origin)
-    records = list(reader_for("hughes")(results_file, ImportOptions()))
-    direct.insert_transcripts(records, rubric_hashes={r.id: r.content_hash for r in rubrics})
+    staged, direct = _staged_and_direct(tmp_path, [(results_file, "hughes", ImportOptions())])
+    assert staged == direct
+    assert len(staged["labels"]) == N_RECORDS * LABELS_PER_RECORD
 
-    def rows(store: Store) -> dict[str, list[tuple]]:
-        return {
-            "transcripts": store.execute(
-                "SELECT uid, dataset, model, condition, prompt_variant, system_prompt_hash, "
-                "user_input, scratchpad, scratchpad_blocks, output, turns, source_path, "
-                "source_ref, metadata FROM transcripts ORDER BY id"
-            ),
-            "labels": store.execute(
-                "SELECT t.uid, e.rubric_hash, e.rubric_id, e.field, e.value, e.source, e.rater, "
-                "e.phase, e.score, e.scores, e.evidence, e.note FROM label_events e "
-                "JOIN transcripts t ON t.id = e.transcript_id ORDER BY e.id"
-            ),
-            "prompts": store.execute("SELECT hash, text FROM prompts ORDER BY hash"),
-        }
 
-    assert rows(staged) == rows(direct)
-    assert len(rows(staged)["labels"]) == N_RECORDS * LABELS_PER_RECORD
+def test_labels_on_known_transcripts_and_repeated_records_follow_the_store(tmp_path):
+    """A second rater's file over known transcripts adds its labels; a record repeated in a
+    file (even at its very end) adds the labels the first did not carry; nothing twice."""
+    from importers.base import ImportOptions
+
+    first = tmp_path / "ann.csv"
+    first.write_text("text,label\nA,yes\nB,no\n", encoding="utf-8")
+    second = tmp_path / "bob.csv"
+    second.write_text("text,label\nB,yes\nA,no\nB,yes\nB,no\n", encoding="utf-8")
+    maps = {"scratchpad": "text", "label.alignment_faking": "label"}
+    ann, bob = ImportOptions(maps=maps, rater="ann"), ImportOptions(maps=maps, rater="bob")
+    files = [(first, "table", ann), (second, "table", bob), (second, "table", bob)]
+    staged, direct = _staged_and_direct(tmp_path, files)
+    assert staged == direct
+    text = {row[0]: row[7] for row in staged["transcripts"]}  # uid -> scratchpad
+    labels = [(text[row[0]], row[6], row[4]) for row in staged["labels"]]
+    assert labels == [
+        ("A", "ann", '"yes"'), ("B", "ann", '"no"'),
+        ("B", "bob", '"yes"'), ("A", "bob", '"no"'), ("B", "bob", '"no"'),
+    ]  # fmt: skip
