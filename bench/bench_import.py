@@ -4,16 +4,19 @@ Generates a results file shaped like the pipeline's real ones (a JSON array writ
 indent=4; records like ../shared/data/transcripts/hughes_pipeline_record.json, varied), then
 runs, each in its own subprocess so peak RSS is measured apart:
 
-- ``reviewer``: ``importers.run.import_file`` (streaming parse in a reader process, scratchpad
-  split, classifier labels, dedup by uid, FTS index, one transaction); its peak memory is the
-  writer's plus the reader process's;
+- ``reviewer``: ``importers.run.import_file`` (streaming parse in reader processes, scratchpad
+  split, classifier labels, the whole file checked and staged, then dedup by uid, FTS index
+  and labels copied in short transactions); its peak memory is the writer's plus the largest
+  reader process's;
 - ``plain``: ``json.load`` of the whole file + ``sqlite3.executemany`` of one row per record
   into a bare table;
 - ``plain_fts``: the same rows into the reviewer schema's ``transcripts`` table (FTS5 index
   maintained by its triggers), the plain loader doing the same indexing work as ours.
 
 Wall time and CPU time (of the process and its children) are both reported: on a shared
-machine the wall-clock ratio moves with the load of other jobs, the CPU ratio much less.
+machine the wall-clock ratio moves with the load of other jobs, the CPU ratio much less. Each
+loader then runs again pinned to one core (``sched_setaffinity``, inherited by our reader
+processes), the case of a machine with no free core; ``BENCH_IMPORT_ONE_CORE=0`` skips that.
 Size with ``BENCH_IMPORT_MB`` (default 200). Results: bench/results/import.json.
 """
 
@@ -142,7 +145,10 @@ assert r.status == "done", r.error
 me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
 print(json.dumps({"seconds": elapsed, "records": r.n_new, "labels": r.n_labels,
                   "cpu_seconds": me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime,
-                  "peak_rss_mb": me.ru_maxrss / 1024, "reader_peak_rss_mb": kids.ru_maxrss / 1024}))
+                  "peak_rss_mb": me.ru_maxrss / 1024, "reader_peak_rss_mb": kids.ru_maxrss / 1024,
+                  "read_check_stage_seconds": elapsed - r.write_seconds,
+                  "write_seconds": r.write_seconds, "write_transactions": r.write_transactions,
+                  "longest_transaction_seconds": r.longest_transaction_seconds}))
 """
 
 _PLAIN = """
@@ -172,17 +178,48 @@ print(json.dumps({"seconds": elapsed, "records": len(records),
 """
 
 
-def _run(code: str, *args: str) -> dict:
+def _one_core() -> None:
+    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+
+
+def _run(code: str, *args: str, one_core: bool = False) -> dict:
     out = subprocess.run(
-        [sys.executable, "-c", code, *args], capture_output=True, text=True, cwd=ROOT, check=False
-    )
+        [sys.executable, "-c", code, *args], capture_output=True, text=True, cwd=ROOT,
+        check=False, preexec_fn=_one_core if one_core else None,
+    )  # fmt: skip
     if out.returncode != 0:
         raise RuntimeError(out.stderr)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def _ratios(ours: dict, plain: dict, plain_fts: dict) -> dict:
+    return {
+        "speed_ratio_vs_plain": round(plain["seconds"] / ours["seconds"], 3),
+        "speed_ratio_vs_plain_fts": round(plain_fts["seconds"] / ours["seconds"], 3),
+        "cpu_ratio_vs_plain": round(plain["cpu_seconds"] / ours["cpu_seconds"], 3),
+        "cpu_ratio_vs_plain_fts": round(plain_fts["cpu_seconds"] / ours["cpu_seconds"], 3),
+    }
+
+
+def _print(label: str, size_mb: float, runs: dict, ratios: dict) -> None:
+    print(label)
+    for name, r in runs.items():
+        rss = r["peak_rss_mb"] + r.get("reader_peak_rss_mb", 0)
+        print(f"{name:>10}: {r['seconds']:7.1f} s wall  {r['cpu_seconds']:7.1f} s CPU  "
+              f"{size_mb / r['seconds']:6.1f} MB/s  peak RSS {rss:7.0f} MB")  # fmt: skip
+    ours = runs["reviewer"]
+    print(f"{'':>12}reviewer phases: read+check+stage {ours['read_check_stage_seconds']:.1f} s, "
+          f"write {ours['write_seconds']:.1f} s in {ours['write_transactions']} transactions "
+          f"(longest {ours['longest_transaction_seconds']:.2f} s)")  # fmt: skip
+    print(f"speed ratio (ours / plain json.load+executemany): {ratios['speed_ratio_vs_plain']:.2f}"
+          f"  (vs plain into the FTS schema: {ratios['speed_ratio_vs_plain_fts']:.2f})")  # fmt: skip
+    print(f"CPU-time ratio (plain CPU / ours): {ratios['cpu_ratio_vs_plain']:.2f}"
+          f"  (vs FTS schema: {ratios['cpu_ratio_vs_plain_fts']:.2f})")  # fmt: skip
+
+
 def main() -> None:
     megabytes = int(os.environ.get("BENCH_IMPORT_MB", "200"))
+    one_core = os.environ.get("BENCH_IMPORT_ONE_CORE", "1") != "0"
     with tempfile.TemporaryDirectory(prefix="bench_import_") as tmp:
         tmp_path = Path(tmp)
         source = (tmp_path / "results" / "alignment_faking" / "helpful_only" / "bench-model"
@@ -191,34 +228,30 @@ def main() -> None:
         n = generate(source, megabytes)
         size_mb = source.stat().st_size / 1e6
         print(f"generated {n:,} records, {size_mb:,.0f} MB in {time.perf_counter() - t0:.1f} s")
-        ours = _run(_OURS, str(source), str(tmp_path / "ours.db"))
-        plain = _run(_PLAIN, str(source), str(tmp_path / "plain.db"), "bare")
-        plain_fts = _run(_PLAIN, str(source), str(tmp_path / "plain_fts.db"), "fts")
-    result = {
-        "file_mb": round(size_mb, 1),
-        "records": n,
-        "reviewer": ours,
-        "plain": plain,
-        "plain_fts": plain_fts,
-        "speed_ratio_vs_plain": round(plain["seconds"] / ours["seconds"], 3),
-        "speed_ratio_vs_plain_fts": round(plain_fts["seconds"] / ours["seconds"], 3),
-        "cpu_ratio_vs_plain": round(plain["cpu_seconds"] / ours["cpu_seconds"], 3),
-        "cpu_ratio_vs_plain_fts": round(plain_fts["cpu_seconds"] / ours["cpu_seconds"], 3),
-        "memory_ratio_vs_plain": round(
-            (ours["peak_rss_mb"] + ours["reader_peak_rss_mb"]) / plain["peak_rss_mb"], 3
-        ),
-    }
-    for name in ("reviewer", "plain", "plain_fts"):
-        r = result[name]
-        rss = r["peak_rss_mb"] + r.get("reader_peak_rss_mb", 0)
-        print(f"{name:>10}: {r['seconds']:7.1f} s wall  {r['cpu_seconds']:7.1f} s CPU  "
-              f"{size_mb / r['seconds']:6.1f} MB/s  peak RSS {rss:7.0f} MB")  # fmt: skip
-    print(f"speed ratio (ours / plain json.load+executemany): {result['speed_ratio_vs_plain']:.2f}"
-          f"  (vs plain into the FTS schema: {result['speed_ratio_vs_plain_fts']:.2f})")  # fmt: skip
-    print(f"CPU-time ratio (plain CPU / ours): {result['cpu_ratio_vs_plain']:.2f}"
-          f"  (vs FTS schema: {result['cpu_ratio_vs_plain_fts']:.2f})")  # fmt: skip
+        print(f"load average before: {os.getloadavg()[0]:.2f} (2 cores)")
+        runs = {}
+        for pinned in (False, True) if one_core else (False,):
+            tag = "one_core_" if pinned else ""
+            for name, code, extra in (("reviewer", _OURS, ()), ("plain", _PLAIN, ("bare",)),
+                                      ("plain_fts", _PLAIN, ("fts",))):  # fmt: skip
+                db = tmp_path / f"{tag}{name}.db"
+                runs[tag + name] = _run(code, str(source), str(db), *extra, one_core=pinned)
+                for leftover in tmp_path.glob(db.name + "*"):
+                    leftover.unlink()
+    both = {k: runs[k] for k in ("reviewer", "plain", "plain_fts")}
+    result = {"file_mb": round(size_mb, 1), "records": n, **both, **_ratios(*both.values())}
+    result["memory_ratio_vs_plain"] = round(
+        (both["reviewer"]["peak_rss_mb"] + both["reviewer"]["reader_peak_rss_mb"])
+        / both["plain"]["peak_rss_mb"],
+        3,
+    )
+    _print("all cores:", size_mb, both, result)
+    if one_core:
+        pinned = {k: runs["one_core_" + k] for k in ("reviewer", "plain", "plain_fts")}
+        result["one_core"] = {**pinned, **_ratios(*pinned.values())}
+        _print("one core (every process pinned to CPU 0):", size_mb, pinned, result["one_core"])
     print(
-        f"peak memory (ours: writer + reader process) / plain: "
+        f"peak memory (ours: writer + reader processes) / plain: "
         f"{result['memory_ratio_vs_plain']:.2f}"
     )
     RESULTS.mkdir(parents=True, exist_ok=True)

@@ -56,6 +56,9 @@ class ImportOptions:
     values: dict[str, str] = field(default_factory=dict)
     # Called with the number of bytes of the input read so far (for a progress bar).
     on_progress: Callable[[int], None] | None = None
+    # (k, n): yield only records whose index is k mod n (fatal rejections always); set by
+    # importers.prefetch when several processes share the conversion of one file.
+    shard: tuple[int, int] | None = None
 
 
 @dataclass

@@ -44,7 +44,22 @@ def _syntax_reason(exc: Exception, index: int) -> str:
 
 
 def iter_records(path: Path, options: ImportOptions) -> Iterator[RawRecord | Rejected]:
-    """Each top-level record of ``path``: array items, concatenated values, or JSONL lines."""
+    """Each top-level record of ``path``: array items, concatenated values, or JSONL lines.
+
+    With ``options.shard`` = (k, n), only records k, k + n, k + 2n... (and fatal rejections)."""
+    items = _iter_all(path, options)
+    if options.shard is None:
+        return items
+    return _sharded(items, *options.shard)
+
+
+def _sharded(items: Iterator[RawRecord | Rejected], k: int, n: int) -> Iterator[Any]:
+    for item in items:
+        if item.index is None or getattr(item, "fatal", False) or item.index % n == k:
+            yield item
+
+
+def _iter_all(path: Path, options: ImportOptions) -> Iterator[RawRecord | Rejected]:
     if path.suffix.lower() in (".jsonl", ".ndjson"):
         yield from iter_lines(path, options)
         return

@@ -2,34 +2,47 @@
 
 Parsing and converting records (JSON, scratchpad splitting, classifier labels) costs about as
 much as inserting them, and the two need not wait for each other: a child process runs the
-reader and sends records in small batches through a pipe, whose bounded buffer keeps memory
-flat (the child blocks while the parent is busy). All database work stays in the parent, so
-the one-transaction-per-file guarantee is unchanged. Small files are read in-process: starting
-a process costs more than it saves.
+reader, turns each item into what the parent stores (``transform``: for records, their encoded
+rows) and sends them in small batches through a pipe, whose bounded buffer keeps memory flat
+(the child blocks while the parent is busy). All database work stays in the parent. Small
+files are read in-process: starting a process costs more than it saves.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import signal
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from importers.base import ImportOptions, reader_for
+from importers.base import ImportOptions, Rejected, reader_for
 
 PREFETCH_MIN_BYTES = 16 * 1024 * 1024
 BATCH = 200
+# Converting a hughes record (scratchpad split, quotes located, rows encoded) costs several
+# times parsing it, so two readers that both parse everything but convert half each finish
+# sooner when a core is free. Only formats whose reader yields one item per record.
+READERS = 2
+SHARDABLE = frozenset({"hughes"})
 
 
-def _produce(fmt: str, path: str, options: ImportOptions, conn) -> None:
+Transform = Callable[[Any], Any]
+
+
+def _identity(item: Any) -> Any:
+    return item
+
+
+def _produce(fmt: str, path: str, options: ImportOptions, transform: Transform, conn) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides what an interrupt means
     position = [0]
     options.on_progress = lambda n: position.__setitem__(0, n)
     batch: list[Any] = []
     try:
         for item in reader_for(fmt)(Path(path), options):
-            batch.append(item)
+            batch.append(transform(item))
             if len(batch) >= BATCH:
                 conn.send(("items", batch, position[0]))
                 batch = []
@@ -44,41 +57,93 @@ def _produce(fmt: str, path: str, options: ImportOptions, conn) -> None:
         conn.close()
 
 
-def read_prefetched(fmt: str, path: Path, options: ImportOptions) -> Iterator[Any]:
-    """The same items as ``reader_for(fmt)(path, options)``, read in a child process."""
-    ctx = multiprocessing.get_context("spawn")
-    receiver, sender = ctx.Pipe(duplex=False)
-    child_options = ImportOptions(**{**options.__dict__, "on_progress": None})
-    process = ctx.Process(
-        target=_produce, args=(fmt, str(path), child_options, sender), daemon=True
-    )
-    process.start()
-    sender.close()
-    try:
-        while True:
+class _Reader:
+    """One reader process and the items it has sent that are not consumed yet."""
+
+    def __init__(self, ctx, fmt: str, path: Path, options: ImportOptions, transform: Transform):
+        self.path = path
+        self.receiver, sender = ctx.Pipe(duplex=False)
+        self.process = ctx.Process(
+            target=_produce, args=(fmt, str(path), options, transform, sender), daemon=True
+        )
+        self.process.start()
+        sender.close()
+        self.items: deque[Any] = deque()
+        self.done = False
+
+    def next(self, on_progress: Callable[[int], None] | None) -> Any:
+        while not self.items:
+            if self.done:
+                return _END
             try:
-                kind, payload, position = receiver.recv()
+                kind, payload, position = self.receiver.recv()
             except EOFError:
                 raise RuntimeError(
-                    f"the reader process for {path} stopped unexpectedly (exit code "
-                    f"{process.exitcode})"
+                    f"the reader process for {self.path} stopped unexpectedly (exit code "
+                    f"{self.process.exitcode})"
                 ) from None
-            if options.on_progress is not None:
-                options.on_progress(position)
+            if on_progress is not None:
+                on_progress(position)
             if kind == "items":
-                yield from payload
+                self.items.extend(payload)
             elif kind == "error":
                 raise payload
             else:
+                self.done = True
+        return self.items.popleft()
+
+    def close(self) -> None:
+        self.receiver.close()
+        if self.process.is_alive():
+            self.process.terminate()
+        self.process.join(timeout=5)
+
+
+_END = object()
+
+
+def read_prefetched(
+    fmt: str,
+    path: Path,
+    options: ImportOptions,
+    transform: Transform = _identity,
+    readers: int = 1,
+) -> Iterator[Any]:
+    """``transform`` of each item of ``reader_for(fmt)(path, options)``, in child processes.
+
+    With ``readers`` > 1 each child parses the whole file but converts only every n-th
+    record (``ImportOptions.shard``), and the items are merged back in file order: the
+    format's reader must yield exactly one item per record, and end with the fatal rejection
+    if there is one. ``transform`` must be picklable (a module-level function or an instance
+    of a module-level class): the children are started with spawn."""
+    ctx = multiprocessing.get_context("spawn")
+    children: list[_Reader] = []
+    try:
+        for k in range(readers):
+            shard = (k, readers) if readers > 1 else None
+            child_options = ImportOptions(
+                **{**options.__dict__, "on_progress": None, "shard": shard}
+            )
+            children.append(_Reader(ctx, fmt, path, child_options, transform))
+        i = 0
+        while True:
+            # Record i was converted by reader i mod n; progress is told by the first one.
+            item = children[i % readers].next(options.on_progress if i % readers == 0 else None)
+            if item is _END:
                 return
+            yield item
+            if isinstance(item, Rejected) and (item.fatal or item.kind in ("empty", "file")):
+                return  # nothing after it can be read, by any of the readers
+            i += 1
     finally:
-        receiver.close()
-        if process.is_alive():
-            process.terminate()
-        process.join(timeout=5)
+        for child in children:
+            child.close()
 
 
-def read_records(fmt: str, path: Path, options: ImportOptions, size: int) -> Iterator[Any]:
+def read_records(
+    fmt: str, path: Path, options: ImportOptions, size: int, transform: Transform = _identity
+) -> Iterator[Any]:
     if size >= PREFETCH_MIN_BYTES:
-        return read_prefetched(fmt, path, options)
-    return reader_for(fmt)(path, options)
+        readers = READERS if fmt in SHARDABLE else 1
+        return read_prefetched(fmt, path, options, transform, readers)
+    return map(transform, reader_for(fmt)(path, options))

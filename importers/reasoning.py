@@ -7,14 +7,12 @@ Recognises ``<SCRATCHPAD_REASONING>``, ``<HIDDEN_SCRATCHPAD>`` and reasoning-mod
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 REASONING_TAGS = ("SCRATCHPAD_REASONING", "HIDDEN_SCRATCHPAD", "think")
-_BLOCK = re.compile(
-    r"<(?P<tag>SCRATCHPAD_REASONING|HIDDEN_SCRATCHPAD|think)>(?P<body>.*?)(?:</(?P=tag)>|\Z)",
-    re.DOTALL,
-)
-_OUTPUT = re.compile(r"<OUTPUT>(?P<body>.*?)(?:</OUTPUT>|\Z)", re.DOTALL)
+_BLOCK_OPEN = re.compile(r"<(SCRATCHPAD_REASONING|HIDDEN_SCRATCHPAD|think)>")
+_OUTPUT_OPEN = re.compile(r"<OUTPUT>")
 BLOCK_SEPARATOR = "\n\n"
 
 
@@ -40,13 +38,44 @@ def join_blocks(bodies: list[str]) -> tuple[str, list[tuple[int, int]]]:
     return "".join(parts), offsets
 
 
+def _tagged(
+    text: str, opening: re.Pattern, closing: str | None
+) -> Iterator[tuple[int, int, int, int]]:
+    """(start, body start, body end, end) of each tagged block, left to right, not nested: a
+    block runs to the first matching closing tag, or to the end of the text when unclosed.
+
+    ``closing`` None means each opening tag's own name closes it. Same result as a lazy
+    ``<(tag)>(.*?)(?:</(tag)>|\\Z)`` regex, but with ``str.find``: the lazy regex tries the
+    closing alternative at every character and cost most of an import's time.
+    """
+    pos = 0
+    while (m := opening.search(text, pos)) is not None:
+        close = closing or f"</{m.group(1)}>"
+        end = text.find(close, m.end())
+        if end < 0:
+            yield m.start(), m.end(), len(text), len(text)
+            return
+        pos = end + len(close)
+        yield m.start(), m.end(), end, pos
+
+
 def split_reasoning(text: str) -> SplitReasoning:
     """Pull reasoning blocks and the final output out of one completion.
 
     Text outside any reasoning block counts as output when there is no ``<OUTPUT>`` tag.
     """
-    bodies = [m.group("body").strip("\n") for m in _BLOCK.finditer(text)]
-    scratchpad, offsets = join_blocks(bodies)
-    outputs = [m.group("body").strip() for m in _OUTPUT.finditer(text)]
-    output = outputs[-1] if outputs else _BLOCK.sub("", text).strip()
+    blocks = list(_tagged(text, _BLOCK_OPEN, None))
+    scratchpad, offsets = join_blocks([text[b:e].strip("\n") for _, b, e, _ in blocks])
+    output = None
+    for _, b, e, _ in _tagged(text, _OUTPUT_OPEN, "</OUTPUT>"):
+        output = text[b:e]
+    if output is not None:
+        output = output.strip()
+    else:
+        kept, pos = [], 0
+        for start, _, _, end in blocks:
+            kept.append(text[pos:start])
+            pos = end
+        kept.append(text[pos:])
+        output = "".join(kept).strip()
     return SplitReasoning(scratchpad=scratchpad, blocks=offsets, output=output)

@@ -25,11 +25,19 @@ Examples:
       --map scratchpad=text --map label.alignment_faking=label \\
       --value potential_faking=yes --value aligned=no --rater gold
 
-Each file is imported in one transaction: a file with a bad record is rejected whole, with
-the file name, the record and what was wrong, and the database is left as it was. With
---skip-bad the good records are imported and each bad one is written, with its reason, to
-DB.rejected.jsonl beside the database. Importing the same file again adds nothing; every
-run is recorded in the imports table.
+Each file is read and checked whole before anything is written: a file with a bad record is
+rejected, with the file name, the record and what was wrong, and the database is left as it
+was. With --skip-bad the good records are imported and each bad one is written, with its
+reason, to DB.rejected.jsonl beside the database. Importing the same file again adds
+nothing; every run is recorded in the imports table.
+
+The checked records are staged in a scratch file beside the database (DB.import-*.staging,
+deleted afterwards, or by the next import if the process was killed) and then copied in short
+transactions, so an annotator or a classifier run can write to the same database while a
+long import runs. If an import is killed during
+that copy, its run stays "running" (or "interrupted") in the imports table with part of
+the file in: run the same import again to complete it; records already in count as
+duplicates and their labels are not added twice.
 """
 
 
@@ -44,44 +52,54 @@ def _pairs(values: tuple[str, ...], option: str) -> dict[str, str]:
 
 
 class _RichProgress:
-    """A bytes-read progress bar on stderr, shown only on a terminal."""
+    """Progress bars on stderr, shown only on a terminal: bytes read and checked, then
+    records copied into the database."""
 
     def __init__(self):
-        from rich.console import Console
         from rich.progress import (
             BarColumn,
-            DownloadColumn,
             Progress,
+            TaskProgressColumn,
             TextColumn,
             TimeRemainingColumn,
-            TransferSpeedColumn,
         )
 
-        console = Console(stderr=True)
+        from reviewer.console import make_console
+
+        console = make_console(stderr=True)
         self._progress = Progress(
             TextColumn("{task.description}", markup=False),
             BarColumn(),
-            DownloadColumn(),
-            TransferSpeedColumn(),
+            TaskProgressColumn(),
             TimeRemainingColumn(),
             console=console,
             transient=True,
             disable=not console.is_terminal,
         )
-        self._task = None
+        self._tasks: list = []
+        self._name = ""
 
     def start(self, path: Path, total_bytes: int) -> None:
         self._progress.start()
-        self._task = self._progress.add_task(path.name, total=total_bytes)
+        self._name = path.name
+        self._tasks = [self._progress.add_task(f"reading {path.name}", total=total_bytes)]
 
     def update(self, bytes_read: int) -> None:
-        if self._task is not None:
-            self._progress.update(self._task, completed=bytes_read)
+        if self._tasks:
+            self._progress.update(self._tasks[0], completed=bytes_read)
+
+    def copied(self, records_done: int, records_total: int) -> None:
+        if len(self._tasks) == 1:
+            self._tasks.append(
+                self._progress.add_task(f"writing {self._name} (records)", total=records_total)
+            )
+        if len(self._tasks) == 2:
+            self._progress.update(self._tasks[1], completed=records_done)
 
     def stop(self) -> None:
-        if self._task is not None:
-            self._progress.remove_task(self._task)
-            self._task = None
+        for task in self._tasks:
+            self._progress.remove_task(task)
+        self._tasks = []
         self._progress.stop()
 
 
@@ -134,12 +152,12 @@ def import_cmd(
     as_json: bool,
 ) -> None:
     """Import transcripts (and the labels they carry) from PATH... into the database."""
-    from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
     from importers.base import ImportOptions
     from importers.run import import_files
+    from reviewer.console import make_console
 
     options = ImportOptions(
         model=model, condition=condition, dataset=dataset, rater=rater,
@@ -148,7 +166,7 @@ def import_cmd(
     )  # fmt: skip
     if (options.maps or options.values) and fmt not in (None, "table"):
         raise click.UsageError("--map and --value apply to the table format only")
-    err = Console(stderr=True, highlight=False)
+    err = make_console(stderr=True)
 
     def report(result) -> None:
         if result.error and not as_json:
@@ -176,10 +194,7 @@ def import_cmd(
                 f"{r.n_duplicate:,}", f"{r.n_rejected:,}", f"{r.n_labels:,}",
                 Text(r.status, style="green" if r.status == "done" else "red"),
             )  # fmt: skip
-        out = Console(highlight=False)
-        if not out.is_terminal:  # a pipe or file: do not crop the table at 80 columns
-            out = Console(highlight=False, width=max(80, min(longest, 40) + 72))
-        out.print(table)
+        make_console().print(table)
         rejected = {r.rejected_path for r in results if r.rejected_path}
         for path in sorted(rejected):
             n = sum(r.n_rejected for r in results if r.rejected_path == path)

@@ -251,11 +251,13 @@ def test_fifty_megabyte_field_in_a_json_array(seeded, shared_data, tmp_path):
 def test_an_internal_error_rolls_back_marks_the_run_failed_and_propagates(
     seeded, shared_data, monkeypatch
 ):
+    import db.staging
+
     def broken(*args, **kwargs):
         raise RuntimeError("disk on fire")
 
     before = snapshot(seeded)
-    monkeypatch.setattr(seeded, "insert_transcripts", broken)
+    monkeypatch.setattr(db.staging, "_copy_chunk", broken)
     with pytest.raises(RuntimeError, match="disk on fire"):
         import_file(seeded, shared_data / "transcripts" / "hughes_pipeline_record.json")
     assert snapshot(seeded) == before
@@ -271,3 +273,32 @@ def test_skip_bad_with_unknown_label_values_says_which(store, tmp_path):
     assert (result.status, result.n_new, result.n_rejected) == ("done", 1, 2)
     assert "values found: maybe (2), yes (1)" in result.hint
     assert "--value maybe=CATEGORY" in result.hint
+
+
+def test_several_reader_processes_keep_file_order_and_stop_at_a_truncation(
+    store, shared_data, tmp_path, monkeypatch
+):
+    """Readers that each convert every third record must give the single reader's result."""
+    import importers.prefetch
+
+    monkeypatch.setattr(importers.prefetch, "PREFETCH_MIN_BYTES", 0)
+    monkeypatch.setattr(importers.prefetch, "BATCH", 2)
+    monkeypatch.setattr(importers.prefetch, "READERS", 3)
+    records = _hughes_records(shared_data, 7)
+    records[4]["output"] = 17  # a bad record in the middle, owned by the second reader
+    path = tmp_path / "seven.json"
+    text = json.dumps(records, indent=4)
+    path.write_text(text)
+    result = import_file(store, path, fmt="hughes", skip_bad=True)
+    assert (result.status, result.n_new, result.n_rejected) == ("done", 6, 1)
+    refs = [r[0] for r in store.execute("SELECT source_ref FROM transcripts ORDER BY id")]
+    assert refs == [f"record {i}" for i in (0, 1, 2, 3, 5, 6)]
+
+    cut = tmp_path / "cut.json"
+    cut.write_text(text[: text.index("hen #6")])  # ends inside record 6
+    before = snapshot(store)
+    failed = import_file(store, cut, fmt="hughes")
+    _assert_failed_unchanged(store, before, failed, cut, "record 4")
+    partial = import_file(store, cut, fmt="hughes", skip_bad=True)
+    assert (partial.status, partial.n_read, partial.n_rejected) == ("done", 7, 2)
+    assert "record 6" in json.loads(store.imports()[-1]["errors"])[-1]["where"]
