@@ -53,15 +53,23 @@ def _rater_names(rows: Sequence[RatingRow]) -> dict[tuple[str, str], str]:
     }
 
 
-def _score(row: RatingRow, category: Any, binary_positive: Any) -> float | None:
+def _score(row: RatingRow, category: Any, binary: list[Any] | None) -> float | None:
+    """The classifier's score for ``category``: from its per-category ``scores`` when present;
+    else, on a binary field (``binary`` = its two categories), from ``score``, which is the
+    fraction for the yes-like category, so the other category gets ``1 - score``."""
     if row.scores and str(category) in row.scores:
         try:
             return float(row.scores[str(category)])
         except (TypeError, ValueError):
             return None
-    if row.score is not None and category == binary_positive:
+    if row.score is None or binary is None:
+        return None
+    scored = default_positive(binary)
+    if scored is None:
+        return None
+    if str(category) == str(scored):
         return float(row.score)
-    return None
+    return 1.0 - float(row.score)
 
 
 def _spec(
@@ -94,7 +102,7 @@ def _spec(
         i, g = item_index[r.transcript_id], col[(r.source, r.rater)]
         codes[i, g] = cat_index[value]
         if r.source == "classifier" and score_category is not None:
-            s = _score(r, score_category, score_category if score_is_positive_fraction else None)
+            s = _score(r, score_category, categories if score_is_positive_fraction else None)
             if s is not None:
                 scores[i, g] = s
     rs = RatingSet.from_codes(codes, categories, raters, items=items, level=level, keep_items=True)

@@ -46,6 +46,12 @@ from reviewer.cli import Context, pass_context
     help="CSV category order, comma-separated (e.g. refused,partial,full for ordinal words).",
 )
 @click.option("--positive", help="The positive category for precision, recall, F1 and AUROC.")
+@click.option(
+    "--score-for",
+    "score_for",
+    help="CSV: the category the score column is a score for (default: the field's yes-like "
+    "category, e.g. yes, when it has two categories; else the --positive category).",
+)
 @click.option("--resamples", default=1000, show_default=True, help="Bootstrap resamples.")
 @click.option("--seed", default=0, show_default=True, help="Bootstrap seed.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON (see README).")
@@ -60,6 +66,7 @@ def stats(
     references: tuple[str, ...],
     categories: str | None,
     positive: str | None,
+    score_for: str | None,
     resamples: int,
     seed: int,
     as_json: bool,
@@ -74,7 +81,12 @@ def stats(
     (one-vs-rest).
 
     With --ratings FILE.csv: the same on a long-format CSV (item,rater,value, optional field
-    and score). Raters with a score are treated as classifiers.
+    and score). Raters with a score are treated as classifiers. A score is the rater's
+    probability (or any higher-means-more score) for ONE category: --score-for CATEGORY, by
+    default the field's yes-like category (yes, true, 1, ...) when it has two categories, else
+    the --positive category. When --positive names the other category of a two-category
+    field, AUROC and average precision use 1 - score; with more than two categories a
+    --positive other than the scored category is an error.
     """
     from reviewer.agreement import analyse_field
 
@@ -82,9 +94,14 @@ def stats(
         raise click.BadParameter("must be 0 or more", param_hint="--resamples")
     if ratings_path is not None:
         order = [c.strip() for c in categories.split(",")] if categories else None
-        specs = _csv_specs(ratings_path, level, references, positive, order)
+        specs = _csv_specs(ratings_path, level, references, positive, order, score_for)
         source = str(ratings_path)
     else:
+        if score_for is not None:
+            raise click.UsageError(
+                "--score-for applies to --ratings CSV files; in the database classifier "
+                "events carry a score per category"
+            )
         specs = _db_specs(obj, rubric_id, field_id, phase, positive)
         source = str(obj.db_path)
     _check_positive(positive, specs, source)
@@ -98,14 +115,25 @@ def stats(
     print_report(report)
 
 
-def _csv_specs(path: Path, level, references, positive, categories):
+def _csv_specs(path: Path, level, references, positive, categories, score_for=None):
     from reviewer.agreement import FieldSpec
     from reviewer.agreement.long_format import RatingsFileError, read_ratings_csv
+    from reviewer.agreement.score_category import ScoreCategoryError, orient_scores
 
     try:
         fields = read_ratings_csv(path, level=level, categories=categories)
     except RatingsFileError as exc:
         raise click.ClickException(str(exc)) from None
+    if score_for is not None:
+        scored = [fr for fr in fields if fr.scored_raters]
+        known = [str(c) for fr in scored for c in fr.ratings.categories]
+        if not scored:
+            raise click.ClickException(f"{path}: --score-for needs a score column with values")
+        if score_for not in known:
+            raise click.ClickException(
+                f"{path}: --score-for {score_for!r} is not a category of a scored field "
+                f"(categories: {', '.join(dict.fromkeys(known))})"
+            )
     specs = []
     for fr in fields:
         raters = fr.ratings.raters
@@ -123,6 +151,16 @@ def _csv_specs(path: Path, level, references, positive, categories):
             comparisons = [(r, ref) for ref in refs for r in others]
         else:
             comparisons = [(c, h) for c in fr.scored_raters for h in unscored]
+        typed = _typed_positive(positive, fr.ratings.categories)
+        try:
+            notes = orient_scores(
+                fr.ratings,
+                score_for=score_for,
+                positive=typed if positive is not None else None,
+                field=fr.field if len(fields) > 1 else "",
+            )
+        except ScoreCategoryError as exc:
+            raise click.ClickException(f"{path}: {exc}") from None
         specs.append(
             FieldSpec(
                 field=fr.field,
@@ -130,7 +168,8 @@ def _csv_specs(path: Path, level, references, positive, categories):
                 panel=panel,
                 comparisons=comparisons,
                 classifiers=[c for c in fr.scored_raters if c not in refs],
-                positive=_typed_positive(positive, fr.ratings.categories),
+                positive=typed,
+                notes=notes,
             )
         )
     return specs
