@@ -521,16 +521,37 @@ class Store:
     # -- summaries -----------------------------------------------------------------------
 
     def summary(self) -> dict[str, Any]:
-        """What the database holds: transcripts by model and condition, labels by source."""
+        """What the database holds: transcripts by model and condition, label events by source.
+
+        Per source, ``events`` counts every event except retractions and splits exactly into
+        ``labels`` (live events on rubric fields, revisions included), ``acts`` (live annotator
+        acts: fields starting with ``_`` such as _skip, _flag, _comment, _reveal) and
+        ``retracted`` (events a later retraction withdrew). ``current_labels`` counts the
+        (transcript, rubric, field, rater) combinations with a live label, the unit
+        ``reviewer stats`` works on; ``raters`` and ``transcripts`` count those with one.
+        """
         conn = self.db.conn
         by_model = conn.execute(
             "SELECT IFNULL(model, '?'), IFNULL(condition, '?'), COUNT(*) FROM transcripts "
             "GROUP BY 1, 2 ORDER BY 1, 2"
         ).fetchall()
-        by_source = conn.execute(
-            "SELECT source, COUNT(*), COUNT(DISTINCT rater), COUNT(DISTINCT transcript_id) "
-            "FROM label_events WHERE retracts IS NULL GROUP BY source ORDER BY source"
+        gone = "SELECT retracts FROM label_events WHERE retracts IS NOT NULL"
+        split = conn.execute(
+            "SELECT source, COUNT(*), SUM(NOT is_act AND NOT is_gone), SUM(is_act AND NOT is_gone),"
+            " SUM(is_gone) FROM (SELECT source, substr(field, 1, 1) = '_' AS is_act,"
+            f" id IN ({gone}) AS is_gone FROM label_events WHERE retracts IS NULL)"
+            " GROUP BY source ORDER BY source"
         ).fetchall()
+        current = {
+            source: rest
+            for source, *rest in conn.execute(
+                "SELECT source, COUNT(*), COUNT(DISTINCT rater), COUNT(DISTINCT transcript_id)"
+                " FROM (SELECT source, rater, transcript_id FROM label_events"
+                f" WHERE retracts IS NULL AND substr(field, 1, 1) != '_' AND id NOT IN ({gone})"
+                " GROUP BY transcript_id, rubric_id, field, rater, source) GROUP BY source"
+            )
+        }
+        by_source = [(*row, *current.get(row[0], (0, 0, 0))) for row in split]
         return {
             "path": str(self.path),
             "transcripts": conn.execute("SELECT COUNT(*) FROM transcripts").fetchone()[0],
@@ -538,8 +559,17 @@ class Store:
                 {"model": m, "condition": c, "transcripts": n} for m, c, n in by_model
             ],
             "labels_by_source": [
-                {"source": s, "events": n, "raters": r, "transcripts": t}
-                for s, n, r, t in by_source
+                {
+                    "source": s,
+                    "events": n,
+                    "labels": lab,
+                    "acts": act,
+                    "retracted": ret,
+                    "current_labels": cur,
+                    "raters": r,
+                    "transcripts": t,
+                }
+                for s, n, lab, act, ret, cur, r, t in by_source
             ],
             "imports": conn.execute("SELECT COUNT(*) FROM imports").fetchone()[0],
             "rubric_versions": conn.execute("SELECT COUNT(*) FROM rubrics").fetchone()[0],

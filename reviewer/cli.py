@@ -73,7 +73,9 @@ def cli(ctx: click.Context, db_path: Path | None) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @pass_context
 def info(obj: Context, as_json: bool) -> None:
-    """What the database holds: transcripts by model and condition, labels by source."""
+    """What the database holds: transcripts by model and condition, and per label source the
+    events split into labels, annotator acts (_skip, _flag, _comment, _reveal) and retracted
+    events, with the current labels (one per transcript, field and rater) that stats uses."""
     if not obj.db_path.exists():
         raise click.ClickException(
             f"no database at {obj.db_path}: import transcripts or run `reviewer demo` first"
@@ -96,9 +98,17 @@ def info(obj: Context, as_json: bool) -> None:
     for row in summary["by_model_condition"]:
         table.add_row(literal(row["model"]), literal(row["condition"]), f"{row['transcripts']:,}")
     console.print(table)
-    labels = Table("source", "events", "raters", "transcripts", title="Label events")
+    labels = Table("source", "events", "labels", "acts", "retracted", "current labels",
+                   "raters", "transcripts", title="Label events",
+                   caption="events = labels + acts + retracted. labels: live events on rubric "
+                   "fields, revisions included; acts: annotators' _skip/_flag/_comment/_reveal; "
+                   "retracted: withdrawn by undo or retract. current labels: (transcript, "
+                   "field, rater) with a live label, what `reviewer stats` uses (before its "
+                   "blind/revealed choice); raters and transcripts: those with one.")  # fmt: skip
     for row in summary["labels_by_source"]:
-        labels.add_row(literal(row["source"]), f"{row['events']:,}", str(row["raters"]),
+        labels.add_row(literal(row["source"]), f"{row['events']:,}", f"{row['labels']:,}",
+                       f"{row['acts']:,}", f"{row['retracted']:,}",
+                       f"{row['current_labels']:,}", str(row["raters"]),
                        f"{row['transcripts']:,}")  # fmt: skip
     console.print(labels)
 

@@ -158,4 +158,32 @@ def test_summary_counts(store):
     assert {(r["model"], r["condition"]) for r in summary["by_model_condition"]} == {
         ("model-a", "free"), ("model-b", "paid")}  # fmt: skip
     assert summary["labels_by_source"] == [
-        {"source": "human", "events": 1, "raters": 1, "transcripts": 1}]  # fmt: skip
+        {"source": "human", "events": 1, "labels": 1, "acts": 0, "retracted": 0,
+         "current_labels": 1, "raters": 1, "transcripts": 1}]  # fmt: skip
+
+
+def test_summary_splits_labels_acts_and_retracted(store):
+    store.insert_transcripts([record(1), record(2), record(3)])
+    t1, t2, t3 = store.transcript_ids()
+    _label(store, t1, "yes")
+    _label(store, t1, "no", phase="revealed")  # a revision: a second label, same current one
+    gone = _label(store, t2, "yes")
+    store.retract(gone)  # t2 has no current label from ann any more
+    _label(store, t3, "no", rater="bob")
+    for field in ("_skip", "_flag", "_comment"):
+        store.append_label(t2, rubric_id="goal_guarding", field=field, value=True,
+                           source="human", rater="ann")  # fmt: skip
+    flag = store.append_label(t3, rubric_id="goal_guarding", field="_flag", value=True,
+                              source="human", rater="bob")  # fmt: skip
+    store.retract(flag)
+    store.append_label(t1, rubric_id="goal_guarding", field="alignment_faking", value="yes",
+                       source="classifier", rater="gpt", score=0.8)  # fmt: skip
+    rows = {r["source"]: r for r in store.summary()["labels_by_source"]}
+    assert rows["human"] == {"source": "human", "events": 8, "labels": 3, "acts": 3,
+                             "retracted": 2, "current_labels": 2, "raters": 2,
+                             "transcripts": 2}  # fmt: skip
+    assert rows["classifier"] == {"source": "classifier", "events": 1, "labels": 1, "acts": 0,
+                                  "retracted": 0, "current_labels": 1, "raters": 1,
+                                  "transcripts": 1}  # fmt: skip
+    for row in rows.values():
+        assert row["events"] == row["labels"] + row["acts"] + row["retracted"]
