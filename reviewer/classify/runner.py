@@ -528,6 +528,9 @@ class Runner:
         """Set aside a call's worst-case cost, waiting for calls in flight to settle when only
         their reservations stand in the way; False (and the run stops) once even a lone call
         could break --max-cost."""
+        if self.opts.max_cost is None:  # nothing to wait for: skip the lock
+            self.reserved += estimate
+            return True
         async with self._budget:
             while not self._budget_allows(estimate):
                 if self.reserved <= 0 or self.stop_reason:
@@ -571,8 +574,9 @@ class Runner:
             finally:
                 self.reserved -= estimate
                 await self.limiter.release()
-                async with self._budget:
-                    self._budget.notify_all()
+                if self.opts.max_cost is not None:
+                    async with self._budget:
+                        self._budget.notify_all()
             if comp is not None:
                 self._failures_in_a_row = 0
                 self.stats.calls_made += 1

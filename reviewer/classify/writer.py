@@ -10,6 +10,7 @@ the calls still in flight, and nothing is held back on purpose.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import queue
 import threading
 from collections.abc import Callable
@@ -24,6 +25,7 @@ class Writer:
     def __init__(self, store: Store):
         self.store = store
         self._queue: queue.Queue[Any] = queue.Queue()
+        self._pending: list[tuple] = []
         self._thread = threading.Thread(target=self._loop, name="reviewer-db-writer", daemon=True)
         self._thread.start()
 
@@ -31,10 +33,18 @@ class Writer:
         """Run ``fn(*args, **kwargs)`` on the writer thread, committed before this returns."""
         loop = asyncio.get_running_loop()
         future = loop.create_future()
-        self._queue.put((fn, args, kwargs, future, loop))
+        if not self._pending:
+            loop.call_soon(self._hand_off)
+        self._pending.append((fn, args, kwargs, future, loop))
         return await future
 
+    def _hand_off(self) -> None:
+        pending, self._pending = self._pending, []
+        if pending:
+            self._queue.put(pending)
+
     def close(self) -> None:
+        self._hand_off()
         self._queue.put(None)
         self._thread.join()
 
@@ -45,7 +55,7 @@ class Writer:
                 first = self._queue.get()
                 if first is None:
                     break
-                group = [first]
+                group = list(first)
                 while len(group) < MAX_GROUP:
                     try:
                         item = self._queue.get_nowait()
@@ -54,7 +64,7 @@ class Writer:
                     if item is None:
                         stop = True
                         break
-                    group.append(item)
+                    group.extend(item)
                 self._run(group)
         finally:
             self.store.close()
@@ -70,14 +80,20 @@ class Writer:
                         results.append((future, loop, None, exc))
         except Exception as exc:  # the commit itself failed: every caller hears of it
             results = [(future, loop, None, exc) for _, _, _, future, loop in group]
+        by_loop: dict[Any, list[tuple]] = {}
         for future, loop, value, exc in results:
-            loop.call_soon_threadsafe(_settle, future, value, exc)
+            by_loop.setdefault(loop, []).append((future, value, exc))
+        for loop, settled in by_loop.items():
+            # A closed loop has nobody waiting for these any more.
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(_settle, settled)
 
 
-def _settle(future: asyncio.Future, value: Any, exc: BaseException | None) -> None:
-    if future.cancelled():
-        return
-    if exc is not None:
-        future.set_exception(exc)
-    else:
-        future.set_result(value)
+def _settle(settled: list[tuple[asyncio.Future, Any, BaseException | None]]) -> None:
+    for future, value, exc in settled:
+        if future.cancelled():
+            continue
+        if exc is not None:
+            future.set_exception(exc)
+        else:
+            future.set_result(value)
