@@ -407,7 +407,8 @@ class LabelScreen(Screen):
                 self.query_one(TranscriptView).evidence = [
                     Span("scratchpad", s["start"], s["end"]) for s in self.draft.evidence
                 ]
-        self.say(f"undone: {fields} on item #{result.transcript_id}")
+        frozen = f"; {result.frozen_note}" if result.frozen else ""
+        self.say(f"undone: {fields} on item #{result.transcript_id}{frozen}")
 
     @on(DatabaseFailed)
     def database_failed(self, message: DatabaseFailed) -> None:
