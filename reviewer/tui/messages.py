@@ -53,6 +53,20 @@ class ActRecorded(Message):
         self.event_id = event_id
 
 
+class ActRefused(Message):
+    """An act reached the worker for an item that is no longer on screen: nothing stored."""
+
+    def __init__(self, kind: str, transcript_id: int, current_id: int | None) -> None:
+        super().__init__()
+        self.kind = kind
+        self.transcript_id = transcript_id
+        self.current_id = current_id
+
+
+class JobReleased(Message):
+    """A job that the screen waits for (keys typed meanwhile are held) has finished."""
+
+
 class Undone(Message):
     def __init__(self, result: UndoResult, bundle: ItemBundle | None) -> None:
         super().__init__()
