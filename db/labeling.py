@@ -228,6 +228,18 @@ def assigned_ids(store: Store, queue: str, annotator: str) -> list[int]:
     return ordered
 
 
+def no_assignments_note(store: Store, queue: str, annotator: str) -> str | None:
+    """Why ``annotator`` has nothing in ``queue`` when the queue holds nothing for them (or
+    for everyone), naming whom it is assigned to; None when they have assignments."""
+    from db.queues import queue_annotators
+
+    if assigned_ids(store, queue, annotator):
+        return None
+    names = [name or "everyone" for name, _ in queue_annotators(store, queue)]
+    holders = f"assigned to: {', '.join(names)}" if names else "it has no assignments at all"
+    return f"queue {queue} has no assignments for {annotator} ({holders})"
+
+
 def next_item(
     store: Store, annotator: str, rubric_id: str, queue: str | None = None, *, seed: int = 0
 ) -> int | None:

@@ -42,7 +42,7 @@ def label(obj: Context, annotator: str | None, rubric: str, queue: str | None,
     enter commits, u undoes, s skips, f flags, c comments, / finds, ? lists every key, q quits.
     Reopening continues where you left off.
     """
-    from db.labeling import QueueNotFoundError, queue_settings
+    from db.labeling import QueueNotFoundError, no_assignments_note, queue_settings
     from rubrics import RubricError, resolve_rubric
 
     if not obj.db_path.exists():
@@ -53,14 +53,20 @@ def label(obj: Context, annotator: str | None, rubric: str, queue: str | None,
         resolve_rubric(rubric)
     except RubricError as exc:
         raise click.ClickException(str(exc)) from None
+    name = annotator or default_annotator()
     if queue is not None:
         try:
             queue_settings(obj.store, queue)
         except QueueNotFoundError as exc:
             raise click.ClickException(str(exc)) from None
+        empty = no_assignments_note(obj.store, queue, name)
+        if empty is not None:
+            raise click.ClickException(
+                f"{empty}: pass --annotator with one of those names, or create a queue that "
+                "includes you with `reviewer queue create`"
+            )
     if obj.store.transcript_count() == 0:
         raise click.ClickException(f"{obj.db_path} holds no transcripts: import some first")
     from reviewer.tui.app import run_labeler
 
-    name = annotator or default_annotator()
     run_labeler(obj.db_path, annotator=name, rubric=rubric, queue=queue, blind=not no_blind)

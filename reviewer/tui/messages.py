@@ -11,10 +11,13 @@ from reviewer.tui.data import ItemBundle
 class QueueReady(Message):
     """The queue is open: where the annotator stands, and the first item to show."""
 
-    def __init__(self, queue: LabelQueue, bundle: ItemBundle | None) -> None:
+    def __init__(
+        self, queue: LabelQueue, bundle: ItemBundle | None, empty_note: str | None = None
+    ) -> None:
         super().__init__()
         self.queue = queue
         self.bundle = bundle
+        self.empty_note = empty_note
 
 
 class ItemLoaded(Message):

@@ -131,3 +131,16 @@ def test_undo_passes_over_a_frozen_blind_label(store):
     revision = commit_label(store, 1, values={"alignment_faking": "no"}, **meta)
     assert revision.phase == "revealed"
     assert [e.id for e in undo_last_act(store, "ann").retracted] == revision.event_ids
+
+
+def test_label_refuses_a_queue_with_nothing_assigned_to_the_annotator(store):
+    from db.queues import create_queue
+
+    fill(store, 4)
+    create_queue(store, "cal", kind="random", assignments=[("ann", 1, "random"), ("ann", 2, "random")])  # fmt: skip
+    result = CliRunner().invoke(
+        cli, ["--db", str(store.path), "label", "--annotator", "dana", "--queue", "cal"]
+    )
+    assert result.exit_code == 1
+    assert "queue cal has no assignments for dana (assigned to: ann)" in result.output
+    assert "Traceback" not in result.output

@@ -32,6 +32,7 @@ from textual.widgets._collapsible import CollapsibleTitle
 from db.labeling import (
     LabelQueue,
     commit_label,
+    no_assignments_note,
     record_meta,
     record_reveal,
     undo_last_act,
@@ -135,6 +136,7 @@ class LabelScreen(Screen):
         self.finished = False
         self.committing = False
         self._shown_prompt: str | None = None
+        self.empty_note: str | None = None
         self.pending = 0
         self.held: list[tuple[str, str | None]] = []
         self.current_id: int | None = None
@@ -269,7 +271,10 @@ class LabelScreen(Screen):
                 app.blind = False
             entry = queue.next_entry()
             bundle = None if entry is None else self._load(entry.transcript_id, entry.position)
-            return QueueReady(queue, bundle)
+            empty = None
+            if app.queue_name is not None and queue.total == 0:
+                empty = no_assignments_note(app.store, app.queue_name, app.annotator)
+            return QueueReady(queue, bundle, empty)
 
         self.run_job("open queue", job, blocking=True)
 
@@ -375,11 +380,20 @@ class LabelScreen(Screen):
         self.bundle = None
         self.current_id = None
         self.draft = None
-        self.query_one(TranscriptView).show(0, [
-            Section("done", "Nothing left in this queue", "Every item here has your label or a skip. "
-                    "Press u to undo the last act, ctrl+p to switch rubric or queue, q to quit."),
-        ])  # fmt: skip
-        self.query_one("#item-header", Static).update(Text(" queue finished ", "bold reverse"))
+        if self.empty_note:
+            self.query_one(TranscriptView).show(0, [
+                Section("done", "Nothing assigned to you here", f"{visible(self.empty_note)}. "
+                        "Open it as one of those annotators (--annotator), or ask for a queue "
+                        "that includes you (reviewer queue create). q quits."),
+            ])  # fmt: skip
+            header = " nothing assigned to you "
+        else:
+            self.query_one(TranscriptView).show(0, [
+                Section("done", "Nothing left in this queue", "Every item here has your label or a skip. "
+                        "Press u to undo the last act, ctrl+p to switch rubric or queue, q to quit."),
+            ])  # fmt: skip
+            header = " queue finished "
+        self.query_one("#item-header", Static).update(Text(header, "bold reverse"))
         self.refresh_panels()
 
     def refresh_panels(self) -> None:
@@ -421,6 +435,7 @@ class LabelScreen(Screen):
     @on(QueueReady)
     def queue_ready(self, message: QueueReady) -> None:
         self.queue = message.queue
+        self.empty_note = message.empty_note
         self.bundle = None
         self.prefetched = None
         self.show_bundle(message.bundle)
