@@ -346,11 +346,7 @@ class LabelScreen(Screen):
             prompt = t["system_prompt"] or ""
             if prompt != self._shown_prompt:
                 self._shown_prompt = prompt
-                self.query_one("#system-prompt", Collapsible).title = (
-                    f"System prompt ({len(prompt):,} chars; v shows it)"
-                    if prompt
-                    else "No system prompt"
-                )
+                self.refresh_prompt_title()
                 self.query_one("#prompt-text", Static).update(Text(visible(prompt)))
         view.evidence = [Span("scratchpad", e["start"], e["end"]) for e in self.draft.evidence]
         header = Text()
@@ -712,6 +708,18 @@ class LabelScreen(Screen):
     def action_toggle_prompt(self) -> None:
         panel = self.query_one("#system-prompt", Collapsible)
         panel.collapsed = not panel.collapsed
+        self.refresh_prompt_title()
+
+    @on(Collapsible.Toggled)
+    def refresh_prompt_title(self) -> None:
+        """The fold's title: the prompt's length in characters, and what v does now."""
+        panel = self.query_one("#system-prompt", Collapsible)
+        prompt = self._shown_prompt or ""
+        if not prompt:
+            panel.title = "No system prompt"
+            return
+        verb = "shows" if panel.collapsed else "hides"
+        panel.title = f"System prompt ({len(prompt):,} chars; v {verb} it)"
 
     def action_scroll_prompt(self, lines: int) -> None:
         if not self.query_one("#system-prompt", Collapsible).collapsed:
