@@ -144,3 +144,20 @@ def test_label_refuses_a_queue_with_nothing_assigned_to_the_annotator(store):
     assert result.exit_code == 1
     assert "queue cal has no assignments for dana (assigned to: ann)" in result.output
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("name", ["", "   "])
+def test_label_refuses_an_empty_annotator(store, name):
+    fill(store, 2)
+    result = CliRunner().invoke(cli, ["--db", str(store.path), "label", "--annotator", name])
+    assert result.exit_code == 1
+    assert "--annotator is empty" in result.output and "Traceback" not in result.output
+
+
+def test_label_refuses_a_file_that_is_not_sqlite(tmp_path):
+    path = tmp_path / "notes.db"
+    path.write_text("these are my notes, not a database\n")
+    result = CliRunner().invoke(cli, ["--db", str(path), "label", "--annotator", "ann"])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
+    assert f"{path} is not a reviewer database" in result.output
+    assert path.read_text() == "these are my notes, not a database\n"
