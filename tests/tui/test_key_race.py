@@ -50,6 +50,35 @@ async def test_keys_typed_while_the_next_item_loads_go_to_it(make_app, filled, s
         assert screen.mode == "REVEALED" and screen.bundle.id == second
 
 
+def burst(app, *keys: str) -> None:
+    """Keys as a terminal delivers them in one read: queued together, no pause between."""
+    from textual.events import Key
+
+    for key in keys:
+        app.post_message(Key(key, "\r" if key == "enter" else key))
+
+
+async def test_a_burst_read_at_once_keeps_its_order(make_app, filled):
+    """The same trial with the burst queued at once (as tmux send-keys delivers it): the rubric
+    key must not overtake the enter typed before it."""
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        screen = app.label_screen
+        first = screen.bundle.id
+        burst(app, "n", "enter")
+        await settle(app, pilot)
+        assert screen.mode == "REVEALED" and screen.bundle.id == first
+        burst(app, "enter", "y", "enter")
+        await settle(app, pilot)
+        second = screen.bundle.id
+        assert second != first
+        assert sorted(human(filled)) == sorted([
+            (first, "alignment_faking", "no", "blind"), (first, "motivation", [], "blind"),
+            (second, "alignment_faking", "yes", "blind"), (second, "motivation", [], "blind"),
+        ])  # fmt: skip
+
+
 async def test_every_act_in_a_burst_lands_on_its_own_item(make_app, tmp_path, slow_reads):
     """Commit, commit, flag, comment, skip typed without waiting: each on the item it was for."""
     store = Store(tmp_path / "plain.db")
@@ -110,3 +139,22 @@ async def test_an_act_for_an_item_no_longer_on_screen_is_refused(make_app, fille
         await settle(app, pilot)
         assert [e for e in filled.events(rater="alice") if e.field == "_comment"] == []
         assert f"made for item #{first}" in screen.note and f"#{other} is on screen" in screen.note
+
+
+async def test_a_burst_of_commits_flag_and_skip_read_at_once(make_app, tmp_path):
+    store = Store(tmp_path / "plain.db")
+    store.insert_transcripts([record(i, labels=[]) for i in range(6)])
+    app = make_app(store)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        burst(app, "y", "enter", "n", "enter", "f", "s", "y")
+        await settle(app, pilot)
+        events = [(e.transcript_id, e.field, e.value) for e in store.events(rater="alice")]
+        first, second, third = events[0][0], events[2][0], events[4][0]
+        assert len({first, second, third, app.label_screen.bundle.id}) == 4
+        assert events == [
+            (first, "alignment_faking", "yes"), (first, "motivation", []),
+            (second, "alignment_faking", "no"), (second, "motivation", []),
+            (third, "_flag", True), (third, "_skip", True),
+        ]  # fmt: skip
+        assert app.label_screen.draft.values == {"alignment_faking": "yes"}

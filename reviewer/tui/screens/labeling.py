@@ -546,17 +546,16 @@ class LabelScreen(Screen):
     # -- actions -------------------------------------------------------------------------
 
     def on_key(self, event: Key) -> None:
-        if (self.busy or self.held) and self.is_act_key(event):
+        """Every key of this screen is handled here, in the order typed: running bindings from
+        the app instead would let a rubric key typed after enter act before enter did."""
+        if not self.is_act_key(event):
+            return
+        event.stop()
+        event.prevent_default()
+        if self.busy or self.held:
             self.hold(event)
             return
-        if event.character is None or self.draft is None or self.bundle is None:
-            return
-        hit = self.draft.press(event.character)
-        if hit is not None:
-            event.stop()
-            event.prevent_default()
-            self.note = ""
-            self.refresh_panels()
+        self.apply_key(event.key, event.character)
 
     def action_commit(self) -> None:
         if self.bundle is None or self.draft is None or self.committing:
