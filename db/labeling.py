@@ -228,6 +228,18 @@ def assigned_ids(store: Store, queue: str, annotator: str) -> list[int]:
     return ordered
 
 
+def no_assignments_note(store: Store, queue: str, annotator: str) -> str | None:
+    """Why ``annotator`` has nothing in ``queue`` when the queue holds nothing for them (or
+    for everyone), naming whom it is assigned to; None when they have assignments."""
+    from db.queues import queue_annotators
+
+    if assigned_ids(store, queue, annotator):
+        return None
+    names = [name or "everyone" for name, _ in queue_annotators(store, queue)]
+    holders = f"assigned to: {', '.join(names)}" if names else "it has no assignments at all"
+    return f"queue {queue} has no assignments for {annotator} ({holders})"
+
+
 def next_item(
     store: Store, annotator: str, rubric_id: str, queue: str | None = None, *, seed: int = 0
 ) -> int | None:
@@ -414,55 +426,77 @@ def record_meta(
 
 @dataclass
 class UndoResult:
-    """What an undo did: the events it retracted, or why it stopped."""
+    """What an undo did: the events it retracted, or why it stopped.
+
+    ``frozen`` lists items whose blind label is newer than the act undone (or than nothing):
+    undo passed over them because a blind label compared with others' labels stays as it was.
+    """
 
     retracted: list[LabelEvent]
     transcript_id: int | None = None
     refused: str | None = None
+    frozen: list[int] = field(default_factory=list)
+
+    @property
+    def frozen_note(self) -> str:
+        if not self.frozen:
+            return ""
+        items = ", ".join(f"#{t}" for t in self.frozen[:3]) + (
+            " ..." if len(self.frozen) > 3 else ""
+        )
+        return f"the blind label on {items} stays frozen after reveal (revise it instead)"
+
+
+_FROZEN = (
+    "e.phase = 'blind' AND EXISTS (SELECT 1 FROM label_events v WHERE v.transcript_id = "
+    "e.transcript_id AND v.rater = e.rater AND v.source = 'human' AND v.rubric_id = e.rubric_id "
+    "AND v.field = '_reveal')"
+)
 
 
 def undo_last_act(store: Store, annotator: str) -> UndoResult:
-    """Retract the annotator's most recent act (all events of one commit together).
+    """Retract the annotator's most recent act that may be undone (one commit's events
+    together).
 
     A blind label the annotator has already compared with others' labels is frozen: undo
-    stops there and says so, rather than reopening a label that is no longer blind.
+    passes over it (and says so) rather than reopening a label that is no longer blind, so
+    that the acts before it can still be undone.
     """
     with store.transaction() as db:
         row = db.conn.execute(
             f"SELECT {_EVENT_COLUMNS} FROM label_events e WHERE e.rater = ? "
             f"AND e.source = 'human' AND e.field != '_reveal' AND {_LIVE} "
-            "ORDER BY e.id DESC LIMIT 1",
+            f"AND NOT ({_FROZEN}) ORDER BY e.id DESC LIMIT 1",
             (annotator,),
         ).fetchone()
-        if row is None:
-            return UndoResult([], refused="nothing left to undo")
-        last = _event(row)
-        if (
-            last.phase == "blind"
-            and db.conn.execute(
-                "SELECT 1 FROM label_events WHERE transcript_id = ? AND rater = ? "
-                "AND source = 'human' AND rubric_id = ? AND field = '_reveal' LIMIT 1",
-                (last.transcript_id, annotator, last.rubric_id),
-            ).fetchone()
-        ):
-            return UndoResult(
-                [],
-                transcript_id=last.transcript_id,
-                refused=f"the blind label on item {last.transcript_id} is frozen after reveal; "
-                "revise it instead (the revision is recorded as 'revealed')",
+        last = None if row is None else _event(row)
+        frozen = [
+            tid
+            for (tid,) in db.conn.execute(
+                "SELECT e.transcript_id FROM label_events e WHERE e.rater = ? "
+                f"AND e.source = 'human' AND e.id > ? AND {_LIVE} AND {_FROZEN} "
+                "GROUP BY e.transcript_id ORDER BY MAX(e.id) DESC LIMIT 4",
+                (annotator, 0 if last is None else last.id),
             )
+        ]
+        if last is None:
+            refused = "nothing left to undo"
+            if frozen:
+                refused += f" ({UndoResult([], frozen=frozen).frozen_note})"
+            return UndoResult([], transcript_id=frozen[0] if frozen else None,
+                              refused=refused, frozen=frozen)  # fmt: skip
         group = [
             _event(r)
             for r in db.conn.execute(
                 f"SELECT {_EVENT_COLUMNS} FROM label_events e WHERE e.rater = ? "
                 "AND e.source = 'human' AND e.transcript_id = ? AND e.created_at = ? "
-                f"AND e.field != '_reveal' AND {_LIVE} ORDER BY e.id",
+                f"AND e.field != '_reveal' AND {_LIVE} AND NOT ({_FROZEN}) ORDER BY e.id",
                 (annotator, last.transcript_id, last.created_at),
             )
         ]
         for event in group:
             store.retract(event.id, rater=annotator, note="undo")
-    return UndoResult(group, transcript_id=last.transcript_id)
+    return UndoResult(group, transcript_id=last.transcript_id, frozen=frozen)
 
 
 def event_json(event: LabelEvent) -> dict[str, Any]:

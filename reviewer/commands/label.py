@@ -42,25 +42,50 @@ def label(obj: Context, annotator: str | None, rubric: str, queue: str | None,
     enter commits, u undoes, s skips, f flags, c comments, / finds, ? lists every key, q quits.
     Reopening continues where you left off.
     """
-    from db.labeling import QueueNotFoundError, queue_settings
-    from rubrics import RubricError, resolve_rubric
+    import sqlite3
 
+    if annotator is not None and not annotator.strip():
+        raise click.ClickException(
+            "--annotator is empty: give the name your labels are recorded under, "
+            "e.g. --annotator maria (or set $REVIEWER_ANNOTATOR)"
+        )
     if not obj.db_path.exists():
         raise click.ClickException(
             f"no database at {obj.db_path}: import transcripts or run `reviewer demo` first"
         )
     try:
+        name = _check(obj, annotator, rubric, queue)
+    except sqlite3.DatabaseError as exc:
+        raise click.ClickException(
+            f"{obj.db_path} is not a reviewer database ({exc}): pass --db with a file made by "
+            "`reviewer import` or `reviewer demo`"
+        ) from None
+    from reviewer.tui.app import run_labeler
+
+    run_labeler(obj.db_path, annotator=name, rubric=rubric, queue=queue, blind=not no_blind)
+
+
+def _check(obj: Context, annotator: str | None, rubric: str, queue: str | None) -> str:
+    """Every check that reads the database before the app opens; the annotator's name."""
+    from db.labeling import QueueNotFoundError, no_assignments_note, queue_settings
+    from rubrics import RubricError, resolve_rubric
+
+    try:
         resolve_rubric(rubric)
     except RubricError as exc:
         raise click.ClickException(str(exc)) from None
+    name = (annotator or default_annotator()).strip()
     if queue is not None:
         try:
             queue_settings(obj.store, queue)
         except QueueNotFoundError as exc:
             raise click.ClickException(str(exc)) from None
+        empty = no_assignments_note(obj.store, queue, name)
+        if empty is not None:
+            raise click.ClickException(
+                f"{empty}: pass --annotator with one of those names, or create a queue that "
+                "includes you with `reviewer queue create`"
+            )
     if obj.store.transcript_count() == 0:
         raise click.ClickException(f"{obj.db_path} holds no transcripts: import some first")
-    from reviewer.tui.app import run_labeler
-
-    name = annotator or default_annotator()
-    run_labeler(obj.db_path, annotator=name, rubric=rubric, queue=queue, blind=not no_blind)
+    return name

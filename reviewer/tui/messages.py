@@ -11,10 +11,13 @@ from reviewer.tui.data import ItemBundle
 class QueueReady(Message):
     """The queue is open: where the annotator stands, and the first item to show."""
 
-    def __init__(self, queue: LabelQueue, bundle: ItemBundle | None) -> None:
+    def __init__(
+        self, queue: LabelQueue, bundle: ItemBundle | None, empty_note: str | None = None
+    ) -> None:
         super().__init__()
         self.queue = queue
         self.bundle = bundle
+        self.empty_note = empty_note
 
 
 class ItemLoaded(Message):
@@ -51,6 +54,20 @@ class ActRecorded(Message):
         self.kind = kind
         self.transcript_id = transcript_id
         self.event_id = event_id
+
+
+class ActRefused(Message):
+    """An act reached the worker for an item that is no longer on screen: nothing stored."""
+
+    def __init__(self, kind: str, transcript_id: int, current_id: int | None) -> None:
+        super().__init__()
+        self.kind = kind
+        self.transcript_id = transcript_id
+        self.current_id = current_id
+
+
+class JobReleased(Message):
+    """A job that the screen waits for (keys typed meanwhile are held) has finished."""
 
 
 class Undone(Message):

@@ -100,3 +100,40 @@ async def test_undo_after_commit_undoes_every_field_of_it(make_app, tmp_path):
             "alignment_faking": "yes",
             "motivation": ["instrumental_goal_guarding", "low_coherence"],
         }
+
+
+async def test_undo_passes_over_a_frozen_blind_label(make_app, filled):
+    """f, c, s on one item, a blind label on the next (frozen by the reveal), then u four
+    times: the skip, comment and flag are undone; the blind label stays."""
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        screen = app.label_screen
+        first = screen.bundle.id
+        await pilot.press("f", "c")
+        await settle(app, pilot)
+        await pilot.press(*"why", "enter")
+        await settle(app, pilot)
+        await pilot.press("s")
+        await settle(app, pilot)
+        second = screen.bundle.id
+        await pilot.press("y", "enter")
+        await settle(app, pilot)
+        assert screen.mode == "REVEALED" and screen.bundle.id == second
+        undone = []
+        for _ in range(3):
+            before = {e.id for e in live(filled)}
+            await pilot.press("u")
+            await settle(app, pilot)
+            (gone,) = before - {e.id for e in live(filled)}
+            event = next(e for e in filled.events(rater="alice") if e.id == gone)
+            undone.append((event.transcript_id, event.field))
+            assert f"#{second} stays frozen" in screen.note
+        assert undone == [(first, "_skip"), (first, "_comment"), (first, "_flag")]
+        assert screen.bundle.id == first
+        await pilot.press("u")
+        await settle(app, pilot)
+        assert "nothing left to undo" in screen.note and "frozen" in screen.note
+        remaining = [(e.transcript_id, e.field, e.value) for e in live(filled)]
+        assert remaining == [(second, "alignment_faking", "yes"), (second, "motivation", []),
+                             (second, "_reveal", True)]  # fmt: skip

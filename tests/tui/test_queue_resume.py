@@ -105,3 +105,19 @@ async def test_a_queue_made_with_the_queue_api_sets_rubric_and_order(make_app, f
         from db.queues import queue_progress
 
         assert queue_progress(filled, "comp", "alice").done == 1
+
+
+async def test_a_queue_assigned_to_someone_else_says_so(make_app, filled):
+    from db.queues import create_queue
+    from tests.tui.conftest import screen_text
+
+    create_queue(filled, "cal", kind="random", assignments=[("ann", 1, "random")])
+    app = make_app(queue="cal", annotator="dana")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        screen = app.label_screen
+        assert screen.bundle is None and screen.finished
+        text = screen_text(app)
+        assert "queue cal has no assignments for dana (assigned to: ann)" in text
+        assert "Every item here has your label" not in text
+        assert filled.events(rater="dana") == []

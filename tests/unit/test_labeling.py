@@ -107,3 +107,57 @@ def test_label_command_reports_bad_input(tmp_path, store):
     assert (
         helped.exit_code == 0 and "--no-blind" in helped.output and "--annotator" in helped.output
     )
+
+
+def test_undo_passes_over_a_frozen_blind_label(store):
+    """Acts made before a frozen blind label can still be undone, newest first."""
+    fill(store, 3)
+    meta = dict(annotator="ann", rubric_id="goal_guarding", rubric_hash=None)
+    flag = record_meta(store, 2, kind="_flag", **meta)
+    comment = record_meta(store, 2, kind="_comment", note="unclear", **meta)
+    skip = record_meta(store, 2, kind="_skip", **meta)
+    blind = commit_label(store, 1, values={"alignment_faking": "yes"}, **meta)
+    assert blind.revealed
+    undone = [undo_last_act(store, "ann") for _ in range(3)]
+    assert [[e.id for e in u.retracted] for u in undone] == [[skip], [comment], [flag]]
+    assert all(u.refused is None and u.frozen == [1] for u in undone)
+    assert "#1 stays frozen" in undone[0].frozen_note
+    last = undo_last_act(store, "ann")
+    assert last.retracted == [] and "nothing left to undo" in last.refused
+    assert "#1 stays frozen" in last.refused
+    live = [e for e in store.current_labels(rater="ann") if not e.field.startswith("_")]
+    assert [e.id for e in live] == blind.event_ids
+    # A revision of the frozen item is undone as usual.
+    revision = commit_label(store, 1, values={"alignment_faking": "no"}, **meta)
+    assert revision.phase == "revealed"
+    assert [e.id for e in undo_last_act(store, "ann").retracted] == revision.event_ids
+
+
+def test_label_refuses_a_queue_with_nothing_assigned_to_the_annotator(store):
+    from db.queues import create_queue
+
+    fill(store, 4)
+    create_queue(store, "cal", kind="random", assignments=[("ann", 1, "random"), ("ann", 2, "random")])  # fmt: skip
+    result = CliRunner().invoke(
+        cli, ["--db", str(store.path), "label", "--annotator", "dana", "--queue", "cal"]
+    )
+    assert result.exit_code == 1
+    assert "queue cal has no assignments for dana (assigned to: ann)" in result.output
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("name", ["", "   "])
+def test_label_refuses_an_empty_annotator(store, name):
+    fill(store, 2)
+    result = CliRunner().invoke(cli, ["--db", str(store.path), "label", "--annotator", name])
+    assert result.exit_code == 1
+    assert "--annotator is empty" in result.output and "Traceback" not in result.output
+
+
+def test_label_refuses_a_file_that_is_not_sqlite(tmp_path):
+    path = tmp_path / "notes.db"
+    path.write_text("these are my notes, not a database\n")
+    result = CliRunner().invoke(cli, ["--db", str(path), "label", "--annotator", "ann"])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
+    assert f"{path} is not a reviewer database" in result.output
+    assert path.read_text() == "these are my notes, not a database\n"

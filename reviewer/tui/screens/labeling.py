@@ -3,6 +3,11 @@
 State lives here; the database is touched only by worker threads. Jobs run strictly in the
 order they were queued (a ticket per job), so an undo typed right after a commit undoes that
 commit, and quitting waits for every queued write.
+
+Every act belongs to the item on screen when its key is handled. While an act or a move to
+another item is in flight, the keys typed meanwhile are held and replayed, in order, once the
+screen shows the item they will act on; and each act carries its item's id, which the worker
+checks against the item on screen before it writes anything.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from textual.widgets._collapsible import CollapsibleTitle
 from db.labeling import (
     LabelQueue,
     commit_label,
+    no_assignments_note,
     record_meta,
     record_reveal,
     undo_last_act,
@@ -35,11 +41,13 @@ from reviewer.tui.data import ItemBundle, load_bundle
 from reviewer.tui.draft import Draft
 from reviewer.tui.messages import (
     ActRecorded,
+    ActRefused,
     Committed,
     DatabaseFailed,
     Flushed,
     ItemLoaded,
     ItemPrefetched,
+    JobReleased,
     QueueReady,
     Undone,
 )
@@ -128,6 +136,11 @@ class LabelScreen(Screen):
         self.finished = False
         self.committing = False
         self._shown_prompt: str | None = None
+        self.empty_note: str | None = None
+        self.pending = 0
+        self.held: list[tuple[str, str | None]] = []
+        self.current_id: int | None = None
+        self._act_keys = {k.strip() for b in self.BINDINGS for k in b.key.split(",")}
 
     @property
     def labeler(self) -> LabelerApp:
@@ -159,11 +172,18 @@ class LabelScreen(Screen):
 
     # -- jobs ------------------------------------------------------------------------------
 
-    def run_job(self, action: str, job: Callable[[], Message | None]) -> None:
-        self._job_worker(action, job, self.jobs.ticket())
+    def run_job(
+        self, action: str, job: Callable[[], Message | None], *, blocking: bool = False
+    ) -> None:
+        """Queue a database job; ``blocking``: hold the keys typed until it has finished."""
+        if blocking:
+            self.pending += 1
+        self._job_worker(action, job, self.jobs.ticket(), blocking)
 
     @work(thread=True, group="db")
-    def _job_worker(self, action: str, job: Callable[[], Message | None], ticket: int) -> None:
+    def _job_worker(
+        self, action: str, job: Callable[[], Message | None], ticket: int, blocking: bool
+    ) -> None:
         with self.jobs.turn(ticket):
             try:
                 message = job()
@@ -171,6 +191,60 @@ class LabelScreen(Screen):
                 message = DatabaseFailed(action, f"{type(exc).__name__}: {exc}")
         if message is not None:
             self.post_message(message)
+        if blocking:
+            self.post_message(JobReleased())
+
+    def guarded(self, kind: str, transcript_id: int, write: Callable[[], Message]) -> Message:
+        """Run an act's write only if its item is still the one on screen (worker side)."""
+        current = self.current_id
+        if current != transcript_id:
+            return ActRefused(kind, transcript_id, current)
+        return write()
+
+    # -- keys typed while the screen is busy ----------------------------------------------
+
+    @property
+    def busy(self) -> bool:
+        """An act or a move is in flight: the item on screen may not be the next key's."""
+        return self.pending > 0 or self.advance_waiting
+
+    def is_act_key(self, event: Key) -> bool:
+        if event.key in self._act_keys:
+            return True
+        char = event.character
+        return bool(char) and any(f.category_for_key(char) for f in self.labeler.rubric.fields)
+
+    def hold(self, event: Key) -> None:
+        event.stop()
+        event.prevent_default()
+        self.held.append((event.key, event.character))
+        self.say(f"loading ... {len(self.held)} key(s) held for the item that comes next")
+
+    def release_held(self) -> None:
+        """Replay held keys in order while the screen is free and on top."""
+        while self.held and not self.busy and self.app.screen is self:
+            key, char = self.held.pop(0)
+            self.apply_key(key, char)
+
+    def apply_key(self, key: str, char: str | None) -> None:
+        from textual.actions import parse
+
+        if char and self.draft is not None and self.bundle is not None and self.draft.press(char):
+            self.note = ""
+            self.refresh_panels()
+            return
+        for binding in self._bindings.key_to_bindings.get(key, ()):
+            _, name, params = parse(binding.action)
+            getattr(self, f"action_{name}")(*params)
+            return
+
+    def on_screen_resume(self) -> None:
+        self.release_held()
+
+    @on(JobReleased)
+    def job_released(self) -> None:
+        self.pending = max(self.pending - 1, 0)
+        self.release_held()
 
     def _load(self, transcript_id: int, position: int | None = None) -> ItemBundle | None:
         app = self.labeler
@@ -197,9 +271,12 @@ class LabelScreen(Screen):
                 app.blind = False
             entry = queue.next_entry()
             bundle = None if entry is None else self._load(entry.transcript_id, entry.position)
-            return QueueReady(queue, bundle)
+            empty = None
+            if app.queue_name is not None and queue.total == 0:
+                empty = no_assignments_note(app.store, app.queue_name, app.annotator)
+            return QueueReady(queue, bundle, empty)
 
-        self.run_job("open queue", job)
+        self.run_job("open queue", job, blocking=True)
 
     def prefetch(self) -> None:
         if self.queue is None or self.bundle is None:
@@ -230,7 +307,7 @@ class LabelScreen(Screen):
                 entry = queue.next_entry(0, exclude=exclude)
             return ItemLoaded(None if entry is None else self._load(entry.transcript_id, entry.position))  # fmt: skip
 
-        self.run_job("load next item", job)
+        self.run_job("load next item", job, blocking=True)
 
     # -- showing an item -----------------------------------------------------------------
 
@@ -247,6 +324,7 @@ class LabelScreen(Screen):
         self.finished = False
         same_item = self.bundle is not None and self.bundle.id == bundle.id
         self.bundle = bundle
+        self.current_id = bundle.id
         if bundle.position is not None:
             self.last_position = bundle.position
         self.mode = self.mode_for(bundle)
@@ -268,11 +346,7 @@ class LabelScreen(Screen):
             prompt = t["system_prompt"] or ""
             if prompt != self._shown_prompt:
                 self._shown_prompt = prompt
-                self.query_one("#system-prompt", Collapsible).title = (
-                    f"System prompt ({len(prompt):,} chars; v shows it)"
-                    if prompt
-                    else "No system prompt"
-                )
+                self.refresh_prompt_title()
                 self.query_one("#prompt-text", Static).update(Text(visible(prompt)))
         view.evidence = [Span("scratchpad", e["start"], e["end"]) for e in self.draft.evidence]
         header = Text()
@@ -300,12 +374,22 @@ class LabelScreen(Screen):
     def show_finished(self) -> None:
         self.finished = True
         self.bundle = None
+        self.current_id = None
         self.draft = None
-        self.query_one(TranscriptView).show(0, [
-            Section("done", "Nothing left in this queue", "Every item here has your label or a skip. "
-                    "Press u to undo the last act, ctrl+p to switch rubric or queue, q to quit."),
-        ])  # fmt: skip
-        self.query_one("#item-header", Static).update(Text(" queue finished ", "bold reverse"))
+        if self.empty_note:
+            self.query_one(TranscriptView).show(0, [
+                Section("done", "Nothing assigned to you here", f"{visible(self.empty_note)}. "
+                        "Open it as one of those annotators (--annotator), or ask for a queue "
+                        "that includes you (reviewer queue create). q quits."),
+            ])  # fmt: skip
+            header = " nothing assigned to you "
+        else:
+            self.query_one(TranscriptView).show(0, [
+                Section("done", "Nothing left in this queue", "Every item here has your label or a skip. "
+                        "Press u to undo the last act, ctrl+p to switch rubric or queue, q to quit."),
+            ])  # fmt: skip
+            header = " queue finished "
+        self.query_one("#item-header", Static).update(Text(header, "bold reverse"))
         self.refresh_panels()
 
     def refresh_panels(self) -> None:
@@ -347,6 +431,7 @@ class LabelScreen(Screen):
     @on(QueueReady)
     def queue_ready(self, message: QueueReady) -> None:
         self.queue = message.queue
+        self.empty_note = message.empty_note
         self.bundle = None
         self.prefetched = None
         self.show_bundle(message.bundle)
@@ -367,6 +452,7 @@ class LabelScreen(Screen):
         if self.advance_waiting:
             self.advance_waiting = False
             self.advance()
+            self.release_held()
 
     @on(Committed)
     def committed(self, message: Committed) -> None:
@@ -384,7 +470,10 @@ class LabelScreen(Screen):
 
     @on(ActRecorded)
     def act_recorded(self, message: ActRecorded) -> None:
-        if message.kind == "_comment":
+        if message.kind == "_skip":
+            if self.bundle is not None and self.bundle.id == message.transcript_id:
+                self.advance()
+        elif message.kind == "_comment":
             self.say("comment saved")
         elif message.kind == "_flag":
             self.refresh_progress()
@@ -407,11 +496,24 @@ class LabelScreen(Screen):
                 self.query_one(TranscriptView).evidence = [
                     Span("scratchpad", s["start"], s["end"]) for s in self.draft.evidence
                 ]
-        self.say(f"undone: {fields} on item #{result.transcript_id}")
+        frozen = f"; {result.frozen_note}" if result.frozen else ""
+        self.say(f"undone: {fields} on item #{result.transcript_id}{frozen}")
+
+    @on(ActRefused)
+    def act_refused(self, message: ActRefused) -> None:
+        if message.kind == "commit":
+            self.committing = False
+        shown = f"#{message.current_id}" if message.current_id is not None else "no item"
+        self.say(f"{message.kind.lstrip('_')} not saved: it was made for item "
+                 f"#{message.transcript_id}, but {shown} is on screen now")  # fmt: skip
 
     @on(DatabaseFailed)
     def database_failed(self, message: DatabaseFailed) -> None:
         self.committing = False
+        if message.action == "read ahead" and self.advance_waiting:
+            self.advance_waiting = False
+            self.prefetching_for = None
+            self.load_next()
         self.notify(f"{message.action} failed: {visible(message.error)}", severity="error",
                     timeout=10, markup=False)  # fmt: skip
 
@@ -444,14 +546,16 @@ class LabelScreen(Screen):
     # -- actions -------------------------------------------------------------------------
 
     def on_key(self, event: Key) -> None:
-        if event.character is None or self.draft is None or self.bundle is None:
+        """Every key of this screen is handled here, in the order typed: running bindings from
+        the app instead would let a rubric key typed after enter act before enter did."""
+        if not self.is_act_key(event):
             return
-        hit = self.draft.press(event.character)
-        if hit is not None:
-            event.stop()
-            event.prevent_default()
-            self.note = ""
-            self.refresh_panels()
+        event.stop()
+        event.prevent_default()
+        if self.busy or self.held:
+            self.hold(event)
+            return
+        self.apply_key(event.key, event.character)
 
     def action_commit(self) -> None:
         if self.bundle is None or self.draft is None or self.committing:
@@ -476,7 +580,7 @@ class LabelScreen(Screen):
         queue = self.queue
         self.committing = True
 
-        def job() -> Message:
+        def write() -> Message:
             result = commit_label(app.store, bundle.id, annotator=app.annotator,
                                   rubric_id=app.rubric.id, rubric_hash=app.rubric_hash,
                                   values=values, evidence=evidence, seconds=seconds,
@@ -485,49 +589,47 @@ class LabelScreen(Screen):
                 queue.mark_labeled(bundle.id)
             return Committed(result, self._load(bundle.id, bundle.position))
 
-        self.run_job("commit", job)
+        self.run_job("commit", lambda: self.guarded("commit", bundle.id, write), blocking=True)
 
-    def _meta(self, kind: str, value: Any = True, note: str | None = None, **extra) -> None:
+    def _meta(self, kind: str, tid: int, value: Any = True, note: str | None = None) -> None:
+        """Record a skip, flag or comment on item ``tid`` (the item it was made for)."""
         app = self.labeler
-        bundle = self.bundle
-        if bundle is None:
-            return
         queue = self.queue
         seconds = round(self.elapsed(), 3) if kind == "_skip" else None
 
-        def job() -> Message:
-            event_id = record_meta(app.store, bundle.id, annotator=app.annotator,
+        def write() -> Message:
+            event_id = record_meta(app.store, tid, annotator=app.annotator,
                                    rubric_id=app.rubric.id, rubric_hash=app.rubric_hash,
                                    kind=kind, value=value, note=note, seconds=seconds)  # fmt: skip
             if kind == "_skip" and queue is not None:
-                queue.mark_skipped(bundle.id)
-            return ActRecorded(kind, bundle.id, event_id)
+                queue.mark_skipped(tid)
+            return ActRecorded(kind, tid, event_id)
 
-        self.run_job(kind.lstrip("_"), job)
+        self.run_job(kind.lstrip("_"), lambda: self.guarded(kind, tid, write), blocking=True)
 
     def action_skip(self) -> None:
+        """Record the skip, then move on (keys typed meanwhile wait for the next item)."""
         if self.bundle is None:
             return
-        self._meta("_skip")
-        if self.queue is not None:
-            self.queue.mark_skipped(self.bundle.id)
-        self.advance()
+        self._meta("_skip", self.bundle.id)
 
     def action_flag(self) -> None:
         if self.bundle is None:
             return
         self.flagged = not self.flagged
-        self._meta("_flag", self.flagged)
+        self._meta("_flag", self.bundle.id, self.flagged)
         self.say("flagged" if self.flagged else "flag removed")
 
     def action_comment(self) -> None:
         if self.bundle is None:
             return
+        tid = self.bundle.id
 
         def done(text: str | None) -> None:
             if text and text.strip():
-                self.comment_count += 1
-                self._meta("_comment", True, note=text.strip())
+                if self.current_id == tid:
+                    self.comment_count += 1
+                self._meta("_comment", tid, True, note=text.strip())
 
         self.app.push_screen(CommentDialog(), done)
 
@@ -546,7 +648,7 @@ class LabelScreen(Screen):
                     bundle.position = queue.position_of(bundle.id)
             return Undone(result, bundle)
 
-        self.run_job("undo", job)
+        self.run_job("undo", job, blocking=True)
 
     def action_find(self) -> None:
         def done(query: str | None) -> None:
@@ -578,9 +680,14 @@ class LabelScreen(Screen):
             return
         start, end, _ = quote
         original = (self.bundle.transcript["scratchpad"] or "")[start:end] if self.bundle else ""
+        draft, tid = self.draft, self.current_id
 
         def done(choice: tuple[str, str] | None) -> None:
-            if choice is None or self.draft is None:
+            if choice is None:
+                return
+            if self.draft is not draft or self.current_id != tid:
+                self.say(f"evidence not attached: it was marked on item #{tid}, "
+                         "which is no longer the item on screen")  # fmt: skip
                 return
             field_id, category_id = choice
             self.draft.add_evidence(field_id, category_id, start, end, original)
@@ -600,6 +707,18 @@ class LabelScreen(Screen):
     def action_toggle_prompt(self) -> None:
         panel = self.query_one("#system-prompt", Collapsible)
         panel.collapsed = not panel.collapsed
+        self.refresh_prompt_title()
+
+    @on(Collapsible.Toggled)
+    def refresh_prompt_title(self) -> None:
+        """The fold's title: the prompt's length in characters, and what v does now."""
+        panel = self.query_one("#system-prompt", Collapsible)
+        prompt = self._shown_prompt or ""
+        if not prompt:
+            panel.title = "No system prompt"
+            return
+        verb = "shows" if panel.collapsed else "hides"
+        panel.title = f"System prompt ({len(prompt):,} chars; v {verb} it)"
 
     def action_scroll_prompt(self, lines: int) -> None:
         if not self.query_one("#system-prompt", Collapsible).collapsed:
@@ -626,7 +745,7 @@ class LabelScreen(Screen):
             self.reopen()
             return
         tid, pos = self.bundle.id, self.bundle.position
-        self.run_job("reload", lambda: ItemLoaded(self._load(tid, pos)))
+        self.run_job("reload", lambda: ItemLoaded(self._load(tid, pos)), blocking=True)
 
     def jump(self) -> None:
         def done(text: str | None) -> None:
@@ -645,6 +764,6 @@ class LabelScreen(Screen):
                     return DatabaseFailed("jump", f"no transcript with id {tid}")
                 return ItemLoaded(bundle)
 
-            self.run_job("jump", job)
+            self.run_job("jump", job, blocking=True)
 
         self.app.push_screen(JumpDialog(), done)
