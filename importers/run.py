@@ -42,6 +42,7 @@ from importers.base import (
     ImportOptions,
     ImportRequestError,
     Rejected,
+    UnknownFormatError,
     detect_format,
     reader_for,
 )
@@ -61,7 +62,7 @@ class FileResult:
 
     path: str
     format: str | None
-    status: str = "failed"  # done | failed | interrupted
+    status: str = "failed"  # done | failed | interrupted | skipped
     import_id: int | None = None
     sha256: str | None = None
     n_read: int = 0
@@ -222,8 +223,14 @@ def import_file(
     progress = progress or Progress()
     started = time.perf_counter()
     result = FileResult(path=str(path), format=fmt)
+    if path.is_dir():
+        result.error = (
+            f"{path} is a folder with no file of a known type ({', '.join(IMPORTABLE_SUFFIXES)}) "
+            "in it or below it: nothing to import"
+        )
+        return result
     if not path.is_file():
-        result.error = f"{path}: no such file"
+        result.error = f"{path}: no such file or folder"
         return result
     try:
         result.format = fmt = fmt or detect_format(path)
@@ -373,9 +380,76 @@ def _finish(store: Store, result: FileResult, errors: list[dict[str, Any]]) -> N
     )
 
 
+# What a folder is searched for; other files in it are reported as skipped.
+IMPORTABLE_SUFFIXES = (".json", ".jsonl", ".ndjson", ".eval", ".csv", ".tsv", ".parquet", ".pq")
+
+
+@dataclass
+class InputFile:
+    """A file to import; ``folder`` is the folder given on the command line it was found in."""
+
+    path: Path
+    folder: Path | None = None
+
+
+@dataclass
+class FolderContents:
+    folder: Path
+    files: list[Path]
+    skipped: list[Path]  # files of another type, relative to the folder
+
+
+@dataclass
+class Expanded:
+    files: list[InputFile]
+    folders: list[FolderContents]
+
+
+def _belongs_to_database(path: Path, db_path: Path | None) -> bool:
+    """The database, its WAL, its rejected-records file and its staging files."""
+    if db_path is None:
+        return False
+    try:
+        same_dir = path.parent.resolve() == db_path.parent.resolve()
+    except OSError:
+        return False
+    return same_dir and path.name.startswith(db_path.name)
+
+
+def expand_paths(paths: Iterable[Path], db_path: Path | None = None) -> Expanded:
+    """Files stay as given; a folder becomes the files of a known type in it and below it,
+    sorted by path, leaving out hidden files and folders and the database's own files.
+
+    A folder holding no such file stays in the list as itself, so that importing it fails
+    with a message saying so."""
+    files: list[InputFile] = []
+    folders: list[FolderContents] = []
+    for given in paths:
+        path = Path(given)
+        if not path.is_dir():
+            files.append(InputFile(path))
+            continue
+        found, skipped = [], []
+        for candidate in sorted(path.rglob("*")):
+            relative = candidate.relative_to(path)
+            if any(part.startswith(".") for part in relative.parts) or not candidate.is_file():
+                continue
+            if _belongs_to_database(candidate, db_path):
+                continue
+            if candidate.suffix.lower() in IMPORTABLE_SUFFIXES:
+                found.append(candidate)
+            else:
+                skipped.append(relative)
+        folders.append(FolderContents(path, found, skipped))
+        files.extend(InputFile(f, folder=path) for f in found)
+        if not found:
+            files.append(InputFile(path))
+    return Expanded(files, folders)
+
+
 def import_files(
     store: Store,
-    paths: Iterable[Path],
+    paths: Iterable[Path | InputFile],
     *,
     fmt: str | None = None,
     options: ImportOptions | None = None,
@@ -383,15 +457,37 @@ def import_files(
     progress: Progress | None = None,
     on_result: Callable[[FileResult], None] | None = None,
 ) -> list[FileResult]:
-    """Import each file in turn; a failed file does not stop the others."""
+    """Import each file in turn; a failed file does not stop the others.
+
+    Folders are expanded (``expand_paths``). A file found in a folder whose format cannot be
+    told from its content is skipped with the reason in ``hint``, not failed: a results
+    folder often holds other JSON files (configs, summaries)."""
+    inputs: list[InputFile] = []
+    for item in paths:
+        if isinstance(item, InputFile):
+            inputs.append(item)
+        else:
+            inputs.extend(expand_paths([Path(item)], store.path).files)
     sink = RejectedSink(rejected_path_for(store.path)) if skip_bad else None
     results = []
     try:
-        for path in paths:
-            result = import_file(
-                store, Path(path), fmt=fmt, options=options, skip_bad=skip_bad, sink=sink,
-                progress=progress,
-            )  # fmt: skip
+        for item in inputs:
+            result = None
+            if item.folder is not None and fmt is None:
+                try:
+                    detect_format(item.path)
+                except UnknownFormatError as exc:
+                    reason = str(exc).removeprefix(f"{item.path}: ")
+                    result = FileResult(path=str(item.path), format=None, status="skipped",
+                                        hint=f"skipped: {reason}")  # fmt: skip
+                except OSError as exc:
+                    result = FileResult(path=str(item.path), format=None,
+                                        error=f"{item.path}: cannot be read ({exc})")  # fmt: skip
+            if result is None:
+                result = import_file(
+                    store, item.path, fmt=fmt, options=options, skip_bad=skip_bad, sink=sink,
+                    progress=progress,
+                )  # fmt: skip
             results.append(result)
             if on_result is not None:
                 on_result(result)

@@ -25,6 +25,12 @@ Examples:
       --map scratchpad=text --map label.alignment_faking=label \\
       --value potential_faking=yes --value aligned=no --rater gold
 
+A folder stands for the files in it and below it whose type is known (.json, .jsonl,
+.ndjson, .eval, .csv, .tsv, .parquet, .pq), imported one by one in path order; hidden files,
+the database's own files and files of other types are left out, and said so. A file found
+in a folder whose format cannot be told is skipped (status "skipped", with the reason), not
+failed; pass --format to read them all as one format.
+
 Each file is read and checked whole before anything is written: a file with a bad record is
 rejected, with the file name, the record and what was wrong, and the database is left as it
 was. With --skip-bad the good records are imported and each bad one is written, with its
@@ -39,6 +45,26 @@ that copy, its run stays "running" (or "interrupted") in the imports table with 
 the file in: run the same import again to complete it; records already in count as
 duplicates and their labels are not added twice.
 """
+
+
+_STATUS_STYLE = {"done": "green", "skipped": "yellow"}
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n:,} {word}" if n == 1 else f"{n:,} {word}s"
+
+
+def _folder_note(folder) -> str:
+    """What importing a folder will do, said before it starts."""
+    note = (
+        f"{folder.folder}: a folder: importing {_plural(len(folder.files), 'file')} of a known "
+        "type found in it and below it, in path order"
+    )
+    if folder.skipped:
+        names = ", ".join(str(p) for p in folder.skipped[:5])
+        more = f", and {len(folder.skipped) - 5:,} more" if len(folder.skipped) > 5 else ""
+        note += f"; skipping {_plural(len(folder.skipped), 'file')} of another type ({names}{more})"
+    return note
 
 
 def _pairs(values: tuple[str, ...], option: str) -> dict[str, str]:
@@ -151,12 +177,13 @@ def import_cmd(
     skip_bad: bool,
     as_json: bool,
 ) -> None:
-    """Import transcripts (and the labels they carry) from PATH... into the database."""
+    """Import transcripts (and the labels they carry) from PATH... (files or folders) into the
+    database."""
     from rich.table import Table
     from rich.text import Text
 
     from importers.base import ImportOptions
-    from importers.run import import_files
+    from importers.run import expand_paths, import_files
     from reviewer.console import make_console
 
     options = ImportOptions(
@@ -174,25 +201,31 @@ def import_cmd(
         if result.hint and not as_json:
             err.print(Text(f"{result.path}: {result.hint}", style="yellow"), soft_wrap=True)
 
+    expanded = expand_paths(paths, obj.db_path)
+    if not as_json:
+        for folder in (f for f in expanded.folders if f.files):
+            err.print(Text(_folder_note(folder)), soft_wrap=True)
+    shown = {str(f.path): str(f.path.relative_to(f.folder)) if f.folder else f.path.name
+             for f in expanded.files}  # fmt: skip
     results = import_files(
-        obj.store, paths, fmt=fmt, options=options, skip_bad=skip_bad,
+        obj.store, expanded.files, fmt=fmt, options=options, skip_bad=skip_bad,
         progress=None if as_json else _RichProgress(), on_result=report,
     )  # fmt: skip
-    failed = [r for r in results if r.status != "done"]
+    failed = [r for r in results if r.status not in ("done", "skipped")]
     if as_json:
         click.echo(json.dumps({"database": str(obj.db_path),
                                "files": [r.as_dict() for r in results]}, indent=2))  # fmt: skip
     else:
         table = Table(title=Text(f"Imported into {obj.db_path}"))
-        longest = max((len(Path(r.path).name) for r in results), default=4)
-        table.add_column("file", overflow="fold", min_width=min(longest, 40))
+        longest = max((len(shown.get(r.path, r.path)) for r in results), default=4)
+        table.add_column("file", overflow="fold", min_width=min(longest, 24))
         for name in ("format", "read", "new", "duplicate", "rejected", "labels", "status"):
             table.add_column(name, justify="left" if name in ("format", "status") else "right")
         for r in results:
             table.add_row(
-                Text(Path(r.path).name), r.format or "?", f"{r.n_read:,}", f"{r.n_new:,}",
+                Text(shown.get(r.path, r.path)), r.format or "?", f"{r.n_read:,}", f"{r.n_new:,}",
                 f"{r.n_duplicate:,}", f"{r.n_rejected:,}", f"{r.n_labels:,}",
-                Text(r.status, style="green" if r.status == "done" else "red"),
+                Text(r.status, style=_STATUS_STYLE.get(r.status, "red")),
             )  # fmt: skip
         make_console().print(table)
         rejected = {r.rejected_path for r in results if r.rejected_path}

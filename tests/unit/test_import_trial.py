@@ -1,0 +1,73 @@
+"""Problems a new user met in a trial of ``reviewer import``, each pinned by a test."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+from click.testing import CliRunner
+
+from db import Store
+from importers.run import expand_paths, import_files
+from reviewer.cli import cli
+from tests.unit.import_fixtures import hughes_results_path, openai_record, write_jsonl
+
+
+def _run(db, *args):
+    return CliRunner().invoke(cli, ["--db", str(db), "import", *map(str, args)])
+
+
+def _hughes_tree(root, shared_data):
+    """Two pipeline results files under a folder, plus files the importer must leave alone."""
+    record = shared_data / "transcripts" / "hughes_pipeline_record.json"
+    first = hughes_results_path(root, model="claude-3-opus")
+    second = hughes_results_path(root, model="claude-3-5-sonnet")
+    shutil.copy(record, first)
+    shutil.copy(record, second)
+    (root / "notes.txt").write_text("not a transcript file")
+    (root / ".hidden.json").write_text("[]")
+    return first, second
+
+
+# -- 1. a folder -----------------------------------------------------------------------
+
+
+def test_a_folder_imports_the_files_inside_it_sorted(tmp_path, shared_data):
+    root = tmp_path / "adir"
+    first, second = _hughes_tree(root, shared_data)
+    db = tmp_path / "r.db"
+    result = _run(db, root, "--json")
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.output)
+    assert [f["path"] for f in payload["files"]] == sorted([str(first), str(second)])
+    assert [f["status"] for f in payload["files"]] == ["done", "done"]
+    assert Store(db).transcript_count() == 2  # one per model
+
+
+def test_a_folder_says_what_it_did(tmp_path, shared_data):
+    root = tmp_path / "adir"
+    _hughes_tree(root, shared_data)
+    result = _run(tmp_path / "r.db", root)
+    assert result.exit_code == 0, result.output
+    assert "no such file" not in result.output
+    assert f"{root}: a folder: importing 2 files" in result.output
+    assert "skipping 1 file of another type (notes.txt)" in result.output
+    assert "claude-3-5-sonnet" in result.output  # rows name the file below the folder
+
+
+def test_a_folder_with_nothing_importable_fails_and_says_so(tmp_path):
+    root = tmp_path / "adir"
+    root.mkdir()
+    (root / "readme.txt").write_text("hello")
+    result = _run(tmp_path / "r.db", root)
+    assert result.exit_code == 1
+    assert f"{root} is a folder with no file of a known type" in result.output
+
+
+def test_a_folder_skips_the_databases_own_files(tmp_path):
+    db = tmp_path / "r.db"
+    good = write_jsonl(tmp_path / "chats.jsonl", [openai_record()])
+    (tmp_path / "r.db.rejected.jsonl").write_text('{"reason": "x"}\n')
+    expanded = expand_paths([tmp_path], db)
+    assert [e.path for e in expanded.files] == [good]
+    assert import_files(Store(db), [tmp_path])[0].status == "done"
