@@ -239,6 +239,14 @@ def check_length(text: str, name: str) -> str:
 
 # -- detection -------------------------------------------------------------------------
 
+# The top-level keys of a record of the alignment-faking pipeline's results files.
+HUGHES_KEYS = frozenset({
+    "user_input", "prompt", "success", "output", "output_without_scratchpad",
+    "output_contains_acceptance", "output_contains_refusal", "timestamp", "tags",
+    "strong_reject_score", "strong_reject_raw_output", "deceptive_alignment",
+    "partial_compliance", "helpfulness_categories", "deceptive_alignment_categories",
+})  # fmt: skip
+
 # ijson grows a long string chunk by chunk, so its cost is quadratic in (string / buffer):
 # with its default 64 KB a 50 MB field takes half a minute, with 4 MB under a second.
 IJSON_BUFFER = 4 << 20
@@ -246,12 +254,15 @@ _SNIFF_BYTES = 1 << 20
 _SNIFF_LIMIT = 64 << 20  # read no further than this to learn the first record's keys
 
 
-def _sniff_keys(path: Path) -> tuple[str, set[str]]:
-    """The shape of the first JSON value ('array'/'object') and the keys of its first record."""
+def _sniff_keys(path: Path) -> tuple[str, set[str], bool]:
+    """The shape of the first JSON value ('array'/'object'), the keys of its first record, and
+    whether the file ended (or broke) before that record did: a truncated file still shows
+    the keys written before the cut."""
     import ijson
 
     keys: set[str] = set()
     shape = ""
+    cut = False
     with open(path, "rb") as f:
         try:
             for prefix, event, value in ijson.parse(f, multiple_values=True, buf_size=IJSON_BUFFER):
@@ -271,9 +282,11 @@ def _sniff_keys(path: Path) -> tuple[str, set[str]]:
                     break  # the end of the first record, or of an empty array
                 if f.tell() > _SNIFF_LIMIT:
                     break
+            else:
+                cut = bool(shape)  # the events ran out inside the first record
         except Exception:  # noqa: BLE001 - a broken file is reported by its reader, not here
-            pass
-    return shape, keys
+            cut = True
+    return shape, keys, cut
 
 
 def detect_format(path: str | Path) -> str:
@@ -290,11 +303,22 @@ def detect_format(path: str | Path) -> str:
     if suffix in (".json", ".jsonl", ".ndjson"):
         with open(path, "rb") as f:
             head = f.read(_SNIFF_BYTES)
-        shape, keys = _sniff_keys(path)
+        shape, keys, cut = _sniff_keys(path)
         if shape == "object" and {"eval", "samples"} & keys:
             return "inspect"
         if {"output", "prompt"} <= keys and (
             "user_input" in keys or "deceptive_alignment" in keys or "tags" in keys
+        ):
+            return "hughes"
+        # Cut off inside its first record: the keys seen so far are all the pipeline's, and
+        # its records begin with user_input and prompt. The hughes reader then reports where
+        # the JSON ends, instead of the table reader asking for a --map.
+        if (
+            cut
+            and shape == "array"
+            and keys
+            and keys <= HUGHES_KEYS
+            and {"user_input", "prompt"} & keys
         ):
             return "hughes"
         if b"<NEXT/>" in head or b"<INPUT>" in head:

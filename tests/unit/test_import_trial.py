@@ -71,3 +71,35 @@ def test_a_folder_skips_the_databases_own_files(tmp_path):
     expanded = expand_paths([tmp_path], db)
     assert [e.path for e in expanded.files] == [good]
     assert import_files(Store(db), [tmp_path])[0].status == "done"
+
+
+# -- 2. a truncated hughes file --------------------------------------------------------
+
+
+def _hughes_text(shared_data, copies: int = 1) -> str:
+    records = json.loads((shared_data / "transcripts" / "hughes_pipeline_record.json").read_text())
+    return json.dumps(records * copies, indent=4)
+
+
+def test_a_hughes_file_cut_inside_its_first_record_is_still_hughes(tmp_path, shared_data):
+    from importers.base import detect_format
+
+    text = _hughes_text(shared_data)
+    for cut in (100, 400, len(text) // 3):  # inside user_input, inside prompt, further on
+        path = tmp_path / f"cut{cut}.json"
+        path.write_text(text[:cut])
+        assert detect_format(path) == "hughes", cut
+
+
+def test_a_truncated_hughes_file_says_the_json_ends_early(tmp_path, shared_data):
+    text = _hughes_text(shared_data, copies=3)
+    path = tmp_path / "cut.json"
+    path.write_text(text[: len(text) // 2])  # inside the second record
+    db = tmp_path / "r.db"
+    result = _run(db, path)
+    assert result.exit_code == 1
+    assert f"{path}: record 1" in result.output
+    assert "the JSON ends early, inside record 1" in result.output
+    assert "right here" not in result.output and "------^" not in result.output
+    assert "│ hughes" in result.output
+    assert Store(db).transcript_count() == 0
