@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import io
+import json
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -216,6 +217,22 @@ def require_str(record: dict, key: str, *, optional: bool = False) -> str | None
     if not isinstance(value, str):
         raise RecordError(f"field {key!r} should be a string, found {type_name(value)}")
     return value
+
+
+def describe_json_error(exc: json.JSONDecodeError, text: str, unit: str = "line") -> str:
+    """The whole of what ``json`` found wrong and where, in one phrase.
+
+    ``exc.msg`` alone can end in "at" with the place left out ("Unterminated string starting
+    at"); the column goes there. A line that stops before its JSON does is said to be cut."""
+    what = exc.msg[:1].lower() + exc.msg[1:]
+    reason = (
+        f"{what} column {exc.colno}" if what.endswith(" at") else f"{what} at column {exc.colno}"
+    )
+    if exc.lineno > 1:
+        reason += f" of line {exc.lineno} of the {unit}"
+    if what.startswith("unterminated") or exc.pos >= len(text.rstrip()):
+        reason += f" (the {unit} ends before the JSON does: cut off?)"
+    return reason
 
 
 class RecordError(ValueError):

@@ -13,7 +13,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from importers.base import IJSON_BUFFER, ImportOptions, Rejected, open_binary, type_name
+from importers.base import (
+    IJSON_BUFFER,
+    ImportOptions,
+    Rejected,
+    describe_json_error,
+    open_binary,
+    type_name,
+)
 
 
 @dataclass
@@ -134,10 +141,11 @@ def iter_lines(path: Path, options: ImportOptions) -> Iterator[RawRecord | Rejec
                 index += 1
                 continue
             try:
+                text = text.rstrip("\r\n")  # a cut string then reads as unterminated
                 value = json.loads(text)
             except json.JSONDecodeError as exc:
                 yield Rejected(
-                    f"invalid JSON at column {exc.colno}: {exc.msg}",
+                    f"invalid JSON: {describe_json_error(exc, text)}",
                     index=index,
                     line=line_no,
                     raw=text.rstrip("\r\n"),

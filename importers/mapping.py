@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from db.models import LabelDraft
-from importers.base import ImportOptions, ImportRequestError, RecordError
+from importers.base import ImportOptions, ImportRequestError, RecordError, describe_json_error
 
 TEXT_TARGETS = ("scratchpad", "completion", "output", "turns")
 TARGETS = (*TEXT_TARGETS, "user_input", "system_prompt", "model", "condition", "dataset",
@@ -179,8 +179,9 @@ def label_value(raw: Any, target: LabelTarget, spec: TableSpec) -> Any:
             try:
                 items = json.loads(text)
             except json.JSONDecodeError as exc:
+                why = describe_json_error(exc, text, "cell")
                 raise RecordError(
-                    f"label.{target.field_id}: {text[:80]!r} is not a JSON list ({exc.msg})"
+                    f"label.{target.field_id}: {text[:80]!r} is not a JSON list ({why})"
                 ) from None
             if not isinstance(items, list):
                 items = [items]

@@ -103,3 +103,33 @@ def test_a_truncated_hughes_file_says_the_json_ends_early(tmp_path, shared_data)
     assert "right here" not in result.output and "------^" not in result.output
     assert "│ hughes" in result.output
     assert Store(db).transcript_count() == 0
+
+
+# -- 3. a truncated JSONL line ---------------------------------------------------------
+
+
+def test_a_truncated_jsonl_line_gets_a_whole_message(tmp_path):
+    path = tmp_path / "chats.jsonl"
+    line = json.dumps(openai_record())
+    path.write_text(line + "\n" + line[:40] + "\n")
+    start = line[:40].rindex('"') + 1  # the string the cut leaves open, 1-based column
+    result = _run(tmp_path / "r.db", path)
+    assert result.exit_code == 1
+    expected = (
+        f"{path}: line 2, record 1: invalid JSON: unterminated string starting at column "
+        f"{start} (the line ends before the JSON does: cut off?)"
+    )
+    assert expected in result.output, result.output
+
+
+def test_other_json_errors_in_a_line_say_what_and_where(tmp_path):
+    from importers.base import ImportOptions
+    from importers.jsonstream import iter_lines
+
+    path = tmp_path / "x.jsonl"
+    path.write_text('{"a": 1,, "b": 2}\n{"a": tru}\n')
+    reasons = [r.reason for r in iter_lines(path, ImportOptions())]
+    assert reasons == [
+        "invalid JSON: expecting property name enclosed in double quotes at column 9",
+        "invalid JSON: expecting value at column 7",
+    ]
