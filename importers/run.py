@@ -189,6 +189,11 @@ class Prepare:
         return _oversized(item) or self._prompts.encode(item)
 
 
+def _named(path: Path, message: str) -> str:
+    """Every message starts with the file it is about."""
+    return message if message.startswith(f"{path}") else f"{path}: {message}"
+
+
 def _failure_message(path: Path, fmt: str, r: Rejected, options: ImportOptions) -> str:
     where = r.where
     message = f"{path}: {r.reason}" if where == "file" else f"{path}: {where}: {r.reason}"
@@ -245,7 +250,7 @@ def import_file(
 
             build_spec(options)
     except ImportRequestError as exc:
-        result.error = str(exc)
+        result.error = _named(path, str(exc))
         return result
 
     try:
@@ -313,7 +318,7 @@ def import_file(
         result.error = _failure_message(path, fmt, abort.rejected, options)
         errors = [{"where": abort.rejected.where, "reason": abort.rejected.reason}]
     except ImportRequestError as exc:
-        result.error = f"{path}: {exc}"
+        result.error = _named(path, str(exc))
         errors = [{"where": "file", "reason": str(exc)}]
     except OSError as exc:  # the file vanished or became unreadable while being read
         if copying:  # not the input: the disk under the database or the staging file

@@ -133,3 +133,43 @@ def test_other_json_errors_in_a_line_say_what_and_where(tmp_path):
         "invalid JSON: expecting property name enclosed in double quotes at column 9",
         "invalid JSON: expecting value at column 7",
     ]
+
+
+# -- 4. errors about the mapping name the file and list the fields --------------------
+
+
+def test_an_unknown_label_field_names_the_file_and_lists_the_fields(tmp_path, shared_data):
+    gold = shared_data / "labels" / "gold_106.jsonl"
+    result = _run(tmp_path / "r.db", gold, "--format", "table", "--map", "scratchpad=text",
+                  "--map", "label.nosuch=label")  # fmt: skip
+    assert result.exit_code == 1
+    assert f"{gold}: --map label.nosuch=label: no built-in rubric has a field 'nosuch'" in (
+        result.output
+    )
+    for listed in ("goal_guarding: alignment_faking, motivation", "compliance: compliance"):
+        assert listed in result.output, result.output
+
+
+def test_a_field_missing_from_the_given_rubric_names_the_file(tmp_path, shared_data):
+    gold = shared_data / "labels" / "gold_106.jsonl"
+    result = _run(tmp_path / "r.db", gold, "--format", "table", "--map", "scratchpad=text",
+                  "--map", "label.nosuch=label", "--rubric", "compliance")  # fmt: skip
+    assert result.exit_code == 1
+    assert f"{gold}: --map label.nosuch=label: rubric 'compliance' has no field 'nosuch'" in (
+        result.output
+    )
+    assert "its fields are compliance" in result.output
+
+
+def test_every_request_error_names_the_file(tmp_path, shared_data):
+    gold = shared_data / "labels" / "gold_106.jsonl"
+    cases = [
+        ["--map", "nosuch=text"],
+        ["--map", "scratchpad=text", "--value", "a=b"],
+        ["--map", "scratchpad=text", "--map", "score.alignment_faking=x"],
+        ["--map", "scratchpad=text", "--map", "label.alignment_faking=label", "--rubric", "nope"],
+    ]
+    for extra in cases:
+        result = _run(tmp_path / "r.db", gold, "--format", "table", *extra)
+        assert result.exit_code == 1, extra
+        assert result.output.startswith(f"{gold}: "), (extra, result.output)
