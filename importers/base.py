@@ -55,6 +55,11 @@ class ImportOptions:
     rubric: str | None = None
     maps: dict[str, str] = field(default_factory=dict)
     values: dict[str, str] = field(default_factory=dict)
+    # A hughes file whose path names no model: imported with no model (and a warning in the
+    # result) when True, refused when False. ``reviewer import`` passes False unless
+    # --allow-unknown-model: the model is part of a transcript's uid, so importing the file
+    # again later with --model would add a second copy of every transcript.
+    allow_unknown_model: bool = True
     # Called with the number of bytes of the input read so far (for a progress bar).
     on_progress: Callable[[int], None] | None = None
     # (k, n): yield only records whose index is k mod n (fatal rejections always); set by

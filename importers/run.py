@@ -79,6 +79,7 @@ class FileResult:
     error: str | None = None
     rejected_path: str | None = None
     hint: str | None = None
+    warnings: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -218,6 +219,7 @@ def import_file(
     skip_bad: bool = False,
     sink: RejectedSink | None = None,
     progress: Progress | None = None,
+    warn: Callable[[str], None] | None = None,
 ) -> FileResult:
     """Import one file: stage and check it all, then copy it in short transactions.
 
@@ -252,6 +254,24 @@ def import_file(
     except ImportRequestError as exc:
         result.error = _named(path, str(exc))
         return result
+    if fmt == "hughes" and not options.model:
+        from importers.hughes import path_facts
+
+        if not path_facts(path).get("model"):
+            problem = (
+                "no model in the path (the pipeline writes results/alignment_faking/VARIANT/"
+                "MODEL/results_seedN_TIME.json); pass --model NAME, since the model is part of "
+                "each transcript's identity: importing the file again with --model later would "
+                "add a second copy of every transcript"
+            )
+            if not options.allow_unknown_model:
+                result.error = (
+                    f"{path}: {problem}; or pass --allow-unknown-model to import it with no model"
+                )
+                return result
+            result.warnings.append(f"{problem}; importing it with no model")
+            if warn is not None:
+                warn(f"{path}: warning: {result.warnings[-1]}")
 
     try:
         size = path.stat().st_size
@@ -259,7 +279,13 @@ def import_file(
     except OSError as exc:
         result.error = f"{path}: cannot be read ({exc.strerror or exc})"
         return result
-    recorded_options = {k: v for k, v in asdict(options).items() if v and k != "on_progress"}
+    recorded_options = {
+        k: v
+        for k, v in asdict(options).items()
+        if v and k not in ("on_progress", "allow_unknown_model")
+    }
+    if fmt == "hughes" and not options.model and result.warnings:
+        recorded_options["allow_unknown_model"] = True
     recorded_options["skip_bad"] = skip_bad
     import_id = store.begin_import(
         str(path), fmt, sha256=result.sha256, size_bytes=size,
@@ -461,6 +487,7 @@ def import_files(
     skip_bad: bool = False,
     progress: Progress | None = None,
     on_result: Callable[[FileResult], None] | None = None,
+    warn: Callable[[str], None] | None = None,
 ) -> list[FileResult]:
     """Import each file in turn; a failed file does not stop the others.
 
@@ -491,7 +518,7 @@ def import_files(
             if result is None:
                 result = import_file(
                     store, item.path, fmt=fmt, options=options, skip_bad=skip_bad, sink=sink,
-                    progress=progress,
+                    progress=progress, warn=warn,
                 )  # fmt: skip
             results.append(result)
             if on_result is not None:

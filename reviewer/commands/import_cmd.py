@@ -154,6 +154,11 @@ class _RichProgress:
 )  # fmt: skip
 @click.option("--rubric", help="table: rubric id or .toml path holding the mapped label fields.")
 @click.option("--model", help="Model name for every record (overrides the file and path).")
+@click.option(
+    "--allow-unknown-model", is_flag=True,
+    help="hughes: import a file whose path names no model, with no model (refused otherwise: "
+    "the model is part of each transcript's identity, so pass --model NAME instead).",
+)  # fmt: skip
 @click.option("--condition", help="Condition for every record, e.g. free, paid.")
 @click.option("--dataset", help="Dataset/experiment name for every record.")
 @click.option(
@@ -172,6 +177,7 @@ def import_cmd(
     label_source: str,
     rubric: str | None,
     model: str | None,
+    allow_unknown_model: bool,
     condition: str | None,
     dataset: str | None,
     skip_bad: bool,
@@ -189,7 +195,7 @@ def import_cmd(
     options = ImportOptions(
         model=model, condition=condition, dataset=dataset, rater=rater,
         label_source=label_source, rubric=rubric, maps=_pairs(maps, "--map"),
-        values=_pairs(values, "--value"),
+        values=_pairs(values, "--value"), allow_unknown_model=allow_unknown_model,
     )  # fmt: skip
     if (options.maps or options.values) and fmt not in (None, "table"):
         raise click.UsageError("--map and --value apply to the table format only")
@@ -210,6 +216,7 @@ def import_cmd(
     results = import_files(
         obj.store, expanded.files, fmt=fmt, options=options, skip_bad=skip_bad,
         progress=None if as_json else _RichProgress(), on_result=report,
+        warn=None if as_json else lambda text: err.print(Text(text, style="yellow"), soft_wrap=True),
     )  # fmt: skip
     failed = [r for r in results if r.status not in ("done", "skipped")]
     if as_json:

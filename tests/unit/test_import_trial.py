@@ -96,7 +96,7 @@ def test_a_truncated_hughes_file_says_the_json_ends_early(tmp_path, shared_data)
     path = tmp_path / "cut.json"
     path.write_text(text[: len(text) // 2])  # inside the second record
     db = tmp_path / "r.db"
-    result = _run(db, path)
+    result = _run(db, path, "--model", "claude-3-opus")
     assert result.exit_code == 1
     assert f"{path}: record 1" in result.output
     assert "the JSON ends early, inside record 1" in result.output
@@ -173,3 +173,50 @@ def test_every_request_error_names_the_file(tmp_path, shared_data):
         result = _run(tmp_path / "r.db", gold, "--format", "table", *extra)
         assert result.exit_code == 1, extra
         assert result.output.startswith(f"{gold}: "), (extra, result.output)
+
+
+# -- 5. a hughes file whose path carries no model --------------------------------------
+
+
+def test_a_hughes_file_without_a_model_in_its_path_is_refused(tmp_path, shared_data):
+    path = tmp_path / "record.json"
+    shutil.copy(shared_data / "transcripts" / "hughes_pipeline_record.json", path)
+    db = tmp_path / "r.db"
+    result = _run(db, path)
+    assert result.exit_code == 1
+    assert f"{path}: no model in the path" in result.output
+    assert "pass --model NAME, since the model is part of each transcript's identity" in (
+        result.output
+    )
+    assert "--allow-unknown-model" in result.output
+    assert Store(db).transcript_count() == 0
+    # With the model the file goes in once; running it again with the same model adds nothing.
+    assert _run(db, path, "--model", "claude-3-opus").exit_code == 0
+    assert _run(db, path, "--model", "claude-3-opus").exit_code == 0
+    assert Store(db).transcript_count() == 1
+
+
+def test_allow_unknown_model_imports_with_a_warning_printed_first(tmp_path, shared_data):
+    path = tmp_path / "record.json"
+    shutil.copy(shared_data / "transcripts" / "hughes_pipeline_record.json", path)
+    db = tmp_path / "r.db"
+    result = _run(db, path, "--allow-unknown-model")
+    assert result.exit_code == 0, result.output
+    warning = f"{path}: warning: no model in the path"
+    assert warning in result.output
+    assert result.output.index(warning) < result.output.index("Imported into")
+    [row] = Store(db).execute("SELECT model FROM transcripts")
+    assert row[0] is None
+    payload = json.loads(_run(db, path, "--allow-unknown-model", "--json").output)
+    assert payload["files"][0]["warnings"][0].startswith("no model in the path")
+
+
+def test_a_model_from_the_pipeline_layout_needs_no_option(tmp_path, shared_data):
+    path = hughes_results_path(tmp_path, model="claude-3-opus")
+    shutil.copy(shared_data / "transcripts" / "hughes_pipeline_record.json", path)
+    db = tmp_path / "r.db"
+    result = _run(db, path)
+    assert result.exit_code == 0, result.output
+    assert "warning" not in result.output
+    [row] = Store(db).execute("SELECT model FROM transcripts")
+    assert row[0] == "claude-3-opus"
