@@ -165,7 +165,11 @@ class _RichProgress:
     "--skip-bad", is_flag=True,
     help="Import the good records; write each bad one with its reason to DB.rejected.jsonl.",
 )  # fmt: skip
-@click.option("--json", "as_json", is_flag=True, help="Print the per-file results as JSON.")
+@click.option(
+    "--json", "as_json", is_flag=True,
+    help="Print one JSON object instead of the table and messages: the database, and per file "
+    "its status, counts, error, hint and warnings (every key is described in the README).",
+)  # fmt: skip
 @pass_context
 def import_cmd(
     obj: Context,
