@@ -20,6 +20,8 @@ Formats (detected from the file when --format is not given):
 \b
 Examples:
   reviewer import results/alignment_faking/helpful_only/claude-3-opus/results_seed1_*.json
+  reviewer import results/          (every results file below the folder)
+  reviewer import my_run.json --model claude-3-opus
   reviewer import logs/*.eval --condition free
   reviewer import ../shared/data/labels/gold_106.jsonl --format table \\
       --map scratchpad=text --map label.alignment_faking=label \\
@@ -30,6 +32,10 @@ A folder stands for the files in it and below it whose type is known (.json, .js
 the database's own files and files of other types are left out, and said so. A file found
 in a folder whose format cannot be told is skipped (status "skipped", with the reason), not
 failed; pass --format to read them all as one format.
+
+A hughes file takes its model from its path; when the path names none, the file is refused
+unless --model NAME is given (or --allow-unknown-model), since the model is part of each
+transcript's identity and a later import with --model would add a second copy.
 
 Each file is read and checked whole before anything is written: a file with a bad record is
 rejected, with the file name, the record and what was wrong, and the database is left as it
