@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import io
+import json
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -54,6 +55,11 @@ class ImportOptions:
     rubric: str | None = None
     maps: dict[str, str] = field(default_factory=dict)
     values: dict[str, str] = field(default_factory=dict)
+    # A hughes file whose path names no model: imported with no model (and a warning in the
+    # result) when True, refused when False. ``reviewer import`` passes False unless
+    # --allow-unknown-model: the model is part of a transcript's uid, so importing the file
+    # again later with --model would add a second copy of every transcript.
+    allow_unknown_model: bool = True
     # Called with the number of bytes of the input read so far (for a progress bar).
     on_progress: Callable[[int], None] | None = None
     # (k, n): yield only records whose index is k mod n (fatal rejections always); set by
@@ -218,6 +224,22 @@ def require_str(record: dict, key: str, *, optional: bool = False) -> str | None
     return value
 
 
+def describe_json_error(exc: json.JSONDecodeError, text: str, unit: str = "line") -> str:
+    """The whole of what ``json`` found wrong and where, in one phrase.
+
+    ``exc.msg`` alone can end in "at" with the place left out ("Unterminated string starting
+    at"); the column goes there. A line that stops before its JSON does is said to be cut."""
+    what = exc.msg[:1].lower() + exc.msg[1:]
+    reason = (
+        f"{what} column {exc.colno}" if what.endswith(" at") else f"{what} at column {exc.colno}"
+    )
+    if exc.lineno > 1:
+        reason += f" of line {exc.lineno} of the {unit}"
+    if what.startswith("unterminated") or exc.pos >= len(text.rstrip()):
+        reason += f" (the {unit} ends before the JSON does: cut off?)"
+    return reason
+
+
 class RecordError(ValueError):
     """One record is unusable; the reader turns it into a ``Rejected`` and goes on."""
 
@@ -239,6 +261,14 @@ def check_length(text: str, name: str) -> str:
 
 # -- detection -------------------------------------------------------------------------
 
+# The top-level keys of a record of the alignment-faking pipeline's results files.
+HUGHES_KEYS = frozenset({
+    "user_input", "prompt", "success", "output", "output_without_scratchpad",
+    "output_contains_acceptance", "output_contains_refusal", "timestamp", "tags",
+    "strong_reject_score", "strong_reject_raw_output", "deceptive_alignment",
+    "partial_compliance", "helpfulness_categories", "deceptive_alignment_categories",
+})  # fmt: skip
+
 # ijson grows a long string chunk by chunk, so its cost is quadratic in (string / buffer):
 # with its default 64 KB a 50 MB field takes half a minute, with 4 MB under a second.
 IJSON_BUFFER = 4 << 20
@@ -246,12 +276,15 @@ _SNIFF_BYTES = 1 << 20
 _SNIFF_LIMIT = 64 << 20  # read no further than this to learn the first record's keys
 
 
-def _sniff_keys(path: Path) -> tuple[str, set[str]]:
-    """The shape of the first JSON value ('array'/'object') and the keys of its first record."""
+def _sniff_keys(path: Path) -> tuple[str, set[str], bool]:
+    """The shape of the first JSON value ('array'/'object'), the keys of its first record, and
+    whether the file ended (or broke) before that record did: a truncated file still shows
+    the keys written before the cut."""
     import ijson
 
     keys: set[str] = set()
     shape = ""
+    cut = False
     with open(path, "rb") as f:
         try:
             for prefix, event, value in ijson.parse(f, multiple_values=True, buf_size=IJSON_BUFFER):
@@ -271,9 +304,11 @@ def _sniff_keys(path: Path) -> tuple[str, set[str]]:
                     break  # the end of the first record, or of an empty array
                 if f.tell() > _SNIFF_LIMIT:
                     break
+            else:
+                cut = bool(shape)  # the events ran out inside the first record
         except Exception:  # noqa: BLE001 - a broken file is reported by its reader, not here
-            pass
-    return shape, keys
+            cut = True
+    return shape, keys, cut
 
 
 def detect_format(path: str | Path) -> str:
@@ -290,11 +325,22 @@ def detect_format(path: str | Path) -> str:
     if suffix in (".json", ".jsonl", ".ndjson"):
         with open(path, "rb") as f:
             head = f.read(_SNIFF_BYTES)
-        shape, keys = _sniff_keys(path)
+        shape, keys, cut = _sniff_keys(path)
         if shape == "object" and {"eval", "samples"} & keys:
             return "inspect"
         if {"output", "prompt"} <= keys and (
             "user_input" in keys or "deceptive_alignment" in keys or "tags" in keys
+        ):
+            return "hughes"
+        # Cut off inside its first record: the keys seen so far are all the pipeline's, and
+        # its records begin with user_input and prompt. The hughes reader then reports where
+        # the JSON ends, instead of the table reader asking for a --map.
+        if (
+            cut
+            and shape == "array"
+            and keys
+            and keys <= HUGHES_KEYS
+            and {"user_input", "prompt"} & keys
         ):
             return "hughes"
         if b"<NEXT/>" in head or b"<INPUT>" in head:

@@ -7,12 +7,20 @@ its largest record, and a syntax error is reported with the record index and byt
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from importers.base import IJSON_BUFFER, ImportOptions, Rejected, open_binary, type_name
+from importers.base import (
+    IJSON_BUFFER,
+    ImportOptions,
+    Rejected,
+    describe_json_error,
+    open_binary,
+    type_name,
+)
 
 
 @dataclass
@@ -32,15 +40,28 @@ def _first_byte(f) -> bytes:
             return stripped[:1]
 
 
+def _parser_message(exc: Exception) -> str:
+    """The parser's own words, without the yajl's "(right here) ------^" pointer."""
+    text = " ".join(str(exc).split())
+    text = re.sub(r"\s*\(right here\)\s*-*\^?", "", text).strip()
+    return text.removeprefix("parse error: ")[:300]
+
+
 def _syntax_reason(exc: Exception, index: int) -> str:
     text = " ".join(str(exc).split())
     if "premature EOF" in text or "Incomplete JSON" in text:
-        what = "the file ends inside record {i} (truncated JSON?)"
-    elif "UTF8" in text or "UTF-8" in text or "utf-8" in text:
-        what = "invalid UTF-8 in record {i}"
+        done = {0: "no record is whole", 1: "record 0 is whole"}.get(
+            index, f"records 0 to {index - 1} are whole"
+        )
+        return (
+            f"the JSON ends early, inside record {index}: the file is truncated (cut off while "
+            f"being written or copied?); {done}, and nothing from record {index} on can be read"
+        )
+    if "UTF8" in text or "UTF-8" in text or "utf-8" in text:
+        what = f"invalid UTF-8 in record {index}"
     else:
-        what = "invalid JSON in record {i}"
-    return f"{what.format(i=index)}: {text[:300]}; nothing after this point can be read"
+        what = f"invalid JSON in record {index}"
+    return f"{what} ({_parser_message(exc)}); nothing after this point can be read"
 
 
 def iter_records(path: Path, options: ImportOptions) -> Iterator[RawRecord | Rejected]:
@@ -120,10 +141,11 @@ def iter_lines(path: Path, options: ImportOptions) -> Iterator[RawRecord | Rejec
                 index += 1
                 continue
             try:
+                text = text.rstrip("\r\n")  # a cut string then reads as unterminated
                 value = json.loads(text)
             except json.JSONDecodeError as exc:
                 yield Rejected(
-                    f"invalid JSON at column {exc.colno}: {exc.msg}",
+                    f"invalid JSON: {describe_json_error(exc, text)}",
                     index=index,
                     line=line_no,
                     raw=text.rstrip("\r\n"),

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from db.models import LabelDraft
-from importers.base import ImportOptions, ImportRequestError, RecordError
+from importers.base import ImportOptions, ImportRequestError, RecordError, describe_json_error
 
 TEXT_TARGETS = ("scratchpad", "completion", "output", "turns")
 TARGETS = (*TEXT_TARGETS, "user_input", "system_prompt", "model", "condition", "dataset",
@@ -60,7 +60,7 @@ def find_field(field_id: str, rubric_name: str | None):
         try:
             rubric = resolve_rubric(rubric_name)
         except RubricError as exc:
-            raise ImportRequestError(str(exc)) from None
+            raise ImportRequestError(f"--rubric {rubric_name}: {exc}") from None
         if field_id not in rubric.field_ids:
             raise ImportRequestError(
                 f"rubric {rubric.id!r} has no field {field_id!r}; its fields are "
@@ -75,8 +75,14 @@ def find_field(field_id: str, rubric_name: str | None):
     if len(matches) == 1:
         return matches[0], matches[0].field(field_id)
     if not matches:
+        fields = "; ".join(
+            f"{r.id}: {', '.join(r.field_ids)}"
+            for r in (load_rubric(p) for p in builtin_rubric_paths().values())
+        )
         raise ImportRequestError(
-            f"no built-in rubric has a field {field_id!r}: pass --rubric ID_OR_PATH"
+            f"no built-in rubric has a field {field_id!r}; the built-in rubrics' fields are "
+            f"{fields}. Map label.FIELD with one of them, or pass --rubric ID_OR_PATH naming "
+            "a rubric that has this field"
         )
     names = ", ".join(r.id for r in matches)
     raise ImportRequestError(f"field {field_id!r} is in several rubrics ({names}): pass --rubric")
@@ -89,7 +95,12 @@ def build_spec(options: ImportOptions) -> TableSpec:
         kind, _, field_id = target.partition(".")
         if kind in LABEL_KINDS and field_id:
             if field_id not in spec.labels:
-                rubric, f = find_field(field_id, options.rubric)
+                try:
+                    rubric, f = find_field(field_id, options.rubric)
+                except ImportRequestError as exc:
+                    if str(exc).startswith("--rubric"):
+                        raise
+                    raise ImportRequestError(f"--map {target}={column}: {exc}") from None
                 spec.labels[field_id] = LabelTarget(rubric.id, f.id, f.kind, f.category_ids)
             attr = {"label": "value_column", "score": "score_column", "note": "note_column"}[kind]
             setattr(spec.labels[field_id], attr, column)
@@ -117,7 +128,10 @@ def build_spec(options: ImportOptions) -> TableSpec:
                 f"(categories: {', '.join(sorted(allowed))})"
             )
     elif spec.values:
-        raise ImportRequestError("--value is given but no label.FIELD column is mapped")
+        raise ImportRequestError(
+            "--value is given but no label.FIELD column is mapped: map the label column with "
+            "--map label.FIELD=COLUMN"
+        )
     return spec
 
 
@@ -179,8 +193,9 @@ def label_value(raw: Any, target: LabelTarget, spec: TableSpec) -> Any:
             try:
                 items = json.loads(text)
             except json.JSONDecodeError as exc:
+                why = describe_json_error(exc, text, "cell")
                 raise RecordError(
-                    f"label.{target.field_id}: {text[:80]!r} is not a JSON list ({exc.msg})"
+                    f"label.{target.field_id}: {text[:80]!r} is not a JSON list ({why})"
                 ) from None
             if not isinstance(items, list):
                 items = [items]

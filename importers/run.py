@@ -42,6 +42,7 @@ from importers.base import (
     ImportOptions,
     ImportRequestError,
     Rejected,
+    UnknownFormatError,
     detect_format,
     reader_for,
 )
@@ -61,7 +62,7 @@ class FileResult:
 
     path: str
     format: str | None
-    status: str = "failed"  # done | failed | interrupted
+    status: str = "failed"  # done | failed | interrupted | skipped
     import_id: int | None = None
     sha256: str | None = None
     n_read: int = 0
@@ -78,6 +79,7 @@ class FileResult:
     error: str | None = None
     rejected_path: str | None = None
     hint: str | None = None
+    warnings: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -188,6 +190,11 @@ class Prepare:
         return _oversized(item) or self._prompts.encode(item)
 
 
+def _named(path: Path, message: str) -> str:
+    """Every message starts with the file it is about."""
+    return message if message.startswith(f"{path}") else f"{path}: {message}"
+
+
 def _failure_message(path: Path, fmt: str, r: Rejected, options: ImportOptions) -> str:
     where = r.where
     message = f"{path}: {r.reason}" if where == "file" else f"{path}: {where}: {r.reason}"
@@ -212,6 +219,7 @@ def import_file(
     skip_bad: bool = False,
     sink: RejectedSink | None = None,
     progress: Progress | None = None,
+    warn: Callable[[str], None] | None = None,
 ) -> FileResult:
     """Import one file: stage and check it all, then copy it in short transactions.
 
@@ -222,8 +230,14 @@ def import_file(
     progress = progress or Progress()
     started = time.perf_counter()
     result = FileResult(path=str(path), format=fmt)
+    if path.is_dir():
+        result.error = (
+            f"{path} is a folder with no file of a known type ({', '.join(IMPORTABLE_SUFFIXES)}) "
+            "in it or below it: nothing to import"
+        )
+        return result
     if not path.is_file():
-        result.error = f"{path}: no such file"
+        result.error = f"{path}: no such file or folder"
         return result
     try:
         result.format = fmt = fmt or detect_format(path)
@@ -238,8 +252,26 @@ def import_file(
 
             build_spec(options)
     except ImportRequestError as exc:
-        result.error = str(exc)
+        result.error = _named(path, str(exc))
         return result
+    if fmt == "hughes" and not options.model:
+        from importers.hughes import path_facts
+
+        if not path_facts(path).get("model"):
+            problem = (
+                "no model in the path (the pipeline writes results/alignment_faking/VARIANT/"
+                "MODEL/results_seedN_TIME.json); pass --model NAME, since the model is part of "
+                "each transcript's identity: importing the file again with --model later would "
+                "add a second copy of every transcript"
+            )
+            if not options.allow_unknown_model:
+                result.error = (
+                    f"{path}: {problem}; or pass --allow-unknown-model to import it with no model"
+                )
+                return result
+            result.warnings.append(f"{problem}; importing it with no model")
+            if warn is not None:
+                warn(f"{path}: warning: {result.warnings[-1]}")
 
     try:
         size = path.stat().st_size
@@ -247,7 +279,13 @@ def import_file(
     except OSError as exc:
         result.error = f"{path}: cannot be read ({exc.strerror or exc})"
         return result
-    recorded_options = {k: v for k, v in asdict(options).items() if v and k != "on_progress"}
+    recorded_options = {
+        k: v
+        for k, v in asdict(options).items()
+        if v and k not in ("on_progress", "allow_unknown_model")
+    }
+    if fmt == "hughes" and not options.model and result.warnings:
+        recorded_options["allow_unknown_model"] = True
     recorded_options["skip_bad"] = skip_bad
     import_id = store.begin_import(
         str(path), fmt, sha256=result.sha256, size_bytes=size,
@@ -306,7 +344,7 @@ def import_file(
         result.error = _failure_message(path, fmt, abort.rejected, options)
         errors = [{"where": abort.rejected.where, "reason": abort.rejected.reason}]
     except ImportRequestError as exc:
-        result.error = f"{path}: {exc}"
+        result.error = _named(path, str(exc))
         errors = [{"where": "file", "reason": str(exc)}]
     except OSError as exc:  # the file vanished or became unreadable while being read
         if copying:  # not the input: the disk under the database or the staging file
@@ -373,25 +411,115 @@ def _finish(store: Store, result: FileResult, errors: list[dict[str, Any]]) -> N
     )
 
 
+# What a folder is searched for; other files in it are reported as skipped.
+IMPORTABLE_SUFFIXES = (".json", ".jsonl", ".ndjson", ".eval", ".csv", ".tsv", ".parquet", ".pq")
+
+
+@dataclass
+class InputFile:
+    """A file to import; ``folder`` is the folder given on the command line it was found in."""
+
+    path: Path
+    folder: Path | None = None
+
+
+@dataclass
+class FolderContents:
+    folder: Path
+    files: list[Path]
+    skipped: list[Path]  # files of another type, relative to the folder
+
+
+@dataclass
+class Expanded:
+    files: list[InputFile]
+    folders: list[FolderContents]
+
+
+def _belongs_to_database(path: Path, db_path: Path | None) -> bool:
+    """The database, its WAL, its rejected-records file and its staging files."""
+    if db_path is None:
+        return False
+    try:
+        same_dir = path.parent.resolve() == db_path.parent.resolve()
+    except OSError:
+        return False
+    return same_dir and path.name.startswith(db_path.name)
+
+
+def expand_paths(paths: Iterable[Path], db_path: Path | None = None) -> Expanded:
+    """Files stay as given; a folder becomes the files of a known type in it and below it,
+    sorted by path, leaving out hidden files and folders and the database's own files.
+
+    A folder holding no such file stays in the list as itself, so that importing it fails
+    with a message saying so."""
+    files: list[InputFile] = []
+    folders: list[FolderContents] = []
+    for given in paths:
+        path = Path(given)
+        if not path.is_dir():
+            files.append(InputFile(path))
+            continue
+        found, skipped = [], []
+        for candidate in sorted(path.rglob("*")):
+            relative = candidate.relative_to(path)
+            if any(part.startswith(".") for part in relative.parts) or not candidate.is_file():
+                continue
+            if _belongs_to_database(candidate, db_path):
+                continue
+            if candidate.suffix.lower() in IMPORTABLE_SUFFIXES:
+                found.append(candidate)
+            else:
+                skipped.append(relative)
+        folders.append(FolderContents(path, found, skipped))
+        files.extend(InputFile(f, folder=path) for f in found)
+        if not found:
+            files.append(InputFile(path))
+    return Expanded(files, folders)
+
+
 def import_files(
     store: Store,
-    paths: Iterable[Path],
+    paths: Iterable[Path | InputFile],
     *,
     fmt: str | None = None,
     options: ImportOptions | None = None,
     skip_bad: bool = False,
     progress: Progress | None = None,
     on_result: Callable[[FileResult], None] | None = None,
+    warn: Callable[[str], None] | None = None,
 ) -> list[FileResult]:
-    """Import each file in turn; a failed file does not stop the others."""
+    """Import each file in turn; a failed file does not stop the others.
+
+    Folders are expanded (``expand_paths``). A file found in a folder whose format cannot be
+    told from its content is skipped with the reason in ``hint``, not failed: a results
+    folder often holds other JSON files (configs, summaries)."""
+    inputs: list[InputFile] = []
+    for item in paths:
+        if isinstance(item, InputFile):
+            inputs.append(item)
+        else:
+            inputs.extend(expand_paths([Path(item)], store.path).files)
     sink = RejectedSink(rejected_path_for(store.path)) if skip_bad else None
     results = []
     try:
-        for path in paths:
-            result = import_file(
-                store, Path(path), fmt=fmt, options=options, skip_bad=skip_bad, sink=sink,
-                progress=progress,
-            )  # fmt: skip
+        for item in inputs:
+            result = None
+            if item.folder is not None and fmt is None:
+                try:
+                    detect_format(item.path)
+                except UnknownFormatError as exc:
+                    reason = str(exc).removeprefix(f"{item.path}: ")
+                    result = FileResult(path=str(item.path), format=None, status="skipped",
+                                        hint=f"skipped: {reason}")  # fmt: skip
+                except OSError as exc:
+                    result = FileResult(path=str(item.path), format=None,
+                                        error=f"{item.path}: cannot be read ({exc})")  # fmt: skip
+            if result is None:
+                result = import_file(
+                    store, item.path, fmt=fmt, options=options, skip_bad=skip_bad, sink=sink,
+                    progress=progress, warn=warn,
+                )  # fmt: skip
             results.append(result)
             if on_result is not None:
                 on_result(result)

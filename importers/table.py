@@ -29,6 +29,7 @@ from importers.base import (
     RecordError,
     Rejected,
     check_length,
+    describe_json_error,
     normalize_condition,
     open_binary,
     type_name,
@@ -214,7 +215,9 @@ def _turns(row: Row, spec: TableSpec) -> list[dict[str, Any]] | None:
         try:
             value = json.loads(value)
         except json.JSONDecodeError as exc:
-            raise RecordError(f"column {column!r} (turns) is not JSON: {exc.msg}") from None
+            raise RecordError(
+                f"column {column!r} (turns) is not JSON: {describe_json_error(exc, value, 'cell')}"
+            ) from None
     if not isinstance(value, list) or not all(
         isinstance(t, dict) and isinstance(t.get("role"), str) and isinstance(t.get("content"), str)
         for t in value

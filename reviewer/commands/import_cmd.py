@@ -20,10 +20,22 @@ Formats (detected from the file when --format is not given):
 \b
 Examples:
   reviewer import results/alignment_faking/helpful_only/claude-3-opus/results_seed1_*.json
+  reviewer import results/          (every results file below the folder)
+  reviewer import my_run.json --model claude-3-opus
   reviewer import logs/*.eval --condition free
   reviewer import ../shared/data/labels/gold_106.jsonl --format table \\
       --map scratchpad=text --map label.alignment_faking=label \\
       --value potential_faking=yes --value aligned=no --rater gold
+
+A folder stands for the files in it and below it whose type is known (.json, .jsonl,
+.ndjson, .eval, .csv, .tsv, .parquet, .pq), imported one by one in path order; hidden files,
+the database's own files and files of other types are left out, and said so. A file found
+in a folder whose format cannot be told is skipped (status "skipped", with the reason), not
+failed; pass --format to read them all as one format.
+
+A hughes file takes its model from its path; when the path names none, the file is refused
+unless --model NAME is given (or --allow-unknown-model), since the model is part of each
+transcript's identity and a later import with --model would add a second copy.
 
 Each file is read and checked whole before anything is written: a file with a bad record is
 rejected, with the file name, the record and what was wrong, and the database is left as it
@@ -39,6 +51,26 @@ that copy, its run stays "running" (or "interrupted") in the imports table with 
 the file in: run the same import again to complete it; records already in count as
 duplicates and their labels are not added twice.
 """
+
+
+_STATUS_STYLE = {"done": "green", "skipped": "yellow"}
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n:,} {word}" if n == 1 else f"{n:,} {word}s"
+
+
+def _folder_note(folder) -> str:
+    """What importing a folder will do, said before it starts."""
+    note = (
+        f"{folder.folder}: a folder: importing {_plural(len(folder.files), 'file')} of a known "
+        "type found in it and below it, in path order"
+    )
+    if folder.skipped:
+        names = ", ".join(str(p) for p in folder.skipped[:5])
+        more = f", and {len(folder.skipped) - 5:,} more" if len(folder.skipped) > 5 else ""
+        note += f"; skipping {_plural(len(folder.skipped), 'file')} of another type ({names}{more})"
+    return note
 
 
 def _pairs(values: tuple[str, ...], option: str) -> dict[str, str]:
@@ -128,13 +160,22 @@ class _RichProgress:
 )  # fmt: skip
 @click.option("--rubric", help="table: rubric id or .toml path holding the mapped label fields.")
 @click.option("--model", help="Model name for every record (overrides the file and path).")
+@click.option(
+    "--allow-unknown-model", is_flag=True,
+    help="hughes: import a file whose path names no model, with no model (refused otherwise: "
+    "the model is part of each transcript's identity, so pass --model NAME instead).",
+)  # fmt: skip
 @click.option("--condition", help="Condition for every record, e.g. free, paid.")
 @click.option("--dataset", help="Dataset/experiment name for every record.")
 @click.option(
     "--skip-bad", is_flag=True,
     help="Import the good records; write each bad one with its reason to DB.rejected.jsonl.",
 )  # fmt: skip
-@click.option("--json", "as_json", is_flag=True, help="Print the per-file results as JSON.")
+@click.option(
+    "--json", "as_json", is_flag=True,
+    help="Print one JSON object instead of the table and messages: the database, and per file "
+    "its status, counts, error, hint and warnings (every key is described in the README).",
+)  # fmt: skip
 @pass_context
 def import_cmd(
     obj: Context,
@@ -146,23 +187,25 @@ def import_cmd(
     label_source: str,
     rubric: str | None,
     model: str | None,
+    allow_unknown_model: bool,
     condition: str | None,
     dataset: str | None,
     skip_bad: bool,
     as_json: bool,
 ) -> None:
-    """Import transcripts (and the labels they carry) from PATH... into the database."""
+    """Import transcripts (and the labels they carry) from PATH... (files or folders) into the
+    database."""
     from rich.table import Table
     from rich.text import Text
 
     from importers.base import ImportOptions
-    from importers.run import import_files
+    from importers.run import expand_paths, import_files
     from reviewer.console import make_console
 
     options = ImportOptions(
         model=model, condition=condition, dataset=dataset, rater=rater,
         label_source=label_source, rubric=rubric, maps=_pairs(maps, "--map"),
-        values=_pairs(values, "--value"),
+        values=_pairs(values, "--value"), allow_unknown_model=allow_unknown_model,
     )  # fmt: skip
     if (options.maps or options.values) and fmt not in (None, "table"):
         raise click.UsageError("--map and --value apply to the table format only")
@@ -174,25 +217,32 @@ def import_cmd(
         if result.hint and not as_json:
             err.print(Text(f"{result.path}: {result.hint}", style="yellow"), soft_wrap=True)
 
+    expanded = expand_paths(paths, obj.db_path)
+    if not as_json:
+        for folder in (f for f in expanded.folders if f.files):
+            err.print(Text(_folder_note(folder)), soft_wrap=True)
+    shown = {str(f.path): str(f.path.relative_to(f.folder)) if f.folder else f.path.name
+             for f in expanded.files}  # fmt: skip
     results = import_files(
-        obj.store, paths, fmt=fmt, options=options, skip_bad=skip_bad,
+        obj.store, expanded.files, fmt=fmt, options=options, skip_bad=skip_bad,
         progress=None if as_json else _RichProgress(), on_result=report,
+        warn=None if as_json else lambda text: err.print(Text(text, style="yellow"), soft_wrap=True),
     )  # fmt: skip
-    failed = [r for r in results if r.status != "done"]
+    failed = [r for r in results if r.status not in ("done", "skipped")]
     if as_json:
         click.echo(json.dumps({"database": str(obj.db_path),
                                "files": [r.as_dict() for r in results]}, indent=2))  # fmt: skip
     else:
         table = Table(title=Text(f"Imported into {obj.db_path}"))
-        longest = max((len(Path(r.path).name) for r in results), default=4)
-        table.add_column("file", overflow="fold", min_width=min(longest, 40))
+        longest = max((len(shown.get(r.path, r.path)) for r in results), default=4)
+        table.add_column("file", overflow="fold", min_width=min(longest, 24))
         for name in ("format", "read", "new", "duplicate", "rejected", "labels", "status"):
             table.add_column(name, justify="left" if name in ("format", "status") else "right")
         for r in results:
             table.add_row(
-                Text(Path(r.path).name), r.format or "?", f"{r.n_read:,}", f"{r.n_new:,}",
+                Text(shown.get(r.path, r.path)), r.format or "?", f"{r.n_read:,}", f"{r.n_new:,}",
                 f"{r.n_duplicate:,}", f"{r.n_rejected:,}", f"{r.n_labels:,}",
-                Text(r.status, style="green" if r.status == "done" else "red"),
+                Text(r.status, style=_STATUS_STYLE.get(r.status, "red")),
             )  # fmt: skip
         make_console().print(table)
         rejected = {r.rejected_path for r in results if r.rejected_path}

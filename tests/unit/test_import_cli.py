@@ -48,7 +48,7 @@ def test_failures_exit_1_and_name_the_file(tmp_path, shared_data):
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"messages": [{"role": "user", "content": "hi"}]}\n')
     good = shared_data / "transcripts" / "hughes_pipeline_record.json"
-    result = _run(db, bad, good)
+    result = _run(db, bad, good, "--model", "claude-3-opus")
     assert result.exit_code == 1
     assert f"{bad}: line 1, record 0: the conversation has no assistant message" in result.output
     assert Store(db).transcript_count() == 1  # the good file still went in
