@@ -88,8 +88,7 @@ def analyze(obj: Context, rubric_ids, classifier, phase, resamples, seed, as_jso
     from rich.table import Table
     from rich.text import Text
 
-    from reviewer.commands.stats_view import literal
-    from reviewer.console import make_console
+    from reviewer.console import literal, make_console
 
     console = make_console()
     for rubric in report["rubrics"]:

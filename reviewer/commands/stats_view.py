@@ -11,7 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from reviewer.agreement.bands import BAND_SOURCE
-from reviewer.console import make_console
+from reviewer.console import literal, make_console
 
 METRIC_NAMES = {
     "percent_agreement": "percent agreement",
@@ -25,13 +25,6 @@ METRIC_NAMES = {
     "gwet_ac1": "Gwet's AC1",
     "gwet_ac2": "Gwet's AC2",
 }
-
-
-def literal(value: Any) -> Text:
-    """User-supplied text, shown as is: no markup, control characters as escapes."""
-    text = str(value)
-    shown = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
-    return Text(shown)
 
 
 def fmt(value: float | None, digits: int = 3) -> str:
