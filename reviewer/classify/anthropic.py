@@ -14,35 +14,29 @@ from reviewer.classify.base import (
     BatchState,
     CallFailed,
     Completion,
-    ConfigError,
     Provider,
     RateLimited,
     describe_error,
+    field_of,
     retry_after_seconds,
 )
-
-
-def _get(obj: Any, name: str) -> Any:
-    if obj is None:
-        return None
-    return obj.get(name) if isinstance(obj, dict) else getattr(obj, name, None)
 
 
 def _completion(message: Any) -> Completion:
     """A Completion from a Messages response (a dict or the SDK's model)."""
     text = "".join(
-        _get(block, "text") or ""
-        for block in (_get(message, "content") or [])
-        if _get(block, "type") == "text"
+        field_of(block, "text") or ""
+        for block in (field_of(message, "content") or [])
+        if field_of(block, "type") == "text"
     )
-    usage = _get(message, "usage")
+    usage = field_of(message, "usage")
     return Completion(
         texts=[text],
-        input_tokens=int(_get(usage, "input_tokens") or 0),
-        output_tokens=int(_get(usage, "output_tokens") or 0),
-        cache_read_tokens=int(_get(usage, "cache_read_input_tokens") or 0),
-        cache_write_tokens=int(_get(usage, "cache_creation_input_tokens") or 0),
-        response_id=_get(message, "id"),
+        input_tokens=int(field_of(usage, "input_tokens") or 0),
+        output_tokens=int(field_of(usage, "output_tokens") or 0),
+        cache_read_tokens=int(field_of(usage, "cache_read_input_tokens") or 0),
+        cache_write_tokens=int(field_of(usage, "cache_creation_input_tokens") or 0),
+        response_id=field_of(message, "id"),
     )
 
 
@@ -60,20 +54,9 @@ class AnthropicProvider(Provider):
         self._head_key: tuple | None = None
         self._head = ""
         self._httpx = httpx2
-        try:
-            self.clients = [
-                anthropic.AsyncAnthropic(
-                    base_url=self.requested_base_url,
-                    max_retries=self.max_retries,
-                    timeout=self.timeout,
-                    http_client=self._http_client(anthropic.DefaultAsyncHttpxClient),
-                )
-                for _ in range(self.n_clients)
-            ]
-        except Exception as exc:  # bad URL and the like: nothing was sent yet
-            raise ConfigError(
-                f"anthropic: cannot create the client: {describe_error(exc)}"
-            ) from None
+        self.clients = self._make_clients(
+            anthropic.AsyncAnthropic, anthropic.DefaultAsyncHttpxClient
+        )
 
     def _params(self, system: str, user: str, temperature: float, max_tokens: int) -> dict:
         params: dict[str, Any] = {

@@ -152,6 +152,23 @@ class Provider:
                 f"server that needs no key, set {var} to any placeholder."
             )
 
+    def _make_clients(self, client_class: Any, http_client_class: Any) -> list[Any]:
+        """The SDK clients this provider spreads its calls over, with our hooks and limits."""
+        try:
+            return [
+                client_class(
+                    base_url=self.requested_base_url,
+                    max_retries=self.max_retries,
+                    timeout=self.timeout,
+                    http_client=self._http_client(http_client_class),
+                )
+                for _ in range(self.n_clients)
+            ]
+        except Exception as exc:  # bad URL and the like: nothing was sent yet
+            raise ConfigError(
+                f"{self.name}: cannot create the client: {describe_error(exc)}"
+            ) from None
+
     def _http_client(self, factory: Any) -> Any:
         hooks: dict[str, list[Any]] = {"request": [], "response": []}
         before, after = self._before, self._after
@@ -241,3 +258,10 @@ def make_provider(spec: str, **kwargs: Any) -> Provider:
     """A provider from ``PROVIDER:MODEL`` (e.g. ``anthropic:claude-3-5-haiku-latest``)."""
     provider, model = parse_model_spec(spec)
     return provider_class(provider)(model, **kwargs)
+
+
+def field_of(obj: Any, name: str) -> Any:
+    """A field of an SDK response, whether the SDK gave a dict or a typed object."""
+    if obj is None:
+        return None
+    return obj.get(name) if isinstance(obj, dict) else getattr(obj, name, None)

@@ -15,21 +15,21 @@ from reviewer.classify.base import (
     BatchState,
     CallFailed,
     Completion,
-    ConfigError,
     Provider,
     RateLimited,
     describe_error,
+    field_of,
     retry_after_seconds,
 )
 
 
 def _usage_completion(texts: list[str], usage: Any, response_id: str | None) -> Completion:
-    prompt = int(_get(usage, "prompt_tokens") or 0)
-    cached = int(_get(_get(usage, "prompt_tokens_details"), "cached_tokens") or 0)
+    prompt = int(field_of(usage, "prompt_tokens") or 0)
+    cached = int(field_of(field_of(usage, "prompt_tokens_details"), "cached_tokens") or 0)
     return Completion(
         texts=texts,
         input_tokens=max(prompt - cached, 0),
-        output_tokens=int(_get(usage, "completion_tokens") or 0),
+        output_tokens=int(field_of(usage, "completion_tokens") or 0),
         cache_read_tokens=cached,
         response_id=response_id,
     )
@@ -37,16 +37,10 @@ def _usage_completion(texts: list[str], usage: Any, response_id: str | None) -> 
 
 def _texts(choices: Any) -> list[str]:
     out = []
-    for choice in sorted(choices or [], key=lambda c: _get(c, "index") or 0):
-        message = _get(choice, "message")
-        out.append(_get(message, "content") or "")
+    for choice in sorted(choices or [], key=lambda c: field_of(c, "index") or 0):
+        message = field_of(choice, "message")
+        out.append(field_of(message, "content") or "")
     return out
-
-
-def _get(obj: Any, name: str) -> Any:
-    if obj is None:
-        return None
-    return obj.get(name) if isinstance(obj, dict) else getattr(obj, name, None)
 
 
 class OpenAIProvider(Provider):
@@ -61,18 +55,7 @@ class OpenAIProvider(Provider):
 
         self._sdk = openai
         self._httpx = httpx2
-        try:
-            self.clients = [
-                openai.AsyncOpenAI(
-                    base_url=self.requested_base_url,
-                    max_retries=self.max_retries,
-                    timeout=self.timeout,
-                    http_client=self._http_client(openai.DefaultAsyncHttpxClient),
-                )
-                for _ in range(self.n_clients)
-            ]
-        except Exception as exc:
-            raise ConfigError(f"openai: cannot create the client: {describe_error(exc)}") from None
+        self.clients = self._make_clients(openai.AsyncOpenAI, openai.DefaultAsyncHttpxClient)
 
     def _body(self, system: str, user: str, n: int, temperature: float, max_tokens: int) -> dict:
         body: dict[str, Any] = {
