@@ -358,3 +358,17 @@ def detect_format(path: str | Path) -> str:
         f"{path}: unknown file type {suffix or '(no extension)'!r}; pass --format, one of: "
         f"{known_formats()}"
     )
+
+
+def first_list_field(record: dict, keys: tuple[str, ...], missing: str) -> list[Any]:
+    """The first of ``keys`` the record has, which must be a non-empty array; ``missing`` is
+    the error when it has none of them."""
+    for key in keys:
+        if key in record:
+            value = record[key]
+            if not isinstance(value, list):
+                raise RecordError(f"field {key!r} should be an array, found {type_name(value)}")
+            if not value:
+                raise RecordError(f"field {key!r} is empty")
+            return value
+    raise RecordError(f"{missing} (found: {', '.join(sorted(record)[:10])})")

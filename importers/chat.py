@@ -25,6 +25,7 @@ from importers.base import (
     condition_from_flag,
     condition_from_text,
     extract_user_input,
+    first_list_field,
     normalize_condition,
     type_name,
 )
@@ -63,15 +64,7 @@ def convert(
 
 
 def messages_of(record: dict) -> list[Any]:
-    for key in MESSAGE_KEYS:
-        if key in record:
-            messages = record[key]
-            if not isinstance(messages, list):
-                raise RecordError(f"field {key!r} should be an array, found {type_name(messages)}")
-            if not messages:
-                raise RecordError(f"field {key!r} is empty")
-            return messages
-    raise RecordError(f"missing field 'messages' (found: {', '.join(sorted(record)[:10])})")
+    return first_list_field(record, MESSAGE_KEYS, "missing field 'messages'")
 
 
 def content_parts(content: Any, where: str) -> tuple[str, list[str]]:

@@ -24,6 +24,7 @@ from importers.base import (
     check_length,
     condition_from_text,
     extract_user_input,
+    first_list_field,
     normalize_condition,
     type_name,
 )
@@ -44,17 +45,10 @@ def read(path: Path, options: ImportOptions) -> ReadResult:
 
 
 def _conversation(record: dict) -> list[Any]:
-    for key in CONVERSATION_KEYS:
-        if key in record:
-            value = record[key]
-            if not isinstance(value, list):
-                raise RecordError(f"field {key!r} should be an array, found {type_name(value)}")
-            if not value:
-                raise RecordError(f"field {key!r} is empty")
-            return value
-    raise RecordError(
-        f"missing the conversation: expected one of {', '.join(CONVERSATION_KEYS)} "
-        f"(found: {', '.join(sorted(record)[:10])})"
+    return first_list_field(
+        record,
+        CONVERSATION_KEYS,
+        f"missing the conversation: expected one of {', '.join(CONVERSATION_KEYS)}",
     )
 
 
