@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from db import labels
 from db.store import Store
 
 AGREEMENT_PHASES = ("blind", "revealed")
@@ -27,23 +28,7 @@ class RatingRow:
     scores: dict[str, Any] | None
 
 
-def labelled_rubrics(store: Store) -> list[str]:
-    """Rubric ids that have at least one (non-meta) label event."""
-    rows = store.execute(
-        "SELECT DISTINCT rubric_id FROM label_events WHERE substr(field, 1, 1) != '_' "
-        "ORDER BY rubric_id"
-    )
-    return [r[0] for r in rows]
-
-
-def rubric_source(store: Store, rubric_id: str) -> str | None:
-    """The text of the newest registered version of a rubric, if the database has one."""
-    rows = store.execute(
-        "SELECT source FROM rubrics WHERE rubric_id = ? ORDER BY created_at DESC, rowid DESC "
-        "LIMIT 1",
-        (rubric_id,),
-    )
-    return rows[0][0] if rows else None
+labelled_rubrics = labels.labeled_rubric_ids
 
 
 def agreement_ratings(
@@ -53,7 +38,7 @@ def agreement_ratings(
     if phase not in AGREEMENT_PHASES:
         raise ValueError(f"phase must be one of {AGREEMENT_PHASES}, not {phase!r}")
     chosen: dict[tuple[int, str, str, str], tuple[int, RatingRow]] = {}
-    for event in store.current_labels(rubric_id=rubric_id, field=field):
+    for event in labels.current_labels(store, rubric_id=rubric_id, field=field):
         if event.field.startswith("_") or event.value is None:
             continue
         if event.source == "human":

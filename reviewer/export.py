@@ -26,8 +26,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 from db import Store
 from db import dataset as ds
+from db.labels import GoldPolicy, gold_for_item
 from db.models import LabelEvent
-from reviewer.gold import GoldPolicy, gold_for_item
 
 FORMATS = ("jsonl", "csv", "parquet", "hf")
 TEXT_COLUMNS = ("system_prompt", "user_input", "scratchpad", "output")

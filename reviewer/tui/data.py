@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from db import Store
-from db.labeling import others_labels, own_events
+from db.labels import others_labels, own_events
 from db.models import LabelEvent
 
 TRANSCRIPT_COLUMNS = (

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from textual.message import Message
 
-from db.labeling import CommitResult, LabelQueue, UndoResult
+from db.labeling import LabelQueue
+from db.labels import CommitResult, UndoResult
 from reviewer.tui.data import ItemBundle
 
 

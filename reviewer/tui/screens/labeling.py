@@ -29,14 +29,8 @@ from textual.screen import Screen
 from textual.widgets import Collapsible, Footer, Static
 from textual.widgets._collapsible import CollapsibleTitle
 
-from db.labeling import (
-    LabelQueue,
-    commit_label,
-    no_assignments_note,
-    record_meta,
-    record_reveal,
-    undo_last_act,
-)
+from db.labeling import LabelQueue, no_assignments_note
+from db.labels import commit_label, record_meta, record_reveal, resolve_rubric, undo_last_act
 from reviewer.tui.data import ItemBundle, load_bundle
 from reviewer.tui.draft import Draft
 from reviewer.tui.messages import (
@@ -56,7 +50,6 @@ from reviewer.tui.screens.help import HelpScreen
 from reviewer.tui.text import visible
 from reviewer.tui.widgets.panels import LabelBar, ProgressLine, SidePanel
 from reviewer.tui.widgets.transcript_view import Section, Span, TranscriptView
-from rubrics import resolve_rubric
 
 if TYPE_CHECKING:
     from reviewer.tui.app import LabelerApp
@@ -261,7 +254,7 @@ class LabelScreen(Screen):
                                seed=app.seed)  # fmt: skip
             if queue.queue_rubric and queue.queue_rubric != app.rubric.id:
                 # A queue is made for one rubric: label it under that one.
-                app.rubric = resolve_rubric(queue.queue_rubric)
+                app.rubric = resolve_rubric(app.store, queue.queue_rubric)
                 app.store.register_rubric(app.rubric.id, app.rubric.version,
                                           app.rubric.source_text, app.rubric_hash,
                                           app.rubric.origin)  # fmt: skip
