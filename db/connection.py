@@ -14,8 +14,9 @@ from pathlib import Path
 from db._sqlite_utils import sqlite_utils
 from db.schema import MIGRATIONS, SCHEMA_VERSION
 
-# SQLite's own busy handler waits up to this long for a lock in one attempt ...
-BUSY_TIMEOUT_MS = 5_000
+# SQLite's own busy handler waits up to this long for a lock in one attempt (so a waiting
+# writer can say, about once a second, that it is waiting) ...
+BUSY_TIMEOUT_MS = 1_000
 # ... and a writer asks again, with a growing pause, until it has waited this long in all.
 # Two minutes: longer than any write this project makes holds the lock (an import's chunk
 # is about half a second), short enough that a stuck database is reported, not waited out.
@@ -72,6 +73,8 @@ def begin_write(
             if on_wait is not None and int(waited) > told:
                 told = int(waited)
                 on_wait(waited)
+            if waited < 0.5:  # SQLite's handler gave up early (it can): ask again at once
+                continue
             time.sleep(min(pause * (0.5 + random.random()), wait_seconds - waited))
             pause = min(pause * 2, 1.0)
 

@@ -12,6 +12,7 @@ microseconds without shuffling, storing or even counting the ids first.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -241,3 +242,26 @@ def next_item(
     """The transcript the annotator should label next (where they left off), or None."""
     entry = LabelQueue(store, annotator, rubric_id, queue, seed=seed).next_entry()
     return None if entry is None else entry.transcript_id
+
+
+_ITEM_COLUMNS = (
+    "t.id, t.model, t.condition, t.dataset, t.prompt_variant, t.user_input, t.scratchpad, "
+    "t.scratchpad_blocks, t.output, t.source_ref, p.text"
+)
+
+
+def item_transcript(store: Store, transcript_id: int) -> dict[str, Any] | None:
+    """What the labeling screen shows of a transcript (not its full turns), or None."""
+    cur = store.db.conn.execute(
+        f"SELECT {_ITEM_COLUMNS} FROM transcripts t "
+        "LEFT JOIN prompts p ON p.hash = t.system_prompt_hash WHERE t.id = ?",
+        (transcript_id,),
+    )
+    row = cur.fetchone()
+    if row is None:
+        return None
+    keys = ("id", "model", "condition", "dataset", "prompt_variant", "user_input", "scratchpad",
+            "scratchpad_blocks", "output", "source_ref", "system_prompt")  # fmt: skip
+    item = dict(zip(keys, row, strict=True))
+    item["scratchpad_blocks"] = [tuple(b) for b in json.loads(item["scratchpad_blocks"] or "[]")]
+    return item

@@ -227,6 +227,17 @@ def retract(
         return _retract(db.conn, target, rater or target.rater, note)
 
 
+def retract_raters(store: Store, rater_like: str, *, note: str) -> int:
+    """Retract every live event of the raters whose name matches the LIKE pattern (e.g. a
+    benchmark's made-up annotators); returns how many."""
+    with store.transaction() as db:
+        targets = [_event(r) for r in db.conn.execute(
+            f"SELECT {_E_COLUMNS} FROM {LIVE} e WHERE e.rater LIKE ?", (rater_like,))]  # fmt: skip
+        for target in targets:
+            _retract(db.conn, target, target.rater, note)
+    return len(targets)
+
+
 def _retract(conn, target: LabelEvent, rater: str, note: str | None) -> int:
     return _insert(conn, [NewEvent(target.transcript_id, target.rubric_id, target.field, None,
                                    target.source, rater, target.phase, target.rubric_hash,

@@ -10,10 +10,11 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from db.models import join_blocks
+
 REASONING_TAGS = ("SCRATCHPAD_REASONING", "HIDDEN_SCRATCHPAD", "think")
 _BLOCK_OPEN = re.compile(r"<(SCRATCHPAD_REASONING|HIDDEN_SCRATCHPAD|think)>")
 _OUTPUT_OPEN = re.compile(r"<OUTPUT>")
-BLOCK_SEPARATOR = "\n\n"
 
 
 @dataclass
@@ -21,21 +22,6 @@ class SplitReasoning:
     scratchpad: str = ""
     blocks: list[tuple[int, int]] = field(default_factory=list)
     output: str = ""
-
-
-def join_blocks(bodies: list[str]) -> tuple[str, list[tuple[int, int]]]:
-    """Join reasoning block bodies with a blank line, keeping each block's offsets."""
-    parts: list[str] = []
-    offsets: list[tuple[int, int]] = []
-    pos = 0
-    for i, body in enumerate(bodies):
-        if i:
-            parts.append(BLOCK_SEPARATOR)
-            pos += len(BLOCK_SEPARATOR)
-        parts.append(body)
-        offsets.append((pos, pos + len(body)))
-        pos += len(body)
-    return "".join(parts), offsets
 
 
 def _tagged(

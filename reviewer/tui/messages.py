@@ -85,5 +85,13 @@ class DatabaseFailed(Message):
         self.error = error
 
 
+class DatabaseBusy(Message):
+    """A write is waiting for another process's write lock (``seconds`` so far)."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__()
+        self.seconds = seconds
+
+
 class Flushed(Message):
     """Every write queued before this one has finished."""

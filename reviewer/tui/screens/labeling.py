@@ -29,6 +29,7 @@ from textual.screen import Screen
 from textual.widgets import Collapsible, Footer, Static
 from textual.widgets._collapsible import CollapsibleTitle
 
+from db.connection import DatabaseBusyError
 from db.labeling import LabelQueue, no_assignments_note
 from db.labels import commit_label, record_meta, record_reveal, resolve_rubric, undo_last_act
 from reviewer.tui.data import ItemBundle, load_bundle
@@ -37,6 +38,7 @@ from reviewer.tui.messages import (
     ActRecorded,
     ActRefused,
     Committed,
+    DatabaseBusy,
     DatabaseFailed,
     Flushed,
     ItemLoaded,
@@ -157,6 +159,8 @@ class LabelScreen(Screen):
         yield Footer()
 
     def on_mount(self) -> None:
+        # A write that waits for another process's lock says so while it waits.
+        self.labeler.store.on_busy = lambda seconds: self.post_message(DatabaseBusy(seconds))
         for title in self.query(CollapsibleTitle):
             title.can_focus = False
         self.set_focus(None)
@@ -180,6 +184,8 @@ class LabelScreen(Screen):
         with self.jobs.turn(ticket):
             try:
                 message = job()
+            except DatabaseBusyError as exc:  # nothing written; the act is still on screen
+                message = DatabaseFailed(action, f"{exc}. What you did is kept here: try again")
             except Exception as exc:  # reported on screen; the worker must not die silently
                 message = DatabaseFailed(action, f"{type(exc).__name__}: {exc}")
         if message is not None:
@@ -509,6 +515,11 @@ class LabelScreen(Screen):
             self.load_next()
         self.notify(f"{message.action} failed: {visible(message.error)}", severity="error",
                     timeout=10, markup=False)  # fmt: skip
+
+    @on(DatabaseBusy)
+    def database_busy(self, message: DatabaseBusy) -> None:
+        self.say(f"saving ... the database is busy (another process is writing), waited "
+                 f"{message.seconds:.0f} s; nothing is lost")  # fmt: skip
 
     @on(Flushed)
     def flushed(self) -> None:
