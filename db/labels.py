@@ -469,9 +469,17 @@ def item_comments(store: Store, transcript_id: int, rubric_id: str) -> list[Labe
     return [_event(r) for r in rows]
 
 
-def error_reasons(store: Store, rubric_id: str | None = None) -> list[LabelEvent]:
-    """Every live error reason (all auditors), oldest first."""
+def error_reasons(
+    store: Store, rubric_id: str | None = None, *, transcript_ids: Iterable[int] | None = None
+) -> list[LabelEvent]:
+    """Every live error reason (all auditors; each one, not only the newest), oldest first."""
     where, params = _filters(rubric_id=rubric_id)
+    if transcript_ids is not None:
+        ids = list(transcript_ids)
+        if not ids:
+            return []
+        where.append(f"e.transcript_id IN ({_marks(ids)})")
+        params += ids
     rows = store.db.conn.execute(
         f"SELECT {_E_COLUMNS} FROM {LIVE} e WHERE e.field = '{ERROR}' "
         f"{''.join(' AND ' + w for w in where)} ORDER BY e.id",

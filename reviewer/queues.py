@@ -16,6 +16,11 @@ Kinds:
 - ``uncertain``: items whose classifier vote fraction lies within ``margin`` of the rubric's
   threshold, nearest first.
 - ``calibration``: items with a resolved gold label, shuffled: for checking annotators.
+- ``adjudication``: items whose blind human labels differ on some field (with
+  ``with_classifier``, also items where the agreeing humans and a classifier differ), not yet
+  adjudicated, most important first (``find_adjudications`` says why that order).
+- ``errors``: items where classifier ``rater`` contradicts the gold label, the most
+  confident errors first: the auditor's queue.
 """
 
 from __future__ import annotations
@@ -32,7 +37,9 @@ from db.labels import GoldPolicy, gold_for_item, human_blind_labels
 from db.queues import Queue, QueueError, create_queue
 from rubrics import Rubric, RubricError
 
-KINDS = ("random", "stratified", "overlap", "disagreement", "uncertain", "calibration")
+KINDS = ("random", "stratified", "overlap", "disagreement", "uncertain", "calibration",
+         "adjudication", "errors")  # fmt: skip
+UNBLIND_KINDS = ("disagreement", "adjudication", "errors")
 DEFAULT_MARGIN = 0.15
 DEFAULT_OVERLAP_SIZE = 50
 
@@ -57,6 +64,8 @@ class QueueRequest:
     min_humans: int = 2
     imported_as_human: bool = False
     replace: bool = False
+    rater: str | None = None  # errors: the classifier audited
+    with_classifier: bool = False  # adjudication: also humans-vs-classifier disagreements
     extra: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
@@ -170,6 +179,12 @@ def plan(store: Store, req: QueueRequest, rubric: Rubric) -> Iterator[tuple[str,
         for who in owners:
             for tid, reason in found:
                 yield who, tid, reason
+    elif kind in ("adjudication", "errors"):
+        finder = find_adjudications if kind == "adjudication" else find_errors
+        found = _cap(finder(store, rubric, req), req.size, req.limit)
+        for who in owners:
+            for tid, reason in found:
+                yield who, tid, reason
     elif kind == "calibration":
         found = list(find_calibration(store, rubric, req))
         for who in owners:
@@ -212,6 +227,92 @@ def find_disagreements(
                     break
         if reasons:
             yield tid, "disagreement: " + "; ".join(reasons)
+
+
+def find_adjudications(store: Store, rubric: Rubric, req: QueueRequest) -> list[tuple[int, str]]:
+    """Items an adjudicator should settle, most important first.
+
+    Candidates: on some field not yet adjudicated, the blind human labels differ (and with
+    ``req.with_classifier``, also fields where the humans agree and a classifier does not).
+    Order: items with human-human disputes before classifier-only ones (only those leave gold
+    unresolved); then more disputed fields (one decision settles more); then the more even
+    split (a 2-2 split has no majority that could stand in for a decision, a 3-1 has); then
+    more human raters (more labels hang on it); then transcript id.
+    """
+    policy = GoldPolicy(min_humans=1, imported_as_human=req.imported_as_human)
+    allowed = _in_filters(store, req)
+    fields = [req.field] if req.field else list(rubric.field_ids)
+    found: list[tuple[tuple, int, str]] = []
+    for tid, events in ds.iter_item_labels(store, rubric_ids=[rubric.id]):
+        if allowed is not None and tid not in allowed:
+            continue
+        disputes, evenness, raters, reasons = 0, 0.0, 0, []
+        classifier_only = 0
+        for f in fields:
+            if any(e.field == f and e.source == "adjudication" for e in events):
+                continue
+            humans = human_blind_labels(events, f, policy)
+            counts: dict[Any, int] = {}
+            for e in humans.values():
+                counts[_key(e.value)] = counts.get(_key(e.value), 0) + 1
+            if len(counts) > 1:
+                disputes += 1
+                evenness = max(evenness, min(counts.values()) / len(humans))
+                raters = max(raters, len(humans))
+                split = ", ".join(f"{r}={_show(humans[r].value)}" for r in sorted(humans))
+                reasons.append(f"{f}: humans differ ({split})")
+            elif counts and req.with_classifier:
+                agreed = next(iter(counts))
+                for e in events:
+                    if e.field == f and e.source == "classifier" and _key(e.value) != agreed:
+                        classifier_only += 1
+                        reasons.append(f"{f}: humans={_show(agreed)} vs {e.rater}={_show(e.value)}")
+                        break
+        if reasons:
+            rank = (0 if disputes else 1, -disputes, -evenness, -raters, -classifier_only, tid)
+            found.append((rank, tid, "adjudication: " + "; ".join(reasons)))
+    found.sort()
+    return [(tid, reason) for _, tid, reason in found]
+
+
+def find_errors(store: Store, rubric: Rubric, req: QueueRequest) -> list[tuple[int, str]]:
+    """Items where classifier ``req.rater`` contradicts the gold label (adjudicated, else
+    ``req.min_humans`` unanimous blind humans), the most confident errors first: a vote
+    fraction far from the threshold on the wrong side says the classifier was sure."""
+    if not req.rater:
+        raise QueueError("an errors queue needs --rater CLASSIFIER (the classifier to audit)")
+    policy = GoldPolicy(min_humans=req.min_humans, imported_as_human=req.imported_as_human)
+    threshold = rubric.classifier.threshold if rubric.classifier else 0.5
+    allowed = _in_filters(store, req)
+    fields = [req.field] if req.field else list(rubric.field_ids)
+    found: list[tuple[tuple, int, str]] = []
+    seen_rater = False
+    for tid, events in ds.iter_item_labels(store, rubric_ids=[rubric.id]):
+        if allowed is not None and tid not in allowed:
+            continue
+        gold = gold_for_item(events, fields, policy)
+        reasons, confidence = [], 0.0
+        for f in fields:
+            said = [e for e in events if e.field == f and e.source == "classifier"
+                    and e.rater == req.rater]  # fmt: skip
+            seen_rater = seen_rater or bool(said)
+            if not said or not gold[f].resolved or _key(said[0].value) == _key(gold[f].value):
+                continue
+            score = said[0].score
+            confidence = max(confidence, abs(score - threshold) if score is not None else 0.0)
+            votes = f" ({score:.2f})" if score is not None else ""
+            reasons.append(f"{f}: {req.rater} said {_show(said[0].value)}{votes}, "
+                           f"gold {_show(gold[f].value)}")  # fmt: skip
+        if reasons:
+            found.append(((-round(confidence, 9), tid), tid, "errors: " + "; ".join(reasons)))
+    if not seen_rater:
+        known = sorted(
+            {s[3] for s in labels.label_slots(store, [rubric.id]) if s[2] == "classifier"}
+        )
+        raise QueueError(f"no classifier {req.rater!r} has labels under {rubric.id} "
+                         f"(classifiers: {', '.join(known) or 'none'})")  # fmt: skip
+    found.sort()
+    return [(tid, reason) for _, tid, reason in found]
 
 
 def find_uncertain(store: Store, rubric: Rubric, req: QueueRequest) -> list[tuple[int, str]]:
@@ -290,7 +391,7 @@ def build_queue(store: Store, req: QueueRequest) -> tuple[Queue, int]:
             f"rubric {rubric.id!r} has no field {req.field!r} "
             f"(fields: {', '.join(rubric.field_ids)})"
         )
-    blind = req.blind if req.blind is not None else req.kind != "disagreement"
+    blind = req.blind if req.blind is not None else req.kind not in UNBLIND_KINDS
     params = {
         "seed": req.seed,
         "size": req.size,
@@ -301,9 +402,11 @@ def build_queue(store: Store, req: QueueRequest) -> tuple[Queue, int]:
         **({"field": req.field} if req.field else {}),
         **(
             {"min_humans": req.min_humans, "imported_as_human": req.imported_as_human}
-            if req.kind in ("calibration", "disagreement")
+            if req.kind in ("calibration", "disagreement", "adjudication", "errors")
             else {}
         ),
+        **({"rater": req.rater} if req.kind == "errors" else {}),
+        **({"with_classifier": req.with_classifier} if req.kind == "adjudication" else {}),
         **req.extra,
     }
     try:
@@ -351,6 +454,10 @@ _EMPTY_HINTS = {
     "disagreement": "no item has blind human labels that differ from each other or from a "
     "classifier, or every such item is adjudicated",
     "uncertain": "no classifier score lies within --margin of the threshold; widen --margin",
+    "adjudication": "no item has blind human labels that differ (add --with-classifier for "
+    "human-vs-classifier disagreements), or every such item is adjudicated",
+    "errors": "the classifier agrees with every gold label it can be checked against (gold needs "
+    "an adjudication or --min-humans agreeing blind humans)",
     "calibration": "no item has a gold label: it needs an adjudication or --min-humans agreeing "
     "blind humans; for an imported gold set pass --imported-as-human --min-humans 1",
 }

@@ -11,7 +11,25 @@ from typing import Any
 from rubrics.model import FIELD_KINDS, Category, ClassifierSpec, ErrorReason, Field, Rubric
 
 _ID = re.compile(r"^[a-z][a-z0-9_]*$")
-RESERVED_KEYS = {"u", "s", "f", "c", "/", "?", "q", "e", "j", "k", "m", "v", "p", "r", "x", "[", "]"}
+RESERVED_KEYS = {
+    "u",
+    "s",
+    "f",
+    "c",
+    "/",
+    "?",
+    "q",
+    "e",
+    "j",
+    "k",
+    "m",
+    "v",
+    "p",
+    "r",
+    "x",
+    "[",
+    "]",
+}
 
 
 class RubricError(ValueError):

@@ -145,7 +145,8 @@ class _RichProgress:
 @click.option(
     "--map", "maps", multiple=True, metavar="TARGET=COLUMN",
     help="table: where a target comes from, e.g. scratchpad=text, label.alignment_faking=label, "
-    "score.alignment_faking=conf, note.alignment_faking=notes. Targets: scratchpad, completion, "
+    "score.alignment_faking=conf, note.alignment_faking=notes (note=COLUMN: for every label). "
+    "Targets: scratchpad, completion, "
     "output, turns, user_input, system_prompt, model, condition, dataset, prompt_variant, "
     "source_ref.",
 )  # fmt: skip
@@ -155,8 +156,10 @@ class _RichProgress:
 )  # fmt: skip
 @click.option("--rater", help="table: who made the imported labels (default: imported).")
 @click.option(
-    "--label-source", type=click.Choice(["imported", "human", "classifier"]), default="imported",
-    show_default=True, help="table: the source recorded for imported labels.",
+    "--label-source", type=click.Choice(["imported", "human", "classifier", "adjudication"]),
+    default="imported", show_default=True,
+    help="table: the source recorded for imported labels. adjudication: decisions made elsewhere "
+    "(count as gold like the labeler's); needs --rater and the reason via --map note=COLUMN.",
 )  # fmt: skip
 @click.option("--rubric", help="table: rubric id or .toml path holding the mapped label fields.")
 @click.option("--model", help="Model name for every record (overrides the file and path).")

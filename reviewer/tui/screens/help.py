@@ -22,8 +22,11 @@ GENERAL_KEYS = [
     ("m", "mark evidence: first press sets the start, second the end"),
     ("e", "attach the marked passage (or the last find) to a category"),
     ("x", "remove your evidence span under the cursor"),
-    ("] / [", "jump to the next / previous highlight: your evidence, and after the reveal the "
-     "classifier's quotes and other raters' spans"),
+    (
+        "] / [",
+        "jump to the next / previous highlight: your evidence, and after the reveal the "
+        "classifier's quotes and other raters' spans",
+    ),
     ("escape", "clear the mark"),
     ("p", "back to the previous item of this session (your label on it is shown)"),
     ("r", "audit: tag why the classifier was wrong (reason codes and text)"),
@@ -31,8 +34,11 @@ GENERAL_KEYS = [
     ("left/right", "move the cursor a word"),
     ("pgup/pgdn, home/end", "move a page / to the start or end"),
     ("v", "show / fold the system prompt (shift+up/down scroll it)"),
-    ("ctrl+p", "command palette: switch rubric or queue, blind/audit mode, statistics, jump "
-     "to item, search transcripts"),
+    (
+        "ctrl+p",
+        "command palette: switch rubric or queue, blind/audit mode, statistics, jump "
+        "to item, search transcripts",
+    ),
     ("?", "this help"),
     ("q", "quit (after every pending write is saved; asks first if a choice is not committed)"),
 ]

@@ -97,6 +97,12 @@ def comments_renderable(comments: list[tuple[str, str]]) -> Group:
     return Group(*parts)
 
 
+def _ids(value: Any) -> str:
+    if isinstance(value, list | tuple):
+        return ", ".join(map(str, value)) or "none"
+    return "-" if value is None else str(value)
+
+
 def adjudication_renderable(rubric: Rubric, events: list[LabelEvent]) -> Group:
     """Per field, one row per rater and source: blind, revised, decision; votes; evidence."""
     parts: list = [Text("Every label on this item", "bold yellow")]
@@ -104,15 +110,15 @@ def adjudication_renderable(rubric: Rubric, events: list[LabelEvent]) -> Group:
     for f in rubric.fields:
         table = Table(box=None, pad_edge=False, show_header=True, expand=True,
                       title=f.id, title_style="bold cyan", title_justify="left")  # fmt: skip
-        table.add_column("who", ratio=2, overflow="fold")
-        table.add_column("blind", ratio=2, overflow="fold")
+        table.add_column("who", ratio=3, overflow="fold")
+        table.add_column("blind", ratio=3, overflow="fold")
         table.add_column("revised", ratio=2, overflow="fold")
         rows: dict[tuple[str, str], dict[str, Any]] = {}
         extras: list = []
         for e in sorted((e for e in labels if e.field == f.id), key=lambda e: e.id):
             row = rows.setdefault((e.source, e.rater), {})
             column = {"blind": "blind", "revealed": "revised"}.get(e.phase or "", "blind")
-            value = visible(format_value(f, e.value))
+            value = visible(_ids(e.value))
             if e.score is not None:
                 value += f" ({e.score:.2f})"
             if e.source == "adjudication":
