@@ -158,6 +158,7 @@ class ErrorReasonDialog(ModalScreen[tuple[str, list[str], str] | None]):
     """Why the classifier was wrong: digits toggle reason codes, tab picks the field, the line
     below takes free text, enter saves (a code or a text is needed), escape cancels."""
 
+    AUTO_FOCUS = ""  # digits choose codes until enter moves to the text line
     BINDINGS = [
         Binding("escape", "cancel", "cancel"),
         Binding("tab", "next_field", "field"),
@@ -176,9 +177,6 @@ class ErrorReasonDialog(ModalScreen[tuple[str, list[str], str] | None]):
         with Vertical(classes="dialog"):
             yield Static(self._text(), id="error-reason-codes")
             yield Input(placeholder="free text (optional with a code)", id="error-reason-text")
-
-    def on_mount(self) -> None:
-        self.set_focus(None)
 
     def _text(self, problem: str = "") -> Text:
         out = Text()
