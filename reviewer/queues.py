@@ -21,6 +21,7 @@ Kinds:
   adjudicated, most important first (``find_adjudications`` says why that order).
 - ``errors``: items where classifier ``rater`` contradicts the gold label, the most
   confident errors first: the auditor's queue.
+- ``flagged``: items someone flagged (a live flag), the longest-flagged first.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from db.queues import Queue, QueueError, create_queue
 from rubrics import Rubric, RubricError
 
 KINDS = ("random", "stratified", "overlap", "disagreement", "uncertain", "calibration",
-         "adjudication", "errors")  # fmt: skip
+         "adjudication", "errors", "flagged")  # fmt: skip
 UNBLIND_KINDS = ("disagreement", "adjudication", "errors")
 DEFAULT_MARGIN = 0.15
 DEFAULT_OVERLAP_SIZE = 50
@@ -179,8 +180,9 @@ def plan(store: Store, req: QueueRequest, rubric: Rubric) -> Iterator[tuple[str,
         for who in owners:
             for tid, reason in found:
                 yield who, tid, reason
-    elif kind in ("adjudication", "errors"):
-        finder = find_adjudications if kind == "adjudication" else find_errors
+    elif kind in ("adjudication", "errors", "flagged"):
+        finder = {"adjudication": find_adjudications, "errors": find_errors,
+                  "flagged": find_flagged}[kind]  # fmt: skip
         found = _cap(finder(store, rubric, req), req.size, req.limit)
         for who in owners:
             for tid, reason in found:
@@ -313,6 +315,19 @@ def find_errors(store: Store, rubric: Rubric, req: QueueRequest) -> list[tuple[i
                          f"(classifiers: {', '.join(known) or 'none'})")  # fmt: skip
     found.sort()
     return [(tid, reason) for _, tid, reason in found]
+
+
+def find_flagged(store: Store, rubric: Rubric, req: QueueRequest) -> list[tuple[int, str]]:
+    """Items with a live flag under the rubric, the longest-flagged first."""
+    allowed = _in_filters(store, req)
+    first: dict[int, tuple[int, list[str]]] = {}
+    for e in labels.current_labels(store, rubric_id=rubric.id, field=labels.FLAG):
+        if e.value is not True or (allowed is not None and e.transcript_id not in allowed):
+            continue
+        since, who = first.get(e.transcript_id, (e.id, []))
+        first[e.transcript_id] = (min(since, e.id), [*who, e.rater])
+    ordered = sorted(first.items(), key=lambda item: item[1][0])
+    return [(tid, "flagged by " + ", ".join(sorted(who))) for tid, (_, who) in ordered]
 
 
 def find_uncertain(store: Store, rubric: Rubric, req: QueueRequest) -> list[tuple[int, str]]:
@@ -458,6 +473,7 @@ _EMPTY_HINTS = {
     "human-vs-classifier disagreements), or every such item is adjudicated",
     "errors": "the classifier agrees with every gold label it can be checked against (gold needs "
     "an adjudication or --min-humans agreeing blind humans)",
+    "flagged": "no item has a live flag under this rubric",
     "calibration": "no item has a gold label: it needs an adjudication or --min-humans agreeing "
     "blind humans; for an imported gold set pass --imported-as-human --min-humans 1",
 }

@@ -15,7 +15,8 @@ KIND_HELP = (
     "fraction within --margin of the threshold, nearest first; calibration: items with a gold label; "
     "adjudication: items whose blind human labels differ (--with-classifier: also humans vs a "
     "classifier), human splits first, then more disputed fields, then the most even split; "
-    "errors: items where classifier --rater contradicts the gold label, most confident first."
+    "errors: items where classifier --rater contradicts the gold label, most confident first; "
+    "flagged: items someone flagged, the longest-flagged first."
 )
 
 
@@ -28,7 +29,8 @@ def queue() -> None:
 @click.argument("name")
 @click.option("--kind", required=True,
               type=click.Choice(["random", "stratified", "overlap", "disagreement", "uncertain",
-                                 "calibration", "adjudication", "errors"]), help=KIND_HELP)  # fmt: skip
+                                 "calibration", "adjudication", "errors", "flagged"]),
+              help=KIND_HELP)  # fmt: skip
 @click.option("--annotator", "annotators", multiple=True,
               help="Who labels it (repeat for several). None: anyone may work through it.")  # fmt: skip
 @click.option("--rubric", "rubric_id", default="goal_guarding", show_default=True,

@@ -121,8 +121,10 @@ class ReasonDialog(ModalScreen[str | None]):
 
     def __init__(self, values: dict) -> None:
         super().__init__()
-        self.decision = ", ".join(f"{k}={'/'.join(v) if isinstance(v, list) else v}"
-                                  for k, v in values.items())  # fmt: skip
+        self.decision = ", ".join(
+            f"{k}={('/'.join(v) or 'none') if isinstance(v, list) else v}"
+            for k, v in values.items()
+        )
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
