@@ -78,10 +78,13 @@ class SessionSettings:
     items: list[int] | None = None
     params: dict[str, Any] = field(default_factory=dict)
     title: str | None = None
+    _hashed: tuple[Rubric, str] | None = field(default=None, repr=False, compare=False)
 
     @property
     def rubric_hash(self) -> str:
-        return self.rubric.content_hash
+        if self._hashed is None or self._hashed[0] is not self.rubric:
+            self._hashed = (self.rubric, self.rubric.content_hash)  # computed, not stored
+        return self._hashed[1]
 
 
 # -- outcomes: what a job hands back to the UI side --------------------------------------

@@ -309,8 +309,10 @@ class LabelScreen(Screen):
         draft = session.draft or Draft(rubric)
         bundle = session.bundle
         view = self.query_one(TranscriptView)
-        view.evidence = [Span("scratchpad", h.start, h.end, h.kind) for h in session.highlights()]
-        view.refresh()
+        spans = [Span("scratchpad", h.start, h.end, h.kind) for h in session.highlights()]
+        if spans != view.evidence:  # repaint the transcript only when its highlights change
+            view.evidence = spans
+            view.refresh()
         others = bundle.others if bundle is not None and session.mode != BLIND else None
         side = self.query_one(SidePanel)
         if session.mode == ADJUDICATE and bundle is not None:

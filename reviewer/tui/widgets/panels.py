@@ -200,8 +200,15 @@ def _who_value(who: str, style: str, value: str):
 class LabelBar(Static):
     """The mode badge and the current choice for every field."""
 
+    _shown: tuple | None = None
+
     def show(self, mode: str, rubric: Rubric, draft: Draft, *, flagged: bool = False,
              comments: int = 0, note: str = "") -> None:  # fmt: skip
+        key = (mode, id(rubric), repr(draft.values), len(draft.evidence), flagged,
+               comments, note)  # fmt: skip
+        if key == self._shown:  # an unchanged bar costs no repaint
+            return
+        self._shown = key
         out = Text()
         out.append(f" {mode} ", MODE_STYLES.get(mode, "reverse"))
         for f in rubric.fields:
@@ -233,8 +240,14 @@ def format_duration(seconds: float) -> str:
 class ProgressLine(Static):
     """done / total, pace and time left: durations only, never a wall-clock time."""
 
+    _shown: tuple | None = None
+
     def show(self, *, done: int, total: int, session_items: int, session_seconds: float,
              queue: str, item_id: int | None, skipped: int = 0) -> None:  # fmt: skip
+        key = (done, total, session_items, session_seconds, queue, item_id, skipped)
+        if key == self._shown:
+            return
+        self._shown = key
         out = Text()
         out.append(f" {done:,}/{total:,} done", "bold")
         if total:
