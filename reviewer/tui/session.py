@@ -751,6 +751,8 @@ class LabelSession:
             return jobs
         if o.result.phase == "blind":
             note = "blind label saved; no classifier or other label to reveal on this item"
+        elif self.mode == AUDIT:
+            note = "label saved as 'revealed' (made with the others' labels in view)"
         else:
             note = "revision saved (the blind label stays as it was)"
         jobs = self.advance()

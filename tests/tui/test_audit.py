@@ -114,6 +114,9 @@ async def test_a_confusion_cell_opens_its_transcripts_for_an_audit(tmp_path):
         await settle(app, pilot)
         (event,) = error_reasons(store)
         assert event.value["codes"] == ["sycophancy_read_as_goal_guarding"] and event.note is None
+        await pilot.press("q")  # closes the audit, not the app
+        await settle(app, pilot)
+        assert app.is_running and isinstance(app.screen, TranscriptListScreen)
 
     report = json.loads(run("--db", str(store.path), "stats", "--rubric", RUBRIC, "--json",
                             "--resamples", "0"))  # fmt: skip

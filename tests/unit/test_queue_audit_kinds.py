@@ -77,3 +77,19 @@ def test_an_errors_queue_needs_a_known_classifier(store, rubric_hash):
         build_queue(store, QueueRequest("e", "errors"))
     with pytest.raises(QueueError, match="classifiers: clf-secret-run"):
         build_queue(store, QueueRequest("e", "errors", rater="nobody"))
+
+
+def test_progress_counts_an_item_anyone_adjudicated_as_done(store, rubric_hash):
+    from db.queues import next_assignment, queue_progress
+
+    ids = fill(store, 4)
+    for tid in ids[:2]:
+        label(store, tid, "r1", "yes", rubric_hash=rubric_hash)
+        label(store, tid, "r2", "no", rubric_hash=rubric_hash)
+    build_queue(store, QueueRequest("adj", "adjudication", annotators=["carol", "dan"]))
+    first = next_assignment(store, "adj", "carol").transcript_id
+    adjudicate(store, first, adjudicator="dan", rubric_id=RUBRIC, rubric_hash=rubric_hash,
+               values={"alignment_faking": "no", "motivation": []}, reason="r2 is right")  # fmt: skip
+    progress = queue_progress(store, "adj", "carol")
+    assert (progress.done, progress.total) == (1, 2), "dan's decision settles it for carol too"
+    assert next_assignment(store, "adj", "carol").transcript_id != first

@@ -138,12 +138,21 @@ class LabelScreen(Screen):
     def on_mount(self) -> None:
         self.session = LabelSession(self.config, loader=self._load)
         # A write that waits for another process's lock says so while it waits.
+        self._previous_on_busy = self.config.store.on_busy
         self.config.store.on_busy = lambda seconds: self.post_message(DatabaseBusy(seconds))
         for title in self.query(CollapsibleTitle):
             title.can_focus = False
         self.set_focus(None)
         self.query_one("#item-header", Static).update(Text("opening the queue ...", "dim"))
         self.run_jobs(self.session.open_queue())
+
+    def on_unmount(self) -> None:
+        self.config.store.on_busy = self._previous_on_busy
+
+    @property
+    def closes_to_app(self) -> bool:
+        """The main labeler quits the app; an audit opened over it (a statistics cell) closes."""
+        return self._config is None
 
     # -- jobs ------------------------------------------------------------------------------
 
@@ -172,7 +181,10 @@ class LabelScreen(Screen):
         jobs = [] if message.outcome is None else self.session.receive(message.outcome)
         self.session.released(message.job)
         if isinstance(message.outcome, FlushDone):
-            self.app.exit()
+            if self.closes_to_app:
+                self.app.exit()
+            else:
+                self.dismiss()
             return
         self.apply(jobs)
         if isinstance(message.outcome, QueueOpened):
