@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from db import Store
 from db.labels import resolve_rubric
 from reviewer.tui.session import (
@@ -171,3 +173,27 @@ def test_the_session_needs_no_textual():
     code = ("import sys, reviewer.tui.session, db.writer; "
             "sys.exit(1 if any(m.split('.')[0] == 'textual' for m in sys.modules) else 0)")  # fmt: skip
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def test_a_rubric_may_define_its_error_reasons_and_old_hashes_hold():
+    from rubrics import RubricError, resolve_rubric
+    from rubrics.loader import parse_rubric
+    from rubrics.model import DEFAULT_ERROR_REASONS
+
+    builtin = resolve_rubric("goal_guarding")
+    assert builtin.audit_reasons == DEFAULT_ERROR_REASONS
+    # the hash a built-in had before rubrics could define error reasons (main, 2026-11-30)
+    assert builtin.content_hash == (
+        "a9f8ea4a889f5283c665e01bfe116003e4eadf9943a69cac0b8e439827f24f8b"
+    )
+    text = (
+        builtin.source_text + '\n[[error_reasons]]\nid = "quote_out_of_context"\n'
+        'label = "quoted a passage out of context"\n'
+    )
+    own = parse_rubric(text)
+    assert [(r.id, r.label) for r in own.audit_reasons] == [
+        ("quote_out_of_context", "quoted a passage out of context")
+    ]
+    assert own.content_hash != builtin.content_hash
+    with pytest.raises(RubricError, match="error_reasons"):
+        parse_rubric(builtin.source_text + "\n[[error_reasons]]\nlabel = 'no id'\n")
