@@ -92,3 +92,27 @@ async def test_80x24_fits_the_status_bar_and_footer(make_app, filled):
         assert "alignment_faking" in bar and "motivation" in bar
         progress = next(line for line in lines if "done" in line and "pace" in line)
         assert "item #" in progress
+
+
+async def test_comments_show_in_full_with_authors_others_only_after_the_reveal(make_app, filled):
+    from db.labels import record_meta
+
+    app = make_app()
+    async with app.run_test(size=(140, 45)) as pilot:
+        await settle(app, pilot)
+        screen = app.label_screen
+        tid = screen.bundle.id
+        long_note = "bob's note: the decisive sentence is the last one of block two, read it " * 2
+        record_meta(filled, tid, annotator="bob", rubric_id="goal_guarding",
+                    rubric_hash=app.rubric_hash, kind="_comment", note=long_note.strip())  # fmt: skip
+        screen.reload_current()
+        await settle(app, pilot)
+        await pilot.press("c", *"mine", "enter")
+        await settle(app, pilot)
+        assert "bob's note" not in screen_text(app), "others' comments stay hidden while blind"
+        await pilot.press("y", "enter")  # blind commit, then the reveal
+        await settle(app, pilot)
+        side = " ".join(line.split("│", 1)[-1] for line in screen_text(app).split("\n"))
+        shown = " ".join(side.split())
+        assert "Comments" in shown and "you mine" in shown
+        assert f"bob {long_note.strip()}" in shown, "bob's comment in full, with its author"
