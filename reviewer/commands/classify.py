@@ -240,10 +240,11 @@ def classify(obj: Context, rubric_ref: str, model_spec: str, votes: int | None,
     from reviewer.classify.base import ConfigError, ProviderError, scrub
     from reviewer.classify.prices import PriceFileError, load_prices
     from reviewer.classify.runner import Options, Runner
-    from rubrics import RubricError, resolve_rubric
+    from db.labels import resolve_rubric
+    from rubrics import RubricError
 
     try:
-        rubric = resolve_rubric(rubric_ref)
+        rubric = resolve_rubric(obj.store if obj.db_path.exists() else None, rubric_ref)
     except RubricError as exc:
         raise click.ClickException(str(exc)) from None
     spec = rubric.classifier
