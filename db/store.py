@@ -67,6 +67,18 @@ class Store:
         """Run a read query on this thread's connection and return all rows."""
         return self.db.conn.execute(sql, tuple(params)).fetchall()
 
+    def optimize(self) -> None:
+        """Gather the planner's statistics where SQLite thinks they are due (``PRAGMA
+        optimize``, with ANALYZE of tables that never had any): recommended after bulk loads
+        and before closing a connection that wrote a lot."""
+        conn = self.db.conn
+        if (
+            conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'").fetchone()
+            is None
+        ):
+            conn.execute("ANALYZE")
+        conn.execute("PRAGMA optimize")
+
     def close(self) -> None:
         db = getattr(self._local, "db", None)
         if db is not None:

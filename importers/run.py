@@ -526,4 +526,6 @@ def import_files(
     finally:
         if sink is not None:
             sink.close()
+    if any(r.n_new for r in results):
+        store.optimize()  # a bulk load: the planner's statistics may be due
     return results

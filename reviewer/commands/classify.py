@@ -237,10 +237,10 @@ def classify(obj: Context, rubric_ref: str, model_spec: str, votes: int | None,
 
     from rich.console import Console
 
+    from db.labels import resolve_rubric
     from reviewer.classify.base import ConfigError, ProviderError, scrub
     from reviewer.classify.prices import PriceFileError, load_prices
     from reviewer.classify.runner import Options, Runner
-    from db.labels import resolve_rubric
     from rubrics import RubricError
 
     try:
