@@ -858,16 +858,13 @@ class GoldLabel:
         }
 
 
-def same_value(a: Any, b: Any) -> bool:
-    """Two label values are the same answer (a multi-label answer is a set)."""
-    return _canonical(a) == _canonical(b)
-
-
-def _canonical(value: Any) -> Any:
+def canonical_value(value: Any) -> Any:
+    """A value in the form two equal answers share (a multi-label answer is a set)."""
     return tuple(sorted(value)) if isinstance(value, list | tuple) else value
 
 
-def _show(value: Any) -> str:
+def show_value(value: Any) -> str:
+    """A value as one short piece of text, e.g. in a reason (``[a,b]`` for several)."""
     if isinstance(value, list | tuple):
         return "[" + ",".join(map(str, value)) + "]"
     return str(value)
@@ -906,9 +903,9 @@ def gold_for_field(events: Sequence[LabelEvent], field_id: str, policy: GoldPoli
     ids = tuple(humans[r].id for r in raters)
     if not humans:
         return GoldLabel(field_id, None, UNRESOLVED, "no human label", (), ())
-    values = {_canonical(e.value) for e in humans.values()}
+    values = {canonical_value(e.value) for e in humans.values()}
     if len(values) > 1:
-        split = ", ".join(f"{r}={_show(humans[r].value)}" for r in raters)
+        split = ", ".join(f"{r}={show_value(humans[r].value)}" for r in raters)
         return GoldLabel(field_id, None, UNRESOLVED, f"humans disagree: {split}", raters, ids)
     if len(humans) < policy.min_humans:
         return GoldLabel(field_id, None, UNRESOLVED,

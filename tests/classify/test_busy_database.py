@@ -8,7 +8,7 @@ import threading
 import time
 
 from tests.classify.test_runner import options
-from tests.unit.test_write_lock import hold_lock
+from tests.locking import hold_lock
 
 
 def test_answers_wait_for_the_lock_and_are_all_written(fake, keys, labeled_db, capsys):

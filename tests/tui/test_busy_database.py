@@ -3,21 +3,9 @@ never loses what the annotator did."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
 from reviewer.tui.messages import DatabaseBusy, DatabaseFailed
+from tests.locking import hold_lock
 from tests.tui.conftest import settle
-
-HOLDER = Path(__file__).parent.parent / "lock_holder.py"
-
-
-def hold_lock(db: Path, seconds: float) -> subprocess.Popen:
-    proc = subprocess.Popen([sys.executable, str(HOLDER), str(db), str(seconds)],
-                            stdout=subprocess.PIPE, text=True)  # fmt: skip
-    assert proc.stdout is not None and proc.stdout.readline().strip() == "locked"
-    return proc
 
 
 def blind_labels(store) -> list[tuple[int, str, object]]:

@@ -12,17 +12,10 @@ import pytest
 
 from db import Store, labels
 from db.connection import DatabaseBusyError
+from tests.locking import hold_lock
 from tests.tui.fixtures import fill
 
 ROOT = Path(__file__).resolve().parent.parent.parent
-HOLDER = ROOT / "tests" / "lock_holder.py"
-
-
-def hold_lock(db: Path, seconds: float) -> subprocess.Popen:
-    proc = subprocess.Popen([sys.executable, str(HOLDER), str(db), str(seconds)],
-                            stdout=subprocess.PIPE, text=True)  # fmt: skip
-    assert proc.stdout is not None and proc.stdout.readline().strip() == "locked"
-    return proc
 
 
 def test_a_write_waits_out_another_process_and_is_told_it_waits(store: Store) -> None:
