@@ -38,7 +38,7 @@ from importers.base import (
     type_name,
 )
 from importers.jsonstream import RawRecord, expect_object, iter_records
-from importers.reasoning import split_reasoning
+from importers.reasoning import reasoning_status, split_reasoning
 
 CLASSIFIERS = (
     "deceptive_alignment",
@@ -161,6 +161,7 @@ def to_transcript(
                            *CLASSIFIERS, *metadata}  # fmt: skip
     for key in sorted(extra):
         metadata.setdefault("extra", {})[key] = record[key]
+    metadata.update(reasoning_status(split.scratchpad, 0))
 
     transcript = TranscriptRecord(
         user_input=user_input,

@@ -28,7 +28,14 @@ from importers.base import (
     type_name,
 )
 from importers.jsonstream import IJSON_BUFFER, _first_byte, _syntax_reason
-from importers.reasoning import join_blocks, split_reasoning
+from importers.reasoning import (
+    MessageParts,
+    content_parts,
+    join_blocks,
+    message_parts,
+    reasoning_status,
+    split_reasoning,
+)
 from importers.zipmembers import MemberError, read_member
 
 _ATTACHMENT = "attachment://"
@@ -152,31 +159,9 @@ def _resolve(text: str, attachments: dict) -> str:
     return text
 
 
-def _content(content: Any, attachments: dict) -> tuple[str, list[str]]:
-    """Text and reasoning of one message; content is a string or a list of content blocks."""
-    if content is None:
-        return "", []
-    if isinstance(content, str):
-        return _resolve(content, attachments), []
-    if not isinstance(content, list):
-        raise RecordError(
-            f"message content should be a string or a list, found {type_name(content)}"
-        )
-    texts, reasoning = [], []
-    for block in content:
-        if isinstance(block, str):
-            texts.append(_resolve(block, attachments))
-        elif isinstance(block, dict):
-            kind = block.get("type")
-            if kind == "text" and isinstance(block.get("text"), str):
-                texts.append(_resolve(block["text"], attachments))
-            elif (
-                kind == "reasoning"
-                and isinstance(block.get("reasoning"), str)
-                and not block.get("redacted")
-            ):
-                reasoning.append(_resolve(block["reasoning"], attachments))
-    return "\n".join(texts), reasoning
+def _content(content: Any, attachments: dict) -> MessageParts:
+    """Text and reasoning of one message content (see importers.reasoning)."""
+    return content_parts(content, "message", lambda t: _resolve(t, attachments), strict=False)
 
 
 def to_transcript(
@@ -191,12 +176,15 @@ def to_transcript(
     system_parts: list[str] = []
     turns: list[dict[str, Any]] = []
     bodies: list[str] = []
+    redacted = 0
     last_assistant = None
     for i, message in enumerate(messages):
         if not isinstance(message, dict):
             raise RecordError(f"messages[{i}] should be an object, found {type_name(message)}")
         role = str(message.get("role", ""))
-        text, reasoning = _content(message.get("content"), attachments)
+        parts = message_parts(message, f"messages[{i}]", lambda t: _resolve(t, attachments),
+                              strict=False)  # fmt: skip
+        text, reasoning = parts.text, parts.reasoning
         if role == "system":
             system_parts.append(text)
             continue
@@ -206,8 +194,11 @@ def to_transcript(
             bodies.extend(reasoning)
             bodies.extend(split.scratchpad[s:e] for s, e in split.blocks)
             last_assistant = split
+            redacted += parts.redacted
             if reasoning:
                 turn["reasoning"] = "\n\n".join(reasoning)
+            if parts.redacted:
+                turn["reasoning_redacted_blocks"] = parts.redacted
         turns.append(turn)
     if last_assistant is None:
         error = sample.get("error")
@@ -222,7 +213,7 @@ def to_transcript(
         first = next(
             (m for m in user_input_raw if isinstance(m, dict) and m.get("role") == "user"), {}
         )
-        user_input_raw = _content(first.get("content"), attachments)[0]
+        user_input_raw = _content(first.get("content"), attachments).text
     elif isinstance(user_input_raw, str):
         user_input_raw = _resolve(user_input_raw, attachments)
     else:
@@ -250,6 +241,7 @@ def to_transcript(
         "eval_id": spec.get("eval_id"),
         "run_id": spec.get("run_id"),
     }
+    metadata.update(reasoning_status(scratchpad, redacted))
     if sample.get("error"):
         metadata["error"] = sample["error"]
     return TranscriptRecord(

@@ -44,7 +44,12 @@ from importers.mapping import (
     build_spec,
     labels_of,
 )
-from importers.reasoning import REASONING_TAGS, split_reasoning
+from importers.reasoning import (
+    has_reasoning_tags,
+    join_blocks,
+    reasoning_status,
+    split_reasoning,
+)
 
 # -- reading rows ----------------------------------------------------------------------------
 
@@ -228,10 +233,6 @@ def _turns(row: Row, spec: TableSpec) -> list[dict[str, Any]] | None:
     return [{"role": t["role"], "content": t["content"]} for t in value]
 
 
-def _has_tags(text: str) -> bool:
-    return any(f"<{tag}>" in text for tag in REASONING_TAGS)
-
-
 def to_transcript(
     row: Row, spec: TableSpec, path: Path, options: ImportOptions
 ) -> TranscriptRecord:
@@ -244,16 +245,22 @@ def to_transcript(
         mapped = ", ".join(f"{t}={spec.columns[t]}" for t in TEXT_TARGETS if t in spec.columns)
         raise RecordError(f"no transcript text: the mapped column(s) ({mapped}) are empty")
 
-    bodies_text, blocks, split_output = "", [], None
-    source_text = scratchpad_text if scratchpad_text is not None else completion
-    if source_text is not None:
-        if completion is not None or _has_tags(source_text):
-            split = split_reasoning(check_length(source_text, "the transcript text"))
-            bodies_text, blocks = split.scratchpad, split.blocks
-            if completion is not None or "<OUTPUT>" in source_text:
+    bodies: list[str] = []
+    split_output = None
+    if scratchpad_text is not None:
+        if has_reasoning_tags(scratchpad_text):
+            split = split_reasoning(check_length(scratchpad_text, "the transcript text"))
+            bodies += [split.scratchpad[a:b] for a, b in split.blocks]
+            if "<OUTPUT>" in scratchpad_text:
                 split_output = split.output
         else:
-            bodies_text, blocks = source_text, [(0, len(source_text))]
+            bodies.append(scratchpad_text)
+    if completion is not None:  # reasoning (tagged, or only closed) and the answer after it
+        split = split_reasoning(check_length(completion, "the transcript text"))
+        bodies += [split.scratchpad[a:b] for a, b in split.blocks]
+        split_output = split.output
+    bodies_text, blocks = join_blocks(bodies)
+    source_text = completion if completion is not None else scratchpad_text
     final_output = output if output is not None else (split_output or "")
     if turns is None:
         turns = []
@@ -270,6 +277,7 @@ def to_transcript(
                 final_output = split.output
 
     meta = {k: v for k, v in row.values.items() if k not in spec.mapped_columns}
+    meta.update(reasoning_status(bodies_text, 0))
     condition = options.condition or normalize_condition(_text(row, spec, "condition"))
     return TranscriptRecord(
         user_input=user_input,
