@@ -36,6 +36,37 @@ def labelled_rubrics(store: Store) -> list[str]:
     return [r[0] for r in rows]
 
 
+def raters(store: Store, *, source: str | None = None,
+           rubric_ids: list[str] | None = None) -> list[str]:  # fmt: skip
+    """Every rater with at least one (non-meta) label event, of one source and under these
+    rubrics when given: the names an option naming a rater may take."""
+    where = ["substr(field, 1, 1) != '_'"]
+    params: list[Any] = []
+    if source is not None:
+        where.append("source = ?")
+        params.append(source)
+    if rubric_ids:
+        where.append(f"rubric_id IN ({','.join('?' * len(rubric_ids))})")
+        params += rubric_ids
+    rows = store.execute(
+        f"SELECT DISTINCT rater FROM label_events WHERE {' AND '.join(where)} ORDER BY rater",
+        params,
+    )
+    return [r[0] for r in rows]
+
+
+def labelled_fields(store: Store, rubric_id: str | None = None) -> list[str]:
+    """Fields with at least one label event (under one rubric when given)."""
+    where, params = "substr(field, 1, 1) != '_'", []
+    if rubric_id is not None:
+        where += " AND rubric_id = ?"
+        params.append(rubric_id)
+    rows = store.execute(
+        f"SELECT DISTINCT field FROM label_events WHERE {where} ORDER BY field", params
+    )
+    return [r[0] for r in rows]
+
+
 def rubric_source(store: Store, rubric_id: str) -> str | None:
     """The text of the newest registered version of a rubric, if the database has one."""
     rows = store.execute(
