@@ -13,15 +13,19 @@ metadata (``model``, ``condition``, ``dataset`` are used when present).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from db.models import TranscriptRecord
 from importers.base import (
+    LABEL_MAP_OPTIONS,
+    Format,
     ImportOptions,
     ReadResult,
     RecordError,
     Rejected,
+    Sniff,
     check_length,
     condition_from_flag,
     condition_from_text,
@@ -31,6 +35,7 @@ from importers.base import (
     type_name,
 )
 from importers.jsonstream import RawRecord, expect_object, iter_records
+from importers.mapping import LabelValueError, build_spec, labels_of
 from importers.reasoning import (
     content_parts,
     join_blocks,
@@ -44,11 +49,20 @@ SYSTEM_ROLES = ("system", "developer")
 
 
 def read(path: Path, options: ImportOptions) -> ReadResult:
+    build = to_transcript
+    if options.maps:
+        labels = build_spec(options, FORMAT.label_map, FORMAT.name)
+
+        def build(record, raw, path, options):  # noqa: F811 - with the labels it names
+            transcript = to_transcript(record, raw, path, options)
+            transcript.labels = labels_of(record, labels, options)
+            return transcript
+
     for item in iter_records(path, options):
         if isinstance(item, Rejected):
             yield item
             continue
-        yield convert(item, path, options, to_transcript)
+        yield convert(item, path, options, build)
 
 
 def convert(
@@ -63,6 +77,9 @@ def convert(
         return record
     try:
         return build(record, raw, path, options)
+    except LabelValueError as exc:
+        return Rejected(str(exc), index=raw.index, line=raw.line, raw=raw.value,
+                        kind="label_value")  # fmt: skip
     except RecordError as exc:
         return Rejected(str(exc), index=raw.index, line=raw.line, raw=raw.value)
     except Exception as exc:  # noqa: BLE001 - untrusted input: any surprise is one bad record
@@ -139,3 +156,26 @@ def to_transcript(
         source_ref=f"line {raw.line}" if raw.line else f"record {raw.index}",
         metadata=meta,
     )
+
+
+def detect(sniff: Sniff) -> bool:
+    return bool({"messages", "conversation"} & sniff.keys)
+
+
+def label_sources(path: Path, options: ImportOptions) -> Iterator[dict]:
+    """Each conversation record, as ``--map label.FIELD=PATH`` paths are looked up in it."""
+    quiet = ImportOptions(**{**options.__dict__, "on_progress": None})
+    for item in iter_records(path, quiet):
+        if not isinstance(item, Rejected) and isinstance(item.value, dict):
+            yield item.value
+
+
+FORMAT = Format(
+    name="chat",
+    description="JSON/JSONL chat conversations (OpenAI messages, Anthropic blocks)",
+    suffixes=(".json", ".jsonl", ".ndjson"),
+    detect=detect,
+    options=("model", "condition", "dataset", *LABEL_MAP_OPTIONS),
+    label_map="paths",
+    label_sources=label_sources,
+)

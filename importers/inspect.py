@@ -10,15 +10,19 @@ from __future__ import annotations
 
 import json
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from db.models import TranscriptRecord
 from importers.base import (
+    LABEL_MAP_OPTIONS,
+    Format,
     ImportOptions,
     ReadResult,
     RecordError,
     Rejected,
+    Sniff,
     check_length,
     condition_from_flag,
     condition_from_text,
@@ -28,6 +32,7 @@ from importers.base import (
     type_name,
 )
 from importers.jsonstream import IJSON_BUFFER, _first_byte, _syntax_reason
+from importers.mapping import LabelValueError, TableSpec, build_spec, labels_of
 from importers.reasoning import (
     MessageParts,
     content_parts,
@@ -42,6 +47,16 @@ _ATTACHMENT = "attachment://"
 
 
 def read(path: Path, options: ImportOptions) -> ReadResult:
+    labels = build_spec(options, FORMAT.label_map, FORMAT.name) if options.maps else None
+    for item in _samples(path, options):
+        if isinstance(item, Rejected):
+            yield item
+        else:
+            yield _convert(*item, path, options, labels)
+
+
+def _samples(path: Path, options: ImportOptions) -> Iterator:
+    """(sample, index, zip member or None, eval spec) per sample, or a Rejected."""
     if path.stat().st_size == 0:
         yield Rejected("the file is empty", fatal=True, kind="empty")
     elif zipfile.is_zipfile(path):
@@ -97,7 +112,7 @@ def _read_eval(path: Path, options: ImportOptions) -> ReadResult:
                 except (UnicodeDecodeError, ValueError) as exc:
                     yield Rejected(f"{ref}: not valid JSON ({exc})", index=index, ref=ref)
                     continue
-                yield _convert(sample, index, ref, spec, path, options)
+                yield sample, index, ref, spec
 
 
 # -- .json ----------------------------------------------------------------------------------
@@ -125,7 +140,7 @@ def _read_json(path: Path, options: ImportOptions) -> ReadResult:
         index = 0
         try:
             for sample in ijson.items(f, "samples.item", use_float=True, buf_size=IJSON_BUFFER):
-                yield _convert(sample, index, None, spec, path, options)
+                yield sample, index, None, spec
                 index += 1
         except (ijson.JSONError, ValueError) as exc:
             yield Rejected(
@@ -139,13 +154,19 @@ def _read_json(path: Path, options: ImportOptions) -> ReadResult:
 # -- one sample -----------------------------------------------------------------------------
 
 
-def _convert(sample: Any, index: int, ref: str | None, spec: dict, path: Path, options):
+def _convert(sample: Any, index: int, ref: str | None, spec: dict, path: Path, options,
+             labels: TableSpec | None = None):  # fmt: skip
     if not isinstance(sample, dict):
         return Rejected(f"a sample should be an object, found {type_name(sample)}", index=index,
                         ref=ref, raw=sample)  # fmt: skip
     where = ref or f"sample {sample.get('id')!r} epoch {sample.get('epoch')}"
     try:
-        return to_transcript(sample, index, spec, path, options)
+        record = to_transcript(sample, index, spec, path, options)
+        if labels is not None:
+            record.labels = labels_of(sample, labels, options)
+        return record
+    except LabelValueError as exc:
+        return Rejected(str(exc), index=index, ref=where, raw=sample, kind="label_value")
     except RecordError as exc:
         return Rejected(str(exc), index=index, ref=where, raw=sample)
     except Exception as exc:  # noqa: BLE001 - untrusted input: any surprise is one bad record
@@ -258,3 +279,28 @@ def to_transcript(
         source_ref=f"{sample.get('id')}#epoch{sample.get('epoch')}",
         metadata=metadata,
     )
+
+
+def detect(sniff: Sniff) -> bool:
+    return sniff.suffix == ".eval" or (
+        sniff.shape == "object" and bool({"eval", "samples"} & sniff.keys)
+    )
+
+
+def label_sources(path: Path, options: ImportOptions) -> Iterator[dict]:
+    """Each sample, as ``--map label.FIELD=PATH`` paths are looked up in it."""
+    quiet = ImportOptions(**{**options.__dict__, "on_progress": None})
+    for item in _samples(path, quiet):
+        if not isinstance(item, Rejected) and isinstance(item[0], dict):
+            yield item[0]
+
+
+FORMAT = Format(
+    name="inspect",
+    description="Inspect AI logs (.eval zip or .json)",
+    suffixes=(".eval", ".json"),
+    detect=detect,
+    options=("model", "condition", "dataset", *LABEL_MAP_OPTIONS),
+    label_map="paths",
+    label_sources=label_sources,
+)

@@ -17,10 +17,12 @@ from typing import Any
 
 from db.models import TranscriptRecord
 from importers.base import (
+    Format,
     ImportOptions,
     ReadResult,
     RecordError,
     Rejected,
+    Sniff,
     check_length,
     condition_from_text,
     extract_user_input,
@@ -121,3 +123,15 @@ def to_transcript(
         source_ref=f"line {raw.line}" if raw.line else f"record {raw.index}",
         metadata=meta,
     )
+
+
+def detect(sniff: Sniff) -> bool:
+    return b"<NEXT/>" in sniff.head or b"<INPUT>" in sniff.head
+
+
+FORMAT = Format(
+    name="redwood",
+    description="original-study conversations (<INPUT>, <NEXT/>, <OUTPUT>)",
+    suffixes=(".json", ".jsonl", ".ndjson"),
+    detect=detect,
+)

@@ -15,7 +15,6 @@ from __future__ import annotations
 import csv
 import json
 import sys
-from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,11 +22,14 @@ from typing import Any
 
 from db.models import TranscriptRecord
 from importers.base import (
+    LABEL_MAP_OPTIONS,
+    Format,
     ImportOptions,
     ImportRequestError,
     ReadResult,
     RecordError,
     Rejected,
+    Sniff,
     check_length,
     describe_json_error,
     normalize_condition,
@@ -167,7 +169,7 @@ def _parquet_rows(path: Path):
 
 
 def read(path: Path, options: ImportOptions) -> ReadResult:
-    spec = build_spec(options)
+    spec = build_spec(options, FORMAT.label_map, FORMAT.name)
     checked = False
     for item in _rows(path, options):
         if isinstance(item, Rejected):
@@ -298,41 +300,26 @@ def to_transcript(
     )
 
 
-def label_value_counts(path: Path, options: ImportOptions, limit: int = 50) -> dict[str, Counter]:
-    """Every distinct raw value of each mapped label column, counted (for error messages)."""
-    spec = build_spec(options)
-    counts: dict[str, Counter] = {f: Counter() for f in spec.labels}
+def detect(sniff: Sniff) -> bool:
+    if sniff.suffix in (".csv", ".tsv", ".parquet", ".pq"):
+        return True
+    return sniff.suffix in (".jsonl", ".ndjson") or sniff.shape == "array"
+
+
+def label_sources(path: Path, options: ImportOptions) -> Iterator[dict]:
     quiet = ImportOptions(**{**options.__dict__, "on_progress": None})
     for item in _rows(path, quiet):
-        if not isinstance(item, Row):
-            continue
-        for f_id, target in spec.labels.items():
-            raw = item.values.get(target.value_column)
-            if blank(raw):
-                continue
-            items = raw if isinstance(raw, list) else [raw]
-            for value in items:
-                text = ("true" if value else "false") if isinstance(value, bool) else str(value)
-                if text in counts[f_id] or len(counts[f_id]) < limit:
-                    counts[f_id][text] += 1
-    return counts
+        if isinstance(item, Row):
+            yield item.values
 
 
-def describe_label_values(path: Path, options: ImportOptions) -> str:
-    """A message listing each label column's values found and the categories expected."""
-    spec = build_spec(options)
-    counts = label_value_counts(path, options)
-    lines = []
-    for f_id, target in spec.labels.items():
-        found = ", ".join(f"{v} ({n})" for v, n in counts[f_id].most_common())
-        unmapped = [v for v in counts[f_id]
-                    if v.lower() not in spec.values
-                    and v.lower() not in {c.lower() for c in target.categories}]  # fmt: skip
-        lines.append(
-            f"label.{f_id} (column {target.value_column!r}): values found: {found or 'none'}; "
-            f"categories expected: {', '.join(target.categories)}"
-        )
-        if unmapped:
-            example = " ".join(f"--value {v}=CATEGORY" for v in unmapped[:4])
-            lines.append(f"  map them with {example}")
-    return "\n".join(lines)
+FORMAT = Format(
+    name="table",
+    description="JSONL, CSV, TSV or Parquet tables with a --map column mapping",
+    suffixes=(".csv", ".tsv", ".parquet", ".pq", ".json", ".jsonl", ".ndjson"),
+    detect=detect,
+    options=("model", "condition", "dataset", *LABEL_MAP_OPTIONS),
+    label_map="columns",
+    label_sources=label_sources,
+    needs="--map naming the column that holds the transcript, unless one is named like a target",
+)
