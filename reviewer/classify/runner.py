@@ -187,6 +187,7 @@ class Runner:
         self.skipped_empty: list[int] = []
         self.without_answer: list[int] = []
         self._reservations = 0
+        self.next_call_estimate: float | None = None
         self._retry_items: dict[int, str] = {}
         self.price = find_price(opts.provider, opts.model, opts.prices)
         if opts.max_cost is not None and self.price is None:
@@ -703,7 +704,9 @@ class Runner:
         async with self._budget:
             while not self._budget_allows(estimate):
                 if self._reservations == 0 or self.stop_reason:
-                    self.stop_reason = self.stop_reason or "max-cost"
+                    if not self.stop_reason:
+                        self.stop_reason = "max-cost"
+                        self.next_call_estimate = estimate
                     self._budget.notify_all()  # every other waiter stops too
                     return False
                 await self._budget.wait()
@@ -722,9 +725,13 @@ class Runner:
         provider = self.get_provider()
         estimate = self.estimated_cost(call)
         for round_ in range(RATE_LIMIT_ROUNDS):
-            if not await self._reserve(estimate):
+            if self.stop_reason or not await self._reserve(estimate):
                 return
             await self.limiter.acquire()
+            if self.stop_reason:  # stopped while this call waited for a slot: do not send it
+                self._give_back(estimate)
+                await self.limiter.release()
+                return
             started = time.monotonic()
             comp: Completion | None = None
             refused: NotSupportedN | None = None
@@ -948,6 +955,9 @@ class Runner:
             "cost_usd": round(s.cost_usd, 6),
             "run_cost_usd": round(float(totals.get("cost_usd", 0.0)), 6),
             "max_cost_usd": self.opts.max_cost,
+            "max_cost_next_call_usd": None
+            if self.next_call_estimate is None
+            else round(self.next_call_estimate, 6),
             "price_known": self.price is not None,
             "elapsed_s": round(time.monotonic() - s.started, 3),
         }

@@ -124,12 +124,17 @@ def _print_summary(console, summary: dict) -> None:
             + _ids(summary["items_without_answer_ids"])
         ))  # fmt: skip
     if summary["stopped_reason"] == "max-cost":
-        console.print(f"stopped before exceeding --max-cost ${summary['max_cost_usd']}: "
+        worst = summary.get("max_cost_next_call_usd")
+        left = max(summary["max_cost_usd"] - summary["run_cost_usd"], 0.0)
+        why = (f" (the next call could cost up to ${worst:.4f}, ${left:.4f} of the cap is left)"
+               if worst is not None else "")  # fmt: skip
+        console.print(f"stopped before exceeding --max-cost ${summary['max_cost_usd']}{why}: "
                       "raise it and run the same command again to go on")  # fmt: skip
     elif summary["stopped_reason"] == "errors":
-        console.print(Text(f"stopped: call after call failed even after retries; the last "
-                           f"error was: {summary['last_error']}\nFix the cause and run the same "
-                           "command again: finished calls are kept."))  # fmt: skip
+        console.print(Text(f"stopped: calls fail and would go on failing (a refused key, an "
+                           f"unknown model, a server that does not answer); the last error was: "
+                           f"{summary['last_error']}\nFix the cause and run the same command "
+                           "again: finished calls are kept."))  # fmt: skip
     elif summary["status"] == "incomplete" and summary["calls_failed"] and summary["last_error"]:
         console.print(Text(f"some calls failed (last error: {summary['last_error']}): run the "
                            "same command again to retry only those"))  # fmt: skip
