@@ -447,17 +447,19 @@ class Runner:
     @staticmethod
     def slot_samples(
         answers: dict[str, dict[str, Any]], keys: list[str], rounds: list[tuple[list[int], str]]
-    ) -> tuple[list[dict[str, Any]], int]:
+    ) -> tuple[list[dict[str, Any]], tuple[int, int]]:
         """An item's samples, one per vote slot: the first answers, with every re-asked
-        sample put in the slot it re-asks; and how many slots were re-asked."""
+        sample put in the slot it re-asks; and (slots re-asked, new samples taken)."""
         samples = [p for k in keys for p in answers[k]["parsed"]]
-        reasked = 0
+        slots_reasked: set[int] = set()
+        new_samples = 0
         for slots, key in rounds:
             if key in answers:
                 for slot, parsed in zip(slots, answers[key]["parsed"], strict=False):
                     samples[slot] = parsed
-                    reasked += 1
-        return samples, reasked
+                    slots_reasked.add(slot)
+                    new_samples += 1
+        return samples, (len(slots_reasked), new_samples)
 
     def label_item(self, tid: int, keys: list[str],
                    rounds: list[tuple[list[int], str]] | None = None, *,
@@ -476,8 +478,9 @@ class Runner:
         if not labels:
             return NO_ANSWER
         note = f"{n_valid} of {len(samples)} votes parsed"
-        if reasked:
-            note += f" ({reasked} asked again after an unparseable answer)"
+        if reasked[0]:
+            note += (f"; {reasked[0]} asked again after an unparseable answer "
+                     f"({reasked[1]} new samples)")  # fmt: skip
         cdb.write_item_labels(
             self.store,
             [

@@ -69,7 +69,8 @@ def _print_summary(console, summary: dict) -> None:
 
     if summary.get("dry_run"):
         table = Table(title="dry run: nothing was sent", show_header=False)
-        for key in ("run", "mode", "items", "calls_cached", "calls_to_make", "samples_to_make",
+        for key in ("run", "mode", "items", "items_skipped_empty", "calls_cached",
+                    "calls_to_make", "samples_to_make",
                     "est_input_tokens", "max_output_tokens", "est_cost_usd_upper",
                     "token_estimate"):  # fmt: skip
             table.add_row(key, Text(str(summary[key])))
@@ -308,6 +309,11 @@ def classify(obj: Context, rubric_ref: str, model_spec: str, votes: int | None,
         raise click.ClickException(
             f"rubric {rubric.id!r} ({rubric.origin}) has no [classifier] section: add one with "
             "system, template and threshold to classify with it"
+        )
+    if batch and retry_unparseable:
+        raise click.UsageError(
+            "--retry-unparseable asks again at the end of an online run; a --batch run cannot "
+            "(collect the batch, then run the same command without --batch to ask again)"
         )
     try:
         prices = load_prices(prices_path) if prices_path else {}

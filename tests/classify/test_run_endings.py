@@ -110,7 +110,7 @@ def test_retry_unparseable_asks_for_new_samples_and_labels_with_them(fake, keys,
     if second["items_without_answer"] == 0:
         assert second["status"] == "finished" and second["exit_status"] == 0
     notes = [e.note for e in store.current_labels(source="classifier")]
-    assert any("asked again after an unparseable answer" in n for n in notes)
+    assert any("asked again after an unparseable answer (" in n for n in notes)
     assert len(store.events()) > events_before
     # Asking again is cached too: the same command pays nothing more.
     answered = fake.stats()["answered"]
@@ -122,16 +122,35 @@ def test_retry_unparseable_with_n_fills_only_the_bad_votes(fake, keys, labeled_d
     store, _ = labeled_db
     fake.config.p_malformed = 0.4
     summary = run(store, options(fake, "openai:gpt-4o-mini", votes=5, retry_unparseable=4))
-    reasked = rows(store, "SELECT n_samples, json_extract(request, '$.retry') FROM "
-                          "classifier_calls WHERE json_extract(request, '$.retry') IS NOT NULL")  # fmt: skip
-    assert reasked and summary["samples_reasked"] == sum(n for n, _ in reasked)
-    assert {r for _, r in reasked} <= {1, 2, 3, 4}
-    first_bad = rows(store, "SELECT SUM(json_array_length(parsed)) FROM classifier_calls, "
-                            "json_each(parsed) WHERE json_extract(request, '$.retry') IS NULL "
-                            "AND json_each.value LIKE '%error%'")  # fmt: skip
-    assert first_bad[0][0]
+    calls: dict[int, dict[int, tuple[int, list]]] = {}
+    for tid, n, retry, parsed in rows(store, "SELECT transcript_id, n_samples, "
+                                             "json_extract(request, '$.retry'), parsed "
+                                             "FROM classifier_calls"):  # fmt: skip
+        calls.setdefault(tid, {})[retry or 0] = (n, json.loads(parsed))
+    assert (
+        summary["samples_reasked"]
+        == sum(n for rounds in calls.values() for r, (n, _) in rounds.items() if r)
+        > 0
+    )
+    # Each round asks, in one request with n, for exactly the votes still unparseable.
+    for rounds in calls.values():
+        bad = sum("error" in p for p in rounds[0][1])
+        for r in range(1, 5):
+            if not bad:
+                assert r not in rounds
+                break
+            n, parsed = rounds[r]
+            assert n == bad == len(parsed)
+            bad = sum("error" in p for p in parsed)
+    # Every sample the server gave was asked for once: first answers plus re-asked ones.
+    assert fake.stats()["samples"] == 12 * 5 + summary["samples_reasked"]
     for label in store.current_labels(source="classifier", field="alignment_faking"):
-        assert label.note.startswith("5 of 5 votes parsed") or "of 5 votes parsed" in label.note
+        rounds = calls[label.transcript_id]
+        first_bad = sum("error" in p for p in rounds[0][1])
+        new = sum(n for r, (n, _) in rounds.items() if r)
+        if first_bad:
+            said = f"; {first_bad} asked again after an unparseable answer ({new} new samples)"
+            assert said in label.note
 
 
 def test_conflicting_answer_tags_are_unparseable_and_stored_raw(fake, keys, labeled_db):
@@ -258,3 +277,36 @@ def test_exit_statuses_from_the_command(fake, keys, tmp_path):
     help_text = runner.invoke(cli, ["classify", "--help"]).output
     for code in EXIT_STATUS.values():  # every status the runner can end with is explained
         assert f"\n    {code} " in help_text
+
+
+def test_ctrl_c_exits_130_and_marks_the_run_interrupted(fake, tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    path = tmp_path / "int.db"
+    store = Store(path)
+    store.insert_transcripts(make_records(30, seed="interrupt"))
+    store.close()
+    fake.config.latency = 0.05
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from reviewer.cli import main; main()", "--db", str(path),
+         "classify", "--rubric", "goal_guarding", "--model", "anthropic:claude-3-5-haiku",
+         "--votes", "4", "--concurrency", "2", "--base-url", fake.url],
+        cwd=root, env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while fake.stats()["answered"] < 5 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == EXIT_STATUS["interrupted"] == 130, err
+    assert "interrupted: every finished call is saved" in err
+    store = Store(path)
+    assert rows(store, "SELECT status FROM classifier_runs") == [("interrupted",)]
+    saved = rows(store, "SELECT COUNT(*) FROM classifier_calls WHERE status = 'ok'")[0][0]
+    assert 0 < saved < 120
+    store.close()
