@@ -262,6 +262,7 @@ def import_file(
                     warn(f"{path}: warning: {warning}")
     except ImportRequestError as exc:
         result.error = _named(path, str(exc))
+        _record_refusal(store, result, path, options, str(exc))
         return result
 
     try:
@@ -361,6 +362,26 @@ def import_file(
             result.hint = describe_label_values(path, options, format_named(fmt))
     _finish(store, result, errors)
     return result
+
+
+def _record_refusal(
+    store: Store, result: FileResult, path: Path, options: ImportOptions, reason: str
+) -> None:
+    """A file refused before any record was read (format unknown, a mapping that cannot work,
+    a check of the format) is an attempt too: it gets its ``imports`` row, status failed."""
+    try:
+        size = path.stat().st_size
+        result.sha256 = sha256_of(path)
+    except OSError:
+        size = None
+    recorded = {k: v for k, v in asdict(options).items()
+                if v and k not in ("on_progress", "allow_unknown_model")}  # fmt: skip
+    result.import_id = store.begin_import(
+        str(path), result.format or "unknown", sha256=result.sha256, size_bytes=size,
+        importer_version=IMPORTER_VERSION, options=recorded,
+    )  # fmt: skip
+    store.finish_import(result.import_id, status="failed",
+                        errors=[{"where": "file", "reason": reason}])  # fmt: skip
 
 
 def _record_hard_failure(
