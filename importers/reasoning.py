@@ -24,6 +24,8 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from importers.base import RecordError, type_name
+
 REASONING_TAGS = ("SCRATCHPAD_REASONING", "HIDDEN_SCRATCHPAD", "think")
 _BLOCK_OPEN = re.compile(r"<(SCRATCHPAD_REASONING|HIDDEN_SCRATCHPAD|think)>")
 _BLOCK_CLOSE = re.compile(r"</(SCRATCHPAD_REASONING|HIDDEN_SCRATCHPAD|think)>")
@@ -171,8 +173,6 @@ def message_parts(message: dict, where: str, resolve=None, *, strict: bool = Tru
 
 def content_parts(content, where: str, resolve=None, *, strict: bool = True) -> MessageParts:
     """Text and reasoning of a message content: a string or a list of content blocks."""
-    from importers.base import RecordError, type_name
-
     resolve = resolve or (lambda text: text)
     parts = MessageParts()
     if content is None:

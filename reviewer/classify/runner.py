@@ -606,7 +606,7 @@ class Runner:
                 self._key_items.pop(key, None)
             self.stats.calls_planned += len(wanted)
             self.stats.calls_cached += len(final)
-            self.stats.samples_reasked += sum(c.n for c in wanted.values())
+            self.stats.samples_reasked += sum(c.n for c in todo)  # sent now, not cached
 
             async def feed(queue: asyncio.Queue[Call | None], todo: list[Call] = todo) -> None:
                 for c in todo:
