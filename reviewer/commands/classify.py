@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from reviewer.classify.registry import providers
 from reviewer.cli import Context, pass_context
 
 
@@ -160,8 +161,8 @@ def _print_summary(console, summary: dict) -> None:
     "model_spec",
     required=True,
     metavar="PROVIDER:MODEL",
-    help="e.g. anthropic:claude-3-5-haiku-latest or openai:gpt-4o-mini. Keys come "
-    "only from ANTHROPIC_API_KEY / OPENAI_API_KEY.",
+    help=f"e.g. {' or '.join(f'{c.name}:{c.example_model}' for c in providers().values())}. "
+    f"Keys come only from {' / '.join(c.key_env for c in providers().values())}.",
 )
 @click.option(
     "--votes",
@@ -216,7 +217,7 @@ def _print_summary(console, summary: dict) -> None:
     default=None,
     metavar="URL",
     help="Another endpoint, e.g. an OpenAI-compatible server (default: "
-    "$OPENAI_BASE_URL / $ANTHROPIC_BASE_URL, else the provider's).",
+    f"{' / '.join('$' + c.base_url_env for c in providers().values())}, else the provider's).",
 )
 @click.option("--limit", type=click.IntRange(1), default=None, help="At most N transcripts.")
 @click.option(

@@ -310,3 +310,32 @@ def test_ctrl_c_exits_130_and_marks_the_run_interrupted(fake, tmp_path):
     saved = rows(store, "SELECT COUNT(*) FROM classifier_calls WHERE status = 'ok'")[0][0]
     assert 0 < saved < 120
     store.close()
+
+
+def test_imported_redacted_reasoning_is_not_sent_to_the_classifier(fake, keys, tmp_path):
+    """From the file to the classifier: Anthropic redacted_thinking imports as an empty
+    scratchpad marked redacted, and classify skips and names it instead of asking about an
+    empty frame."""
+    from importers.run import import_file
+    from tests.unit.import_fixtures import write_jsonl
+
+    def record(i: int, blocks: list[dict]) -> dict:
+        return {"model": "claude-3-7-sonnet", "messages": [
+            {"role": "user", "content": f"<user_input>Request {i}</user_input>"},
+            {"role": "assistant", "content": [*blocks, {"type": "text", "text": "Sure."}]}]}  # fmt: skip
+
+    thinking = {"type": "thinking", "thinking": "Training would modify me.", "signature": "s"}
+    redacted = {"type": "redacted_thinking", "data": "EmwKAhgBEgy3va3pzix"}
+    path = write_jsonl(tmp_path / "chat.jsonl",
+                       [record(0, [thinking]), record(1, [redacted]), record(2, [])])  # fmt: skip
+    store = Store(tmp_path / "e2e.db")
+    assert import_file(store, path).n_new == 3
+    status = {t["user_input"]: t["metadata"]["reasoning_status"]
+              for t in (store.transcript(i) for i in store.transcript_ids())}  # fmt: skip
+    assert status == {"Request 0": "present", "Request 1": "redacted", "Request 2": "absent"}
+    summary = run(store, options(fake, "anthropic:claude-3-5-haiku", votes=2))
+    assert summary["items_skipped_empty"] == 2 and summary["items_labeled_now"] == 1
+    assert fake.stats()["answered"] == 2
+    skipped = {store.transcript(i)["user_input"] for i in summary["items_skipped_empty_ids"]}
+    assert skipped == {"Request 1", "Request 2"}
+    store.close()
