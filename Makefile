@@ -25,9 +25,10 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)  ## build demo.db if missing and open the labeler on it
 	$(BIN)/reviewer --db $(DEMO_DB) demo
 
-test: $(STAMP)  ## ruff check and the whole test suite
+test: $(STAMP)  ## ruff, the import contracts and the whole test suite
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 bench: $(STAMP)  ## run the benchmarks; ratios are printed and written to bench/results/

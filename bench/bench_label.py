@@ -189,17 +189,9 @@ def cold_start(annotator: str) -> dict:
 def withdraw_bench_labels() -> int:
     """Retract every live event made by a benchmark annotator, so that the shared database's
     statistics are not skewed by them (events are append-only: this adds retractions)."""
-    from db import Store
+    from db import Store, labels
 
-    store = Store(DB)
-    rows = store.execute(
-        "SELECT e.id FROM label_events e WHERE e.rater LIKE 'bench-%' AND e.retracts IS NULL "
-        "AND NOT EXISTS (SELECT 1 FROM label_events r WHERE r.retracts = e.id)"
-    )
-    with store.transaction():
-        for (event_id,) in rows:
-            store.retract(event_id, note="benchmark clean-up")
-    return len(rows)
+    return labels.retract_raters(Store(DB), "bench-%", note="benchmark clean-up")
 
 
 def main() -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from db import labels
 from db.store import Store
 
 AGREEMENT_PHASES = ("blind", "revealed")
@@ -27,54 +28,22 @@ class RatingRow:
     scores: dict[str, Any] | None
 
 
-def labelled_rubrics(store: Store) -> list[str]:
-    """Rubric ids that have at least one (non-meta) label event."""
-    rows = store.execute(
-        "SELECT DISTINCT rubric_id FROM label_events WHERE substr(field, 1, 1) != '_' "
-        "ORDER BY rubric_id"
-    )
-    return [r[0] for r in rows]
+labelled_rubrics = labels.labeled_rubric_ids
 
 
 def raters(store: Store, *, source: str | None = None,
            rubric_ids: list[str] | None = None) -> list[str]:  # fmt: skip
-    """Every rater with at least one (non-meta) label event, of one source and under these
-    rubrics when given: the names an option naming a rater may take."""
-    where = ["substr(field, 1, 1) != '_'"]
-    params: list[Any] = []
-    if source is not None:
-        where.append("source = ?")
-        params.append(source)
-    if rubric_ids:
-        where.append(f"rubric_id IN ({','.join('?' * len(rubric_ids))})")
-        params += rubric_ids
-    rows = store.execute(
-        f"SELECT DISTINCT rater FROM label_events WHERE {' AND '.join(where)} ORDER BY rater",
-        params,
-    )
-    return [r[0] for r in rows]
+    """Every rater with live labels (of one source, under these rubrics, when given): the
+    names an option naming a rater may take."""
+    chosen = rubric_ids or labels.labeled_rubric_ids(store)
+    return sorted({slot[3] for slot in labels.label_slots(store, chosen)
+                   if source is None or slot[2] == source})  # fmt: skip
 
 
 def labelled_fields(store: Store, rubric_id: str | None = None) -> list[str]:
-    """Fields with at least one label event (under one rubric when given)."""
-    where, params = "substr(field, 1, 1) != '_'", []
-    if rubric_id is not None:
-        where += " AND rubric_id = ?"
-        params.append(rubric_id)
-    rows = store.execute(
-        f"SELECT DISTINCT field FROM label_events WHERE {where} ORDER BY field", params
-    )
-    return [r[0] for r in rows]
-
-
-def rubric_source(store: Store, rubric_id: str) -> str | None:
-    """The text of the newest registered version of a rubric, if the database has one."""
-    rows = store.execute(
-        "SELECT source FROM rubrics WHERE rubric_id = ? ORDER BY created_at DESC, rowid DESC "
-        "LIMIT 1",
-        (rubric_id,),
-    )
-    return rows[0][0] if rows else None
+    """Fields with live labels (under one rubric when given)."""
+    chosen = [rubric_id] if rubric_id is not None else labels.labeled_rubric_ids(store)
+    return sorted({field for rid in chosen for field in labels.label_fields(store, rid)})
 
 
 def agreement_ratings(
@@ -84,7 +53,7 @@ def agreement_ratings(
     if phase not in AGREEMENT_PHASES:
         raise ValueError(f"phase must be one of {AGREEMENT_PHASES}, not {phase!r}")
     chosen: dict[tuple[int, str, str, str], tuple[int, RatingRow]] = {}
-    for event in store.current_labels(rubric_id=rubric_id, field=field):
+    for event in labels.current_labels(store, rubric_id=rubric_id, field=field):
         if event.field.startswith("_") or event.value is None:
             continue
         if event.source == "human":

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
-from db.store import Store
+if TYPE_CHECKING:
+    from db.store import Store
 
 FTS_TRIGGER = "transcripts_fts_insert"
 

@@ -12,6 +12,7 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from db import labels
 from db.store import Store, utc_now
 
 FINAL = ("ok", "parse_error")
@@ -52,12 +53,24 @@ def create_run(
     mode: str,
     max_cost_usd: float | None,
 ) -> int:
-    cur = store.db.conn.execute(
-        "INSERT INTO classifier_runs(name, provider, model, rubric_hash, params, prompt_hash, "
-        "base_url, mode, status, max_cost_usd, started_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-        (name, provider, model, rubric_hash, _dumps(params), prompt_hash, base_url, mode,
-         "running", max_cost_usd, utc_now()),
-    )  # fmt: skip
+    with store.transaction() as db:
+        cur = db.conn.execute(
+            "INSERT INTO classifier_runs(name, provider, model, rubric_hash, params, prompt_hash, "
+            "base_url, mode, status, max_cost_usd, started_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                name,
+                provider,
+                model,
+                rubric_hash,
+                _dumps(params),
+                prompt_hash,
+                base_url,
+                mode,
+                "running",
+                max_cost_usd,
+                utc_now(),
+            ),
+        )
     return cur.lastrowid
 
 
@@ -65,17 +78,19 @@ def set_run_status(
     store: Store, run_id: int, status: str, *, finished: bool = False, mode: str | None = None
 ) -> None:
     """Record a run's state (and the mode, online or batch, it was last invoked in)."""
-    store.db.conn.execute(
-        "UPDATE classifier_runs SET status = ?, finished_at = ?, mode = COALESCE(?, mode) "
-        "WHERE id = ?",
-        (status, utc_now() if finished else None, mode, run_id),
-    )
+    with store.transaction() as db:
+        db.conn.execute(
+            "UPDATE classifier_runs SET status = ?, finished_at = ?, mode = COALESCE(?, mode) "
+            "WHERE id = ?",
+            (status, utc_now() if finished else None, mode, run_id),
+        )
 
 
 def set_run_batches(store: Store, run_id: int, batches: list[dict[str, Any]]) -> None:
-    store.db.conn.execute(
-        "UPDATE classifier_runs SET batch_ids = ? WHERE id = ?", (_dumps(batches), run_id)
-    )
+    with store.transaction() as db:
+        db.conn.execute(
+            "UPDATE classifier_runs SET batch_ids = ? WHERE id = ?", (_dumps(batches), run_id)
+        )
 
 
 def run_info(store: Store, run_id: int) -> dict[str, Any]:
@@ -135,16 +150,31 @@ def record_call(
 ) -> int:
     """Insert one call and commit it at once (the connection autocommits): a kill loses
     at most the calls still in flight."""
-    cur = store.db.conn.execute(
-        "INSERT INTO classifier_calls(run_id, transcript_id, request_key, n_samples, request, "
-        "raw_response, parsed, status, error, input_tokens, output_tokens, cache_read_tokens, "
-        "cache_write_tokens, cost_usd, latency_s, created_at) "
-        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-        (run_id, transcript_id, request_key, n_samples, _dumps(request),
-         None if raw_response is None else _dumps(raw_response),
-         None if parsed is None else _dumps(parsed), status, error, input_tokens,
-         output_tokens, cache_read_tokens, cache_write_tokens, cost_usd, latency_s, utc_now()),
-    )  # fmt: skip
+    with store.transaction() as db:
+        cur = db.conn.execute(
+            "INSERT INTO classifier_calls(run_id, transcript_id, request_key, n_samples, request, "
+            "raw_response, parsed, status, error, input_tokens, output_tokens, cache_read_tokens, "
+            "cache_write_tokens, cost_usd, latency_s, created_at) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                run_id,
+                transcript_id,
+                request_key,
+                n_samples,
+                _dumps(request),
+                None if raw_response is None else _dumps(raw_response),
+                None if parsed is None else _dumps(parsed),
+                status,
+                error,
+                input_tokens,
+                output_tokens,
+                cache_read_tokens,
+                cache_write_tokens,
+                cost_usd,
+                latency_s,
+                utc_now(),
+            ),
+        )
     return cur.lastrowid
 
 
@@ -175,14 +205,25 @@ def complete_submitted(
     cost_usd: float = 0.0,
 ) -> bool:
     """Fill in a batch call's answer; False if no such waiting call exists."""
-    cur = store.db.conn.execute(
-        "UPDATE classifier_calls SET status = ?, raw_response = ?, parsed = ?, error = ?, "
-        "input_tokens = ?, output_tokens = ?, cache_read_tokens = ?, cache_write_tokens = ?, "
-        "cost_usd = ? WHERE run_id = ? AND request_key = ? AND status = 'submitted'",
-        (status, None if raw_response is None else _dumps(raw_response),
-         None if parsed is None else _dumps(parsed), error, input_tokens, output_tokens,
-         cache_read_tokens, cache_write_tokens, cost_usd, run_id, request_key),
-    )  # fmt: skip
+    with store.transaction() as db:
+        cur = db.conn.execute(
+            "UPDATE classifier_calls SET status = ?, raw_response = ?, parsed = ?, error = ?, "
+            "input_tokens = ?, output_tokens = ?, cache_read_tokens = ?, cache_write_tokens = ?, "
+            "cost_usd = ? WHERE run_id = ? AND request_key = ? AND status = 'submitted'",
+            (
+                status,
+                None if raw_response is None else _dumps(raw_response),
+                None if parsed is None else _dumps(parsed),
+                error,
+                input_tokens,
+                output_tokens,
+                cache_read_tokens,
+                cache_write_tokens,
+                cost_usd,
+                run_id,
+                request_key,
+            ),
+        )
     return cur.rowcount > 0
 
 
@@ -191,11 +232,12 @@ def fail_submitted(store: Store, run_id: int, keys: Iterable[str], error: str) -
     n = 0
     for chunk in _chunks(list(keys)):
         marks = ",".join("?" * len(chunk))
-        cur = store.db.conn.execute(
-            f"UPDATE classifier_calls SET status = 'error', error = ? WHERE run_id = ? AND "
-            f"status = 'submitted' AND request_key IN ({marks})",
-            (error, run_id, *chunk),
-        )
+        with store.transaction() as db:
+            cur = db.conn.execute(
+                f"UPDATE classifier_calls SET status = 'error', error = ? WHERE run_id = ? AND "
+                f"status = 'submitted' AND request_key IN ({marks})",
+                (error, run_id, *chunk),
+            )
         n += cur.rowcount
     return n
 
@@ -220,21 +262,12 @@ def final_calls(store: Store, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
 
 
 def labeled_transcripts(store: Store, run_id: int) -> set[int]:
-    return {
-        r[0]
-        for r in store.execute(
-            "SELECT DISTINCT transcript_id FROM label_events WHERE run_id = ? AND "
-            "source = 'classifier' AND retracts IS NULL",
-            (run_id,),
-        )
-    }
+    return labels.run_labeled_transcripts(store, run_id)
 
 
-def write_item_labels(store: Store, labels: list[dict[str, Any]]) -> None:
+def write_item_labels(store: Store, item_labels: list[dict[str, Any]]) -> None:
     """One item's classifier labels (one per field), committed together."""
-    with store.transaction():
-        for label in labels:
-            store.append_label(source="classifier", **label)
+    labels.write_classifier_labels(store, item_labels)
 
 
 def run_totals(store: Store, run_id: int) -> dict[str, Any]:
@@ -247,17 +280,24 @@ def run_totals(store: Store, run_id: int) -> dict[str, Any]:
         "COALESCE(SUM(cost_usd), 0) FROM classifier_calls WHERE run_id = ?",
         (run_id,),
     )[0]
-    keys = ("calls", "ok", "parse_error", "error", "submitted", "input_tokens",
-            "output_tokens", "cache_read_tokens", "cache_write_tokens", "cost_usd")  # fmt: skip
+    keys = (
+        "calls",
+        "ok",
+        "parse_error",
+        "error",
+        "submitted",
+        "input_tokens",
+        "output_tokens",
+        "cache_read_tokens",
+        "cache_write_tokens",
+        "cost_usd",
+    )
     return dict(zip(keys, row, strict=True))
 
 
 def run_labels(store: Store, run_id: int) -> int:
-    return store.execute(
-        "SELECT COUNT(DISTINCT transcript_id) FROM label_events WHERE run_id = ? AND "
-        "source = 'classifier'",
-        (run_id,),
-    )[0][0]
+    """Transcripts this run has a live label on."""
+    return len(labels.run_labeled_transcripts(store, run_id))
 
 
 def transcripts_for_classify(

@@ -3,17 +3,113 @@
 from __future__ import annotations
 
 import os
+import random
+import secrets
 import sqlite3
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from db._sqlite_utils import sqlite_utils
 from db.schema import MIGRATIONS, SCHEMA_VERSION
 
-BUSY_TIMEOUT_MS = 10_000
+# SQLite's own busy handler waits up to this long for a lock in one attempt (so a waiting
+# writer can say, about once a second, that it is waiting) ...
+BUSY_TIMEOUT_MS = 1_000
+# ... and a writer asks again, with a growing pause, until it has waited this long in all.
+# Two minutes: longer than any write this project makes holds the lock (an import's chunk
+# is about half a second), short enough that a stuck database is reported, not waited out.
+WRITE_WAIT_SECONDS = 120.0
+
+# Told (seconds waited so far) about once a second while a writer waits for the lock.
+BusyListener = Callable[[float], None]
 
 
 class SchemaTooNewError(RuntimeError):
     """The database was written by a newer reviewer; we refuse to touch it."""
+
+
+class DatabaseBusyError(sqlite3.OperationalError):
+    """Another process held the write lock for longer than a writer waits. Nothing was
+    written; the caller still has what it meant to write and may try again."""
+
+
+def is_busy(exc: BaseException) -> bool:
+    return isinstance(exc, sqlite3.OperationalError) and (
+        "locked" in str(exc) or "busy" in str(exc)
+    )
+
+
+def begin_write(
+    conn: sqlite3.Connection,
+    *,
+    wait_seconds: float = WRITE_WAIT_SECONDS,
+    on_wait: BusyListener | None = None,
+) -> None:
+    """Start a write transaction that holds the write lock from its first statement.
+
+    A deferred ``BEGIN`` that reads before it writes cannot wait for the lock: when another
+    connection has written meanwhile, SQLite answers busy at once, busy timeout or not. So
+    every write transaction begins ``IMMEDIATE``, and a busy answer is retried with jittered,
+    growing pauses until ``wait_seconds`` have passed; then ``DatabaseBusyError``.
+    """
+    started = time.monotonic()
+    pause = 0.02
+    told = 0
+    while True:
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            return
+        except sqlite3.OperationalError as exc:
+            if not is_busy(exc):
+                raise
+            waited = time.monotonic() - started
+            if waited >= wait_seconds:
+                raise DatabaseBusyError(
+                    f"the database stayed busy for {waited:.0f} s (another process kept the "
+                    "write lock); nothing was written"
+                ) from None
+            if on_wait is not None and int(waited) > told:
+                told = int(waited)
+                on_wait(waited)
+            if waited < 0.5:  # SQLite's handler gave up early (it can): ask again at once
+                continue
+            time.sleep(min(pause * (0.5 + random.random()), wait_seconds - waited))
+            pause = min(pause * 2, 1.0)
+
+
+@contextmanager
+def write_transaction(
+    conn: sqlite3.Connection,
+    *,
+    wait_seconds: float = WRITE_WAIT_SECONDS,
+    on_wait: BusyListener | None = None,
+) -> Iterator[sqlite3.Connection]:
+    """All writes inside commit together or not at all, under the write lock taken up front.
+
+    Inside another transaction this nests as a savepoint (the lock is already held).
+    """
+    if conn.in_transaction:
+        name = f"nested_{secrets.token_hex(8)}"
+        conn.execute(f"SAVEPOINT {name}")
+        try:
+            yield conn
+        except BaseException:
+            if conn.in_transaction:  # an error may already have ended the transaction
+                conn.execute(f"ROLLBACK TO SAVEPOINT {name}")
+                conn.execute(f"RELEASE SAVEPOINT {name}")
+            raise
+        conn.execute(f"RELEASE SAVEPOINT {name}")
+        return
+    begin_write(conn, wait_seconds=wait_seconds, on_wait=on_wait)
+    try:
+        yield conn
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
 
 
 def default_db_path() -> Path:
@@ -59,16 +155,10 @@ def connect(path: str | Path, *, migrate: bool = True) -> sqlite_utils.Database:
     conn.execute("PRAGMA synchronous = NORMAL")
     db = sqlite_utils.Database(conn, execute_plugins=False)
     if migrate and version < SCHEMA_VERSION:
-        # An immediate transaction: two processes opening a new database at once must not
-        # both try to create the tables. Migrations nest inside it as savepoints.
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        # Under the write lock: two processes opening a new database at once must not both
+        # try to create the tables. Migrations nest inside it as savepoints.
+        with write_transaction(conn):
             if stored_schema_version(conn) < SCHEMA_VERSION:
                 MIGRATIONS.apply(db)
                 conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
     return db

@@ -10,6 +10,7 @@ import json
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from db import labels
 from db.models import LabelEvent
 from db.store import Store
 
@@ -88,15 +89,7 @@ def distinct_values(store: Store, column: str) -> list[str | None]:
 
 def human_labeled_ids(store: Store, rubric_id: str, *, sources: Iterable[str] = ("human",)) -> set:
     """Transcripts with at least one live label on ``rubric_id`` from the given sources."""
-    chosen = list(sources)
-    rows = store.execute(
-        "SELECT DISTINCT e.transcript_id FROM label_events e WHERE e.rubric_id = ? "
-        f"AND e.source IN ({','.join('?' * len(chosen))}) AND e.field NOT LIKE '\\_%' "
-        "ESCAPE '\\' AND e.retracts IS NULL AND NOT EXISTS "
-        "(SELECT 1 FROM label_events r WHERE r.retracts = e.id)",
-        [rubric_id, *chosen],
-    )
-    return {r[0] for r in rows}
+    return labels.labeled_ids(store, rubric_id, sources=sources)
 
 
 def iter_item_labels(
@@ -115,14 +108,7 @@ def iter_item_labels(
     wanted = None if rubric_ids is None else set(rubric_ids)
     last = -1
     while True:
-        ids = [
-            r[0]
-            for r in store.execute(
-                "SELECT DISTINCT transcript_id FROM label_events WHERE transcript_id > ? "
-                "ORDER BY transcript_id LIMIT ?",
-                (last, page),
-            )
-        ]
+        ids = labels.labeled_transcript_page(store, last, page)
         if not ids:
             return
         last = ids[-1]
@@ -143,7 +129,7 @@ def labels_for(
 
 def _group(store, ids, wanted, include_meta) -> Iterator[tuple[int, list[LabelEvent]]]:
     grouped: dict[int, list[LabelEvent]] = {}
-    for event in store.current_labels(transcript_ids=ids):
+    for event in labels.current_labels(store, transcript_ids=ids):
         if wanted is not None and event.rubric_id not in wanted:
             continue
         if event.field.startswith("_") and not include_meta:
@@ -185,38 +171,9 @@ def iter_transcripts(
         yield rows
 
 
-def labeled_rubric_ids(store: Store) -> list[str]:
-    """Rubric ids that have label events on non-meta fields."""
-    rows = store.execute(
-        "SELECT DISTINCT rubric_id FROM label_events WHERE field NOT LIKE '\\_%' ESCAPE '\\' "
-        "ORDER BY rubric_id"
-    )
-    return [r[0] for r in rows]
-
-
-def label_fields(store: Store, rubric_id: str) -> list[str]:
-    """Non-meta fields that have events under ``rubric_id``."""
-    rows = store.execute(
-        "SELECT DISTINCT field FROM label_events WHERE rubric_id = ? "
-        "AND field NOT LIKE '\\_%' ESCAPE '\\' ORDER BY field",
-        (rubric_id,),
-    )
-    return [r[0] for r in rows]
-
-
-def label_slots(store: Store, rubric_ids: Iterable[str]) -> list[tuple[str, str, str, str, str]]:
-    """Distinct (rubric_id, field, source, rater, phase or '') with events: the flat columns
-    an export needs, known before streaming."""
-    chosen = list(rubric_ids)
-    if not chosen:
-        return []
-    rows = store.execute(
-        "SELECT DISTINCT rubric_id, field, source, rater, IFNULL(phase, '') FROM label_events "
-        f"WHERE retracts IS NULL AND rubric_id IN ({','.join('?' * len(chosen))}) "
-        "AND field NOT LIKE '\\_%' ESCAPE '\\' ORDER BY 1, 2, 3, 4, 5",
-        chosen,
-    )
-    return [tuple(r) for r in rows]
+labeled_rubric_ids = labels.labeled_rubric_ids
+label_fields = labels.label_fields
+label_slots = labels.label_slots
 
 
 def classifier_runs(store: Store) -> dict[int, dict[str, Any]]:
@@ -239,15 +196,6 @@ def rubric_version_map(store: Store) -> dict[str, tuple[str, str]]:
     return {
         h: (rid, v) for h, rid, v in store.execute("SELECT hash, rubric_id, version FROM rubrics")
     }
-
-
-def rubric_source(store: Store, rubric_id: str) -> tuple[str, str | None] | None:
-    """(TOML text, origin) of the newest registered version of ``rubric_id``."""
-    rows = store.execute(
-        "SELECT source, origin FROM rubrics WHERE rubric_id = ? ORDER BY created_at DESC LIMIT 1",
-        (rubric_id,),
-    )
-    return (rows[0][0], rows[0][1]) if rows else None
 
 
 def stored_rubrics(store: Store) -> list[dict[str, Any]]:

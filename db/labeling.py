@@ -1,4 +1,4 @@
-"""What an annotator labels next, and the acts they record while labeling.
+"""What an annotator labels next (the acts they record are ``db.labels``').
 
 The labeler keeps no state of its own that matters: the order of items is a pure function of
 (seed, annotator) or of a named queue's assignments, and everything the annotator does is a
@@ -17,12 +17,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from db.models import LabelEvent
-from db.store import _EVENT_COLUMNS, Store, _dumps, _event, utc_now
-
-HUMAN = "human"
-META_FIELDS = ("_flag", "_skip", "_comment", "_reveal")
-NEVER_UNDONE = ("_reveal",)
+from db.labels import acted_ids
+from db.store import Store
 
 
 class QueueNotFoundError(LookupError):
@@ -248,257 +244,24 @@ def next_item(
     return None if entry is None else entry.transcript_id
 
 
-_LIVE = "e.retracts IS NULL AND NOT EXISTS (SELECT 1 FROM label_events r WHERE r.retracts = e.id)"
-
-
-def acted_ids(store: Store, annotator: str, rubric_id: str) -> tuple[set[int], dict[int, int]]:
-    """Items ``annotator`` has a live label on under the rubric, and the items they skipped
-    (with the id of the newest live skip, for 'skipped longest ago first')."""
-    labeled: set[int] = set()
-    skipped: dict[int, int] = {}
-    for tid, field_id, event_id in store.execute(
-        "SELECT e.transcript_id, e.field, e.id FROM label_events e WHERE e.rater = ? "
-        f"AND e.rubric_id = ? AND e.source = 'human' AND {_LIVE} "
-        "AND (substr(e.field, 1, 1) != '_' OR e.field = '_skip')",
-        (annotator, rubric_id),
-    ):
-        if field_id == "_skip":
-            skipped[tid] = max(skipped.get(tid, 0), event_id)
-        else:
-            labeled.add(tid)
-    return labeled, skipped
-
-
-def done_ids(store: Store, annotator: str, rubric_id: str) -> set[int]:
-    """Items with a live committed label or a live skip by ``annotator`` under the rubric."""
-    labeled, skipped = acted_ids(store, annotator, rubric_id)
-    return labeled | set(skipped)
-
-
-# -- reading an item's labels ---------------------------------------------------------------
-
-
-def own_events(
-    store: Store, transcript_id: int, annotator: str, rubric_id: str
-) -> list[LabelEvent]:
-    """The annotator's live events on an item (labels of every phase and meta acts)."""
-    rows = store.execute(
-        f"SELECT {_EVENT_COLUMNS} FROM label_events e WHERE e.transcript_id = ? "
-        f"AND e.rater = ? AND e.source = 'human' AND e.rubric_id = ? AND {_LIVE} ORDER BY e.id",
-        (transcript_id, annotator, rubric_id),
-    )
-    return [_event(r) for r in rows]
-
-
-def others_labels(
-    store: Store, transcript_id: int, annotator: str, rubric_id: str
-) -> list[LabelEvent]:
-    """Every current label on the item that is not this annotator's own: what blind hides."""
-    return [
-        e
-        for e in store.current_labels(rubric_id=rubric_id, transcript_ids=[transcript_id])
-        if not e.field.startswith("_") and not (e.source == HUMAN and e.rater == annotator)
-    ]
-
-
-def has_others_labels(store: Store, transcript_id: int, annotator: str, rubric_id: str) -> bool:
-    return bool(
-        store.execute(
-            "SELECT 1 FROM label_events e WHERE e.transcript_id = ? AND e.rubric_id = ? "
-            "AND substr(e.field, 1, 1) != '_' AND e.retracts IS NULL "
-            "AND NOT (e.source = 'human' AND e.rater = ?) LIMIT 1",
-            (transcript_id, rubric_id, annotator),
-        )
-    )
-
-
-# -- recording acts -----------------------------------------------------------------------
-
-
-@dataclass
-class CommitResult:
-    event_ids: list[int]
-    phase: str
-    revealed: bool
-
-
-def _insert(conn, tid, rubric_id, rubric_hash, field_id, value, rater, phase, *, evidence=None,
-            note=None, seconds=None, created_at) -> int:  # fmt: skip
-    cur = conn.execute(
-        "INSERT INTO label_events(transcript_id, rubric_hash, rubric_id, field, value, source, "
-        "rater, phase, evidence, note, seconds, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-        (tid, rubric_hash, rubric_id, field_id, _dumps(value), HUMAN, rater, phase,
-         None if evidence is None else _dumps(evidence), note, seconds, created_at),
-    )  # fmt: skip
-    return cur.lastrowid
-
-
-def commit_phase(store: Store, transcript_id: int, annotator: str, rubric_id: str) -> str:
-    """'blind' for a first label made without seeing anyone else's, else 'revealed'."""
-    rows = store.execute(
-        "SELECT 1 FROM label_events e WHERE e.transcript_id = ? AND e.rater = ? "
-        "AND e.source = 'human' AND e.rubric_id = ? "
-        f"AND (e.field = '_reveal' OR (e.phase = 'blind' AND {_LIVE})) LIMIT 1",
-        (transcript_id, annotator, rubric_id),
-    )
-    return "revealed" if rows else "blind"
-
-
-def commit_label(
-    store: Store,
-    transcript_id: int,
-    *,
-    annotator: str,
-    rubric_id: str,
-    rubric_hash: str | None,
-    values: dict[str, Any],
-    evidence: list[dict[str, Any]] | None = None,
-    seconds: float | None = None,
-    blind_mode: bool = True,
-) -> CommitResult:
-    """Record one commit: an event per field, written together with one timestamp.
-
-    The phase is decided here, inside the transaction: 'blind' only when the annotator has no
-    blind label for the item yet, has never been shown others' labels on it, and works in blind
-    mode. A blind commit on an item that others have labeled also records ``_reveal``: from
-    then on the blind label is frozen (undo will not retract it).
-    """
-    evidence = evidence or []
-    with store.transaction() as db:
-        conn = db.conn
-        phase = commit_phase(store, transcript_id, annotator, rubric_id)
-        if not blind_mode:
-            phase = "revealed"
-        now = utc_now()
-        ids = []
-        for field_id, value in values.items():
-            spans = [span for span in evidence if span.get("field") == field_id]
-            ids.append(
-                _insert(conn, transcript_id, rubric_id, rubric_hash, field_id, value, annotator,
-                        phase, evidence=spans or None, seconds=seconds, created_at=now)
-            )  # fmt: skip
-        revealed = False
-        if phase == "blind" and has_others_labels(store, transcript_id, annotator, rubric_id):
-            _insert(conn, transcript_id, rubric_id, rubric_hash, "_reveal", True, annotator,
-                    None, created_at=now)  # fmt: skip
-            revealed = True
-    return CommitResult(ids, phase, revealed)
-
-
-def record_reveal(
-    store: Store, transcript_id: int, *, annotator: str, rubric_id: str, rubric_hash: str | None
-) -> bool:
-    """Note that the annotator has now seen others' labels on the item (once)."""
-    with store.transaction() as db:
-        if db.conn.execute(
-            "SELECT 1 FROM label_events WHERE transcript_id = ? AND rater = ? AND source = 'human' "
-            "AND rubric_id = ? AND field = '_reveal' LIMIT 1",
-            (transcript_id, annotator, rubric_id),
-        ).fetchone():
-            return False
-        _insert(db.conn, transcript_id, rubric_id, rubric_hash, "_reveal", True, annotator, None,
-                created_at=utc_now())  # fmt: skip
-    return True
-
-
-def record_meta(
-    store: Store,
-    transcript_id: int,
-    *,
-    annotator: str,
-    rubric_id: str,
-    rubric_hash: str | None,
-    kind: str,
-    value: Any = True,
-    note: str | None = None,
-    seconds: float | None = None,
-) -> int:
-    """A flag, skip or comment, as a label event so that undo covers it."""
-    if kind not in META_FIELDS or kind in NEVER_UNDONE:
-        raise ValueError(f"unknown annotator act {kind!r}")
-    with store.transaction() as db:
-        return _insert(db.conn, transcript_id, rubric_id, rubric_hash, kind, value, annotator,
-                       None, note=note, seconds=seconds, created_at=utc_now())  # fmt: skip
-
-
-# -- undo ---------------------------------------------------------------------------------
-
-
-@dataclass
-class UndoResult:
-    """What an undo did: the events it retracted, or why it stopped.
-
-    ``frozen`` lists items whose blind label is newer than the act undone (or than nothing):
-    undo passed over them because a blind label compared with others' labels stays as it was.
-    """
-
-    retracted: list[LabelEvent]
-    transcript_id: int | None = None
-    refused: str | None = None
-    frozen: list[int] = field(default_factory=list)
-
-    @property
-    def frozen_note(self) -> str:
-        if not self.frozen:
-            return ""
-        items = ", ".join(f"#{t}" for t in self.frozen[:3]) + (
-            " ..." if len(self.frozen) > 3 else ""
-        )
-        return f"the blind label on {items} stays frozen after reveal (revise it instead)"
-
-
-_FROZEN = (
-    "e.phase = 'blind' AND EXISTS (SELECT 1 FROM label_events v WHERE v.transcript_id = "
-    "e.transcript_id AND v.rater = e.rater AND v.source = 'human' AND v.rubric_id = e.rubric_id "
-    "AND v.field = '_reveal')"
+_ITEM_COLUMNS = (
+    "t.id, t.model, t.condition, t.dataset, t.prompt_variant, t.user_input, t.scratchpad, "
+    "t.scratchpad_blocks, t.output, t.source_ref, p.text"
 )
 
 
-def undo_last_act(store: Store, annotator: str) -> UndoResult:
-    """Retract the annotator's most recent act that may be undone (one commit's events
-    together).
-
-    A blind label the annotator has already compared with others' labels is frozen: undo
-    passes over it (and says so) rather than reopening a label that is no longer blind, so
-    that the acts before it can still be undone.
-    """
-    with store.transaction() as db:
-        row = db.conn.execute(
-            f"SELECT {_EVENT_COLUMNS} FROM label_events e WHERE e.rater = ? "
-            f"AND e.source = 'human' AND e.field != '_reveal' AND {_LIVE} "
-            f"AND NOT ({_FROZEN}) ORDER BY e.id DESC LIMIT 1",
-            (annotator,),
-        ).fetchone()
-        last = None if row is None else _event(row)
-        frozen = [
-            tid
-            for (tid,) in db.conn.execute(
-                "SELECT e.transcript_id FROM label_events e WHERE e.rater = ? "
-                f"AND e.source = 'human' AND e.id > ? AND {_LIVE} AND {_FROZEN} "
-                "GROUP BY e.transcript_id ORDER BY MAX(e.id) DESC LIMIT 4",
-                (annotator, 0 if last is None else last.id),
-            )
-        ]
-        if last is None:
-            refused = "nothing left to undo"
-            if frozen:
-                refused += f" ({UndoResult([], frozen=frozen).frozen_note})"
-            return UndoResult([], transcript_id=frozen[0] if frozen else None,
-                              refused=refused, frozen=frozen)  # fmt: skip
-        group = [
-            _event(r)
-            for r in db.conn.execute(
-                f"SELECT {_EVENT_COLUMNS} FROM label_events e WHERE e.rater = ? "
-                "AND e.source = 'human' AND e.transcript_id = ? AND e.created_at = ? "
-                f"AND e.field != '_reveal' AND {_LIVE} AND NOT ({_FROZEN}) ORDER BY e.id",
-                (annotator, last.transcript_id, last.created_at),
-            )
-        ]
-        for event in group:
-            store.retract(event.id, rater=annotator, note="undo")
-    return UndoResult(group, transcript_id=last.transcript_id, frozen=frozen)
-
-
-def event_json(event: LabelEvent) -> dict[str, Any]:
-    """A plain dict of an event (for messages and debugging output)."""
-    return json.loads(json.dumps(event.__dict__, default=str))
+def item_transcript(store: Store, transcript_id: int) -> dict[str, Any] | None:
+    """What the labeling screen shows of a transcript (not its full turns), or None."""
+    cur = store.db.conn.execute(
+        f"SELECT {_ITEM_COLUMNS} FROM transcripts t "
+        "LEFT JOIN prompts p ON p.hash = t.system_prompt_hash WHERE t.id = ?",
+        (transcript_id,),
+    )
+    row = cur.fetchone()
+    if row is None:
+        return None
+    keys = ("id", "model", "condition", "dataset", "prompt_variant", "user_input", "scratchpad",
+            "scratchpad_blocks", "output", "source_ref", "system_prompt")  # fmt: skip
+    item = dict(zip(keys, row, strict=True))
+    item["scratchpad_blocks"] = [tuple(b) for b in json.loads(item["scratchpad_blocks"] or "[]")]
+    return item

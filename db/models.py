@@ -2,20 +2,33 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+from rubrics.hashing import content_hash
+
 SOURCES = ("human", "classifier", "adjudication", "imported")
 PHASES = ("blind", "revealed", "adjudicated")
+# A transcript's reasoning blocks are joined with this between them (see TranscriptRecord).
+BLOCK_SEPARATOR = "\n\n"
+
+__all__ = ["BLOCK_SEPARATOR", "PHASES", "SOURCES", "content_hash", "join_blocks"]
 
 
-def content_hash(*parts: Any) -> str:
-    """A stable sha256 over JSON-serialisable parts."""
-    blob = json.dumps(parts, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+def join_blocks(bodies: list[str]) -> tuple[str, list[tuple[int, int]]]:
+    """Join reasoning block bodies with a blank line, keeping each block's offsets."""
+    parts: list[str] = []
+    offsets: list[tuple[int, int]] = []
+    pos = 0
+    for i, body in enumerate(bodies):
+        if i:
+            parts.append(BLOCK_SEPARATOR)
+            pos += len(BLOCK_SEPARATOR)
+        parts.append(body)
+        offsets.append((pos, pos + len(body)))
+        pos += len(body)
+    return "".join(parts), offsets
 
 
 @lru_cache(maxsize=256)

@@ -21,9 +21,8 @@ What the labeler needs (all take a ``Store``; ``queue`` is a name as the user ty
     # Assignment | None: .transcript_id, .position, .reason; None = finished
     p = queue_progress(store, "week1", "ann")  # Progress: .done, .skipped, .total, .remaining
 
-A skip is ``store.append_label(tid, rubric_id=..., field="_skip", value=True,
-source="human", rater=annotator)``; undo is the store's ``undo_last``. Errors are
-``QueueError`` with a message fit for the user.
+A skip is ``db.labels.record_meta(..., kind="_skip")``; undo is ``db.labels.undo_last_act``.
+Errors are ``QueueError`` with a message fit for the user.
 """
 
 from __future__ import annotations
@@ -34,13 +33,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from db import labels
 from db.store import Store, utc_now
 
 VERSION_SEP = "@v"
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$")
-# Sources whose events by the annotator count as "this annotator labeled it".
-DONE_SOURCES = ("human", "adjudication")
-SKIP_FIELD = "_skip"
 
 
 class QueueError(ValueError):
@@ -262,59 +259,21 @@ def required_fields(store: Store, rubric_id: str) -> list[str]:
     from the newest registered version of the rubric, else the built-in of that id.
 
     Parsed once per rubric version (by content hash): this runs on every next item."""
-    from rubrics import RubricError, resolve_rubric
-    from rubrics.loader import parse_rubric
+    from rubrics import RubricError
 
     rows = store.execute(
-        "SELECT hash FROM rubrics WHERE rubric_id = ? ORDER BY created_at DESC LIMIT 1",
+        "SELECT hash FROM rubrics WHERE rubric_id = ? ORDER BY created_at DESC, rowid DESC LIMIT 1",
         (rubric_id,),
     )
     key = (rubric_id, rows[0][0] if rows else "builtin")
     if key not in _FIELDS_CACHE:
         try:
-            if rows:
-                source, origin = store.execute(
-                    "SELECT source, origin FROM rubrics WHERE hash = ?", (key[1],)
-                )[0]
-                rubric = parse_rubric(source, origin=origin or rubric_id)
-            else:
-                rubric = resolve_rubric(rubric_id)
+            rubric = labels.resolve_rubric(store, rubric_id)
         except RubricError as exc:
             raise QueueError(f"cannot read rubric {rubric_id!r}: {exc}") from None
         required = [f.id for f in rubric.fields if f.required]
         _FIELDS_CACHE[key] = tuple(required or [f.id for f in rubric.fields])
     return list(_FIELDS_CACHE[key])
-
-
-def _live(alias: str) -> str:
-    return (
-        f"{alias}.retracts IS NULL AND NOT EXISTS "
-        f"(SELECT 1 FROM label_events r WHERE r.retracts = {alias}.id)"
-    )
-
-
-def _done_clause(fields: Sequence[str]) -> str:
-    """SQL true when the annotator (param) has a live label on every field (params)."""
-    one = (
-        "EXISTS (SELECT 1 FROM label_events e WHERE e.transcript_id = a.transcript_id "
-        "AND e.rubric_id = ? AND e.field = ? AND e.rater = ? "
-        f"AND e.source IN {DONE_SOURCES!r} AND {_live('e')})"
-    )
-    return "(" + " AND ".join([one] * len(fields)) + ")"
-
-
-def _done_params(rubric_id: str, fields: Sequence[str], annotator: str) -> list[Any]:
-    params: list[Any] = []
-    for f in fields:
-        params += [rubric_id, f, annotator]
-    return params
-
-
-# "+s.rater" keeps SQLite on the per-transcript index rather than scanning the rater's events.
-_NOT_SKIPPED = (
-    "NOT EXISTS (SELECT 1 FROM label_events s WHERE s.transcript_id = a.transcript_id "
-    f"AND s.field = '{SKIP_FIELD}' AND +s.rater = ? AND {_live('s')})"
-)
 
 
 def _resolve_fields(
@@ -353,8 +312,8 @@ def next_assignment(
         raise QueueError("say who is labeling: an annotator name is required")
     q = _require(store, queue)
     rubric, chosen = _resolve_fields(store, q, rubric_id, fields)
-    done = _done_clause(chosen)
-    done_params = _done_params(rubric, chosen, annotator)
+    done = labels.done_clause(chosen)
+    done_params = labels.done_params(rubric, chosen, annotator)
     # One ordered index walk per owner ('' and the annotator): an IN over both would sort.
     # With a hint, look after it first, then from the start (an undone item may be earlier).
     starts = [-1] if after_position is None else [after_position, -1]
@@ -364,7 +323,7 @@ def next_assignment(
             row = store.db.conn.execute(
                 "SELECT a.id, a.queue, a.annotator, a.transcript_id, a.position, a.reason "
                 "FROM assignments a WHERE a.queue = ? AND a.annotator = ? AND a.position > ? "
-                f"AND NOT {done} AND {_NOT_SKIPPED} ORDER BY a.position LIMIT 1",
+                f"AND NOT {done} AND {labels.not_skipped_clause()} ORDER BY a.position LIMIT 1",
                 [q.name, owner, start, *done_params, annotator],
             ).fetchone()
             if row is not None:
@@ -374,11 +333,10 @@ def next_assignment(
     # Driven by the annotator's own skip events, so the end of a long queue stays cheap.
     row = store.db.conn.execute(
         "SELECT a.id, a.queue, a.annotator, a.transcript_id, a.position, a.reason, "
-        "MAX(s.id) AS skip_id FROM label_events s JOIN assignments a "
+        f"MAX(s.skip_id) AS last_skip FROM ({labels.skipped_items_sql()}) s JOIN assignments a "
         "ON a.queue = ? AND a.annotator IN (?, '') AND a.transcript_id = s.transcript_id "
-        f"WHERE s.rater = ? AND s.field = '{SKIP_FIELD}' AND {_live('s')} AND NOT {done} "
-        "GROUP BY a.id ORDER BY skip_id, a.position LIMIT 1",
-        [q.name, annotator, annotator, *done_params],
+        f"WHERE NOT {done} GROUP BY a.id ORDER BY last_skip, a.position LIMIT 1",
+        [annotator, q.name, annotator, *done_params],
     ).fetchone()
     return None if row is None else Assignment(*row[:6])
 
@@ -429,21 +387,22 @@ def queue_progress(
         "EXISTS (SELECT 1 FROM assignments a WHERE a.queue = ? AND a.annotator IN (?, '') "
         "AND a.transcript_id = d.transcript_id)"
     )
-    marks = ",".join("?" * len(chosen))
     done = store.execute(
-        "SELECT COUNT(*) FROM (SELECT e.transcript_id FROM label_events e "
-        f"WHERE e.rater = ? AND e.rubric_id = ? AND e.field IN ({marks}) "
-        f"AND e.source IN {DONE_SOURCES!r} AND {_live('e')} "
-        "GROUP BY e.transcript_id HAVING COUNT(DISTINCT e.field) = ?) d "
-        f"WHERE {in_queue}",
+        f"SELECT COUNT(*) FROM ({labels.done_items_sql(len(chosen))}) d WHERE {in_queue}",
         [annotator, rubric, *chosen, len(chosen), q.name, annotator],
     )[0][0]
     skipped = store.execute(
-        "SELECT COUNT(*) FROM (SELECT DISTINCT e.transcript_id FROM label_events e "
-        f"WHERE e.rater = ? AND e.field = '{SKIP_FIELD}' AND {_live('e')}) d "
+        f"SELECT COUNT(DISTINCT d.transcript_id) FROM ({labels.skipped_items_sql()}) d "
         f"WHERE {in_queue} AND NOT EXISTS (SELECT 1 FROM assignments a WHERE a.queue = ? "
         f"AND a.annotator IN (?, '') AND a.transcript_id = d.transcript_id "
-        f"AND {_done_clause(chosen)})",
-        [annotator, q.name, annotator, q.name, annotator, *_done_params(rubric, chosen, annotator)],
+        f"AND {labels.done_clause(chosen)})",
+        [
+            annotator,
+            q.name,
+            annotator,
+            q.name,
+            annotator,
+            *labels.done_params(rubric, chosen, annotator),
+        ],
     )[0][0]
     return Progress(done=done, skipped=skipped, total=total)

@@ -178,4 +178,40 @@ def m001_initial(db: Database) -> None:
     )
 
 
+@MIGRATIONS(name="m002_label_core")
+def m002_label_core(db: Database) -> None:
+    """One definition of a live label event, and an append-only rule without holes.
+
+    - ``live_label_events``: the events that count, i.e. neither a retraction nor retracted.
+      Every reader filters through it (db/labels.py), so the rule is written once.
+    - Retractions are found through a partial index over the few rows that are retractions.
+      The old full index on ``retracts`` let the planner answer ``retracts IS NULL`` by
+      walking every live event of the database instead of one transcript's.
+      An event is retracted at most once: unique, unless an older database already holds a
+      double retraction (from before writes took the lock up front), which stays readable.
+    - ``REPLACE INTO`` / ``INSERT OR REPLACE`` over an existing id would delete the old row
+      without firing the delete trigger; an insert trigger refuses a taken id first.
+    """
+    conn = db.conn
+    doubled = conn.execute(
+        "SELECT 1 FROM label_events WHERE retracts IS NOT NULL GROUP BY retracts "
+        "HAVING COUNT(*) > 1 LIMIT 1"
+    ).fetchone()
+    unique = "" if doubled else "UNIQUE "
+    # One statement at a time: executescript would commit the migration's transaction.
+    for statement in (
+        "DROP INDEX IF EXISTS label_events_retracts",
+        f"CREATE {unique}INDEX label_events_retraction ON label_events(retracts) "
+        "WHERE retracts IS NOT NULL",
+        "CREATE TRIGGER label_events_no_replace BEFORE INSERT ON label_events "
+        "WHEN NEW.id IS NOT NULL AND EXISTS (SELECT 1 FROM label_events WHERE id = NEW.id) "
+        "BEGIN SELECT RAISE(ABORT, 'label_events is append-only: an event id is never reused'); "
+        "END",
+        "CREATE VIEW live_label_events AS SELECT e.* FROM label_events e "
+        "WHERE e.retracts IS NULL "
+        "AND NOT EXISTS (SELECT 1 FROM label_events r WHERE r.retracts = e.id)",
+    ):
+        conn.execute(statement)
+
+
 SCHEMA_VERSION = len(MIGRATIONS._migrations)

@@ -18,49 +18,31 @@ transcripts already there are duplicates, and their labels are not added twice.
 from __future__ import annotations
 
 import glob
-import json
 import os
 import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from db.bulk import fts_indexed_in_bulk
+from db.labels import (
+    STAGED_LABEL_COLUMNS,
+    STAGED_LABEL_KEY,
+    copy_staged_labels,
+    encode_json,
+    staged_label_row,
+)
 from db.models import TranscriptRecord, prompt_hash
-from db.store import Store
 
+if TYPE_CHECKING:
+    from db.store import Store
 
-def _json_encoder() -> Callable[[Any], str]:
-    """``json.dumps(value, ensure_ascii=False, separators=(",", ":"))``, same text, faster.
-
-    ``json.dumps`` builds a new C encoder on every call, which costs more than encoding the
-    small label and metadata values it is given here; this builds one and keeps it. No
-    circular-reference check: the values come from parsed files.
-    """
-    make = getattr(json.encoder, "c_make_encoder", None)
-    plain = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
-    if make is None:
-        return plain.encode
-    encoder = make(None, plain.default, json.encoder.encode_basestring, None, ":", ",",
-                   False, False, True)  # fmt: skip
-
-    def encode(value: Any) -> str:
-        return "".join(encoder(value, 0))
-
-    return encode
-
-
-_encode_json = _json_encoder()
 
 TRANSCRIPT_COLUMNS = (
     "uid", "dataset", "model", "condition", "prompt_variant", "system_prompt_hash", "user_input",
     "scratchpad", "scratchpad_blocks", "output", "turns", "source_path", "source_ref", "metadata",
-)  # fmt: skip
-LABEL_COLUMNS = (
-    "rubric_id", "field", "value", "source", "rater", "phase", "score", "scores", "evidence",
-    "note",
 )  # fmt: skip
 _SYSTEM_HASH = TRANSCRIPT_COLUMNS.index("system_prompt_hash")
 
@@ -77,25 +59,11 @@ def encode(record: TranscriptRecord, *, send_prompt: bool = True) -> Encoded:
     row = (
         uid, record.dataset, record.model, record.condition, record.prompt_variant, system_hash,
         record.user_input, record.scratchpad,
-        _encode_json([list(b) for b in record.scratchpad_blocks]), record.output,
-        _encode_json(record.turns), record.source_path, record.source_ref,
-        _encode_json(record.metadata),
+        encode_json([list(b) for b in record.scratchpad_blocks]), record.output,
+        encode_json(record.turns), record.source_path, record.source_ref,
+        encode_json(record.metadata),
     )  # fmt: skip
-    labels = [
-        (
-            lab.rubric_id,
-            lab.field,
-            _encode_json(lab.value),
-            lab.source,
-            lab.rater,
-            "blind" if lab.source == "human" else None,
-            lab.score,
-            None if lab.scores is None else _encode_json(lab.scores),
-            None if lab.evidence is None else _encode_json(lab.evidence),
-            lab.note,
-        )  # fmt: skip
-        for lab in record.labels
-    ]
+    labels = [staged_label_row(lab) for lab in record.labels]
     system = record.system_prompt if (system_hash and send_prompt) else None
     return row, system, labels
 
@@ -148,15 +116,61 @@ def _alive(pid: int) -> bool:
     return True
 
 
-_STAGING_SCHEMA = f"""
-CREATE TABLE transcripts (seq INTEGER PRIMARY KEY, {", ".join(TRANSCRIPT_COLUMNS)});
-CREATE UNIQUE INDEX transcripts_uid ON transcripts(uid);
-CREATE TABLE prompts (hash TEXT PRIMARY KEY, text TEXT NOT NULL);
-CREATE TABLE labels (
-    id INTEGER PRIMARY KEY, seq INTEGER NOT NULL, uid TEXT NOT NULL, {", ".join(LABEL_COLUMNS)}
+def _staging_schema(schema: str) -> str:
+    """The staging tables, in a file of their own or in the connection's ``temp`` schema."""
+    return f"""
+CREATE TABLE {schema}.staged_transcripts (seq INTEGER PRIMARY KEY, {", ".join(TRANSCRIPT_COLUMNS)});
+CREATE UNIQUE INDEX {schema}.staged_transcripts_uid ON staged_transcripts(uid);
+CREATE TABLE {schema}.staged_prompts (hash TEXT PRIMARY KEY, text TEXT NOT NULL);
+CREATE TABLE {schema}.staged_labels (
+    id INTEGER PRIMARY KEY, seq INTEGER NOT NULL, uid TEXT NOT NULL,
+    {", ".join(STAGED_LABEL_COLUMNS)}
 );
-CREATE TABLE rubric_hashes (rubric_id TEXT PRIMARY KEY, hash TEXT NOT NULL);
+CREATE TABLE {schema}.staged_rubric_hashes (rubric_id TEXT PRIMARY KEY, hash TEXT NOT NULL);
 """
+
+
+def _staging_indexes(schema: str) -> str:
+    return f"""
+CREATE INDEX {schema}.staged_labels_seq ON staged_labels(seq);
+CREATE INDEX {schema}.staged_labels_key ON staged_labels({", ".join(STAGED_LABEL_KEY)}, id);
+"""
+
+
+def _run_script(conn, script: str) -> None:
+    """One statement at a time: ``executescript`` would commit the caller's transaction."""
+    for statement in script.split(";"):
+        if statement.strip():
+            conn.execute(statement)
+
+
+def _insert_sql(schema: str) -> tuple[str, str, str]:
+    return (
+        f"INSERT OR IGNORE INTO {schema}.staged_transcripts(seq, {', '.join(TRANSCRIPT_COLUMNS)}) "
+        f"VALUES ({', '.join('?' * (len(TRANSCRIPT_COLUMNS) + 1))})",
+        f"INSERT INTO {schema}.staged_labels(seq, uid, {', '.join(STAGED_LABEL_COLUMNS)}) "
+        f"VALUES ({', '.join('?' * (len(STAGED_LABEL_COLUMNS) + 2))})",
+        f"INSERT OR IGNORE INTO {schema}.staged_prompts VALUES (?, ?)",
+    )
+
+
+def _stage(conn, sql: tuple[str, str, str], first_seq: int, batch: list[Encoded]) -> int:
+    """Write encoded records with consecutive sequence numbers; returns the next number."""
+    insert_transcript, insert_label, insert_prompt = sql
+    rows, labels, prompts = [], [], []
+    seq = first_seq
+    for row, system, labs in batch:
+        rows.append((seq, *row))
+        if system is not None:
+            prompts.append((row[_SYSTEM_HASH], system))
+        labels.extend((seq, row[0], *lab) for lab in labs)
+        seq += 1
+    conn.executemany(insert_transcript, rows)
+    if prompts:
+        conn.executemany(insert_prompt, prompts)
+    if labels:
+        conn.executemany(insert_label, labels)
+    return seq
 
 
 class Staging:
@@ -175,39 +189,22 @@ class Staging:
         self.conn.execute("PRAGMA journal_mode = OFF")
         self.conn.execute("PRAGMA synchronous = OFF")
         self.conn.execute("PRAGMA cache_size = -16384")
-        self.conn.executescript(_STAGING_SCHEMA)
+        self.conn.executescript(_staging_schema("main"))
         self.conn.execute("BEGIN")
         self.records = 0
-        self._insert_transcript = (
-            f"INSERT OR IGNORE INTO transcripts(seq, {', '.join(TRANSCRIPT_COLUMNS)}) "
-            f"VALUES ({', '.join('?' * (len(TRANSCRIPT_COLUMNS) + 1))})"
-        )
-        self._insert_label = (
-            f"INSERT INTO labels(seq, uid, {', '.join(LABEL_COLUMNS)}) "
-            f"VALUES ({', '.join('?' * (len(LABEL_COLUMNS) + 2))})"
-        )
+        self._sql = _insert_sql("main")
 
     def add(self, batch: list[Encoded]) -> None:
-        rows, labels, prompts = [], [], []
-        for row, system, labs in batch:
-            self.records += 1
-            rows.append((self.records, *row))
-            if system is not None:
-                prompts.append((row[_SYSTEM_HASH], system))
-            labels.extend((self.records, row[0], *lab) for lab in labs)
-        self.conn.executemany(self._insert_transcript, rows)
-        if prompts:
-            self.conn.executemany("INSERT OR IGNORE INTO prompts VALUES (?, ?)", prompts)
-        if labels:
-            self.conn.executemany(self._insert_label, labels)
+        self.records = _stage(self.conn, self._sql, self.records + 1, batch) - 1
 
     def finish(self, rubric_hashes: dict[str, str]) -> int:
         """Seal the staging file; returns the number of distinct transcripts staged."""
-        self.conn.executemany("INSERT INTO rubric_hashes VALUES (?, ?)", rubric_hashes.items())
-        self.conn.execute("CREATE INDEX labels_seq ON labels(seq)")
-        self.conn.execute(f"CREATE INDEX labels_key ON labels({', '.join(_LABEL_KEY)}, id)")
+        self.conn.executemany(
+            "INSERT INTO staged_rubric_hashes VALUES (?, ?)", rubric_hashes.items()
+        )
+        _run_script(self.conn, _staging_indexes("main"))
         self.conn.execute("COMMIT")
-        return self.conn.execute("SELECT COUNT(*) FROM transcripts").fetchone()[0]
+        return self.conn.execute("SELECT COUNT(*) FROM staged_transcripts").fetchone()[0]
 
     def close(self) -> None:
         if getattr(self, "conn", None) is not None:
@@ -235,31 +232,14 @@ PAUSE_SECONDS = 0.11
 FIRST_CHUNK_ROWS = 200
 MAX_CHUNK_ROWS = 20_000
 
-_COPY_TRANSCRIPTS = (
-    f"INSERT INTO main.transcripts({', '.join(TRANSCRIPT_COLUMNS)}, import_id, created_at) "
-    f"SELECT {', '.join('s.' + c for c in TRANSCRIPT_COLUMNS)}, ?, ? FROM staged.transcripts s "
-    "WHERE s.seq >= ? AND s.seq < ? "
-    "AND NOT EXISTS (SELECT 1 FROM main.transcripts t WHERE t.uid = s.uid) ORDER BY s.seq"
-)
-# A label is the same as another when it is for the same transcript, rubric, field, source,
-# rater and value (as Store.insert_transcripts has it). Each record's labels are added, for a
-# new transcript or a known one (a second rater's file), except those already stored (even if
-# retracted since) or carried by an earlier record of the same file: a file imported twice,
-# or an interrupted import run again, adds nothing twice.
-_LABEL_KEY = ("uid", "rubric_id", "field", "source", "rater", "value")
-_COPY_LABELS = (
-    f"INSERT INTO main.label_events(transcript_id, rubric_hash, "
-    f"{', '.join(LABEL_COLUMNS)}, import_id, created_at) "
-    f"SELECT t.id, h.hash, {', '.join('l.' + c for c in LABEL_COLUMNS)}, ?, ? "
-    "FROM staged.labels l JOIN main.transcripts t ON t.uid = l.uid "
-    "LEFT JOIN staged.rubric_hashes h ON h.rubric_id = l.rubric_id "
-    "WHERE l.seq >= ? AND l.seq < ? "
-    "AND l.id = (SELECT MIN(f.id) FROM staged.labels f WHERE "
-    + " AND ".join(f"f.{c} = l.{c}" for c in _LABEL_KEY)
-    + ") AND NOT EXISTS (SELECT 1 FROM main.label_events e WHERE e.transcript_id = t.id AND "
-    + " AND ".join(f"e.{c} = l.{c}" for c in _LABEL_KEY[1:])
-    + ") ORDER BY l.seq, l.id"
-)
+
+def _copy_transcripts_sql(schema: str) -> str:
+    return (
+        f"INSERT INTO main.transcripts({', '.join(TRANSCRIPT_COLUMNS)}, import_id, created_at) "
+        f"SELECT {', '.join('s.' + c for c in TRANSCRIPT_COLUMNS)}, ?, ? "
+        f"FROM {schema}.staged_transcripts s WHERE s.seq >= ? AND s.seq < ? "
+        "AND NOT EXISTS (SELECT 1 FROM main.transcripts t WHERE t.uid = s.uid) ORDER BY s.seq"
+    )
 
 
 def copy_staged(
@@ -293,28 +273,19 @@ def copy_staged(
     conn.execute("ATTACH DATABASE ? AS staged", (str(staging_path),))
     try:
         last = conn.execute(  # a duplicate record at the end may have only labels staged
-            "SELECT MAX((SELECT IFNULL(MAX(seq), 0) FROM staged.transcripts), "
-            "(SELECT IFNULL(MAX(seq), 0) FROM staged.labels))"
+            "SELECT MAX((SELECT IFNULL(MAX(seq), 0) FROM staged.staged_transcripts), "
+            "(SELECT IFNULL(MAX(seq), 0) FROM staged.staged_labels))"
         ).fetchone()[0]
         start, size = 1, FIRST_CHUNK_ROWS
         while start <= last or result.chunks == 0:
             began = time.perf_counter()
             end = start + size
-            conn.execute("BEGIN IMMEDIATE")
-            try:
+            with store.transaction():
                 if result.chunks == 0:
                     if first_chunk is not None:
                         first_chunk()
-                    conn.execute(
-                        "INSERT OR IGNORE INTO main.prompts(hash, text) "
-                        "SELECT hash, text FROM staged.prompts"
-                    )
-                new, labels = _copy_chunk(store, start, end, import_id, created_at)
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
+                    _copy_prompts(conn, "staged")
+                new, labels = _copy_chunk(store, "staged", start, end, import_id, created_at)
             elapsed = time.perf_counter() - began
             result.new += new
             result.labels += labels
@@ -340,13 +311,50 @@ def copy_staged(
     return result
 
 
+def _copy_prompts(conn, schema: str) -> None:
+    conn.execute(
+        f"INSERT OR IGNORE INTO main.prompts(hash, text) SELECT hash, text FROM {schema}.staged_prompts"
+    )
+
+
 def _copy_chunk(
-    store: Store, start: int, end: int, import_id: int | None, created_at: str
+    store: Store, schema: str, start: int, end: int, import_id: int | None, created_at: str
 ) -> tuple[int, int]:
     """Records with seq in [start, end): their transcripts that are new by uid, indexed for
     full-text search, and the labels they carry that are not stored yet."""
     conn = store.db.conn
     with fts_indexed_in_bulk(store):  # the chunk indexed with one statement
-        new = conn.execute(_COPY_TRANSCRIPTS, (import_id, created_at, start, end)).rowcount
-    labels = conn.execute(_COPY_LABELS, (import_id, created_at, start, end)).rowcount
+        new = conn.execute(
+            _copy_transcripts_sql(schema), (import_id, created_at, start, end)
+        ).rowcount
+    labels = copy_staged_labels(conn, schema=schema, start=start, end=end, import_id=import_id,
+                                created_at=created_at)  # fmt: skip
     return new, labels
+
+
+def insert_records(
+    store: Store,
+    records: list[TranscriptRecord],
+    *,
+    import_id: int | None,
+    rubric_hashes: dict[str, str],
+    created_at: str,
+) -> tuple[int, int]:
+    """Insert a batch of records in the caller's write transaction, through the same staged
+    rows and the same copy as a file import (staged in the connection's ``temp`` schema).
+    Returns (new transcripts, new label events)."""
+    conn = store.db.conn
+    if (
+        conn.execute(
+            "SELECT 1 FROM temp.sqlite_master WHERE name = 'staged_transcripts'"
+        ).fetchone()
+        is None
+    ):
+        _run_script(conn, _staging_schema("temp") + _staging_indexes("temp"))
+    for table in ("staged_transcripts", "staged_labels", "staged_prompts", "staged_rubric_hashes"):
+        conn.execute(f"DELETE FROM temp.{table}")
+    conn.executemany("INSERT INTO temp.staged_rubric_hashes VALUES (?, ?)", rubric_hashes.items())
+    deduper = PromptDeduper()
+    end = _stage(conn, _insert_sql("temp"), 1, [deduper.encode(r) for r in records])
+    _copy_prompts(conn, "temp")
+    return _copy_chunk(store, "temp", 1, end, import_id, created_at)

@@ -24,6 +24,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from db.models import join_blocks
 from importers.base import RecordError, type_name
 
 REASONING_TAGS = ("SCRATCHPAD_REASONING", "HIDDEN_SCRATCHPAD", "think")
@@ -33,7 +34,6 @@ STATUS_KEY = "reasoning_status"
 REDACTED_KEY = "reasoning_redacted_blocks"
 PRESENT, REDACTED, ABSENT = "present", "redacted", "absent"
 _OUTPUT_OPEN = re.compile(r"<OUTPUT>")
-BLOCK_SEPARATOR = "\n\n"
 
 
 @dataclass
@@ -41,21 +41,6 @@ class SplitReasoning:
     scratchpad: str = ""
     blocks: list[tuple[int, int]] = field(default_factory=list)
     output: str = ""
-
-
-def join_blocks(bodies: list[str]) -> tuple[str, list[tuple[int, int]]]:
-    """Join reasoning block bodies with a blank line, keeping each block's offsets."""
-    parts: list[str] = []
-    offsets: list[tuple[int, int]] = []
-    pos = 0
-    for i, body in enumerate(bodies):
-        if i:
-            parts.append(BLOCK_SEPARATOR)
-            pos += len(BLOCK_SEPARATOR)
-        parts.append(body)
-        offsets.append((pos, pos + len(body)))
-        pos += len(body)
-    return "".join(parts), offsets
 
 
 def _tagged(

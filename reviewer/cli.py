@@ -144,21 +144,13 @@ def rubrics_list(obj: Context) -> None:
 def rubrics_show(obj: Context, rubric: str) -> None:
     """Every field and category of RUBRIC (a built-in id, a .toml path, or a rubric stored
     in the database: its newest version), with definitions, rules and keys."""
-    from rubrics import RubricError, resolve_rubric
+    from db.labels import resolve_rubric
+    from rubrics import RubricError
 
     try:
-        r = resolve_rubric(rubric)
+        r = resolve_rubric(obj.store if obj.db_path.exists() else None, rubric)
     except RubricError as exc:
-        from db.dataset import rubric_source
-        from rubrics.loader import parse_rubric
-
-        source = rubric_source(obj.store, rubric) if obj.db_path.exists() else None
-        if source is None:
-            raise click.ClickException(f"{exc}; none stored in {obj.db_path} either") from None
-        try:
-            r = parse_rubric(source[0], origin=f"{obj.db_path}:{rubric}")
-        except RubricError as bad:
-            raise click.ClickException(str(bad)) from None
+        raise click.ClickException(str(exc)) from None
     click.echo(f"{r.id} v{r.version} ({r.content_hash[:12]}): {r.title}")
     click.echo(r.description.strip())
     for f in r.fields:

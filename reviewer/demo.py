@@ -21,8 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from db.demo import fts_indexed_in_bulk, large_page_cache
-from db.models import LabelDraft, TranscriptRecord
-from importers.reasoning import join_blocks
+from db.models import LabelDraft, TranscriptRecord, join_blocks
 from reviewer import demo_text as T
 
 DATASET = "demo"

@@ -26,8 +26,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 from db import Store
 from db import dataset as ds
+from db.labels import GoldPolicy, gold_for_item, resolve_rubric
 from db.models import LabelEvent
-from reviewer.gold import GoldPolicy, gold_for_item
 
 FORMATS = ("jsonl", "csv", "parquet", "hf")
 TEXT_COLUMNS = ("system_prompt", "user_input", "scratchpad", "output")
@@ -107,8 +107,6 @@ class Exporter:
         self.versions = ds.rubric_version_map(store)
 
     def _rubric_fields(self) -> dict[str, list[str]]:
-        from reviewer.queues import load_rubric_for
-
         chosen = self.options.rubric_ids
         rubric_ids = list(chosen) if chosen else ds.labeled_rubric_ids(self.store)
         fields: dict[str, list[str]] = {}
@@ -116,7 +114,7 @@ class Exporter:
         for name in rubric_ids:
             rubric_id, defined = name, []
             try:
-                rubric = load_rubric_for(self.store, name)
+                rubric = resolve_rubric(self.store, name)
                 rubric_id, defined = rubric.id, list(rubric.field_ids)  # a .toml path -> its id
             except ValueError:
                 if name not in labeled:
@@ -397,7 +395,6 @@ def _atomic(path: Path, write) -> None:
 def dataset_card(exporter: Exporter, report: ExportReport) -> str:
     """A Hugging Face dataset card (README.md with YAML front matter) for an hf export."""
     from reviewer import __version__
-    from reviewer.queues import load_rubric_for
 
     policy = exporter.options.policy
     lines = [
@@ -435,7 +432,7 @@ def dataset_card(exporter: Exporter, report: ExportReport) -> str:
     ]
     for rid, fields in exporter.rubric_fields.items():
         try:
-            rubric = load_rubric_for(exporter.store, rid)
+            rubric = resolve_rubric(exporter.store, rid)
         except ValueError:
             rubric = None
         for f in fields:

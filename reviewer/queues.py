@@ -26,11 +26,11 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from db import Store
+from db import Store, labels
 from db import dataset as ds
+from db.labels import GoldPolicy, gold_for_item, human_blind_labels
 from db.queues import Queue, QueueError, create_queue
-from reviewer.gold import GoldPolicy, gold_for_item, human_blind_labels
-from rubrics import Rubric, RubricError, resolve_rubric
+from rubrics import Rubric, RubricError
 
 KINDS = ("random", "stratified", "overlap", "disagreement", "uncertain", "calibration")
 DEFAULT_MARGIN = 0.15
@@ -61,15 +61,10 @@ class QueueRequest:
 
 
 def load_rubric_for(store: Store, rubric_id: str) -> Rubric:
-    """The newest version of ``rubric_id`` registered in the database, else the built-in
-    (or a .toml path)."""
-    from rubrics.loader import parse_rubric
-
-    source = ds.rubric_source(store, rubric_id)
+    """The rubric ``rubric_id`` names (``db.labels.resolve_rubric``: a path, else the
+    database's newest version, else the built-in)."""
     try:
-        if source is not None:
-            return parse_rubric(source[0], origin=source[1] or rubric_id)
-        return resolve_rubric(rubric_id)
+        return labels.resolve_rubric(store, rubric_id)
     except RubricError as exc:
         raise QueueError(str(exc)) from None
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from db.models import content_hash
+from rubrics.hashing import content_hash
 
 FIELD_KINDS = ("binary", "single", "multi", "ordinal")
 

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from db import Store
-from db.agreement_data import RatingRow, agreement_ratings, rubric_source
+from db.agreement_data import RatingRow, agreement_ratings
 from reviewer.agreement.ratings import RatingSet
 from reviewer.agreement.report import FieldSpec, default_positive
 
@@ -24,18 +24,12 @@ ONE_VS_REST = ("no", "yes")
 
 
 def load_rubric_for(store: Store, rubric_id: str):
-    """The rubric as registered in the database, else the built-in of that id, else None."""
-    from rubrics import RubricError, resolve_rubric
-    from rubrics.loader import parse_rubric
+    """The rubric ``rubric_id`` names (``db.labels.resolve_rubric``), else None."""
+    from db.labels import resolve_rubric
+    from rubrics import RubricError
 
-    source = rubric_source(store, rubric_id)
-    if source:
-        try:
-            return parse_rubric(source, origin=f"database:{rubric_id}")
-        except RubricError:
-            pass
     try:
-        return resolve_rubric(rubric_id)
+        return resolve_rubric(store, rubric_id)
     except RubricError:
         return None
 

@@ -529,7 +529,7 @@ class Runner:
             if self.opts.batch:
                 status = await self._run_batch()
             else:
-                self.writer = Writer(self.store)
+                self.writer = Writer(self.store, on_busy=_say_busy)
                 try:
                     status = await self._run_online()
                 finally:
@@ -966,3 +966,10 @@ class Runner:
         }
         out["exit_status"] = exit_status(out)
         return out
+
+
+def _say_busy(message: str) -> None:
+    """The database writer waits out another process's write lock: say so on stderr."""
+    import sys
+
+    print(f"classify: database busy: {message}", file=sys.stderr, flush=True)

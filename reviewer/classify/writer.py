@@ -5,6 +5,10 @@ a busy disk) would hold back every response waiting to be read. The writer runs 
 its own thread, on its own connection, as soon as it arrives; writes that queue up while a
 commit is under way go into the next commit together (group commit), so a kill loses at most
 the calls still in flight, and nothing is held back on purpose.
+
+A database that another process keeps busy makes the writer wait, never drop: a group that
+could not get the write lock within the store's wait is tried again, for as long as it takes
+(each answer was paid for), and ``on_busy`` is told each time.
 """
 
 from __future__ import annotations
@@ -16,14 +20,17 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from db.connection import DatabaseBusyError
 from db.store import Store
 
 MAX_GROUP = 256
 
 
 class Writer:
-    def __init__(self, store: Store):
+    def __init__(self, store: Store, on_busy: Callable[[str], None] | None = None):
         self.store = store
+        self.on_busy = on_busy
+        self.busy_retries = 0
         self._queue: queue.Queue[Any] = queue.Queue()
         self._pending: list[tuple] = []
         self._thread = threading.Thread(target=self._loop, name="reviewer-db-writer", daemon=True)
@@ -70,16 +77,23 @@ class Writer:
             self.store.close()
 
     def _run(self, group: list[tuple]) -> None:
-        results: list[tuple[Any, Any, Any, BaseException | None]] = []
-        try:
-            with self.store.transaction():
-                for fn, args, kwargs, future, loop in group:
-                    try:
-                        results.append((future, loop, fn(*args, **kwargs), None))
-                    except Exception as exc:  # one bad write must not sink the others
-                        results.append((future, loop, None, exc))
-        except Exception as exc:  # the commit itself failed: every caller hears of it
-            results = [(future, loop, None, exc) for _, _, _, future, loop in group]
+        while True:
+            results: list[tuple[Any, Any, Any, BaseException | None]] = []
+            try:
+                with self.store.transaction():
+                    for fn, args, kwargs, future, loop in group:
+                        try:
+                            results.append((future, loop, fn(*args, **kwargs), None))
+                        except Exception as exc:  # one bad write must not sink the others
+                            results.append((future, loop, None, exc))
+            except DatabaseBusyError as exc:  # nothing was written: wait again, drop nothing
+                self.busy_retries += 1
+                if self.on_busy is not None:
+                    self.on_busy(f"{exc}; {len(group)} write(s) kept, trying again")
+                continue
+            except Exception as exc:  # the commit itself failed: every caller hears of it
+                results = [(future, loop, None, exc) for _, _, _, future, loop in group]
+            break
         by_loop: dict[Any, list[tuple]] = {}
         for future, loop, value, exc in results:
             by_loop.setdefault(loop, []).append((future, value, exc))

@@ -42,9 +42,9 @@ def export(obj: Context, fmt: str, out: Path, rubric_ids: tuple[str, ...], gold_
     reviewer export --format jsonl --out labels.jsonl
     reviewer export --format hf --out af-gold --gold-only --imported-as-human
     """
+    from db.labels import GoldPolicy
     from reviewer.export import ExportError, ExportOptions
     from reviewer.export import export as run_export
-    from reviewer.gold import GoldPolicy
 
     if not obj.db_path.exists():
         raise click.ClickException(f"no database at {obj.db_path}: import transcripts first")

@@ -68,10 +68,11 @@ def label(obj: Context, annotator: str | None, rubric: str, queue: str | None,
 def _check(obj: Context, annotator: str | None, rubric: str, queue: str | None) -> str:
     """Every check that reads the database before the app opens; the annotator's name."""
     from db.labeling import QueueNotFoundError, no_assignments_note, queue_settings
-    from rubrics import RubricError, resolve_rubric
+    from db.labels import resolve_rubric
+    from rubrics import RubricError
 
     try:
-        resolve_rubric(rubric)
+        resolve_rubric(obj.store, rubric)
     except RubricError as exc:
         raise click.ClickException(str(exc)) from None
     name = (annotator or default_annotator()).strip()

@@ -11,20 +11,8 @@ from rich.table import Table
 from rich.text import Text
 
 from reviewer.agreement.bands import BAND_SOURCE
+from reviewer.agreement.names import METRIC_NAMES
 from reviewer.console import literal, make_console
-
-METRIC_NAMES = {
-    "percent_agreement": "percent agreement",
-    "cohen_kappa": "Cohen's kappa",
-    "cohen_kappa_linear": "Cohen's kappa, linear weights",
-    "cohen_kappa_quadratic": "Cohen's kappa, quadratic weights",
-    "scott_pi": "Scott's pi",
-    "fleiss_kappa": "Fleiss' kappa",
-    "conger_kappa": "Conger's kappa",
-    "krippendorff_alpha": "Krippendorff's alpha",
-    "gwet_ac1": "Gwet's AC1",
-    "gwet_ac2": "Gwet's AC2",
-}
 
 
 def fmt(value: float | None, digits: int = 3) -> str:

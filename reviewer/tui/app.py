@@ -11,8 +11,9 @@ from textual.screen import Screen
 
 from db import Store
 from db.labeling import LabelQueue
+from db.labels import resolve_rubric
 from reviewer.tui.screens.labeling import LabelScreen
-from rubrics import Rubric, resolve_rubric
+from rubrics import Rubric
 
 
 class LabelerApp(App):
@@ -35,7 +36,7 @@ class LabelerApp(App):
         super().__init__()
         self.store = store
         self.annotator = annotator
-        self.rubric = rubric if isinstance(rubric, Rubric) else resolve_rubric(rubric)
+        self.rubric = rubric if isinstance(rubric, Rubric) else resolve_rubric(store, rubric)
         self.queue_name = queue
         self.blind = blind
         self.seed = seed
@@ -91,7 +92,7 @@ class LabelerApp(App):
                             lambda: self.label_screen.action_help())  # fmt: skip
 
     def switch_rubric(self, rubric_id: str) -> None:
-        self.rubric = resolve_rubric(rubric_id)
+        self.rubric = resolve_rubric(self.store, rubric_id)
         self.label_screen.reopen()
 
     def toggle_blind(self) -> None:

@@ -11,13 +11,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from db import Store
-from db.labeling import others_labels, own_events
+from db.labeling import item_transcript
+from db.labels import others_labels, own_events
 from db.models import LabelEvent
-
-TRANSCRIPT_COLUMNS = (
-    "t.id, t.model, t.condition, t.dataset, t.prompt_variant, t.user_input, t.scratchpad, "
-    "t.scratchpad_blocks, t.output, t.source_ref, p.text"
-)
 
 
 @dataclass
@@ -69,24 +65,6 @@ class ItemBundle:
         return [e.note or "" for e in self.own if e.field == "_comment"]
 
 
-def load_transcript(store: Store, transcript_id: int) -> dict[str, Any] | None:
-    import json
-
-    cur = store.db.conn.execute(
-        f"SELECT {TRANSCRIPT_COLUMNS} FROM transcripts t "
-        "LEFT JOIN prompts p ON p.hash = t.system_prompt_hash WHERE t.id = ?",
-        (transcript_id,),
-    )
-    row = cur.fetchone()
-    if row is None:
-        return None
-    keys = ("id", "model", "condition", "dataset", "prompt_variant", "user_input", "scratchpad",
-            "scratchpad_blocks", "output", "source_ref", "system_prompt")  # fmt: skip
-    item = dict(zip(keys, row, strict=True))
-    item["scratchpad_blocks"] = [tuple(b) for b in json.loads(item["scratchpad_blocks"] or "[]")]
-    return item
-
-
 def load_bundle(
     store: Store,
     transcript_id: int,
@@ -96,7 +74,7 @@ def load_bundle(
     blind: bool,
     position: int | None = None,
 ) -> ItemBundle | None:
-    transcript = load_transcript(store, transcript_id)
+    transcript = item_transcript(store, transcript_id)
     if transcript is None:
         return None
     bundle = ItemBundle(

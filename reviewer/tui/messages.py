@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from textual.message import Message
 
-from db.labeling import CommitResult, LabelQueue, UndoResult
+from db.labeling import LabelQueue
+from db.labels import CommitResult, UndoResult
 from reviewer.tui.data import ItemBundle
 
 
@@ -82,6 +83,14 @@ class DatabaseFailed(Message):
         super().__init__()
         self.action = action
         self.error = error
+
+
+class DatabaseBusy(Message):
+    """A write is waiting for another process's write lock (``seconds`` so far)."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__()
+        self.seconds = seconds
 
 
 class Flushed(Message):

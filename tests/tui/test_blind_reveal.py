@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from db import Store
-from db.labeling import record_meta
+from db.labels import record_meta
 from reviewer.tui.widgets.panels import SidePanel
 from tests.tui.conftest import screen_text, settle
 from tests.tui.fixtures import CLASSIFIER, CLASSIFIER_REASON, record

@@ -8,9 +8,9 @@ import json
 import pytest
 from click.testing import CliRunner
 
+from db.labels import GoldPolicy
 from reviewer.cli import cli
 from reviewer.export import Exporter, ExportError, ExportOptions, export, scrub_secrets
-from reviewer.gold import GoldPolicy
 from rubrics import resolve_rubric
 from tests.unit.labeled_db import add_transcripts, classifier, human, register
 
@@ -220,7 +220,7 @@ def test_queue_and_export_modules_import_no_heavy_packages():
 
     code = (
         "import sys, importlib\n"
-        "for m in ('db.queues', 'db.dataset', 'reviewer.queues', 'reviewer.gold', "
+        "for m in ('db.queues', 'db.dataset', 'reviewer.queues', 'db.labels', "
         "'reviewer.export', 'reviewer.commands.queue', 'reviewer.commands.export'):\n"
         "    importlib.import_module(m)\n"
         "print(','.join(sorted(m for m in sys.modules if m.split('.')[0] in "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from reviewer.gold import GoldPolicy, iter_gold
+from db.labels import GoldPolicy, iter_gold
 from tests.unit.labeled_db import add_transcripts, classifier, human
 
 FIELDS = ["alignment_faking", "motivation"]

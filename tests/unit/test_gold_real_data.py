@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import json
 
+from db.labels import GoldPolicy
 from db.models import LabelDraft, TranscriptRecord
 from db.queues import queue_members
 from importers.reasoning import split_reasoning
 from reviewer.export import ExportOptions, export
-from reviewer.gold import GoldPolicy
 from reviewer.queues import QueueRequest, build_queue
 
 

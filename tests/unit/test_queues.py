@@ -6,6 +6,7 @@ from collections import Counter
 
 import pytest
 
+from db.labels import undo_last_act
 from db.models import TranscriptRecord
 from db.queues import (
     QueueError,
@@ -152,7 +153,7 @@ def test_next_assignment_skips_labeled_and_requeues_skipped(store):
     assert next_assignment(store, "q", "ann") is None
     assert queue_progress(store, "q", "ann").done == 4
     # Undoing a label puts the item back in its place.
-    last = store.undo_last("ann")
+    last = undo_last_act(store, "ann")
     assert last.transcript_id == order[1]
     assert next_assignment(store, "q", "ann").transcript_id == order[1]
 

@@ -3,6 +3,7 @@ import threading
 
 import pytest
 
+from db.labels import undo_last_act
 from db.models import LabelDraft, TranscriptRecord
 
 
@@ -88,11 +89,11 @@ def test_undo_chain_retracts_newest_first_and_keeps_history(store):
     _label(store, 2, "yes")
     assert {(e.transcript_id, e.value) for e in store.current_labels(rater="ann")} == {
         (1, "no"), (2, "yes")}  # fmt: skip
-    assert store.undo_last("ann").transcript_id == 2
-    assert store.undo_last("ann").value == "no"
+    assert undo_last_act(store, "ann").transcript_id == 2
+    assert undo_last_act(store, "ann").retracted[0].value == "no"
     assert [(e.transcript_id, e.value) for e in store.current_labels(rater="ann")] == [(1, "yes")]
-    assert store.undo_last("ann").value == "yes"
-    assert store.undo_last("ann") is None
+    assert undo_last_act(store, "ann").retracted[0].value == "yes"
+    assert undo_last_act(store, "ann").refused == "nothing left to undo"
     assert store.current_labels(rater="ann") == []
     events = store.events()
     assert len(events) == 6

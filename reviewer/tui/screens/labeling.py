@@ -29,20 +29,16 @@ from textual.screen import Screen
 from textual.widgets import Collapsible, Footer, Static
 from textual.widgets._collapsible import CollapsibleTitle
 
-from db.labeling import (
-    LabelQueue,
-    commit_label,
-    no_assignments_note,
-    record_meta,
-    record_reveal,
-    undo_last_act,
-)
+from db.connection import DatabaseBusyError
+from db.labeling import LabelQueue, no_assignments_note
+from db.labels import commit_label, record_meta, record_reveal, resolve_rubric, undo_last_act
 from reviewer.tui.data import ItemBundle, load_bundle
 from reviewer.tui.draft import Draft
 from reviewer.tui.messages import (
     ActRecorded,
     ActRefused,
     Committed,
+    DatabaseBusy,
     DatabaseFailed,
     Flushed,
     ItemLoaded,
@@ -56,7 +52,6 @@ from reviewer.tui.screens.help import HelpScreen
 from reviewer.tui.text import visible
 from reviewer.tui.widgets.panels import LabelBar, ProgressLine, SidePanel
 from reviewer.tui.widgets.transcript_view import Section, Span, TranscriptView
-from rubrics import resolve_rubric
 
 if TYPE_CHECKING:
     from reviewer.tui.app import LabelerApp
@@ -164,6 +159,8 @@ class LabelScreen(Screen):
         yield Footer()
 
     def on_mount(self) -> None:
+        # A write that waits for another process's lock says so while it waits.
+        self.labeler.store.on_busy = lambda seconds: self.post_message(DatabaseBusy(seconds))
         for title in self.query(CollapsibleTitle):
             title.can_focus = False
         self.set_focus(None)
@@ -187,6 +184,8 @@ class LabelScreen(Screen):
         with self.jobs.turn(ticket):
             try:
                 message = job()
+            except DatabaseBusyError as exc:  # nothing written; the act is still on screen
+                message = DatabaseFailed(action, f"{exc}. What you did is kept here: try again")
             except Exception as exc:  # reported on screen; the worker must not die silently
                 message = DatabaseFailed(action, f"{type(exc).__name__}: {exc}")
         if message is not None:
@@ -261,7 +260,7 @@ class LabelScreen(Screen):
                                seed=app.seed)  # fmt: skip
             if queue.queue_rubric and queue.queue_rubric != app.rubric.id:
                 # A queue is made for one rubric: label it under that one.
-                app.rubric = resolve_rubric(queue.queue_rubric)
+                app.rubric = resolve_rubric(app.store, queue.queue_rubric)
                 app.store.register_rubric(app.rubric.id, app.rubric.version,
                                           app.rubric.source_text, app.rubric_hash,
                                           app.rubric.origin)  # fmt: skip
@@ -516,6 +515,11 @@ class LabelScreen(Screen):
             self.load_next()
         self.notify(f"{message.action} failed: {visible(message.error)}", severity="error",
                     timeout=10, markup=False)  # fmt: skip
+
+    @on(DatabaseBusy)
+    def database_busy(self, message: DatabaseBusy) -> None:
+        self.say(f"saving ... the database is busy (another process is writing), waited "
+                 f"{message.seconds:.0f} s; nothing is lost")  # fmt: skip
 
     @on(Flushed)
     def flushed(self) -> None:

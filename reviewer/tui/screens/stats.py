@@ -23,7 +23,8 @@ from textual.widgets import DataTable, Footer, Header, OptionList, Static
 from textual.widgets.option_list import Option
 
 from reviewer.agreement.bands import BAND_SOURCE
-from reviewer.commands.stats_view import METRIC_NAMES, literal
+from reviewer.agreement.names import METRIC_NAMES
+from reviewer.console import literal
 
 
 def _fmt(value: float | None) -> str:

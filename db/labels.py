@@ -1,0 +1,948 @@
+"""Label events: the one module that writes them and says what they mean.
+
+Everything the project knows about a label is decided here, once:
+
+- **Writing.** This is the only code that inserts into ``label_events``: an annotator's commit,
+  reveal, skip, flag and comment; an undo (a retraction event); a classifier's labels; an
+  adjudication; and the labels an import or the demo brings (``copy_staged_labels``). Values
+  are encoded by one encoder (``encode_value``), so equal values are equal text and an import
+  can tell a label it already has. Every write runs under the write lock, taken up front.
+- **Live.** An event is live when it is not a retraction and no retraction points at it: the
+  view ``live_label_events`` (migration m002) is that rule, and every reader reads through it.
+  The *current* label of a (transcript, rubric, field, rater, phase) is its newest live event.
+- **Blind and frozen.** A human's first label on an item, made before they saw anyone else's,
+  is ``blind``; once they have seen others' labels on the item (a ``_reveal`` act) that blind
+  label is *frozen*: undo passes over it, and later commits are ``revealed`` revisions.
+- **Adjudicated.** A decision by an adjudicator: source ``adjudication``, phase
+  ``adjudicated``, with its reason in ``note``.
+- **Gold.** Per item and field: the newest live adjudication; else the blind human label when
+  enough distinct humans gave one and all agree; anything else is unresolved, with a reason.
+- **Rubric versions.** A rubric named by path is that file; by id, the newest version the
+  database has registered, else the built-in of that id (``resolve_rubric``).
+
+Functions take a ``Store`` (anything with ``.db.conn`` and ``.transaction()``) and use the
+calling thread's connection.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from db.models import PHASES, SOURCES, LabelEvent
+
+if TYPE_CHECKING:
+    from db.store import Store
+    from rubrics import Rubric
+
+HUMAN = "human"
+CLASSIFIER = "classifier"
+ADJUDICATION = "adjudication"
+IMPORTED = "imported"
+BLIND, REVEALED, ADJUDICATED = PHASES
+REVEAL = "_reveal"
+SKIP = "_skip"
+FLAG = "_flag"
+COMMENT = "_comment"
+META_FIELDS = (FLAG, SKIP, COMMENT, REVEAL)
+# An annotator's acts that undo may retract (a reveal cannot be unseen).
+UNDOABLE_ACTS = (FLAG, SKIP, COMMENT)
+# Sources whose events by an annotator make an item done for them in a queue.
+DONE_SOURCES = (HUMAN, ADJUDICATION)
+
+LIVE = "live_label_events"
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+def is_meta(field_id: str) -> bool:
+    """Annotator acts (``_skip``, ``_flag``, ``_comment``, ``_reveal``) are not labels."""
+    return field_id.startswith("_")
+
+
+# -- one encoding of a value -----------------------------------------------------------------
+
+
+def _json_encoder() -> Callable[[Any], str]:
+    """``json.dumps(value, ensure_ascii=False, separators=(",", ":"))``, same text, faster.
+
+    ``json.dumps`` builds a new C encoder on every call, which costs more than encoding the
+    small values stored here; this builds one and keeps it. No circular-reference check: the
+    values come from parsed files and from this program.
+    """
+    make = getattr(json.encoder, "c_make_encoder", None)
+    plain = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+    if make is None:
+        return plain.encode
+    encoder = make(None, plain.default, json.encoder.encode_basestring, None, ":", ",",
+                   False, False, True)  # fmt: skip
+
+    def encode(value: Any) -> str:
+        return "".join(encoder(value, 0))
+
+    return encode
+
+
+encode_json = _json_encoder()
+
+
+def encode_value(value: Any) -> str:
+    """The stored text of a label value: two labels are the same value exactly when their
+    encodings are equal (imports rely on it to add nothing twice)."""
+    return encode_json(value)
+
+
+def _optional_json(value: Any) -> str | None:
+    return None if value is None else encode_json(value)
+
+
+def _loads(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
+
+
+EVENT_COLUMNS = (
+    "id, transcript_id, rubric_id, rubric_hash, field, value, source, rater, phase, score, "
+    "scores, evidence, note, seconds, retracts, run_id, created_at"
+)
+_E_COLUMNS = ", ".join("e." + c.strip() for c in EVENT_COLUMNS.split(","))
+
+
+def _event(row: Sequence[Any]) -> LabelEvent:
+    (id_, tid, rubric_id, rubric_hash, field_id, value, source, rater, phase, score, scores,
+     evidence, note, seconds, retracts, run_id, created_at) = row  # fmt: skip
+    return LabelEvent(
+        id=id_,
+        transcript_id=tid,
+        rubric_id=rubric_id,
+        rubric_hash=rubric_hash,
+        field=field_id,
+        value=_loads(value),
+        source=source,
+        rater=rater,
+        phase=phase,
+        score=score,
+        scores=_loads(scores),
+        evidence=_loads(evidence),
+        note=note,
+        seconds=seconds,
+        retracts=retracts,
+        run_id=run_id,
+        created_at=created_at,
+    )
+
+
+def _marks(items: Sequence[Any]) -> str:
+    return ",".join("?" * len(items))
+
+
+# -- writing ------------------------------------------------------------------------------------
+
+_INSERT_COLUMNS = (
+    "transcript_id", "rubric_hash", "rubric_id", "field", "value", "source", "rater", "phase",
+    "score", "scores", "evidence", "note", "seconds", "retracts", "run_id", "import_id",
+    "created_at",
+)  # fmt: skip
+_INSERT = (
+    f"INSERT INTO label_events({', '.join(_INSERT_COLUMNS)}) "
+    f"VALUES ({', '.join('?' * len(_INSERT_COLUMNS))})"
+)
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    """One event to append; ``value`` is the decoded value (encoded on insert)."""
+
+    transcript_id: int
+    rubric_id: str
+    field: str
+    value: Any
+    source: str
+    rater: str
+    phase: str | None = None
+    rubric_hash: str | None = None
+    score: float | None = None
+    scores: dict[str, Any] | None = None
+    evidence: list[dict[str, Any]] | None = None
+    note: str | None = None
+    seconds: float | None = None
+    retracts: int | None = None
+    run_id: int | None = None
+    import_id: int | None = None
+
+    def check(self) -> None:
+        if self.source not in SOURCES:
+            raise ValueError(f"unknown label source {self.source!r}; expected one of {SOURCES}")
+        if self.phase is not None and self.phase not in PHASES:
+            raise ValueError(f"unknown phase {self.phase!r}; expected one of {PHASES}")
+        if not self.rater:
+            raise ValueError("a label event needs a rater")
+
+    def row(self, created_at: str) -> tuple:
+        value = None if self.retracts is not None else encode_value(self.value)
+        return (self.transcript_id, self.rubric_hash, self.rubric_id, self.field, value,
+                self.source, self.rater, self.phase, self.score, _optional_json(self.scores),
+                _optional_json(self.evidence), self.note, self.seconds, self.retracts,
+                self.run_id, self.import_id, created_at)  # fmt: skip
+
+
+def _insert(conn, events: Sequence[NewEvent], created_at: str | None = None) -> list[int]:
+    """Insert events on a connection already inside a write transaction; returns their ids."""
+    now = created_at or utc_now()
+    ids = []
+    for event in events:
+        event.check()
+        ids.append(conn.execute(_INSERT, event.row(now)).lastrowid)
+    return ids
+
+
+def append_events(store: Store, events: Sequence[NewEvent]) -> list[int]:
+    """Append events in one transaction, with one timestamp (one act); returns their ids."""
+    with store.transaction() as db:
+        return _insert(db.conn, events)
+
+
+def append(store: Store, transcript_id: int, **columns: Any) -> int:
+    """Append one event and commit it; returns its id (see ``NewEvent`` for the columns)."""
+    return append_events(store, [NewEvent(transcript_id, **columns)])[0]
+
+
+def retract(
+    store: Store, event_id: int, *, rater: str | None = None, note: str | None = None
+) -> int:
+    """Append an event that withdraws ``event_id``; the original row is untouched."""
+    with store.transaction() as db:
+        target = _one(db.conn, "e.id = ?", (event_id,), table="label_events")
+        if target is None:
+            raise ValueError(f"no label event with id {event_id}")
+        if target.retracts is not None:
+            raise ValueError(f"event {event_id} is itself a retraction")
+        if _retracted(db.conn, event_id):
+            raise ValueError(f"event {event_id} is already retracted")
+        return _retract(db.conn, target, rater or target.rater, note)
+
+
+def retract_raters(store: Store, rater_like: str, *, note: str) -> int:
+    """Retract every live event of the raters whose name matches the LIKE pattern (e.g. a
+    benchmark's made-up annotators); returns how many."""
+    with store.transaction() as db:
+        targets = [_event(r) for r in db.conn.execute(
+            f"SELECT {_E_COLUMNS} FROM {LIVE} e WHERE e.rater LIKE ?", (rater_like,))]  # fmt: skip
+        for target in targets:
+            _retract(db.conn, target, target.rater, note)
+    return len(targets)
+
+
+def _retract(conn, target: LabelEvent, rater: str, note: str | None) -> int:
+    return _insert(conn, [NewEvent(target.transcript_id, target.rubric_id, target.field, None,
+                                   target.source, rater, target.phase, target.rubric_hash,
+                                   note=note, retracts=target.id, run_id=target.run_id)])[0]  # fmt: skip
+
+
+def _retracted(conn, event_id: int) -> bool:
+    row = conn.execute("SELECT 1 FROM label_events WHERE retracts = ? LIMIT 1", (event_id,))
+    return row.fetchone() is not None
+
+
+def _one(conn, where: str, params: Sequence[Any], *, table: str = LIVE) -> LabelEvent | None:
+    row = conn.execute(
+        f"SELECT {_E_COLUMNS} FROM {table} e WHERE {where} ORDER BY e.id DESC LIMIT 1", params
+    ).fetchone()
+    return None if row is None else _event(row)
+
+
+# -- an annotator's acts ------------------------------------------------------------------------
+
+
+@dataclass
+class CommitResult:
+    event_ids: list[int]
+    phase: str
+    revealed: bool
+
+
+def commit_phase(store: Store, transcript_id: int, annotator: str, rubric_id: str) -> str:
+    """'blind' for a first label made without seeing anyone else's, else 'revealed'.
+
+    Seen means a ``_reveal`` act (live or not: a reveal cannot be unseen) or a live blind
+    label already there (the annotator's second commit is a revision)."""
+    rows = store.db.conn.execute(
+        "SELECT 1 FROM label_events e WHERE e.transcript_id = ? AND e.rater = ? "
+        "AND e.source = 'human' AND e.rubric_id = ? AND e.field = ? "
+        "UNION ALL SELECT 1 FROM live_label_events e WHERE e.transcript_id = ? AND e.rater = ? "
+        "AND e.source = 'human' AND e.rubric_id = ? AND e.phase = 'blind' LIMIT 1",
+        (transcript_id, annotator, rubric_id, REVEAL, transcript_id, annotator, rubric_id),
+    ).fetchone()
+    return REVEALED if rows else BLIND
+
+
+def has_others_labels(store: Store, transcript_id: int, annotator: str, rubric_id: str) -> bool:
+    """Whether anyone else (another human, a classifier, an import, an adjudicator) has a
+    live label on the item: what a blind commit reveals."""
+    return (
+        store.db.conn.execute(
+            "SELECT 1 FROM live_label_events e WHERE e.transcript_id = ? AND e.rubric_id = ? "
+            "AND substr(e.field, 1, 1) != '_' AND NOT (e.source = 'human' AND e.rater = ?) "
+            "LIMIT 1",
+            (transcript_id, rubric_id, annotator),
+        ).fetchone()
+        is not None
+    )
+
+
+def commit_label(
+    store: Store,
+    transcript_id: int,
+    *,
+    annotator: str,
+    rubric_id: str,
+    rubric_hash: str | None,
+    values: dict[str, Any],
+    evidence: list[dict[str, Any]] | None = None,
+    seconds: float | None = None,
+    blind_mode: bool = True,
+) -> CommitResult:
+    """Record one commit: an event per field, written together with one timestamp.
+
+    The phase is decided inside the transaction: 'blind' only when the annotator has no live
+    blind label for the item, has never been shown others' labels on it, and works in blind
+    mode. A blind commit on an item that others have labeled also records ``_reveal``: from
+    then on the blind label is frozen (undo will not retract it).
+    """
+    evidence = evidence or []
+    with store.transaction() as db:
+        phase = commit_phase(store, transcript_id, annotator, rubric_id)
+        if not blind_mode:
+            phase = REVEALED
+        events = [
+            NewEvent(transcript_id, rubric_id, field_id, value, HUMAN, annotator, phase,
+                     rubric_hash, seconds=seconds,
+                     evidence=[s for s in evidence if s.get("field") == field_id] or None)
+            for field_id, value in values.items()
+        ]  # fmt: skip
+        revealed = phase == BLIND and has_others_labels(store, transcript_id, annotator, rubric_id)
+        if revealed:
+            events.append(NewEvent(transcript_id, rubric_id, REVEAL, True, HUMAN, annotator,
+                                   rubric_hash=rubric_hash))  # fmt: skip
+        ids = _insert(db.conn, events)
+    return CommitResult(ids[: len(values)], phase, revealed)
+
+
+def record_reveal(
+    store: Store, transcript_id: int, *, annotator: str, rubric_id: str, rubric_hash: str | None
+) -> bool:
+    """Note that the annotator has now seen others' labels on the item (once)."""
+    with store.transaction() as db:
+        if db.conn.execute(
+            "SELECT 1 FROM label_events WHERE transcript_id = ? AND rater = ? AND source = 'human' "
+            "AND rubric_id = ? AND field = ? LIMIT 1",
+            (transcript_id, annotator, rubric_id, REVEAL),
+        ).fetchone():
+            return False
+        _insert(db.conn, [NewEvent(transcript_id, rubric_id, REVEAL, True, HUMAN, annotator,
+                                   rubric_hash=rubric_hash)])  # fmt: skip
+    return True
+
+
+def record_meta(
+    store: Store,
+    transcript_id: int,
+    *,
+    annotator: str,
+    rubric_id: str,
+    rubric_hash: str | None,
+    kind: str,
+    value: Any = True,
+    note: str | None = None,
+    seconds: float | None = None,
+) -> int:
+    """A flag, skip or comment, as a label event so that undo covers it."""
+    if kind not in UNDOABLE_ACTS:
+        raise ValueError(f"unknown annotator act {kind!r}")
+    return append(store, transcript_id, rubric_id=rubric_id, field=kind, value=value,
+                  source=HUMAN, rater=annotator, rubric_hash=rubric_hash, note=note,
+                  seconds=seconds)  # fmt: skip
+
+
+def adjudicate(
+    store: Store,
+    transcript_id: int,
+    *,
+    adjudicator: str,
+    rubric_id: str,
+    rubric_hash: str | None,
+    values: dict[str, Any],
+    reason: str,
+    seconds: float | None = None,
+) -> list[int]:
+    """Record an adjudicator's final decision on an item's fields, with the required reason."""
+    if not reason or not reason.strip():
+        raise ValueError("an adjudication needs a reason")
+    return append_events(store, [
+        NewEvent(transcript_id, rubric_id, field_id, value, ADJUDICATION, adjudicator,
+                 ADJUDICATED, rubric_hash, note=reason.strip(), seconds=seconds)
+        for field_id, value in values.items()
+    ])  # fmt: skip
+
+
+# -- undo ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class UndoResult:
+    """What an undo did: the events it retracted, or why it stopped.
+
+    ``frozen`` lists items whose blind label is newer than the act undone (or than nothing):
+    undo passed over them because a blind label compared with others' labels stays as it was.
+    """
+
+    retracted: list[LabelEvent]
+    transcript_id: int | None = None
+    refused: str | None = None
+    frozen: list[int] = field(default_factory=list)
+
+    @property
+    def frozen_note(self) -> str:
+        if not self.frozen:
+            return ""
+        items = ", ".join(f"#{t}" for t in self.frozen[:3]) + (
+            " ..." if len(self.frozen) > 3 else ""
+        )
+        return f"the blind label on {items} stays frozen after reveal (revise it instead)"
+
+
+# The frozen-blind rule: a live blind label whose rater has since seen others' labels.
+_FROZEN = (
+    "(e.phase IS 'blind' AND EXISTS (SELECT 1 FROM label_events v WHERE v.transcript_id = "
+    "e.transcript_id AND v.rater = e.rater AND v.source = e.source AND v.rubric_id = "
+    f"e.rubric_id AND v.field = '{REVEAL}'))"
+)
+# What an annotator may undo: their own live labels, acts and adjudications, except a reveal
+# and a frozen blind label.
+_UNDOABLE = f"e.rater = ? AND e.source IN {DONE_SOURCES!r} AND e.field != '{REVEAL}'"
+
+
+def undo_last_act(store: Store, annotator: str) -> UndoResult:
+    """Retract the annotator's most recent act that may be undone (one commit's events
+    together: those with its timestamp on its item).
+
+    A blind label the annotator has already compared with others' labels is frozen: undo
+    passes over it (and says so) rather than reopening a label that is no longer blind, so
+    that the acts before it, and the flags, skips and comments after it, can still be undone.
+    """
+    with store.transaction() as db:
+        conn = db.conn
+        last = _one(conn, f"{_UNDOABLE} AND NOT {_FROZEN}", (annotator,))
+        frozen = [
+            tid
+            for (tid,) in conn.execute(
+                f"SELECT e.transcript_id FROM {LIVE} e WHERE {_UNDOABLE} AND e.id > ? "
+                f"AND {_FROZEN} GROUP BY e.transcript_id ORDER BY MAX(e.id) DESC LIMIT 4",
+                (annotator, 0 if last is None else last.id),
+            )
+        ]
+        if last is None:
+            refused = "nothing left to undo"
+            if frozen:
+                refused += f" ({UndoResult([], frozen=frozen).frozen_note})"
+            return UndoResult([], transcript_id=frozen[0] if frozen else None,
+                              refused=refused, frozen=frozen)  # fmt: skip
+        group = [
+            _event(r)
+            for r in conn.execute(
+                f"SELECT {_E_COLUMNS} FROM {LIVE} e WHERE {_UNDOABLE} AND e.transcript_id = ? "
+                f"AND e.created_at = ? AND NOT {_FROZEN} ORDER BY e.id",
+                (annotator, last.transcript_id, last.created_at),
+            )
+        ]
+        for event in group:
+            _retract(conn, event, annotator, "undo")
+    return UndoResult(group, transcript_id=last.transcript_id, frozen=frozen)
+
+
+# -- classifier labels ------------------------------------------------------------------------
+
+
+def write_classifier_labels(store: Store, labels: list[dict[str, Any]]) -> list[int]:
+    """One item's classifier labels (one per field), committed together."""
+    return append_events(store, [NewEvent(source=CLASSIFIER, **label) for label in labels])
+
+
+def run_labeled_transcripts(store: Store, run_id: int) -> set[int]:
+    """Transcripts a classifier run has a live label on."""
+    return {
+        r[0]
+        for r in store.db.conn.execute(
+            f"SELECT DISTINCT transcript_id FROM {LIVE} WHERE run_id = ? AND source = ?",
+            (run_id, CLASSIFIER),
+        )
+    }
+
+
+# -- labels that arrive with transcripts (imports, the demo) --------------------------------
+
+
+def copy_staged_labels(
+    conn, *, schema: str, start: int, end: int, import_id: int | None, created_at: str
+) -> int:
+    """Copy the labels staged in ``schema`` for records with seq in [start, end).
+
+    A label is the same as another when it is for the same transcript, rubric, field, source,
+    rater and value (encoded by ``encode_value``). Each record's labels are added, for a new
+    transcript or a known one (a second rater's file over the same transcripts), except those
+    already stored (even if retracted since) or carried by an earlier record of the same file:
+    a file imported twice, or an interrupted import run again, adds nothing twice. Human
+    labels that arrive this way are blind (they were made away from this tool's reveal).
+    """
+    key = ("uid", "rubric_id", "field", "source", "rater", "value")
+    sql = (
+        "INSERT INTO main.label_events(transcript_id, rubric_hash, rubric_id, field, value, "
+        "source, rater, phase, score, scores, evidence, note, import_id, created_at) "
+        "SELECT t.id, h.hash, l.rubric_id, l.field, l.value, l.source, l.rater, "
+        "CASE WHEN l.source = 'human' THEN 'blind' "
+        "WHEN l.source = 'adjudication' THEN 'adjudicated' END, "
+        "l.score, l.scores, l.evidence, l.note, ?, ? "
+        f"FROM {schema}.staged_labels l JOIN main.transcripts t ON t.uid = l.uid "
+        f"LEFT JOIN {schema}.staged_rubric_hashes h ON h.rubric_id = l.rubric_id "
+        "WHERE l.seq >= ? AND l.seq < ? "
+        f"AND l.id = (SELECT MIN(f.id) FROM {schema}.staged_labels f WHERE "
+        + " AND ".join(f"f.{c} = l.{c}" for c in key)
+        + ") AND NOT EXISTS (SELECT 1 FROM main.label_events e WHERE e.transcript_id = t.id AND "
+        + " AND ".join(f"e.{c} = l.{c}" for c in key[1:])
+        + ") ORDER BY l.seq, l.id"
+    )
+    return conn.execute(sql, (import_id, created_at, start, end)).rowcount
+
+
+STAGED_LABEL_COLUMNS = (
+    "rubric_id", "field", "value", "source", "rater", "score", "scores", "evidence", "note",
+)  # fmt: skip
+# The index that makes the copy's "first of its kind in this file" look-up cheap.
+STAGED_LABEL_KEY = ("uid", "rubric_id", "field", "source", "rater", "value")
+
+
+def staged_label_row(draft: Any) -> tuple:
+    """A ``LabelDraft`` as a staged row in ``STAGED_LABEL_COLUMNS`` order."""
+    return (draft.rubric_id, draft.field, encode_value(draft.value), draft.source, draft.rater,
+            draft.score, _optional_json(draft.scores), _optional_json(draft.evidence),
+            draft.note)  # fmt: skip
+
+
+# -- reading ------------------------------------------------------------------------------------
+
+
+def _filters(**columns: Any) -> tuple[list[str], list[Any]]:
+    where, params = [], []
+    for column, value in columns.items():
+        if value is not None:
+            where.append(f"e.{column} = ?")
+            params.append(value)
+    return where, params
+
+
+def current_labels(
+    store: Store,
+    *,
+    rubric_id: str | None = None,
+    field: str | None = None,
+    rater: str | None = None,
+    source: str | None = None,
+    phase: str | None = None,
+    transcript_ids: Iterable[int] | None = None,
+) -> list[LabelEvent]:
+    """The current label per (transcript, rubric, field, rater, phase): its newest live event.
+    Meta acts included (their field starts with ``_``)."""
+    where, params = _filters(rubric_id=rubric_id, field=field, rater=rater, source=source,
+                             phase=phase)  # fmt: skip
+    if transcript_ids is not None:
+        ids = list(transcript_ids)
+        if not ids:
+            return []
+        where.append(f"e.transcript_id IN ({_marks(ids)})")
+        params += ids
+    rows = store.db.conn.execute(
+        f"SELECT {EVENT_COLUMNS} FROM ("
+        f"  SELECT {_E_COLUMNS}, ROW_NUMBER() OVER (PARTITION BY e.transcript_id, e.rubric_id, "
+        f"  e.field, e.rater, IFNULL(e.phase, '') ORDER BY e.id DESC) AS rn "
+        f"  FROM {LIVE} e WHERE {' AND '.join(where) or '1'}"
+        f") WHERE rn = 1 ORDER BY transcript_id, id",
+        params,
+    )
+    return [_event(r) for r in rows]
+
+
+def events(
+    store: Store,
+    *,
+    transcript_id: int | None = None,
+    rater: str | None = None,
+    rubric_id: str | None = None,
+) -> list[LabelEvent]:
+    """Every event (retractions and retracted ones included), oldest first: the history."""
+    where, params = _filters(transcript_id=transcript_id, rater=rater, rubric_id=rubric_id)
+    rows = store.db.conn.execute(
+        f"SELECT {_E_COLUMNS} FROM label_events e WHERE {' AND '.join(where) or '1'} ORDER BY e.id",
+        params,
+    )
+    return [_event(r) for r in rows]
+
+
+def live_event(store: Store, event_id: int) -> LabelEvent | None:
+    """The event if it is live, else None."""
+    return _one(store.db.conn, "e.id = ?", (event_id,))
+
+
+def last_live_act(
+    store: Store, rater: str, *, transcript_id: int | None = None
+) -> LabelEvent | None:
+    """The newest live event by ``rater`` (any source), or None."""
+    where, params = _filters(rater=rater, transcript_id=transcript_id)
+    return _one(store.db.conn, " AND ".join(where), params)
+
+
+def acted_ids(store: Store, annotator: str, rubric_id: str) -> tuple[set[int], dict[int, int]]:
+    """Items ``annotator`` has a live label on under the rubric, and the items they skipped
+    (with the id of the newest live skip, for 'skipped longest ago first')."""
+    labeled: set[int] = set()
+    skipped: dict[int, int] = {}
+    for tid, field_id, event_id in store.db.conn.execute(
+        f"SELECT e.transcript_id, e.field, e.id FROM {LIVE} e WHERE e.rater = ? "
+        "AND e.rubric_id = ? AND e.source = 'human' "
+        f"AND (substr(e.field, 1, 1) != '_' OR e.field = '{SKIP}')",
+        (annotator, rubric_id),
+    ):
+        if field_id == SKIP:
+            skipped[tid] = max(skipped.get(tid, 0), event_id)
+        else:
+            labeled.add(tid)
+    return labeled, skipped
+
+
+def own_events(
+    store: Store, transcript_id: int, annotator: str, rubric_id: str
+) -> list[LabelEvent]:
+    """The annotator's live events on an item (labels of every phase and meta acts)."""
+    rows = store.db.conn.execute(
+        f"SELECT {_E_COLUMNS} FROM {LIVE} e WHERE e.transcript_id = ? AND e.rater = ? "
+        f"AND e.source IN {DONE_SOURCES!r} AND e.rubric_id = ? ORDER BY e.id",
+        (transcript_id, annotator, rubric_id),
+    )
+    return [_event(r) for r in rows]
+
+
+def others_labels(
+    store: Store, transcript_id: int, annotator: str, rubric_id: str
+) -> list[LabelEvent]:
+    """Every current label on the item that is not this annotator's own: what blind hides."""
+    return [
+        e
+        for e in current_labels(store, rubric_id=rubric_id, transcript_ids=[transcript_id])
+        if not is_meta(e.field) and not (e.source == HUMAN and e.rater == annotator)
+    ]
+
+
+def labeled_ids(store: Store, rubric_id: str, *, sources: Iterable[str] = (HUMAN,)) -> set[int]:
+    """Transcripts with at least one live label on ``rubric_id`` from the given sources."""
+    chosen = list(sources)
+    rows = store.db.conn.execute(
+        f"SELECT DISTINCT e.transcript_id FROM {LIVE} e WHERE e.rubric_id = ? "
+        f"AND e.source IN ({_marks(chosen)}) AND substr(e.field, 1, 1) != '_'",
+        [rubric_id, *chosen],
+    )
+    return {r[0] for r in rows}
+
+
+def labeled_transcript_page(store: Store, after: int, limit: int) -> list[int]:
+    """Ids of transcripts with any label event, above ``after``, ascending (keyset paging)."""
+    return [
+        r[0]
+        for r in store.db.conn.execute(
+            "SELECT DISTINCT transcript_id FROM label_events WHERE transcript_id > ? "
+            "ORDER BY transcript_id LIMIT ?",
+            (after, limit),
+        )
+    ]
+
+
+def labeled_rubric_ids(store: Store) -> list[str]:
+    """Rubric ids that have live labels on non-meta fields."""
+    rows = store.db.conn.execute(
+        f"SELECT DISTINCT rubric_id FROM {LIVE} WHERE substr(field, 1, 1) != '_' ORDER BY rubric_id"
+    )
+    return [r[0] for r in rows]
+
+
+def label_fields(store: Store, rubric_id: str) -> list[str]:
+    """Non-meta fields that have live labels under ``rubric_id``."""
+    rows = store.db.conn.execute(
+        f"SELECT DISTINCT field FROM {LIVE} WHERE rubric_id = ? "
+        "AND substr(field, 1, 1) != '_' ORDER BY field",
+        (rubric_id,),
+    )
+    return [r[0] for r in rows]
+
+
+def label_slots(store: Store, rubric_ids: Iterable[str]) -> list[tuple[str, str, str, str, str]]:
+    """Distinct (rubric_id, field, source, rater, phase or '') with live labels: the flat
+    columns an export needs, known before streaming."""
+    chosen = list(rubric_ids)
+    if not chosen:
+        return []
+    rows = store.db.conn.execute(
+        "SELECT DISTINCT rubric_id, field, source, rater, IFNULL(phase, '') "
+        f"FROM {LIVE} WHERE rubric_id IN ({_marks(chosen)}) "
+        "AND substr(field, 1, 1) != '_' ORDER BY 1, 2, 3, 4, 5",
+        chosen,
+    )
+    return [tuple(r) for r in rows]
+
+
+def event_counts(store: Store) -> dict[str, Any]:
+    """Label events by source, for ``reviewer info``.
+
+    Per source, ``events`` counts every event except retractions and splits exactly into
+    ``labels`` (live events on rubric fields, revisions included), ``acts`` (live annotator
+    acts) and ``retracted``. ``current_labels`` counts the (transcript, rubric, field, rater)
+    combinations with a live label; ``raters`` and ``transcripts`` count those with one.
+    """
+    conn = store.db.conn
+    split = conn.execute(
+        "SELECT source, COUNT(*), SUM(NOT is_act AND NOT is_gone), SUM(is_act AND NOT is_gone),"
+        " SUM(is_gone) FROM (SELECT e.source, substr(e.field, 1, 1) = '_' AS is_act,"
+        " EXISTS (SELECT 1 FROM label_events r WHERE r.retracts = e.id) AS is_gone"
+        " FROM label_events e WHERE e.retracts IS NULL) GROUP BY source ORDER BY source"
+    ).fetchall()
+    current = {
+        source: rest
+        for source, *rest in conn.execute(
+            "SELECT source, COUNT(*), COUNT(DISTINCT rater), COUNT(DISTINCT transcript_id)"
+            f" FROM (SELECT source, rater, transcript_id FROM {LIVE}"
+            " WHERE substr(field, 1, 1) != '_'"
+            " GROUP BY transcript_id, rubric_id, field, rater, source) GROUP BY source"
+        )
+    }
+    keys = ("source", "events", "labels", "acts", "retracted")
+    out = []
+    for row in split:
+        entry = dict(zip(keys, row, strict=True))
+        cur, raters, transcripts = current.get(row[0], (0, 0, 0))
+        entry.update(current_labels=cur, raters=raters, transcripts=transcripts)
+        out.append(entry)
+    return {"labels_by_source": out}
+
+
+# -- queue progress: SQL pieces the queue store splices in, so the rules stay here ----------
+
+
+def done_clause(fields: Sequence[str], item: str = "a.transcript_id") -> str:
+    """SQL true when the annotator has a live label on every field of ``item``.
+    Parameters, per field: rubric_id, field, annotator (see ``done_params``)."""
+    one = (
+        f"EXISTS (SELECT 1 FROM {LIVE} e WHERE e.transcript_id = {item} "
+        "AND e.rubric_id = ? AND e.field = ? AND e.rater = ? "
+        f"AND e.source IN {DONE_SOURCES!r})"
+    )
+    return "(" + " AND ".join([one] * len(fields)) + ")"
+
+
+def done_params(rubric_id: str, fields: Sequence[str], annotator: str) -> list[Any]:
+    params: list[Any] = []
+    for f in fields:
+        params += [rubric_id, f, annotator]
+    return params
+
+
+def not_skipped_clause(item: str = "a.transcript_id") -> str:
+    """SQL true when the annotator (one parameter) has no live skip on ``item``.
+    ``+s.rater`` keeps SQLite on the per-transcript index rather than the rater's events."""
+    return (
+        f"NOT EXISTS (SELECT 1 FROM {LIVE} s WHERE s.transcript_id = {item} "
+        f"AND s.field = '{SKIP}' AND +s.rater = ?)"
+    )
+
+
+def skipped_items_sql() -> str:
+    """A subquery of (transcript_id, skip_id): the annotator's (one parameter) live skips."""
+    return f"SELECT s.transcript_id, s.id AS skip_id FROM {LIVE} s WHERE s.rater = ? AND s.field = '{SKIP}'"
+
+
+def done_items_sql(n_fields: int) -> str:
+    """A subquery of transcript ids on which the annotator has a live label on every one of
+    ``n_fields`` fields. Parameters: annotator, rubric_id, the fields, their count."""
+    return (
+        f"SELECT e.transcript_id FROM {LIVE} e WHERE e.rater = ? AND e.rubric_id = ? "
+        f"AND e.field IN ({','.join('?' * n_fields)}) AND e.source IN {DONE_SOURCES!r} "
+        "GROUP BY e.transcript_id HAVING COUNT(DISTINCT e.field) = ?"
+    )
+
+
+# -- gold -----------------------------------------------------------------------------------------
+
+UNANIMOUS = "unanimous"
+UNRESOLVED = "unresolved"
+
+
+@dataclass(frozen=True)
+class GoldPolicy:
+    """How gold is derived: how many humans must agree, and whether imported labels (e.g. a
+    published gold set) count as human ones, which depends on where they came from."""
+
+    min_humans: int = 2
+    imported_as_human: bool = False
+
+    def __post_init__(self) -> None:
+        if self.min_humans < 1:
+            raise ValueError("min_humans must be at least 1")
+
+
+@dataclass(frozen=True)
+class GoldLabel:
+    field: str
+    value: Any  # None when unresolved
+    status: str  # adjudicated | unanimous | unresolved
+    reason: str | None = None  # why unresolved
+    raters: tuple[str, ...] = ()
+    event_ids: tuple[int, ...] = field(default=(), compare=False)
+
+    @property
+    def resolved(self) -> bool:
+        return self.status != UNRESOLVED
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "value": self.value,
+            "status": self.status,
+            "reason": self.reason,
+            "raters": list(self.raters),
+            "event_ids": list(self.event_ids),
+        }
+
+
+def same_value(a: Any, b: Any) -> bool:
+    """Two label values are the same answer (a multi-label answer is a set)."""
+    return _canonical(a) == _canonical(b)
+
+
+def _canonical(value: Any) -> Any:
+    return tuple(sorted(value)) if isinstance(value, list | tuple) else value
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, list | tuple):
+        return "[" + ",".join(map(str, value)) + "]"
+    return str(value)
+
+
+def human_blind_labels(
+    events: Iterable[LabelEvent], field_id: str, policy: GoldPolicy
+) -> dict[str, LabelEvent]:
+    """The blind label per human rater on one field (imported raters too, if the policy says
+    so; an imported label has no phase). Expects live events only."""
+    labels: dict[str, LabelEvent] = {}
+    for e in events:
+        if e.field != field_id:
+            continue
+        is_human = e.source == HUMAN and e.phase == BLIND
+        is_imported = policy.imported_as_human and e.source == IMPORTED
+        if not (is_human or is_imported):
+            continue
+        key = f"{e.source}:{e.rater}" if e.source == IMPORTED else e.rater
+        if key not in labels or e.id > labels[key].id:
+            labels[key] = e
+    return labels
+
+
+def gold_for_field(events: Sequence[LabelEvent], field_id: str, policy: GoldPolicy) -> GoldLabel:
+    """Gold for one field from an item's live events. Revealed revisions never make gold on
+    their own: they were made after seeing the classifier, and only an adjudicator settles a
+    change."""
+    adjudications = [e for e in events if e.field == field_id and e.source == ADJUDICATION]
+    if adjudications:
+        final = max(adjudications, key=lambda e: e.id)
+        value = sorted(final.value) if isinstance(final.value, list) else final.value
+        return GoldLabel(field_id, value, ADJUDICATED, None, (final.rater,), (final.id,))
+    humans = human_blind_labels(events, field_id, policy)
+    raters = tuple(sorted(humans))
+    ids = tuple(humans[r].id for r in raters)
+    if not humans:
+        return GoldLabel(field_id, None, UNRESOLVED, "no human label", (), ())
+    values = {_canonical(e.value) for e in humans.values()}
+    if len(values) > 1:
+        split = ", ".join(f"{r}={_show(humans[r].value)}" for r in raters)
+        return GoldLabel(field_id, None, UNRESOLVED, f"humans disagree: {split}", raters, ids)
+    if len(humans) < policy.min_humans:
+        return GoldLabel(field_id, None, UNRESOLVED,
+                         f"{len(humans)} human label(s), {policy.min_humans} needed", raters,
+                         ids)  # fmt: skip
+    value = next(iter(humans.values())).value
+    if isinstance(value, list):
+        value = sorted(value)
+    return GoldLabel(field_id, value, UNANIMOUS, None, raters, ids)
+
+
+def gold_for_item(
+    events: Sequence[LabelEvent], fields: Iterable[str], policy: GoldPolicy | None = None
+) -> dict[str, GoldLabel]:
+    """Gold label per field of one item from its live events (pass one rubric's events)."""
+    policy = policy or GoldPolicy()
+    return {f: gold_for_field(events, f, policy) for f in fields}
+
+
+def iter_gold(
+    store: Store, rubric_id: str, fields: Sequence[str], policy: GoldPolicy | None = None
+) -> Iterator[tuple[int, dict[str, GoldLabel]]]:
+    """(transcript_id, gold per field) for every transcript with labels under ``rubric_id``."""
+    from db.dataset import iter_item_labels
+
+    for tid, item_events in iter_item_labels(store, rubric_ids=[rubric_id]):
+        yield tid, gold_for_item(item_events, fields, policy)
+
+
+# -- rubric versions ------------------------------------------------------------------------------
+
+
+def resolve_rubric(store: Store | None, ref: str | Path) -> Rubric:
+    """The rubric ``ref`` names, by one precedence: a ``.toml`` path (or an existing file) is
+    that file; an id is the newest version the database has registered, else the built-in.
+
+    The database comes before the built-in so that everyone labeling one database labels
+    under the same version, whichever reviewer release they run. Raises ``RubricError``.
+    """
+    from rubrics import RubricError, builtin_rubric_paths
+    from rubrics import resolve_rubric as resolve_file_or_builtin
+    from rubrics.loader import parse_rubric
+
+    text = str(ref)
+    as_path = Path(text)
+    if text not in builtin_rubric_paths() and (as_path.suffix == ".toml" or as_path.exists()):
+        return resolve_file_or_builtin(text)
+    if store is not None:
+        row = store.db.conn.execute(
+            "SELECT source, origin FROM rubrics WHERE rubric_id = ? "
+            "ORDER BY created_at DESC, rowid DESC LIMIT 1",
+            (text,),
+        ).fetchone()
+        if row is not None:
+            try:
+                return parse_rubric(row[0], origin=row[1] or f"database:{text}")
+            except RubricError as exc:
+                raise RubricError(f"the database's rubric {text!r} cannot be read: {exc}") from None
+    try:
+        return resolve_file_or_builtin(text)
+    except RubricError:
+        if store is None:
+            raise
+        known = sorted(set(builtin_rubric_paths()) | set(stored_rubric_ids(store)))
+        raise RubricError(
+            f"no rubric {text!r}: known rubrics are {', '.join(known) or 'none'}, "
+            "or give a .toml path"
+        ) from None
+
+
+def stored_rubric_ids(store: Store) -> list[str]:
+    return [r[0] for r in store.db.conn.execute("SELECT DISTINCT rubric_id FROM rubrics")]
