@@ -629,7 +629,7 @@ def own_events(
     """The annotator's live events on an item (labels of every phase and meta acts)."""
     rows = store.db.conn.execute(
         f"SELECT {_E_COLUMNS} FROM {LIVE} e WHERE e.transcript_id = ? AND e.rater = ? "
-        f"AND e.source IN {DONE_SOURCES!r} AND e.rubric_id = ? ORDER BY e.id",
+        "AND e.source = 'human' AND e.rubric_id = ? ORDER BY e.id",
         (transcript_id, annotator, rubric_id),
     )
     return [_event(r) for r in rows]
@@ -734,6 +734,39 @@ def event_counts(store: Store) -> dict[str, Any]:
         entry.update(current_labels=cur, raters=raters, transcripts=transcripts)
         out.append(entry)
     return {"labels_by_source": out}
+
+
+def duplicate_counts(store: Store) -> dict[str, int]:
+    """What the label rules say can never happen twice, counted (all zero in a sound store):
+    two live blind labels by one human on one item and field, two retractions of one event,
+    two live labels of one classifier run on one item and field."""
+    conn = store.db.conn
+    return {
+        "blind_labels": conn.execute(
+            f"SELECT COUNT(*) FROM (SELECT 1 FROM {LIVE} WHERE source = 'human' AND phase = "
+            "'blind' GROUP BY transcript_id, rubric_id, field, rater HAVING COUNT(*) > 1)"
+        ).fetchone()[0],
+        "retractions": conn.execute(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM label_events WHERE retracts IS NOT NULL "
+            "GROUP BY retracts HAVING COUNT(*) > 1)"
+        ).fetchone()[0],
+        "classifier_labels": conn.execute(
+            f"SELECT COUNT(*) FROM (SELECT 1 FROM {LIVE} WHERE source = 'classifier' AND "
+            "run_id IS NOT NULL GROUP BY run_id, transcript_id, rubric_id, field "
+            "HAVING COUNT(*) > 1)"
+        ).fetchone()[0],
+    }
+
+
+def rater_event_counts(store: Store, rater: str) -> dict[str, int]:
+    """A rater's events: labels on rubric fields, acts, and retractions, every one stored."""
+    row = store.db.conn.execute(
+        "SELECT COALESCE(SUM(retracts IS NULL AND substr(field, 1, 1) != '_'), 0), "
+        "COALESCE(SUM(retracts IS NULL AND substr(field, 1, 1) = '_'), 0), "
+        "COALESCE(SUM(retracts IS NOT NULL), 0) FROM label_events WHERE rater = ?",
+        (rater,),
+    ).fetchone()
+    return {"labels": row[0], "acts": row[1], "retractions": row[2]}
 
 
 # -- queue progress: SQL pieces the queue store splices in, so the rules stay here ----------

@@ -269,15 +269,8 @@ class Store:
     # -- summaries -----------------------------------------------------------------------
 
     def summary(self) -> dict[str, Any]:
-        """What the database holds: transcripts by model and condition, label events by source.
-
-        Per source, ``events`` counts every event except retractions and splits exactly into
-        ``labels`` (live events on rubric fields, revisions included), ``acts`` (live annotator
-        acts: fields starting with ``_`` such as _skip, _flag, _comment, _reveal) and
-        ``retracted`` (events a later retraction withdrew). ``current_labels`` counts the
-        (transcript, rubric, field, rater) combinations with a live label, the unit
-        ``reviewer stats`` works on; ``raters`` and ``transcripts`` count those with one.
-        """
+        """What the database holds: transcripts by model and condition, label events by source
+        (``labels.event_counts`` says what each count means)."""
         conn = self.db.conn
         by_model = conn.execute(
             "SELECT IFNULL(model, '?'), IFNULL(condition, '?'), COUNT(*) FROM transcripts "

@@ -96,3 +96,23 @@ def test_annotators_writing_at_once_lose_nothing(store: Store) -> None:
     doubled = conn.execute("SELECT COUNT(*) FROM (SELECT retracts FROM label_events WHERE "
                            "retracts IS NOT NULL GROUP BY retracts HAVING COUNT(*) > 1)")  # fmt: skip
     assert doubled.fetchone()[0] == 0
+
+
+def test_an_import_waits_for_another_writer_and_completes(tmp_path: Path) -> None:
+    from tests.unit.import_fixtures import openai_record, write_jsonl
+
+    db = tmp_path / "busy.db"
+    Store(db).close()
+    source = write_jsonl(tmp_path / "chats.jsonl", [openai_record() for _ in range(1)])
+    holder = hold_lock(db, 2.5)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", "from reviewer.cli import main; main()", "--db", str(db),
+             "import", str(source), "--model", "gpt-x"],
+            cwd=ROOT, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+    finally:
+        holder.wait(timeout=30)
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    assert Store(db).transcript_count() == 1
