@@ -339,3 +339,36 @@ def test_imported_redacted_reasoning_is_not_sent_to_the_classifier(fake, keys, t
     skipped = {store.transcript(i)["user_input"] for i in summary["items_skipped_empty_ids"]}
     assert skipped == {"Request 1", "Request 2"}
     store.close()
+
+
+def test_asking_again_on_a_server_that_stopped_taking_n(fake, keys, labeled_db):
+    """The first answers came with n; the re-asking round meets a server that refuses n and
+    is asked once per vote instead, each vote filling its own slot."""
+    store, _ = labeled_db
+    fake.config.p_malformed = 0.8
+    spec = "openai:gpt-4o-mini"
+    first = run(store, options(fake, spec, votes=5))
+    assert first["items_without_answer"] > 0  # these are the ones asked again
+    fake.config.n_mode, fake.config.p_malformed = "reject", 0.3
+    second = run(store, options(fake, spec, votes=5, retry_unparseable=6))
+    assert second["n_fallback"] and second["calls_failed"] == 0
+    refused = rows(store, "SELECT json_extract(request, '$.retry') FROM classifier_calls "
+                          "WHERE status = 'n_refused'")  # fmt: skip
+    assert refused and all(r == 1 for (r,) in refused)
+    per_vote = rows(store, "SELECT transcript_id, json_extract(request, '$.vote'), "
+                           "json_extract(request, '$.retry') FROM classifier_calls WHERE "
+                           "json_extract(request, '$.vote') IS NOT NULL")  # fmt: skip
+    assert per_vote and all(r >= 1 for _, _, r in per_vote)
+    # A vote asked again is one that did not parse the first time.
+    first_answers = {
+        tid: json.loads(parsed)
+        for tid, parsed in rows(
+            store,
+            "SELECT transcript_id, parsed FROM classifier_calls "
+            "WHERE json_extract(request, '$.retry') IS NULL",
+        )  # fmt: skip
+    }
+    for tid, vote, _ in per_vote:
+        assert "error" in first_answers[tid][vote]
+    labeled = {e.transcript_id for e in store.current_labels(source="classifier")}
+    assert len(labeled) == 12 - second["items_without_answer"]
