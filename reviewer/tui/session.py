@@ -254,6 +254,8 @@ class LabelSession:
         self.shown = 0
         self.keep_view = False
         self.history: list[Visit] = []
+        # A comment the database was too busy to take: ``c`` on its item offers it again.
+        self.unsaved_comment: tuple[int | None, str] = (None, "")
 
     # -- reading (job side) ------------------------------------------------------------
 
@@ -436,13 +438,12 @@ class LabelSession:
 
         return [Job("load next item", work, blocking=True)]
 
-    def read_item(self, action: str, transcript_id: int, *, in_queue: bool = True) -> list[Job]:
-        """Show ``transcript_id`` (a jump, a reload, the previous item)."""
-        queue = self.queue
+    def read_item(self, action: str, transcript_id: int) -> list[Job]:
+        """Show ``transcript_id`` (a jump, the previous item) as a detour: without a position,
+        so that afterwards the queue goes on from where it was."""
 
         def work() -> ItemRead | JobFailed:
-            position = queue.position_of(transcript_id) if queue and in_queue else None
-            bundle = self.load(transcript_id, position)
+            bundle = self.load(transcript_id, None)
             if bundle is None:
                 return JobFailed(action, f"no transcript with id {transcript_id}")
             return ItemRead(bundle)
@@ -632,9 +633,14 @@ class LabelSession:
         seconds = round(self.elapsed(), 3) if kind == "_skip" else None
 
         def write() -> ActDone:
-            event_id = record_meta(cfg.store, tid, annotator=cfg.annotator,
-                                   rubric_id=cfg.rubric.id, rubric_hash=cfg.rubric_hash,
-                                   kind=kind, value=value, note=note, seconds=seconds)  # fmt: skip
+            try:
+                event_id = record_meta(cfg.store, tid, annotator=cfg.annotator,
+                                       rubric_id=cfg.rubric.id, rubric_hash=cfg.rubric_hash,
+                                       kind=kind, value=value, note=note, seconds=seconds)  # fmt: skip
+            except DatabaseBusyError:
+                if kind == "_comment":  # kept: `c` on this item offers the text again
+                    self.unsaved_comment = (tid, note or "")
+                raise
             if kind == "_skip" and queue is not None:
                 queue.mark_skipped(tid)
             return ActDone(kind, tid, event_id)
@@ -656,9 +662,14 @@ class LabelSession:
         if not text or not text.strip():
             self.note = "comment empty: nothing saved"
             return []
+        self.unsaved_comment = (None, "")
         if self.current_id == tid:
             self.comment_count += 1
         return self.meta("_comment", tid, True, note=text.strip())
+
+    def comment_draft(self, tid: int) -> str:
+        """The text a comment dialog on item ``tid`` starts with (one that was not saved)."""
+        return self.unsaved_comment[1] if self.unsaved_comment[0] == tid else ""
 
     def error_reason(
         self, tid: int, field_id: str, codes: list[str], text: str | None

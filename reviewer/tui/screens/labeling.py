@@ -399,7 +399,7 @@ class LabelScreen(Screen):
             if text is not None:
                 self.apply(self.session.comment(tid, text))
 
-        self.app.push_screen(CommentDialog(), done)
+        self.app.push_screen(CommentDialog(self.session.comment_draft(tid)), done)
 
     def action_undo(self) -> None:
         self.apply(self.session.undo())
