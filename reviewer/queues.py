@@ -262,19 +262,25 @@ def find_adjudications(store: Store, rubric: Rubric, req: QueueRequest) -> list[
             humans = human_blind_labels(events, f, policy)
             counts: dict[Any, int] = {}
             for e in humans.values():
-                counts[_key(e.value)] = counts.get(_key(e.value), 0) + 1
+                counts[canonical_value(e.value)] = counts.get(canonical_value(e.value), 0) + 1
             if len(counts) > 1:
                 disputes += 1
                 evenness = max(evenness, min(counts.values()) / len(humans))
                 raters = max(raters, len(humans))
-                split = ", ".join(f"{r}={_show(humans[r].value)}" for r in sorted(humans))
+                split = ", ".join(f"{r}={show_value(humans[r].value)}" for r in sorted(humans))
                 reasons.append(f"{f}: humans differ ({split})")
             elif counts and req.with_classifier:
                 agreed = next(iter(counts))
                 for e in events:
-                    if e.field == f and e.source == "classifier" and _key(e.value) != agreed:
+                    if (
+                        e.field == f
+                        and e.source == "classifier"
+                        and canonical_value(e.value) != agreed
+                    ):
                         classifier_only += 1
-                        reasons.append(f"{f}: humans={_show(agreed)} vs {e.rater}={_show(e.value)}")
+                        reasons.append(
+                            f"{f}: humans={show_value(agreed)} vs {e.rater}={show_value(e.value)}"
+                        )
                         break
         if reasons:
             rank = (0 if disputes else 1, -disputes, -evenness, -raters, -classifier_only, tid)
@@ -304,13 +310,17 @@ def find_errors(store: Store, rubric: Rubric, req: QueueRequest) -> list[tuple[i
             said = [e for e in events if e.field == f and e.source == "classifier"
                     and e.rater == req.rater]  # fmt: skip
             seen_rater = seen_rater or bool(said)
-            if not said or not gold[f].resolved or _key(said[0].value) == _key(gold[f].value):
+            if (
+                not said
+                or not gold[f].resolved
+                or canonical_value(said[0].value) == canonical_value(gold[f].value)
+            ):
                 continue
             score = said[0].score
             confidence = max(confidence, abs(score - threshold) if score is not None else 0.0)
             votes = f" ({score:.2f})" if score is not None else ""
-            reasons.append(f"{f}: {req.rater} said {_show(said[0].value)}{votes}, "
-                           f"gold {_show(gold[f].value)}")  # fmt: skip
+            reasons.append(f"{f}: {req.rater} said {show_value(said[0].value)}{votes}, "
+                           f"gold {show_value(gold[f].value)}")  # fmt: skip
         if reasons:
             found.append(((-round(confidence, 9), tid), tid, "errors: " + "; ".join(reasons)))
     if not seen_rater:
