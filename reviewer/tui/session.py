@@ -37,6 +37,7 @@ from db.labels import (
     record_meta,
     record_reveal,
     resolve_rubric,
+    show_value,
     undo_last_act,
 )
 from db.store import Store
@@ -254,6 +255,8 @@ class LabelSession:
         self.shown = 0
         self.keep_view = False
         self.history: list[Visit] = []
+        self._back_at: int | None = None  # where a walk back through ``history`` has got to
+        self._going_back = False
         # A comment the database was too busy to take: ``c`` on its item offers it again.
         self.unsaved_comment: tuple[int | None, str] = (None, "")
 
@@ -457,15 +460,17 @@ class LabelSession:
         return [Job("reload", lambda: ItemRead(self.load(tid, pos)), blocking=True)]
 
     def previous(self) -> list[Job]:
-        """Back to the item shown before this one in this session."""
-        if self.bundle is None and self.history:
-            target = self.history[-1]
-        elif len(self.history) > 1:
-            target = self.history[-2]
-        else:
+        """Back to the item shown before this one in this session; again, further back."""
+        start = len(self.history) if self._back_at is None else self._back_at
+        at = start - 1
+        while at >= 0 and self.history[at].transcript_id == self.current_id:
+            at -= 1
+        if at < 0:
             self.note = "previous: no earlier item in this session"
             return []
-        return self.read_item("previous", target.transcript_id)
+        self._back_at = at
+        self._going_back = True
+        return self.read_item("previous", self.history[at].transcript_id)
 
     def mode_for(self, bundle: ItemBundle) -> str:
         if self.kind in ADJUDICATION_KINDS:
@@ -507,8 +512,17 @@ class LabelSession:
         return jobs + self.prefetch()
 
     def _remember(self, bundle: ItemBundle) -> None:
-        visit = Visit(bundle.id, bundle.position, bundle.latest_label)
-        self.history = [v for v in self.history if v.transcript_id != bundle.id] + [visit]
+        """Items in the order this session showed them; a walk back adds nothing to it."""
+        if self._going_back:
+            self._going_back = False
+            given = ", ".join(f"{k}={show_value(v)}" for k, v in bundle.latest_label.items())
+            self.note = f"previous: #{bundle.id}" + (f", you said {given}" if given else "")
+            return
+        self._back_at = None
+        if self.history and self.history[-1].transcript_id == bundle.id:
+            self.history[-1] = Visit(bundle.id, bundle.position, bundle.latest_label)
+            return
+        self.history.append(Visit(bundle.id, bundle.position, bundle.latest_label))
         del self.history[:-200]
 
     def show_finished(self) -> None:

@@ -133,6 +133,28 @@ def test_skip_says_what_it_did_and_previous_goes_back(store):
     assert session.note == f"#{first} skipped: it comes back at the end of the queue"
     runner.run(session.previous())
     assert session.bundle.id == first
+    assert session.note == f"previous: #{first}"
+
+
+def test_previous_walks_back_through_the_session_and_shows_the_label_given(store):
+    fill(store, 5)
+    session, runner = start(store)
+    a = session.bundle.id
+    runner.key("y")
+    runner.key("enter")
+    runner.key("enter")  # past the reveal
+    b = session.bundle.id
+    runner.key("s")
+    c = session.bundle.id
+    assert len({a, b, c}) == 3
+    runner.run(session.previous())
+    assert session.bundle.id == b and session.note == f"previous: #{b}"
+    runner.run(session.previous())
+    assert session.bundle.id == a
+    assert session.note == f"previous: #{a}, you said alignment_faking=yes, motivation=[]"
+    assert session.mode == REVEALED and session.draft.values["alignment_faking"] == "yes"
+    runner.run(session.previous())
+    assert session.bundle.id == a and session.note == "previous: no earlier item in this session"
 
 
 def test_highlights_show_the_classifiers_quotes_only_after_the_reveal(store):

@@ -28,7 +28,7 @@ GENERAL_KEYS = [
         "classifier's quotes and other raters' spans",
     ),
     ("escape", "clear the mark"),
-    ("p", "back to the previous item of this session (your label on it is shown)"),
+    ("p", "back to the previous item of this session, again: further back (your label is shown)"),
     ("r", "audit: tag why the classifier was wrong (reason codes and text)"),
     ("up/down, j/k", "move the cursor a line"),
     ("left/right", "move the cursor a word"),
