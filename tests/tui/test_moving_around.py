@@ -116,3 +116,15 @@ async def test_comments_show_in_full_with_authors_others_only_after_the_reveal(m
         shown = " ".join(side.split())
         assert "Comments" in shown and "you mine" in shown
         assert f"bob {long_note.strip()}" in shown, "bob's comment in full, with its author"
+
+
+async def test_80x24_help_reaches_every_key_of_the_rubric(make_app, filled):
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("question_mark")
+        await settle(app, pilot)
+        shown = " ".join(screen_text(app).split())
+        for f in app.rubric.fields:
+            for c in f.categories:
+                assert f"{c.key} {f.id}:" in shown.replace("█", " ").replace("  ", " "), c.key
