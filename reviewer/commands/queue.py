@@ -10,7 +10,8 @@ from reviewer.commands._context import Context, pass_context
 
 KIND_HELP = (
     "random: unlabeled items, seeded order per annotator; stratified: --size items per model x "
-    "condition; overlap: one set every --annotator labels (agreement); disagreement: humans vs "
+    "condition; score-stratified: --size items (default 200) over model x condition x classifier "
+    "score bins, Neyman allocation, inclusion probabilities recorded for weighted estimates; overlap: one set every --annotator labels (agreement); disagreement: humans vs "
     "each other or a classifier (adjudication; unblind by default); uncertain: classifier vote "
     "fraction within --margin of the threshold, nearest first; calibration: items with a gold label."
 )
@@ -24,8 +25,9 @@ def queue() -> None:
 @queue.command("create")
 @click.argument("name")
 @click.option("--kind", required=True,
-              type=click.Choice(["random", "stratified", "overlap", "disagreement", "uncertain",
-                                 "calibration"]), help=KIND_HELP)  # fmt: skip
+              type=click.Choice(["random", "stratified", "score-stratified", "overlap",
+                                 "disagreement", "uncertain", "calibration"]),
+              help=KIND_HELP)  # fmt: skip
 @click.option("--annotator", "annotators", multiple=True,
               help="Who labels it (repeat for several). None: anyone may work through it.")  # fmt: skip
 @click.option("--rubric", "rubric_id", default="goal_guarding", show_default=True,
@@ -48,6 +50,8 @@ def queue() -> None:
               help="calibration: humans needed for a unanimous gold label.")  # fmt: skip
 @click.option("--imported-as-human", is_flag=True,
               help="Count imported labels (e.g. a published gold set) as human labels.")  # fmt: skip
+@click.option("--classifier", help="score-stratified: the classifier whose score makes the "
+              "strata (default: the one that scored most items).")  # fmt: skip
 @click.option("--replace", is_flag=True,
               help="NAME exists: the new queue becomes NAME (next version); the old one is kept "
               "with its assignments as NAME@vK.")  # fmt: skip
@@ -55,13 +59,15 @@ def queue() -> None:
 @pass_context
 def queue_create(obj: Context, name: str, kind: str, annotators: tuple[str, ...],
                  rubric_id: str, size, limit, seed, model, condition, dataset, blind, margin,
-                 field_id, min_humans, imported_as_human, replace, as_json) -> None:  # fmt: skip
+                 field_id, min_humans, imported_as_human, classifier, replace,
+                 as_json) -> None:  # fmt: skip
     """Create queue NAME of --kind and store its assignments.
 
     \b
     reviewer queue create week1 --kind random --annotator ann --annotator bob --seed 1
     reviewer queue create agree --kind overlap --annotator ann --annotator bob --size 40
     reviewer queue create adjudicate --kind disagreement
+    reviewer queue create sample --kind score-stratified --size 200
     """
     from db.queues import QueueError, queue_annotators
     from reviewer.queues import QueueRequest, build_queue
@@ -71,6 +77,7 @@ def queue_create(obj: Context, name: str, kind: str, annotators: tuple[str, ...]
         limit=limit, seed=seed, model=model, condition=condition, dataset=dataset, blind=blind,
         margin=margin, field=field_id, min_humans=min_humans,
         imported_as_human=imported_as_human, replace=replace,
+        extra={"classifier": classifier} if classifier else {},
     )  # fmt: skip
     try:
         q, written = build_queue(obj.store, request)
