@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from db.models import INCLUSION_FIELD
 from db.store import Store
 
 AGREEMENT_PHASES = ("blind", "revealed")
@@ -109,7 +110,6 @@ def transcript_groups(store: Store, transcript_ids: list[int] | None = None) -> 
 
 
 GROUP_COLUMNS = ("dataset", "prompt_variant", "model", "condition")
-INCLUSION_FIELD = "_inclusion_probability"
 
 
 def transcript_attributes(store: Store) -> dict[int, dict[str, Any]]:

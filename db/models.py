@@ -10,6 +10,9 @@ from typing import Any
 
 SOURCES = ("human", "classifier", "adjudication", "imported")
 PHASES = ("blind", "revealed", "adjudicated")
+# The meta label an imported reference set's sampling design travels in: the probability that
+# its rater's sample drew the item (``import --map inclusion_probability=COLUMN``).
+INCLUSION_FIELD = "_inclusion_probability"
 
 
 def content_hash(*parts: Any) -> str:

@@ -267,3 +267,43 @@ def test_gap_says_which_condition_lacks_an_estimate(store):
     assert gap["classifier"]["n_free"] == 30 and gap["classifier"]["n_paid"] == 4
     assert gap["human"]["value"] is None
     assert gap["human"]["reason"] == "no paid estimate: no reference labels in this group"
+
+
+def test_imported_reference_set_carries_its_inclusion_probabilities(store, tmp_path):
+    rows = ["text,label,p,model,condition"]
+    for i in range(40):
+        rows.append(f"reasoning {i},{'yes' if i % 3 == 0 else 'no'},{0.2 if i % 2 else 0.5},"
+                    f"m1,{'free' if i < 20 else 'paid'}")  # fmt: skip
+    table = tmp_path / "ref.csv"
+    table.write_text("\n".join(rows) + "\n")
+    runner = CliRunner()
+    args = ["--db", str(store.path), "import", str(table), "--format", "table", "--map",
+            "scratchpad=text", "--map", "label.alignment_faking=label"]  # fmt: skip
+    bad = runner.invoke(cli, [*args[:6], "--map", "scratchpad=text", "--map",
+                              "inclusion_probability=p"])  # fmt: skip
+    assert bad.exit_code != 0 and "map the label column too" in bad.output
+    done = runner.invoke(cli, [*args, "--map", "inclusion_probability=p", "--rater", "refset"])
+    assert done.exit_code == 0, done.output
+    for tid in store.transcript_ids():
+        store.append_label(tid, rubric_id="goal_guarding", field="alignment_faking",
+                           value="yes" if tid % 4 == 0 else "no", source="classifier",
+                           rater="clf", score=None)  # fmt: skip
+    outcome = _outcome(motivation_analysis(store, ["goal_guarding"], reference="refset"))
+    assert outcome["design"]["source"] == "inclusion probabilities imported with refset"
+    free = next(g for g in outcome["groups"] if g["condition"] == "free")
+    labels = {int(r.split(",")[0].split()[1]): r.split(",") for r in rows[1:]}
+    ys = np.array([labels[i][1] == "yes" for i in range(20)], float)
+    ws = np.array([1 / float(labels[i][2]) for i in range(20)])
+    # every item is labelled; lambda aside, the human rate is the weighted (Hajek) mean
+    assert free["human"]["value"] == pytest.approx(float(np.sum(ws * ys) / ws.sum()))
+
+
+def test_bad_inclusion_probability_names_the_column(store, tmp_path):
+    table = tmp_path / "ref.csv"
+    table.write_text("text,label,p\nreasoning a,yes,1.5\n")
+    result = CliRunner().invoke(cli, ["--db", str(store.path), "import", str(table), "--format",
+                                      "table", "--map", "scratchpad=text", "--map",
+                                      "label.alignment_faking=label", "--map",
+                                      "inclusion_probability=p"])  # fmt: skip
+    assert result.exit_code != 0
+    assert "'p' (inclusion_probability) should be above 0 and at most 1" in result.output
