@@ -49,7 +49,8 @@ def overall_table(field: dict[str, Any]) -> Table:
             fmt(value) if value is not None else Text("undefined", style="yellow"),
             fmt_ci(entry) if value is not None else literal(entry.get("reason", "")),
             fmt(entry.get("se")),
-            entry.get("interpretation", ""),
+            entry.get("interpretation", "")
+            + (f" ({entry['interpretation_note']})" if entry.get("interpretation_note") else ""),
         )
     return table
 
@@ -80,8 +81,9 @@ def versus_table(field: dict[str, Any]) -> Table:
     for v in field["versus_reference"]:
         table.add_row(
             literal(v["rater"]), literal(v["reference"]), str(v["n_items"]),
-            *(fmt(v[k]) for k in ("accuracy", "precision", "recall", "specificity", "f1",
-                                  "auroc", "average_precision")),
+            *(fmt(v[k]) for k in ("accuracy", "precision", "recall", "specificity", "f1")),
+            _with_ci(v["auroc"], v.get("auroc_ci")),
+            _with_ci(v["average_precision"], v.get("average_precision_ci")),
         )  # fmt: skip
     positives = {v["positive"] for v in field["versus_reference"] if v["positive"] is not None}
     if positives:
@@ -90,6 +92,12 @@ def versus_table(field: dict[str, Any]) -> Table:
             "precision) from the rater's score"
         )
     return table
+
+
+def _with_ci(value: float | None, ci: list[float] | None) -> str:
+    if value is None:
+        return "—"
+    return fmt(value) + (f" [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else "")
 
 
 def confusion_table(v: dict[str, Any]) -> Table:
@@ -119,6 +127,13 @@ def gap_table(field: dict[str, Any]) -> Table:
             fmt(g["humans_vs_humans"]["value"]),
             f"{fmt(diff['value'])} {fmt_ci(diff)}",
             g["verdict"] or "—",
+        )
+    margins = {g.get("margin") for g in field["classifier_vs_humans"]} - {None}
+    if margins:
+        table.caption = Text(
+            f"verdict: a non-inferiority test with margin {', '.join(f'{m:g}' for m in margins)} "
+            "kappa: non-inferior when the whole interval of the difference lies above -margin, "
+            "inferior when below it, otherwise inconclusive"
         )
     return table
 
@@ -166,6 +181,10 @@ def print_report(report: dict[str, Any], console: Console | None = None) -> None
             console.print(pairs_table(field))
         if field["versus_reference"]:
             console.print(versus_table(field))
+            for v in field["versus_reference"]:
+                for flag in v.get("chance_flags", []):
+                    console.print(Text("chance: ", style="bold yellow") + literal(v["rater"])
+                                  + Text(": ") + literal(flag))  # fmt: skip
             console.print(Text("Confusion matrices (rows: reference, columns: rater)"))
             console.print(Columns([confusion_table(v) for v in field["versus_reference"]]))
         if field["classifier_vs_humans"]:
@@ -175,8 +194,10 @@ def print_report(report: dict[str, Any], console: Console | None = None) -> None
             console.print(left_out, style="dim")
     console.print(
         Text(
-            "Intervals: item bootstrap percentile intervals; SE: analytic standard errors "
-            f"where standard. Bands are {BAND_SOURCE}'s conventions, not tests.",
+            "Intervals: item bootstrap percentile intervals (AUROC: DeLong; AP: item "
+            "bootstrap); SE: analytic standard errors where standard. Bands are "
+            f"{BAND_SOURCE}'s conventions, not tests, and none is given when the interval spans "
+            "several.",
             style="dim",
         )
     )
