@@ -555,3 +555,91 @@ def motivation_analysis(
         "(Angelopoulos et al. 2023; Sarndal et al. 1992), per group",
         "rubrics": rubric_reports,
     }
+
+
+# -- the six-way breakdown -------------------------------------------------------------------
+
+SIX_WAY_FIELDS = (("compliance", "compliance"), ("goal_guarding", "alignment_faking"))
+COMPLIANCE_LEVELS = ("refused", "partial", "full")
+
+
+@dataclass
+class CellOutcome(Outcome):
+    """One cell of compliance x alignment faking: the value is a (compliance, af) pair."""
+
+    cell: tuple = ()
+
+    def holds(self, value: Any) -> bool | None:
+        return None if value is None else tuple(value) == self.cell
+
+
+def six_way_analysis(
+    store: Store,
+    *,
+    classifier: str | None = None,
+    phase: str = "blind",
+    reference: str = "gold",
+    min_humans: int = 1,
+    design: str | None = None,
+    assume_random: bool = False,
+    by: tuple[str, ...] = ("model", "condition"),
+    filters: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """Refused / partial / full, each with and without alignment-faking reasoning, per group:
+    each of the six cells is a yes/no outcome estimated like any other (an item counts where
+    both its compliance and its alignment-faking label are known, for the classifier and for
+    the reference alike). ``classifier`` names one rater for both rubrics; by default each
+    rubric's most prolific classifier."""
+    by = tuple(c for c in GROUP_COLUMNS if c in set(by) | {"condition"})
+    attributes = transcript_attributes(store)
+    allowed = None
+    if filters:
+        allowed = {t for t, a in attributes.items()
+                   if all(a.get(c) == v for c, v in filters.items())}  # fmt: skip
+    predicted_parts, truth_parts, refs, chosen_names = [], [], [], []
+    for rubric_id, field_id in SIX_WAY_FIELDS:
+        rows = [r for r in agreement_ratings(store, rubric_id, phase=phase) if r.field == field_id]
+        ref = reference_for_field(store, rubric_id, rows, field_id, reference,
+                                  min_humans=min_humans)  # fmt: skip
+        cls_rows = [r for r in rows if r.source == "classifier"]
+        chosen = classifier
+        if chosen is None and cls_rows:
+            chosen = Counter(r.rater for r in cls_rows).most_common(1)[0][0]
+        predicted_parts.append({r.transcript_id: r.value for r in cls_rows if r.rater == chosen})
+        truth_parts.append(dict(ref.values))
+        refs.append(ref)
+        chosen_names.append(chosen)
+    predicted = {t: (c, predicted_parts[1][t]) for t, c in predicted_parts[0].items()
+                 if t in predicted_parts[1]}  # fmt: skip
+    truth = {t: (c, truth_parts[1][t]) for t, c in truth_parts[0].items() if t in truth_parts[1]}
+    field_design = resolve_design(store, "goal_guarding", refs[1], sorted(truth), design,
+                                  assume_random)  # fmt: skip
+    cells = []
+    for level in COMPLIANCE_LEVELS:
+        for af in ("yes", "no"):
+            outcome = CellOutcome(f"{level}, {'with' if af == 'yes' else 'without'} alignment "
+                                  "faking", "compliance x alignment_faking", f"{level}/{af}",
+                                  False, (level, af))  # fmt: skip
+            p = {t: outcome.holds(v) for t, v in predicted.items()}
+            y = {t: outcome.holds(v) for t, v in truth.items()}
+            result = analyse_outcome(outcome, p, y, attributes, field_design, by=by,
+                                     allowed=allowed)  # fmt: skip
+            for gap in result["gap_free_minus_paid"]:
+                gap.pop("_keys", None)
+            cells.append(result)
+    return {
+        "by": list(by),
+        "filters": filters or {},
+        "classifiers": dict(zip([r for r, _ in SIX_WAY_FIELDS], chosen_names, strict=True)),
+        "reference": {
+            "name": refs[0].name,
+            "n_items": len(truth),
+            "unused": refs[0].unused + refs[1].unused,
+        },  # fmt: skip
+        "design": {
+            "status": field_design.status,
+            "source": field_design.source,
+            "note": field_design.note,
+        },  # fmt: skip
+        "cells": cells,
+    }

@@ -93,13 +93,16 @@ GROUP_CHOICES = ("dataset", "prompt_variant", "model")
 @click.option("--target-width", type=float,
               help="Planner: how many labelled items each group needs for a corrected interval "
               "this wide (e.g. 0.1).")  # fmt: skip
+@click.option("--six-way", is_flag=True,
+              help="Instead: refused / partial / full, each with and without alignment-faking "
+              "reasoning, per group (needs compliance and goal_guarding labels).")  # fmt: skip
 @click.option("--phase", type=click.Choice(["blind", "revealed"]), default="blind",
               show_default=True, help="Human labels used for the human estimates.")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print the analysis as JSON.")
 @pass_context
 def analyze(obj: Context, rubric_ids, classifier, reference, min_humans, design_queue,
             assume_random, by, model, condition, dataset, prompt_variant, compare_variants,
-            target_width, phase, as_json) -> None:  # fmt: skip
+            target_width, six_way, phase, as_json) -> None:  # fmt: skip
     """Rates of each labelled behaviour per model and condition, and the gap free - paid.
 
     Each rate three ways: from the classifier's labels; from the reference labels of the
@@ -132,6 +135,22 @@ def analyze(obj: Context, rubric_ids, classifier, reference, min_humans, design_
         raise click.ClickException(f"--min-humans must be at least 1, not {min_humans}")
     filters = {k: v for k, v in (("model", model), ("condition", condition), ("dataset", dataset),
                                  ("prompt_variant", prompt_variant)) if v is not None}  # fmt: skip
+    if six_way:
+        from reviewer.analysis import six_way_analysis
+
+        try:
+            report = six_way_analysis(
+                obj.store, classifier=classifier, phase=phase, reference=reference,
+                min_humans=min_humans, design=design_queue, assume_random=assume_random,
+                by=tuple(by) or ("model",), filters=filters,
+            )  # fmt: skip
+        except AnalysisError as exc:
+            raise click.ClickException(f"{obj.db_path}: {exc}") from None
+        if as_json:
+            click.echo(json.dumps(report, indent=2, ensure_ascii=False))
+        else:
+            _print_six_way(report)
+        return
     try:
         report = motivation_analysis(
             obj.store, list(rubric_ids) or None, classifier=classifier, phase=phase,
@@ -250,3 +269,41 @@ def _print(report: dict[str, Any]) -> None:
                 console.print(literal(line), style="dim")
     console.print(Text(f"Intervals: {report['ci_method']}. Correction: {report['correction']}.",
                        style="dim"))  # fmt: skip
+
+
+def _print_six_way(report: dict[str, Any]) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    from reviewer.console import literal, make_console
+
+    console = make_console()
+    by = report["by"]
+    ref, design = report["reference"], report["design"]
+    console.print(Text("six-way breakdown: compliance x alignment faking", style="bold"))
+    console.print(Text("reference: ") + literal(ref["name"])
+                  + Text(f", {ref['n_items']} items with both labels"))  # fmt: skip
+    for u in ref["unused"]:
+        console.print(Text("  not used: ") + literal(f"{u['source']} rater {u['rater']}")
+                      + Text(f" ({u['labels']} labels)"), style="dim")  # fmt: skip
+    if design["status"] == "unknown":
+        console.print(Text("design unknown: ") + literal(design["note"] or "")
+                      + Text("; the corrected column is withheld (--design QUEUE, or "
+                             "--assume-random)"), style="yellow")  # fmt: skip
+    else:
+        console.print(Text("design: ") + literal(design["source"]))
+    notes = Footnotes()
+    table = Table(*by, "outcome", "classifier", "human", "corrected",
+                  caption="each cell is its own rate; n: items the rate rests on",
+                  caption_justify="left")  # fmt: skip
+    rows = []
+    for cell in report["cells"]:
+        for g in cell["groups"]:
+            rows.append((tuple(str(_shown(g[c])) for c in by), cell["outcome"], g))
+    order = {c["outcome"]: k for k, c in enumerate(report["cells"])}
+    for key, name, g in sorted(rows, key=lambda r: (r[0], order[r[1]])):
+        table.add_row(*(literal(v) for v in key), name, _cell(g["classifier"], notes),
+                      _cell(g["human"], notes), _cell(g["corrected"], notes))  # fmt: skip
+    console.print(table)
+    for line in notes.lines():
+        console.print(literal(line), style="dim")

@@ -307,3 +307,81 @@ def test_bad_inclusion_probability_names_the_column(store, tmp_path):
                                       "inclusion_probability=p"])  # fmt: skip
     assert result.exit_code != 0
     assert "'p' (inclusion_probability) should be above 0 and at most 1" in result.output
+
+
+def test_six_way_breakdown_per_model_and_tier(store):
+    for rid in ("goal_guarding", "compliance"):
+        r = resolve_rubric(rid)
+        store.register_rubric(r.id, r.version, r.source_text, r.content_hash, r.origin)
+    rng = np.random.default_rng(4)
+    store.insert_transcripts([
+        TranscriptRecord(user_input=f"q{i}", scratchpad="s", output="o",
+                         turns=[{"role": "user", "content": f"q{i}"}], model="m1",
+                         condition=("free", "paid")[i % 2])
+        for i in range(120)
+    ])  # fmt: skip
+    truth = {}
+    for tid in store.transcript_ids():
+        c = ("refused", "partial", "full")[rng.integers(3)]
+        a = "yes" if c != "refused" and rng.random() < 0.5 else "no"
+        truth[tid] = (c, a)
+        for rid, fid, value in (("compliance", "compliance", c),
+                                ("goal_guarding", "alignment_faking", a)):  # fmt: skip
+            store.append_label(tid, rubric_id=rid, field=fid, value=value, source="imported",
+                               rater="ref")  # fmt: skip
+            noisy = value if rng.random() < 0.8 else {"yes": "no", "no": "yes"}.get(value, "full")
+            store.append_label(tid, rubric_id=rid, field=fid, value=noisy, source="classifier",
+                               rater="clf")  # fmt: skip
+    from reviewer.analysis import six_way_analysis
+
+    report = six_way_analysis(store, reference="ref", assume_random=True)
+    assert len(report["cells"]) == 6 and report["reference"]["n_items"] == 120
+    for cell in report["cells"]:
+        for g in cell["groups"]:
+            ids = [t for t in truth if (t % 2 == 1) == (g["condition"] == "free")]
+            share = np.mean([truth[t] == tuple(cell["positive"].split("/")) for t in ids])
+            assert g["corrected"]["value"] == pytest.approx(share)  # every item labelled
+        assert len(cell["gap_free_minus_paid"]) == 1
+    result = CliRunner().invoke(cli, ["--db", str(store.path), "analyze", "--six-way",
+                                      "--reference", "ref", "--assume-random"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "full, with alignment faking" in result.output
+    assert "refused, without alignment faking" in result.output
+
+
+def test_difference_of_gaps_between_prompt_variants_and_filters(store):
+    r = resolve_rubric("goal_guarding")
+    store.register_rubric(r.id, r.version, r.source_text, r.content_hash, r.origin)
+    rng = np.random.default_rng(6)
+    rates = {("base", "free"): 0.4, ("base", "paid"): 0.1, ("nocot", "free"): 0.2,
+             ("nocot", "paid"): 0.15}  # fmt: skip
+    truth: dict[tuple, list[bool]] = {}
+    for (variant, condition), rate in rates.items():
+        for dataset in ("d1", "d2"):
+            records = [TranscriptRecord(user_input=f"{variant}{condition}{dataset}{i}",
+                                        scratchpad="s", output="o",
+                                        turns=[{"role": "user",
+                                                "content": f"{variant}{condition}{dataset}{i}"}],
+                                        model="m1", condition=condition, dataset=dataset,
+                                        prompt_variant=variant) for i in range(60)]  # fmt: skip
+            before = set(store.transcript_ids())
+            store.insert_transcripts(records)
+            for tid in sorted(set(store.transcript_ids()) - before):
+                y = bool(rng.random() < rate)
+                if dataset == "d1":
+                    truth.setdefault((variant, condition), []).append(y)
+                for source, rater in (("imported", "ref"), ("classifier", "clf")):
+                    store.append_label(tid, rubric_id="goal_guarding", field="alignment_faking",
+                                       value="yes" if y else "no", source=source, rater=rater)  # fmt: skip
+    report = motivation_analysis(store, ["goal_guarding"], reference="ref", assume_random=True,
+                                 compare_variants=("base", "nocot"), filters={"dataset": "d1"})  # fmt: skip
+    outcome = _outcome(report)
+    assert report["by"] == ["prompt_variant", "model", "condition"]
+    assert {g["N"] for g in (x["corrected"] for x in outcome["groups"])} == {60}  # d1 only
+    (diff,) = outcome["gap_differences"]
+    m = {k: np.mean(v) for k, v in truth.items()}
+    want = (m[("base", "free")] - m[("base", "paid")]) - (m[("nocot", "free")]
+                                                          - m[("nocot", "paid")])  # fmt: skip
+    assert diff["corrected"]["value"] == pytest.approx(want)
+    low, high = diff["corrected"]["ci"]
+    assert low < want < high and high - low > 0.1
