@@ -35,7 +35,8 @@ from pathlib import Path
 import numpy as np
 
 from reviewer.analysis import Design, Outcome, analyse_outcome
-from reviewer.queues import MIN_STRATUM_SD, _score_bin, neyman_allocation
+from reviewer.estimates import neyman_allocation
+from reviewer.queues import MIN_STRATUM_SD, _score_bin
 
 REPS = int(os.environ.get("REVIEWER_BENCH_REPS", 200))
 SEED = 20261130

@@ -284,8 +284,8 @@ def analyse_outcome(
         left_out = len(in_sample) - len(sample_ids)
     else:
         sample_ids = sorted(in_sample)
-    sample = _build_sample(sample_ids, truth, predicted, design, attributes, by, code,
-                           population=len(predicted))  # fmt: skip
+    strata_names, sample = _build_sample(sample_ids, truth, predicted, design, attributes, by,
+                                         code, population=len(predicted))  # fmt: skip
     lam = est.power_tuning(sample) if len(sample) else 0.0
     # Validation: design-weighted sensitivity and specificity, for the record.
     validation = _validation(sample, design)
@@ -327,8 +327,8 @@ def analyse_outcome(
             entry["corrected"] = {**est.normal_interval(sample, corr), "n": corr.n, "N": n_pop}
             linear[key] = (human, corr, f_mean, n_pop)
             if target_width:
-                need = est.items_for_width(sample, corr, target_width / 2)
-                entry["corrected"]["labelled_needed"] = need
+                entry["corrected"]["plan"] = _plan(sample, corr, g, ids, design, lam,
+                                                   strata_names, target_width)  # fmt: skip
         linear.setdefault(key, (human, None, f_mean, n_pop))
         entries.append(entry)
 
@@ -374,11 +374,49 @@ def _build_sample(sample_ids, truth, predicted, design: Design, attributes, by, 
         share = len(ids) / population if population else 0.0
         fpc = [min(1.0, share)] * len(ids)
     names = {h: i for i, h in enumerate(sorted(set(strata_names)))}
-    return est.DesignSample.build(
+    return sorted(names, key=names.get), est.DesignSample.build(
         [float(truth[t]) for t in ids], [float(predicted[t]) for t in ids], weights,
         [names[h] for h in strata_names], fpc,
         [code.get(_group_key(attributes[t], by), -1) for t in ids],
     )  # fmt: skip
+
+
+def _plan(sample, corr, group: int, ids: list[int], design: Design, lam: float,
+          strata_names: list[str], target_width: float) -> dict[str, Any]:  # fmt: skip
+    """How many more labelled items the group needs for a corrected interval of the target
+    width, and where to draw them: across the design's strata in proportion to the items
+    still unlabelled there times the spread of (reference - lam classifier) seen there
+    (Neyman), assuming the new items are drawn the same way."""
+    need = est.items_for_width(sample, corr, target_width / 2)
+    have = corr.n
+    out: dict[str, Any] = {"target_width": target_width, "labelled": have, "needed": need}
+    if need is None:
+        out["why"] = "the group is too small: its own sampling variance exceeds the target"
+        return out
+    more = max(0, need - have)
+    out["more"] = more
+    if more == 0:
+        return out
+    sds = est.residual_sd_by_stratum(sample, lam, group)
+    labelled = Counter(int(h) for h in sample.stratum[sample.group == group])
+    if design.status != "known":
+        out["by_stratum"] = {"all": more}
+        return out
+    members = set(ids)
+    size: Counter = Counter()
+    for tid, p in design.probability.items():
+        if tid in members:
+            size[design.stratum.get(tid, "all")] += 1 / p
+    codes = [k for k, name in enumerate(strata_names) if name in size]
+    left = [max(0, round(size[strata_names[k]]) - labelled.get(k, 0)) for k in codes]
+    spread = [sds.get(k, 0.5) for k in codes]
+    if sum(left) == 0:
+        out["by_stratum"] = {}
+        out["why"] = "every item of the group's strata is labelled"
+        return out
+    alloc = est.neyman_allocation(left, spread, min(more, sum(left)), minimum=0)
+    out["by_stratum"] = {strata_names[k]: a for k, a in zip(codes, alloc, strict=True) if a}
+    return out
 
 
 def _validation(sample: est.DesignSample, design: Design) -> dict[str, Any]:

@@ -42,6 +42,7 @@ from statistics import NormalDist
 import numpy as np
 
 CONFIDENCE = 0.95
+MIN_PER_STRATUM = 2
 # Half a disagreement (the Jeffreys prior's pseudo-count) where a stratum showed none.
 PSEUDO = 0.5
 
@@ -268,3 +269,52 @@ def items_for_width(
         return None
     design = _floored(stratum_variances(sample, est.z), est.floor)
     return int(np.ceil(est.n * design / budget))
+
+
+class AllocationError(ValueError):
+    """A sample too small for its strata."""
+
+
+def neyman_allocation(
+    sizes: list[int], sds: list[float], total: int, minimum: int | None = None
+) -> list[int]:
+    """Sample sizes per stratum proportional to N_h * S_h (Neyman 1934), each at least
+    MIN_PER_STRATUM (or the whole stratum if smaller) so that every item has a positive
+    inclusion probability and every stratum a variance, and never more than N_h. Integer
+    shares by largest remainder."""
+    least = MIN_PER_STRATUM if minimum is None else minimum
+    floor = [min(least, n) for n in sizes]
+    if sum(floor) > total:
+        raise AllocationError(
+            f"{len(sizes)} strata need at least {sum(floor)} items ({least} each) "
+            "for every item to have a chance of being drawn"
+        )
+    alloc = list(floor)
+    left = min(total, sum(sizes)) - sum(alloc)
+    while left > 0:
+        open_ = [h for h, n in enumerate(sizes) if alloc[h] < n]
+        if not open_:
+            break
+        weights = {h: sizes[h] * sds[h] for h in open_}
+        mass = sum(weights.values()) or float(len(open_))
+        ideal = {h: left * (weights[h] / mass if sum(weights.values()) else 1 / len(open_))
+                 for h in open_}  # fmt: skip
+        given = 0
+        for h in open_:
+            add = min(int(ideal[h]), sizes[h] - alloc[h])
+            alloc[h] += add
+            given += add
+        rest = left - given
+        if rest > 0:
+            by_remainder = sorted(open_, key=lambda h: (-(ideal[h] - int(ideal[h])), h))
+            for h in by_remainder:
+                if rest == 0:
+                    break
+                if alloc[h] < sizes[h]:
+                    alloc[h] += 1
+                    rest -= 1
+            given = left - rest
+        if given == 0:
+            break
+        left -= given
+    return alloc

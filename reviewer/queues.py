@@ -38,6 +38,7 @@ from typing import Any
 from db import Store
 from db import dataset as ds
 from db.queues import Queue, QueueError, create_queue
+from reviewer.estimates import AllocationError, neyman_allocation
 from reviewer.gold import GoldPolicy, gold_for_item, human_blind_labels
 from rubrics import Rubric, RubricError, resolve_rubric
 
@@ -219,7 +220,6 @@ def plan(store: Store, req: QueueRequest, rubric: Rubric) -> Iterator[tuple]:
 
 SCORE_BINS = 5
 MIN_STRATUM_SD = 0.1
-MIN_PER_STRATUM = 2
 DEFAULT_SCORE_SAMPLE = 200
 
 
@@ -256,49 +256,6 @@ def classifier_scores(store: Store, rubric: Rubric, req: QueueRequest) -> dict[i
     return max(by_rater.items(), key=lambda kv: (len(kv[1]), kv[0]))[1]
 
 
-def neyman_allocation(sizes: list[int], sds: list[float], total: int) -> list[int]:
-    """Sample sizes per stratum proportional to N_h * S_h (Neyman 1934), each at least
-    MIN_PER_STRATUM (or the whole stratum if smaller) so that every item has a positive
-    inclusion probability and every stratum a variance, and never more than N_h. Integer
-    shares by largest remainder."""
-    floor = [min(MIN_PER_STRATUM, n) for n in sizes]
-    if sum(floor) > total:
-        raise QueueError(
-            f"--size {total} is too small: {len(sizes)} strata need at least "
-            f"{sum(floor)} items ({MIN_PER_STRATUM} each) for every item to have a chance "
-            "of being drawn"
-        )
-    alloc = list(floor)
-    left = min(total, sum(sizes)) - sum(alloc)
-    while left > 0:
-        open_ = [h for h, n in enumerate(sizes) if alloc[h] < n]
-        if not open_:
-            break
-        weights = {h: sizes[h] * sds[h] for h in open_}
-        mass = sum(weights.values()) or float(len(open_))
-        ideal = {h: left * (weights[h] / mass if sum(weights.values()) else 1 / len(open_))
-                 for h in open_}  # fmt: skip
-        given = 0
-        for h in open_:
-            add = min(int(ideal[h]), sizes[h] - alloc[h])
-            alloc[h] += add
-            given += add
-        rest = left - given
-        if rest > 0:
-            by_remainder = sorted(open_, key=lambda h: (-(ideal[h] - int(ideal[h])), h))
-            for h in by_remainder:
-                if rest == 0:
-                    break
-                if alloc[h] < sizes[h]:
-                    alloc[h] += 1
-                    rest -= 1
-            given = left - rest
-        if given == 0:
-            break
-        left -= given
-    return alloc
-
-
 def plan_score_stratified(store: Store, req: QueueRequest, rubric: Rubric) -> Iterator[tuple]:
     """A sample stratified by model x condition x classifier-score bin, allocated by Neyman
     allocation for the corrected estimate.
@@ -328,7 +285,10 @@ def plan_score_stratified(store: Store, req: QueueRequest, rubric: Rubric) -> It
         var = sum(v * (1 - v) for v in vals) / len(vals)
         sds.append(max(MIN_STRATUM_SD, var**0.5))
     total = req.size or DEFAULT_SCORE_SAMPLE
-    alloc = neyman_allocation([len(strata[k]) for k in keys], sds, total)
+    try:
+        alloc = neyman_allocation([len(strata[k]) for k in keys], sds, total)
+    except AllocationError as exc:
+        raise QueueError(f"--size {total} is too small: {exc}") from None
     chosen: list[tuple[int, str, float]] = []
     for key, n_h in zip(keys, alloc, strict=True):
         ids = _shuffled(strata[key], req.seed, key)[:n_h]

@@ -52,6 +52,22 @@ def _cell(entry: dict[str, Any], notes: Footnotes) -> str:
     return f"{entry['value']:.2f}{interval}{_n(entry)}{mark}"
 
 
+def plan_line(plan: dict[str, Any]) -> str:
+    """One line of the planner: how many more labelled items, and from which strata."""
+    have, need = plan["labelled"], plan["needed"]
+    if need is None:
+        return f"no number of labels reaches width {plan['target_width']:g}: {plan['why']}"
+    if plan.get("more", 0) == 0:
+        return f"already within width {plan['target_width']:g} ({have} labelled)"
+    where = ", ".join(f"{k}: {n}" for k, n in plan.get("by_stratum", {}).items())
+    line = f"label about {plan['more']} more (to {need}) for width {plan['target_width']:g}"
+    return (
+        line
+        + (f", from {where}" if where else "")
+        + (f" ({plan['why']})" if plan.get("why") else "")
+    )
+
+
 def _shown(value: Any) -> Any:
     """A missing model or condition reads ``?``, as in ``reviewer info``."""
     return "?" if value is None else value
@@ -231,9 +247,8 @@ def _print(report: dict[str, Any]) -> None:
             for g in o["groups"]:
                 table.add_row(*(literal(_shown(g[c])) for c in by), _cell(g["classifier"], notes),
                               _cell(g["human"], notes), _cell(g["corrected"], notes))  # fmt: skip
-                need = g["corrected"].get("labelled_needed", "absent")
-                if need != "absent":
-                    needs.append((g, need))
+                if "plan" in g["corrected"]:
+                    needs.append((g, g["corrected"]["plan"]))
             console.print(table)
             others = [c for c in by if c != "condition"]
             if o["gap_free_minus_paid"]:
@@ -255,16 +270,11 @@ def _print(report: dict[str, Any]) -> None:
                                   _cell(d.get("human", {"reason": "no estimate"}), notes),
                                   _cell(d["corrected"], notes))  # fmt: skip
                 console.print(diffs)
-            for g, need in needs:
+            for g, plan in needs:
                 where = " x ".join(str(_shown(g[c])) for c in by)
-                have = g["corrected"]["n"]
-                if need is None:
-                    msg = "no number of labels reaches the target width: the group is too small"
-                elif need <= have:
-                    msg = f"already within the target width ({have} labelled)"
-                else:
-                    msg = f"label about {need - have} more (to {need}), drawn as the sample was"
-                console.print(Text("plan ") + literal(where) + Text(f": {msg}"))
+                console.print(
+                    Text("plan ") + literal(where) + Text(": ") + literal(plan_line(plan))
+                )
             for line in notes.lines():
                 console.print(literal(line), style="dim")
     console.print(Text(f"Intervals: {report['ci_method']}. Correction: {report['correction']}.",

@@ -177,3 +177,66 @@ def queue_show(obj: Context, name: str, annotators: tuple[str, ...], items: int,
     for a in members:
         click.echo(f"  {a.annotator or 'anyone'} #{a.position}: transcript {a.transcript_id}  "
                    f"{a.reason}")  # fmt: skip
+
+
+@queue.command("plan")
+@click.argument("name")
+@click.option("--target-width", type=float, required=True,
+              help="The width of the corrected 95% interval wanted for every group (e.g. 0.1).")  # fmt: skip
+@click.option("--field", "field_id", help="The field whose rate matters (default: the rubric's "
+              "first binary field).")  # fmt: skip
+@click.option("--reference", default="gold", show_default=True,
+              help="The labels taken as the truth (as in `reviewer analyze`).")  # fmt: skip
+@click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
+@pass_context
+def queue_plan(obj: Context, name: str, target_width: float, field_id, reference,
+               as_json: bool) -> None:  # fmt: skip
+    """How many more items to label, and in which strata of queue NAME's design, for the
+    corrected rate of every model x condition to reach --target-width.
+
+    Reads the labels so far the way `reviewer analyze --design NAME` does; more items in a
+    stratum are proposed in proportion to the items still unlabelled there times the spread
+    of (reference - classifier) seen there (Neyman allocation). Create them with
+    `reviewer queue create NAME --replace ...` or a new queue of the same kind.
+
+    \b
+    reviewer queue plan sample --target-width 0.1
+    """
+    from db.queues import get_queue
+    from reviewer.analysis import AnalysisError, motivation_analysis
+    from reviewer.commands.analyze import plan_line
+
+    if not 0 < target_width < 2:
+        raise click.ClickException(f"--target-width must be between 0 and 2, not {target_width}")
+    q = get_queue(obj.store, name)
+    if q is None:
+        raise click.ClickException(f"no queue named {name!r}: see `reviewer queue list`")
+    try:
+        report = motivation_analysis(obj.store, [q.rubric_id], design=name, reference=reference,
+                                     target_width=target_width)  # fmt: skip
+    except AnalysisError as exc:
+        raise click.ClickException(str(exc)) from None
+    outcomes = report["rubrics"][0]["outcomes"] if report["rubrics"] else []
+    if field_id is not None:
+        outcomes = [o for o in outcomes if o["field"] == field_id]
+    elif outcomes:
+        outcomes = [o for o in outcomes if o["field"] == outcomes[0]["field"]][:1]
+    if not outcomes:
+        raise click.ClickException(f"queue {name}: no labels under {q.rubric_id} to plan from")
+    plans = []
+    for o in outcomes:
+        for g in o["groups"]:
+            plan = g["corrected"].get("plan")
+            plans.append({"outcome": o["outcome"], "model": g["model"],
+                          "condition": g["condition"], "design": o["design"]["status"],
+                          "plan": plan, "reason": g["corrected"].get("reason")})  # fmt: skip
+    if as_json:
+        click.echo(json.dumps(plans, indent=2))
+        return
+    from reviewer.console import literal, make_console
+
+    console = make_console()
+    for p in plans:
+        where = f"{p['outcome']} {p['model'] or '?'} x {p['condition'] or '?'}: "
+        text = plan_line(p["plan"]) if p["plan"] else f"no plan: {p['reason']}"
+        console.print(literal(where + text))

@@ -385,3 +385,23 @@ def test_difference_of_gaps_between_prompt_variants_and_filters(store):
     assert diff["corrected"]["value"] == pytest.approx(want)
     low, high = diff["corrected"]["ci"]
     assert low < want < high and high - low > 0.1
+
+
+def test_queue_plan_proposes_more_items_per_stratum(store):
+    built = fill(store, rater="")
+    build_queue(store, QueueRequest("scored", "score-stratified", size=40, seed=2))
+    _label_queue(store, "scored", built)
+    result = CliRunner().invoke(cli, ["--db", str(store.path), "queue", "plan", "scored",
+                                      "--target-width", "0.3", "--json"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    plans = json.loads(result.output)
+    assert len(plans) == 4
+    for p in plans:
+        plan = p["plan"]
+        assert plan["needed"] is not None and plan["needed"] > plan["labelled"]
+        assert sum(plan["by_stratum"].values()) == plan["more"]
+        assert all(k.startswith(f"{p['model']} x {p['condition']} x score") for k in
+                   plan["by_stratum"])  # fmt: skip
+    text = CliRunner().invoke(cli, ["--db", str(store.path), "queue", "plan", "scored",
+                                    "--target-width", "0.3"])  # fmt: skip
+    assert "label about" in text.output and "from m1 x free x score" in text.output

@@ -102,7 +102,7 @@ def test_census_of_a_group_leaves_only_the_superpopulation_term():
 
 
 def test_neyman_allocation_follows_size_times_spread():
-    from reviewer.queues import neyman_allocation
+    from reviewer.estimates import neyman_allocation
 
     alloc = neyman_allocation([1000, 1000, 100], [0.1, 0.5, 0.5], 120)
     assert sum(alloc) == 120 and all(a >= 2 for a in alloc)
