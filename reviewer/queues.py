@@ -38,7 +38,6 @@ from typing import Any
 from db import Store
 from db import dataset as ds
 from db.queues import Queue, QueueError, create_queue
-from reviewer.estimates import AllocationError, neyman_allocation
 from reviewer.gold import GoldPolicy, gold_for_item, human_blind_labels
 from rubrics import Rubric, RubricError, resolve_rubric
 
@@ -268,6 +267,8 @@ def plan_score_stratified(store: Store, req: QueueRequest, rubric: Rubric) -> It
     each stratum; each item's inclusion probability is n_h / N_h. The queue order is one
     seeded shuffle of the whole sample, so a half-labeled queue is still a random part of
     each stratum."""
+    from reviewer.estimates import AllocationError, neyman_allocation  # numpy: not at start-up
+
     scores = classifier_scores(store, rubric, req)
     strata: dict[str, list[int]] = {}
     for tid, model, condition in _unlabeled_strata(store, req, rubric):
