@@ -263,6 +263,7 @@ def analyse_outcome(
     allowed: set[int] | None = None,
     compare_variants: tuple[str, str] | None = None,
     target_width: float | None = None,
+    model_rate: bool = True,
 ) -> dict[str, Any]:
     """Rates, gaps (and differences of gaps between two prompt variants) for one outcome."""
     keep = (lambda t: t in attributes) if allowed is None else (lambda t: t in allowed)
@@ -309,7 +310,8 @@ def analyse_outcome(
         else:
             entry["classifier"] = {"value": None, "reason": "no classifier labels"}
         g = code[key]
-        human = est.domain_estimate(sample, g, f_mean or 0.0, n_pop, 0.0) if ids else None
+        human = (est.domain_estimate(sample, g, f_mean or 0.0, n_pop, 0.0, model_rate=model_rate)
+                 if ids else None)  # fmt: skip
         if human is None:
             reason = "no classifier labels" if not ids else "no reference labels in this group"
             entry["human"] = {"value": None, "reason": reason}
@@ -323,7 +325,7 @@ def analyse_outcome(
         if corrected_reason:
             entry["corrected"] = {"value": None, "reason": corrected_reason}
         else:
-            corr = est.domain_estimate(sample, g, f_mean, n_pop, lam)
+            corr = est.domain_estimate(sample, g, f_mean, n_pop, lam, model_rate=model_rate)
             entry["corrected"] = {**est.normal_interval(sample, corr), "n": corr.n, "N": n_pop}
             linear[key] = (human, corr, f_mean, n_pop)
             if target_width:
@@ -387,7 +389,7 @@ def _plan(sample, corr, group: int, ids: list[int], design: Design, lam: float,
     width, and where to draw them: across the design's strata in proportion to the items
     still unlabelled there times the spread of (reference - lam classifier) seen there
     (Neyman), assuming the new items are drawn the same way."""
-    need = est.items_for_width(sample, corr, target_width / 2)
+    need = est.items_for_width(sample, corr, target_width / 2, len(ids))
     have = corr.n
     out: dict[str, Any] = {"target_width": target_width, "labelled": have, "needed": need}
     if need is None:
@@ -530,6 +532,7 @@ def motivation_analysis(
     filters: dict[str, str] | None = None,
     compare_variants: tuple[str, str] | None = None,
     target_width: float | None = None,
+    model_rate: bool = True,
 ) -> dict[str, Any]:
     """The analysis of every outcome of every rubric asked for (see the module docstring)."""
     by = tuple(c for c in GROUP_COLUMNS if c in set(by) | {"condition"})
@@ -572,7 +575,8 @@ def motivation_analysis(
                 result = analyse_outcome(outcome, predicted, truth, attributes, field_design,
                                          by=by, allowed=allowed,
                                          compare_variants=compare_variants,
-                                         target_width=target_width)  # fmt: skip
+                                         target_width=target_width,
+                                         model_rate=model_rate)  # fmt: skip
                 result["classifier"] = chosen
                 result["reference"] = {"name": ref.name, "rule": ref.rule, "n_items": len(truth),
                                        "unresolved": ref.unresolved, "unused": ref.unused}  # fmt: skip
@@ -584,6 +588,10 @@ def motivation_analysis(
         rubric_reports.append({"rubric": rubric_id, "outcomes": outcomes})
     return {
         "phase": phase,
+        "target": "the model's rate on prompts like these (each group's transcripts are a "
+        "sample of its behaviour)"
+        if model_rate
+        else "the rate among these transcripts",
         "by": list(by),
         "filters": filters or {},
         "ci_method": "95% intervals: Wilson for the classifier's rate; design-weighted Wilson on "

@@ -167,9 +167,17 @@ def design_variance(sample: DesignSample, z: np.ndarray) -> float:
 
 
 def domain_estimate(
-    sample: DesignSample, group: int, f_mean: float, population: int, lam: float
+    sample: DesignSample,
+    group: int,
+    f_mean: float,
+    population: int,
+    lam: float,
+    *,
+    model_rate: bool = True,
 ) -> Linear | None:
-    """The rate of one group: lam * mean_U(f) + weighted mean of (y - lam f) over its sample."""
+    """The rate of one group: lam * mean_U(f) + weighted mean of (y - lam f) over its sample.
+    ``model_rate``: the target is the model's rate on prompts like these (the group's own
+    sampling variance counts); otherwise the rate among exactly these transcripts."""
     mask = sample.group == group
     n = int(mask.sum())
     if n == 0:
@@ -181,7 +189,9 @@ def domain_estimate(
     value = lam * f_mean + m
     z = w * (resid - m) / total
     superpopulation = 0.0
-    if population > 0:  # at 0 or 1 the rate is not known exactly: half an item either way
+    if (
+        population > 0 and model_rate
+    ):  # at 0 or 1 the rate is not known exactly: half an item either way
         edge = 0.5 / (population + 1)
         p = min(1.0 - edge, max(edge, value))
         superpopulation = p * (1 - p) / population
@@ -258,17 +268,29 @@ def residual_sd_by_stratum(sample: DesignSample, lam: float, group: int) -> dict
 
 
 def items_for_width(
-    sample: DesignSample, est: Linear, target_half_width: float, confidence: float = CONFIDENCE
+    sample: DesignSample,
+    est: Linear,
+    target_half_width: float,
+    population: int,
+    confidence: float = CONFIDENCE,
 ) -> int | None:
     """How many labelled items the group's estimate needs for a half-width of the target, if the
-    new items are drawn like the present ones: the design variance scales as 1 / n. None when
-    the superpopulation term alone is wider than the target (more labels cannot help)."""
+    new items are drawn like the present ones: the design variance is S^2 (1/n - 1/N), with S^2
+    read off the present one. At most N (all of them). None when the group's own sampling
+    variance alone is wider than the target (no number of labels can help)."""
     z = z_value(confidence)
     budget = (target_half_width / z) ** 2 - est.superpopulation
     if budget <= 0:
         return None
     design = _floored(stratum_variances(sample, est.z), est.floor)
-    return int(np.ceil(est.n * design / budget))
+    n0 = est.n
+    if design <= budget:
+        return n0
+    if n0 >= population:
+        return population
+    spread = design / (1 / n0 - 1 / population)
+    need = 1 / (budget / spread + 1 / population)
+    return int(min(population, np.ceil(need)))
 
 
 class AllocationError(ValueError):

@@ -109,6 +109,10 @@ GROUP_CHOICES = ("dataset", "prompt_variant", "model")
 @click.option("--target-width", type=float,
               help="Planner: how many labelled items each group needs for a corrected interval "
               "this wide (e.g. 0.1).")  # fmt: skip
+@click.option("--these-transcripts", is_flag=True,
+              help="Estimate the rate among exactly these transcripts (the classifier labels them "
+              "all), not the model's rate on prompts like them: intervals leave out the groups' "
+              "own sampling variance.")  # fmt: skip
 @click.option("--six-way", is_flag=True,
               help="Instead: refused / partial / full, each with and without alignment-faking "
               "reasoning, per group (needs compliance and goal_guarding labels).")  # fmt: skip
@@ -118,7 +122,7 @@ GROUP_CHOICES = ("dataset", "prompt_variant", "model")
 @pass_context
 def analyze(obj: Context, rubric_ids, classifier, reference, min_humans, design_queue,
             assume_random, by, model, condition, dataset, prompt_variant, compare_variants,
-            target_width, six_way, phase, as_json) -> None:  # fmt: skip
+            target_width, these_transcripts, six_way, phase, as_json) -> None:  # fmt: skip
     """Rates of each labelled behaviour per model and condition, and the gap free - paid.
 
     Each rate three ways: from the classifier's labels; from the reference labels of the
@@ -173,7 +177,7 @@ def analyze(obj: Context, rubric_ids, classifier, reference, min_humans, design_
             reference=reference, min_humans=min_humans, design=design_queue,
             assume_random=assume_random, by=tuple(by) or ("model",), filters=filters,
             compare_variants=tuple(compare_variants) if compare_variants else None,
-            target_width=target_width,
+            target_width=target_width, model_rate=not these_transcripts,
         )  # fmt: skip
     except AnalysisError as exc:
         raise click.ClickException(f"{obj.db_path}: {exc}") from None
@@ -277,8 +281,8 @@ def _print(report: dict[str, Any]) -> None:
                 )
             for line in notes.lines():
                 console.print(literal(line), style="dim")
-    console.print(Text(f"Intervals: {report['ci_method']}. Correction: {report['correction']}.",
-                       style="dim"))  # fmt: skip
+    console.print(Text(f"Target: {report['target']}. Intervals: {report['ci_method']}. "
+                       f"Correction: {report['correction']}.", style="dim"))  # fmt: skip
 
 
 def _print_six_way(report: dict[str, Any]) -> None:

@@ -405,3 +405,20 @@ def test_queue_plan_proposes_more_items_per_stratum(store):
     text = CliRunner().invoke(cli, ["--db", str(store.path), "queue", "plan", "scored",
                                     "--target-width", "0.3"])  # fmt: skip
     assert "label about" in text.output and "from m1 x free x score" in text.output
+
+
+def test_rate_among_these_transcripts_is_exact_only_for_a_census(store):
+    built = fill(store)
+    census = _outcome(motivation_analysis(store, ["goal_guarding"], reference="gold-set",
+                                          assume_random=True, model_rate=False))  # fmt: skip
+    for g in census["groups"]:
+        truth, _ = built[(g["model"], g["condition"])]
+        rate = np.mean(list(truth.values()))
+        assert g["corrected"]["ci"] == pytest.approx([rate, rate])  # known exactly
+    build_queue(store, QueueRequest("half", "random", size=200, seed=1))
+    partial = _outcome(motivation_analysis(store, ["goal_guarding"], reference="gold-set",
+                                           design="half", model_rate=False))  # fmt: skip
+    assert partial["sample"]["n"] == 200 and partial["sample"]["outside_design"] == 120
+    for g in partial["groups"]:
+        low, high = g["corrected"]["ci"]
+        assert high - low > 0.02
