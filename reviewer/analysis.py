@@ -180,8 +180,7 @@ def _design_from_rows(rows, name: str, kind: str) -> Design:
         by_item.setdefault(row.transcript_id, []).append(row)
     if any(r.inclusion_probability is None for r in rows):
         return Design("unknown", f"queue {name} ({kind})",
-                      note=f"queue {name} ({kind}) picked its items by what their labels say, "
-                      "not by chance, so their inclusion probabilities are unknown")  # fmt: skip
+                      note=f"queue {name} ({kind}) chose its items by their labels, not by chance")  # fmt: skip
     design = Design("known", f"queue {name} ({kind})", srs_within_strata=True)
     for tid, item_rows in by_item.items():
         miss = 1.0
@@ -233,7 +232,7 @@ def resolve_design(
     why = (
         f"the labelled items come from {', '.join(kinds)}, which did not draw them by chance"
         if kinds
-        else "the labelled items were not drawn by any queue that records its design"
+        else "the labelled items were drawn by no queue that records its design"
     )
     if assume_random:
         return Design("assumed random", "assumed simple random sample (--assume-random)",
@@ -294,8 +293,8 @@ def analyse_outcome(
     corrected_reason = None
     if design.status == "unknown":
         corrected_reason = (f"design unknown: {design.note}; the correction is not identified "
-                            "(pass --design QUEUE, or --assume-random to treat the labelled items "
-                            "as a simple random sample)")  # fmt: skip
+                            "(--design QUEUE, or --assume-random to take the labelled items as a "
+                            "simple random sample)")  # fmt: skip
 
     entries, linear = [], {}
     for key in keys:
@@ -393,7 +392,7 @@ def _plan(sample, corr, group: int, ids: list[int], design: Design, lam: float,
     have = corr.n
     out: dict[str, Any] = {"target_width": target_width, "labelled": have, "needed": need}
     if need is None:
-        out["why"] = "the group is too small: its own sampling variance exceeds the target"
+        out["why"] = "the group is too small: its own sampling variance is wider"
         return out
     more = max(0, need - have)
     out["more"] = more

@@ -56,7 +56,7 @@ def plan_line(plan: dict[str, Any]) -> str:
     """One line of the planner: how many more labelled items, and from which strata."""
     have, need = plan["labelled"], plan["needed"]
     if need is None:
-        return f"no number of labels reaches width {plan['target_width']:g}: {plan['why']}"
+        return f"no number of labels reaches width {plan['target_width']:g} ({plan['why']})"
     if plan.get("more", 0) == 0:
         return f"already within width {plan['target_width']:g} ({have} labelled)"
     where = ", ".join(f"{k}: {n}" for k, n in plan.get("by_stratum", {}).items())
@@ -220,8 +220,7 @@ def _print(report: dict[str, Any]) -> None:
             if design["status"] == "unknown":
                 console.print(
                     Text("design unknown: ") + literal(design["note"] or "")
-                    + Text("; the corrected column is withheld (--design QUEUE, or "
-                           "--assume-random to treat them as a simple random sample)"),
+                    + Text("; corrected column withheld (--design QUEUE, or --assume-random)"),
                     style="yellow")  # fmt: skip
             else:
                 s = o["sample"]

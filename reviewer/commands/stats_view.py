@@ -36,6 +36,14 @@ def fmt_ci(entry: dict[str, Any]) -> str:
     return "—" if not ci else f"[{ci[0]:.3f}, {ci[1]:.3f}]"
 
 
+def _band(entry: dict[str, Any]) -> str:
+    """The band, or the span of bands the interval covers (then no single band is claimed)."""
+    note = entry.get("interpretation_note")
+    if note:
+        return "spans " + note.removeprefix("interval spans ")
+    return entry.get("interpretation", "")
+
+
 def overall_table(field: dict[str, Any]) -> Table:
     panel = ", ".join(field["panel"]) or "none"
     table = Table(title=Text(f"Agreement among {panel}"), title_justify="left")
@@ -49,8 +57,7 @@ def overall_table(field: dict[str, Any]) -> Table:
             fmt(value) if value is not None else Text("undefined", style="yellow"),
             fmt_ci(entry) if value is not None else literal(entry.get("reason", "")),
             fmt(entry.get("se")),
-            entry.get("interpretation", "")
-            + (f" ({entry['interpretation_note']})" if entry.get("interpretation_note") else ""),
+            _band(entry),
         )
     return table
 
@@ -81,9 +88,8 @@ def versus_table(field: dict[str, Any]) -> Table:
     for v in field["versus_reference"]:
         table.add_row(
             literal(v["rater"]), literal(v["reference"]), str(v["n_items"]),
-            *(fmt(v[k]) for k in ("accuracy", "precision", "recall", "specificity", "f1")),
-            _with_ci(v["auroc"], v.get("auroc_ci")),
-            _with_ci(v["average_precision"], v.get("average_precision_ci")),
+            *(fmt(v[k]) for k in ("accuracy", "precision", "recall", "specificity", "f1",
+                                  "auroc", "average_precision")),
         )  # fmt: skip
     positives = {v["positive"] for v in field["versus_reference"] if v["positive"] is not None}
     if positives:
@@ -182,6 +188,13 @@ def print_report(report: dict[str, Any], console: Console | None = None) -> None
         if field["versus_reference"]:
             console.print(versus_table(field))
             for v in field["versus_reference"]:
+                if v.get("auroc") is not None:
+                    console.print(
+                        literal(v["rater"]) + Text(
+                            f": AUROC {_with_ci(v['auroc'], v.get('auroc_ci'))} "
+                            f"({v.get('auroc_ci_method') or 'no interval'}); AP "
+                            f"{_with_ci(v['average_precision'], v.get('average_precision_ci'))}"
+                            " (item bootstrap)"))  # fmt: skip
                 for flag in v.get("chance_flags", []):
                     console.print(Text("chance: ", style="bold yellow") + literal(v["rater"])
                                   + Text(": ") + literal(flag))  # fmt: skip
@@ -196,8 +209,8 @@ def print_report(report: dict[str, Any], console: Console | None = None) -> None
         Text(
             "Intervals: item bootstrap percentile intervals (AUROC: DeLong; AP: item "
             "bootstrap); SE: analytic standard errors where standard. Bands are "
-            f"{BAND_SOURCE}'s conventions, not tests, and none is given when the interval spans "
-            "several.",
+            f"{BAND_SOURCE}'s conventions, not tests; where the interval spans several bands "
+            "they are named, and none is claimed.",
             style="dim",
         )
     )
