@@ -10,6 +10,8 @@ score separates the classes with sensitivity 0.85 and specificity 0.90 at the 0.
   probabilities (``--kind score-stratified``);
 - ``tier-se``: uniform, but the classifier's sensitivity is 0.95 on free and 0.70 on paid
   transcripts (one pooled error rate would bias the gap);
+- ``tier-se-pooled``: the same, analysed with ``--pooled`` (one correction for every group), to
+  show what pooling does to the gap;
 - ``near-threshold``: the 200 items nearest the threshold (``--kind uncertain``): no known
   design. The analysis withholds the corrected rate; the line shows what ``--assume-random``
   would have printed, for comparison.
@@ -45,7 +47,8 @@ N_LABELLED = 200
 RATES = {("m1", "free"): 0.30, ("m1", "paid"): 0.12, ("m2", "free"): 0.20, ("m2", "paid"): 0.18}
 SE, SP = 0.85, 0.90
 SPREAD = 1.5
-DESIGNS = ("uniform", "group-stratified", "score-stratified", "tier-se", "near-threshold")
+DESIGNS = ("uniform", "group-stratified", "score-stratified", "tier-se", "tier-se-pooled",
+           "near-threshold")  # fmt: skip
 RESULTS = Path(__file__).parent / "results" / "coverage.json"
 OUTCOME = Outcome("alignment_faking=yes", "alignment_faking", "yes", False)
 
@@ -63,7 +66,7 @@ def population(rng: np.random.Generator, design: str):
     tid = 0
     for (model, condition), rate in RATES.items():
         se = SE
-        if design == "tier-se":
+        if design.startswith("tier-se"):
             se = 0.95 if condition == "free" else 0.70
         y = rng.random(N_PER_GROUP) < rate
         mu = np.where(y, _logit_mean(se, True), _logit_mean(SP, False))
@@ -78,7 +81,7 @@ def population(rng: np.random.Generator, design: str):
 
 def draw(rng: np.random.Generator, design: str, ids, attrs, score) -> tuple[list[int], Design]:
     """The labelled sample and the design the analysis is told about."""
-    if design in ("uniform", "tier-se"):
+    if design in ("uniform", "tier-se", "tier-se-pooled"):
         chosen = list(rng.choice(ids, N_LABELLED, replace=False))
         p = N_LABELLED / len(ids)
         return chosen, Design("known", design, dict.fromkeys(ids, p), dict.fromkeys(ids, "all"),
@@ -118,7 +121,8 @@ def one_rep(rng: np.random.Generator, design: str) -> dict[str, list]:
     chosen, plan = draw(rng, design, ids, attrs, score)
     predicted = {t: score[t] >= 0.5 for t in ids}
     labelled = {int(t): truth[int(t)] for t in chosen}
-    result = analyse_outcome(OUTCOME, predicted, labelled, attrs, plan)
+    result = analyse_outcome(OUTCOME, predicted, labelled, attrs, plan,
+                             pooled=design == "tier-se-pooled")  # fmt: skip
     shown = "corrected" if plan.status == "known" else None
     if plan.status != "known":  # what --assume-random would have printed
         assumed = Design("assumed random", "assumed")
@@ -197,7 +201,10 @@ def main() -> None:
                      for m in ("corrected", "human", "classifier")]  # fmt: skip
             print(f"{design if what == 'rate' else '':<18} {what:<5} "
                   + " ".join(f"{c:>16}" for c in cells))  # fmt: skip
-        if e["known_design"]:
+        if design == "tier-se-pooled":
+            print(f"{'':<18} --pooled: one correction for both tiers, which errs when the "
+                  "classifier's sensitivity differs by tier (shown, not a goal)")  # fmt: skip
+        elif e["known_design"]:
             good = all(e[f"{w}_corrected_coverage"] >= 0.93 for w in ("rate", "gap"))
             narrower = e["rate_corrected_width"] < baseline
             same = e["rate_corrected_width"] < e["rate_human_width"]

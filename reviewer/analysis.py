@@ -263,6 +263,7 @@ def analyse_outcome(
     compare_variants: tuple[str, str] | None = None,
     target_width: float | None = None,
     model_rate: bool = True,
+    pooled: bool = False,
 ) -> dict[str, Any]:
     """Rates, gaps (and differences of gaps between two prompt variants) for one outcome."""
     keep = (lambda t: t in attributes) if allowed is None else (lambda t: t in allowed)
@@ -324,7 +325,8 @@ def analyse_outcome(
         if corrected_reason:
             entry["corrected"] = {"value": None, "reason": corrected_reason}
         else:
-            corr = est.domain_estimate(sample, g, f_mean, n_pop, lam, model_rate=model_rate)
+            corr = est.domain_estimate(sample, g, f_mean, n_pop, lam, model_rate=model_rate,
+                                       pooled=pooled)  # fmt: skip
             entry["corrected"] = {**est.normal_interval(sample, corr), "n": corr.n, "N": n_pop}
             linear[key] = (human, corr, f_mean, n_pop)
             if target_width:
@@ -532,6 +534,7 @@ def motivation_analysis(
     compare_variants: tuple[str, str] | None = None,
     target_width: float | None = None,
     model_rate: bool = True,
+    pooled: bool = False,
 ) -> dict[str, Any]:
     """The analysis of every outcome of every rubric asked for (see the module docstring)."""
     by = tuple(c for c in GROUP_COLUMNS if c in set(by) | {"condition"})
@@ -575,7 +578,7 @@ def motivation_analysis(
                                          by=by, allowed=allowed,
                                          compare_variants=compare_variants,
                                          target_width=target_width,
-                                         model_rate=model_rate)  # fmt: skip
+                                         model_rate=model_rate, pooled=pooled)  # fmt: skip
                 result["classifier"] = chosen
                 result["reference"] = {"name": ref.name, "rule": ref.rule, "n_items": len(truth),
                                        "unresolved": ref.unresolved, "unused": ref.unused}  # fmt: skip
@@ -593,11 +596,18 @@ def motivation_analysis(
         else "the rate among these transcripts",
         "by": list(by),
         "filters": filters or {},
+        "pooled": pooled,
         "ci_method": "95% intervals: Wilson for the classifier's rate; design-weighted Wilson on "
         "the effective sample size for the human rate; normal on the linearised design variance "
         "(plus the group's own sampling variance) for the corrected rate and every gap",
         "correction": "PPI++ difference estimator with inverse-probability weights "
-        "(Angelopoulos et al. 2023; Sarndal et al. 1992), per group",
+        "(Angelopoulos et al. 2023; Sarndal et al. 1992), "
+        + (
+            "POOLED over groups: one correction for every group, which assumes the classifier "
+            "errs alike in each (--pooled)"
+            if pooled
+            else "per group"
+        ),
         "rubrics": rubric_reports,
     }
 

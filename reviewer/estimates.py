@@ -174,11 +174,17 @@ def domain_estimate(
     lam: float,
     *,
     model_rate: bool = True,
+    pooled: bool = False,
 ) -> Linear | None:
     """The rate of one group: lam * mean_U(f) + weighted mean of (y - lam f) over its sample.
     ``model_rate``: the target is the model's rate on prompts like these (the group's own
-    sampling variance counts); otherwise the rate among exactly these transcripts."""
-    mask = sample.group == group
+    sampling variance counts); otherwise the rate among exactly these transcripts.
+    ``pooled``: the correction is the mean of (y - lam f) over the whole sample, every group's
+    items alike (valid only if the classifier errs alike in every group)."""
+    in_group = sample.group == group
+    if not in_group.any():
+        return None
+    mask = np.ones_like(in_group) if pooled else in_group
     n = int(mask.sum())
     if n == 0:
         return None

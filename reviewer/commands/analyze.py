@@ -109,6 +109,10 @@ GROUP_CHOICES = ("dataset", "prompt_variant", "model")
 @click.option("--target-width", type=float,
               help="Planner: how many labelled items each group needs for a corrected interval "
               "this wide (e.g. 0.1).")  # fmt: skip
+@click.option("--pooled", is_flag=True,
+              help="Pool the correction over all groups (one mean of reference - classifier for "
+              "all): narrower, but biased if the classifier errs differently by group, e.g. by "
+              "tier. Said in the output.")  # fmt: skip
 @click.option("--these-transcripts", is_flag=True,
               help="Estimate the rate among exactly these transcripts (the classifier labels them "
               "all), not the model's rate on prompts like them: intervals leave out the groups' "
@@ -122,7 +126,8 @@ GROUP_CHOICES = ("dataset", "prompt_variant", "model")
 @pass_context
 def analyze(obj: Context, rubric_ids, classifier, reference, min_humans, design_queue,
             assume_random, by, model, condition, dataset, prompt_variant, compare_variants,
-            target_width, these_transcripts, six_way, phase, as_json) -> None:  # fmt: skip
+            target_width, pooled, these_transcripts, six_way, phase,
+            as_json) -> None:  # fmt: skip
     """Rates of each labelled behaviour per model and condition, and the gap free - paid.
 
     Each rate three ways: from the classifier's labels; from the reference labels of the
@@ -177,7 +182,7 @@ def analyze(obj: Context, rubric_ids, classifier, reference, min_humans, design_
             reference=reference, min_humans=min_humans, design=design_queue,
             assume_random=assume_random, by=tuple(by) or ("model",), filters=filters,
             compare_variants=tuple(compare_variants) if compare_variants else None,
-            target_width=target_width, model_rate=not these_transcripts,
+            target_width=target_width, model_rate=not these_transcripts, pooled=pooled,
         )  # fmt: skip
     except AnalysisError as exc:
         raise click.ClickException(f"{obj.db_path}: {exc}") from None
@@ -197,6 +202,10 @@ def _print(report: dict[str, Any]) -> None:
 
     console = make_console()
     by = report["by"]
+    if report.get("pooled"):
+        console.print(Text("correction pooled over all groups (--pooled): one mean of reference - "
+                           "classifier for every group, which assumes the classifier errs alike "
+                           "in each"), style="yellow")  # fmt: skip
     if report["filters"]:
         shown = ", ".join(f"{k}={v}" for k, v in report["filters"].items())
         console.print(Text("only transcripts with ") + literal(shown))

@@ -422,3 +422,24 @@ def test_rate_among_these_transcripts_is_exact_only_for_a_census(store):
     for g in partial["groups"]:
         low, high = g["corrected"]["ci"]
         assert high - low > 0.02
+
+
+def test_pooled_correction_only_when_asked_and_then_said(store):
+    built = fill(store, rater="")
+    build_queue(store, QueueRequest("sample", "random", size=160, seed=3))
+    ids = _label_queue(store, "sample", built)
+    per_group = _outcome(motivation_analysis(store, ["goal_guarding"]))
+    pooled = _outcome(report := motivation_analysis(store, ["goal_guarding"], pooled=True))
+    assert report["pooled"] and "POOLED" in report["correction"]
+    truth = {t: v for tr, _ in built.values() for t, v in tr.items()}
+    flag = {t: v for _, fl in built.values() for t, v in fl.items()}
+    lam = pooled["lambda"]
+    shift = np.mean([truth[t] - lam * flag[t] for t in ids])  # one correction for all
+    for g in pooled["groups"]:
+        f_mean = np.mean(list(built[(g["model"], g["condition"])][1].values()))
+        assert g["corrected"]["value"] == pytest.approx(min(1, max(0, lam * f_mean + shift)))
+    assert [g["corrected"]["value"] for g in per_group["groups"]] != [
+        g["corrected"]["value"] for g in pooled["groups"]
+    ]
+    out = CliRunner().invoke(cli, ["--db", str(store.path), "analyze", "--pooled"]).output
+    assert "correction pooled over all groups" in out
