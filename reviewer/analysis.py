@@ -42,6 +42,8 @@ from reviewer.gold import GoldPolicy, iter_gold
 
 FREE, PAID = "free", "paid"
 REFERENCE_RULES = ("gold", "majority")
+# Queue kinds that draw each annotator's items separately (the others draw one set for all).
+INDEPENDENT_DRAWS = ("random",)
 GROUP_COLUMNS = ("dataset", "prompt_variant", "model", "condition")
 
 
@@ -182,11 +184,17 @@ def _design_from_rows(rows, name: str, kind: str) -> Design:
         return Design("unknown", f"queue {name} ({kind})",
                       note=f"queue {name} ({kind}) chose its items by their labels, not by chance")  # fmt: skip
     design = Design("known", f"queue {name} ({kind})", srs_within_strata=True)
+    # A kind that draws each annotator's list separately (from the same frame) puts an item in
+    # the union with probability 1 - prod_a (1 - p_a), whichever lists it landed in.
+    per_annotator = {r.annotator: r.inclusion_probability for r in rows}
+    union = 1.0
+    for p in per_annotator.values():
+        union *= 1 - p
     for tid, item_rows in by_item.items():
-        miss = 1.0
-        for r in item_rows:  # independent draws per annotator: P(in any) = 1 - prod(1 - p)
-            miss *= 1 - r.inclusion_probability
-        design.probability[tid] = 1 - miss
+        if kind in INDEPENDENT_DRAWS:
+            design.probability[tid] = 1 - union
+        else:  # one draw that every annotator works through
+            design.probability[tid] = max(r.inclusion_probability for r in item_rows)
         design.stratum[tid] = item_rows[0].stratum or "all"
     per_stratum: dict[str, set] = {}
     for tid, h in design.stratum.items():

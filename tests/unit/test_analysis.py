@@ -443,3 +443,19 @@ def test_pooled_correction_only_when_asked_and_then_said(store):
     ]
     out = CliRunner().invoke(cli, ["--db", str(store.path), "analyze", "--pooled"]).output
     assert "correction pooled over all groups" in out
+
+
+def test_design_of_several_annotators_depends_on_how_the_kind_draws(store):
+    from reviewer.analysis import resolve_design
+
+    fill(store, rater="")
+    build_queue(store, QueueRequest("both", "overlap", annotators=["ann", "bob"], size=80))
+    build_queue(store, QueueRequest("each", "random", annotators=["ann", "bob"], size=80))
+    ref = type("R", (), {"rater": None})()
+    overlap = resolve_design(store, "goal_guarding", ref, [1], "both", False)
+    assert set(overlap.probability.values()) == {80 / 320}  # one set for both
+    each = resolve_design(store, "goal_guarding", ref, [1], "each", False)
+    # separate draws: every item of the union had 1 - (1 - 1/4)^2 chance of being in it
+    assert list(each.probability.values()) == pytest.approx(
+        [1 - (1 - 80 / 320) ** 2] * len(each.probability)
+    )
