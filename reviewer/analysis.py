@@ -300,7 +300,9 @@ def analyse_outcome(
     validation = _validation(sample, design)
 
     corrected_reason = None
-    if design.status == "unknown":
+    if design.source == "none":
+        corrected_reason = "no reference labels yet"
+    elif design.status == "unknown":
         corrected_reason = (f"design unknown: {design.note}; the correction is not identified "
                             "(--design QUEUE, or --assume-random to take the labelled items as a "
                             "simple random sample)")  # fmt: skip

@@ -226,7 +226,10 @@ def _print(report: dict[str, Any]) -> None:
                     Text("  not used: ") + literal(f"{u['source']} rater {u['rater']}")
                     + Text(f" ({u['labels']} labels; --reference ") + literal(u["rater"])
                     + Text(" to use them)"), style="dim")  # fmt: skip
-            if design["status"] == "unknown":
+            if design["source"] == "none":
+                console.print(Text("no reference labels yet: the human and corrected columns need "
+                                   "labelled items (see `reviewer queue create`)"), style="yellow")  # fmt: skip
+            elif design["status"] == "unknown":
                 console.print(
                     Text("design unknown: ") + literal(design["note"] or "")
                     + Text("; corrected column withheld (--design QUEUE, or --assume-random)"),
@@ -308,7 +311,9 @@ def _print_six_way(report: dict[str, Any]) -> None:
     for u in ref["unused"]:
         console.print(Text("  not used: ") + literal(f"{u['source']} rater {u['rater']}")
                       + Text(f" ({u['labels']} labels)"), style="dim")  # fmt: skip
-    if design["status"] == "unknown":
+    if design["source"] == "none":
+        console.print(Text("no item has both reference labels yet"), style="yellow")
+    elif design["status"] == "unknown":
         console.print(Text("design unknown: ") + literal(design["note"] or "")
                       + Text("; the corrected column is withheld (--design QUEUE, or "
                              "--assume-random)"), style="yellow")  # fmt: skip
