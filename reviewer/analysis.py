@@ -34,11 +34,12 @@ from db.agreement_data import (
     labelled_rubrics,
     transcript_attributes,
 )
+from db.dataset import labels_for
 from db.queues import designs_of_items, get_queue, queue_design
 from reviewer import estimates as est
 from reviewer.agreement.report import default_positive
 from reviewer.agreement.store_fields import load_rubric_for
-from reviewer.gold import GoldPolicy, iter_gold
+from reviewer.gold import GoldPolicy, gold_for_field
 
 FREE, PAID = "free", "paid"
 REFERENCE_RULES = ("gold", "majority")
@@ -108,12 +109,18 @@ def reference_for_field(
     if reference == "gold":
         values, unresolved = {}, 0
         policy = GoldPolicy(min_humans=min_humans)
-        for tid, gold in iter_gold(store, rubric_id, [field_id], policy):
-            g = gold[field_id]
-            if g.resolved:
-                values[tid] = g.value
-            elif g.reason != "no human label":
-                unresolved += 1
+        # Only items with a human or adjudicated label can have gold: read just those (a
+        # classifier labels every transcript; walking them all would cost minutes at scale).
+        candidates = sorted({r.transcript_id for r in rows
+                             if r.source in ("human", "adjudication")})  # fmt: skip
+        for start in range(0, len(candidates), 500):
+            chunk = candidates[start : start + 500]
+            for events in labels_for(store, chunk, rubric_ids=[rubric_id]).values():
+                g = gold_for_field(events, field_id, policy)
+                if g.resolved:
+                    values[events[0].transcript_id] = g.value
+                elif g.reason != "no human label":
+                    unresolved += 1
         used = {("adjudication", None), ("human", None)}
         rule = f"gold: adjudicated label, else unanimous blind humans (at least {min_humans})"
         ref = Reference("gold", rule, values, unresolved=unresolved)
