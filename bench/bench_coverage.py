@@ -38,7 +38,7 @@ import numpy as np
 
 from reviewer.analysis import Design, Outcome, analyse_outcome
 from reviewer.estimates import neyman_allocation
-from reviewer.queues import MIN_STRATUM_SD, _score_bin
+from reviewer.queues import MIN_STRATUM_SD, score_bin
 
 REPS = int(os.environ.get("REVIEWER_BENCH_REPS", 200))
 SEED = 20261130
@@ -99,7 +99,7 @@ def draw(rng: np.random.Generator, design: str, ids, attrs, score) -> tuple[list
         strata: dict[str, list[int]] = {}
         for t in ids:
             a = attrs[t]
-            strata.setdefault(f"{a['model']} x {a['condition']} x {_score_bin(score[t])}",
+            strata.setdefault(f"{a['model']} x {a['condition']} x {score_bin(score[t])}",
                               []).append(t)  # fmt: skip
         keys = sorted(strata)
         sds = [max(MIN_STRATUM_SD, float(np.sqrt(np.mean([score[t] * (1 - score[t])

@@ -222,7 +222,7 @@ MIN_STRATUM_SD = 0.1
 DEFAULT_SCORE_SAMPLE = 200
 
 
-def _score_bin(score: float | None) -> str:
+def score_bin(score: float | None) -> str:
     if score is None:
         return "unscored"
     k = min(SCORE_BINS - 1, max(0, int(score * SCORE_BINS)))
@@ -272,7 +272,7 @@ def plan_score_stratified(store: Store, req: QueueRequest, rubric: Rubric) -> It
     scores = classifier_scores(store, rubric, req)
     strata: dict[str, list[int]] = {}
     for tid, model, condition in _unlabeled_strata(store, req, rubric):
-        key = f"{model or '?'} x {condition or '?'} x {_score_bin(scores.get(tid))}"
+        key = f"{model or '?'} x {condition or '?'} x {score_bin(scores.get(tid))}"
         strata.setdefault(key, []).append(tid)
     if not strata:
         return
