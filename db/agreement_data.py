@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from db import labels
+from db.models import INCLUSION_FIELD
 from db.store import Store
 
 AGREEMENT_PHASES = ("blind", "revealed")
@@ -105,4 +106,29 @@ def transcript_groups(store: Store, transcript_ids: list[int] | None = None) -> 
             chunk,
         )
         out.update({tid: (model, condition) for tid, model, condition in rows})
+    return out
+
+
+GROUP_COLUMNS = ("dataset", "prompt_variant", "model", "condition")
+
+
+def transcript_attributes(store: Store) -> dict[int, dict[str, Any]]:
+    """Dataset, prompt variant, model and condition of every transcript: what the analysis
+    filters and groups by."""
+    rows = store.execute(
+        "SELECT id, dataset, prompt_variant, model, condition FROM transcripts ORDER BY id"
+    )
+    return {r[0]: dict(zip(GROUP_COLUMNS, r[1:], strict=True)) for r in rows}
+
+
+def imported_inclusion_probabilities(store: Store, rubric_id: str) -> dict[str, dict[int, float]]:
+    """Per rater, the inclusion probability an imported reference set carried for each item
+    (``--map inclusion_probability=COLUMN``), stored as a meta label event beside its labels."""
+    out: dict[str, dict[int, float]] = {}
+    for event in store.current_labels(rubric_id=rubric_id, field=INCLUSION_FIELD):
+        try:
+            p = float(event.value)
+        except (TypeError, ValueError):
+            continue
+        out.setdefault(event.rater, {})[event.transcript_id] = p
     return out

@@ -13,7 +13,12 @@ PHASES = ("blind", "revealed", "adjudicated")
 # A transcript's reasoning blocks are joined with this between them (see TranscriptRecord).
 BLOCK_SEPARATOR = "\n\n"
 
-__all__ = ["BLOCK_SEPARATOR", "PHASES", "SOURCES", "content_hash", "join_blocks"]
+__all__ = [
+    "BLOCK_SEPARATOR", "INCLUSION_FIELD", "PHASES", "SOURCES", "content_hash", "join_blocks",
+]  # fmt: skip
+# The meta label an imported reference set's sampling design travels in: the probability that
+# its rater's sample drew the item (``import --map inclusion_probability=COLUMN``).
+INCLUSION_FIELD = "_inclusion_probability"
 
 
 def join_blocks(bodies: list[str]) -> tuple[str, list[tuple[int, int]]]:

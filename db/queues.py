@@ -144,7 +144,8 @@ def create_queue(
 ) -> tuple[Queue, int]:
     """Store a queue and its assignments ``(annotator, transcript_id, reason)`` in one
     transaction; positions follow the iteration order per annotator. Returns the queue and
-    the number of assignments written.
+    the number of assignments written. An assignment may carry two more members, its
+    inclusion probability and stratum (the sampling design); without them both are NULL.
 
     An empty queue is refused (and nothing stored) unless ``allow_empty``. An existing name
     is an error unless ``replace``, which archives the current version (see the module doc).
@@ -176,10 +177,17 @@ def create_queue(
         positions: dict[str, int] = {}
         batch: list[tuple] = []
         written = 0
-        for annotator, transcript_id, reason in assignments:
+        for row in assignments:
+            annotator, transcript_id, reason = row[:3]
+            probability, stratum = (row[3], row[4]) if len(row) > 3 else (None, None)
+            if probability is not None and not 0 < probability <= 1:
+                raise QueueError(
+                    f"inclusion probability {probability!r} of transcript {transcript_id} is "
+                    "not in (0, 1]"
+                )
             pos = positions.get(annotator, 0)
             positions[annotator] = pos + 1
-            batch.append((stored, annotator, transcript_id, pos, reason, now))
+            batch.append((stored, annotator, transcript_id, pos, reason, probability, stratum, now))
             if len(batch) >= 5000:
                 written += _insert_assignments(db.conn, batch)
                 batch = []
@@ -210,11 +218,51 @@ def _archive(conn, queue: Queue) -> str:
 
 def _insert_assignments(conn, batch: list[tuple]) -> int:
     conn.executemany(
-        "INSERT INTO assignments(queue, annotator, transcript_id, position, reason, created_at) "
-        "VALUES (?,?,?,?,?,?)",
+        "INSERT INTO assignments(queue, annotator, transcript_id, position, reason, "
+        "inclusion_probability, stratum, created_at) VALUES (?,?,?,?,?,?,?,?)",
         batch,
     )
     return len(batch)
+
+
+@dataclass(frozen=True)
+class DesignRow:
+    """One assignment's place in the sampling design of its queue."""
+
+    queue: str
+    annotator: str
+    transcript_id: int
+    inclusion_probability: float | None
+    stratum: str | None
+
+
+def queue_design(store: Store, queue: str) -> list[DesignRow]:
+    """Every assignment of the queue with its inclusion probability and stratum."""
+    q = _require(store, queue)
+    rows = store.execute(
+        "SELECT queue, annotator, transcript_id, inclusion_probability, stratum "
+        "FROM assignments WHERE queue = ? ORDER BY annotator, position",
+        (q.name,),
+    )
+    return [DesignRow(*r) for r in rows]
+
+
+def designs_of_items(store: Store, transcript_ids: Sequence[int]) -> list[DesignRow]:
+    """Every assignment, in any queue or version, of the given transcripts."""
+    out: list[DesignRow] = []
+    ids = list(transcript_ids)
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        out += [
+            DesignRow(*r)
+            for r in store.execute(
+                "SELECT queue, annotator, transcript_id, inclusion_probability, stratum "
+                f"FROM assignments WHERE transcript_id IN ({','.join('?' * len(chunk))}) "
+                "ORDER BY queue, annotator, position",
+                chunk,
+            )
+        ]
+    return out
 
 
 def queue_members(

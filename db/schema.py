@@ -214,4 +214,19 @@ def m002_label_core(db: Database) -> None:
         conn.execute(statement)
 
 
+@MIGRATIONS(name="m003_assignment_design")
+def m003_assignment_design(db: Database) -> None:
+    """The sampling design of every assignment: the probability that the queue's draw
+    included the item, and the stratum it was drawn from. NULL probability: the queue did not
+    draw a probability sample (uncertain, disagreement, calibration), so its items cannot be
+    weighted back to the population."""
+    # One statement at a time: executescript would commit the migration's transaction.
+    db.conn.execute(
+        "ALTER TABLE assignments ADD COLUMN inclusion_probability REAL "
+        "CHECK (inclusion_probability IS NULL "
+        "OR (inclusion_probability > 0 AND inclusion_probability <= 1))"
+    )
+    db.conn.execute("ALTER TABLE assignments ADD COLUMN stratum TEXT")
+
+
 SCHEMA_VERSION = len(MIGRATIONS._migrations)

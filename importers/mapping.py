@@ -17,13 +17,15 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from db.models import LabelDraft
+from db.models import INCLUSION_FIELD, LabelDraft
 from importers.base import ImportOptions, ImportRequestError, RecordError, describe_json_error
 
 TEXT_TARGETS = ("scratchpad", "completion", "output", "turns")
 TARGETS = (*TEXT_TARGETS, "user_input", "system_prompt", "model", "condition", "dataset",
            "prompt_variant", "source_ref")  # fmt: skip
 LABEL_KINDS = ("label", "score", "note")
+# Mapped only when named: the probability that the reference set's sampling drew the row.
+DESIGN_TARGETS = ("inclusion_probability",)
 
 
 class LabelValueError(RecordError):
@@ -125,12 +127,13 @@ def build_spec(options: ImportOptions, label_map: str | None = "columns",
                 spec.labels[field_id] = LabelTarget(rubric.id, f.id, f.kind, f.category_ids)
             attr = {"label": "value_column", "score": "score_column", "note": "note_column"}[kind]
             setattr(spec.labels[field_id], attr, column)
-        elif target in TARGETS:
+        elif target in TARGETS or target in DESIGN_TARGETS:
             spec.columns[target] = column
         else:
             raise ImportRequestError(
                 f"--map {target}={column}: unknown target {target!r}; targets are "
-                f"{', '.join(TARGETS)}, or label.FIELD / score.FIELD / note.FIELD / note"
+                f"{', '.join((*TARGETS, *DESIGN_TARGETS))}, or label.FIELD / score.FIELD / "
+                "note.FIELD / note"
             )
     if shared_note is not None and not spec.labels:
         raise ImportRequestError(f"--map note={shared_note}: map a label.FIELD column too")
@@ -146,6 +149,12 @@ def build_spec(options: ImportOptions, label_map: str | None = "columns",
                 f"score.{f_id} or note.{f_id} is mapped but not label.{f_id}: map the label "
                 "column too"
             )
+    if "inclusion_probability" in spec.columns and not spec.labels:
+        raise ImportRequestError(
+            f"--map inclusion_probability={spec.columns['inclusion_probability']}: an inclusion "
+            "probability belongs to a reference set's labels; map the label column too with "
+            "--map label.FIELD=COLUMN"
+        )
     if spec.labels:
         wanted = set(spec.values.values())
         allowed = set().union(*(t.categories for t in spec.labels.values()))
@@ -297,6 +306,13 @@ def labels_of(values: dict[str, Any], spec: TableSpec, options: ImportOptions) -
                 note=note,
             )
         )
+    column = spec.columns.get("inclusion_probability")
+    if column is not None and drafts:
+        probability = _probability(values.get(column), column)
+        for rubric_id in sorted({d.rubric_id for d in drafts}):
+            drafts.append(LabelDraft(rubric_id=rubric_id, field=INCLUSION_FIELD,
+                                     value=probability, source=options.label_source,
+                                     rater=options.rater or "imported"))  # fmt: skip
     return drafts
 
 
@@ -338,3 +354,25 @@ def describe_label_values(path, options: ImportOptions, fmt) -> str:
             example = " ".join(f"--value {v}=CATEGORY" for v in unmapped[:4])
             lines.append(f"  map them with {example}")
     return "\n".join(lines)
+
+
+def _probability(raw: Any, column: str) -> float:
+    """An inclusion probability: a number in (0, 1]; a labelled row without one is an error,
+    since the estimate would silently treat the sample as drawn otherwise."""
+    if blank(raw):
+        raise RecordError(
+            f"column {column!r} (inclusion_probability) is empty on a labelled row: every "
+            "reference label needs the probability its row was drawn with"
+        )
+    try:
+        p = float(raw)
+    except (TypeError, ValueError):
+        raise RecordError(
+            f"column {column!r} (inclusion_probability) should be a number, found {raw!r}"
+        ) from None
+    if not (0 < p <= 1) or math.isnan(p):
+        raise RecordError(
+            f"column {column!r} (inclusion_probability) should be above 0 and at most 1, "
+            f"found {raw!r}"
+        )
+    return p

@@ -7,7 +7,11 @@ to split into scratchpad and output), ``output``, ``user_input``, ``system_promp
 ``prompt_variant``, ``source_ref``. A column named like a target maps itself. Label targets:
 ``label.FIELD`` (the value), ``score.FIELD`` and ``note.FIELD``, where FIELD is a field of
 ``--rubric`` or of the one built-in rubric that has it. Values must be the field's categories;
-``--value SOURCE=CATEGORY`` maps others. Unmapped columns are kept as metadata.
+``--value SOURCE=CATEGORY`` maps others. ``inclusion_probability`` (mapped only when named)
+is the probability with which the reference set's sampling drew the row: it is stored beside
+the row's labels as the meta label ``_inclusion_probability`` (same source and rater), where
+``reviewer analyze --reference RATER`` finds it and weights the sample by it. Unmapped columns
+are kept as metadata.
 """
 
 from __future__ import annotations

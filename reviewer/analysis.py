@@ -1,31 +1,55 @@
-"""The motivation analysis: how often each model shows each behaviour, per condition, and the
-compliance gap (free minus paid), three ways.
+"""The motivation analysis: how often each model shows each behaviour, per condition (and per
+dataset or prompt variant when asked), and the compliance gap (free minus paid), three ways.
 
-- from the classifier's labels (all items it labelled);
-- from human labels (the imported/gold label where there is one, else the blind human majority);
-- from the classifier's labels corrected for its measured error rates (Rogan and Gladen 1978:
-  true = (observed + specificity - 1) / (sensitivity + specificity - 1)), with sensitivity and
-  specificity measured against the human labels on the items both have.
+- from the classifier's labels (all items it labelled in the group);
+- from the reference labels of the human-labelled sample, weighted by the sampling design;
+- corrected: the classifier's rate plus the design-weighted mean of (reference - classifier)
+  over the sample (PPI++ / the difference estimator, see ``reviewer.estimates``).
 
-Every rate and gap has a 95% percentile bootstrap interval; the correction's interval also
-carries the uncertainty of the measured error rates (they are resampled too, shared between the
-conditions so that a gap's interval is not inflated by them twice).
+The reference is chosen, never switched: ``gold`` (the gold rule of ``db.labels``: an
+adjudication, else unanimous blind humans), ``majority`` (the strict majority of blind human
+labels, ties left out) or the name of a rater (e.g. an imported gold set). Labels that the
+chosen reference does not use are counted in the report, by source and rater.
+
+The design is what drew the sample: a queue's recorded inclusion probabilities and strata
+(``design`` names the queue; otherwise the queue holding most of the reference items with
+known probabilities), or the probabilities an imported reference set carried. Without a known
+design the correction is unidentified (items picked near the threshold, say, misstate the
+classifier's error rates), so the corrected column is withheld unless ``assume_random``.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from db import Store
-from db.agreement_data import RatingRow, agreement_ratings, labelled_rubrics, transcript_groups
+from db.agreement_data import (
+    RatingRow,
+    agreement_ratings,
+    imported_inclusion_probabilities,
+    labelled_rubrics,
+    transcript_attributes,
+)
+from db.dataset import labels_for
+from db.labels import GoldPolicy, gold_for_field
+from db.queues import designs_of_items, get_queue, queue_design
+from reviewer import estimates as est
 from reviewer.agreement.report import default_positive
 from reviewer.agreement.store_fields import load_rubric_for
 
 FREE, PAID = "free", "paid"
+REFERENCE_RULES = ("gold", "majority")
+# Queue kinds that draw each annotator's items separately (the others draw one set for all).
+INDEPENDENT_DRAWS = ("random",)
+GROUP_COLUMNS = ("dataset", "prompt_variant", "model", "condition")
+
+
+class AnalysisError(ValueError):
+    """A request the analysis cannot carry out; the message says what to do instead."""
 
 
 @dataclass
@@ -47,163 +71,469 @@ def outcomes_for(rubric, fields: list[str]) -> list[Outcome]:
     """Binary: the positive category; ordinal: the top category; single and multi: each."""
     out = []
     for fid in fields:
-        field = rubric.field(fid) if rubric is not None and fid in rubric.field_ids else None
-        if field is None:
+        field_ = rubric.field(fid) if rubric is not None and fid in rubric.field_ids else None
+        if field_ is None:
             continue
-        cats = list(field.category_ids)
-        if field.kind == "binary":
+        cats = list(field_.category_ids)
+        if field_.kind == "binary":
             pos = default_positive(cats) or cats[0]
             out.append(Outcome(f"{fid}={pos}", fid, pos, False))
-        elif field.kind == "ordinal":
+        elif field_.kind == "ordinal":
             out.append(Outcome(f"{fid}={cats[-1]}", fid, cats[-1], False))
         else:
-            multi = field.kind == "multi"
+            multi = field_.kind == "multi"
             out += [Outcome(f"{fid}{':' if multi else '='}{c}", fid, c, multi) for c in cats]
     return out
 
 
-def _interval(draws: np.ndarray) -> list[float] | None:
-    finite = draws[np.isfinite(draws)]
-    if finite.size < 2:
-        return None
-    low, high = np.percentile(finite, [2.5, 97.5])
-    return [float(low), float(high)]
+# -- the reference ---------------------------------------------------------------------------
 
 
-def _estimate(value: float | None, draws: np.ndarray | None, n: int, reason: str | None = None):
-    if value is None or not np.isfinite(value):
-        return {"value": None, "ci": None, "n": n, "reason": reason or "no labelled items"}
-    return {"value": float(value), "ci": _interval(draws), "n": n}
+@dataclass
+class Reference:
+    """The reference value per item on one field, with what it is and what it left out."""
+
+    name: str
+    rule: str
+    values: dict[int, Any]
+    rater: str | None = None
+    unresolved: int = 0
+    unused: list[dict[str, Any]] = field(default_factory=list)
 
 
-def _human_labels(rows: list[RatingRow], outcome: Outcome) -> tuple[dict[int, bool], str]:
-    """Reference truth per item: imported/adjudicated label, else strict human majority."""
-    refs = [r for r in rows if r.source in ("imported", "adjudication")]
-    if refs:
-        truth = {}
-        for r in refs:
-            held = outcome.holds(r.value)
-            if held is not None:
-                truth[r.transcript_id] = held
-        names = sorted({r.rater for r in refs})
-        return truth, f"reference labels ({', '.join(names)})"
-    votes: dict[int, Counter] = {}
+def reference_for_field(
+    store: Store, rubric_id: str, rows: list[RatingRow], field_id: str, reference: str,
+    *, min_humans: int = 1,
+) -> Reference:  # fmt: skip
+    """The chosen reference on one field. Raises AnalysisError for an unknown rater name."""
+    if reference == "gold":
+        values, unresolved = {}, 0
+        policy = GoldPolicy(min_humans=min_humans)
+        # Only items with a human or adjudicated label can have gold: read just those (a
+        # classifier labels every transcript; walking them all would cost minutes at scale).
+        candidates = sorted({r.transcript_id for r in rows
+                             if r.source in ("human", "adjudication")})  # fmt: skip
+        for start in range(0, len(candidates), 500):
+            chunk = candidates[start : start + 500]
+            for events in labels_for(store, chunk, rubric_ids=[rubric_id]).values():
+                g = gold_for_field(events, field_id, policy)
+                if g.resolved:
+                    values[events[0].transcript_id] = g.value
+                elif g.reason != "no human label":
+                    unresolved += 1
+        used = {("adjudication", None), ("human", None)}
+        rule = f"gold: adjudicated label, else unanimous blind humans (at least {min_humans})"
+        ref = Reference("gold", rule, values, unresolved=unresolved)
+    elif reference == "majority":
+        votes: dict[int, Counter] = {}
+        for r in rows:
+            if r.source == "human":
+                votes.setdefault(r.transcript_id, Counter())[_key(r.value)] += 1
+        values, ties = {}, 0
+        for tid, c in votes.items():
+            (top, k), *rest = c.most_common()
+            if rest and rest[0][1] == k:
+                ties += 1
+                continue
+            values[tid] = list(top) if isinstance(top, tuple) else top
+        used = {("human", None)}
+        ref = Reference("majority", "blind human majority (ties left out)", values,
+                        unresolved=ties)  # fmt: skip
+    else:
+        reference = reference.removeprefix("rater:")
+        mine = [r for r in rows if r.rater == reference and r.source != "classifier"]
+        if not mine:
+            raters = sorted({r.rater for r in rows if r.source != "classifier"})
+            raise AnalysisError(
+                f"--reference {reference}: no rater of that name labelled {rubric_id}.{field_id}; "
+                f"choose gold, majority or one of: {', '.join(raters) or 'none'} (rater:NAME "
+                f"for a rater called gold or majority)"
+            )
+        values = {r.transcript_id: r.value for r in mine}
+        used = {(r.source, reference) for r in mine}
+        ref = Reference(reference, f"the labels of rater {reference}", values, rater=reference)
+    counts: Counter = Counter()
     for r in rows:
-        if r.source == "human":
-            held = outcome.holds(r.value)
-            if held is not None:
-                votes.setdefault(r.transcript_id, Counter())[held] += 1
-    truth = {}
-    for tid, c in votes.items():
-        if c[True] != c[False]:
-            truth[tid] = c[True] > c[False]
-    return truth, "human majority (blind labels; ties left out)"
+        if r.source == "classifier":
+            continue
+        if (r.source, None) in used or (r.source, r.rater) in used:
+            continue
+        counts[(r.source, r.rater)] += 1
+    ref.unused = [{"source": s, "rater": who, "labels": n}
+                  for (s, who), n in sorted(counts.items())]  # fmt: skip
+    return ref
+
+
+def _key(value: Any) -> Any:
+    return tuple(sorted(value)) if isinstance(value, list | tuple) else value
+
+
+# -- the design ------------------------------------------------------------------------------
+
+
+@dataclass
+class Design:
+    """What drew the human sample: per item its inclusion probability and stratum."""
+
+    status: str  # known | unknown | assumed random
+    source: str
+    probability: dict[int, float] = field(default_factory=dict)
+    stratum: dict[int, str] = field(default_factory=dict)
+    srs_within_strata: bool = False
+    note: str | None = None
+
+
+def _design_from_rows(rows, name: str, kind: str) -> Design:
+    by_item: dict[int, list] = {}
+    for row in rows:
+        by_item.setdefault(row.transcript_id, []).append(row)
+    if any(r.inclusion_probability is None for r in rows):
+        return Design("unknown", f"queue {name} ({kind})",
+                      note=f"queue {name} ({kind}) chose its items by their labels, not by chance")  # fmt: skip
+    design = Design("known", f"queue {name} ({kind})", srs_within_strata=True)
+    # A kind that draws each annotator's list separately (from the same frame) puts an item in
+    # the union with probability 1 - prod_a (1 - p_a), whichever lists it landed in.
+    per_annotator = {r.annotator: r.inclusion_probability for r in rows}
+    union = 1.0
+    for p in per_annotator.values():
+        union *= 1 - p
+    for tid, item_rows in by_item.items():
+        if kind in INDEPENDENT_DRAWS:
+            design.probability[tid] = 1 - union
+        else:  # one draw that every annotator works through
+            design.probability[tid] = max(r.inclusion_probability for r in item_rows)
+        design.stratum[tid] = item_rows[0].stratum or "all"
+    per_stratum: dict[str, set] = {}
+    for tid, h in design.stratum.items():
+        per_stratum.setdefault(h, set()).add(round(design.probability[tid], 12))
+    design.srs_within_strata = all(len(v) == 1 for v in per_stratum.values())
+    return design
+
+
+def resolve_design(
+    store: Store, rubric_id: str, reference: Reference, sample_ids: list[int],
+    design_queue: str | None, assume_random: bool,
+) -> Design:  # fmt: skip
+    if design_queue is not None:
+        q = get_queue(store, design_queue)
+        if q is None:
+            raise AnalysisError(f"--design {design_queue}: no queue of that name; see "
+                                "`reviewer queue list`")  # fmt: skip
+        return _design_from_rows(queue_design(store, q.name), q.name, q.kind)
+    if reference.rater is not None:
+        carried = imported_inclusion_probabilities(store, rubric_id).get(reference.rater)
+        if carried:
+            design = Design("known", f"inclusion probabilities imported with {reference.rater}")
+            design.probability = dict(carried)
+            design.stratum = dict.fromkeys(carried, "imported")
+            return design
+    if not sample_ids:
+        return Design("unknown", "none", note="no item has a reference label yet")
+    rows = designs_of_items(store, sample_ids)
+    holding: Counter = Counter()
+    for r in rows:
+        if r.inclusion_probability is not None:
+            holding[r.queue] += 1
+    if holding:
+        name = max(holding.items(), key=lambda kv: (kv[1], kv[0]))[0]
+        q = get_queue(store, name)
+        design = _design_from_rows(queue_design(store, name), name, q.kind if q else "?")
+        others = sorted({r.queue for r in rows} - {name})
+        if others:
+            design.note = (f"the reference items also sit in {', '.join(others)}; the design of "
+                           f"{name} is used (name another with --design)")  # fmt: skip
+        return design
+    kinds = sorted({r.queue for r in rows})
+    why = (
+        f"the labelled items come from {', '.join(kinds)}, which did not draw them by chance"
+        if kinds
+        else "the labelled items were drawn by no queue that records its design"
+    )
+    if assume_random:
+        return Design("assumed random", "assumed simple random sample (--assume-random)",
+                      note=why)  # fmt: skip
+    return Design("unknown", "unknown", note=why)
+
+
+# -- the analysis of one outcome -------------------------------------------------------------
+
+
+def _group_key(attrs: dict[str, Any], by: tuple[str, ...]) -> tuple:
+    return tuple(attrs.get(c) for c in by)
+
+
+def _sort_key(key: tuple) -> tuple:
+    return tuple((v is None, str(v)) for v in key)
 
 
 def analyse_outcome(
-    rows: list[RatingRow],
     outcome: Outcome,
-    groups: dict[int, tuple],
+    predicted: dict[int, bool],
+    truth: dict[int, bool],
+    attributes: dict[int, dict[str, Any]],
+    design: Design,
     *,
-    classifier: str | None,
-    n_resamples: int,
-    rng: np.random.Generator,
+    by: tuple[str, ...] = ("model", "condition"),
+    allowed: set[int] | None = None,
+    compare_variants: tuple[str, str] | None = None,
+    target_width: float | None = None,
+    model_rate: bool = True,
+    pooled: bool = False,
 ) -> dict[str, Any]:
-    cls_rows = [r for r in rows if r.source == "classifier"]
-    if classifier is None and cls_rows:
-        classifier = Counter(r.rater for r in cls_rows).most_common(1)[0][0]
-    predicted = {}
-    for r in cls_rows:
-        if r.rater == classifier:
-            held = outcome.holds(r.value)
-            if held is not None:
-                predicted[r.transcript_id] = held
-    truth, truth_source = _human_labels(rows, outcome)
+    """Rates, gaps (and differences of gaps between two prompt variants) for one outcome."""
+    keep = (lambda t: t in attributes) if allowed is None else (lambda t: t in allowed)
+    predicted = {t: v for t, v in predicted.items() if keep(t)}
+    truth = {t: v for t, v in truth.items() if keep(t)}
+    groups: dict[tuple, list[int]] = {}
+    for tid in predicted:
+        groups.setdefault(_group_key(attributes[tid], by), []).append(tid)
+    for tid in truth:
+        groups.setdefault(_group_key(attributes[tid], by), [])
+    keys = sorted(groups, key=_sort_key)
+    code = {k: i for i, k in enumerate(keys)}
 
-    both = [t for t in predicted if t in truth]
-    pos = [t for t in both if truth[t]]
-    neg = [t for t in both if not truth[t]]
-    tp = sum(predicted[t] for t in pos)
-    tn = sum(not predicted[t] for t in neg)
-    sens = tp / len(pos) if pos else None
-    spec = tn / len(neg) if neg else None
-    sens_draws = rng.binomial(len(pos), sens, n_resamples) / len(pos) if pos else None
-    spec_draws = rng.binomial(len(neg), spec, n_resamples) / len(neg) if neg else None
-    correction_reason = None
-    if sens is None or spec is None:
-        correction_reason = "no validation items with both classes (need human or gold labels)"
-    elif sens + spec - 1 <= 0:
-        correction_reason = "classifier is no better than chance on the validation items"
+    in_sample = [t for t in truth if t in predicted]
+    no_classifier = len(truth) - len(in_sample)
+    left_out = 0
+    if design.status == "known":
+        sample_ids = [t for t in in_sample if t in design.probability]
+        left_out = len(in_sample) - len(sample_ids)
+    else:
+        sample_ids = sorted(in_sample)
+    strata_names, sample = _build_sample(sample_ids, truth, predicted, design, attributes, by,
+                                         code, population=len(predicted))  # fmt: skip
+    lam = est.power_tuning(sample) if len(sample) else 0.0
+    # Validation: design-weighted sensitivity and specificity, for the record.
+    validation = _validation(sample, design)
 
-    def rate(labels: dict[int, bool], key: tuple) -> tuple[float | None, np.ndarray | None, int]:
-        vals = [v for t, v in labels.items() if groups.get(t) == key]
-        n = len(vals)
-        if n == 0:
-            return None, None, 0
-        p = sum(vals) / n
-        return p, rng.binomial(n, p, n_resamples) / n, n
+    corrected_reason = None
+    if design.source == "none":
+        corrected_reason = "no reference labels yet"
+    elif design.status == "unknown":
+        corrected_reason = (f"design unknown: {design.note}; the correction is not identified "
+                            "(--design QUEUE, or --assume-random to take the labelled items as a "
+                            "simple random sample)")  # fmt: skip
 
-    def corrected(p, draws):
-        if correction_reason is not None or p is None:
-            return None, None
-        with np.errstate(divide="ignore", invalid="ignore"):
-            value = min(1.0, max(0.0, (p + spec - 1) / (sens + spec - 1)))
-            denom = sens_draws + spec_draws - 1
-            cd = np.where(denom > 0, (draws + spec_draws - 1) / denom, np.nan)
-        return value, np.clip(cd, 0.0, 1.0)
-
-    keys = sorted({groups[t] for t in set(predicted) | set(truth) if t in groups},
-                  key=lambda k: (str(k[0]), str(k[1])))  # fmt: skip
-    group_entries = []
-    entries_by_key: dict[tuple, dict[str, Any]] = {}
-    draws_by_key: dict[tuple, dict[str, Any]] = {}
+    entries, linear = [], {}
     for key in keys:
-        pc, dc, nc = rate(predicted, key)
-        ph, dh, nh = rate(truth, key)
-        pr, dr = corrected(pc, dc)
-        draws_by_key[key] = {"classifier": (pc, dc, nc), "human": (ph, dh, nh),
-                             "corrected": (pr, dr, nc)}  # fmt: skip
-        group_entries.append({
-            "model": key[0], "condition": key[1],
-            "classifier": _estimate(pc, dc, nc, "no classifier labels"),
-            "human": _estimate(ph, dh, nh, "no human or gold labels"),
-            "corrected": _estimate(pr, dr, nc, correction_reason or "no classifier labels"),
-        })  # fmt: skip
-        entries_by_key[key] = group_entries[-1]
-
-    gaps = []
-    for model in sorted({k[0] for k in keys}, key=str):
-        free, paid = draws_by_key.get((model, FREE)), draws_by_key.get((model, PAID))
-        if free is None or paid is None:
+        ids = groups[key]
+        n_pop = len(ids)
+        f_mean = float(np.mean([predicted[t] for t in ids])) if ids else None
+        entry: dict[str, Any] = dict(zip(by, key, strict=True))
+        if ids:
+            k = sum(predicted[t] for t in ids)
+            entry["classifier"] = {"value": k / n_pop, "ci": est.wilson(k, n_pop), "n": n_pop,
+                                   "method": "Wilson"}  # fmt: skip
+        else:
+            entry["classifier"] = {"value": None, "reason": "no classifier labels"}
+        g = code[key]
+        human = (est.domain_estimate(sample, g, f_mean or 0.0, n_pop, 0.0, model_rate=model_rate)
+                 if ids else None)  # fmt: skip
+        if human is None:
+            reason = "no classifier labels" if not ids else "no reference labels in this group"
+            entry["human"] = {"value": None, "reason": reason}
+            entry["corrected"] = {"value": None, "reason": corrected_reason or reason}
+            entries.append(entry)
             continue
-        entry: dict[str, Any] = {"model": model}
-        for source in ("classifier", "human", "corrected"):
-            (pf, df, nf), (pp, dp, np_) = free[source], paid[source]
-            if pf is None or pp is None:
-                missing = FREE if pf is None else PAID
-                why = entries_by_key[(model, missing)][source].get("reason", "no estimate")
-                entry[source] = {"value": None, "ci": None,
-                                 "reason": f"no {missing} estimate: {why}"}  # fmt: skip
-                continue
-            entry[source] = {"value": pf - pp, "ci": _interval(df - dp), "n_free": nf,
-                             "n_paid": np_}  # fmt: skip
-        gaps.append(entry)
-    return {
+        entry["human"] = {**est.wilson_design(sample, human), "n": human.n,
+                          "method": "design-weighted, Wilson on the effective n"}  # fmt: skip
+        if design.status == "unknown":
+            entry["human"]["note"] = "unweighted: design unknown"
+        if corrected_reason:
+            entry["corrected"] = {"value": None, "reason": corrected_reason}
+        else:
+            corr = est.domain_estimate(sample, g, f_mean, n_pop, lam, model_rate=model_rate,
+                                       pooled=pooled)  # fmt: skip
+            entry["corrected"] = {**est.normal_interval(sample, corr), "n": corr.n, "N": n_pop}
+            linear[key] = (human, corr, f_mean, n_pop)
+            if target_width:
+                entry["corrected"]["plan"] = _plan(sample, corr, g, ids, design, lam,
+                                                   strata_names, target_width)  # fmt: skip
+        linear.setdefault(key, (human, None, f_mean, n_pop))
+        entries.append(entry)
+
+    gaps = _gaps(sample, entries, linear, by, corrected_reason)
+    report: dict[str, Any] = {
         "outcome": outcome.name,
         "field": outcome.field,
         "positive": outcome.positive,
-        "classifier": classifier,
-        "validation": {
-            "reference": truth_source,
-            "n_items": len(both),
-            "sensitivity": sens,
-            "specificity": spec,
-            "sensitivity_ci": None if sens_draws is None else _interval(sens_draws),
-            "specificity_ci": None if spec_draws is None else _interval(spec_draws),
-        },
-        "groups": group_entries,
+        "lambda": lam,
+        "sample": {
+            "n": len(sample),
+            "outside_design": left_out,
+            "no_classifier_label": no_classifier,
+        },  # fmt: skip
+        "validation": validation,
+        "groups": entries,
         "gap_free_minus_paid": gaps,
     }
+    if compare_variants:
+        report["gap_differences"] = _gap_differences(sample, gaps, linear, by, compare_variants)
+    return report
+
+
+def _build_sample(sample_ids, truth, predicted, design: Design, attributes, by, code,
+                  population: int) -> est.DesignSample:  # fmt: skip
+    ids = sorted(sample_ids)
+    if design.status == "known":
+        strata_names = [design.stratum.get(t, "all") for t in ids]
+        assigned: dict[str, list[float]] = {}
+        for tid, p in design.probability.items():
+            assigned.setdefault(design.stratum.get(tid, "all"), []).append(p)
+        responded = Counter(strata_names)
+        weights, fpc = [], []
+        for tid, h in zip(ids, strata_names, strict=True):
+            n_h = len(assigned[h])
+            w = (1 / design.probability[tid]) * n_h / responded[h]
+            weights.append(w)
+            size_h = sum(1 / p for p in assigned[h])
+            fpc.append(responded[h] / size_h if design.srs_within_strata else 0.0)
+    else:  # unknown or assumed random: one stratum, equal weights
+        strata_names = ["all"] * len(ids)
+        weights = [1.0] * len(ids)
+        share = len(ids) / population if population else 0.0
+        fpc = [min(1.0, share)] * len(ids)
+    names = {h: i for i, h in enumerate(sorted(set(strata_names)))}
+    return sorted(names, key=names.get), est.DesignSample.build(
+        [float(truth[t]) for t in ids], [float(predicted[t]) for t in ids], weights,
+        [names[h] for h in strata_names], fpc,
+        [code.get(_group_key(attributes[t], by), -1) for t in ids],
+    )  # fmt: skip
+
+
+def _plan(sample, corr, group: int, ids: list[int], design: Design, lam: float,
+          strata_names: list[str], target_width: float) -> dict[str, Any]:  # fmt: skip
+    """How many more labelled items the group needs for a corrected interval of the target
+    width, and where to draw them: across the design's strata in proportion to the items
+    still unlabelled there times the spread of (reference - lam classifier) seen there
+    (Neyman), assuming the new items are drawn the same way."""
+    need = est.items_for_width(sample, corr, target_width / 2, len(ids))
+    have = corr.n
+    out: dict[str, Any] = {"target_width": target_width, "labelled": have, "needed": need}
+    if need is None:
+        out["why"] = "the group is too small: its own sampling variance is wider"
+        return out
+    more = max(0, need - have)
+    out["more"] = more
+    if more == 0:
+        return out
+    sds = est.residual_sd_by_stratum(sample, lam, group)
+    labelled = Counter(int(h) for h in sample.stratum[sample.group == group])
+    if design.status != "known":
+        out["by_stratum"] = {"all": more}
+        return out
+    members = set(ids)
+    size: Counter = Counter()
+    for tid, p in design.probability.items():
+        if tid in members:
+            size[design.stratum.get(tid, "all")] += 1 / p
+    codes = [k for k, name in enumerate(strata_names) if name in size]
+    left = [max(0, round(size[strata_names[k]]) - labelled.get(k, 0)) for k in codes]
+    spread = [sds.get(k, 0.5) for k in codes]
+    if sum(left) == 0:
+        out["by_stratum"] = {}
+        out["why"] = "every item of the group's strata is labelled"
+        return out
+    alloc = est.neyman_allocation(left, spread, min(more, sum(left)), minimum=0)
+    out["by_stratum"] = {strata_names[k]: a for k, a in zip(codes, alloc, strict=True) if a}
+    return out
+
+
+def _validation(sample: est.DesignSample, design: Design) -> dict[str, Any]:
+    out: dict[str, Any] = {"n_items": len(sample), "weighted": design.status == "known"}
+    for name, cls, hit in (("sensitivity", 1.0, 1.0), ("specificity", 0.0, 0.0)):
+        mask = sample.y == cls
+        w = sample.weight[mask]
+        if w.sum() <= 0:
+            out[name], out[f"{name}_ci"] = None, None
+            continue
+        p = float(np.sum(w * (sample.f[mask] == hit)) / w.sum())
+        kish = float(w.sum() ** 2 / np.sum(w**2))
+        out[name], out[f"{name}_ci"] = p, est.wilson(p * kish, kish)
+    return out
+
+
+def _condition_index(by: tuple[str, ...]) -> int | None:
+    return by.index("condition") if "condition" in by else None
+
+
+def _gaps(sample, entries, linear, by, corrected_reason) -> list[dict[str, Any]]:
+    ci = _condition_index(by)
+    if ci is None:
+        return []
+    rest = lambda key: key[:ci] + key[ci + 1 :]  # noqa: E731
+    by_rest: dict[tuple, dict[str, dict]] = {}
+    for e in entries:
+        key = tuple(e[c] for c in by)
+        by_rest.setdefault(rest(key), {})[key[ci]] = e
+    out = []
+    others = [c for c in by if c != "condition"]
+    for rkey in sorted(by_rest, key=_sort_key):
+        pair = by_rest[rkey]
+        if FREE not in pair or PAID not in pair:
+            continue
+        entry: dict[str, Any] = dict(zip(others, rkey, strict=True))
+        free_key = tuple(pair[FREE][c] for c in by)
+        paid_key = tuple(pair[PAID][c] for c in by)
+        for source in ("classifier", "human", "corrected"):
+            ef, ep = pair[FREE][source], pair[PAID][source]
+            if ef.get("value") is None or ep.get("value") is None:
+                missing = FREE if ef.get("value") is None else PAID
+                why = (ef if missing == FREE else ep).get("reason", "no estimate")
+                entry[source] = {"value": None, "reason": f"no {missing} estimate: {why}"}
+                continue
+            if source == "classifier":
+                nf, np_ = ef["n"], ep["n"]
+                value = ef["value"] - ep["value"]
+                se = np.sqrt(ef["value"] * (1 - ef["value"]) / nf
+                             + ep["value"] * (1 - ep["value"]) / np_)  # fmt: skip
+                se = max(float(se), 1 / (nf + np_))
+                half = est.z_value() * se
+                entry[source] = {"value": value, "ci": [max(-1, value - half), min(1, value + half)],
+                                 "n_free": nf, "n_paid": np_}  # fmt: skip
+                continue
+            index = 0 if source == "human" else 1
+            diff = linear[free_key][index] - linear[paid_key][index]
+            entry[source] = {**est.normal_interval(sample, diff, (-1.0, 1.0)),
+                             "n_free": ef["n"], "n_paid": ep["n"]}  # fmt: skip
+        entry["_keys"] = (free_key, paid_key)
+        out.append(entry)
+    return out
+
+
+def _gap_differences(sample, gaps, linear, by, variants) -> list[dict[str, Any]]:
+    """The gap of variant A minus the gap of variant B, per remaining group (e.g. per model)."""
+    if "prompt_variant" not in by:
+        return []
+    a, b = variants
+    others = [c for c in by if c not in ("condition", "prompt_variant")]
+    by_rest: dict[tuple, dict] = {}
+    for gap in gaps:
+        rkey = tuple(gap[c] for c in others)
+        by_rest.setdefault(rkey, {})[gap["prompt_variant"]] = gap
+    out = []
+    for rkey in sorted(by_rest, key=_sort_key):
+        pair = by_rest[rkey]
+        entry: dict[str, Any] = {**dict(zip(others, rkey, strict=True)), "variants": [a, b]}
+        if a not in pair or b not in pair:
+            entry["corrected"] = {"value": None,
+                                  "reason": f"no gap for variant {a if a not in pair else b}"}  # fmt: skip
+            out.append(entry)
+            continue
+        for source, index in (("human", 0), ("corrected", 1)):
+            ga, gb = pair[a], pair[b]
+            if ga[source].get("value") is None or gb[source].get("value") is None:
+                entry[source] = {"value": None, "reason": "a gap has no estimate"}
+                continue
+            (fa, pa), (fb, pb) = ga["_keys"], gb["_keys"]
+            combo = est.combine([(1.0, linear[fa][index]), (-1.0, linear[pa][index]),
+                                 (-1.0, linear[fb][index]), (1.0, linear[pb][index])])  # fmt: skip
+            entry[source] = est.normal_interval(sample, combo, (-2.0, 2.0))
+        out.append(entry)
+    return out
+
+
+# -- the whole report ------------------------------------------------------------------------
 
 
 def motivation_analysis(
@@ -212,11 +542,26 @@ def motivation_analysis(
     *,
     classifier: str | None = None,
     phase: str = "blind",
-    n_resamples: int = 1000,
-    seed: int = 0,
+    reference: str = "gold",
+    min_humans: int = 1,
+    design: str | None = None,
+    assume_random: bool = False,
+    by: tuple[str, ...] = ("model", "condition"),
+    filters: dict[str, str] | None = None,
+    compare_variants: tuple[str, str] | None = None,
+    target_width: float | None = None,
+    model_rate: bool = True,
+    pooled: bool = False,
 ) -> dict[str, Any]:
-    rng = np.random.default_rng(seed)
-    groups = transcript_groups(store)
+    """The analysis of every outcome of every rubric asked for (see the module docstring)."""
+    by = tuple(c for c in GROUP_COLUMNS if c in set(by) | {"condition"})
+    if compare_variants and "prompt_variant" not in by:
+        by = tuple(c for c in GROUP_COLUMNS if c in set(by) | {"prompt_variant"})
+    attributes = transcript_attributes(store)
+    allowed = None
+    if filters:
+        allowed = {t for t, a in attributes.items()
+                   if all(a.get(c) == v for c, v in filters.items())}  # fmt: skip
     rubric_reports = []
     for rubric_id in rubric_ids or labelled_rubrics(store):
         rubric = load_rubric_for(store, rubric_id)
@@ -224,15 +569,149 @@ def motivation_analysis(
         fields = sorted({r.field for r in rows}, key=lambda f: (
             rubric.field_ids.index(f) if rubric and f in rubric.field_ids else 99, f))  # fmt: skip
         outcomes = []
-        for outcome in outcomes_for(rubric, fields):
-            frows = [r for r in rows if r.field == outcome.field]
-            outcomes.append(analyse_outcome(frows, outcome, groups, classifier=classifier,
-                                            n_resamples=n_resamples, rng=rng))  # fmt: skip
+        for fid in fields:
+            frows = [r for r in rows if r.field == fid]
+            ref = reference_for_field(store, rubric_id, frows, fid, reference,
+                                      min_humans=min_humans)  # fmt: skip
+            cls_rows = [r for r in frows if r.source == "classifier"]
+            chosen = classifier
+            if chosen is None and cls_rows:
+                chosen = Counter(r.rater for r in cls_rows).most_common(1)[0][0]
+            sample_ids = sorted(ref.values)
+            field_design = resolve_design(store, rubric_id, ref, sample_ids, design, assume_random)
+            for outcome in outcomes_for(rubric, [fid]):
+                predicted = {}
+                for r in cls_rows:
+                    if r.rater == chosen:
+                        held = outcome.holds(r.value)
+                        if held is not None:
+                            predicted[r.transcript_id] = held
+                truth = {}
+                for tid, value in ref.values.items():
+                    held = outcome.holds(value)
+                    if held is not None:
+                        truth[tid] = held
+                result = analyse_outcome(outcome, predicted, truth, attributes, field_design,
+                                         by=by, allowed=allowed,
+                                         compare_variants=compare_variants,
+                                         target_width=target_width,
+                                         model_rate=model_rate, pooled=pooled)  # fmt: skip
+                result["classifier"] = chosen
+                result["reference"] = {"name": ref.name, "rule": ref.rule, "n_items": len(truth),
+                                       "unresolved": ref.unresolved, "unused": ref.unused}  # fmt: skip
+                result["design"] = {"status": field_design.status, "source": field_design.source,
+                                    "note": field_design.note}  # fmt: skip
+                for gap in result["gap_free_minus_paid"]:
+                    gap.pop("_keys", None)
+                outcomes.append(result)
         rubric_reports.append({"rubric": rubric_id, "outcomes": outcomes})
     return {
         "phase": phase,
-        "ci_method": f"percentile bootstrap (binomial resampling within each group), "
-        f"{n_resamples} resamples, seed {seed}",
-        "correction": "Rogan-Gladen (1978), sensitivity and specificity against the human labels",
+        "target": "the model's rate on prompts like these (each group's transcripts are a "
+        "sample of its behaviour)"
+        if model_rate
+        else "the rate among these transcripts",
+        "by": list(by),
+        "filters": filters or {},
+        "pooled": pooled,
+        "ci_method": "95% intervals: Wilson for the classifier's rate; design-weighted Wilson on "
+        "the effective sample size for the human rate; normal on the linearised design variance "
+        "(plus the group's own sampling variance) for the corrected rate and every gap",
+        "correction": "PPI++ difference estimator with inverse-probability weights "
+        "(Angelopoulos et al. 2023; Sarndal et al. 1992), "
+        + (
+            "POOLED over groups: one correction for every group, which assumes the classifier "
+            "errs alike in each (--pooled)"
+            if pooled
+            else "per group"
+        ),
         "rubrics": rubric_reports,
+    }
+
+
+# -- the six-way breakdown -------------------------------------------------------------------
+
+SIX_WAY_FIELDS = (("compliance", "compliance"), ("goal_guarding", "alignment_faking"))
+COMPLIANCE_LEVELS = ("refused", "partial", "full")
+
+
+@dataclass
+class CellOutcome(Outcome):
+    """One cell of compliance x alignment faking: the value is a (compliance, af) pair."""
+
+    cell: tuple = ()
+
+    def holds(self, value: Any) -> bool | None:
+        return None if value is None else tuple(value) == self.cell
+
+
+def six_way_analysis(
+    store: Store,
+    *,
+    classifier: str | None = None,
+    phase: str = "blind",
+    reference: str = "gold",
+    min_humans: int = 1,
+    design: str | None = None,
+    assume_random: bool = False,
+    by: tuple[str, ...] = ("model", "condition"),
+    filters: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """Refused / partial / full, each with and without alignment-faking reasoning, per group:
+    each of the six cells is a yes/no outcome estimated like any other (an item counts where
+    both its compliance and its alignment-faking label are known, for the classifier and for
+    the reference alike). ``classifier`` names one rater for both rubrics; by default each
+    rubric's most prolific classifier."""
+    by = tuple(c for c in GROUP_COLUMNS if c in set(by) | {"condition"})
+    attributes = transcript_attributes(store)
+    allowed = None
+    if filters:
+        allowed = {t for t, a in attributes.items()
+                   if all(a.get(c) == v for c, v in filters.items())}  # fmt: skip
+    predicted_parts, truth_parts, refs, chosen_names = [], [], [], []
+    for rubric_id, field_id in SIX_WAY_FIELDS:
+        rows = [r for r in agreement_ratings(store, rubric_id, phase=phase) if r.field == field_id]
+        ref = reference_for_field(store, rubric_id, rows, field_id, reference,
+                                  min_humans=min_humans)  # fmt: skip
+        cls_rows = [r for r in rows if r.source == "classifier"]
+        chosen = classifier
+        if chosen is None and cls_rows:
+            chosen = Counter(r.rater for r in cls_rows).most_common(1)[0][0]
+        predicted_parts.append({r.transcript_id: r.value for r in cls_rows if r.rater == chosen})
+        truth_parts.append(dict(ref.values))
+        refs.append(ref)
+        chosen_names.append(chosen)
+    predicted = {t: (c, predicted_parts[1][t]) for t, c in predicted_parts[0].items()
+                 if t in predicted_parts[1]}  # fmt: skip
+    truth = {t: (c, truth_parts[1][t]) for t, c in truth_parts[0].items() if t in truth_parts[1]}
+    field_design = resolve_design(store, "goal_guarding", refs[1], sorted(truth), design,
+                                  assume_random)  # fmt: skip
+    cells = []
+    for level in COMPLIANCE_LEVELS:
+        for af in ("yes", "no"):
+            outcome = CellOutcome(f"{level}, {'with' if af == 'yes' else 'without'} alignment "
+                                  "faking", "compliance x alignment_faking", f"{level}/{af}",
+                                  False, (level, af))  # fmt: skip
+            p = {t: outcome.holds(v) for t, v in predicted.items()}
+            y = {t: outcome.holds(v) for t, v in truth.items()}
+            result = analyse_outcome(outcome, p, y, attributes, field_design, by=by,
+                                     allowed=allowed)  # fmt: skip
+            for gap in result["gap_free_minus_paid"]:
+                gap.pop("_keys", None)
+            cells.append(result)
+    return {
+        "by": list(by),
+        "filters": filters or {},
+        "classifiers": dict(zip([r for r, _ in SIX_WAY_FIELDS], chosen_names, strict=True)),
+        "reference": {
+            "name": refs[0].name,
+            "n_items": len(truth),
+            "unused": refs[0].unused + refs[1].unused,
+        },  # fmt: skip
+        "design": {
+            "status": field_design.status,
+            "source": field_design.source,
+            "note": field_design.note,
+        },  # fmt: skip
+        "cells": cells,
     }

@@ -1,7 +1,13 @@
 """Which items go into a queue, and in what order (the SQL lives in ``db.queues``).
 
 Every kind turns the database into an ordered list of (annotator, transcript, reason)
-assignments; the order is a pure function of the database and the seed, so the same
+assignments, each with the sampling design that drew it: the item's inclusion probability
+and stratum. ``random`` and ``overlap`` draw n of the N matching unlabeled items (n/N);
+``stratified`` and ``score-stratified`` draw n_h of the N_h items of each stratum (n_h/N_h);
+``disagreement``, ``uncertain``, ``calibration``, ``adjudication``, ``errors`` and ``flagged``
+pick items by what their labels say, which is no probability sample, so their probability is unknown (NULL) and estimates say so. The
+frame is the matching items without a human label when the queue is made.
+Assignments the order is a pure function of the database and the seed, so the same
 command on the same data builds the same queue. With no annotators named, one shared
 order is stored (annotator ``''``: anyone may work through it).
 
@@ -13,6 +19,9 @@ Kinds:
   their own shuffled order: the material for agreement statistics.
 - ``disagreement``: items whose blind human labels differ from each other or from a
   classifier's label on some field, not yet adjudicated: the adjudication queue.
+- ``score-stratified``: ``size`` items (default 200) drawn by simple random sampling within
+  strata of model x condition x classifier-score bin, with Neyman allocation; each item's
+  inclusion probability is recorded, so the corrected estimate can weight it back.
 - ``uncertain``: items whose classifier vote fraction lies within ``margin`` of the rubric's
   threshold, nearest first.
 - ``calibration``: items with a resolved gold label, shuffled: for checking annotators.
@@ -44,8 +53,18 @@ from db.labels import (
 from db.queues import Queue, QueueError, create_queue
 from rubrics import Rubric, RubricError
 
-KINDS = ("random", "stratified", "overlap", "disagreement", "uncertain", "calibration",
-         "adjudication", "errors", "flagged")  # fmt: skip
+KINDS = (
+    "random",
+    "stratified",
+    "score-stratified",
+    "overlap",
+    "disagreement",
+    "uncertain",
+    "calibration",
+    "adjudication",
+    "errors",
+    "flagged",
+)
 UNBLIND_KINDS = ("disagreement", "adjudication", "errors")
 DEFAULT_MARGIN = 0.15
 DEFAULT_OVERLAP_SIZE = 50
@@ -138,16 +157,24 @@ def _scored_field(rubric: Rubric, req: QueueRequest) -> str:
     return rubric.fields[0].id
 
 
-def plan(store: Store, req: QueueRequest, rubric: Rubric) -> Iterator[tuple[str, int, str]]:
-    """The assignments of a queue, in order, per annotator."""
+def _probability(n: int, population: int) -> float | None:
+    return None if population == 0 or n == 0 else n / population
+
+
+def plan(store: Store, req: QueueRequest, rubric: Rubric) -> Iterator[tuple]:
+    """The assignments of a queue, in order, per annotator: (annotator, transcript, reason,
+    inclusion probability, stratum). The probability is that of the item being drawn into
+    this annotator's list (None where the kind draws no probability sample)."""
     annotators = list(req.annotators)
     owners = annotators or [""]
     kind = req.kind
     if kind == "random":
         pool = _unlabeled(store, req, rubric)
         for who in owners:
-            for tid in _cap(_shuffled(pool, req.seed, who), req.size, req.limit):
-                yield who, tid, f"random (seed {req.seed})"
+            chosen = _cap(_shuffled(pool, req.seed, who), req.size, req.limit)
+            p = _probability(len(chosen), len(pool))
+            for tid in chosen:
+                yield who, tid, f"random (seed {req.seed})", p, "all"
     elif kind == "stratified":
         per = req.size or 10
         strata: dict[tuple, list[int]] = {}
@@ -157,14 +184,21 @@ def plan(store: Store, req: QueueRequest, rubric: Rubric) -> Iterator[tuple[str,
             key: _shuffled(ids, req.seed, f"{key[0]}|{key[1]}")[:per]
             for key, ids in sorted(strata.items())
         }
-        order: list[tuple[int, str]] = []
+        order: list[tuple[int, str, tuple]] = []
         for i in range(per):
             for key, ids in picked.items():
                 if i < len(ids):
-                    order.append((ids[i], f"stratified {key[0]} x {key[1]}"))
+                    order.append((ids[i], f"stratified {key[0]} x {key[1]}", key))
+        order = _cap(order, req.limit)
+        drawn: dict[tuple, int] = {}
+        for _, _, key in order:
+            drawn[key] = drawn.get(key, 0) + 1
         for who in owners:
-            for tid, reason in _cap(order, req.limit):
-                yield who, tid, reason
+            for tid, reason, key in order:
+                p = _probability(drawn[key], len(strata[key]))
+                yield who, tid, reason, p, f"{key[0]} x {key[1]}"
+    elif kind == "score-stratified":
+        yield from plan_score_stratified(store, req, rubric)
     elif kind == "overlap":
         if len(annotators) < 2:
             raise QueueError(
@@ -173,33 +207,124 @@ def plan(store: Store, req: QueueRequest, rubric: Rubric) -> Iterator[tuple[str,
         pool = _unlabeled(store, req, rubric)
         chosen = _cap(_shuffled(pool, req.seed, ""), req.size or DEFAULT_OVERLAP_SIZE, req.limit)
         reason = f"overlap set of {len(chosen)} for {len(annotators)} annotators"
+        p = _probability(len(chosen), len(pool))
         for who in annotators:
             for tid in _shuffled(chosen, req.seed, who):
-                yield who, tid, reason
+                yield who, tid, reason, p, "all"
     elif kind == "disagreement":
         found = _cap(list(find_disagreements(store, rubric, req)), req.size, req.limit)
         for who in owners:
             for tid, reason in found:
-                yield who, tid, reason
+                yield who, tid, reason, None, None
     elif kind == "uncertain":
         found = _cap(find_uncertain(store, rubric, req), req.size, req.limit)
         for who in owners:
             for tid, reason in found:
-                yield who, tid, reason
+                yield who, tid, reason, None, None
     elif kind in ("adjudication", "errors", "flagged"):
+        # Picked by what their labels say: no probability sample, so no inclusion probability.
         finder = {"adjudication": find_adjudications, "errors": find_errors,
                   "flagged": find_flagged}[kind]  # fmt: skip
         found = _cap(finder(store, rubric, req), req.size, req.limit)
         for who in owners:
             for tid, reason in found:
-                yield who, tid, reason
+                yield who, tid, reason, None, None
     elif kind == "calibration":
         found = list(find_calibration(store, rubric, req))
         for who in owners:
             for tid, reason in _cap(_shuffled(found, req.seed, who), req.size, req.limit):
-                yield who, tid, reason
+                yield who, tid, reason, None, None
     else:
         raise QueueError(f"unknown queue kind {kind!r}; choose one of {', '.join(KINDS)}")
+
+
+SCORE_BINS = 5
+MIN_STRATUM_SD = 0.1
+DEFAULT_SCORE_SAMPLE = 200
+
+
+def score_bin(score: float | None) -> str:
+    if score is None:
+        return "unscored"
+    k = min(SCORE_BINS - 1, max(0, int(score * SCORE_BINS)))
+    low, high = k / SCORE_BINS, (k + 1) / SCORE_BINS
+    return f"score [{low:.1f}, {high:.1f}{']' if k == SCORE_BINS - 1 else ')'}"
+
+
+def classifier_scores(store: Store, rubric: Rubric, req: QueueRequest) -> dict[int, float]:
+    """The classifier score on the scored field of every item that has one: from the
+    classifier named in ``req.extra['classifier']``, else the one that scored most items. A
+    classifier label without a score counts as score 1 (positive) or 0."""
+    f = _scored_field(rubric, req)
+    wanted = req.extra.get("classifier")
+    by_rater: dict[str, dict[int, float]] = {}
+    for tid, events in ds.iter_item_labels(store, rubric_ids=[rubric.id]):
+        for e in events:
+            if e.field != f or e.source != "classifier":
+                continue
+            score = e.score
+            if score is None:
+                score = 1.0 if str(e.value) in ("yes", "true", "True", "1") else 0.0
+            by_rater.setdefault(e.rater, {})[tid] = float(score)
+    if wanted is not None:
+        if wanted not in by_rater:
+            known = ", ".join(sorted(by_rater)) or "none"
+            raise QueueError(f"no classifier {wanted!r} scored {f} (classifiers: {known})")
+        return by_rater[wanted]
+    if not by_rater:
+        return {}
+    return max(by_rater.items(), key=lambda kv: (len(kv[1]), kv[0]))[1]
+
+
+def plan_score_stratified(store: Store, req: QueueRequest, rubric: Rubric) -> Iterator[tuple]:
+    """A sample stratified by model x condition x classifier-score bin, allocated by Neyman
+    allocation for the corrected estimate.
+
+    The corrected rate's uncertainty comes from the human-minus-classifier residual; where
+    the classifier is calibrated, an item with score s has residual variance about s(1 - s).
+    So a stratum's standard deviation is taken as sqrt(mean s(1 - s)) over its items (the
+    binomial sd of the score), floored at MIN_STRATUM_SD because a confident classifier can
+    still be wrong; unscored items get 0.5. Items are drawn by simple random sampling within
+    each stratum; each item's inclusion probability is n_h / N_h. The queue order is one
+    seeded shuffle of the whole sample, so a half-labeled queue is still a random part of
+    each stratum."""
+    from reviewer.estimates import AllocationError, neyman_allocation  # numpy: not at start-up
+
+    scores = classifier_scores(store, rubric, req)
+    strata: dict[str, list[int]] = {}
+    for tid, model, condition in _unlabeled_strata(store, req, rubric):
+        key = f"{model or '?'} x {condition or '?'} x {score_bin(scores.get(tid))}"
+        strata.setdefault(key, []).append(tid)
+    if not strata:
+        return
+    keys = sorted(strata)
+    sds = []
+    for key in keys:
+        vals = [scores[t] for t in strata[key] if t in scores]
+        if not vals:
+            sds.append(0.5)
+            continue
+        var = sum(v * (1 - v) for v in vals) / len(vals)
+        sds.append(max(MIN_STRATUM_SD, var**0.5))
+    total = req.size or DEFAULT_SCORE_SAMPLE
+    try:
+        alloc = neyman_allocation([len(strata[k]) for k in keys], sds, total)
+    except AllocationError as exc:
+        raise QueueError(f"--size {total} is too small: {exc}") from None
+    chosen: list[tuple[int, str, float]] = []
+    for key, n_h in zip(keys, alloc, strict=True):
+        ids = _shuffled(strata[key], req.seed, key)[:n_h]
+        p = n_h / len(strata[key])
+        chosen += [(tid, key, p) for tid in ids]
+    order = _cap(_shuffled(chosen, req.seed, "score-stratified"), req.limit)
+    if req.limit is not None and req.limit < len(chosen):
+        drawn: dict[str, int] = {}
+        for _, key, _ in order:
+            drawn[key] = drawn.get(key, 0) + 1
+        order = [(tid, key, drawn[key] / len(strata[key])) for tid, key, _ in order]
+    for who in req.annotators or [""]:
+        for tid, key, p in order:
+            yield who, tid, f"score-stratified {key} (p={p:.3g})", p, key
 
 
 def find_disagreements(
@@ -471,6 +596,7 @@ def _check_filters(store: Store, req: QueueRequest) -> None:
 _EMPTY_HINTS = {
     "random": "every matching item already has a human label under this rubric",
     "stratified": "every matching item already has a human label under this rubric",
+    "score-stratified": "every matching item already has a human label under this rubric",
     "overlap": "every matching item already has a human label under this rubric",
     "disagreement": "no item has blind human labels that differ from each other or from a "
     "classifier, or every such item is adjudicated",

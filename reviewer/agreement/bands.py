@@ -26,3 +26,15 @@ def interpretation(value: float) -> str:
         if value <= upper:
             return label
     return "almost perfect"
+
+
+def band_of_interval(value: float, ci: list[float] | None) -> tuple[str | None, str | None]:
+    """The band of a coefficient, or None with a note when its interval spans several bands:
+    a band is then no statement about the data."""
+    band = interpretation(value)
+    if ci is None:
+        return band, None
+    low, high = interpretation(ci[0]), interpretation(ci[1])
+    if low == high:
+        return band, None
+    return None, f"interval spans {low} to {high}"

@@ -17,9 +17,19 @@ _BLOCK_CELLS = 4_000_000
 
 
 def resampled_weights(
-    multiplicity: np.ndarray, n_resamples: int, seed: int
+    multiplicity: np.ndarray, n_resamples: int, seed: int, order: np.ndarray | None = None
 ) -> Iterator[np.ndarray]:
-    """Blocks of (b, P) pattern weights, n_resamples rows in all, reproducible from seed."""
+    """Blocks of (b, P) pattern weights, n_resamples rows in all, reproducible from seed.
+
+    ``order`` is a canonical order of the patterns (by what they say, not by how they happen
+    to be coded): the draws are made in that order, so the same data and seed give the same
+    resamples however the categories were numbered (a database and a ratings file differ)."""
+    if order is not None:
+        for block in resampled_weights(multiplicity[order], n_resamples, seed):
+            out = np.empty_like(block)
+            out[:, order] = block
+            yield out
+        return
     rng = np.random.default_rng(seed)
     n = int(multiplicity.sum())
     p = len(multiplicity)
@@ -42,10 +52,11 @@ def bootstrap(
     *,
     n_resamples: int = 1000,
     seed: int = 0,
+    order: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """Evaluate every statistic on the same n_resamples item resamples."""
     out: dict[str, list[np.ndarray]] = {name: [] for name in statistics}
-    for w in resampled_weights(multiplicity, n_resamples, seed):
+    for w in resampled_weights(multiplicity, n_resamples, seed, order):
         for name, fn in statistics.items():
             out[name].append(np.asarray(fn(w), dtype=float))
     return {name: (np.concatenate(parts) if parts else np.empty(0)) for name, parts in out.items()}

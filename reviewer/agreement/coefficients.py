@@ -140,9 +140,9 @@ def gwet_ac(pc: PatternCounts, w: np.ndarray, weights: np.ndarray | None = None)
     """Gwet's AC1 (identity weights) or AC2 (any other weights)."""
     q = pc.q
     weights = np.eye(q) if weights is None else weights
-    if q < 2:
-        return np.full(w.shape[0], np.nan)
     pa = pc.agreement(w, weights)
+    if q < 2:  # one category: Gwet's chance agreement sum pi (1 - pi) is 0, so AC1 = pa
+        return chance_corrected(pa, np.zeros_like(pa))
     pi = pc.prevalence(w)
     pe = weights.sum() * (pi * (1.0 - pi)).sum(axis=1) / (q * (q - 1))
     return chance_corrected(pa, pe)
@@ -254,11 +254,11 @@ def scott_pi_table(t: np.ndarray, weights: np.ndarray | None = None) -> np.ndarr
 def gwet_ac_table(t: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
     q = t.shape[1]
     weights = np.eye(q) if weights is None else weights
-    if q < 2:
-        return np.full(t.shape[0], np.nan)
     _, p, row, col = _proportions(t)
     pi = (row + col) / 2.0
     pa = (p * weights).sum(axis=(1, 2))
+    if q < 2:  # one category: chance agreement 0, AC1 = pa (see gwet_ac)
+        return chance_corrected(pa, np.zeros_like(pa))
     pe = weights.sum() * (pi * (1.0 - pi)).sum(axis=1) / (q * (q - 1))
     return chance_corrected(pa, pe)
 

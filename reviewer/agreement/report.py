@@ -16,7 +16,7 @@ import numpy as np
 
 from reviewer.agreement import coefficients as co
 from reviewer.agreement import variance as va
-from reviewer.agreement.bands import interpretation
+from reviewer.agreement.bands import band_of_interval
 from reviewer.agreement.bootstrap import bootstrap, percentile_interval
 from reviewer.agreement.ratings import RatingSet
 from reviewer.agreement.versus_reference import (
@@ -121,12 +121,15 @@ class _Builder:
             "chance_corrected": chance_corrected,
         }
 
-    def run(self, multiplicity: np.ndarray) -> dict[str, dict[str, Any]]:
+    def run(
+        self, multiplicity: np.ndarray, order: np.ndarray | None = None
+    ) -> dict[str, dict[str, Any]]:
         point_w = multiplicity[None, :].astype(float)
         points = {k: float(np.asarray(fn(point_w))[0]) for k, fn in self.statistics.items()}
         draws = bootstrap(
-            self.statistics, multiplicity, n_resamples=self.n_resamples, seed=self.seed
-        )
+            self.statistics, multiplicity, n_resamples=self.n_resamples, seed=self.seed,
+            order=order,
+        )  # fmt: skip
         method = f"item bootstrap, percentile, {self.n_resamples} resamples, seed {self.seed}"
         out = {}
         for key, value in points.items():
@@ -138,6 +141,9 @@ class _Builder:
             else:
                 interval, undefined = percentile_interval(draws[key], self.confidence)
                 entry["ci"] = None if interval is None else [interval[0], interval[1]]
+                if interval is not None and interval[1] - interval[0] < 1e-12:
+                    self._zero_width(key, entry)
+                    interval = entry["ci"]
                 if self.n_resamples == 0:
                     entry["ci_method"] = None
                 elif interval is None:
@@ -153,9 +159,34 @@ class _Builder:
                 high = min(1.0, entry["value"] + Z95 * se)
                 entry["analytic_ci"] = [float(low), float(high)]
             if extra["chance_corrected"] and entry["value"] is not None:
-                entry["interpretation"] = interpretation(entry["value"])
+                band, note = band_of_interval(entry["value"], entry["ci"])
+                entry["interpretation"] = band or "no single band"
+                if note:
+                    entry["interpretation_note"] = note
             out[key] = entry
         return out
+
+    def _zero_width(self, key: str, entry: dict[str, Any]) -> None:
+        """Every resample gave the same value (all items agree, say): the percentile interval
+        is a point, which would claim certainty that n items do not give. A proportion of
+        agreeing items (percent agreement, and AC1 when every rating is one category, where it
+        equals percent agreement) gets the Wilson interval on the items instead; any other
+        coefficient gets no interval, with the reason."""
+        facts = self.extras[key]["facts"]
+        n = facts.n_pairable
+        value = entry["value"]
+        is_share = key.endswith("percent_agreement") or ("gwet_ac" in key and len(facts.used) == 1)
+        if is_share and n > 0 and 0 <= value <= 1:
+            from reviewer.estimates import wilson
+
+            entry["ci"] = wilson(value * n, n, self.confidence)
+            entry["ci_method"] = (f"Wilson on the {n} items rated twice or more (every "
+                                  "bootstrap resample gave the same value)")  # fmt: skip
+        else:
+            entry["ci"] = None
+            entry["zero_width"] = True
+            entry["reason"] = ("every bootstrap resample gave the same value, so the bootstrap "
+                               "cannot measure this coefficient's uncertainty: no interval")  # fmt: skip
 
 
 def _cohen_variants(level: str) -> list[tuple[str, str]]:
@@ -165,8 +196,32 @@ def _cohen_variants(level: str) -> list[tuple[str, str]]:
     return variants
 
 
+NONINFERIORITY_MARGIN = 0.10
+
+
+def noninferiority_verdict(ci: list[float] | None, margin: float) -> str | None:
+    """Is the classifier's agreement with humans at most ``margin`` below the humans' agreement
+    with each other? A non-inferiority test read off the two-sided interval of the difference
+    (one-sided at half its level): non-inferior when the whole interval lies above -margin,
+    inferior when it lies below, otherwise inconclusive: an interval that merely reaches 0
+    says nothing."""
+    if ci is None:
+        return None
+    low, high = ci
+    if low > -margin:
+        return "non-inferior, and above" if low > 0 else "non-inferior"
+    if high < -margin:
+        return "inferior"
+    return "inconclusive"
+
+
 def analyse_field(
-    spec: FieldSpec, *, n_resamples: int = 1000, seed: int = 0, confidence: float = 0.95
+    spec: FieldSpec,
+    *,
+    n_resamples: int = 1000,
+    seed: int = 0,
+    confidence: float = 0.95,
+    margin: float = NONINFERIORITY_MARGIN,
 ) -> dict[str, Any]:
     rs = spec.ratings
     level = rs.level
@@ -199,6 +254,17 @@ def analyse_field(
             b.add("overall.gwet_ac2", lambda w: co.gwet_ac(pc, w, ac2_w), facts=facts,
                   se=lambda: va.gwet_ac_se(pc, ac2_w), se_method=va.SE_METHODS["gwet_ac"])  # fmt: skip
 
+    # Weighted Cohen's kappa: at the interval and ratio levels the weights use the categories'
+    # values, as alpha and AC2 do; at the ordinal level (and for non-numeric categories) ranks.
+    cohen_positions = ranks
+    if level in ("interval", "ratio"):
+        cohen_positions = rs.numeric_values()
+        try:
+            [float(c) for c in rs.categories]
+        except (TypeError, ValueError):
+            warnings.append("weighted Cohen's kappa uses category ranks: the categories are not "
+                            "numbers")  # fmt: skip
+
     tables: dict[tuple[int, int], co.PairTable] = {}
 
     def table(a: int, c: int) -> co.PairTable:
@@ -213,7 +279,7 @@ def analyse_field(
         b.add(f"{prefix}.percent_agreement", lambda w: co.percent_agreement_table(pt.tables(w)),
               facts=pf, chance_corrected=False)  # fmt: skip
         for name, kind in _cohen_variants(level):
-            wm = co.weight_matrix(kind, ranks)
+            wm = co.weight_matrix(kind, cohen_positions)
             b.add(f"{prefix}.{name}", lambda w, wm=wm: co.cohen_kappa_table(pt.tables(w), wm),
                   facts=pf, se=lambda wm=wm: va.cohen_kappa_se(point(), wm),
                   se_method=va.SE_METHODS["cohen_kappa"])  # fmt: skip
@@ -287,7 +353,7 @@ def analyse_field(
                   lambda w, vt=vt, p=pos_index, name=name: batched_rates(vt.tables(w), p)[name],
                   facts=vf, chance_corrected=False)  # fmt: skip
 
-    results = b.run(rs.multiplicity)
+    results = b.run(rs.multiplicity, canonical_order(rs))
 
     overall = {k.split(".", 1)[1]: v for k, v in results.items() if k.startswith("overall.")}
     if len(panel) == 2:
@@ -309,12 +375,20 @@ def analyse_field(
 
     versus = []
     for i, rater, reference in comparisons:
-        entry = versus_reference(rs, rater, reference, spec.positive)
+        entry = versus_reference(rs, rater, reference, spec.positive, n_resamples=n_resamples,
+                                 seed=seed, confidence=confidence)  # fmt: skip
         intervals = {}
+        wilson_rates = _wilson_rates(entry)
         for name in RATE_NAMES:
             stat = results.get(f"vs.{i}.{name}")
             if stat is not None and stat["value"] is not None:
                 intervals[name] = stat["ci"]
+                if stat.get("zero_width") and name in wilson_rates:
+                    intervals[name] = wilson_rates[name]
+                    entry.setdefault("notes", []).append(
+                        f"{name}: every resample gave {stat['value']:.3f}; Wilson interval on "
+                        "its count instead"
+                    )
         entry["intervals"] = intervals
         entry["intervals_method"] = (
             f"item bootstrap, percentile, {n_resamples} resamples, seed {seed}"
@@ -326,11 +400,6 @@ def analyse_field(
     gap_entries = []
     for name, g, humans in gaps:
         diff = results[f"gap.{g}.difference"]
-        verdict = None
-        if diff["ci"] is not None:
-            verdict = "within" if diff["ci"][1] >= 0 else "below"
-            if diff["ci"][0] > 0:
-                verdict = "above"
         gap_entries.append({
             "rater": name,
             "humans": humans,
@@ -338,7 +407,10 @@ def analyse_field(
             "rater_vs_humans": results[f"gap.{g}.rater"],
             "humans_vs_humans": results[f"gap.{g}.humans"],
             "difference": diff,
-            "verdict": verdict,
+            "verdict": noninferiority_verdict(diff["ci"], margin),
+            "margin": margin,
+            "test": f"non-inferiority: rater minus humans above -{margin:g} kappa, read off the "
+            f"{confidence:.0%} interval (one-sided at {(1 - confidence) / 2:.1%})",
         })  # fmt: skip
 
     prevalence = _prevalence(rs, pc)
@@ -361,6 +433,38 @@ def analyse_field(
         "no_shared_items": {"pairs": no_shared_pairs, "versus_reference": no_shared_versus},
         "warnings": warnings,
     }
+
+
+def _wilson_rates(entry: dict[str, Any]) -> dict[str, list[float] | None]:
+    """Wilson intervals of the rates that are proportions of a count, from the confusion."""
+    from reviewer.estimates import wilson
+
+    m = np.asarray(entry["confusion"]["matrix"], dtype=float)
+    out = {"accuracy": wilson(float(np.trace(m)), float(m.sum()))}
+    labels = [str(c) for c in entry["confusion"]["labels"]]
+    if entry.get("positive") is None or str(entry["positive"]) not in labels:
+        return out
+    k = labels.index(str(entry["positive"]))
+    tp = m[k, k]
+    fn, fp = m[k].sum() - tp, m[:, k].sum() - tp
+    tn = m.sum() - tp - fn - fp
+    out.update(precision=wilson(tp, tp + fp), recall=wilson(tp, tp + fn),
+               specificity=wilson(tn, tn + fp))  # fmt: skip
+    return out
+
+
+def canonical_order(rs: RatingSet) -> np.ndarray:
+    """The patterns sorted by what they say (rater name and category, as text), whatever the
+    codes: the bootstrap draws in this order."""
+    by_name = sorted(range(rs.n_raters), key=lambda r: str(rs.raters[r]))
+    labels = [str(c) for c in rs.categories]
+
+    def key(p: int) -> tuple:
+        row = rs.patterns[p]
+        return tuple((str(rs.raters[r]), "" if row[r] < 0 else "\x01" + labels[row[r]])
+                     for r in by_name)  # fmt: skip
+
+    return np.asarray(sorted(range(len(rs.multiplicity)), key=key), dtype=np.int64)
 
 
 def _nanmean(vals: np.ndarray) -> np.ndarray:
@@ -414,8 +518,9 @@ def _positive_index(rs: RatingSet, positive: Any) -> int | None:
 
 
 def versus_reference(
-    rs: RatingSet, rater: str, reference: str, positive: Any = None
-) -> dict[str, Any]:
+    rs: RatingSet, rater: str, reference: str, positive: Any = None, *, n_resamples: int = 0,
+    seed: int = 0, confidence: float = 0.95,
+) -> dict[str, Any]:  # fmt: skip
     """The rater as a prediction of the reference: confusion matrix, rates, AUROC, AP."""
     g, f = rs.rater_index(rater), rs.rater_index(reference)
     pt = co.PairTable(rs, f, g)
@@ -445,12 +550,17 @@ def versus_reference(
         ref_codes = rs.patterns[rs.item_pattern, f]
         labelled = ref_codes >= 0
         truth = ref_codes[labelled] == pos_index
-        sm = score_metrics(truth, None if score is None else np.asarray(score)[labelled])
+        sm = score_metrics(truth, None if score is None else np.asarray(score)[labelled],
+                           n_resamples=n_resamples, seed=seed, confidence=confidence)  # fmt: skip
     else:
         sm = {"auroc": None, "average_precision": None,
               "score_note": "needs a positive category" if pos_index is None else None}  # fmt: skip
     entry["auroc"] = sm["auroc"]
     entry["average_precision"] = sm["average_precision"]
+    entry["auroc_ci"] = sm.get("auroc_ci")
+    entry["auroc_ci_method"] = sm.get("auroc_ci_method")
+    entry["average_precision_ci"] = sm.get("average_precision_ci")
+    entry["chance_flags"] = sm.get("chance_flags", [])
     if sm.get("score_note") and pos_index is not None:
         notes.append(sm["score_note"])
     entry["confusion"] = {

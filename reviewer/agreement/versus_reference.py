@@ -71,8 +71,65 @@ def average_precision(truth: np.ndarray, score: np.ndarray) -> float | None:
     return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
 
 
-def score_metrics(truth_positive: np.ndarray, score: np.ndarray | None) -> dict[str, Any]:
-    """AUROC and average precision from the rater's score; None with a reason if impossible."""
+def auroc_delong(truth: np.ndarray, score: np.ndarray, confidence: float = 0.95):
+    """AUROC with DeLong's (1988) variance (the fast midrank form of Sun and Xu 2014) and its
+    normal interval clipped to [0, 1]. When the variance is 0 (the score separates the classes
+    perfectly on these items) the interval is Wilson's on the smaller class's count, so that it
+    is never a point."""
+    from reviewer.estimates import wilson, z_value
+
+    pos, neg = score[truth], score[~truth]
+    m, n = pos.size, neg.size
+    if m == 0 or n == 0:
+        return None, None, None
+    tz = _midranks(np.concatenate([pos, neg]))
+    tx, ty = _midranks(pos), _midranks(neg)
+    auc = float((tz[:m].sum() - m * (m + 1) / 2) / (m * n))
+    v01 = (tz[:m] - tx) / n
+    v10 = 1 - (tz[m:] - ty) / m
+    var = (np.var(v01, ddof=1) / m if m > 1 else 0.0) + (np.var(v10, ddof=1) / n if n > 1 else 0.0)
+    if var > 0:
+        half = z_value(confidence) * float(np.sqrt(var))
+        return auc, [max(0.0, auc - half), min(1.0, auc + half)], "DeLong"
+    k = min(m, n)
+    return auc, wilson(auc * k, k, confidence), f"Wilson on the smaller class ({k} items)"
+
+
+AP_BOOTSTRAP_MAX_ITEMS = 50_000
+
+
+def average_precision_interval(
+    truth: np.ndarray, score: np.ndarray, n_resamples: int, seed: int, confidence: float = 0.95
+) -> list[float] | None:
+    """Percentile item-bootstrap interval of average precision (resamples without a positive
+    are left out). None above AP_BOOTSTRAP_MAX_ITEMS items or without resamples."""
+    if n_resamples < 2 or truth.size > AP_BOOTSTRAP_MAX_ITEMS:
+        return None
+    rng = np.random.default_rng(seed)
+    draws = []
+    for _ in range(n_resamples):
+        idx = rng.integers(0, truth.size, truth.size)
+        ap = average_precision(truth[idx], score[idx])
+        if ap is not None:
+            draws.append(ap)
+    if len(draws) < 2:
+        return None
+    tail = (1 - confidence) / 2 * 100
+    low, high = np.percentile(draws, [tail, 100 - tail])
+    return [float(low), float(high)]
+
+
+def score_metrics(
+    truth_positive: np.ndarray,
+    score: np.ndarray | None,
+    *,
+    n_resamples: int = 0,
+    seed: int = 0,
+    confidence: float = 0.95,
+) -> dict[str, Any]:
+    """AUROC and average precision from the rater's score, with intervals, and a plain flag
+    when an interval includes what a score unrelated to the truth would give (AUROC 0.5; AP the
+    prevalence); None with a reason if impossible."""
     if score is None:
         return {"auroc": None, "average_precision": None, "score_note": "rater has no scores"}
     keep = np.isfinite(score)
@@ -82,12 +139,33 @@ def score_metrics(truth_positive: np.ndarray, score: np.ndarray | None) -> dict[
         note = "no item has both a score and a reference label"
     elif truth.all() or not truth.any():
         note = "the reference labels only one class on the scored items"
-    return {
+    out: dict[str, Any] = {
         "auroc": None if note else auroc(truth, s),
         "average_precision": None if note else average_precision(truth, s),
         "score_note": note,
         "n_scored": int(truth.size),
+        "auroc_ci": None,
+        "average_precision_ci": None,
+        "chance_flags": [],
     }
+    if note:
+        return out
+    _, out["auroc_ci"], out["auroc_ci_method"] = auroc_delong(truth, s, confidence)
+    ci = out["auroc_ci"]
+    if ci is not None and ci[0] <= 0.5 <= ci[1]:
+        out["chance_flags"].append(
+            f"AUROC {out['auroc']:.3f} [{ci[0]:.3f}, {ci[1]:.3f}] includes 0.5: the score "
+            "ranks these items no better than chance, as far as this sample can tell"
+        )
+    out["average_precision_ci"] = average_precision_interval(truth, s, n_resamples, seed,
+                                                             confidence)  # fmt: skip
+    ap_ci, prevalence = out["average_precision_ci"], float(truth.mean())
+    if ap_ci is not None and ap_ci[0] <= prevalence <= ap_ci[1]:
+        out["chance_flags"].append(
+            f"average precision interval [{ap_ci[0]:.3f}, {ap_ci[1]:.3f}] includes the "
+            f"prevalence {prevalence:.3f}, what an unrelated score gives"
+        )
+    return out
 
 
 RATE_NAMES = ("accuracy", "precision", "recall", "specificity", "f1")

@@ -10,7 +10,8 @@ from reviewer.commands._context import Context, pass_context
 
 KIND_HELP = (
     "random: unlabeled items, seeded order per annotator; stratified: --size items per model x "
-    "condition; overlap: one set every --annotator labels (agreement); disagreement: humans vs "
+    "condition; score-stratified: --size items (default 200) over model x condition x classifier "
+    "score bins, Neyman allocation, inclusion probabilities recorded for weighted estimates; overlap: one set every --annotator labels (agreement); disagreement: humans vs "
     "each other or a classifier (adjudication; unblind by default); uncertain: classifier vote "
     "fraction within --margin of the threshold, nearest first; calibration: items with a gold label; "
     "adjudication: items whose blind human labels differ (--with-classifier: also humans vs a "
@@ -28,8 +29,9 @@ def queue() -> None:
 @queue.command("create")
 @click.argument("name")
 @click.option("--kind", required=True,
-              type=click.Choice(["random", "stratified", "overlap", "disagreement", "uncertain",
-                                 "calibration", "adjudication", "errors", "flagged"]),
+              type=click.Choice(["random", "stratified", "score-stratified", "overlap",
+                                 "disagreement", "uncertain", "calibration", "adjudication",
+                                 "errors", "flagged"]),
               help=KIND_HELP)  # fmt: skip
 @click.option("--annotator", "annotators", multiple=True,
               help="Who labels it (repeat for several). None: anyone may work through it.")  # fmt: skip
@@ -54,6 +56,8 @@ def queue() -> None:
               help="calibration, errors: humans needed for a unanimous gold label.")  # fmt: skip
 @click.option("--imported-as-human", is_flag=True,
               help="Count imported labels (e.g. a published gold set) as human labels.")  # fmt: skip
+@click.option("--classifier", help="score-stratified: the classifier whose score makes the "
+              "strata (default: the one that scored most items).")  # fmt: skip
 @click.option("--replace", is_flag=True,
               help="NAME exists: the new queue becomes NAME (next version); the old one is kept "
               "with its assignments as NAME@vK.")  # fmt: skip
@@ -65,7 +69,8 @@ def queue() -> None:
 @pass_context
 def queue_create(obj: Context, name: str, kind: str, annotators: tuple[str, ...],
                  rubric_id: str, size, limit, seed, model, condition, dataset, blind, margin,
-                 field_id, min_humans, imported_as_human, replace, rater, with_classifier,
+                 field_id, min_humans, imported_as_human, classifier, replace, rater,
+                 with_classifier,
                  as_json) -> None:  # fmt: skip
     """Create queue NAME of --kind and store its assignments.
 
@@ -73,6 +78,7 @@ def queue_create(obj: Context, name: str, kind: str, annotators: tuple[str, ...]
     reviewer queue create week1 --kind random --annotator ann --annotator bob --seed 1
     reviewer queue create agree --kind overlap --annotator ann --annotator bob --size 40
     reviewer queue create adjudicate --kind disagreement
+    reviewer queue create sample --kind score-stratified --size 200
     reviewer queue create settle --kind adjudication --annotator carol
     reviewer queue create audit --kind errors --rater claude-run-3 --annotator dana
     """
@@ -84,7 +90,7 @@ def queue_create(obj: Context, name: str, kind: str, annotators: tuple[str, ...]
         limit=limit, seed=seed, model=model, condition=condition, dataset=dataset, blind=blind,
         margin=margin, field=field_id, min_humans=min_humans,
         imported_as_human=imported_as_human, replace=replace, rater=rater,
-        with_classifier=with_classifier,
+        with_classifier=with_classifier, extra={"classifier": classifier} if classifier else {},
     )  # fmt: skip
     try:
         q, written = build_queue(obj.store, request)
@@ -193,3 +199,66 @@ def queue_show(obj: Context, name: str, annotators: tuple[str, ...], items: int,
     for a in members:
         click.echo(f"  {a.annotator or 'anyone'} #{a.position}: transcript {a.transcript_id}  "
                    f"{a.reason}")  # fmt: skip
+
+
+@queue.command("plan")
+@click.argument("name")
+@click.option("--target-width", type=float, required=True,
+              help="The width of the corrected 95% interval wanted for every group (e.g. 0.1).")  # fmt: skip
+@click.option("--field", "field_id", help="The field whose rate matters (default: the rubric's "
+              "first binary field).")  # fmt: skip
+@click.option("--reference", default="gold", show_default=True,
+              help="The labels taken as the truth (as in `reviewer analyze`).")  # fmt: skip
+@click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
+@pass_context
+def queue_plan(obj: Context, name: str, target_width: float, field_id, reference,
+               as_json: bool) -> None:  # fmt: skip
+    """How many more items to label, and in which strata of queue NAME's design, for the
+    corrected rate of every model x condition to reach --target-width.
+
+    Reads the labels so far the way `reviewer analyze --design NAME` does; more items in a
+    stratum are proposed in proportion to the items still unlabelled there times the spread
+    of (reference - classifier) seen there (Neyman allocation). Create them with
+    `reviewer queue create NAME --replace ...` or a new queue of the same kind.
+
+    \b
+    reviewer queue plan sample --target-width 0.1
+    """
+    from db.queues import get_queue
+    from reviewer.analysis import AnalysisError, motivation_analysis
+    from reviewer.commands.analyze import plan_line
+
+    if not 0 < target_width < 2:
+        raise click.ClickException(f"--target-width must be between 0 and 2, not {target_width}")
+    q = get_queue(obj.store, name)
+    if q is None:
+        raise click.ClickException(f"no queue named {name!r}: see `reviewer queue list`")
+    try:
+        report = motivation_analysis(obj.store, [q.rubric_id], design=name, reference=reference,
+                                     target_width=target_width)  # fmt: skip
+    except AnalysisError as exc:
+        raise click.ClickException(str(exc)) from None
+    outcomes = report["rubrics"][0]["outcomes"] if report["rubrics"] else []
+    if field_id is not None:
+        outcomes = [o for o in outcomes if o["field"] == field_id]
+    elif outcomes:
+        outcomes = [o for o in outcomes if o["field"] == outcomes[0]["field"]][:1]
+    if not outcomes:
+        raise click.ClickException(f"queue {name}: no labels under {q.rubric_id} to plan from")
+    plans = []
+    for o in outcomes:
+        for g in o["groups"]:
+            plan = g["corrected"].get("plan")
+            plans.append({"outcome": o["outcome"], "model": g["model"],
+                          "condition": g["condition"], "design": o["design"]["status"],
+                          "plan": plan, "reason": g["corrected"].get("reason")})  # fmt: skip
+    if as_json:
+        click.echo(json.dumps(plans, indent=2))
+        return
+    from reviewer.console import literal, make_console
+
+    console = make_console()
+    for p in plans:
+        where = f"{p['outcome']} {p['model'] or '?'} x {p['condition'] or '?'}: "
+        text = plan_line(p["plan"]) if p["plan"] else f"no plan: {p['reason']}"
+        console.print(literal(where + text))

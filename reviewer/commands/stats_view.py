@@ -24,6 +24,14 @@ def fmt_ci(entry: dict[str, Any]) -> str:
     return "—" if not ci else f"[{ci[0]:.3f}, {ci[1]:.3f}]"
 
 
+def _band(entry: dict[str, Any]) -> str:
+    """The band, or the span of bands the interval covers (then no single band is claimed)."""
+    note = entry.get("interpretation_note")
+    if note:
+        return "spans " + note.removeprefix("interval spans ")
+    return entry.get("interpretation", "")
+
+
 def overall_table(field: dict[str, Any]) -> Table:
     panel = ", ".join(field["panel"]) or "none"
     table = Table(title=Text(f"Agreement among {panel}"), title_justify="left")
@@ -37,7 +45,7 @@ def overall_table(field: dict[str, Any]) -> Table:
             fmt(value) if value is not None else Text("undefined", style="yellow"),
             fmt_ci(entry) if value is not None else literal(entry.get("reason", "")),
             fmt(entry.get("se")),
-            entry.get("interpretation", ""),
+            _band(entry),
         )
     return table
 
@@ -80,6 +88,12 @@ def versus_table(field: dict[str, Any]) -> Table:
     return table
 
 
+def _with_ci(value: float | None, ci: list[float] | None) -> str:
+    if value is None:
+        return "—"
+    return fmt(value) + (f" [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else "")
+
+
 def confusion_table(v: dict[str, Any]) -> Table:
     conf = v["confusion"]
     table = Table(title=Text(f"{v['reference']} ↓  {v['rater']} →"), title_justify="left")
@@ -107,6 +121,13 @@ def gap_table(field: dict[str, Any]) -> Table:
             fmt(g["humans_vs_humans"]["value"]),
             f"{fmt(diff['value'])} {fmt_ci(diff)}",
             g["verdict"] or "—",
+        )
+    margins = {g.get("margin") for g in field["classifier_vs_humans"]} - {None}
+    if margins:
+        table.caption = Text(
+            f"verdict: a non-inferiority test with margin {', '.join(f'{m:g}' for m in margins)} "
+            "kappa: non-inferior when the whole interval of the difference lies above -margin, "
+            "inferior when below it, otherwise inconclusive"
         )
     return table
 
@@ -154,6 +175,17 @@ def print_report(report: dict[str, Any], console: Console | None = None) -> None
             console.print(pairs_table(field))
         if field["versus_reference"]:
             console.print(versus_table(field))
+            for v in field["versus_reference"]:
+                if v.get("auroc") is not None:
+                    console.print(
+                        literal(v["rater"]) + Text(
+                            f": AUROC {_with_ci(v['auroc'], v.get('auroc_ci'))} "
+                            f"({v.get('auroc_ci_method') or 'no interval'}); AP "
+                            f"{_with_ci(v['average_precision'], v.get('average_precision_ci'))}"
+                            " (item bootstrap)"))  # fmt: skip
+                for flag in v.get("chance_flags", []):
+                    console.print(Text("chance: ", style="bold yellow") + literal(v["rater"])
+                                  + Text(": ") + literal(flag))  # fmt: skip
             console.print(Text("Confusion matrices (rows: reference, columns: rater)"))
             console.print(Columns([confusion_table(v) for v in field["versus_reference"]]))
         if field["classifier_vs_humans"]:
@@ -165,8 +197,10 @@ def print_report(report: dict[str, Any], console: Console | None = None) -> None
         console.print(error_reasons_table(report["error_reasons"]))
     console.print(
         Text(
-            "Intervals: item bootstrap percentile intervals; SE: analytic standard errors "
-            f"where standard. Bands are {BAND_SOURCE}'s conventions, not tests.",
+            "Intervals: item bootstrap percentile intervals (AUROC: DeLong; AP: item "
+            "bootstrap); SE: analytic standard errors where standard. Bands are "
+            f"{BAND_SOURCE}'s conventions, not tests; where the interval spans several bands "
+            "they are named, and none is claimed.",
             style="dim",
         )
     )

@@ -14,11 +14,19 @@ CHANCE_CORRECTED = ("fleiss_kappa", "conger_kappa", "krippendorff_alpha", "gwet_
 def test_one_category_only():
     result = overall([["yes", "yes"], ["yes", "yes"], ["yes", None]], resamples=50)
     assert result["percent_agreement"]["value"] == 1.0
-    for metric in (*CHANCE_CORRECTED, "cohen_kappa", "scott_pi"):
+    for metric in ("fleiss_kappa", "conger_kappa", "krippendorff_alpha", "cohen_kappa",
+                   "scott_pi"):  # fmt: skip
         entry = result[metric]
         assert entry["value"] is None
         assert entry["ci"] is None
         assert "every rating is 'yes'" in entry["reason"]
+    # Gwet's chance agreement is sum pi (1 - pi) = 0 here, so AC1 is the agreement itself;
+    # its interval is Wilson's on the 2 items rated twice, not a zero-width bootstrap one.
+    ac1 = result["gwet_ac1"]
+    assert ac1["value"] == 1.0
+    assert ac1["ci"] == pytest.approx([0.3424, 1.0], abs=1e-4)
+    assert ac1["ci_method"].startswith("Wilson")
+    assert result["percent_agreement"]["ci"] == ac1["ci"]
 
 
 def test_one_rater():

@@ -53,7 +53,11 @@ def test_migrating_keeps_every_row_and_label(v1_db: Path) -> None:
     assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     for table, rows in before.items():
-        assert raw_rows(v1_db, table) == rows, f"{table} changed in the migration"
+        after = raw_rows(v1_db, table)
+        # Columns added since keep what was there and add nothing to it (NULL): the
+        # sampling design of an old queue's assignments is unknown.
+        assert [row[: len(rows[0])] for row in after] == rows, f"{table} changed"
+        assert all(v is None for row in after for v in row[len(rows[0]) :])
     # The old database reads through the new rules.
     ann = {(e.transcript_id, e.field, e.value, e.phase)
            for e in labels.current_labels(store, rater="ann", field="alignment_faking")}  # fmt: skip

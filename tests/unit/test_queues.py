@@ -297,3 +297,42 @@ def test_cli_reports_bad_numbers_without_a_traceback(store):
         result = runner.invoke(cli, ["--db", str(store.path), "queue", "create", "w", *args])
         assert result.exit_code == 1 and message in result.output, result.output
         assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def _design(store, name):
+    from db.queues import queue_design
+
+    return {
+        r.transcript_id: (r.inclusion_probability, r.stratum) for r in queue_design(store, name)
+    }
+
+
+def test_every_kind_records_its_inclusion_probabilities(store):
+    ids = add_transcripts(store, per_stratum=12)  # 4 strata of 12
+    human(store, ids[0], "ann", "yes")  # labelled: out of the frame
+    for tid, score in zip(ids, [0.05, 0.5, 0.95] * 16, strict=True):
+        classifier(store, tid, "yes" if score >= 0.5 else "no", score)
+    build_queue(store, QueueRequest("r", "random", size=5, seed=1))
+    assert set(_design(store, "r").values()) == {(5 / 47, "all")}
+    build_queue(store, QueueRequest("s", "stratified", size=2, seed=1, limit=7))
+    probs = Counter(p for p, _ in _design(store, "s").values())
+    # the limit cut the round-robin after 7: one stratum kept 1 of its 12
+    assert sum(probs.values()) == 7 and min(probs) == pytest.approx(1 / 12)
+    assert any(abs(p - 2 / 11) < 1e-12 for p in probs)  # the stratum that lost an item
+    build_queue(store, QueueRequest("u", "uncertain", margin=0.2))
+    assert {p for p, _ in _design(store, "u").values()} == {None}
+    build_queue(store, QueueRequest("z", "score-stratified", size=30, seed=1))
+    design = _design(store, "z")
+    assert len(design) == 30 and all(0 < p < 1 for p, _ in design.values())
+    sizes = Counter()
+    for p, stratum in design.values():
+        sizes[stratum] += 1 / p
+    assert len(sizes) == 12 and sum(sizes.values()) == pytest.approx(47)
+
+
+def test_score_stratified_size_too_small_is_explained(store):
+    ids = add_transcripts(store, per_stratum=6)
+    for tid, score in zip(ids, [0.05, 0.5, 0.95] * 8, strict=True):
+        classifier(store, tid, "yes" if score >= 0.5 else "no", score)
+    with pytest.raises(QueueError, match="--size 3 is too small: 12 strata need at least 24"):
+        build_queue(store, QueueRequest("z", "score-stratified", size=3))

@@ -48,3 +48,27 @@ def test_two_connections_opening_a_new_file_both_succeed(tmp_path):
     b = connect(path)
     assert a.conn.execute("SELECT COUNT(*) FROM transcripts").fetchone()[0] == 0
     assert b.conn.execute("SELECT COUNT(*) FROM transcripts").fetchone()[0] == 0
+
+
+def test_a_database_from_before_the_design_columns_gains_them_with_unknown_design(tmp_path):
+    """m003_assignment_design on a database that has queues already: their assignments keep
+    an unknown design (NULL), which analyze reports as such."""
+    path = tmp_path / "old.db"
+    connect(path).conn.close()
+    raw = sqlite3.connect(path)  # take it back to the schema before the migration
+    raw.execute("ALTER TABLE assignments DROP COLUMN inclusion_probability")
+    raw.execute("ALTER TABLE assignments DROP COLUMN stratum")
+    raw.execute("DELETE FROM _sqlite_migrations WHERE name = 'm003_assignment_design'")
+    raw.execute(f"PRAGMA user_version = {SCHEMA_VERSION - 1}")
+    raw.execute("INSERT INTO transcripts(uid, created_at) VALUES ('u1', 'now')")
+    raw.execute("INSERT INTO queues(name, kind, created_at) VALUES ('old', 'random', 'now')")
+    raw.execute("INSERT INTO assignments(queue, transcript_id, position, reason, created_at) "
+                "VALUES ('old', 1, 0, 'random (seed 0)', 'now')")  # fmt: skip
+    raw.commit()
+    raw.close()
+    db = connect(path)
+    row = db.conn.execute("SELECT inclusion_probability, stratum FROM assignments").fetchone()
+    assert row == (None, None)
+    assert db.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    with pytest.raises(sqlite3.IntegrityError):
+        db.conn.execute("UPDATE assignments SET inclusion_probability = 1.5")

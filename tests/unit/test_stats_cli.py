@@ -102,7 +102,10 @@ def test_scored_rater_is_judged_against_humans_and_reference(scored_csv):
     assert diff["value"] == pytest.approx(
         gap["rater_vs_humans"]["value"] - gap["humans_vs_humans"]["value"]
     )
-    assert gap["verdict"] in ("within", "below", "above")
+    assert gap["verdict"] in ("non-inferior", "non-inferior, and above", "inferior", "inconclusive")
+    assert gap["margin"] == 0.1 and gap["test"].startswith("non-inferiority")
+    low, high = gpt["auroc_ci"]
+    assert low <= gpt["auroc"] <= high and high - low > 0
 
 
 def test_rich_output_names_bands_and_warnings(tmp_path):

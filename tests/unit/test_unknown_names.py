@@ -63,8 +63,7 @@ def test_an_unknown_name_is_refused_with_the_known_ones(demo_db, args, says, lis
 
 
 def test_a_known_classifier_is_accepted_and_an_annotator_outside_a_queue_is_not(demo_db):
-    result = invoke(demo_db, "analyze", "--classifier", "demo-classifier:gpt-4o-20v", "--json",
-                    "--resamples", "10")  # fmt: skip
+    result = invoke(demo_db, "analyze", "--classifier", "demo-classifier:gpt-4o-20v", "--json")
     assert result.exit_code == 0, result.output
     assert '"classifier": "demo-classifier:gpt-4o-20v"' in result.output
     created = invoke(demo_db, "queue", "create", "pairs", "--kind", "random", "--annotator",
