@@ -3,7 +3,7 @@
 Human raters contribute their *blind* label by default (the one committed before any classifier
 label was shown, so anchoring cannot inflate agreement); with ``phase="revealed"`` a human's
 revised label replaces the blind one where there is one. Classifier, imported and adjudicated
-labels have no phase and are taken as they are.
+labels are taken as they are (an adjudication is a reference label, never a panel rater's).
 """
 
 from __future__ import annotations

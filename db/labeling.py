@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from db.labels import acted_ids
+from db.labels import acted_ids, queue_done_ids
 from db.store import Store
 
 
@@ -93,6 +93,10 @@ class LabelQueue:
     blind: bool = True
     reason: str = "random"
     queue_rubric: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    # An explicit list of items (e.g. a statistics cell to audit), labeled as a ``reason``
+    # queue; None: the named queue or the seeded order.
+    items: list[int] | None = None
     labeled: set[int] = field(default_factory=set)
     skipped: dict[int, int] = field(default_factory=dict)
     done: set[int] = field(default_factory=set)
@@ -102,11 +106,15 @@ class LabelQueue:
     _total: int | None = None
 
     def __post_init__(self) -> None:
-        if self.queue is not None:
+        if self.items is not None:
+            self._assigned = list(dict.fromkeys(self.items))
+            self.blind = False
+        elif self.queue is not None:
             settings = queue_settings(self.store, self.queue)
             self.blind = bool(settings["blind"])
             self.reason = settings["kind"]
             self.queue_rubric = settings["rubric_id"]
+            self.params = dict(settings["params"] or {})
             self._assigned = assigned_ids(self.store, self.queue, self.annotator)
         else:
             row = self.store.execute("SELECT MAX(id) FROM transcripts")
@@ -116,7 +124,11 @@ class LabelQueue:
         self.reload_done()
 
     def reload_done(self) -> None:
-        self.labeled, self.skipped = acted_ids(self.store, self.annotator, self.rubric_id)
+        if self.queue is None and self.items is None:
+            self.labeled, self.skipped = acted_ids(self.store, self.annotator, self.rubric_id)
+        else:
+            self.labeled, self.skipped = queue_done_ids(self.store, self.annotator,
+                                                        self.rubric_id, self.reason)  # fmt: skip
         self.done = self.labeled | set(self.skipped)
 
     def mark_labeled(self, transcript_id: int) -> None:

@@ -390,6 +390,104 @@ def adjudicate(
     ])  # fmt: skip
 
 
+# -- adjudication and audit: what leaves a queue, an auditor's error reasons ------------------
+
+ERROR = "_error"
+# Queue kinds an adjudication settles for everyone: an adjudicated item leaves them.
+SETTLED_BY_ADJUDICATION = ("adjudication", "disagreement")
+
+
+def adjudicated_ids(store: Store, rubric_id: str) -> set[int]:
+    """Items with a live adjudication on some field of ``rubric_id``."""
+    rows = store.db.conn.execute(
+        f"SELECT DISTINCT e.transcript_id FROM {LIVE} e WHERE e.rubric_id = ? "
+        f"AND e.source = '{ADJUDICATION}' AND substr(e.field, 1, 1) != '_'",
+        (rubric_id,),
+    )
+    return {r[0] for r in rows}
+
+
+def queue_done_ids(
+    store: Store, annotator: str, rubric_id: str, kind: str
+) -> tuple[set[int], dict[int, int]]:
+    """``acted_ids`` as a queue of ``kind`` counts it: in an adjudication queue an item is
+    done once anyone adjudicated it (a rater's own label settles nothing), in a disagreement
+    queue also then; in an errors queue once the auditor recorded an error reason on it."""
+    labeled, skipped = acted_ids(store, annotator, rubric_id)
+    if kind == "adjudication":
+        labeled = adjudicated_ids(store, rubric_id)
+    elif kind in SETTLED_BY_ADJUDICATION:
+        labeled |= adjudicated_ids(store, rubric_id)
+    elif kind == "errors":
+        labeled = {
+            r[0]
+            for r in store.db.conn.execute(
+                f"SELECT DISTINCT e.transcript_id FROM {LIVE} e WHERE e.rater = ? "
+                f"AND e.rubric_id = ? AND e.source = '{HUMAN}' AND e.field = '{ERROR}'",
+                (annotator, rubric_id),
+            )
+        }
+    return labeled, skipped
+
+
+def record_error_reason(
+    store: Store,
+    transcript_id: int,
+    *,
+    auditor: str,
+    rubric_id: str,
+    rubric_hash: str | None,
+    field: str,
+    classifier: str,
+    classifier_value: Any,
+    codes: Sequence[str],
+    note: str | None = None,
+    reference_value: Any = None,
+    seconds: float | None = None,
+) -> int:
+    """An auditor's reasons why ``classifier`` was wrong on ``field`` of an item: reason
+    codes (the rubric's ``audit_reasons``) and free text. An act like a comment (field
+    ``_error``), so undo covers it and it is never a label."""
+    text = (note or "").strip() or None
+    chosen = sorted(set(codes))
+    if not chosen and text is None:
+        raise ValueError("an error reason needs a reason code or a text")
+    value = {"field": field, "classifier": classifier, "said": classifier_value,
+             "reference": reference_value, "codes": chosen}  # fmt: skip
+    return append(store, transcript_id, rubric_id=rubric_id, field=ERROR, value=value,
+                  source=HUMAN, rater=auditor, rubric_hash=rubric_hash, note=text,
+                  seconds=seconds)  # fmt: skip
+
+
+def item_comments(store: Store, transcript_id: int, rubric_id: str) -> list[LabelEvent]:
+    """Every live comment on an item under the rubric (all authors), oldest first."""
+    rows = store.db.conn.execute(
+        f"SELECT {_E_COLUMNS} FROM {LIVE} e WHERE e.transcript_id = ? AND e.rubric_id = ? "
+        f"AND e.field = '{COMMENT}' ORDER BY e.id",
+        (transcript_id, rubric_id),
+    )
+    return [_event(r) for r in rows]
+
+
+def error_reasons(
+    store: Store, rubric_id: str | None = None, *, transcript_ids: Iterable[int] | None = None
+) -> list[LabelEvent]:
+    """Every live error reason (all auditors; each one, not only the newest), oldest first."""
+    where, params = _filters(rubric_id=rubric_id)
+    if transcript_ids is not None:
+        ids = list(transcript_ids)
+        if not ids:
+            return []
+        where.append(f"e.transcript_id IN ({_marks(ids)})")
+        params += ids
+    rows = store.db.conn.execute(
+        f"SELECT {_E_COLUMNS} FROM {LIVE} e WHERE e.field = '{ERROR}' "
+        f"{''.join(' AND ' + w for w in where)} ORDER BY e.id",
+        params,
+    )
+    return [_event(r) for r in rows]
+
+
 # -- undo ---------------------------------------------------------------------------------------
 
 

@@ -360,6 +360,8 @@ def next_assignment(
         raise QueueError("say who is labeling: an annotator name is required")
     q = _require(store, queue)
     rubric, chosen = _resolve_fields(store, q, rubric_id, fields)
+    if q.kind in SETTLED_KINDS:
+        return _next_settled(store, q, annotator, rubric)
     done = labels.done_clause(chosen)
     done_params = labels.done_params(rubric, chosen, annotator)
     # One ordered index walk per owner ('' and the annotator): an IN over both would sort.
@@ -387,6 +389,22 @@ def next_assignment(
         [annotator, q.name, annotator, *done_params],
     ).fetchone()
     return None if row is None else Assignment(*row[:6])
+
+
+# Kinds whose items are done by something other than the annotator's own labels (anyone's
+# adjudication, the auditor's error reason): decided by ``labels.queue_done_ids``. These queues
+# are short, so their members are walked in Python.
+SETTLED_KINDS = ("adjudication", "disagreement", "errors")
+
+
+def _next_settled(store: Store, q: Queue, annotator: str, rubric: str) -> Assignment | None:
+    done, skipped = labels.queue_done_ids(store, annotator, rubric, q.kind)
+    members = queue_members(store, q.name, annotator)
+    for a in members:
+        if a.transcript_id not in done and a.transcript_id not in skipped:
+            return a
+    waiting = [a for a in members if a.transcript_id in skipped and a.transcript_id not in done]
+    return min(waiting, key=lambda a: skipped[a.transcript_id], default=None)
 
 
 _TOTALS: dict[tuple[str, str, str], int] = {}
@@ -431,6 +449,11 @@ def queue_progress(
     q = _require(store, queue)
     rubric, chosen = _resolve_fields(store, q, rubric_id, fields)
     total = _total(store, q.name, q.created_at, annotator)
+    if q.kind in SETTLED_KINDS:
+        members = {a.transcript_id for a in queue_members(store, q.name, annotator)}
+        done_ids, skipped = labels.queue_done_ids(store, annotator, rubric, q.kind)
+        return Progress(done=len(members & done_ids), total=total,
+                        skipped=len({t for t in skipped if t in members} - done_ids))  # fmt: skip
     in_queue = (
         "EXISTS (SELECT 1 FROM assignments a WHERE a.queue = ? AND a.annotator IN (?, '') "
         "AND a.transcript_id = d.transcript_id)"

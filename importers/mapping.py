@@ -100,9 +100,15 @@ def build_spec(options: ImportOptions, label_map: str | None = "columns",
     """Check the mapping options once, before any record is read.
 
     ``label_map`` "paths" (formats that are not tables) allows label targets only."""
+    if options.label_source == "adjudication" and not (options.rater or "").strip():
+        raise ImportRequestError("--label-source adjudication needs --rater WHO (the adjudicator)")
     spec = TableSpec(values={k.strip().lower(): v.strip() for k, v in options.values.items()})
+    shared_note = None
     for target, column in options.maps.items():
         kind, _, field_id = target.partition(".")
+        if target == "note":  # one note column for every mapped label (e.g. a decision's reason)
+            shared_note = column
+            continue
         if label_map != "columns" and not (kind in LABEL_KINDS and field_id):
             raise ImportRequestError(
                 f"--map {target}={column}: the {fmt} format maps only labels "
@@ -127,9 +133,17 @@ def build_spec(options: ImportOptions, label_map: str | None = "columns",
             raise ImportRequestError(
                 f"--map {target}={column}: unknown target {target!r}; targets are "
                 f"{', '.join((*TARGETS, *DESIGN_TARGETS))}, or label.FIELD / score.FIELD / "
-                "note.FIELD"
+                "note.FIELD / note"
             )
+    if shared_note is not None and not spec.labels:
+        raise ImportRequestError(f"--map note={shared_note}: map a label.FIELD column too")
     for f_id, t in spec.labels.items():
+        t.note_column = t.note_column or shared_note
+        if options.label_source == "adjudication" and t.note_column is None:
+            raise ImportRequestError(
+                f"an adjudication needs its reason: map the column holding it with "
+                f"--map note=COLUMN (or note.{f_id}=COLUMN)"
+            )
         if t.value_column is None:
             raise ImportRequestError(
                 f"score.{f_id} or note.{f_id} is mapped but not label.{f_id}: map the label "
@@ -276,6 +290,11 @@ def labels_of(values: dict[str, Any], spec: TableSpec, options: ImportOptions) -
         raw_note = lookup(values, target.note_column)
         if target.note_column and not blank(raw_note):
             note = str(raw_note)
+        if note is None and options.label_source == "adjudication":
+            raise RecordError(
+                f"the adjudication of {target.field_id} has no reason: "
+                f"{target.note_column!r} is empty"
+            )
         drafts.append(
             LabelDraft(
                 rubric_id=target.rubric_id,

@@ -26,7 +26,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from db import Store
 from db import dataset as ds
-from db.labels import GoldPolicy, gold_for_item, resolve_rubric
+from db.labels import GoldPolicy, error_reasons, gold_for_item, resolve_rubric
 from db.models import LabelEvent
 
 FORMATS = ("jsonl", "csv", "parquet", "hf")
@@ -157,8 +157,13 @@ class Exporter:
         ):
             ids = [t["id"] for t in page]
             events = ds.labels_for(self.store, ids, rubric_ids=rubric_ids, include_meta=True)
+            errors: dict[int, list[dict[str, Any]]] = {}
+            for e in error_reasons(self.store, transcript_ids=ids):
+                if e.rubric_id in self.rubric_fields:
+                    errors.setdefault(e.transcript_id, []).append(error_reason_row(e))
             for t in page:
                 row = self._row(t, events.get(t["id"], []))
+                row["error_reasons"] = errors.get(t["id"], [])
                 if self.options.gold_only and not _any_gold(row):
                     report.skipped_no_gold += 1
                     continue
@@ -205,6 +210,16 @@ class Exporter:
         for lab in row["labels"]:
             report.labels_by_source[lab["source"]] += 1
             report.raters[(lab["source"], lab["rater"])] += 1
+
+
+def error_reason_row(e: LabelEvent) -> dict[str, Any]:
+    """An auditor's reasons why a classifier erred on one field of the item."""
+    value = e.value if isinstance(e.value, dict) else {}
+    return {"rubric_id": e.rubric_id, "field": value.get("field"),
+            "classifier": value.get("classifier"), "classifier_value": value.get("said"),
+            "reference_value": value.get("reference"), "codes": value.get("codes", []),
+            "text": e.note, "auditor": e.rater, "event_id": e.id,
+            "created_at": e.created_at}  # fmt: skip
 
 
 def _any_gold(row: dict[str, Any]) -> bool:
@@ -260,12 +275,13 @@ def flat_layout(exporter: Exporter) -> FlatLayout:
         if source == "classifier":
             columns.append(name + ".score")
             scores.add(name + ".score")
-    columns += ["labels_json", "notes_json"]
+    columns += ["labels_json", "notes_json", "error_reasons_json"]
     return FlatLayout(columns, scores)
 
 
 def flatten(row: dict[str, Any]) -> dict[str, Any]:
-    flat: dict[str, Any] = {k: v for k, v in row.items() if k not in ("gold", "labels", "notes")}
+    nested = ("gold", "labels", "notes", "error_reasons")
+    flat: dict[str, Any] = {k: v for k, v in row.items() if k not in nested}
     flat["metadata"] = _dumps(row["metadata"])
     for rid, fields in row["gold"].items():
         for f, g in fields.items():
@@ -281,6 +297,7 @@ def flatten(row: dict[str, Any]) -> dict[str, Any]:
             flat[name + ".score"] = lab["score"]
     flat["labels_json"] = _dumps(row["labels"])
     flat["notes_json"] = _dumps(row["notes"])
+    flat["error_reasons_json"] = _dumps(row.get("error_reasons", []))
     return flat
 
 

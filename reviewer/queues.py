@@ -4,8 +4,8 @@ Every kind turns the database into an ordered list of (annotator, transcript, re
 assignments, each with the sampling design that drew it: the item's inclusion probability
 and stratum. ``random`` and ``overlap`` draw n of the N matching unlabeled items (n/N);
 ``stratified`` and ``score-stratified`` draw n_h of the N_h items of each stratum (n_h/N_h);
-``disagreement``, ``uncertain`` and ``calibration`` pick items by what their labels say, which
-is no probability sample, so their probability is unknown (NULL) and estimates say so. The
+``disagreement``, ``uncertain``, ``calibration``, ``adjudication``, ``errors`` and ``flagged``
+pick items by what their labels say, which is no probability sample, so their probability is unknown (NULL) and estimates say so. The
 frame is the matching items without a human label when the queue is made.
 Assignments the order is a pure function of the database and the seed, so the same
 command on the same data builds the same queue. With no annotators named, one shared
@@ -25,6 +25,12 @@ Kinds:
 - ``uncertain``: items whose classifier vote fraction lies within ``margin`` of the rubric's
   threshold, nearest first.
 - ``calibration``: items with a resolved gold label, shuffled: for checking annotators.
+- ``adjudication``: items whose blind human labels differ on some field (with
+  ``with_classifier``, also items where the agreeing humans and a classifier differ), not yet
+  adjudicated, most important first (``find_adjudications`` says why that order).
+- ``errors``: items where classifier ``rater`` contradicts the gold label, the most
+  confident errors first: the auditor's queue.
+- ``flagged``: items someone flagged (a live flag), the longest-flagged first.
 """
 
 from __future__ import annotations
@@ -55,7 +61,11 @@ KINDS = (
     "disagreement",
     "uncertain",
     "calibration",
+    "adjudication",
+    "errors",
+    "flagged",
 )
+UNBLIND_KINDS = ("disagreement", "adjudication", "errors")
 DEFAULT_MARGIN = 0.15
 DEFAULT_OVERLAP_SIZE = 50
 
@@ -80,6 +90,8 @@ class QueueRequest:
     min_humans: int = 2
     imported_as_human: bool = False
     replace: bool = False
+    rater: str | None = None  # errors: the classifier audited
+    with_classifier: bool = False  # adjudication: also humans-vs-classifier disagreements
     extra: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
@@ -206,6 +218,14 @@ def plan(store: Store, req: QueueRequest, rubric: Rubric) -> Iterator[tuple]:
                 yield who, tid, reason, None, None
     elif kind == "uncertain":
         found = _cap(find_uncertain(store, rubric, req), req.size, req.limit)
+        for who in owners:
+            for tid, reason in found:
+                yield who, tid, reason, None, None
+    elif kind in ("adjudication", "errors", "flagged"):
+        # Picked by what their labels say: no probability sample, so no inclusion probability.
+        finder = {"adjudication": find_adjudications, "errors": find_errors,
+                  "flagged": find_flagged}[kind]  # fmt: skip
+        found = _cap(finder(store, rubric, req), req.size, req.limit)
         for who in owners:
             for tid, reason in found:
                 yield who, tid, reason, None, None
@@ -342,6 +362,115 @@ def find_disagreements(
             yield tid, "disagreement: " + "; ".join(reasons)
 
 
+def find_adjudications(store: Store, rubric: Rubric, req: QueueRequest) -> list[tuple[int, str]]:
+    """Items an adjudicator should settle, most important first.
+
+    Candidates: on some field not yet adjudicated, the blind human labels differ (and with
+    ``req.with_classifier``, also fields where the humans agree and a classifier does not).
+    Order: items with human-human disputes before classifier-only ones (only those leave gold
+    unresolved); then more disputed fields (one decision settles more); then the more even
+    split (a 2-2 split has no majority that could stand in for a decision, a 3-1 has); then
+    more human raters (more labels hang on it); then transcript id.
+    """
+    policy = GoldPolicy(min_humans=1, imported_as_human=req.imported_as_human)
+    allowed = _in_filters(store, req)
+    fields = [req.field] if req.field else list(rubric.field_ids)
+    found: list[tuple[tuple, int, str]] = []
+    for tid, events in ds.iter_item_labels(store, rubric_ids=[rubric.id]):
+        if allowed is not None and tid not in allowed:
+            continue
+        disputes, evenness, raters, reasons = 0, 0.0, 0, []
+        classifier_only = 0
+        for f in fields:
+            if any(e.field == f and e.source == "adjudication" for e in events):
+                continue
+            humans = human_blind_labels(events, f, policy)
+            counts: dict[Any, int] = {}
+            for e in humans.values():
+                counts[canonical_value(e.value)] = counts.get(canonical_value(e.value), 0) + 1
+            if len(counts) > 1:
+                disputes += 1
+                evenness = max(evenness, min(counts.values()) / len(humans))
+                raters = max(raters, len(humans))
+                split = ", ".join(f"{r}={show_value(humans[r].value)}" for r in sorted(humans))
+                reasons.append(f"{f}: humans differ ({split})")
+            elif counts and req.with_classifier:
+                agreed = next(iter(counts))
+                for e in events:
+                    if (
+                        e.field == f
+                        and e.source == "classifier"
+                        and canonical_value(e.value) != agreed
+                    ):
+                        classifier_only += 1
+                        reasons.append(
+                            f"{f}: humans={show_value(agreed)} vs {e.rater}={show_value(e.value)}"
+                        )
+                        break
+        if reasons:
+            rank = (0 if disputes else 1, -disputes, -evenness, -raters, -classifier_only, tid)
+            found.append((rank, tid, "adjudication: " + "; ".join(reasons)))
+    found.sort()
+    return [(tid, reason) for _, tid, reason in found]
+
+
+def find_errors(store: Store, rubric: Rubric, req: QueueRequest) -> list[tuple[int, str]]:
+    """Items where classifier ``req.rater`` contradicts the gold label (adjudicated, else
+    ``req.min_humans`` unanimous blind humans), the most confident errors first: a vote
+    fraction far from the threshold on the wrong side says the classifier was sure."""
+    if not req.rater:
+        raise QueueError("an errors queue needs --rater CLASSIFIER (the classifier to audit)")
+    policy = GoldPolicy(min_humans=req.min_humans, imported_as_human=req.imported_as_human)
+    threshold = rubric.classifier.threshold if rubric.classifier else 0.5
+    allowed = _in_filters(store, req)
+    fields = [req.field] if req.field else list(rubric.field_ids)
+    found: list[tuple[tuple, int, str]] = []
+    seen_rater = False
+    for tid, events in ds.iter_item_labels(store, rubric_ids=[rubric.id]):
+        if allowed is not None and tid not in allowed:
+            continue
+        gold = gold_for_item(events, fields, policy)
+        reasons, confidence = [], 0.0
+        for f in fields:
+            said = [e for e in events if e.field == f and e.source == "classifier"
+                    and e.rater == req.rater]  # fmt: skip
+            seen_rater = seen_rater or bool(said)
+            if (
+                not said
+                or not gold[f].resolved
+                or canonical_value(said[0].value) == canonical_value(gold[f].value)
+            ):
+                continue
+            score = said[0].score
+            confidence = max(confidence, abs(score - threshold) if score is not None else 0.0)
+            votes = f" ({score:.2f})" if score is not None else ""
+            reasons.append(f"{f}: {req.rater} said {show_value(said[0].value)}{votes}, "
+                           f"gold {show_value(gold[f].value)}")  # fmt: skip
+        if reasons:
+            found.append(((-round(confidence, 9), tid), tid, "errors: " + "; ".join(reasons)))
+    if not seen_rater:
+        known = sorted(
+            {s[3] for s in labels.label_slots(store, [rubric.id]) if s[2] == "classifier"}
+        )
+        raise QueueError(f"no classifier {req.rater!r} has labels under {rubric.id} "
+                         f"(classifiers: {', '.join(known) or 'none'})")  # fmt: skip
+    found.sort()
+    return [(tid, reason) for _, tid, reason in found]
+
+
+def find_flagged(store: Store, rubric: Rubric, req: QueueRequest) -> list[tuple[int, str]]:
+    """Items with a live flag under the rubric, the longest-flagged first."""
+    allowed = _in_filters(store, req)
+    first: dict[int, tuple[int, list[str]]] = {}
+    for e in labels.current_labels(store, rubric_id=rubric.id, field=labels.FLAG):
+        if e.value is not True or (allowed is not None and e.transcript_id not in allowed):
+            continue
+        since, who = first.get(e.transcript_id, (e.id, []))
+        first[e.transcript_id] = (min(since, e.id), [*who, e.rater])
+    ordered = sorted(first.items(), key=lambda item: item[1][0])
+    return [(tid, "flagged by " + ", ".join(sorted(who))) for tid, (_, who) in ordered]
+
+
 def find_uncertain(store: Store, rubric: Rubric, req: QueueRequest) -> list[tuple[int, str]]:
     """Items whose classifier score on the scored field lies within the margin of the
     rubric's threshold, nearest first (ties by id)."""
@@ -408,7 +537,7 @@ def build_queue(store: Store, req: QueueRequest) -> tuple[Queue, int]:
             f"rubric {rubric.id!r} has no field {req.field!r} "
             f"(fields: {', '.join(rubric.field_ids)})"
         )
-    blind = req.blind if req.blind is not None else req.kind != "disagreement"
+    blind = req.blind if req.blind is not None else req.kind not in UNBLIND_KINDS
     params = {
         "seed": req.seed,
         "size": req.size,
@@ -419,9 +548,11 @@ def build_queue(store: Store, req: QueueRequest) -> tuple[Queue, int]:
         **({"field": req.field} if req.field else {}),
         **(
             {"min_humans": req.min_humans, "imported_as_human": req.imported_as_human}
-            if req.kind in ("calibration", "disagreement")
+            if req.kind in ("calibration", "disagreement", "adjudication", "errors")
             else {}
         ),
+        **({"rater": req.rater} if req.kind == "errors" else {}),
+        **({"with_classifier": req.with_classifier} if req.kind == "adjudication" else {}),
         **req.extra,
     }
     try:
@@ -470,6 +601,11 @@ _EMPTY_HINTS = {
     "disagreement": "no item has blind human labels that differ from each other or from a "
     "classifier, or every such item is adjudicated",
     "uncertain": "no classifier score lies within --margin of the threshold; widen --margin",
+    "adjudication": "no item has blind human labels that differ (add --with-classifier for "
+    "human-vs-classifier disagreements), or every such item is adjudicated",
+    "errors": "the classifier agrees with every gold label it can be checked against (gold needs "
+    "an adjudication or --min-humans agreeing blind humans)",
+    "flagged": "no item has a live flag under this rubric",
     "calibration": "no item has a gold label: it needs an adjudication or --min-humans agreeing "
     "blind humans; for an imported gold set pass --imported-as-human --min-humans 1",
 }

@@ -8,10 +8,28 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from rubrics.model import FIELD_KINDS, Category, ClassifierSpec, Field, Rubric
+from rubrics.model import FIELD_KINDS, Category, ClassifierSpec, ErrorReason, Field, Rubric
 
 _ID = re.compile(r"^[a-z][a-z0-9_]*$")
-RESERVED_KEYS = {"u", "s", "f", "c", "/", "?", "q", "e", "j", "k", "m", "v"}
+RESERVED_KEYS = {
+    "u",
+    "s",
+    "f",
+    "c",
+    "/",
+    "?",
+    "q",
+    "e",
+    "j",
+    "k",
+    "m",
+    "v",
+    "p",
+    "r",
+    "x",
+    "[",
+    "]",
+}
 
 
 class RubricError(ValueError):
@@ -180,6 +198,7 @@ def _build(data: dict[str, Any], problems: list[str], text: str, origin: str) ->
                 temperature=float(raw_cls.get("temperature", 1.0)),
                 max_tokens=int(raw_cls.get("max_tokens", 1024)),
             )
+    error_reasons = _error_reasons(data.get("error_reasons", []), problems)
     if problems:
         return None
     return Rubric(
@@ -189,6 +208,30 @@ def _build(data: dict[str, Any], problems: list[str], text: str, origin: str) ->
         description=description,
         fields=tuple(fields),
         classifier=classifier,
+        error_reasons=error_reasons,
         source_text=text,
         origin=origin,
     )
+
+
+def _error_reasons(raw: Any, problems: list[str]) -> tuple[ErrorReason, ...]:
+    """``[[error_reasons]]`` tables (id, label): the codes auditors tag classifier errors with."""
+    if not isinstance(raw, list):
+        problems.append("error_reasons: must be a list of [[error_reasons]] tables")
+        return ()
+    out = []
+    for i, entry in enumerate(raw):
+        where = f"error_reasons[{i}]"
+        if not isinstance(entry, dict):
+            problems.append(f"{where}: must be a table")
+            continue
+        rid = _str(entry, "id", where, problems)
+        if rid and not _ID.match(rid):
+            problems.append(f"{where}: id must be lower_snake_case")
+        label = entry.get("label", rid)
+        out.append(ErrorReason(rid, label if isinstance(label, str) and label else rid))
+    if len({r.id for r in out}) != len(out):
+        problems.append("error_reasons: ids repeat")
+    if len(out) > 9:
+        problems.append("error_reasons: at most 9 (keys 1-9 choose them)")
+    return tuple(out)

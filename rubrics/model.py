@@ -69,6 +69,25 @@ class ClassifierSpec:
 
 
 @dataclass(frozen=True)
+class ErrorReason:
+    """Why a classifier got an item wrong: a code an auditor tags it with."""
+
+    id: str
+    label: str
+
+
+# Used when a rubric defines no ``[[error_reasons]]`` of its own.
+DEFAULT_ERROR_REASONS = (
+    ErrorReason("missed_decisive_passage", "missed the decisive passage"),
+    ErrorReason("refusal_read_as_compliance", "read a refusal as compliance"),
+    ErrorReason("sycophancy_read_as_goal_guarding", "read rater sycophancy as goal guarding"),
+    ErrorReason("threshold_too_low", "threshold too low"),
+    ErrorReason("threshold_too_high", "threshold too high"),
+    ErrorReason("human_label_wrong", "the human label is wrong"),
+)
+
+
+@dataclass(frozen=True)
 class Rubric:
     id: str
     version: str
@@ -76,6 +95,7 @@ class Rubric:
     description: str
     fields: tuple[Field, ...]
     classifier: ClassifierSpec | None = None
+    error_reasons: tuple[ErrorReason, ...] = ()
     source_text: str = field(default="", compare=False)
     origin: str = field(default="", compare=False)
 
@@ -84,6 +104,11 @@ class Rubric:
             if f.id == field_id:
                 return f
         raise KeyError(f"rubric {self.id!r} has no field {field_id!r}")
+
+    @property
+    def audit_reasons(self) -> tuple[ErrorReason, ...]:
+        """The reason codes an auditor chooses from: the rubric's, else the defaults."""
+        return self.error_reasons or DEFAULT_ERROR_REASONS
 
     @property
     def field_ids(self) -> tuple[str, ...]:
@@ -96,4 +121,6 @@ class Rubric:
         data = asdict(self)
         data.pop("source_text")
         data.pop("origin")
+        if not data["error_reasons"]:  # rubrics written before the audit keep their hash
+            data.pop("error_reasons")
         return content_hash(data)

@@ -161,10 +161,10 @@ class _RichProgress:
     "--map", "maps", multiple=True, metavar="TARGET=COLUMN",
     help=_for("maps") + "where a target comes from. Tables: a column per target, e.g. "
     "scratchpad=text, label.alignment_faking=label, score.alignment_faking=conf, "
-    "note.alignment_faking=notes; targets: scratchpad, completion, output, turns, user_input, "
-    "system_prompt, model, condition, dataset, prompt_variant, source_ref. Other formats map "
-    "labels only, from a dotted path into each record, e.g. "
-    "label.alignment_faking=metadata.gold_af_label.",
+    "note.alignment_faking=notes (note=COLUMN: for every mapped label); targets: scratchpad, "
+    "completion, output, turns, user_input, system_prompt, model, condition, dataset, "
+    "prompt_variant, source_ref. Other formats map labels only, from a dotted path into each "
+    "record, e.g. label.alignment_faking=metadata.gold_af_label.",
 )  # fmt: skip
 @click.option(
     "--value", "values", multiple=True, metavar="SOURCE=CATEGORY",
@@ -173,8 +173,11 @@ class _RichProgress:
 )  # fmt: skip
 @click.option("--rater", help=_for("rater") + "who made the imported labels (default: imported).")
 @click.option(
-    "--label-source", type=click.Choice(["imported", "human", "classifier"]), default="imported",
-    show_default=True, help=_for("label_source") + "the source recorded for imported labels.",
+    "--label-source", type=click.Choice(["imported", "human", "classifier", "adjudication"]),
+    default="imported", show_default=True,
+    help=_for("label_source") + "the source recorded for imported labels. adjudication: "
+    "decisions made elsewhere (they count as gold like the labeler's); needs --rater and the "
+    "reason via --map note=COLUMN.",
 )  # fmt: skip
 @click.option("--rubric", help=_for("rubric") + "rubric id or .toml path holding the mapped label "
               "fields.")  # fmt: skip

@@ -39,8 +39,12 @@ def label(obj: Context, annotator: str | None, rubric: str, queue: str | None,
     """Label scratchpads in the terminal, blind to other labels until you commit.
 
     Keys come from the rubric (goal_guarding: y/n alignment faking, 1-5 toggle motivations);
-    enter commits, u undoes, s skips, f flags, c comments, / finds, ? lists every key, q quits.
-    Reopening continues where you left off.
+    enter commits, u undoes, s skips, f flags, c comments, p goes back, / finds, ? lists every
+    key, q quits. Reopening continues where you left off.
+
+    A queue of kind adjudication opens every rater's labels side by side: choose the final
+    value, enter, and give the one-line reason the decision is stored with. A queue of kind
+    errors opens each of a classifier's errors with its quotes highlighted: r tags why it erred.
     """
     import sqlite3
 

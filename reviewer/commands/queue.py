@@ -13,7 +13,11 @@ KIND_HELP = (
     "condition; score-stratified: --size items (default 200) over model x condition x classifier "
     "score bins, Neyman allocation, inclusion probabilities recorded for weighted estimates; overlap: one set every --annotator labels (agreement); disagreement: humans vs "
     "each other or a classifier (adjudication; unblind by default); uncertain: classifier vote "
-    "fraction within --margin of the threshold, nearest first; calibration: items with a gold label."
+    "fraction within --margin of the threshold, nearest first; calibration: items with a gold label; "
+    "adjudication: items whose blind human labels differ (--with-classifier: also humans vs a "
+    "classifier), human splits first, then more disputed fields, then the most even split; "
+    "errors: items where classifier --rater contradicts the gold label, most confident first; "
+    "flagged: items someone flagged, the longest-flagged first."
 )
 
 
@@ -26,7 +30,8 @@ def queue() -> None:
 @click.argument("name")
 @click.option("--kind", required=True,
               type=click.Choice(["random", "stratified", "score-stratified", "overlap",
-                                 "disagreement", "uncertain", "calibration"]),
+                                 "disagreement", "uncertain", "calibration", "adjudication",
+                                 "errors", "flagged"]),
               help=KIND_HELP)  # fmt: skip
 @click.option("--annotator", "annotators", multiple=True,
               help="Who labels it (repeat for several). None: anyone may work through it.")  # fmt: skip
@@ -41,13 +46,14 @@ def queue() -> None:
 @click.option("--dataset", help="Only transcripts of this dataset.")
 @click.option("--blind/--no-blind", default=None,
               help="Hide classifier and other labels until the annotator commits. Default: "
-              "blind, except for disagreement queues (adjudicators see every label).")  # fmt: skip
+              "blind, except for disagreement, adjudication and errors queues (adjudicators "
+              "and auditors see every label).")  # fmt: skip
 @click.option("--margin", type=float, default=0.15, show_default=True,
               help="uncertain: how far from the threshold a vote fraction may be.")  # fmt: skip
 @click.option("--field", "field_id", help="uncertain/disagreement/calibration: look at this "
               "field only (uncertain default: the rubric's binary field).")  # fmt: skip
 @click.option("--min-humans", type=int, default=2, show_default=True,
-              help="calibration: humans needed for a unanimous gold label.")  # fmt: skip
+              help="calibration, errors: humans needed for a unanimous gold label.")  # fmt: skip
 @click.option("--imported-as-human", is_flag=True,
               help="Count imported labels (e.g. a published gold set) as human labels.")  # fmt: skip
 @click.option("--classifier", help="score-stratified: the classifier whose score makes the "
@@ -55,11 +61,16 @@ def queue() -> None:
 @click.option("--replace", is_flag=True,
               help="NAME exists: the new queue becomes NAME (next version); the old one is kept "
               "with its assignments as NAME@vK.")  # fmt: skip
+@click.option("--rater", help="errors: the classifier (rater name) whose errors are audited.")
+@click.option("--with-classifier", is_flag=True,
+              help="adjudication: also queue items where the humans agree and a classifier "
+              "does not.")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @pass_context
 def queue_create(obj: Context, name: str, kind: str, annotators: tuple[str, ...],
                  rubric_id: str, size, limit, seed, model, condition, dataset, blind, margin,
-                 field_id, min_humans, imported_as_human, classifier, replace,
+                 field_id, min_humans, imported_as_human, classifier, replace, rater,
+                 with_classifier,
                  as_json) -> None:  # fmt: skip
     """Create queue NAME of --kind and store its assignments.
 
@@ -68,6 +79,8 @@ def queue_create(obj: Context, name: str, kind: str, annotators: tuple[str, ...]
     reviewer queue create agree --kind overlap --annotator ann --annotator bob --size 40
     reviewer queue create adjudicate --kind disagreement
     reviewer queue create sample --kind score-stratified --size 200
+    reviewer queue create settle --kind adjudication --annotator carol
+    reviewer queue create audit --kind errors --rater claude-run-3 --annotator dana
     """
     from db.queues import QueueError, queue_annotators
     from reviewer.queues import QueueRequest, build_queue
@@ -76,8 +89,8 @@ def queue_create(obj: Context, name: str, kind: str, annotators: tuple[str, ...]
         name=name, kind=kind, rubric_id=rubric_id, annotators=annotators, size=size,
         limit=limit, seed=seed, model=model, condition=condition, dataset=dataset, blind=blind,
         margin=margin, field=field_id, min_humans=min_humans,
-        imported_as_human=imported_as_human, replace=replace,
-        extra={"classifier": classifier} if classifier else {},
+        imported_as_human=imported_as_human, replace=replace, rater=rater,
+        with_classifier=with_classifier, extra={"classifier": classifier} if classifier else {},
     )  # fmt: skip
     try:
         q, written = build_queue(obj.store, request)

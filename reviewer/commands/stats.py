@@ -107,6 +107,10 @@ def stats(
     _check_positive(positive, specs, source)
     fields = [analyse_field(spec, n_resamples=resamples, seed=seed) for spec in specs]
     report = {"source": source, "phase": None if ratings_path else phase, "fields": fields}
+    if ratings_path is None:
+        from reviewer.agreement.error_reasons import error_reason_report
+
+        report["error_reasons"] = error_reason_report(obj.store, [rubric_id] if rubric_id else None)
     if as_json:
         click.echo(json.dumps(report, indent=2, ensure_ascii=False))
         return

@@ -193,6 +193,8 @@ def print_report(report: dict[str, Any], console: Console | None = None) -> None
         left_out = no_shared_line(field)
         if left_out is not None:
             console.print(left_out, style="dim")
+    if report.get("error_reasons"):
+        console.print(error_reasons_table(report["error_reasons"]))
     console.print(
         Text(
             "Intervals: item bootstrap percentile intervals (AUROC: DeLong; AP: item "
@@ -202,3 +204,22 @@ def print_report(report: dict[str, Any], console: Console | None = None) -> None
             style="dim",
         )
     )
+
+
+def error_reasons_table(groups: list[dict[str, Any]]) -> Table:
+    """Auditors' reasons why a classifier erred, per field, classifier and category."""
+    table = Table(title="Why the classifiers erred (auditors' error reasons)", title_justify="left")
+    for column in ("field", "classifier", "said (gold)", "reason", "items", "e.g. transcripts"):
+        table.add_column(column)
+    for g in groups:
+        gold = ", ".join(f"{ref} {n}" for ref, n in g["reference"].items())
+        head = (literal(g["field"]), literal(g["classifier"]), literal(f"{g['category']} ({gold})"))
+        table.add_row(*head, Text("any reason", style="bold"), str(g["items"]),
+                      " ".join(f"#{t}" for t in g["examples"]))  # fmt: skip
+        for r in g["reasons"]:
+            table.add_row("", "", "", literal(r["label"]), str(r["items"]),
+                          " ".join(f"#{t}" for t in r["examples"]))  # fmt: skip
+        for t in g["texts"][:3]:
+            table.add_row("", "", "", literal(f"\u201c{t['text'][:70]}\u201d"), "",
+                          f"#{t['transcript_id']}")  # fmt: skip
+    return table

@@ -6,13 +6,17 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from textual import on
 from textual.app import App, SystemCommand
 from textual.screen import Screen
 
 from db import Store
 from db.labeling import LabelQueue
 from db.labels import resolve_rubric
+from db.writer import SerialWriter
 from reviewer.tui.screens.labeling import LabelScreen
+from reviewer.tui.screens.stats import TranscriptChosen
+from reviewer.tui.session import SessionSettings
 from rubrics import Rubric
 
 
@@ -41,6 +45,8 @@ class LabelerApp(App):
         self.blind = blind
         self.seed = seed
         self.clock = clock
+        # Every database job of every screen runs on this one thread, in the order handed in.
+        self.writer = SerialWriter(store)
 
     @property
     def rubric(self) -> Rubric:
@@ -54,6 +60,9 @@ class LabelerApp(App):
     def on_mount(self) -> None:
         self.push_screen(LabelScreen())
 
+    def on_unmount(self) -> None:
+        self.writer.close(wait=False)
+
     @property
     def label_screen(self) -> LabelScreen:
         for screen in self.screen_stack:
@@ -62,6 +71,8 @@ class LabelerApp(App):
         raise LookupError("the labeling screen is not open")
 
     def queue_label(self, queue: LabelQueue | None) -> str:
+        if queue is not None and queue.items is not None:
+            return f"audit of {len(queue.items)} item(s), {queue.params.get('title', 'a list')}"
         if self.queue_name is None:
             return f"all, seeded random order ({self.rubric.id})"
         reason = f" ({queue.reason})" if queue is not None else ""
@@ -87,9 +98,62 @@ class LabelerApp(App):
                                 self.toggle_blind)  # fmt: skip
         yield SystemCommand("Jump to item", "Open a transcript by its id",
                             lambda: self.label_screen.jump())  # fmt: skip
+        yield SystemCommand("Search transcripts", "Full-text search of scratchpads and outputs; "
+                            "open a hit", self.search_transcripts)  # fmt: skip
+        yield SystemCommand("Switch queue", "Label another queue of this database",
+                            self.pick_queue)  # fmt: skip
         yield SystemCommand("Statistics", "Agreement statistics for this rubric", self.open_stats)
         yield SystemCommand("Show keys", "Every key of the labeler",
                             lambda: self.label_screen.action_help())  # fmt: skip
+
+    def pick_queue(self) -> None:
+        from db.queues import list_queues
+        from reviewer.tui.screens.dialogs import PickDialog
+
+        choices = [("", "all transcripts, seeded random order")]
+        choices += [(q.name, f"{q.kind}, {q.rubric_id}") for q in list_queues(self.store)]
+
+        def done(name: str | None) -> None:
+            if name is None:
+                return
+            self.queue_name = name or None
+            self.blind = True
+            self.label_screen.reopen()
+
+        self.push_screen(PickDialog("Switch to which queue?", choices), done)
+
+    def search_transcripts(self) -> None:
+        from db.agreement_data import transcript_briefs
+        from reviewer.tui.screens.dialogs import PickDialog, TextPrompt
+
+        def searched(query: str | None) -> None:
+            if not query or not query.strip():
+                return
+            briefs = self.writer.call(lambda: transcript_briefs(
+                self.store, self.store.search(query.strip(), limit=30)))  # fmt: skip
+            if not briefs:
+                self.notify(f"no transcript contains {query.strip()!r}", markup=False)
+                return
+            choices = [(str(b["id"]), f"#{b['id']} {b['model'] or '?'}/{b['condition'] or '?'} "
+                        + " ".join((b["scratchpad"] or "").split())[:70]) for b in briefs]  # fmt: skip
+            self.push_screen(PickDialog(f"{len(choices)} match(es): enter opens one", choices),
+                             lambda tid: tid and self.label_screen.open_item(int(tid)))  # fmt: skip
+
+        self.push_screen(TextPrompt("Search transcripts (SQLite full-text query)"), searched)
+
+    @on(TranscriptChosen)
+    def audit_transcript(self, message: TranscriptChosen) -> None:
+        """A transcript picked in a statistics cell: audit the cell from that item on."""
+        items = list(message.items or [message.transcript_id])
+        if message.transcript_id in items:
+            start = items.index(message.transcript_id)
+            items = items[start:] + items[:start]
+        settings = SessionSettings(
+            self.store, self.annotator, self.rubric, blind=False, seed=self.seed,
+            clock=self.clock, items=items,
+            params={"rater": message.rater, "field": message.field, "title": message.title},
+        )  # fmt: skip
+        self.push_screen(LabelScreen(settings))
 
     def switch_rubric(self, rubric_id: str) -> None:
         self.rubric = resolve_rubric(self.store, rubric_id)

@@ -12,7 +12,7 @@ from typing import Any
 
 from db import Store
 from db.labeling import item_transcript
-from db.labels import others_labels, own_events
+from db.labels import item_comments, others_labels, own_events
 from db.models import LabelEvent
 
 
@@ -22,13 +22,15 @@ class ItemBundle:
     position: int | None = None
     own: list[LabelEvent] = field(default_factory=list)
     others: list[LabelEvent] | None = None
+    all_comments: list[LabelEvent] = field(default_factory=list)
 
     @property
     def id(self) -> int:
         return self.transcript["id"]
 
     def own_label(self, phase: str) -> dict[str, Any]:
-        return {e.field: e.value for e in self.own if e.phase == phase and not e.field.startswith("_")}  # fmt: skip
+        return {e.field: e.value for e in self.own
+                if e.phase == phase and e.source == "human" and not e.field.startswith("_")}  # fmt: skip
 
     @property
     def latest_label(self) -> dict[str, Any]:
@@ -48,8 +50,18 @@ class ItemBundle:
         return [span for spans in by_field.values() for span in spans]
 
     @property
+    def adjudicated(self) -> dict[str, Any]:
+        """This adjudicator's current decision on the item (field -> value)."""
+        return {e.field: e.value for e in self.own if e.source == "adjudication"}
+
+    @property
+    def error_reasons(self) -> list[LabelEvent]:
+        """This auditor's live reasons why a classifier erred on the item."""
+        return [e for e in self.own if e.field == "_error"]
+
+    @property
     def committed(self) -> bool:
-        return any(not e.field.startswith("_") for e in self.own)
+        return any(not e.field.startswith("_") and e.source == "human" for e in self.own)
 
     @property
     def revealed(self) -> bool:
@@ -63,6 +75,17 @@ class ItemBundle:
     @property
     def comments(self) -> list[str]:
         return [e.note or "" for e in self.own if e.field == "_comment"]
+
+    def comments_with_authors(self, show_others: bool) -> list[tuple[str, str]]:
+        """(author, text) of every comment: the annotator's own, and others' once revealed."""
+        own = {e.id for e in self.own if e.field == "_comment"}
+        out = []
+        for e in self.all_comments or [e for e in self.own if e.field == "_comment"]:
+            if e.id in own:
+                out.append(("you", e.note or ""))
+            elif show_others:
+                out.append((e.rater, e.note or ""))
+        return out
 
 
 def load_bundle(
@@ -82,4 +105,5 @@ def load_bundle(
     )
     if not blind or bundle.committed or bundle.revealed:
         bundle.others = others_labels(store, transcript_id, annotator, rubric_id)
+        bundle.all_comments = item_comments(store, transcript_id, rubric_id)
     return bundle

@@ -43,3 +43,10 @@ def test_help_screen(snap_compare, app):
 
 def test_audit_screen(snap_compare, make_app):
     assert snap_compare(make_app(blind=False), terminal_size=SIZE, run_before=_before())
+
+
+def test_highlighted_quotes(snap_compare, make_app):
+    """Audit mode: the classifier's quote highlighted where it points, the cursor on it (])."""
+    assert snap_compare(
+        make_app(blind=False), terminal_size=SIZE, run_before=_before("bracketright")
+    )

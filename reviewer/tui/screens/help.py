@@ -21,14 +21,26 @@ GENERAL_KEYS = [
     ("/", "find text in the transcript (again: next match)"),
     ("m", "mark evidence: first press sets the start, second the end"),
     ("e", "attach the marked passage (or the last find) to a category"),
+    ("x", "remove your evidence span under the cursor"),
+    (
+        "] / [",
+        "jump to the next / previous highlight: your evidence, and after the reveal the "
+        "classifier's quotes and other raters' spans",
+    ),
     ("escape", "clear the mark"),
+    ("p", "back to the previous item of this session, again: further back (your label is shown)"),
+    ("r", "audit: tag why the classifier was wrong (reason codes and text)"),
     ("up/down, j/k", "move the cursor a line"),
     ("left/right", "move the cursor a word"),
     ("pgup/pgdn, home/end", "move a page / to the start or end"),
     ("v", "show / fold the system prompt (shift+up/down scroll it)"),
-    ("ctrl+p", "command palette: switch rubric, blind/audit mode, statistics, jump to item"),
+    (
+        "ctrl+p",
+        "command palette: switch rubric or queue, blind/audit mode, statistics, jump "
+        "to item, search transcripts",
+    ),
     ("?", "this help"),
-    ("q", "quit (after every pending write is saved)"),
+    ("q", "quit (after every pending write is saved; asks first if a choice is not committed)"),
 ]
 
 

@@ -3,7 +3,8 @@ transcripts behind each cell (the auditor's way in to classifier errors).
 
 Self-contained: give it a database path and a rubric id and push it. Statistics are computed
 in a worker thread with its own database connection; the screen only renders results.
-Selecting a transcript in a cell's list posts ``TranscriptChosen`` (it bubbles to the App).
+Selecting a transcript in a cell's list posts ``TranscriptChosen``; the labeler app opens
+the cell's transcripts in audit mode from there.
 """
 
 from __future__ import annotations
@@ -32,10 +33,23 @@ def _fmt(value: float | None) -> str:
 
 
 class TranscriptChosen(Message):
-    """An auditor picked a transcript from a confusion-matrix cell."""
+    """An auditor picked a transcript from a confusion-matrix cell: the app opens the cell's
+    ``items`` from that one on, in audit mode, judging ``rater`` on ``field``."""
 
-    def __init__(self, transcript_id: int) -> None:
+    def __init__(
+        self,
+        transcript_id: int,
+        *,
+        items: list[int] | None = None,
+        rater: str | None = None,
+        field: str | None = None,
+        title: str | None = None,
+    ) -> None:
         self.transcript_id = transcript_id
+        self.items = items
+        self.rater = rater
+        self.field = field
+        self.title = title
         super().__init__()
 
 
@@ -57,10 +71,15 @@ class TranscriptListScreen(Screen):
 
     BINDINGS = [Binding("escape", "app.pop_screen", "Back")]
 
-    def __init__(self, title: str, transcripts: list[dict[str, Any]]) -> None:
+    def __init__(
+        self, title: str, transcripts: list[dict[str, Any]], *, rater: str | None = None,
+        field: str | None = None,
+    ) -> None:  # fmt: skip
         super().__init__()
         self.heading = title
         self.transcripts = transcripts
+        self.rater = rater
+        self.field = field
 
     def compose(self) -> ComposeResult:
         yield Static(literal(self.heading), id="cell-title")
@@ -79,7 +98,9 @@ class TranscriptListScreen(Screen):
 
     @on(OptionList.OptionSelected, "#cell-transcripts")
     def _chosen(self, event: OptionList.OptionSelected) -> None:
-        self.post_message(TranscriptChosen(int(event.option.id)))
+        self.post_message(TranscriptChosen(
+            int(event.option.id), items=[t["id"] for t in self.transcripts], rater=self.rater,
+            field=self.field, title=self.heading))  # fmt: skip
 
 
 class StatsScreen(Screen):
@@ -250,10 +271,13 @@ class StatsScreen(Screen):
         reference_label, rater_label = labels[row], labels[col - 1]
         items = result.cells[self.comparison_index].get((reference_label, rater_label), [])
         self.open_cell(f"{result.report['field']}: {v['reference']} said {reference_label}, "
-                       f"{v['rater']} said {rater_label} ({len(items)} transcripts)", items)  # fmt: skip
+                       f"{v['rater']} said {rater_label} ({len(items)} transcripts)", items,
+                       rater=v["rater"], field=result.report["field"])  # fmt: skip
 
     @work(thread=True, exclusive=True, group="cell")
-    def open_cell(self, title: str, items: list[int]) -> None:
+    def open_cell(
+        self, title: str, items: list[int], *, rater: str | None = None, field: str | None = None
+    ) -> None:
         from db import Store
         from db.agreement_data import transcript_briefs
 
@@ -262,4 +286,6 @@ class StatsScreen(Screen):
             briefs = transcript_briefs(store, items)
         finally:
             store.close()
-        self.app.call_from_thread(self.app.push_screen, TranscriptListScreen(title, briefs))
+        self.app.call_from_thread(
+            self.app.push_screen, TranscriptListScreen(title, briefs, rater=rater, field=field)
+        )

@@ -10,6 +10,7 @@ from typing import Any
 
 from rich.console import Group
 from rich.padding import Padding
+from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
@@ -35,22 +36,113 @@ class SidePanel(LinesView):
 
     def show(self, rubric: Rubric, draft: Draft, *, own_blind: dict[str, Any],
              own_revised: dict[str, Any], others: list[LabelEvent] | None,
-             rubric_hash: str) -> None:  # fmt: skip
+             rubric_hash: str, comments: list[tuple[str, str]] = (),
+             warnings: list[dict[str, Any]] = ()) -> None:  # fmt: skip
         key = (rubric_hash, repr(sorted(draft.values.items())), repr(own_blind),
-               repr(own_revised), None if others is None else [e.id for e in others])  # fmt: skip
+               repr(own_revised), None if others is None else [e.id for e in others],
+               repr(comments), repr(warnings))  # fmt: skip
         if key == self._shown:
             return
         same_item_view = self._shown is not None and self._shown[4] == key[4]
         self._shown = key
         self.revealed = others is not None
         blocks: list = []
+        if warnings:
+            blocks.append((None, evidence_warnings(warnings)))
         if others is not None:
             reveal = reveal_renderable(rubric, own_blind, own_revised, others)
             blocks.append((None, Group(reveal, Text(""))))
         else:
             blocks.append(("hidden", Text("Other labels stay hidden until you commit yours.\n", "dim italic")))  # fmt: skip
+        if comments:
+            blocks.append((None, comments_renderable(comments)))
         blocks.append((key[:2], rubric_renderable(rubric, draft)))
         self.set_blocks(blocks, keep_scroll=same_item_view)
+
+    def show_adjudication(self, rubric: Rubric, draft: Draft, bundle: Any, *,
+                          rubric_hash: str) -> None:  # fmt: skip
+        """Every rater's labels side by side, then the rubric to choose the decision with."""
+        others = bundle.others or []
+        key = ("adjudicate", rubric_hash, bundle.id, repr(sorted(draft.values.items())),
+               [e.id for e in others + bundle.own])  # fmt: skip
+        if key == self._shown:
+            return
+        same_item_view = self._shown is not None and self._shown[:3] == key[:3]
+        self._shown = key
+        self.revealed = True
+        comments = [(e.rater, e.note or "") for e in bundle.all_comments]
+        blocks: list = [(None, adjudication_renderable(rubric, bundle.own + others))]
+        if comments:
+            blocks.append((None, comments_renderable(comments)))
+        blocks.append((None, Text("\nYour decision (keys below; enter asks for the reason)",
+                                  "bold yellow")))  # fmt: skip
+        blocks.append((key[:4], rubric_renderable(rubric, draft, definitions=False)))
+        self.set_blocks(blocks, keep_scroll=same_item_view)
+
+
+def evidence_warnings(spans: list[dict[str, Any]]) -> Text:
+    out = Text()
+    for span in spans:
+        out.append(f"! evidence on {span.get('field')}={span.get('category')}, which you did "
+                   "not choose (x on it removes it)\n", "bold red")  # fmt: skip
+    return out
+
+
+def comments_renderable(comments: list[tuple[str, str]]) -> Group:
+    """Comments in full, with their authors."""
+    parts: list = [Text("\nComments", "bold cyan")]
+    for who, text in comments:
+        parts.append(Text(f"  {visible(who)[:60]}", "bold"))
+        parts.append(Padding(Text(visible(text)), (0, 0, 0, 4)))
+    return Group(*parts)
+
+
+def _ids(value: Any) -> str:
+    if isinstance(value, list | tuple):
+        return ", ".join(map(str, value)) or "none"
+    return "-" if value is None else str(value)
+
+
+def adjudication_renderable(rubric: Rubric, events: list[LabelEvent]) -> Group:
+    """Per field, one row per rater and source: blind, revised, decision; votes; evidence."""
+    parts: list = [Text("Every label on this item", "bold yellow")]
+    labels = [e for e in events if not e.field.startswith("_")]
+    for f in rubric.fields:
+        table = Table(box=None, pad_edge=False, show_header=True, expand=True,
+                      title=f.id, title_style="bold cyan", title_justify="left")  # fmt: skip
+        table.add_column("who", ratio=3, overflow="fold")
+        table.add_column("blind", ratio=3, overflow="fold")
+        table.add_column("revised", ratio=2, overflow="fold")
+        rows: dict[tuple[str, str], dict[str, Any]] = {}
+        extras: list = []
+        for e in sorted((e for e in labels if e.field == f.id), key=lambda e: e.id):
+            row = rows.setdefault((e.source, e.rater), {})
+            column = {"blind": "blind", "revealed": "revised"}.get(e.phase or "", "blind")
+            value = visible(_ids(e.value))
+            if e.score is not None:
+                value += f" ({e.score:.2f})"
+            if e.source == "adjudication":
+                value += " [decision]"
+            row[column] = value
+            who = f"{e.source} {visible(e.rater)[:30]}"
+            for span in e.evidence or []:
+                quote = _one_line(str(span.get("text", span.get("quote", ""))))
+                extras.append(Text(f"  {who}: \u201c{visible(quote)[:160]}\u201d", "italic"))
+            if e.scores:
+                shares = ", ".join(f"{visible(str(k))} {v:.2f}" for k, v in sorted(e.scores.items())
+                                   if isinstance(v, int | float))  # fmt: skip
+                if shares:
+                    extras.append(Text(f"  {who} votes: {shares}", "dim"))
+            if e.note:
+                extras.append(Text(f"  {who}: {visible(_one_line(e.note))[:300]}", "dim"))
+        for (source, rater), row in rows.items():
+            style = {"classifier": "magenta", "adjudication": "bold yellow"}.get(source, "blue")
+            table.add_row(Text(f"{source} {visible(rater)[:30]}", style), row.get("blind", "-"),
+                          row.get("revised", "-"))  # fmt: skip
+        if not rows:
+            table.add_row(Text("no labels", "dim"), "", "")
+        parts += [Text(""), table, *extras]
+    return Group(*parts)
 
 
 def rubric_renderable(rubric: Rubric, draft: Draft, *, definitions: bool = True) -> Group:
@@ -108,8 +200,15 @@ def _who_value(who: str, style: str, value: str):
 class LabelBar(Static):
     """The mode badge and the current choice for every field."""
 
+    _shown: tuple | None = None
+
     def show(self, mode: str, rubric: Rubric, draft: Draft, *, flagged: bool = False,
              comments: int = 0, note: str = "") -> None:  # fmt: skip
+        key = (mode, id(rubric), repr(draft.values), len(draft.evidence), flagged,
+               comments, note)  # fmt: skip
+        if key == self._shown:  # an unchanged bar costs no repaint
+            return
+        self._shown = key
         out = Text()
         out.append(f" {mode} ", MODE_STYLES.get(mode, "reverse"))
         for f in rubric.fields:
@@ -141,8 +240,14 @@ def format_duration(seconds: float) -> str:
 class ProgressLine(Static):
     """done / total, pace and time left: durations only, never a wall-clock time."""
 
+    _shown: tuple | None = None
+
     def show(self, *, done: int, total: int, session_items: int, session_seconds: float,
              queue: str, item_id: int | None, skipped: int = 0) -> None:  # fmt: skip
+        key = (done, total, session_items, session_seconds, queue, item_id, skipped)
+        if key == self._shown:
+            return
+        self._shown = key
         out = Text()
         out.append(f" {done:,}/{total:,} done", "bold")
         if total:
@@ -155,7 +260,7 @@ class ProgressLine(Static):
             out.append(f"  left ~{format_duration(per_item * max(total - done, 0))}")
         else:
             out.append("  pace -", "dim")
-        out.append(f"  queue: {queue}", "dim")
         if item_id is not None:
             out.append(f"  item #{item_id}", "dim")
+        out.append(f"  queue: {queue}", "dim")
         self.update(out, layout=False)

@@ -27,6 +27,12 @@ _DIM = Style(dim=True)
 _MARK = Style(bgcolor="dark_goldenrod", color="black")
 _EVIDENCE = Style(underline=True, color="yellow")
 _FOUND = Style(bgcolor="grey37")
+# Evidence by kind: your own spans, a classifier's quotes, another rater's spans (after reveal).
+SPAN_STYLES = {
+    "own": _EVIDENCE,
+    "classifier": Style(bgcolor="dark_magenta", color="white"),
+    "other": Style(underline=True, color="cyan"),
+}
 _CURSOR = Style(reverse=True)
 _GUTTER = Style(dim=True, color="cyan")
 
@@ -54,6 +60,7 @@ class Span:
     section: str
     start: int
     end: int
+    kind: str = "own"
 
 
 class TranscriptView(ScrollView, can_focus=False):
@@ -326,7 +333,7 @@ class TranscriptView(ScrollView, can_focus=False):
             ranges.append((m.start(), m.end(), _DIM))
         for span in self.evidence:
             if span.section == section.name:
-                ranges.append((span.start, span.end, _EVIDENCE))
+                ranges.append((span.start, span.end, SPAN_STYLES.get(span.kind, _EVIDENCE)))
         if self.found is not None and self.found.section == section.name:
             ranges.append((self.found.start, self.found.end, _FOUND))
         if self.selection is not None and self.selection.section == section.name:
