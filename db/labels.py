@@ -484,6 +484,24 @@ def run_labeled_transcripts(store: Store, run_id: int) -> set[int]:
     }
 
 
+# -- operations: counts for reconcile and doctor, merging another copy ---------------------
+
+
+def import_label_count(store: Store, import_id: int) -> int:
+    """Label events an import added (retracted since or not): what it committed."""
+    return store.db.conn.execute(
+        "SELECT COUNT(*) FROM label_events WHERE import_id = ?", (import_id,)
+    ).fetchone()[0]
+
+
+def orphan_event_count(store: Store) -> int:
+    """Label events whose transcript is missing (possible only with foreign keys off)."""
+    return store.db.conn.execute(
+        "SELECT COUNT(*) FROM label_events e WHERE NOT EXISTS "
+        "(SELECT 1 FROM transcripts t WHERE t.id = e.transcript_id)"
+    ).fetchone()[0]
+
+
 # -- labels that arrive with transcripts (imports, the demo) --------------------------------
 
 

@@ -111,6 +111,32 @@ def info(obj: Context, as_json: bool) -> None:
                        f"{row['current_labels']:,}", str(row["raters"]),
                        f"{row['transcripts']:,}")  # fmt: skip
     console.print(labels)
+    if summary["unfinished"]:
+        console.print(_unfinished_table(summary["unfinished"]))
+
+
+def _unfinished_table(rows: list[dict]):
+    """Imports and classifier runs that did not finish, and what to do about each."""
+    from rich.table import Table
+
+    from reviewer.console import literal
+
+    hints = {
+        "interrupted": "its process ended early; what it committed stays: run it again",
+        "failed": "see `reviewer import` output; nothing or the chunks committed stay",
+        "alive": "still working",
+        "elsewhere": "running on another host",
+        "unknown": "no process recorded: `reviewer doctor --repair` once nothing runs",
+    }
+    table = Table("kind", "id", "file or run", "status", "new", "started", "note",
+                  title="Not finished")  # fmt: skip
+    for row in rows:
+        state = row.get("owner") or row["status"]
+        table.add_row(row["kind"], str(row["id"]), literal(row["name"]), literal(row["status"]),
+                      "" if row["n_new"] is None else f"{row['n_new']:,}",
+                      literal((row["started_at"] or "")[:19]),
+                      hints.get(state, ""))  # fmt: skip
+    return table
 
 
 @cli.group()
@@ -187,10 +213,12 @@ from reviewer.commands.demo import demo  # noqa: E402
 from reviewer.commands.export import export  # noqa: E402
 from reviewer.commands.import_cmd import import_cmd  # noqa: E402
 from reviewer.commands.label import label  # noqa: E402
+from reviewer.commands.operations import backup, doctor, merge  # noqa: E402
 from reviewer.commands.queue import queue  # noqa: E402
 from reviewer.commands.stats import stats  # noqa: E402
 
-for _command in (analyze, classify, demo, export, import_cmd, label, queue, stats):
+for _command in (analyze, backup, classify, demo, doctor, export, import_cmd, label, merge,
+                 queue, stats):  # fmt: skip
     cli.add_command(_command)
 
 
