@@ -156,5 +156,68 @@ def _print_checks(exam, actions: list[str] | None) -> None:
 
 
 @click.command("merge")
-def merge() -> None:
-    """(placeholder)"""
+@click.argument("other", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@pass_context
+def merge(obj: Context, other: Path, as_json: bool) -> None:
+    """Bring in what OTHER (an offline copy of the database) has and this one lacks.
+
+    Adds its system prompts, rubric versions, transcripts (matched by uid), classifier runs
+    and label events (matched by transcript uid, rubric version, field, source, rater, phase,
+    value, time and the event a retraction withdraws). Nothing here is changed or removed:
+    merging the same copy twice adds nothing, and two copies merged into each other hold the
+    same live labels. Reports conflicts: an annotator with two different blind labels on one
+    item (e.g. labeled in both copies), which gold and agreement resolve by the newest.
+    Queues and the classifier call cache stay with their copy. Take a `reviewer backup`
+    first if in doubt; OTHER is only read.
+
+    \b
+    reviewer --db main.db merge laptop-copy.db
+    """
+    from db.merge import MergeError
+    from db.merge import merge as run_merge
+
+    store = obj.store
+    bar = _page_progress("merging", not as_json)
+    with bar as progress:
+        try:
+            report = run_merge(
+                store, other,
+                on_progress=None if progress is None else (lambda _what, d, t: progress(d, t)),
+            )  # fmt: skip
+        except MergeError as exc:
+            raise click.ClickException(str(exc)) from None
+    if as_json:
+        click.echo(json.dumps(report.as_dict(), indent=2))
+        return
+    from reviewer.console import literal, make_console
+
+    console = make_console()
+    e = report.events
+    lines = [
+        f"merged {other} into {obj.db_path} in {report.seconds:.1f} s "
+        f"(recorded as import {report.import_id})",
+        f"  transcripts: {report.transcripts_new:,} new of {report.transcripts_read:,}",
+        f"  label events: {e.added:,} new of {e.read:,} ({e.present:,} already here"
+        + (f", {e.already_retracted:,} retractions of events already retracted here"
+           if e.already_retracted else "")
+        + (f", {e.without_transcript:,} without a transcript left out"
+           if e.without_transcript else "") + ")",
+        f"  rubric versions: {report.rubrics_new} new; system prompts: {report.prompts_new} "
+        f"new; classifier runs: {report.runs_new} new, {report.runs_matched} already here",
+    ]  # fmt: skip
+    for line in lines:
+        console.print(literal(line))
+    if report.conflicts:
+        console.print(literal(f"{len(report.conflicts)} conflict(s): one annotator, two "
+                              "different blind labels on an item (the newest counts):"))  # fmt: skip
+        for c in report.conflicts[:20]:
+            values = " vs ".join(json.dumps(v, ensure_ascii=False) for v in c["values"])
+            console.print(literal(f"  transcript {c['transcript_id']} {c['rubric_id']}."
+                                  f"{c['field']} by {c['rater']}: {values}"))  # fmt: skip
+        if len(report.conflicts) > 20:
+            console.print(
+                literal(f"  ... and {len(report.conflicts) - 20} more (--json lists all)")
+            )
+    else:
+        console.print(literal("no conflicts"))
