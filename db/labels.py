@@ -103,7 +103,14 @@ def _optional_json(value: Any) -> str | None:
 
 
 def _loads(text: str | None) -> Any:
-    return None if text is None else json.loads(text)
+    """A stored value decoded; text that is not JSON (written by another tool straight into
+    the database) is returned as that text, so one odd row cannot stop a reader."""
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
 
 
 EVENT_COLUMNS = (

@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from reviewer.commands._context import Context, pass_context
+from reviewer.console import echo_literal
 
 # Databases smaller than this are copied without a progress bar.
 PROGRESS_FROM_PAGES = 25_000
@@ -80,7 +81,7 @@ def backup(obj: Context, out: Path, overwrite: bool, as_json: bool) -> None:
         click.echo(json.dumps(report.as_dict(), indent=2))
         return
     counts = report.row_counts
-    click.echo(
+    echo_literal(
         f"backed up {obj.db_path} to {out}: {_size(report.bytes)}, "
         f"{counts.get('transcripts', 0):,} transcripts, {counts.get('label_events', 0):,} "
         f"label events, in {report.seconds:.1f} s; verified (integrity ok, row counts match)"
