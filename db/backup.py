@@ -39,6 +39,9 @@ class BackupReport:
     seconds: float
     integrity: str
     row_counts: dict[str, int] = field(default_factory=dict)
+    # time.monotonic() just before and just after the snapshot was taken: the backup holds
+    # what was committed by then.
+    snapshot_window: tuple[float, float] = (0.0, 0.0)
 
     def as_dict(self) -> dict:
         return {"source": str(self.source), "out": str(self.out), "bytes": self.bytes,
@@ -115,6 +118,9 @@ def backup(
     try:
         # The snapshot: a read transaction held until the last page is copied.
         src.execute("BEGIN")
+        snapshot = [time.monotonic()]
+        src.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()  # the first read takes it
+        snapshot.append(time.monotonic())
         counts = row_counts(src)
         try:
             dst = sqlite3.connect(str(partial), isolation_level=None)
@@ -157,7 +163,7 @@ def backup(
         for leftover in (partial, Path(f"{partial}-journal")):
             leftover.unlink(missing_ok=True)
     return BackupReport(source, out, out.stat().st_size, total, time.perf_counter() - started,
-                        integrity, counts)  # fmt: skip
+                        integrity, counts, (snapshot[0], snapshot[1]))  # fmt: skip
 
 
 def _verify(path: Path) -> tuple[str, dict[str, int]]:
