@@ -297,7 +297,7 @@ def repair(path: str | Path, before: Examination) -> list[str]:
                     kind, _table, definition = GUARDED_OBJECTS[name]
                     conn.execute(f"DROP {kind.upper()} IF EXISTS {name}")
                     conn.execute(definition)
-            done.append(f"recreated {', '.join(broken)} from their definitions")
+            done.append(f"recreated {', '.join(broken)} from the schema's definition")
         if before.check("full-text index").status == PROBLEM:
             with store.transaction():
                 conn.execute(f"INSERT INTO {FTS_TABLE}({FTS_TABLE}) VALUES ('rebuild')")
