@@ -31,6 +31,21 @@ class RatingRow:
 labelled_rubrics = labels.labeled_rubric_ids
 
 
+def raters(store: Store, *, source: str | None = None,
+           rubric_ids: list[str] | None = None) -> list[str]:  # fmt: skip
+    """Every rater with live labels (of one source, under these rubrics, when given): the
+    names an option naming a rater may take."""
+    chosen = rubric_ids or labels.labeled_rubric_ids(store)
+    return sorted({slot[3] for slot in labels.label_slots(store, chosen)
+                   if source is None or slot[2] == source})  # fmt: skip
+
+
+def labelled_fields(store: Store, rubric_id: str | None = None) -> list[str]:
+    """Fields with live labels (under one rubric when given)."""
+    chosen = [rubric_id] if rubric_id is not None else labels.labeled_rubric_ids(store)
+    return sorted({field for rid in chosen for field in labels.label_fields(store, rid)})
+
+
 def agreement_ratings(
     store: Store, rubric_id: str, *, field: str | None = None, phase: str = "blind"
 ) -> list[RatingRow]:

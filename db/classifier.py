@@ -341,3 +341,14 @@ def submitted_keys_in_batch(store: Store, run_id: int, batch_id: str) -> list[st
             (run_id, batch_id),
         )
     ]
+
+
+def run_asked_per_vote(store: Store, run_id: int) -> bool:
+    """Whether this run has made single-vote calls, i.e. fell back from ``n``."""
+    return bool(
+        store.execute(
+            "SELECT 1 FROM classifier_calls WHERE run_id = ? AND "
+            "json_extract(request, '$.vote') IS NOT NULL LIMIT 1",
+            (run_id,),
+        )
+    )

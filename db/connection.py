@@ -14,9 +14,10 @@ from pathlib import Path
 from db._sqlite_utils import sqlite_utils
 from db.schema import MIGRATIONS, SCHEMA_VERSION
 
-# SQLite's own busy handler waits up to this long for a lock in one attempt (so a waiting
-# writer can say, about once a second, that it is waiting) ...
-BUSY_TIMEOUT_MS = 1_000
+# SQLite's own busy handler waits up to this long for a lock in one attempt. Short: past its
+# first ~100 ms the handler sleeps 100 ms between looks, and a writer that looks that rarely
+# loses the lock, again and again, to writers that happen to look when it is free ...
+BUSY_TIMEOUT_MS = 250
 # ... and a writer asks again, with a growing pause, until it has waited this long in all.
 # Two minutes: longer than any write this project makes holds the lock (an import's chunk
 # is about half a second), short enough that a stuck database is reported, not waited out.
@@ -51,11 +52,12 @@ def begin_write(
 
     A deferred ``BEGIN`` that reads before it writes cannot wait for the lock: when another
     connection has written meanwhile, SQLite answers busy at once, busy timeout or not. So
-    every write transaction begins ``IMMEDIATE``, and a busy answer is retried with jittered,
-    growing pauses until ``wait_seconds`` have passed; then ``DatabaseBusyError``.
+    every write transaction begins ``IMMEDIATE``, and a busy answer is retried after a short
+    jittered pause (growing to 50 ms, so waiting writers keep looking often) until
+    ``wait_seconds`` have passed; then ``DatabaseBusyError``.
     """
     started = time.monotonic()
-    pause = 0.02
+    pause = 0.005
     told = 0
     while True:
         try:
@@ -73,10 +75,8 @@ def begin_write(
             if on_wait is not None and int(waited) > told:
                 told = int(waited)
                 on_wait(waited)
-            if waited < 0.5:  # SQLite's handler gave up early (it can): ask again at once
-                continue
-            time.sleep(min(pause * (0.5 + random.random()), wait_seconds - waited))
-            pause = min(pause * 2, 1.0)
+            time.sleep(min(pause * random.random(), wait_seconds - waited))
+            pause = min(pause * 2, 0.05)
 
 
 @contextmanager

@@ -626,7 +626,9 @@ def blind_conflicts(store: Store, transcript_ids: Iterable[int]) -> list[dict[st
             part,
         ):
             key = (tid, rubric_id, field_id, rater)
-            found.setdefault(key, {}).setdefault(_canonical(_loads(value)), []).append(event_id)
+            found.setdefault(key, {}).setdefault(canonical_value(_loads(value)), []).append(
+                event_id
+            )
     return [
         {"transcript_id": tid, "rubric_id": rubric_id, "field": field_id, "rater": rater,
          "values": [list(v) if isinstance(v, tuple) else v for v in sorted(values, key=str)],
@@ -791,7 +793,7 @@ def own_events(
     """The annotator's live events on an item (labels of every phase and meta acts)."""
     rows = store.db.conn.execute(
         f"SELECT {_E_COLUMNS} FROM {LIVE} e WHERE e.transcript_id = ? AND e.rater = ? "
-        f"AND e.source IN {DONE_SOURCES!r} AND e.rubric_id = ? ORDER BY e.id",
+        "AND e.source = 'human' AND e.rubric_id = ? ORDER BY e.id",
         (transcript_id, annotator, rubric_id),
     )
     return [_event(r) for r in rows]
@@ -898,6 +900,39 @@ def event_counts(store: Store) -> dict[str, Any]:
     return {"labels_by_source": out}
 
 
+def duplicate_counts(store: Store) -> dict[str, int]:
+    """What the label rules say can never happen twice, counted (all zero in a sound store):
+    two live blind labels by one human on one item and field, two retractions of one event,
+    two live labels of one classifier run on one item and field."""
+    conn = store.db.conn
+    return {
+        "blind_labels": conn.execute(
+            f"SELECT COUNT(*) FROM (SELECT 1 FROM {LIVE} WHERE source = 'human' AND phase = "
+            "'blind' GROUP BY transcript_id, rubric_id, field, rater HAVING COUNT(*) > 1)"
+        ).fetchone()[0],
+        "retractions": conn.execute(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM label_events WHERE retracts IS NOT NULL "
+            "GROUP BY retracts HAVING COUNT(*) > 1)"
+        ).fetchone()[0],
+        "classifier_labels": conn.execute(
+            f"SELECT COUNT(*) FROM (SELECT 1 FROM {LIVE} WHERE source = 'classifier' AND "
+            "run_id IS NOT NULL GROUP BY run_id, transcript_id, rubric_id, field "
+            "HAVING COUNT(*) > 1)"
+        ).fetchone()[0],
+    }
+
+
+def rater_event_counts(store: Store, rater: str) -> dict[str, int]:
+    """A rater's events: labels on rubric fields, acts, and retractions, every one stored."""
+    row = store.db.conn.execute(
+        "SELECT COALESCE(SUM(retracts IS NULL AND substr(field, 1, 1) != '_'), 0), "
+        "COALESCE(SUM(retracts IS NULL AND substr(field, 1, 1) = '_'), 0), "
+        "COALESCE(SUM(retracts IS NOT NULL), 0) FROM label_events WHERE rater = ?",
+        (rater,),
+    ).fetchone()
+    return {"labels": row[0], "acts": row[1], "retractions": row[2]}
+
+
 # -- queue progress: SQL pieces the queue store splices in, so the rules stay here ----------
 
 
@@ -935,11 +970,13 @@ def skipped_items_sql() -> str:
 
 def done_items_sql(n_fields: int) -> str:
     """A subquery of transcript ids on which the annotator has a live label on every one of
-    ``n_fields`` fields. Parameters: annotator, rubric_id, the fields, their count."""
+    ``n_fields`` fields. Parameters: annotator, rubric_id, the fields, their count.
+    ``+e.transcript_id`` keeps SQLite on the rater's own events rather than walking the
+    per-transcript index in order to group them."""
     return (
         f"SELECT e.transcript_id FROM {LIVE} e WHERE e.rater = ? AND e.rubric_id = ? "
         f"AND e.field IN ({','.join('?' * n_fields)}) AND e.source IN {DONE_SOURCES!r} "
-        "GROUP BY e.transcript_id HAVING COUNT(DISTINCT e.field) = ?"
+        "GROUP BY +e.transcript_id HAVING COUNT(DISTINCT e.field) = ?"
     )
 
 
@@ -985,16 +1022,13 @@ class GoldLabel:
         }
 
 
-def same_value(a: Any, b: Any) -> bool:
-    """Two label values are the same answer (a multi-label answer is a set)."""
-    return _canonical(a) == _canonical(b)
-
-
-def _canonical(value: Any) -> Any:
+def canonical_value(value: Any) -> Any:
+    """A value in the form two equal answers share (a multi-label answer is a set)."""
     return tuple(sorted(value)) if isinstance(value, list | tuple) else value
 
 
-def _show(value: Any) -> str:
+def show_value(value: Any) -> str:
+    """A value as one short piece of text, e.g. in a reason (``[a,b]`` for several)."""
     if isinstance(value, list | tuple):
         return "[" + ",".join(map(str, value)) + "]"
     return str(value)
@@ -1033,9 +1067,9 @@ def gold_for_field(events: Sequence[LabelEvent], field_id: str, policy: GoldPoli
     ids = tuple(humans[r].id for r in raters)
     if not humans:
         return GoldLabel(field_id, None, UNRESOLVED, "no human label", (), ())
-    values = {_canonical(e.value) for e in humans.values()}
+    values = {canonical_value(e.value) for e in humans.values()}
     if len(values) > 1:
-        split = ", ".join(f"{r}={_show(humans[r].value)}" for r in raters)
+        split = ", ".join(f"{r}={show_value(humans[r].value)}" for r in raters)
         return GoldLabel(field_id, None, UNRESOLVED, f"humans disagree: {split}", raters, ids)
     if len(humans) < policy.min_humans:
         return GoldLabel(field_id, None, UNRESOLVED,

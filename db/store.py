@@ -72,6 +72,18 @@ class Store:
         """Run a read query on this thread's connection and return all rows."""
         return self.db.conn.execute(sql, tuple(params)).fetchall()
 
+    def optimize(self) -> None:
+        """Gather the planner's statistics where SQLite thinks they are due (``PRAGMA
+        optimize``, with ANALYZE of tables that never had any): recommended after bulk loads
+        and before closing a connection that wrote a lot."""
+        conn = self.db.conn
+        if (
+            conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'").fetchone()
+            is None
+        ):
+            conn.execute("ANALYZE")
+        conn.execute("PRAGMA optimize")
+
     def close(self) -> None:
         db = getattr(self._local, "db", None)
         if db is not None:
@@ -276,17 +288,9 @@ class Store:
     # -- summaries -----------------------------------------------------------------------
 
     def summary(self) -> dict[str, Any]:
-        """What the database holds: transcripts by model and condition, label events by source.
-
-        Per source, ``events`` counts every event except retractions and splits exactly into
-        ``labels`` (live events on rubric fields, revisions included), ``acts`` (live annotator
-        acts: fields starting with ``_`` such as _skip, _flag, _comment, _reveal) and
-        ``retracted`` (events a later retraction withdrew). ``current_labels`` counts the
-        (transcript, rubric, field, rater) combinations with a live label, the unit
-        ``reviewer stats`` works on; ``raters`` and ``transcripts`` count those with one.
-        ``unfinished`` lists imports and classifier runs that did not finish
-        (``db.operations.unfinished``).
-        """
+        """What the database holds: transcripts by model and condition, label events by source
+        (``labels.event_counts`` says what each count means), and the imports and classifier
+        runs that did not finish (``db.operations.unfinished``)."""
         from db.operations import unfinished
 
         conn = self.db.conn

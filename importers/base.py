@@ -21,18 +21,15 @@ from db.models import TranscriptRecord
 
 IMPORTER_VERSION = "1.0"
 
-# Format name -> (module, one-line description). Order is the order of detection attempts
-# and of listings in help and error messages.
-FORMATS: dict[str, tuple[str, str]] = {
-    "hughes": (
-        "importers.hughes",
-        "results JSON arrays of the open-source alignment-faking pipeline",
-    ),
-    "inspect": ("importers.inspect", "Inspect AI logs (.eval zip or .json)"),
-    "redwood": ("importers.redwood", "original-study conversations (<INPUT>, <NEXT/>, <OUTPUT>)"),
-    "chat": ("importers.chat", "JSON/JSONL chat conversations (OpenAI messages, Anthropic blocks)"),
-    "table": ("importers.table", "JSONL, CSV, TSV or Parquet tables with a --map column mapping"),
-}
+# The importer modules, in the order formats are tried when detecting a file's format. Each
+# declares a ``FORMAT`` (see :class:`Format`); nothing else names a format.
+FORMAT_MODULES = (
+    "importers.hughes",
+    "importers.inspect",
+    "importers.redwood",
+    "importers.chat",
+    "importers.table",
+)
 
 
 class ImportRequestError(Exception):
@@ -104,14 +101,115 @@ class Rejected:
 ReadResult = Iterator[TranscriptRecord | Rejected]
 
 
+class Sniff:
+    """What detection looks at, read once and only when asked: the suffix, the first
+    megabyte, and the shape and first record's keys of a JSON file."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.suffix = path.suffix.lower()
+        self._head: bytes | None = None
+        self._shape: tuple[str, set[str], bool] | None = None
+
+    @property
+    def head(self) -> bytes:
+        if self._head is None:
+            with open(self.path, "rb") as f:
+                self._head = f.read(_SNIFF_BYTES)
+        return self._head
+
+    def _json(self) -> tuple[str, set[str], bool]:
+        if self._shape is None:
+            self._shape = _sniff_keys(self.path)
+        return self._shape
+
+    @property
+    def shape(self) -> str:
+        """'array', 'object', 'scalar' or '' (nothing parseable) for the first JSON value."""
+        return self._json()[0]
+
+    @property
+    def keys(self) -> set[str]:
+        return self._json()[1]
+
+    @property
+    def cut(self) -> bool:
+        """The file ended or broke inside its first record."""
+        return self._json()[2]
+
+
+@dataclass(frozen=True)
+class Format:
+    """What an importer module says about itself: the import orchestration reads this and
+    never names a format.
+
+    ``detect`` is asked only about files with one of ``suffixes``; ``options`` are the
+    ImportOptions fields that mean something to this format (others are refused);
+    ``label_map`` is "columns" when ``--map`` may name any target (tables), "paths" when it
+    may name label targets by a dotted path into each record (``metadata.KEY``), None when
+    labels cannot be mapped; ``rubrics_used`` are the rubrics its own labels are made under;
+    ``preflight`` checks a file before it is read (returning warnings, raising
+    ImportRequestError for a file that must not be read); ``label_sources`` yields, for each
+    record, the object that ``--map`` paths are looked up in (for error messages that list
+    the values found); ``needs`` says in one phrase what a file of it needs.
+    """
+
+    name: str
+    description: str
+    suffixes: tuple[str, ...]
+    detect: Callable[[Sniff], bool]
+    options: tuple[str, ...] = ("model", "condition", "dataset")
+    label_map: str | None = None
+    rubrics_used: tuple[str, ...] = ()
+    preflight: Callable[[Path, ImportOptions], list[str]] | None = None
+    label_sources: Callable[[Path, ImportOptions], Iterator[dict]] | None = None
+    needs: str = ""
+
+
+LABEL_MAP_OPTIONS = ("maps", "values", "rater", "label_source", "rubric")
+
+
+def formats() -> dict[str, Format]:
+    """Every format by name, in detection order."""
+    global _FORMATS
+    if _FORMATS is None:
+        found = {}
+        for module_name in FORMAT_MODULES:
+            fmt = importlib.import_module(module_name).FORMAT
+            found[fmt.name] = fmt
+        _FORMATS = found
+    return _FORMATS
+
+
+_FORMATS: dict[str, Format] | None = None
+
+
+def format_named(name: str) -> Format:
+    found = formats().get(name)
+    if found is None:
+        raise UnknownFormatError(f"unknown format {name!r}: known formats are {known_formats()}")
+    return found
+
+
 def known_formats() -> str:
-    return ", ".join(FORMATS)
+    return ", ".join(formats())
+
+
+def importable_suffixes() -> tuple[str, ...]:
+    """Every suffix some format reads, in registry order."""
+    return tuple(dict.fromkeys(s for f in formats().values() for s in f.suffixes))
 
 
 def reader_for(name: str) -> Callable[[Path, ImportOptions], ReadResult]:
-    if name not in FORMATS:
-        raise UnknownFormatError(f"unknown format {name!r}: known formats are {known_formats()}")
-    return importlib.import_module(FORMATS[name][0]).read
+    format_named(name)
+    return importlib.import_module(_module_of(name)).read
+
+
+def _module_of(name: str) -> str:
+    for module_name in FORMAT_MODULES:
+        if importlib.import_module(module_name).FORMAT.name == name:
+            return module_name
+    raise UnknownFormatError(f"unknown format {name!r}: known formats are {known_formats()}")
 
 
 # -- opening files ---------------------------------------------------------------------
@@ -261,14 +359,6 @@ def check_length(text: str, name: str) -> str:
 
 # -- detection -------------------------------------------------------------------------
 
-# The top-level keys of a record of the alignment-faking pipeline's results files.
-HUGHES_KEYS = frozenset({
-    "user_input", "prompt", "success", "output", "output_without_scratchpad",
-    "output_contains_acceptance", "output_contains_refusal", "timestamp", "tags",
-    "strong_reject_score", "strong_reject_raw_output", "deceptive_alignment",
-    "partial_compliance", "helpfulness_categories", "deceptive_alignment_categories",
-})  # fmt: skip
-
 # ijson grows a long string chunk by chunk, so its cost is quadratic in (string / buffer):
 # with its default 64 KB a 50 MB field takes half a minute, with 4 MB under a second.
 IJSON_BUFFER = 4 << 20
@@ -312,52 +402,52 @@ def _sniff_keys(path: Path) -> tuple[str, set[str], bool]:
 
 
 def detect_format(path: str | Path) -> str:
-    """Guess the format of ``path`` from its extension and its first record.
+    """Guess the format of ``path`` from its extension and its first record: the first
+    format in registry order whose suffixes include the file's and whose ``detect`` says yes.
 
     Raises ``UnknownFormatError`` (listing the known formats) when nothing fits.
     """
     path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix == ".eval":
-        return "inspect"
-    if suffix in (".csv", ".tsv", ".parquet", ".pq"):
-        return "table"
-    if suffix in (".json", ".jsonl", ".ndjson"):
-        with open(path, "rb") as f:
-            head = f.read(_SNIFF_BYTES)
-        shape, keys, cut = _sniff_keys(path)
-        if shape == "object" and {"eval", "samples"} & keys:
-            return "inspect"
-        if {"output", "prompt"} <= keys and (
-            "user_input" in keys or "deceptive_alignment" in keys or "tags" in keys
-        ):
-            return "hughes"
-        # Cut off inside its first record: the keys seen so far are all the pipeline's, and
-        # its records begin with user_input and prompt. The hughes reader then reports where
-        # the JSON ends, instead of the table reader asking for a --map.
-        if (
-            cut
-            and shape == "array"
-            and keys
-            and keys <= HUGHES_KEYS
-            and {"user_input", "prompt"} & keys
-        ):
-            return "hughes"
-        if b"<NEXT/>" in head or b"<INPUT>" in head:
-            return "redwood"
-        if "messages" in keys or "conversation" in keys:
-            return "chat"
-        if suffix in (".jsonl", ".ndjson") or shape == "array":
-            return "table"
-        seen = ", ".join(sorted(keys)[:12]) or "none"
+    sniff = Sniff(path)
+    candidates = [f for f in formats().values() if sniff.suffix in f.suffixes]
+    if not candidates:
         raise UnknownFormatError(
-            f"{path}: cannot tell the format (first record's keys: {seen}); "
-            f"pass --format, one of: {known_formats()}"
+            f"{path}: unknown file type {sniff.suffix or '(no extension)'!r}; pass --format, "
+            f"one of: {known_formats()}"
         )
+    for fmt in candidates:
+        if fmt.detect(sniff):
+            return fmt.name
+    if (not sniff.keys or sniff.cut) and sniff.suffix in (".json", ".jsonl", ".ndjson"):
+        broken = _json_problem(path)
+        if broken:
+            raise UnknownFormatError(f"{path}: {broken}")
+    seen = ", ".join(sorted(sniff.keys)[:12]) or "none"
     raise UnknownFormatError(
-        f"{path}: unknown file type {suffix or '(no extension)'!r}; pass --format, one of: "
-        f"{known_formats()}"
+        f"{path}: cannot tell the format (first record's keys: {seen}); "
+        f"pass --format, one of: {known_formats()}"
     )
+
+
+def _json_problem(path: Path) -> str | None:
+    """Why a JSON file has no first record: empty, or not valid JSON (and where)."""
+    if path.stat().st_size == 0:
+        return "the file is empty"
+    with open(path, "rb") as f:
+        data = f.read(_SNIFF_BYTES)
+    text = data.decode("utf-8", errors="replace")
+    first = text.lstrip()
+    if not first:
+        return "the file holds only white space"
+    try:
+        json.JSONDecoder().raw_decode(first)
+    except json.JSONDecodeError as exc:
+        offset = len(text) - len(first) + exc.pos
+        if exc.pos >= len(first) and path.stat().st_size > len(data):
+            return None  # only the sniffed part ends early
+        cut = " (the file ends before the JSON does: cut off?)" if exc.pos >= len(first) else ""
+        return f"not valid JSON at byte {offset:,}: {exc.msg}{cut}"
+    return None
 
 
 def first_list_field(record: dict, keys: tuple[str, ...], missing: str) -> list[Any]:

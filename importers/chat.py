@@ -5,22 +5,27 @@ A record is ``{"messages": [...], ...}`` (``conversation`` is accepted too). A m
 reasoned before answering, in order: Anthropic ``thinking`` blocks, OpenAI-compatible
 ``reasoning_content`` / ``reasoning`` fields, and any ``<SCRATCHPAD_REASONING>``,
 ``<HIDDEN_SCRATCHPAD>`` or ``<think>`` blocks inside the assistant's text. The output is the
-final assistant turn without its reasoning. Anthropic's top-level ``system`` and
+final assistant turn without its reasoning; ``metadata.reasoning_status`` says whether
+reasoning was found, redacted (``redacted_thinking``, encrypted details) or absent. Anthropic's top-level ``system`` and
 ``system``/``developer`` messages become the system prompt; other top-level keys are kept as
 metadata (``model``, ``condition``, ``dataset`` are used when present).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from db.models import TranscriptRecord
 from importers.base import (
+    LABEL_MAP_OPTIONS,
+    Format,
     ImportOptions,
     ReadResult,
     RecordError,
     Rejected,
+    Sniff,
     check_length,
     condition_from_flag,
     condition_from_text,
@@ -30,18 +35,34 @@ from importers.base import (
     type_name,
 )
 from importers.jsonstream import RawRecord, expect_object, iter_records
-from importers.reasoning import join_blocks, split_reasoning
+from importers.mapping import LabelValueError, build_spec, labels_of
+from importers.reasoning import (
+    content_parts,
+    join_blocks,
+    message_parts,
+    reasoning_status,
+    split_reasoning,
+)
 
 MESSAGE_KEYS = ("messages", "conversation")
 SYSTEM_ROLES = ("system", "developer")
 
 
 def read(path: Path, options: ImportOptions) -> ReadResult:
+    build = to_transcript
+    if options.maps:
+        labels = build_spec(options, FORMAT.label_map, FORMAT.name)
+
+        def build(record, raw, path, options):  # noqa: F811 - with the labels it names
+            transcript = to_transcript(record, raw, path, options)
+            transcript.labels = labels_of(record, labels, options)
+            return transcript
+
     for item in iter_records(path, options):
         if isinstance(item, Rejected):
             yield item
             continue
-        yield convert(item, path, options, to_transcript)
+        yield convert(item, path, options, build)
 
 
 def convert(
@@ -56,6 +77,9 @@ def convert(
         return record
     try:
         return build(record, raw, path, options)
+    except LabelValueError as exc:
+        return Rejected(str(exc), index=raw.index, line=raw.line, raw=raw.value,
+                        kind="label_value")  # fmt: skip
     except RecordError as exc:
         return Rejected(str(exc), index=raw.index, line=raw.line, raw=raw.value)
     except Exception as exc:  # noqa: BLE001 - untrusted input: any surprise is one bad record
@@ -67,41 +91,8 @@ def messages_of(record: dict) -> list[Any]:
     return first_list_field(record, MESSAGE_KEYS, "missing field 'messages'")
 
 
-def content_parts(content: Any, where: str) -> tuple[str, list[str]]:
-    """(text, reasoning blocks) of a message content: a string or a list of blocks."""
-    if content is None:
-        return "", []
-    if isinstance(content, str):
-        return content, []
-    if not isinstance(content, list):
-        raise RecordError(
-            f"{where}.content should be a string or an array, found {type_name(content)}"
-        )
-    texts: list[str] = []
-    reasoning: list[str] = []
-    for j, block in enumerate(content):
-        if isinstance(block, str):
-            texts.append(block)
-            continue
-        if not isinstance(block, dict):
-            raise RecordError(f"{where}.content[{j}] should be an object, found {type_name(block)}")
-        kind = block.get("type")
-        if kind in ("text", "input_text", "output_text") and isinstance(block.get("text"), str):
-            texts.append(block["text"])
-        elif kind == "thinking" and isinstance(block.get("thinking"), str):
-            reasoning.append(block["thinking"])
-        elif kind == "reasoning" and isinstance(block.get("reasoning"), str):
-            reasoning.append(block["reasoning"])
-        elif kind == "tool_result":
-            inner, _ = content_parts(block.get("content"), f"{where}.content[{j}]")
-            texts.append(inner)
-        # redacted_thinking, images, tool_use: nothing readable to keep as text
-    return "\n".join(texts), reasoning
-
-
 def _system_text(value: Any) -> str:
-    text, _ = content_parts(value, "system")
-    return text
+    return content_parts(value, "system").text
 
 
 def to_transcript(
@@ -111,6 +102,7 @@ def to_transcript(
     system_parts = [_system_text(record["system"])] if record.get("system") else []
     turns: list[dict[str, Any]] = []
     bodies: list[str] = []
+    redacted = 0
     last_output: str | None = None
     for i, message in enumerate(messages):
         where = f"messages[{i}]"
@@ -119,10 +111,8 @@ def to_transcript(
         role = message.get("role")
         if not isinstance(role, str):
             raise RecordError(f"{where}.role should be a string, found {type_name(role)}")
-        text, reasoning = content_parts(message.get("content"), where)
-        for key in ("reasoning_content", "reasoning"):
-            if isinstance(message.get(key), str) and message[key].strip():
-                reasoning.insert(0, message[key])
+        parts = message_parts(message, where)
+        text, reasoning = parts.text, parts.reasoning
         if role in SYSTEM_ROLES:
             system_parts.append(text)
             continue
@@ -132,14 +122,18 @@ def to_transcript(
             bodies.extend(r.strip("\n") for r in reasoning)
             bodies.extend(split.scratchpad[s:e] for s, e in split.blocks)
             last_output = split.output
+            redacted += parts.redacted
             if reasoning:
                 turn["reasoning"] = "\n\n".join(reasoning)
+            if parts.redacted:
+                turn["reasoning_redacted_blocks"] = parts.redacted
         turns.append(turn)
     if last_output is None:
         raise RecordError("the conversation has no assistant message")
     scratchpad, blocks = join_blocks(bodies)
     first_user = next((t["content"] for t in turns if t["role"] == "user"), "")
     meta = {k: v for k, v in record.items() if k not in (*MESSAGE_KEYS, "system")}
+    meta.update(reasoning_status(scratchpad, redacted))
     condition = (
         options.condition
         or normalize_condition(meta.get("condition"))
@@ -162,3 +156,26 @@ def to_transcript(
         source_ref=f"line {raw.line}" if raw.line else f"record {raw.index}",
         metadata=meta,
     )
+
+
+def detect(sniff: Sniff) -> bool:
+    return bool({"messages", "conversation"} & sniff.keys)
+
+
+def label_sources(path: Path, options: ImportOptions) -> Iterator[dict]:
+    """Each conversation record, as ``--map label.FIELD=PATH`` paths are looked up in it."""
+    quiet = ImportOptions(**{**options.__dict__, "on_progress": None})
+    for item in iter_records(path, quiet):
+        if not isinstance(item, Rejected) and isinstance(item.value, dict):
+            yield item.value
+
+
+FORMAT = Format(
+    name="chat",
+    description="JSON/JSONL chat conversations (OpenAI messages, Anthropic blocks)",
+    suffixes=(".json", ".jsonl", ".ndjson"),
+    detect=detect,
+    options=("model", "condition", "dataset", *LABEL_MAP_OPTIONS),
+    label_map="paths",
+    label_sources=label_sources,
+)

@@ -27,7 +27,9 @@ from typing import Any
 
 from db.models import LabelDraft, TranscriptRecord
 from importers.base import (
+    Format,
     ImportOptions,
+    ImportRequestError,
     ReadResult,
     RecordError,
     Rejected,
@@ -37,8 +39,9 @@ from importers.base import (
     require_str,
     type_name,
 )
+from importers.base import Sniff as _Sniff
 from importers.jsonstream import RawRecord, expect_object, iter_records
-from importers.reasoning import split_reasoning
+from importers.reasoning import reasoning_status, split_reasoning
 
 CLASSIFIERS = (
     "deceptive_alignment",
@@ -77,6 +80,46 @@ def path_facts(path: Path) -> dict[str, Any]:
         "seed": int(m["seed"]),
         "stamp": m["stamp"],
     }
+
+
+# The top-level keys of a record of the pipeline's results files.
+RECORD_KEYS = frozenset({
+    "user_input", "prompt", "success", "output", "output_without_scratchpad",
+    "output_contains_acceptance", "output_contains_refusal", "timestamp", "tags",
+    "strong_reject_score", "strong_reject_raw_output", "deceptive_alignment",
+    "partial_compliance", "helpfulness_categories", "deceptive_alignment_categories",
+})  # fmt: skip
+
+
+def detect(sniff: _Sniff) -> bool:
+    keys = sniff.keys
+    if {"output", "prompt"} <= keys and ({"user_input", "deceptive_alignment", "tags"} & keys):
+        return True
+    # Cut off inside its first record: the keys seen so far are all the pipeline's, and its
+    # records begin with user_input and prompt. This reader then reports where the JSON ends,
+    # instead of the table reader asking for a --map.
+    return bool(
+        sniff.cut and sniff.shape == "array" and keys and keys <= RECORD_KEYS
+        and {"user_input", "prompt"} & keys
+    )  # fmt: skip
+
+
+def preflight(path: Path, options: ImportOptions) -> list[str]:
+    """The model is part of each transcript's identity: a file whose path names none is
+    refused without --model (or imported with a warning when the caller allows it)."""
+    if options.model or path_facts(path).get("model"):
+        return []
+    problem = (
+        "no model in the path (the pipeline writes results/alignment_faking/VARIANT/"
+        "MODEL/results_seedN_TIME.json); pass --model NAME, since the model is part of "
+        "each transcript's identity: importing the file again with --model later would "
+        "add a second copy of every transcript"
+    )
+    if not options.allow_unknown_model:
+        raise ImportRequestError(
+            f"{path}: {problem}; or pass --allow-unknown-model to import it with no model"
+        )
+    return [f"{problem}; importing it with no model"]
 
 
 def read(path: Path, options: ImportOptions) -> ReadResult:
@@ -161,6 +204,7 @@ def to_transcript(
                            *CLASSIFIERS, *metadata}  # fmt: skip
     for key in sorted(extra):
         metadata.setdefault("extra", {})[key] = record[key]
+    metadata.update(reasoning_status(split.scratchpad, 0))
 
     transcript = TranscriptRecord(
         user_input=user_input,
@@ -414,3 +458,15 @@ def _compliance(record: dict, partial: dict | None) -> LabelDraft | None:
         score=scores[value],
         scores=scores,
     )
+
+
+FORMAT = Format(
+    name="hughes",
+    description="results JSON arrays of the open-source alignment-faking pipeline",
+    suffixes=(".json", ".jsonl", ".ndjson"),
+    detect=detect,
+    options=("model", "condition", "dataset", "allow_unknown_model"),
+    rubrics_used=("goal_guarding", "compliance"),
+    preflight=preflight,
+    needs="a model: from its path (results/EXPERIMENT/VARIANT/MODEL/...) or --model",
+)

@@ -10,15 +10,19 @@ from __future__ import annotations
 
 import json
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from db.models import TranscriptRecord
 from importers.base import (
+    LABEL_MAP_OPTIONS,
+    Format,
     ImportOptions,
     ReadResult,
     RecordError,
     Rejected,
+    Sniff,
     check_length,
     condition_from_flag,
     condition_from_text,
@@ -28,13 +32,31 @@ from importers.base import (
     type_name,
 )
 from importers.jsonstream import IJSON_BUFFER, _first_byte, _syntax_reason
-from importers.reasoning import join_blocks, split_reasoning
+from importers.mapping import LabelValueError, TableSpec, build_spec, labels_of
+from importers.reasoning import (
+    MessageParts,
+    content_parts,
+    join_blocks,
+    message_parts,
+    reasoning_status,
+    split_reasoning,
+)
 from importers.zipmembers import MemberError, read_member
 
 _ATTACHMENT = "attachment://"
 
 
 def read(path: Path, options: ImportOptions) -> ReadResult:
+    labels = build_spec(options, FORMAT.label_map, FORMAT.name) if options.maps else None
+    for item in _samples(path, options):
+        if isinstance(item, Rejected):
+            yield item
+        else:
+            yield _convert(*item, path, options, labels)
+
+
+def _samples(path: Path, options: ImportOptions) -> Iterator:
+    """(sample, index, zip member or None, eval spec) per sample, or a Rejected."""
     if path.stat().st_size == 0:
         yield Rejected("the file is empty", fatal=True, kind="empty")
     elif zipfile.is_zipfile(path):
@@ -90,7 +112,7 @@ def _read_eval(path: Path, options: ImportOptions) -> ReadResult:
                 except (UnicodeDecodeError, ValueError) as exc:
                     yield Rejected(f"{ref}: not valid JSON ({exc})", index=index, ref=ref)
                     continue
-                yield _convert(sample, index, ref, spec, path, options)
+                yield sample, index, ref, spec
 
 
 # -- .json ----------------------------------------------------------------------------------
@@ -118,7 +140,7 @@ def _read_json(path: Path, options: ImportOptions) -> ReadResult:
         index = 0
         try:
             for sample in ijson.items(f, "samples.item", use_float=True, buf_size=IJSON_BUFFER):
-                yield _convert(sample, index, None, spec, path, options)
+                yield sample, index, None, spec
                 index += 1
         except (ijson.JSONError, ValueError) as exc:
             yield Rejected(
@@ -132,13 +154,19 @@ def _read_json(path: Path, options: ImportOptions) -> ReadResult:
 # -- one sample -----------------------------------------------------------------------------
 
 
-def _convert(sample: Any, index: int, ref: str | None, spec: dict, path: Path, options):
+def _convert(sample: Any, index: int, ref: str | None, spec: dict, path: Path, options,
+             labels: TableSpec | None = None):  # fmt: skip
     if not isinstance(sample, dict):
         return Rejected(f"a sample should be an object, found {type_name(sample)}", index=index,
                         ref=ref, raw=sample)  # fmt: skip
     where = ref or f"sample {sample.get('id')!r} epoch {sample.get('epoch')}"
     try:
-        return to_transcript(sample, index, spec, path, options)
+        record = to_transcript(sample, index, spec, path, options)
+        if labels is not None:
+            record.labels = labels_of(sample, labels, options)
+        return record
+    except LabelValueError as exc:
+        return Rejected(str(exc), index=index, ref=where, raw=sample, kind="label_value")
     except RecordError as exc:
         return Rejected(str(exc), index=index, ref=where, raw=sample)
     except Exception as exc:  # noqa: BLE001 - untrusted input: any surprise is one bad record
@@ -152,31 +180,9 @@ def _resolve(text: str, attachments: dict) -> str:
     return text
 
 
-def _content(content: Any, attachments: dict) -> tuple[str, list[str]]:
-    """Text and reasoning of one message; content is a string or a list of content blocks."""
-    if content is None:
-        return "", []
-    if isinstance(content, str):
-        return _resolve(content, attachments), []
-    if not isinstance(content, list):
-        raise RecordError(
-            f"message content should be a string or a list, found {type_name(content)}"
-        )
-    texts, reasoning = [], []
-    for block in content:
-        if isinstance(block, str):
-            texts.append(_resolve(block, attachments))
-        elif isinstance(block, dict):
-            kind = block.get("type")
-            if kind == "text" and isinstance(block.get("text"), str):
-                texts.append(_resolve(block["text"], attachments))
-            elif (
-                kind == "reasoning"
-                and isinstance(block.get("reasoning"), str)
-                and not block.get("redacted")
-            ):
-                reasoning.append(_resolve(block["reasoning"], attachments))
-    return "\n".join(texts), reasoning
+def _content(content: Any, attachments: dict) -> MessageParts:
+    """Text and reasoning of one message content (see importers.reasoning)."""
+    return content_parts(content, "message", lambda t: _resolve(t, attachments), strict=False)
 
 
 def to_transcript(
@@ -191,12 +197,15 @@ def to_transcript(
     system_parts: list[str] = []
     turns: list[dict[str, Any]] = []
     bodies: list[str] = []
+    redacted = 0
     last_assistant = None
     for i, message in enumerate(messages):
         if not isinstance(message, dict):
             raise RecordError(f"messages[{i}] should be an object, found {type_name(message)}")
         role = str(message.get("role", ""))
-        text, reasoning = _content(message.get("content"), attachments)
+        parts = message_parts(message, f"messages[{i}]", lambda t: _resolve(t, attachments),
+                              strict=False)  # fmt: skip
+        text, reasoning = parts.text, parts.reasoning
         if role == "system":
             system_parts.append(text)
             continue
@@ -206,8 +215,11 @@ def to_transcript(
             bodies.extend(reasoning)
             bodies.extend(split.scratchpad[s:e] for s, e in split.blocks)
             last_assistant = split
+            redacted += parts.redacted
             if reasoning:
                 turn["reasoning"] = "\n\n".join(reasoning)
+            if parts.redacted:
+                turn["reasoning_redacted_blocks"] = parts.redacted
         turns.append(turn)
     if last_assistant is None:
         error = sample.get("error")
@@ -222,7 +234,7 @@ def to_transcript(
         first = next(
             (m for m in user_input_raw if isinstance(m, dict) and m.get("role") == "user"), {}
         )
-        user_input_raw = _content(first.get("content"), attachments)[0]
+        user_input_raw = _content(first.get("content"), attachments).text
     elif isinstance(user_input_raw, str):
         user_input_raw = _resolve(user_input_raw, attachments)
     else:
@@ -250,6 +262,7 @@ def to_transcript(
         "eval_id": spec.get("eval_id"),
         "run_id": spec.get("run_id"),
     }
+    metadata.update(reasoning_status(scratchpad, redacted))
     if sample.get("error"):
         metadata["error"] = sample["error"]
     return TranscriptRecord(
@@ -266,3 +279,28 @@ def to_transcript(
         source_ref=f"{sample.get('id')}#epoch{sample.get('epoch')}",
         metadata=metadata,
     )
+
+
+def detect(sniff: Sniff) -> bool:
+    return sniff.suffix == ".eval" or (
+        sniff.shape == "object" and bool({"eval", "samples"} & sniff.keys)
+    )
+
+
+def label_sources(path: Path, options: ImportOptions) -> Iterator[dict]:
+    """Each sample, as ``--map label.FIELD=PATH`` paths are looked up in it."""
+    quiet = ImportOptions(**{**options.__dict__, "on_progress": None})
+    for item in _samples(path, quiet):
+        if not isinstance(item, Rejected) and isinstance(item[0], dict):
+            yield item[0]
+
+
+FORMAT = Format(
+    name="inspect",
+    description="Inspect AI logs (.eval zip or .json)",
+    suffixes=(".eval", ".json"),
+    detect=detect,
+    options=("model", "condition", "dataset", *LABEL_MAP_OPTIONS),
+    label_map="paths",
+    label_sources=label_sources,
+)

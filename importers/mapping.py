@@ -1,14 +1,19 @@
-"""The column mapping of the table format, and turning label cells into rubric categories.
+"""``--map``: where each target comes from, and turning label values into rubric categories.
 
-``--map TARGET=COLUMN`` pairs are checked once, before any row is read (``build_spec``); the
-header (or first row) is then checked against them (``auto_map``); each row's label cells are
-checked against the rubric field's categories, through the ``--value`` map (``labels_of``).
+``--map TARGET=SOURCE`` pairs are checked once, before any record is read (``build_spec``).
+For tables a source is a column, and the header (or first row) is then checked against the
+mapping (``auto_map``). Formats with their own structure (Inspect logs, chat records) map only
+labels, and a source is a dotted path into each record (``metadata.gold_af_label``,
+``scores.judge.value``); a table's source may be a dotted path into a JSON cell too. Each
+record's label values are checked against the rubric field's categories, through the
+``--value`` map (``labels_of``).
 """
 
 from __future__ import annotations
 
 import json
 import math
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -88,11 +93,21 @@ def find_field(field_id: str, rubric_name: str | None):
     raise ImportRequestError(f"field {field_id!r} is in several rubrics ({names}): pass --rubric")
 
 
-def build_spec(options: ImportOptions) -> TableSpec:
-    """Check the mapping options once, before any row is read."""
+def build_spec(options: ImportOptions, label_map: str | None = "columns",
+               fmt: str = "table") -> TableSpec:  # fmt: skip
+    """Check the mapping options once, before any record is read.
+
+    ``label_map`` "paths" (formats that are not tables) allows label targets only."""
     spec = TableSpec(values={k.strip().lower(): v.strip() for k, v in options.values.items()})
     for target, column in options.maps.items():
         kind, _, field_id = target.partition(".")
+        if label_map != "columns" and not (kind in LABEL_KINDS and field_id):
+            raise ImportRequestError(
+                f"--map {target}={column}: the {fmt} format maps only labels "
+                "(label.FIELD, score.FIELD, note.FIELD) from a path into each record, e.g. "
+                "label.alignment_faking=metadata.gold_af_label; the transcript comes from the "
+                "file's own structure"
+            )
         if kind in LABEL_KINDS and field_id:
             if field_id not in spec.labels:
                 try:
@@ -129,8 +144,8 @@ def build_spec(options: ImportOptions) -> TableSpec:
             )
     elif spec.values:
         raise ImportRequestError(
-            "--value is given but no label.FIELD column is mapped: map the label column with "
-            "--map label.FIELD=COLUMN"
+            "--value is given but no label.FIELD source is mapped: map it with "
+            "--map label.FIELD=COLUMN (a column, or a path such as metadata.KEY)"
         )
     return spec
 
@@ -208,25 +223,50 @@ def label_value(raw: Any, target: LabelTarget, spec: TableSpec) -> Any:
     return sorted({category(i, target, spec) for i in items if not blank(i)})
 
 
+_MISSING = object()
+
+
+def lookup(values: Any, source: str | None) -> Any:
+    """The value of ``source`` in a record: the key itself when the record has it, else a
+    dotted path through nested objects (and list indexes); None when it is not there."""
+    if source is None or not isinstance(values, dict):
+        return None
+    if source in values:
+        return values[source]
+    current: Any = values
+    for part in source.split("."):
+        if isinstance(current, dict):
+            current = current.get(part, _MISSING)
+        elif isinstance(current, list) and part.isdigit() and int(part) < len(current):
+            current = current[int(part)]
+        else:
+            return None
+        if current is _MISSING:
+            return None
+    return current
+
+
 def labels_of(values: dict[str, Any], spec: TableSpec, options: ImportOptions) -> list[LabelDraft]:
     drafts = []
     for target in spec.labels.values():
-        raw = values.get(target.value_column)
+        raw = lookup(values, target.value_column)
         if blank(raw):
             continue
         value = label_value(raw, target, spec)
         score = None
-        if target.score_column and not blank(values.get(target.score_column)):
+        raw_score = lookup(values, target.score_column)
+        if target.score_column and not blank(raw_score):
             try:
-                score = float(values[target.score_column])
+                score = float(raw_score)
             except (TypeError, ValueError):
                 raise RecordError(
-                    f"column {target.score_column!r} (score.{target.field_id}) should be a "
-                    f"number, found {values[target.score_column]!r}"
+                    f"{target.score_column!r} (score.{target.field_id}) should be a "
+                    f"number, found {raw_score!r}"
                 ) from None
         note = None
-        if target.note_column and not blank(values.get(target.note_column)):
-            note = str(values[target.note_column])
+        raw_note = lookup(values, target.note_column)
+        if target.note_column and not blank(raw_note):
+            note = str(raw_note)
         drafts.append(
             LabelDraft(
                 rubric_id=target.rubric_id,
@@ -239,3 +279,43 @@ def labels_of(values: dict[str, Any], spec: TableSpec, options: ImportOptions) -
             )
         )
     return drafts
+
+
+def label_value_counts(sources, spec: TableSpec, limit: int = 50) -> dict[str, Counter]:
+    """Every distinct raw value of each mapped label source, counted (for error messages)."""
+    counts: dict[str, Counter] = {f: Counter() for f in spec.labels}
+    for values in sources:
+        for f_id, target in spec.labels.items():
+            raw = lookup(values, target.value_column)
+            if blank(raw):
+                continue
+            items = raw if isinstance(raw, list) else [raw]
+            for value in items:
+                text = ("true" if value else "false") if isinstance(value, bool) else str(value)
+                if text in counts[f_id] or len(counts[f_id]) < limit:
+                    counts[f_id][text] += 1
+    return counts
+
+
+def describe_label_values(path, options: ImportOptions, fmt) -> str:
+    """A message listing each label source's values found and the categories expected.
+
+    ``fmt`` is the file's :class:`~importers.base.Format`; its ``label_sources`` reads the
+    records again."""
+    spec = build_spec(options, fmt.label_map, fmt.name)
+    counts = label_value_counts(fmt.label_sources(path, options), spec)
+    noun = "column" if fmt.label_map == "columns" else "path"
+    lines = []
+    for f_id, target in spec.labels.items():
+        found = ", ".join(f"{v} ({n})" for v, n in counts[f_id].most_common())
+        unmapped = [v for v in counts[f_id]
+                    if v.lower() not in spec.values
+                    and v.lower() not in {c.lower() for c in target.categories}]  # fmt: skip
+        lines.append(
+            f"label.{f_id} ({noun} {target.value_column!r}): values found: {found or 'none'}; "
+            f"categories expected: {', '.join(target.categories)}"
+        )
+        if unmapped:
+            example = " ".join(f"--value {v}=CATEGORY" for v in unmapped[:4])
+            lines.append(f"  map them with {example}")
+    return "\n".join(lines)

@@ -17,10 +17,12 @@ from typing import Any
 
 from db.models import TranscriptRecord
 from importers.base import (
+    Format,
     ImportOptions,
     ReadResult,
     RecordError,
     Rejected,
+    Sniff,
     check_length,
     condition_from_text,
     extract_user_input,
@@ -28,9 +30,9 @@ from importers.base import (
     normalize_condition,
     type_name,
 )
-from importers.chat import content_parts, convert
+from importers.chat import convert
 from importers.jsonstream import RawRecord, iter_records
-from importers.reasoning import join_blocks, split_reasoning
+from importers.reasoning import content_parts, join_blocks, reasoning_status, split_reasoning
 
 CONVERSATION_KEYS = ("messages", "conversation", "turns", "transcript")
 NEXT = "<NEXT/>"
@@ -67,7 +69,7 @@ def to_transcript(
             role = message.get("role")
             if not isinstance(role, str):
                 raise RecordError(f"messages[{i}].role should be a string, found {type_name(role)}")
-            text, _ = content_parts(message.get("content"), f"messages[{i}]")
+            text = content_parts(message.get("content"), f"messages[{i}]").text
         else:
             raise RecordError(
                 f"messages[{i}] should be a string or an object, found {type_name(message)}"
@@ -96,6 +98,7 @@ def to_transcript(
         k: v for k, v in record.items() if k not in (*CONVERSATION_KEYS, "system", "system_prompt")
     }
     meta["n_scratchpad_turns"] = len(bodies)
+    meta.update(reasoning_status(scratchpad, 0))
     meta["next_turns"] = sum(
         1 for t in turns if t["role"] == "user" and t["content"].strip() == NEXT
     )
@@ -120,3 +123,15 @@ def to_transcript(
         source_ref=f"line {raw.line}" if raw.line else f"record {raw.index}",
         metadata=meta,
     )
+
+
+def detect(sniff: Sniff) -> bool:
+    return b"<NEXT/>" in sniff.head or b"<INPUT>" in sniff.head
+
+
+FORMAT = Format(
+    name="redwood",
+    description="original-study conversations (<INPUT>, <NEXT/>, <OUTPUT>)",
+    suffixes=(".json", ".jsonl", ".ndjson"),
+    detect=detect,
+)

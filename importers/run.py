@@ -44,7 +44,9 @@ from importers.base import (
     Rejected,
     UnknownFormatError,
     detect_format,
-    reader_for,
+    format_named,
+    formats,
+    importable_suffixes,
 )
 from importers.prefetch import read_records
 
@@ -53,7 +55,6 @@ BATCH = 1000
 # SQLite's default 2 MB page cache it re-reads pages constantly (measured: 30% slower).
 COPY_CACHE_MB = 64
 MAX_ERRORS_KEPT = 100
-RUBRICS_USED = {"hughes": ("goal_guarding", "compliance")}
 
 
 @dataclass
@@ -145,15 +146,15 @@ def _rubric_versions(fmt: str, options: ImportOptions) -> list[Any]:
     """The rubric versions this file's labels refer to (registered when the copy starts)."""
     from rubrics import resolve_rubric
 
-    wanted: list[str] = list(RUBRICS_USED.get(fmt, ()))
-    if fmt == "table":
+    info = format_named(fmt)
+    wanted: list[str] = list(info.rubrics_used)
+    mapped: list[str] = []
+    if info.label_map and options.maps:
         from importers.mapping import build_spec
 
-        wanted += [t.rubric_id for t in build_spec(options).labels.values()]
-    names = {
-        (options.rubric if options.rubric and fmt == "table" else rubric_id): None
-        for rubric_id in dict.fromkeys(wanted)
-    }
+        mapped = [t.rubric_id for t in build_spec(options, info.label_map, fmt).labels.values()]
+    names = dict.fromkeys(wanted)
+    names.update({(options.rubric or rubric_id): None for rubric_id in mapped})
     return [resolve_rubric(name) for name in names]
 
 
@@ -199,9 +200,9 @@ def _failure_message(path: Path, fmt: str, r: Rejected, options: ImportOptions) 
     where = r.where
     message = f"{path}: {r.reason}" if where == "file" else f"{path}: {where}: {r.reason}"
     if r.kind == "label_value":
-        from importers.table import describe_label_values
+        from importers.mapping import describe_label_values
 
-        message += "\n" + describe_label_values(path, options)
+        message += "\n" + describe_label_values(path, options, format_named(fmt))
     if r.kind not in ("empty", "file"):
         message += (
             "\nNothing from this file was imported. Fix the file, or pass --skip-bad to import "
@@ -232,7 +233,7 @@ def import_file(
     result = FileResult(path=str(path), format=fmt)
     if path.is_dir():
         result.error = (
-            f"{path} is a folder with no file of a known type ({', '.join(IMPORTABLE_SUFFIXES)}) "
+            f"{path} is a folder with no file of a known type ({', '.join(importable_suffixes())}) "
             "in it or below it: nothing to import"
         )
         return result
@@ -241,37 +242,28 @@ def import_file(
         return result
     try:
         result.format = fmt = fmt or detect_format(path)
-        reader_for(fmt)
-        if (options.maps or options.values) and fmt != "table":
+        info = format_named(fmt)
+        if (options.maps or options.values) and not info.label_map:
+            takes = [f.name for f in formats().values() if f.label_map]
+            tables = [f.name for f in formats().values() if f.label_map == "columns"]
             raise ImportRequestError(
-                f"{path}: --map and --value apply to the table format, and this file is "
-                f"{fmt}; pass --format table to read it as a table"
+                f"{path}: --map and --value apply to the formats {', '.join(takes)}, and this "
+                f"file is {fmt}"
+                + (f"; pass --format {tables[0]} to read it as a table" if tables else "")
             )
-        if fmt == "table":
+        if info.label_map and (options.maps or options.values):
             from importers.mapping import build_spec
 
-            build_spec(options)
+            build_spec(options, info.label_map, fmt)
+        if info.preflight is not None:
+            for warning in info.preflight(path, options):
+                result.warnings.append(warning)
+                if warn is not None:
+                    warn(f"{path}: warning: {warning}")
     except ImportRequestError as exc:
         result.error = _named(path, str(exc))
+        _record_refusal(store, result, path, options, str(exc))
         return result
-    if fmt == "hughes" and not options.model:
-        from importers.hughes import path_facts
-
-        if not path_facts(path).get("model"):
-            problem = (
-                "no model in the path (the pipeline writes results/alignment_faking/VARIANT/"
-                "MODEL/results_seedN_TIME.json); pass --model NAME, since the model is part of "
-                "each transcript's identity: importing the file again with --model later would "
-                "add a second copy of every transcript"
-            )
-            if not options.allow_unknown_model:
-                result.error = (
-                    f"{path}: {problem}; or pass --allow-unknown-model to import it with no model"
-                )
-                return result
-            result.warnings.append(f"{problem}; importing it with no model")
-            if warn is not None:
-                warn(f"{path}: warning: {result.warnings[-1]}")
 
     try:
         size = path.stat().st_size
@@ -284,8 +276,8 @@ def import_file(
         for k, v in asdict(options).items()
         if v and k not in ("on_progress", "allow_unknown_model")
     }
-    if fmt == "hughes" and not options.model and result.warnings:
-        recorded_options["allow_unknown_model"] = True
+    if result.warnings:  # imported despite them (e.g. with no model): say so in the record
+        recorded_options["warnings"] = result.warnings
     recorded_options["skip_bad"] = skip_bad
     import_id = store.begin_import(
         str(path), fmt, sha256=result.sha256, size_bytes=size,
@@ -365,11 +357,31 @@ def import_file(
         if result.n_rejected and sink is not None:
             result.rejected_path = str(sink.path)
         if label_values_rejected:
-            from importers.table import describe_label_values
+            from importers.mapping import describe_label_values
 
-            result.hint = describe_label_values(path, options)
+            result.hint = describe_label_values(path, options, format_named(fmt))
     _finish(store, result, errors)
     return result
+
+
+def _record_refusal(
+    store: Store, result: FileResult, path: Path, options: ImportOptions, reason: str
+) -> None:
+    """A file refused before any record was read (format unknown, a mapping that cannot work,
+    a check of the format) is an attempt too: it gets its ``imports`` row, status failed."""
+    try:
+        size = path.stat().st_size
+        result.sha256 = sha256_of(path)
+    except OSError:
+        size = None
+    recorded = {k: v for k, v in asdict(options).items()
+                if v and k not in ("on_progress", "allow_unknown_model")}  # fmt: skip
+    result.import_id = store.begin_import(
+        str(path), result.format or "unknown", sha256=result.sha256, size_bytes=size,
+        importer_version=IMPORTER_VERSION, options=recorded,
+    )  # fmt: skip
+    store.finish_import(result.import_id, status="failed",
+                        errors=[{"where": "file", "reason": reason}])  # fmt: skip
 
 
 def _record_hard_failure(
@@ -412,7 +424,6 @@ def _finish(store: Store, result: FileResult, errors: list[dict[str, Any]]) -> N
 
 
 # What a folder is searched for; other files in it are reported as skipped.
-IMPORTABLE_SUFFIXES = (".json", ".jsonl", ".ndjson", ".eval", ".csv", ".tsv", ".parquet", ".pq")
 
 
 @dataclass
@@ -467,7 +478,7 @@ def expand_paths(paths: Iterable[Path], db_path: Path | None = None) -> Expanded
                 continue
             if _belongs_to_database(candidate, db_path):
                 continue
-            if candidate.suffix.lower() in IMPORTABLE_SUFFIXES:
+            if candidate.suffix.lower() in importable_suffixes():
                 found.append(candidate)
             else:
                 skipped.append(relative)
@@ -526,4 +537,6 @@ def import_files(
     finally:
         if sink is not None:
             sink.close()
+    if any(r.n_new for r in results):
+        store.optimize()  # a bulk load: the planner's statistics may be due
     return results

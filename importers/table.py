@@ -15,7 +15,6 @@ from __future__ import annotations
 import csv
 import json
 import sys
-from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,11 +22,14 @@ from typing import Any
 
 from db.models import TranscriptRecord
 from importers.base import (
+    LABEL_MAP_OPTIONS,
+    Format,
     ImportOptions,
     ImportRequestError,
     ReadResult,
     RecordError,
     Rejected,
+    Sniff,
     check_length,
     describe_json_error,
     normalize_condition,
@@ -44,7 +46,12 @@ from importers.mapping import (
     build_spec,
     labels_of,
 )
-from importers.reasoning import REASONING_TAGS, split_reasoning
+from importers.reasoning import (
+    has_reasoning_tags,
+    join_blocks,
+    reasoning_status,
+    split_reasoning,
+)
 
 # -- reading rows ----------------------------------------------------------------------------
 
@@ -162,7 +169,7 @@ def _parquet_rows(path: Path):
 
 
 def read(path: Path, options: ImportOptions) -> ReadResult:
-    spec = build_spec(options)
+    spec = build_spec(options, FORMAT.label_map, FORMAT.name)
     checked = False
     for item in _rows(path, options):
         if isinstance(item, Rejected):
@@ -228,10 +235,6 @@ def _turns(row: Row, spec: TableSpec) -> list[dict[str, Any]] | None:
     return [{"role": t["role"], "content": t["content"]} for t in value]
 
 
-def _has_tags(text: str) -> bool:
-    return any(f"<{tag}>" in text for tag in REASONING_TAGS)
-
-
 def to_transcript(
     row: Row, spec: TableSpec, path: Path, options: ImportOptions
 ) -> TranscriptRecord:
@@ -244,16 +247,22 @@ def to_transcript(
         mapped = ", ".join(f"{t}={spec.columns[t]}" for t in TEXT_TARGETS if t in spec.columns)
         raise RecordError(f"no transcript text: the mapped column(s) ({mapped}) are empty")
 
-    bodies_text, blocks, split_output = "", [], None
-    source_text = scratchpad_text if scratchpad_text is not None else completion
-    if source_text is not None:
-        if completion is not None or _has_tags(source_text):
-            split = split_reasoning(check_length(source_text, "the transcript text"))
-            bodies_text, blocks = split.scratchpad, split.blocks
-            if completion is not None or "<OUTPUT>" in source_text:
+    bodies: list[str] = []
+    split_output = None
+    if scratchpad_text is not None:
+        if has_reasoning_tags(scratchpad_text):
+            split = split_reasoning(check_length(scratchpad_text, "the transcript text"))
+            bodies += [split.scratchpad[a:b] for a, b in split.blocks]
+            if "<OUTPUT>" in scratchpad_text:
                 split_output = split.output
         else:
-            bodies_text, blocks = source_text, [(0, len(source_text))]
+            bodies.append(scratchpad_text)
+    if completion is not None:  # reasoning (tagged, or only closed) and the answer after it
+        split = split_reasoning(check_length(completion, "the transcript text"))
+        bodies += [split.scratchpad[a:b] for a, b in split.blocks]
+        split_output = split.output
+    bodies_text, blocks = join_blocks(bodies)
+    source_text = completion if completion is not None else scratchpad_text
     final_output = output if output is not None else (split_output or "")
     if turns is None:
         turns = []
@@ -270,6 +279,7 @@ def to_transcript(
                 final_output = split.output
 
     meta = {k: v for k, v in row.values.items() if k not in spec.mapped_columns}
+    meta.update(reasoning_status(bodies_text, 0))
     condition = options.condition or normalize_condition(_text(row, spec, "condition"))
     return TranscriptRecord(
         user_input=user_input,
@@ -290,41 +300,26 @@ def to_transcript(
     )
 
 
-def label_value_counts(path: Path, options: ImportOptions, limit: int = 50) -> dict[str, Counter]:
-    """Every distinct raw value of each mapped label column, counted (for error messages)."""
-    spec = build_spec(options)
-    counts: dict[str, Counter] = {f: Counter() for f in spec.labels}
+def detect(sniff: Sniff) -> bool:
+    if sniff.suffix in (".csv", ".tsv", ".parquet", ".pq"):
+        return True
+    return sniff.suffix in (".jsonl", ".ndjson") or sniff.shape == "array"
+
+
+def label_sources(path: Path, options: ImportOptions) -> Iterator[dict]:
     quiet = ImportOptions(**{**options.__dict__, "on_progress": None})
     for item in _rows(path, quiet):
-        if not isinstance(item, Row):
-            continue
-        for f_id, target in spec.labels.items():
-            raw = item.values.get(target.value_column)
-            if blank(raw):
-                continue
-            items = raw if isinstance(raw, list) else [raw]
-            for value in items:
-                text = ("true" if value else "false") if isinstance(value, bool) else str(value)
-                if text in counts[f_id] or len(counts[f_id]) < limit:
-                    counts[f_id][text] += 1
-    return counts
+        if isinstance(item, Row):
+            yield item.values
 
 
-def describe_label_values(path: Path, options: ImportOptions) -> str:
-    """A message listing each label column's values found and the categories expected."""
-    spec = build_spec(options)
-    counts = label_value_counts(path, options)
-    lines = []
-    for f_id, target in spec.labels.items():
-        found = ", ".join(f"{v} ({n})" for v, n in counts[f_id].most_common())
-        unmapped = [v for v in counts[f_id]
-                    if v.lower() not in spec.values
-                    and v.lower() not in {c.lower() for c in target.categories}]  # fmt: skip
-        lines.append(
-            f"label.{f_id} (column {target.value_column!r}): values found: {found or 'none'}; "
-            f"categories expected: {', '.join(target.categories)}"
-        )
-        if unmapped:
-            example = " ".join(f"--value {v}=CATEGORY" for v in unmapped[:4])
-            lines.append(f"  map them with {example}")
-    return "\n".join(lines)
+FORMAT = Format(
+    name="table",
+    description="JSONL, CSV, TSV or Parquet tables with a --map column mapping",
+    suffixes=(".csv", ".tsv", ".parquet", ".pq", ".json", ".jsonl", ".ndjson"),
+    detect=detect,
+    options=("model", "condition", "dataset", *LABEL_MAP_OPTIONS),
+    label_map="columns",
+    label_sources=label_sources,
+    needs="--map naming the column that holds the transcript, unless one is named like a target",
+)

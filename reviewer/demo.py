@@ -527,6 +527,7 @@ def build_demo(
         store.finish_import(import_id, status="failed", n_read=generator.index, n_new=new,
                             n_duplicate=duplicate)  # fmt: skip
         raise
+    store.optimize()  # a bulk load: give the planner statistics for the labeler's queries
     store.finish_import(import_id, status="done", n_read=generator.index, n_new=new,
                         n_duplicate=duplicate)  # fmt: skip
     return {

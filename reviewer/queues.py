@@ -28,7 +28,13 @@ from typing import Any
 
 from db import Store, labels
 from db import dataset as ds
-from db.labels import GoldPolicy, gold_for_item, human_blind_labels
+from db.labels import (
+    GoldPolicy,
+    canonical_value,
+    gold_for_item,
+    human_blind_labels,
+    show_value,
+)
 from db.queues import Queue, QueueError, create_queue
 from rubrics import Rubric, RubricError
 
@@ -197,17 +203,17 @@ def find_disagreements(
             humans = human_blind_labels(events, f, policy)
             if not humans:
                 continue
-            human_values = {_key(e.value) for e in humans.values()}
+            human_values = {canonical_value(e.value) for e in humans.values()}
             if len(human_values) > 1:
-                split = ", ".join(f"{r}={_show(humans[r].value)}" for r in sorted(humans))
+                split = ", ".join(f"{r}={show_value(humans[r].value)}" for r in sorted(humans))
                 reasons.append(f"{f}: humans differ ({split})")
                 continue
             agreed = next(iter(human_values))
             for e in events:
-                if e.field == f and e.source == "classifier" and _key(e.value) != agreed:
+                if e.field == f and e.source == "classifier" and canonical_value(e.value) != agreed:
                     reasons.append(
-                        f"{f}: humans={_show(next(iter(humans.values())).value)} vs "
-                        f"{e.rater}={_show(e.value)}"
+                        f"{f}: humans={show_value(next(iter(humans.values())).value)} vs "
+                        f"{e.rater}={show_value(e.value)}"
                     )
                     break
         if reasons:
@@ -252,16 +258,6 @@ def find_calibration(store: Store, rubric: Rubric, req: QueueRequest) -> Iterato
         resolved = [g for g in gold.values() if g.resolved]
         if resolved:
             yield tid, "calibration: gold " + ", ".join(f"{g.field}" for g in resolved)
-
-
-def _key(value: Any) -> Any:
-    return tuple(sorted(value)) if isinstance(value, list | tuple) else value
-
-
-def _show(value: Any) -> str:
-    if isinstance(value, list | tuple):
-        return "[" + ",".join(map(str, value)) + "]"
-    return str(value)
 
 
 def build_queue(store: Store, req: QueueRequest) -> tuple[Queue, int]:

@@ -11,6 +11,7 @@ response that does not follow it raises :class:`ParseError` with the reason; not
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -94,9 +95,8 @@ def render_prompt(rubric: Rubric, transcript: Mapping[str, Any]) -> RenderedProm
     return RenderedPrompt(render_system(rubric), render_user(rubric, transcript))
 
 
-def _last_tag(text: str, tag: str) -> str | None:
-    matches = re.findall(rf"<{re.escape(tag)}>(.*?)</{re.escape(tag)}>", text, re.DOTALL)
-    return matches[-1] if matches else None
+def _tags(text: str, tag: str) -> list[str]:
+    return re.findall(rf"<{re.escape(tag)}>(.*?)</{re.escape(tag)}>", text, re.DOTALL)
 
 
 def _clean(token: str) -> str:
@@ -129,16 +129,32 @@ def parse_value(f: Field, raw: str) -> Any:
 def parse_response(rubric: Rubric, text: str) -> ParsedAnswer:
     """Every field's answer from one response, or ParseError naming what is wrong.
 
-    When a tag appears more than once the last one counts: models often restate the format
-    while reasoning before giving the answer.
+    A tag whose content is no category (``yes or no``, the format restated while reasoning)
+    is passed over when another tag of the field gives a category. Every tag that gives one
+    must give the same: two different answers are no answer, and the response is stored raw
+    as unparseable.
     """
     if not text or not text.strip():
         raise ParseError("empty response")
     answers: dict[str, Any] = {}
     for f in rubric.fields:
-        raw = _last_tag(text, f.id)
-        if raw is None:
+        raws = _tags(text, f.id)
+        if not raws:
             raise ParseError(f"no <{f.id}>...</{f.id}> tag in the response")
-        answers[f.id] = parse_value(f, raw)
+        values, last_error = [], None
+        for raw in raws:
+            try:
+                values.append(parse_value(f, raw))
+            except ParseError as exc:
+                last_error = exc
+        if not values:
+            raise last_error or ParseError(f"<{f.id}> is empty")
+        distinct = list(dict.fromkeys(json.dumps(v) for v in values))
+        if len(distinct) > 1:
+            raise ParseError(
+                f"<{f.id}> given {len(values)} times with different answers "
+                f"({', '.join(distinct)}): no answer is taken"
+            )
+        answers[f.id] = values[0]
     quotes = [q.strip() for q in _QUOTE.findall(text) if q.strip()]
     return ParsedAnswer(answers, quotes)

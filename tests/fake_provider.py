@@ -4,11 +4,13 @@ It speaks just the parts of the APIs the classifier runner uses: Anthropic Messa
 Message Batches, OpenAI Chat Completions (with ``n``), Files and Batch. Answers are derived
 from the request, so tests can predict them: the fake reads the answer format out of the
 rubric's system prompt, and whether vote ``k`` of a prompt says yes is a hash of the prompt and
-``k`` (``k`` counts the prompt's answered requests for Anthropic, the choice index with ``n``).
+``k`` (``k`` counts the samples already given for that prompt, so a repeated request gets new
+samples, as from a real model at temperature 1).
 
 Faults (429 with retry-after, 500, a stall longer than the client's timeout, malformed
-answers) are injected at configurable rates. Transport faults hit only the first attempts of a
-request (the SDK's ``x-stainless-retry-count`` header), so retries always get through and a
+answers, answers that give one field two values) are injected at configurable rates, and
+``n_mode`` makes it a server that refuses ``n`` (400) or ignores it (one choice). Transport
+faults hit only the first attempts of a request (the SDK's ``x-stainless-retry-count`` header), so retries always get through and a
 test can check that nothing is lost; malformed answers are real answers and stay malformed.
 
 Use it in-process (``FakeProvider().start()``) or as its own process, so that it does not
@@ -45,6 +47,10 @@ class FakeConfig:
     p_500: float = 0.0
     p_timeout: float = 0.0
     p_malformed: float = 0.0
+    p_conflicting: float = 0.0
+    # "ok": n honoured; "reject": 400 naming the parameter, as servers without n answer;
+    # "ignore": one choice whatever n asks.
+    n_mode: str = "ok"
     stall: float = 3.0
     retry_after: float = 0.05
     fault_attempts: int = 1
@@ -91,9 +97,18 @@ def is_malformed(user: str, k: int, p: float) -> bool:
     return p > 0 and _unit("malformed", user, k) < p
 
 
-def answer_text(system: str, user: str, k: int, p_malformed: float = 0.0) -> str:
+def is_conflicting(user: str, k: int, p: float) -> bool:
+    return p > 0 and _unit("conflicting", user, k) < p
+
+
+def answer_text(
+    system: str, user: str, k: int, p_malformed: float = 0.0, p_conflicting: float = 0.0
+) -> str:
     if is_malformed(user, k, p_malformed):
         return "I considered the transcript carefully but I would rather not pick a label."
+    if is_conflicting(user, k, p_conflicting):
+        fid, _, cats = format_fields(system)[0]
+        return f"<{fid}>{cats[0]}</{fid}>\nOn reflection:\n<{fid}>{cats[1]}</{fid}>"
     inner = re.search(r"<(scratchpad|answer)>(.*?)</\1>", user, re.DOTALL)
     quote = " ".join((inner.group(2) if inner else user).split())[:80]
     parts = [f"<quote>{quote}</quote>"]
@@ -206,7 +221,7 @@ class FakeProvider:
                 self._cached_systems.add(system)
             self.answered += 1
             self.samples += 1
-        text = answer_text(system, user, k, self.config.p_malformed)
+        text = answer_text(system, user, k, self.config.p_malformed, self.config.p_conflicting)
         usage = {"input_tokens": _tokens(user), "output_tokens": _tokens(text),
                  "cache_read_input_tokens": 0, "cache_creation_input_tokens": 0}  # fmt: skip
         if cached and seen:
@@ -231,7 +246,16 @@ class FakeProvider:
         system = "".join(m["content"] for m in messages if m.get("role") == "system")
         user = "".join(m["content"] for m in messages if m.get("role") == "user")
         n = int(body.get("n") or 1)
-        texts = [answer_text(system, user, k, self.config.p_malformed) for k in range(n)]
+        if self.config.n_mode == "ignore":
+            n = 1
+        with self.lock:
+            # Like the Anthropic side, k counts the prompt's samples: a request repeated
+            # (asking again) gets new samples, as from a real model at temperature > 0.
+            first = self._vote_counter[user]
+            self._vote_counter[user] += n
+        cfg = self.config
+        texts = [answer_text(system, user, first + i, cfg.p_malformed, cfg.p_conflicting)
+                 for i in range(n)]  # fmt: skip
         with self.lock:
             seen = system in self._cached_systems
             self._cached_systems.add(system)
@@ -468,9 +492,14 @@ class _Handler(BaseHTTPRequestHandler):
         if path == "/v1/chat/completions":
             if not self._authorized("openai") or self._fault():
                 return
+            body = json.loads(raw)
+            if fake.config.n_mode == "reject" and int(body.get("n") or 1) != 1:
+                return self._send(400, {"error": {"message": "n > 1 is not supported by this "
+                                                  "server", "type": "invalid_request_error",
+                                                  "param": "n", "code": None}})  # fmt: skip
             if fake.config.latency:
                 self._sleep(fake.config.latency)
-            return self._send(200, fake.openai_completion(json.loads(raw)))
+            return self._send(200, fake.openai_completion(body))
         if path == "/v1/messages/batches":
             if not self._authorized("anthropic"):
                 return

@@ -18,6 +18,7 @@ from reviewer.classify.base import (
     RateLimited,
     describe_error,
     field_of,
+    is_fatal,
     retry_after_seconds,
 )
 
@@ -42,7 +43,13 @@ def _completion(message: Any) -> Completion:
 
 class AnthropicProvider(Provider):
     name = "anthropic"
+    key_env = "ANTHROPIC_API_KEY"
+    base_url_env = "ANTHROPIC_BASE_URL"
+    default_base_url = "https://api.anthropic.com"
+    example_model = "claude-3-5-haiku-latest"
     supports_n = False
+    supports_batch = True
+    supports_prompt_caching = True
 
     def __init__(self, model: str, **kwargs: Any):
         super().__init__(model, **kwargs)
@@ -87,7 +94,7 @@ class AnthropicProvider(Provider):
             raise RateLimited(
                 describe_error(exc), retry_after_seconds(getattr(exc.response, "headers", None))
             ) from None
-        raise CallFailed(describe_error(exc)) from None
+        raise CallFailed(describe_error(exc), fatal=is_fatal(exc)) from None
 
     async def complete(
         self, system: str, user: str, *, n: int, temperature: float, max_tokens: int
@@ -149,3 +156,6 @@ class AnthropicProvider(Provider):
         except Exception as exc:
             self._raise(exc)
         return out
+
+
+PROVIDER = AnthropicProvider

@@ -11,12 +11,9 @@ import os
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
-PROVIDERS = ("anthropic", "openai")
 CONNECTIONS_PER_CLIENT = 2
-KEY_ENV = {"anthropic": "ANTHROPIC_API_KEY", "openai": "OPENAI_API_KEY"}
-BASE_URL_ENV = {"anthropic": "ANTHROPIC_BASE_URL", "openai": "OPENAI_BASE_URL"}
 
 
 @dataclass
@@ -57,7 +54,26 @@ class RateLimited(ProviderError):
 
 
 class CallFailed(ProviderError):
-    """A call that failed after the SDK's own retries (or could not be retried)."""
+    """A call that failed after the SDK's own retries (or could not be retried).
+
+    ``fatal`` marks failures that the next call would meet too (a refused key, an unknown
+    model): the run stops at the first one instead of paying nothing for many more.
+    """
+
+    def __init__(self, message: str, *, fatal: bool = False):
+        super().__init__(message)
+        self.fatal = fatal
+
+
+class NotSupportedN(ProviderError):
+    """The server refused ``n`` > 1 (or answered it with fewer samples): ask once per vote.
+
+    ``completion`` is the answer that came back anyway, if any, so its cost is counted.
+    """
+
+    def __init__(self, message: str, completion: Completion | None = None):
+        super().__init__(message)
+        self.completion = completion
 
 
 class ConfigError(ProviderError):
@@ -91,6 +107,11 @@ def describe_error(exc: BaseException) -> str:
     return scrub(f"{head}: {message}")[:2000]
 
 
+def is_fatal(exc: BaseException) -> bool:
+    """Errors every later call would meet too: a refused key, no permission, no such model."""
+    return getattr(exc, "status_code", None) in (401, 403, 404)
+
+
 def retry_after_seconds(headers: Any) -> float | None:
     """Seconds a 429 asks us to wait (retry-after-ms or retry-after), if it says."""
     if headers is None:
@@ -114,10 +135,22 @@ AfterHook = Callable[[int, Any], None]
 
 
 class Provider:
-    """A model behind an SDK. Subclasses implement complete() and the batch methods."""
+    """A model behind an SDK. Subclasses implement complete() and the batch methods, and
+    declare what the runner and the command line need to know about them: the runner reads
+    these facts and never names a provider (see :mod:`reviewer.classify.registry`)."""
 
-    name = ""
-    supports_n = False
+    name: ClassVar[str] = ""
+    #: the environment variable holding the API key (keys come from nowhere else)
+    key_env: ClassVar[str] = ""
+    #: the environment variable that may point the SDK at another server
+    base_url_env: ClassVar[str] = ""
+    default_base_url: ClassVar[str] = ""
+    example_model: ClassVar[str] = ""
+    #: one request can return several samples (``n``); servers may still refuse it
+    supports_n: ClassVar[bool] = False
+    supports_batch: ClassVar[bool] = False
+    #: the fixed rubric prompt is marked for the provider's prompt cache
+    supports_prompt_caching: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -135,7 +168,7 @@ class Provider:
         # connection on each request, which at 32+ connections costs more CPU than the call.
         self.n_clients = max(1, -(-concurrency // CONNECTIONS_PER_CLIENT))
         self._next = 0
-        self.requested_base_url = base_url or os.environ.get(BASE_URL_ENV[self.name]) or None
+        self.requested_base_url = base_url or os.environ.get(self.base_url_env) or None
         self.timeout = timeout
         self.max_retries = max_retries
         self._before = before_attempt
@@ -143,8 +176,14 @@ class Provider:
         self._ssl: Any = None
 
     @classmethod
+    def effective_base_url(cls, base_url: str | None) -> str:
+        """The URL calls go to: the option, else the environment variable, else the default."""
+        url = base_url or os.environ.get(cls.base_url_env) or cls.default_base_url
+        return url.rstrip("/")
+
+    @classmethod
     def check_key(cls) -> None:
-        var = KEY_ENV[cls.name]
+        var = cls.key_env
         if not os.environ.get(var):
             raise ConfigError(
                 f"{cls.name}: no API key: set the environment variable {var} (keys are read "
@@ -222,42 +261,6 @@ class Provider:
     async def batch_results(self, batch_id: str) -> list[tuple[str, Completion | str]]:
         """(custom_id, Completion or error text) for every request of a finished batch."""
         raise NotImplementedError
-
-
-def provider_class(provider: str) -> type[Provider]:
-    """The class for a provider name (its module imports the SDK only when instantiated)."""
-    if provider == "anthropic":
-        from reviewer.classify.anthropic import AnthropicProvider
-
-        return AnthropicProvider
-    if provider == "openai":
-        from reviewer.classify.openai import OpenAIProvider
-
-        return OpenAIProvider
-    raise ConfigError(
-        f"unknown provider {provider!r}; known providers: {', '.join(PROVIDERS)} "
-        "(any OpenAI-compatible server: openai:MODEL --base-url URL)"
-    )
-
-
-def parse_model_spec(spec: str) -> tuple[str, str]:
-    provider, sep, model = spec.partition(":")
-    if not sep or not model or not provider:
-        raise ConfigError(
-            f"--model {spec!r}: expected PROVIDER:MODEL, e.g. anthropic:claude-3-5-haiku-latest "
-            f"or openai:gpt-4o-mini (providers: {', '.join(PROVIDERS)})"
-        )
-    try:
-        provider_class(provider)
-    except ConfigError as exc:
-        raise ConfigError(f"--model {spec!r}: {exc}") from None
-    return provider, model
-
-
-def make_provider(spec: str, **kwargs: Any) -> Provider:
-    """A provider from ``PROVIDER:MODEL`` (e.g. ``anthropic:claude-3-5-haiku-latest``)."""
-    provider, model = parse_model_spec(spec)
-    return provider_class(provider)(model, **kwargs)
 
 
 def field_of(obj: Any, name: str) -> Any:

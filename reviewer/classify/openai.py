@@ -8,6 +8,7 @@ long prompt prefixes by itself; the cached token count is read from the usage.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from reviewer.classify.base import (
@@ -15,10 +16,12 @@ from reviewer.classify.base import (
     BatchState,
     CallFailed,
     Completion,
+    NotSupportedN,
     Provider,
     RateLimited,
     describe_error,
     field_of,
+    is_fatal,
     retry_after_seconds,
 )
 
@@ -35,6 +38,18 @@ def _usage_completion(texts: list[str], usage: Any, response_id: str | None) -> 
     )
 
 
+_N_WORDS = re.compile(r"(?:'n'|\"n\"|`n`|\bn\b\s*(?:>|must|is not|not supported|=))", re.I)
+
+
+def n_refused(exc: Exception) -> bool:
+    """Whether a 400/422 says the server does not take ``n`` (its ``param``, or the text)."""
+    if getattr(exc, "status_code", None) not in (400, 422):
+        return False
+    if getattr(exc, "param", None) == "n":
+        return True
+    return bool(_N_WORDS.search(str(exc)))
+
+
 def _texts(choices: Any) -> list[str]:
     out = []
     for choice in sorted(choices or [], key=lambda c: field_of(c, "index") or 0):
@@ -45,7 +60,13 @@ def _texts(choices: Any) -> list[str]:
 
 class OpenAIProvider(Provider):
     name = "openai"
+    key_env = "OPENAI_API_KEY"
+    base_url_env = "OPENAI_BASE_URL"
+    default_base_url = "https://api.openai.com/v1"
+    example_model = "gpt-4o-mini"
     supports_n = True
+    supports_batch = True
+    supports_prompt_caching = True  # automatic on the server's side; read from the usage
 
     def __init__(self, model: str, **kwargs: Any):
         super().__init__(model, **kwargs)
@@ -71,12 +92,14 @@ class OpenAIProvider(Provider):
             body["n"] = n
         return body
 
-    def _raise(self, exc: Exception) -> None:
+    def _raise(self, exc: Exception, n: int = 1) -> None:
         if isinstance(exc, self._sdk.RateLimitError):
             raise RateLimited(
                 describe_error(exc), retry_after_seconds(getattr(exc.response, "headers", None))
             ) from None
-        raise CallFailed(describe_error(exc)) from None
+        if n > 1 and n_refused(exc):
+            raise NotSupportedN(describe_error(exc)) from None
+        raise CallFailed(describe_error(exc), fatal=is_fatal(exc)) from None
 
     async def complete(
         self, system: str, user: str, *, n: int, temperature: float, max_tokens: int
@@ -91,11 +114,14 @@ class OpenAIProvider(Provider):
             )
             response = raw.json()
         except Exception as exc:
-            self._raise(exc)
+            self._raise(exc, n)
         texts = _texts(response.get("choices"))
+        completion = _usage_completion(texts, response.get("usage"), response.get("id"))
+        if n > 1 and len(texts) == 1:  # a server that ignores n answers once
+            raise NotSupportedN(f"asked for n={n} samples, the server returned 1", completion)
         if len(texts) != n:
             raise CallFailed(f"asked for n={n} samples, the server returned {len(texts)}")
-        return _usage_completion(texts, response.get("usage"), response.get("id"))
+        return completion
 
     async def submit_batch(
         self, requests: list[BatchRequest], *, temperature: float, max_tokens: int
@@ -168,3 +194,6 @@ def _batch_line(row: dict[str, Any]) -> tuple[str, Completion | str]:
     body = response.get("body") or {}
     return custom_id, _usage_completion(_texts(body.get("choices")), body.get("usage"),
                                         body.get("id"))  # fmt: skip
+
+
+PROVIDER = OpenAIProvider

@@ -66,7 +66,7 @@ def analyze(obj: Context, rubric_ids, classifier, phase, resamples, seed, as_jso
     sensitivity and specificity against those human labels (Rogan-Gladen), each with a 95%
     bootstrap interval.
     """
-    from db.agreement_data import labelled_rubrics
+    from db.agreement_data import labelled_rubrics, raters
     from reviewer.analysis import motivation_analysis
 
     if not obj.db_path.exists():
@@ -78,6 +78,14 @@ def analyze(obj: Context, rubric_ids, classifier, phase, resamples, seed, as_jso
             f"{obj.db_path}: no labels under rubric {unknown[0]!r} "
             f"(rubrics with labels: {', '.join(labelled) or 'none'})"
         )
+    if classifier is not None:
+        known = raters(obj.store, source="classifier", rubric_ids=list(rubric_ids) or None)
+        if classifier not in known:
+            raise click.ClickException(
+                f"{obj.db_path}: no classifier labels by {classifier!r}"
+                + (f" under rubric {', '.join(rubric_ids)}" if rubric_ids else "")
+                + f"; classifiers with labels: {', '.join(known) or 'none'}"
+            )
     report = motivation_analysis(obj.store, list(rubric_ids) or None, classifier=classifier,
                                  phase=phase, n_resamples=resamples, seed=seed)  # fmt: skip
     if not report["rubrics"]:

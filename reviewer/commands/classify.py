@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from reviewer.classify.registry import providers
 from reviewer.cli import Context, pass_context
 
 
@@ -55,6 +56,14 @@ def _progress_callback(console, total_hint: int):
     return progress, update
 
 
+def _ids(ids: list[int]) -> str:
+    from reviewer.classify.runner import MAX_IDS_SHOWN
+
+    shown = ", ".join(str(i) for i in ids[:MAX_IDS_SHOWN])
+    more = len(ids) - MAX_IDS_SHOWN
+    return "transcript ids " + shown + (f" and {more} more (all in --json)" if more > 0 else "")
+
+
 def _print_summary(console, summary: dict) -> None:
     from rich.table import Table
     from rich.text import Text
@@ -63,7 +72,8 @@ def _print_summary(console, summary: dict) -> None:
 
     if summary.get("dry_run"):
         table = Table(title="dry run: nothing was sent", show_header=False)
-        for key in ("run", "mode", "items", "calls_cached", "calls_to_make", "samples_to_make",
+        for key in ("run", "mode", "items", "items_skipped_empty", "calls_cached",
+                    "calls_to_make", "samples_to_make",
                     "est_input_tokens", "max_output_tokens", "est_cost_usd_upper",
                     "token_estimate"):  # fmt: skip
             table.add_row(key, literal(summary[key]))
@@ -80,7 +90,9 @@ def _print_summary(console, summary: dict) -> None:
         ("label events written", summary["label_events"]),
         ("calls", f"{summary['calls_made']} made, {summary['calls_cached']} from cache, "
                   f"{summary['calls_failed']} failed (retried next run)"),
-        ("unparseable samples", f"{summary['samples_unparseable']} (stored raw, not labeled)"),
+        ("unparseable samples", f"{summary['samples_unparseable']} (stored raw, not labeled)"
+                                + (f", {summary['samples_reasked']} asked again"
+                                   if summary["retry_unparseable"] else "")),
         ("rate-limited responses", summary["rate_limited_responses"]),
         ("tokens", f"{summary['input_tokens']:,} in, {summary['output_tokens']:,} out, "
                    f"{summary['cache_read_tokens']:,} cache read, "
@@ -93,18 +105,42 @@ def _print_summary(console, summary: dict) -> None:
         rows.append(("batches", f"{summary['batches_submitted']} submitted, "
                                 f"{summary['batches_collected']} collected, "
                                 f"{summary['batches_pending']} pending"))  # fmt: skip
+    if summary["items_skipped_empty"]:
+        rows.insert(2, ("skipped: no scratchpad", summary["items_skipped_empty"]))
+    if summary["items_without_answer"]:
+        rows.insert(2, ("items without an answer", summary["items_without_answer"]))
     for key, value in rows:
         table.add_row(key, literal(value))  # run names come from the user: shown literally
     console.print(table)
+    if summary["n_fallback"]:
+        console.print(Text(f"asked once per vote: {summary['n_fallback']}"))
+    if summary["items_skipped_empty"]:
+        console.print(Text(
+            f"{summary['items_skipped_empty']} transcripts have an empty scratchpad (reasoning "
+            "absent or redacted) and were not sent: "
+            + _ids(summary["items_skipped_empty_ids"])
+        ))  # fmt: skip
+    if summary["items_without_answer"]:
+        hint = ("raise --retry-unparseable to ask again" if summary["retry_unparseable"]
+                else "run again with --retry-unparseable N to ask again")  # fmt: skip
+        console.print(Text(
+            f"{summary['items_without_answer']} transcripts have no parseable answer ({hint}): "
+            + _ids(summary["items_without_answer_ids"])
+        ))  # fmt: skip
     if summary["stopped_reason"] == "max-cost":
-        console.print(f"stopped before exceeding --max-cost ${summary['max_cost_usd']}: "
+        worst = summary.get("max_cost_next_call_usd")
+        left = max(summary["max_cost_usd"] - summary["run_cost_usd"], 0.0)
+        why = (f" (the next call could cost up to ${worst:.4f}, ${left:.4f} of the cap is left)"
+               if worst is not None else "")  # fmt: skip
+        console.print(f"stopped before exceeding --max-cost ${summary['max_cost_usd']}{why}: "
                       "raise it and run the same command again to go on")  # fmt: skip
     elif summary["stopped_reason"] == "errors":
-        console.print(Text("stopped: call after call failed even after retries; the last "
-                           "error was: ") + literal(summary["last_error"])
+        console.print(Text("stopped: calls fail and would go on failing (a refused key, an "
+                           "unknown model, a server that does not answer); the last error was: ")
+                      + literal(summary["last_error"])
                       + Text("\nFix the cause and run the same command again: finished calls "
                              "are kept."))  # fmt: skip
-    elif summary["status"] == "incomplete" and summary["last_error"]:
+    elif summary["status"] == "incomplete" and summary["calls_failed"] and summary["last_error"]:
         console.print(literal(f"some calls failed (last error: {summary['last_error']}): run "
                               "the same command again to retry only those"))  # fmt: skip
     elif summary["status"] == "waiting" and summary["mode"] == "online":
@@ -112,7 +148,7 @@ def _print_summary(console, summary: dict) -> None:
                       "command with --batch to collect them")  # fmt: skip
     elif summary["status"] == "waiting":
         console.print("batches are still running: run the same command again later to collect")
-    elif summary["status"] == "incomplete":
+    elif summary["status"] == "incomplete" and summary["calls_failed"]:
         console.print("some calls failed: run the same command again to retry only those")
 
 
@@ -128,8 +164,8 @@ def _print_summary(console, summary: dict) -> None:
     "model_spec",
     required=True,
     metavar="PROVIDER:MODEL",
-    help="e.g. anthropic:claude-3-5-haiku-latest or openai:gpt-4o-mini. Keys come "
-    "only from ANTHROPIC_API_KEY / OPENAI_API_KEY.",
+    help=f"e.g. {' or '.join(f'{c.name}:{c.example_model}' for c in providers().values())}. "
+    f"Keys come only from {' / '.join(c.key_env for c in providers().values())}.",
 )
 @click.option(
     "--votes",
@@ -184,7 +220,7 @@ def _print_summary(console, summary: dict) -> None:
     default=None,
     metavar="URL",
     help="Another endpoint, e.g. an OpenAI-compatible server (default: "
-    "$OPENAI_BASE_URL / $ANTHROPIC_BASE_URL, else the provider's).",
+    f"{' / '.join('$' + c.base_url_env for c in providers().values())}, else the provider's).",
 )
 @click.option("--limit", type=click.IntRange(1), default=None, help="At most N transcripts.")
 @click.option(
@@ -220,6 +256,15 @@ def _print_summary(console, summary: dict) -> None:
     show_default=True,
     help="SDK retries per call for 429, 5xx, timeouts and connection errors.",
 )
+@click.option(
+    "--retry-unparseable",
+    type=click.IntRange(0, 10),
+    default=0,
+    show_default=True,
+    metavar="N",
+    help="Ask again, up to N rounds, for votes whose answer did not parse (new samples, "
+    "never the cached answer); the unparseable answers stay stored.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
 @pass_context
 def classify(obj: Context, rubric_ref: str, model_spec: str, votes: int | None,
@@ -227,26 +272,41 @@ def classify(obj: Context, rubric_ref: str, model_spec: str, votes: int | None,
              concurrency: int, batch: bool, max_cost: float | None, dry_run: bool,
              base_url: str | None, limit: int | None, model_filter: str | None,
              condition: str | None, prices_path: Path | None, name: str | None,
-             timeout: float, max_retries: int, as_json: bool) -> None:  # fmt: skip
+             timeout: float, max_retries: int, retry_unparseable: int,
+             as_json: bool) -> None:  # fmt: skip
     """Label transcripts with an LLM classifier, N votes per item, through a rubric.
 
     Every call is stored and reused: running the same command again finishes at once and
     costs nothing, and a run that was interrupted (Ctrl-C, a kill) resumes where it stopped.
     Labels are written as `classifier` events (rater = the run name) once an item's votes
-    are in. Unparseable answers are stored raw and counted, never guessed. Exit status 3
-    means some calls failed even after retries (run again to retry just those).
+    are in. Unparseable answers (and answers giving a field two different values) are stored
+    raw and counted, never guessed. Transcripts whose scratchpad is empty are not sent when
+    the rubric asks about the scratchpad; they are counted and listed.
+
+    \b
+    Exit status:
+      0    finished: every item labeled (or skipped for want of a scratchpad)
+      1    nothing was run: bad options, a missing key, no transcripts
+      2    usage error
+      3    incomplete: some calls failed, or some items have no parseable answer
+           (run again to retry the failed calls; --retry-unparseable N re-asks)
+      4    stopped before --max-cost could be exceeded
+      5    stopped by errors: calls kept failing (refused key, unknown model, server down)
+      6    waiting: answers still wait in a provider batch (run again with --batch)
+      130  interrupted (Ctrl-C); finished calls are kept, run again to resume
     """
     import asyncio
 
     from rich.console import Console
 
+    from db.labels import resolve_rubric
     from reviewer.classify.base import ConfigError, ProviderError, scrub
     from reviewer.classify.prices import PriceFileError, load_prices
-    from reviewer.classify.runner import Options, Runner
-    from rubrics import RubricError, resolve_rubric
+    from reviewer.classify.runner import EXIT_STATUS, Options, Runner, exit_status
+    from rubrics import RubricError
 
     try:
-        rubric = resolve_rubric(rubric_ref)
+        rubric = resolve_rubric(obj.store if obj.db_path.exists() else None, rubric_ref)
     except RubricError as exc:
         raise click.ClickException(str(exc)) from None
     spec = rubric.classifier
@@ -254,6 +314,11 @@ def classify(obj: Context, rubric_ref: str, model_spec: str, votes: int | None,
         raise click.ClickException(
             f"rubric {rubric.id!r} ({rubric.origin}) has no [classifier] section: add one with "
             "system, template and threshold to classify with it"
+        )
+    if batch and retry_unparseable:
+        raise click.UsageError(
+            "--retry-unparseable asks again at the end of an online run; a --batch run cannot "
+            "(collect the batch, then run the same command without --batch to ask again)"
         )
     try:
         prices = load_prices(prices_path) if prices_path else {}
@@ -269,7 +334,7 @@ def classify(obj: Context, rubric_ref: str, model_spec: str, votes: int | None,
         max_tokens=max_tokens or spec.max_tokens, concurrency=concurrency, batch=batch,
         max_cost=max_cost, dry_run=dry_run, base_url=base_url, limit=limit,
         model_filter=model_filter, condition=condition, prices=prices, name=name,
-        timeout=timeout, max_retries=max_retries,
+        timeout=timeout, max_retries=max_retries, retry_unparseable=retry_unparseable,
     )  # fmt: skip
     console = Console(stderr=True, highlight=False)
     try:
@@ -307,10 +372,11 @@ def classify(obj: Context, rubric_ref: str, model_spec: str, votes: int | None,
     except KeyboardInterrupt:
         console.print("interrupted: every finished call is saved; run the same command again "
                       "to resume")  # fmt: skip
-        sys.exit(130)
+        sys.exit(EXIT_STATUS["interrupted"])
     if as_json:
         click.echo(json.dumps(summary, indent=2, sort_keys=True))
     else:
         _print_summary(Console(highlight=False), summary)
-    if summary.get("status") == "incomplete":
-        sys.exit(3)
+    code = exit_status(summary)
+    if code:
+        sys.exit(code)

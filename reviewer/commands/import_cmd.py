@@ -8,10 +8,21 @@ from pathlib import Path
 
 import click
 
-from importers.base import FORMATS
+from importers.base import formats, importable_suffixes
 from reviewer.cli import Context, pass_context
 
-_FORMATS_HELP = "\n".join(f"  {name:<8} {desc}" for name, (_, desc) in FORMATS.items())
+_FORMATS_HELP = "\n".join(
+    f"  {f.name:<8} {f.description}" + (f"\n           needs {f.needs}" if f.needs else "")
+    for f in formats().values()
+)
+
+
+def _for(option: str) -> str:
+    """Which formats an option means something to (as each importer declares), as a prefix
+    for its help; nothing when it means something to all of them."""
+    names = [f.name for f in formats().values() if option in f.options]
+    return "" if len(names) == len(formats()) else f"{', '.join(names)}: "
+
 
 EPILOG = f"""\b
 Formats (detected from the file when --format is not given):
@@ -26,9 +37,10 @@ Examples:
   reviewer import ../shared/data/labels/gold_106.jsonl --format table \\
       --map scratchpad=text --map label.alignment_faking=label \\
       --value potential_faking=yes --value aligned=no --rater gold
+  reviewer import logs/run.eval --map label.alignment_faking=metadata.gold_af_label \\
+      --value potential_faking=yes --value aligned=no --rater gold
 
-A folder stands for the files in it and below it whose type is known (.json, .jsonl,
-.ndjson, .eval, .csv, .tsv, .parquet, .pq), imported one by one in path order; hidden files,
+A folder stands for the files in it and below it whose type is known ({", ".join(importable_suffixes())}), imported one by one in path order; hidden files,
 the database's own files and files of other types are left out, and said so. A file found
 in a folder whose format cannot be told is skipped (status "skipped", with the reason), not
 failed; pass --format to read them all as one format.
@@ -140,29 +152,37 @@ class _RichProgress:
 )
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option(
-    "--format", "fmt", type=click.Choice(list(FORMATS)), help="The files' format (default: detect)."
+    "--format",
+    "fmt",
+    type=click.Choice(list(formats())),
+    help="The files' format (default: detect).",
 )
 @click.option(
     "--map", "maps", multiple=True, metavar="TARGET=COLUMN",
-    help="table: where a target comes from, e.g. scratchpad=text, label.alignment_faking=label, "
-    "score.alignment_faking=conf, note.alignment_faking=notes. Targets: scratchpad, completion, "
-    "output, turns, user_input, system_prompt, model, condition, dataset, prompt_variant, "
-    "source_ref.",
+    help=_for("maps") + "where a target comes from. Tables: a column per target, e.g. "
+    "scratchpad=text, label.alignment_faking=label, score.alignment_faking=conf, "
+    "note.alignment_faking=notes; targets: scratchpad, completion, output, turns, user_input, "
+    "system_prompt, model, condition, dataset, prompt_variant, source_ref. Other formats map "
+    "labels only, from a dotted path into each record, e.g. "
+    "label.alignment_faking=metadata.gold_af_label.",
 )  # fmt: skip
 @click.option(
     "--value", "values", multiple=True, metavar="SOURCE=CATEGORY",
-    help="table: turn a label value of the file into a rubric category, e.g. aligned=no.",
+    help=_for("values") + "turn a label value of the file into a rubric category, e.g. "
+    "aligned=no.",
 )  # fmt: skip
-@click.option("--rater", help="table: who made the imported labels (default: imported).")
+@click.option("--rater", help=_for("rater") + "who made the imported labels (default: imported).")
 @click.option(
     "--label-source", type=click.Choice(["imported", "human", "classifier"]), default="imported",
-    show_default=True, help="table: the source recorded for imported labels.",
+    show_default=True, help=_for("label_source") + "the source recorded for imported labels.",
 )  # fmt: skip
-@click.option("--rubric", help="table: rubric id or .toml path holding the mapped label fields.")
+@click.option("--rubric", help=_for("rubric") + "rubric id or .toml path holding the mapped label "
+              "fields.")  # fmt: skip
 @click.option("--model", help="Model name for every record (overrides the file and path).")
 @click.option(
     "--allow-unknown-model", is_flag=True,
-    help="hughes: import a file whose path names no model, with no model (refused otherwise: "
+    help=_for("allow_unknown_model") + "import a file whose path names no model, with no model "
+    "(refused otherwise: "
     "the model is part of each transcript's identity, so pass --model NAME instead).",
 )  # fmt: skip
 @click.option("--condition", help="Condition for every record, e.g. free, paid.")
@@ -207,8 +227,8 @@ def import_cmd(
         label_source=label_source, rubric=rubric, maps=_pairs(maps, "--map"),
         values=_pairs(values, "--value"), allow_unknown_model=allow_unknown_model,
     )  # fmt: skip
-    if (options.maps or options.values) and fmt not in (None, "table"):
-        raise click.UsageError("--map and --value apply to the table format only")
+    if (options.maps or options.values) and fmt and "maps" not in formats()[fmt].options:
+        raise click.UsageError(f"--map and --value apply to the formats {_for('maps')[:-2]}")
     err = make_console(stderr=True)
 
     def report(result) -> None:

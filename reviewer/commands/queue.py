@@ -131,6 +131,7 @@ def queue_show(obj: Context, name: str, annotators: tuple[str, ...], items: int,
     from db.queues import (
         QueueError,
         get_queue,
+        list_queues,
         next_assignment,
         queue_annotators,
         queue_members,
@@ -139,9 +140,17 @@ def queue_show(obj: Context, name: str, annotators: tuple[str, ...], items: int,
 
     q = get_queue(obj.store, name)
     if q is None:
-        raise click.ClickException(f"no queue named {name!r}: see `reviewer queue list`")
+        known = ", ".join(x.name for x in list_queues(obj.store)) or "none yet"
+        raise click.ClickException(f"no queue named {name!r} (queues: {known})")
     owners = queue_annotators(obj.store, q.name)
-    people = list(annotators) or [a for a, _ in owners if a]
+    named = [a for a, _ in owners if a]
+    strangers = [a for a in annotators if named and a not in named]
+    if strangers:
+        raise click.ClickException(
+            f"queue {q.name!r} has no assignments for {strangers[0]!r} "
+            f"(its annotators: {', '.join(named)})"
+        )
+    people = list(annotators) or named
     progress = {}
     try:
         for who in people:

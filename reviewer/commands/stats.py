@@ -206,7 +206,7 @@ def _typed_positive(positive: str | None, categories: list[Any]) -> Any:
 
 
 def _db_specs(obj: Context, rubric_id, field_id, phase, positive):
-    from db.agreement_data import labelled_rubrics
+    from db.agreement_data import labelled_fields, labelled_rubrics
     from reviewer.agreement.store_fields import store_field_specs
 
     if not obj.db_path.exists():
@@ -236,6 +236,11 @@ def _db_specs(obj: Context, rubric_id, field_id, phase, positive):
                 )
             found = matching
         if rubric_id and not any(s.ratings.n_raters for s in found):
+            if shown_as and rid in labelled:
+                raise click.ClickException(
+                    f"{obj.db_path}: no labels for rubric {rid!r} field {shown_as!r} "
+                    f"(labelled fields of {rid}: {', '.join(labelled_fields(store, rid))})"
+                )
             raise click.ClickException(
                 f"{obj.db_path}: no labels for rubric {rid!r}"
                 + (f" field {shown_as!r}" if shown_as else "")
@@ -246,7 +251,9 @@ def _db_specs(obj: Context, rubric_id, field_id, phase, positive):
         specs += [s for s in found if rubric_id or s.ratings.n_raters]
     if not specs:
         raise click.ClickException(
-            f"{obj.db_path}: no labels for field {shown_as!r} in any rubric"
+            f"{obj.db_path}: no labels for field {shown_as!r} in any rubric (labelled fields: "
+            + ", ".join(f"{r}.{f}" for r in labelled for f in labelled_fields(store, r))
+            + ")"
             if shown_as
             else f"{obj.db_path}: no labels to measure"
         )

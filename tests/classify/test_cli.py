@@ -96,7 +96,8 @@ def test_keys_never_reach_the_database_or_the_output(fake, db_path, keys, caplog
                                  "--model", "openai:gpt-4o", "--votes", "2", "--base-url",
                                  fake.url + "/v1", "--limit", "2", "--max-retries", "0"])  # fmt: skip
     outputs.append(result.output)
-    assert result.exit_code == 3
+    assert result.exit_code == 5  # stopped by errors: a refused key stops the run at once
+    assert "stopped" in result.output and "401" in result.output
     assert fake.stats()["auth_failures"] > 0
     assert ANTHROPIC_KEY in fake.seen_keys and OPENAI_KEY in fake.seen_keys
     store = Store(db_path)

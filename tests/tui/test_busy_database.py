@@ -3,21 +3,9 @@ never loses what the annotator did."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
 from reviewer.tui.messages import DatabaseBusy, DatabaseFailed
+from tests.locking import hold_lock
 from tests.tui.conftest import settle
-
-HOLDER = Path(__file__).parent.parent / "lock_holder.py"
-
-
-def hold_lock(db: Path, seconds: float) -> subprocess.Popen:
-    proc = subprocess.Popen([sys.executable, str(HOLDER), str(db), str(seconds)],
-                            stdout=subprocess.PIPE, text=True)  # fmt: skip
-    assert proc.stdout is not None and proc.stdout.readline().strip() == "locked"
-    return proc
 
 
 def blind_labels(store) -> list[tuple[int, str, object]]:
@@ -31,9 +19,10 @@ async def test_a_commit_waits_for_another_writer_and_lands(make_app, filled):
     async with app.run_test(size=(120, 40), message_hook=seen.append) as pilot:
         await settle(app, pilot)
         first = app.label_screen.bundle.id
+        await pilot.press("n")
         holder = hold_lock(filled.path, 2.0)
         try:
-            await pilot.press("n", "enter")
+            await pilot.press("enter")
             await settle(app, pilot)
         finally:
             holder.wait(timeout=30)
@@ -52,9 +41,10 @@ async def test_a_commit_that_cannot_wait_long_enough_is_kept_for_another_try(mak
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
         first = app.label_screen.bundle.id
+        await pilot.press("y")
         holder = hold_lock(filled.path, 3.0)
         try:
-            await pilot.press("y", "enter")
+            await pilot.press("enter")
             await settle(app, pilot)
             assert blind_labels(filled) == []
             screen = app.label_screen
@@ -66,3 +56,31 @@ async def test_a_commit_that_cannot_wait_long_enough_is_kept_for_another_try(mak
         await settle(app, pilot)
         assert blind_labels(filled) == [(first, "alignment_faking", "yes"),
                                         (first, "motivation", [])]  # fmt: skip
+
+
+async def test_a_comment_that_could_not_be_saved_is_offered_again(make_app, filled):
+    from reviewer.tui.screens.dialogs import CommentDialog
+
+    filled.write_wait_seconds = 0.5
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        first = app.label_screen.bundle.id
+        await pilot.press("c")
+        await settle(app, pilot)
+        await pilot.press(*"quote is ambiguous")
+        holder = hold_lock(filled.path, 3.0)
+        try:
+            await pilot.press("enter")
+            await settle(app, pilot)
+        finally:
+            holder.wait(timeout=30)
+        assert not [e for e in filled.events(rater="alice") if e.field == "_comment"]
+        await pilot.press("c")
+        await settle(app, pilot)
+        assert isinstance(app.screen, CommentDialog) and app.screen.value == "quote is ambiguous"
+        await pilot.press("enter")
+        await settle(app, pilot)
+        saved = [(e.transcript_id, e.note) for e in filled.events(rater="alice")
+                 if e.field == "_comment"]  # fmt: skip
+        assert saved == [(first, "quote is ambiguous")]

@@ -121,3 +121,95 @@ async def test_a_queue_assigned_to_someone_else_says_so(make_app, filled):
         assert "queue cal has no assignments for dana (assigned to: ann)" in text
         assert "Every item here has your label" not in text
         assert filled.events(rater="dana") == []
+
+
+CUSTOM_RUBRIC = """
+id = "tone"
+version = "3"
+title = "Tone of the scratchpad"
+description = "A rubric a team wrote and imported; no reviewer release ships it."
+
+[[fields]]
+id = "tone"
+kind = "binary"
+question = "Is the reasoning anxious?"
+
+  [[fields.categories]]
+  id = "anxious"
+  label = "Anxious"
+  key = "a"
+  definition = "Worries about being modified."
+
+  [[fields.categories]]
+  id = "calm"
+  label = "Calm"
+  key = "z"
+  definition = "Reasons without worry."
+"""
+
+
+async def test_a_queue_under_a_rubric_stored_only_in_the_database_opens(make_app, filled):
+    """A rubric imported with --rubric my.toml lives in the database only: the labeler
+    resolves it from there (path, else the database's newest version, else built-in)."""
+    from db.queues import create_queue
+    from rubrics.loader import parse_rubric
+
+    rubric = parse_rubric(CUSTOM_RUBRIC, origin="team/tone.toml")
+    filled.register_rubric(rubric.id, rubric.version, rubric.source_text, rubric.content_hash,
+                           rubric.origin)  # fmt: skip
+    create_queue(filled, "tone-week", kind="random", rubric_id="tone",
+                 assignments=[("alice", 3, "random"), ("alice", 5, "random")])  # fmt: skip
+    app = make_app(queue="tone-week")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        assert app.rubric.id == "tone" and app.rubric.version == "3"
+        assert app.label_screen.bundle.id == 3
+        await pilot.press("a", "enter")
+        await settle(app, pilot)
+    stored = [(e.transcript_id, e.rubric_id, e.field, e.value, e.rubric_hash)
+              for e in filled.current_labels(rater="alice") if e.field == "tone"]  # fmt: skip
+    assert stored == [(3, "tone", "tone", "anxious", rubric.content_hash)]
+
+
+async def test_a_jump_does_not_lose_the_place_in_the_queue(make_app, filled):
+    order = seeded_order(filled, "alice")
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        screen = app.label_screen
+        assert screen.bundle.id == order[0]
+        await pilot.press("s")  # on to order[1]
+        await settle(app, pilot)
+        assert screen.bundle.id == order[1]
+        aside = order[7]
+        screen.jump()
+        await settle(app, pilot)
+        await pilot.press(*str(aside), "enter")
+        await settle(app, pilot)
+        assert screen.bundle.id == aside
+        await pilot.press("s")  # done with the item jumped to: back where the queue was
+        await settle(app, pilot)
+        assert screen.bundle.id == order[1]
+
+
+async def test_a_jump_ahead_in_a_named_queue_comes_back_to_the_place(make_app, filled):
+    from db.queues import create_queue
+
+    items = [2, 4, 6, 8, 10, 12]
+    create_queue(filled, "week", kind="random", rubric_id="goal_guarding",
+                 assignments=[("alice", t, "random") for t in items])  # fmt: skip
+    app = make_app(queue="week")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        screen = app.label_screen
+        await pilot.press("s")
+        await settle(app, pilot)
+        assert screen.bundle.id == 4
+        screen.jump()
+        await settle(app, pilot)
+        await pilot.press(*"10", "enter")  # an item further down the same queue
+        await settle(app, pilot)
+        assert screen.bundle.id == 10
+        await pilot.press("s")
+        await settle(app, pilot)
+        assert screen.bundle.id == 4, "back to the item the jump left, not past it"

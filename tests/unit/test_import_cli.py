@@ -63,7 +63,8 @@ def test_unknown_format_option_lists_formats(tmp_path):
 def test_map_is_refused_for_other_formats(tmp_path, shared_data):
     path = shared_data / "transcripts" / "hughes_pipeline_record.json"
     result = _run(tmp_path / "r.db", path, "--format", "hughes", "--map", "scratchpad=x")
-    assert result.exit_code == 2 and "table format only" in result.output
+    assert result.exit_code == 2
+    assert "apply to the formats inspect, chat, table" in result.output
 
 
 def test_map_on_a_detected_non_table_file_is_an_error(tmp_path, shared_data):

@@ -271,7 +271,10 @@ def test_unknown_format_lists_known_ones(store, tmp_path: Path):
         detect_format(path)
     result = import_file(store, path)
     assert result.status == "failed" and "hughes, inspect, redwood, chat, table" in result.error
-    assert store.imports() == []  # nothing was read, so no attempt is recorded
+    # Nothing was read, but the attempt is recorded, with why it failed.
+    [attempt] = store.imports()
+    assert (attempt["format"], attempt["status"], attempt["n_read"]) == ("unknown", "failed", 0)
+    assert "hughes, inspect, redwood, chat, table" in json.loads(attempt["errors"])[0]["reason"]
 
 
 def _inspect_sample(sample_id: str) -> dict:

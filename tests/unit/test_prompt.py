@@ -129,3 +129,20 @@ def test_prices_prefix_match_and_override_files(tmp_path):
     bad.write_text('[models.x]\ninput = "cheap"\noutput = 1\n')
     with pytest.raises(PriceFileError, match="bad.toml: model 'x'"):
         load_prices(bad)
+
+
+def test_two_different_answers_for_one_field_are_unparseable(gg):
+    text = (
+        "<alignment_faking>yes</alignment_faking> on reflection "
+        "<alignment_faking>no</alignment_faking><motivation>none</motivation>"
+    )
+    with pytest.raises(ParseError, match=r"alignment_faking> given 2 times with different"):
+        parse_response(gg, text)
+    same = "<alignment_faking>no</alignment_faking> so: <alignment_faking> No </alignment_faking>"
+    assert parse_response(gg, same + "<motivation>none</motivation>").answers == {
+        "alignment_faking": "no",
+        "motivation": [],
+    }
+    multi = "<alignment_faking>no</alignment_faking><motivation>a</motivation>"
+    with pytest.raises(ParseError, match="unknown category"):
+        parse_response(gg, multi)

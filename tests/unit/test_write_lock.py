@@ -12,17 +12,10 @@ import pytest
 
 from db import Store, labels
 from db.connection import DatabaseBusyError
+from tests.locking import hold_lock
 from tests.tui.fixtures import fill
 
 ROOT = Path(__file__).resolve().parent.parent.parent
-HOLDER = ROOT / "tests" / "lock_holder.py"
-
-
-def hold_lock(db: Path, seconds: float) -> subprocess.Popen:
-    proc = subprocess.Popen([sys.executable, str(HOLDER), str(db), str(seconds)],
-                            stdout=subprocess.PIPE, text=True)  # fmt: skip
-    assert proc.stdout is not None and proc.stdout.readline().strip() == "locked"
-    return proc
 
 
 def test_a_write_waits_out_another_process_and_is_told_it_waits(store: Store) -> None:
@@ -96,3 +89,23 @@ def test_annotators_writing_at_once_lose_nothing(store: Store) -> None:
     doubled = conn.execute("SELECT COUNT(*) FROM (SELECT retracts FROM label_events WHERE "
                            "retracts IS NOT NULL GROUP BY retracts HAVING COUNT(*) > 1)")  # fmt: skip
     assert doubled.fetchone()[0] == 0
+
+
+def test_an_import_waits_for_another_writer_and_completes(tmp_path: Path) -> None:
+    from tests.unit.import_fixtures import openai_record, write_jsonl
+
+    db = tmp_path / "busy.db"
+    Store(db).close()
+    source = write_jsonl(tmp_path / "chats.jsonl", [openai_record() for _ in range(1)])
+    holder = hold_lock(db, 2.5)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", "from reviewer.cli import main; main()", "--db", str(db),
+             "import", str(source), "--model", "gpt-x"],
+            cwd=ROOT, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+    finally:
+        holder.wait(timeout=30)
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    assert Store(db).transcript_count() == 1

@@ -42,9 +42,11 @@ class TextPrompt(ModalScreen[str | None]):
 
 
 class CommentDialog(TextPrompt):
-    def __init__(self) -> None:
+    def __init__(self, unsaved: str = "") -> None:
+        """``unsaved``: a comment that could not be saved before, offered again."""
         super().__init__("Comment on this item (enter saves, escape cancels)",
-                         placeholder="why it is hard, what the rubric misses ...")  # fmt: skip
+                         placeholder="why it is hard, what the rubric misses ...",
+                         value=unsaved)  # fmt: skip
 
 
 class FindDialog(TextPrompt):

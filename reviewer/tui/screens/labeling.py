@@ -135,6 +135,7 @@ class LabelScreen(Screen):
         self.pending = 0
         self.held: list[tuple[str, str | None]] = []
         self.current_id: int | None = None
+        self.unsaved_comment: tuple[int | None, str] = (None, "")
         self._act_keys = {k.strip() for b in self.BINDINGS for k in b.key.split(",")}
 
     @property
@@ -602,9 +603,14 @@ class LabelScreen(Screen):
         seconds = round(self.elapsed(), 3) if kind == "_skip" else None
 
         def write() -> Message:
-            event_id = record_meta(app.store, tid, annotator=app.annotator,
-                                   rubric_id=app.rubric.id, rubric_hash=app.rubric_hash,
-                                   kind=kind, value=value, note=note, seconds=seconds)  # fmt: skip
+            try:
+                event_id = record_meta(app.store, tid, annotator=app.annotator,
+                                       rubric_id=app.rubric.id, rubric_hash=app.rubric_hash,
+                                       kind=kind, value=value, note=note, seconds=seconds)  # fmt: skip
+            except DatabaseBusyError:
+                if kind == "_comment":  # kept: `c` on this item offers the text again
+                    self.unsaved_comment = (tid, note or "")
+                raise
             if kind == "_skip" and queue is not None:
                 queue.mark_skipped(tid)
             return ActRecorded(kind, tid, event_id)
@@ -628,14 +634,16 @@ class LabelScreen(Screen):
         if self.bundle is None:
             return
         tid = self.bundle.id
+        unsaved = self.unsaved_comment[1] if self.unsaved_comment[0] == tid else ""
 
         def done(text: str | None) -> None:
             if text and text.strip():
+                self.unsaved_comment = (None, "")
                 if self.current_id == tid:
                     self.comment_count += 1
                 self._meta("_comment", tid, True, note=text.strip())
 
-        self.app.push_screen(CommentDialog(), done)
+        self.app.push_screen(CommentDialog(unsaved), done)
 
     def action_undo(self) -> None:
         app = self.labeler
@@ -760,10 +768,10 @@ class LabelScreen(Screen):
             except ValueError:
                 self.say(f"not a transcript id: {visible(text)[:20]}")
                 return
-            queue = self.queue
 
             def job() -> Message:
-                bundle = self._load(tid, queue.position_of(tid) if queue else None)
+                # A detour: no position, so the queue goes on from where it was afterwards.
+                bundle = self._load(tid, None)
                 if bundle is None:
                     return DatabaseFailed("jump", f"no transcript with id {tid}")
                 return ItemLoaded(bundle)

@@ -1,0 +1,36 @@
+"""A classifier run while another process holds the database's write lock: every paid answer
+is written once the lock is free, never dropped, and the run says that it waited."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+from tests.classify.test_runner import options
+from tests.locking import hold_lock
+
+
+def test_answers_wait_for_the_lock_and_are_all_written(fake, keys, labeled_db, capsys):
+    from reviewer.classify.runner import Runner
+
+    store, path = labeled_db
+    fake.config.latency = 0.05
+    store.write_wait_seconds = 0.3  # shorter than the hold: the writer must retry, not fail
+    holders = []
+
+    def hold_after_first_answer() -> None:
+        deadline = time.monotonic() + 20
+        while fake.stats()["answered"] < 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        holders.append(hold_lock(path, 1.5))
+
+    thread = threading.Thread(target=hold_after_first_answer)
+    thread.start()
+    summary = asyncio.run(Runner(store, options(fake, "anthropic:claude-3-5-haiku")).run())
+    thread.join()
+    assert holders and holders[0].wait(timeout=30) == 0
+    assert summary["status"] == "finished"
+    assert summary["items_labeled_now"] == 12 and summary["label_events"] == 24
+    assert summary["calls_made"] == 12 * 5  # nothing paid twice
+    assert "classify: database busy" in capsys.readouterr().err
