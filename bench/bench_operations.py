@@ -9,13 +9,15 @@ with SIGKILL at random moments.
    torn), its integrity check, and labels written during the copy. Baseline, same run: a
    plain copy of the database file while the same writers run (the old README advice),
    and how many committed labels that copy holds.
-2. **Crash recovery.** Rounds in which labeler processes (4 at a time) and a ``reviewer
-   import`` of a labeled JSONL file are killed with SIGKILL after a random delay. After
+2. **Crash recovery.** Rounds in which labeler processes (4 at a time), a ``reviewer
+   import`` of a labeled JSONL file and a ``reviewer classify`` run (against the fake
+   provider of tests/fake_provider.py) are killed with SIGKILL after a random delay. After
    every round: every commit a labeler had logged is in the database (goal: 0 lost),
    ``integrity_check`` is ok, the next open reconciles the killed import's row
-   (``interrupted``, its true count of new transcripts). At the end the labelers and the
-   import are run to completion: every (annotator, item) has exactly one live label and the
-   import's transcripts and labels are there once each (goal: 0 duplicates).
+   (``interrupted``, its true count of new transcripts) and the killed run's. At the end all
+   three are run to completion: every (annotator, item) has exactly one live label, the
+   import's transcripts and labels are there once each, and every item has one classifier
+   label per field (goal: 0 duplicates).
 
 Sizes: $BENCH_OPS_TRANSCRIPTS (default 20,000; makes a ~60 MB database to back up),
 $BENCH_OPS_ROUNDS (default 24 kill rounds), $BENCH_OPS_IMPORT (records in the import file,
@@ -222,9 +224,20 @@ def _wait_for_import_row(db: Path, importer: subprocess.Popen, *, after: int) ->
         time.sleep(0.02)
 
 
+def classify_command(db: Path, port: int) -> list[str]:
+    return [sys.executable, "-c", "from reviewer.cli import main; main()", "--db", str(db),
+            "classify", "--rubric", RUBRIC, "--model", "anthropic:claude-3-5-haiku",
+            "--votes", "1", "--concurrency", "4", "--base-url", f"http://127.0.0.1:{port}",
+            "--json"]  # fmt: skip
+
+
+CLASSIFY_ENV = {**os.environ, "ANTHROPIC_API_KEY": "sk-ant-bench-placeholder"}
+
+
 def crash_rounds(tmp: Path, rounds: int, n_import: int, *, seed: int = 0,
                  n_items: int = 1500, pause: float = 0.02) -> dict:  # fmt: skip
-    """Kill labelers and an import at random moments, ``rounds`` times; then finish both."""
+    """Kill labelers, an import and a classifier run at random moments, ``rounds`` times;
+    then finish all three."""
     rng = random.Random(seed)
     db = tmp / "crash.db"
     make_db(db, n_items).close()
@@ -232,48 +245,69 @@ def crash_rounds(tmp: Path, rounds: int, n_import: int, *, seed: int = 0,
     write_import_file(source, n_import)
     names = [f"ann{i}" for i in range(4)]
     logs = {n: tmp / f"{n}.log" for n in names}
-    kills = {"labeler": 0, "import": 0}
+    kills = {"labeler": 0, "import": 0, "classify": 0}
     lost = 0
     integrity_failures = 0
-    reconciled_ok = 0
-    reconcile_checked = 0
-    for _ in range(rounds):
-        last_import = Store(db).execute("SELECT IFNULL(MAX(id), 0) FROM imports")[0][0]
-        procs = [start_labeler(db, n, logs[n], n_items, pause=pause) for n in names]
-        importer = subprocess.Popen(import_command(db, source), cwd=ROOT,
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-        _wait_for_import_row(db, importer, after=last_import)
-        time.sleep(rng.uniform(0.0, 4.0))  # reading, staging or copying: any moment
-        for p in [*procs, importer]:
-            if p.poll() is None:
-                time.sleep(rng.uniform(0, 0.05))
-                p.send_signal(signal.SIGKILL)
-                kills["import" if p is importer else "labeler"] += 1
-        for p in [*procs, importer]:
-            p.wait(timeout=60)
-        store = Store(db)  # the next open: reconciles
-        present = {e.id for e in labels.events(store)}
-        lost += sum(
-            1 for n in names for ids, _t in read_log(logs[n]) for i in ids if i not in present
-        )
-        if store.execute("PRAGMA integrity_check")[0][0] != "ok":
-            integrity_failures += 1
-        for r in store.reconciled:
-            if r.kind != "import":
-                continue
-            reconcile_checked += 1
-            row = store.execute("SELECT status, n_new FROM imports WHERE id = ?", (r.id,))[0]
-            true_new = store.execute("SELECT COUNT(*) FROM transcripts WHERE import_id = ?",
-                                     (r.id,))[0][0]  # fmt: skip
-            reconciled_ok += row == ("interrupted", true_new)
-        stuck = store.execute("SELECT COUNT(*) FROM imports WHERE status = 'running'")[0][0]
-        store.close()
-        if stuck:
-            integrity_failures += 1  # a killed import left running: counted as a failure
-    # Finish: run every labeler and the import to completion.
-    for p in [start_labeler(db, n, logs[n], n_items) for n in names]:
-        p.wait(timeout=600)
-    final = subprocess.run(import_command(db, source), cwd=ROOT, capture_output=True, text=True)
+    reconciled = {"import": [0, 0], "run": [0, 0]}  # [with the right status and counts, seen]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "tests.fake_provider", "--latency", "0.05", "--max-seconds",
+         str(600 + rounds * 60)], cwd=ROOT, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        port = int(server.stdout.readline().split()[1])
+        for _ in range(rounds):
+            last_import = Store(db).execute("SELECT IFNULL(MAX(id), 0) FROM imports")[0][0]
+            procs = [start_labeler(db, n, logs[n], n_items, pause=pause) for n in names]
+            importer = subprocess.Popen(import_command(db, source), cwd=ROOT,
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+            classifier = subprocess.Popen(classify_command(db, port), cwd=ROOT, env=CLASSIFY_ENV,
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+            _wait_for_import_row(db, importer, after=last_import)
+            time.sleep(rng.uniform(0.0, 4.0))  # reading, staging or copying: any moment
+            for p in [*procs, importer, classifier]:
+                if p.poll() is None:
+                    time.sleep(rng.uniform(0, 0.05))
+                    p.send_signal(signal.SIGKILL)
+                    kind = (
+                        "import" if p is importer else "classify" if p is classifier else "labeler"
+                    )
+                    kills[kind] += 1
+            for p in [*procs, importer, classifier]:
+                p.wait(timeout=60)
+            store = Store(db)  # the next open: reconciles
+            present = {e.id for e in labels.events(store)}
+            lost += sum(1 for n in names for ids, _t in read_log(logs[n]) for i in ids
+                        if i not in present)  # fmt: skip
+            if store.execute("PRAGMA integrity_check")[0][0] != "ok":
+                integrity_failures += 1
+            for r in store.reconciled:
+                reconciled[r.kind][1] += 1
+                if r.kind == "import":
+                    row = store.execute("SELECT status, n_new FROM imports WHERE id = ?", (r.id,))[
+                        0
+                    ]
+                    true_new = store.execute("SELECT COUNT(*) FROM transcripts WHERE import_id = ?",
+                                             (r.id,))[0][0]  # fmt: skip
+                    reconciled["import"][0] += row == ("interrupted", true_new)
+                else:
+                    row = store.execute("SELECT status FROM classifier_runs WHERE id = ?", (r.id,))
+                    reconciled["run"][0] += row[0][0] == "interrupted"
+            stuck = store.execute(
+                "SELECT (SELECT COUNT(*) FROM imports WHERE status = 'running') + "
+                "(SELECT COUNT(*) FROM classifier_runs WHERE status = 'running')")[0][0]  # fmt: skip
+            store.close()
+            if stuck:
+                integrity_failures += 1  # a killed process left its row running: a failure
+        # Finish: run every labeler, the import and the classifier run to completion.
+        for p in [start_labeler(db, n, logs[n], n_items) for n in names]:
+            p.wait(timeout=600)
+        final = subprocess.run(import_command(db, source), cwd=ROOT, capture_output=True,
+                               text=True)  # fmt: skip
+        final_classify = subprocess.run(classify_command(db, port), cwd=ROOT, env=CLASSIFY_ENV,
+                                        capture_output=True, text=True, timeout=1800)  # fmt: skip
+    finally:
+        server.kill()
+        server.wait(timeout=30)
     store = Store(db)
     current = labels.current_labels(store, rubric_id=RUBRIC, field="alignment_faking",
                                      source="human")  # fmt: skip
@@ -288,13 +322,26 @@ def crash_rounds(tmp: Path, rounds: int, n_import: int, *, seed: int = 0,
         0
     ]
     imported_labels = sum(1 for e in labels.events(store) if e.rater == "pipeline")
+    classified = [e for e in labels.current_labels(store, rubric_id=RUBRIC, source="classifier")
+                  if not e.field.startswith("_")]  # fmt: skip
+    per_item_field: dict[tuple, int] = {}
+    for e in labels.events(store):
+        if e.source == "classifier" and e.retracts is None:
+            key = (e.transcript_id, e.field, e.rater)
+            per_item_field[key] = per_item_field.get(key, 0) + 1
     out = {
         "rounds": rounds,
         "sigkills": kills,
         "committed_labels_lost": lost,
         "integrity_or_stuck_failures": integrity_failures,
-        "killed_imports_reconciled_with_true_counts": f"{reconciled_ok} of {reconcile_checked}",
+        "killed_imports_reconciled_with_true_counts": "{} of {}".format(*reconciled["import"]),
+        "killed_runs_reconciled_as_interrupted": "{} of {}".format(*reconciled["run"]),
         "final_import_exit_status": final.returncode,
+        "final_classify_exit_status": final_classify.returncode,
+        "classified_items": len({e.transcript_id for e in classified}),
+        "classifier_labels_written_more_than_once": sum(
+            1 for n in per_item_field.values() if n > 1
+        ),
         "labelers": len(names),
         "items": n_items,
         "live_human_labels": len(live_human),

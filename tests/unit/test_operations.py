@@ -239,19 +239,24 @@ def test_doctor_reports_orphans_and_stale_runs_and_a_non_database(tmp_path: Path
 # -- crash recovery (the long version: .venv/bin/python -m bench operations) ----------------
 
 
-def test_labelers_and_an_import_killed_at_random_lose_nothing_and_rerun_cleanly(
+def test_labelers_an_import_and_a_run_killed_at_random_lose_nothing_and_rerun_cleanly(
     tmp_path: Path,
 ) -> None:
     from bench.bench_operations import crash_rounds
 
-    result = crash_rounds(tmp_path, rounds=3, n_import=1500, seed=1, n_items=300, pause=0.01)
+    result = crash_rounds(tmp_path, rounds=3, n_import=600, seed=1, n_items=200, pause=0.01)
     assert result["sigkills"]["labeler"] + result["sigkills"]["import"] >= 3
     assert result["committed_labels_lost"] == 0
     assert result["integrity_or_stuck_failures"] == 0
     done, checked = map(int, result["killed_imports_reconciled_with_true_counts"].split(" of "))
     assert done == checked
     assert result["final_import_exit_status"] == 0
-    assert result["live_human_labels"] == result["expected_human_labels"] == 4 * 300
+    assert result["live_human_labels"] == result["expected_human_labels"] == 4 * 200
     assert result["rater_items_with_more_than_one_label"] == 0
-    assert result["imported_transcripts"] == result["imported_labels"] == 1500
+    assert result["imported_transcripts"] == result["imported_labels"] == 600
+    done, checked = map(int, result["killed_runs_reconciled_as_interrupted"].split(" of "))
+    assert done == checked
+    assert result["final_classify_exit_status"] == 0
+    assert result["classified_items"] == 200 + 600
+    assert result["classifier_labels_written_more_than_once"] == 0
     assert result["final_integrity"] == "ok"
