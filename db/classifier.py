@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from db import labels
+from db.operations import owner_values
 from db.store import Store, utc_now
 
 FINAL = ("ok", "parse_error")
@@ -56,7 +57,8 @@ def create_run(
     with store.transaction() as db:
         cur = db.conn.execute(
             "INSERT INTO classifier_runs(name, provider, model, rubric_hash, params, prompt_hash, "
-            "base_url, mode, status, max_cost_usd, started_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            "base_url, mode, status, max_cost_usd, started_at, pid, host, pid_started) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 name,
                 provider,
@@ -69,6 +71,7 @@ def create_run(
                 "running",
                 max_cost_usd,
                 utc_now(),
+                *owner_values(),
             ),
         )
     return cur.lastrowid
@@ -84,6 +87,12 @@ def set_run_status(
             "WHERE id = ?",
             (status, utc_now() if finished else None, mode, run_id),
         )
+        if status == "running":  # a resumed run belongs to this process now
+            db.conn.execute(
+                "UPDATE classifier_runs SET pid = ?, host = ?, pid_started = ?, note = NULL "
+                "WHERE id = ?",
+                (*owner_values(), run_id),
+            )
 
 
 def set_run_batches(store: Store, run_id: int, batches: list[dict[str, Any]]) -> None:

@@ -166,9 +166,17 @@ def iter_transcripts(
         if not rows:
             return
         for row in rows:
-            row["metadata"] = json.loads(row["metadata"])
+            row["metadata"] = _metadata(row["metadata"])
         last = rows[-1]["id"]
         yield rows
+
+
+def _metadata(text: str | None) -> Any:
+    """Metadata decoded; text that is not JSON (written by another tool) is kept as text."""
+    try:
+        return json.loads(text or "{}")
+    except ValueError:
+        return text
 
 
 labeled_rubric_ids = labels.labeled_rubric_ids
@@ -186,7 +194,7 @@ def classifier_runs(store: Store) -> dict[int, dict[str, Any]]:
     runs = {}
     for row in cur.fetchall():
         run = dict(zip(names, row, strict=True))
-        run["params"] = json.loads(run["params"] or "{}")
+        run["params"] = _metadata(run["params"])
         runs[run["id"]] = run
     return runs
 

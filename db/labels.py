@@ -103,7 +103,14 @@ def _optional_json(value: Any) -> str | None:
 
 
 def _loads(text: str | None) -> Any:
-    return None if text is None else json.loads(text)
+    """A stored value decoded; text that is not JSON (written by another tool straight into
+    the database) is returned as that text, so one odd row cannot stop a reader."""
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
 
 
 EVENT_COLUMNS = (
@@ -580,6 +587,163 @@ def run_labeled_transcripts(store: Store, run_id: int) -> set[int]:
             (run_id, CLASSIFIER),
         )
     }
+
+
+# -- operations: counts for reconcile and doctor, merging another copy ---------------------
+
+
+def import_label_count(store: Store, import_id: int) -> int:
+    """Label events an import added (retracted since or not): what it committed."""
+    return store.db.conn.execute(
+        "SELECT COUNT(*) FROM label_events WHERE import_id = ?", (import_id,)
+    ).fetchone()[0]
+
+
+def orphan_event_count(store: Store) -> int:
+    """Label events whose transcript is missing (possible only with foreign keys off)."""
+    return store.db.conn.execute(
+        "SELECT COUNT(*) FROM label_events e WHERE NOT EXISTS "
+        "(SELECT 1 FROM transcripts t WHERE t.id = e.transcript_id)"
+    ).fetchone()[0]
+
+
+# One event from another copy of a database, as stored there (values encoded), with its
+# transcript's uid in place of the other copy's transcript id.
+_FOREIGN = (
+    "SELECT e.id, t.uid, e.rubric_hash, e.rubric_id, e.field, e.value, e.source, e.rater, "
+    "e.phase, e.score, e.scores, e.evidence, e.note, e.seconds, e.retracts, e.run_id, "
+    "e.created_at FROM label_events e LEFT JOIN transcripts t ON t.id = e.transcript_id "
+    "ORDER BY e.id"
+)
+# The same event: transcript, rubric version, field, source, rater, phase, value, time and
+# the event it retracts. (Import id, score, notes and the run follow from these.)
+_SAME_EVENT = (
+    "SELECT id FROM label_events WHERE transcript_id = ? AND rubric_id = ? AND field = ? "
+    "AND rubric_hash IS ? AND source = ? AND rater = ? AND phase IS ? AND value IS ? "
+    "AND created_at = ? AND retracts IS ? ORDER BY id LIMIT 1"
+)
+
+
+@dataclass
+class MergedEvents:
+    """What ``merge_events`` did with another copy's events."""
+
+    read: int = 0
+    added: int = 0
+    present: int = 0  # the same event was here already
+    already_retracted: int = 0  # a retraction whose target this copy had retracted itself
+    without_transcript: int = 0  # orphans in the other copy (or their retractions): left out
+    touched: set[int] = field(default_factory=set)  # transcripts that gained events
+
+
+def merge_events(
+    store: Store,
+    other: Any,
+    *,
+    run_ids: dict[int, int],
+    import_id: int | None,
+    chunk: int = 2000,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> MergedEvents:
+    """Append the events of another copy (``other``: a connection to it, inside a read
+    transaction) that this database lacks; idempotent.
+
+    Events are matched by the key of ``_SAME_EVENT``, transcripts by uid (they must have been
+    merged first), classifier runs through ``run_ids`` (other id -> id here). Retractions
+    point at the event they withdraw *here*: its own id, or the id of the same event already
+    here. A retraction of an event this copy has retracted already is not added twice (an
+    event is retracted at most once); the event stays retracted. Each ``chunk`` of events
+    commits on its own, so a killed merge keeps what it wrote and running it again completes
+    it. Values are copied as stored, so equal values stay equal text.
+    """
+    conn = store.db.conn
+    total = other.execute("SELECT COUNT(*) FROM label_events").fetchone()[0]
+    targets = {r[0] for r in other.execute(
+        "SELECT DISTINCT retracts FROM label_events WHERE retracts IS NOT NULL")}  # fmt: skip
+    here: dict[int, int] = {}  # other id -> id here, for events some retraction targets
+    result = MergedEvents()
+    rows = other.execute(_FOREIGN)
+    while batch := rows.fetchmany(chunk):
+        transcript_ids: dict[str, int | None] = {}
+        with store.transaction():
+            for row in batch:
+                result.read += 1
+                local_id = _merge_one(conn, row, transcript_ids, here, run_ids, import_id,
+                                      result)  # fmt: skip
+                if local_id is not None and row[0] in targets:
+                    here[row[0]] = local_id
+        if on_progress is not None:
+            on_progress(result.read, total)
+    return result
+
+
+def _merge_one(conn, row, transcript_ids, here, run_ids, import_id, result) -> int | None:
+    (other_id, uid, rubric_hash, rubric_id, field_id, value, source, rater, phase, score,
+     scores, evidence, note, seconds, retracts, run_id, created_at) = row  # fmt: skip
+    if uid not in transcript_ids:
+        found = conn.execute("SELECT id FROM transcripts WHERE uid = ?", (uid,)).fetchone()
+        transcript_ids[uid] = None if found is None else found[0]
+    transcript_id = transcript_ids[uid]
+    target = None if retracts is None else here.get(retracts)
+    if transcript_id is None or (retracts is not None and target is None):
+        result.without_transcript += 1
+        return None
+    same = conn.execute(_SAME_EVENT, (transcript_id, rubric_id, field_id, rubric_hash, source,
+                                      rater, phase, value, created_at, target)).fetchone()  # fmt: skip
+    if same is not None:
+        result.present += 1
+        return same[0]
+    if target is not None:
+        earlier = conn.execute(
+            "SELECT id FROM label_events WHERE retracts = ? LIMIT 1", (target,)
+        ).fetchone()
+        if earlier is not None:
+            result.already_retracted += 1
+            return earlier[0]
+    new_id = conn.execute(_INSERT, (transcript_id, rubric_hash, rubric_id, field_id, value,
+                                    source, rater, phase, score, scores, evidence, note,
+                                    seconds, target, run_ids.get(run_id), import_id,
+                                    created_at)).lastrowid  # fmt: skip
+    result.added += 1
+    result.touched.add(transcript_id)
+    return new_id
+
+
+def blind_conflicts(store: Store, transcript_ids: Iterable[int]) -> list[dict[str, Any]]:
+    """Items where one annotator has two different live blind labels on a field (e.g. the
+    same item labeled in two copies of the database): gold and agreement take the newest,
+    so these need a look. Multi-label answers compare as sets."""
+    ids = sorted(transcript_ids)
+    found: dict[tuple, dict[Any, list[int]]] = {}
+    for start in range(0, len(ids), 500):
+        part = ids[start : start + 500]
+        for tid, rubric_id, field_id, rater, value, event_id in store.db.conn.execute(
+            f"SELECT e.transcript_id, e.rubric_id, e.field, e.rater, e.value, e.id FROM {LIVE} e "
+            f"WHERE e.source = '{HUMAN}' AND e.phase = '{BLIND}' "
+            f"AND e.transcript_id IN ({_marks(part)})",
+            part,
+        ):
+            key = (tid, rubric_id, field_id, rater)
+            found.setdefault(key, {}).setdefault(canonical_value(_loads(value)), []).append(
+                event_id
+            )
+    return [
+        {"transcript_id": tid, "rubric_id": rubric_id, "field": field_id, "rater": rater,
+         "values": [list(v) if isinstance(v, tuple) else v for v in sorted(values, key=str)],
+         "event_ids": sorted(i for v in values.values() for i in v)}
+        for (tid, rubric_id, field_id, rater), values in sorted(found.items())
+        if len(values) > 1
+    ]  # fmt: skip
+
+
+def live_event_keys(store: Store) -> set[tuple]:
+    """Every live event as (transcript uid, rubric id, rubric hash, field, source, rater,
+    phase, value, created_at): what two databases must share to hold the same live labels,
+    whatever their ids."""
+    return set(store.db.conn.execute(
+        "SELECT t.uid, e.rubric_id, e.rubric_hash, e.field, e.source, e.rater, e.phase, "
+        f"e.value, e.created_at FROM {LIVE} e JOIN transcripts t ON t.id = e.transcript_id"
+    ))  # fmt: skip
 
 
 # -- labels that arrive with transcripts (imports, the demo) --------------------------------

@@ -178,6 +178,21 @@ def m001_initial(db: Database) -> None:
     )
 
 
+# The rule of a live label event (db/labels.py reads through it), and the trigger that closes
+# REPLACE's hole in the append-only rule: created by m002, checked by `reviewer doctor`.
+LIVE_VIEW = (
+    "CREATE VIEW live_label_events AS SELECT e.* FROM label_events e "
+    "WHERE e.retracts IS NULL "
+    "AND NOT EXISTS (SELECT 1 FROM label_events r WHERE r.retracts = e.id)"
+)
+NO_REPLACE_TRIGGER = (
+    "CREATE TRIGGER label_events_no_replace BEFORE INSERT ON label_events "
+    "WHEN NEW.id IS NOT NULL AND EXISTS (SELECT 1 FROM label_events WHERE id = NEW.id) "
+    "BEGIN SELECT RAISE(ABORT, 'label_events is append-only: an event id is never reused'); "
+    "END"
+)
+
+
 @MIGRATIONS(name="m002_label_core")
 def m002_label_core(db: Database) -> None:
     """One definition of a live label event, and an append-only rule without holes.
@@ -203,13 +218,8 @@ def m002_label_core(db: Database) -> None:
         "DROP INDEX IF EXISTS label_events_retracts",
         f"CREATE {unique}INDEX label_events_retraction ON label_events(retracts) "
         "WHERE retracts IS NOT NULL",
-        "CREATE TRIGGER label_events_no_replace BEFORE INSERT ON label_events "
-        "WHEN NEW.id IS NOT NULL AND EXISTS (SELECT 1 FROM label_events WHERE id = NEW.id) "
-        "BEGIN SELECT RAISE(ABORT, 'label_events is append-only: an event id is never reused'); "
-        "END",
-        "CREATE VIEW live_label_events AS SELECT e.* FROM label_events e "
-        "WHERE e.retracts IS NULL "
-        "AND NOT EXISTS (SELECT 1 FROM label_events r WHERE r.retracts = e.id)",
+        NO_REPLACE_TRIGGER,
+        LIVE_VIEW,
     ):
         conn.execute(statement)
 
@@ -227,6 +237,67 @@ def m003_assignment_design(db: Database) -> None:
         "OR (inclusion_probability > 0 AND inclusion_probability <= 1))"
     )
     db.conn.execute("ALTER TABLE assignments ADD COLUMN stratum TEXT")
+
+
+@MIGRATIONS(name="m004_operations")
+def m004_operations(db: Database) -> None:
+    """Who runs an import or a classifier run, so that one left ``running`` by a killed
+    process can be told from one still at work (db/operations.py reconciles them).
+
+    - ``pid``, ``host`` and ``pid_started`` (the process's start time as the kernel gives it,
+      so that a reused pid is not taken for the original process) on ``imports`` and
+      ``classifier_runs``; ``note`` on ``classifier_runs`` says how a run was reconciled.
+    - Partial indexes over the rows still ``running`` (checked at every open), and indexes
+      that count what an import wrote: its transcripts and its labels.
+    """
+    conn = db.conn
+    for table in ("imports", "classifier_runs"):
+        for column, kind in (("pid", "INTEGER"), ("host", "TEXT"), ("pid_started", "TEXT")):
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+        conn.execute(f"CREATE INDEX {table}_running ON {table}(id) WHERE status = 'running'")
+    conn.execute("ALTER TABLE classifier_runs ADD COLUMN note TEXT")
+    conn.execute("CREATE INDEX transcripts_import ON transcripts(import_id)")
+    conn.execute(
+        "CREATE INDEX label_events_import ON label_events(import_id) WHERE import_id IS NOT NULL"
+    )
+
+
+# The objects whose loss would go unnoticed, as the migrations above create them:
+# ``reviewer doctor`` checks that each is present with this definition and, with
+# ``--repair``, recreates it. (type, table it belongs to, definition)
+GUARDED_OBJECTS: dict[str, tuple[str, str, str]] = {
+    "label_events_no_update": (
+        "trigger", "label_events",
+        "CREATE TRIGGER label_events_no_update BEFORE UPDATE ON label_events BEGIN "
+        "SELECT RAISE(ABORT, 'label_events is append-only: record a retraction instead'); END",
+    ),
+    "label_events_no_delete": (
+        "trigger", "label_events",
+        "CREATE TRIGGER label_events_no_delete BEFORE DELETE ON label_events BEGIN "
+        "SELECT RAISE(ABORT, 'label_events is append-only: record a retraction instead'); END",
+    ),
+    "label_events_no_replace": ("trigger", "label_events", NO_REPLACE_TRIGGER),
+    "transcripts_fts_insert": (
+        "trigger", "transcripts",
+        "CREATE TRIGGER transcripts_fts_insert AFTER INSERT ON transcripts BEGIN "
+        "INSERT INTO transcripts_fts(rowid, scratchpad, output) "
+        "VALUES (new.id, new.scratchpad, new.output); END",
+    ),
+    "transcripts_fts_delete": (
+        "trigger", "transcripts",
+        "CREATE TRIGGER transcripts_fts_delete AFTER DELETE ON transcripts BEGIN "
+        "INSERT INTO transcripts_fts(transcripts_fts, rowid, scratchpad, output) "
+        "VALUES ('delete', old.id, old.scratchpad, old.output); END",
+    ),
+    "live_label_events": ("view", "live_label_events", LIVE_VIEW),
+}  # fmt: skip
+
+
+def same_definition(a: str | None, b: str | None) -> bool:
+    """Two CREATE statements say the same, whatever their spacing and final semicolon."""
+    if a is None or b is None:
+        return a is b
+    return " ".join(a.rstrip("; \n").split()) == " ".join(b.rstrip("; \n").split())
 
 
 SCHEMA_VERSION = len(MIGRATIONS._migrations)

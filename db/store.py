@@ -50,6 +50,11 @@ class Store:
         self._connections: list[sqlite_utils.Database] = []
         self._lock = threading.Lock()
         _ = self.db  # open (and migrate) now, so errors surface at construction
+        # Imports and classifier runs left 'running' by a process that died are marked
+        # interrupted, with the counts they committed (db/operations.py).
+        from db.operations import reconcile_interrupted
+
+        self.reconciled = reconcile_interrupted(self)
 
     # -- connections -------------------------------------------------------------------
 
@@ -226,12 +231,14 @@ class Store:
         importer_version: str,
         options: dict[str, Any] | None = None,
     ) -> int:
+        from db.operations import owner_values
+
         with self.transaction() as db:
             cur = db.conn.execute(
                 "INSERT INTO imports(path, format, sha256, size_bytes, importer_version, "
-                "options, started_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "options, started_at, pid, host, pid_started) VALUES (?,?,?,?,?,?,?,?,?,?)",
                 (path, fmt, sha256, size_bytes, importer_version, _dumps(options or {}),
-                 utc_now()),
+                 utc_now(), *owner_values()),
             )  # fmt: skip
         return cur.lastrowid
 
@@ -282,7 +289,10 @@ class Store:
 
     def summary(self) -> dict[str, Any]:
         """What the database holds: transcripts by model and condition, label events by source
-        (``labels.event_counts`` says what each count means)."""
+        (``labels.event_counts`` says what each count means), and the imports and classifier
+        runs that did not finish (``db.operations.unfinished``)."""
+        from db.operations import unfinished
+
         conn = self.db.conn
         by_model = conn.execute(
             "SELECT IFNULL(model, '?'), IFNULL(condition, '?'), COUNT(*) FROM transcripts "
@@ -297,4 +307,5 @@ class Store:
             **labels.event_counts(self),
             "imports": conn.execute("SELECT COUNT(*) FROM imports").fetchone()[0],
             "rubric_versions": conn.execute("SELECT COUNT(*) FROM rubrics").fetchone()[0],
+            "unfinished": unfinished(self),
         }

@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from reviewer import __version__
+from reviewer.console import echo_literal, printable
 
 
 class Context:
@@ -48,7 +49,22 @@ def _default_db() -> Path:
     return default_db_path()
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class _LiteralErrors(click.Group):
+    """Error messages name files, records and raters taken from the data: they are shown
+    literally too (a terminal escape in a file name prints as text)."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except click.ClickException as exc:
+            exc.message = "\n".join(printable(line) for line in exc.message.split("\n"))
+            raise
+
+
+@click.group(
+    cls=_LiteralErrors,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
 @click.option(
     "--db",
     "db_path",
@@ -111,6 +127,32 @@ def info(obj: Context, as_json: bool) -> None:
                        f"{row['current_labels']:,}", str(row["raters"]),
                        f"{row['transcripts']:,}")  # fmt: skip
     console.print(labels)
+    if summary["unfinished"]:
+        console.print(_unfinished_table(summary["unfinished"]))
+
+
+def _unfinished_table(rows: list[dict]):
+    """Imports and classifier runs that did not finish, and what to do about each."""
+    from rich.table import Table
+
+    from reviewer.console import literal
+
+    hints = {
+        "interrupted": "its process ended early; what it committed stays: run it again",
+        "failed": "see `reviewer import` output; nothing or the chunks committed stay",
+        "alive": "still working",
+        "elsewhere": "running on another host",
+        "unknown": "no process recorded: `reviewer doctor --repair` once nothing runs",
+    }
+    table = Table("kind", "id", "file or run", "status", "new", "started", "note",
+                  title="Not finished")  # fmt: skip
+    for row in rows:
+        state = row.get("owner") or row["status"]
+        table.add_row(row["kind"], str(row["id"]), literal(row["name"]), literal(row["status"]),
+                      "" if row["n_new"] is None else f"{row['n_new']:,}",
+                      literal((row["started_at"] or "")[:19]),
+                      hints.get(state, ""))  # fmt: skip
+    return table
 
 
 @cli.group()
@@ -127,14 +169,14 @@ def rubrics_list(obj: Context) -> None:
     for rubric_id, path in sorted(builtin_rubric_paths().items()):
         rubric = load_rubric(path)
         fields = ", ".join(f"{f.id} ({f.kind})" for f in rubric.fields)
-        click.echo(f"{rubric_id}  v{rubric.version}  {rubric.content_hash[:12]}  {fields}")
+        echo_literal(f"{rubric_id}  v{rubric.version}  {rubric.content_hash[:12]}  {fields}")
     if obj.db_path.exists():
         from db.dataset import stored_rubrics
 
         stored = stored_rubrics(obj.store)
-        click.echo(f"\nstored in {obj.db_path}:" if stored else f"\nnone stored in {obj.db_path}")
+        echo_literal(f"\nstored in {obj.db_path}:" if stored else f"\nnone stored in {obj.db_path}")
         for row in stored:
-            click.echo(f"{row['rubric_id']}  v{row['version']}  {row['hash'][:12]}  "
+            echo_literal(f"{row['rubric_id']}  v{row['version']}  {row['hash'][:12]}  "
                        f"{row['created_at'][:19]}  from {row['origin'] or '?'}")  # fmt: skip
 
 
@@ -151,14 +193,14 @@ def rubrics_show(obj: Context, rubric: str) -> None:
         r = resolve_rubric(obj.store if obj.db_path.exists() else None, rubric)
     except RubricError as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"{r.id} v{r.version} ({r.content_hash[:12]}): {r.title}")
-    click.echo(r.description.strip())
+    echo_literal(f"{r.id} v{r.version} ({r.content_hash[:12]}): {r.title}")
+    echo_literal(r.description.strip())
     for f in r.fields:
-        click.echo(f"\n{f.id} [{f.kind}]: {f.question}")
+        echo_literal(f"\n{f.id} [{f.kind}]: {f.question}")
         for c in f.categories:
-            click.echo(f"  [{c.key}] {c.id}: {' '.join(c.definition.split())}")
+            echo_literal(f"  [{c.key}] {c.id}: {' '.join(c.definition.split())}")
             for rule in c.rules:
-                click.echo(f"        - {rule}")
+                echo_literal(f"        - {rule}")
 
 
 @rubrics.command("validate")
@@ -173,9 +215,9 @@ def rubrics_validate(paths: tuple[str, ...]) -> None:
             r = resolve_rubric(path)
         except RubricError as exc:
             failed = True
-            click.echo(str(exc), err=True)
+            echo_literal(str(exc), err=True)
         else:
-            click.echo(f"{path}: ok ({r.id} v{r.version}, {r.content_hash[:12]})")
+            echo_literal(f"{path}: ok ({r.id} v{r.version}, {r.content_hash[:12]})")
     if failed:
         sys.exit(1)
 
@@ -187,10 +229,12 @@ from reviewer.commands.demo import demo  # noqa: E402
 from reviewer.commands.export import export  # noqa: E402
 from reviewer.commands.import_cmd import import_cmd  # noqa: E402
 from reviewer.commands.label import label  # noqa: E402
+from reviewer.commands.operations import backup, doctor, merge  # noqa: E402
 from reviewer.commands.queue import queue  # noqa: E402
 from reviewer.commands.stats import stats  # noqa: E402
 
-for _command in (analyze, classify, demo, export, import_cmd, label, queue, stats):
+for _command in (analyze, backup, classify, demo, doctor, export, import_cmd, label, merge,
+                 queue, stats):  # fmt: skip
     cli.add_command(_command)
 
 

@@ -9,14 +9,22 @@ none chosen) so that it differs from a missing label (an empty cell). Rows are w
 
 Nothing secret is written: classifier run parameters pass through ``scrub_secrets`` (no
 credential is stored in the first place, and a test holds both ends to it).
+
+Safe to share: source paths are reduced to file names (an absolute path names a person's
+home and folders); with ``Pseudonyms`` every annotator name becomes a pseudonym, the same
+one in every export that uses the same mapping file, which the owner keeps; CSV cells that a
+spreadsheet would run as a formula are escaped; a value that is not valid JSON (NaN, text
+another tool wrote, a lone surrogate) is written as text, never a crash.
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import math
 import os
 import re
+import secrets
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -75,6 +83,82 @@ class ExportOptions:
     gold_only: bool = False
     include_text: bool = True
     policy: GoldPolicy = field(default_factory=GoldPolicy)
+    pseudonyms: Pseudonyms | None = None  # None: annotator names as they are
+
+
+# Label sources whose raters are people (a classifier's rater is its run's name).
+PEOPLE_SOURCES = ("human", "adjudication", "imported")
+
+
+class Pseudonyms:
+    """A stable mapping from annotator names to pseudonyms (``rater-3f9a2c``).
+
+    Random, not numbered in name order, so a pseudonym says nothing about the name; stable
+    because the mapping is kept in a file that every later export reads and extends. The
+    file turns pseudonyms back into names: the owner keeps it, and does not share it.
+    """
+
+    def __init__(self, mapping: dict[str, str] | None = None):
+        self.mapping = dict(mapping or {})
+        self.added: list[str] = []
+
+    @classmethod
+    def load(cls, path: Path) -> Pseudonyms:
+        """The mapping in ``path``, or an empty one when the file does not exist yet."""
+        if not path.exists():
+            return cls()
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            mapping = data["pseudonyms"]
+            if not isinstance(mapping, dict) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in mapping.items()
+            ):
+                raise ValueError("'pseudonyms' must map names to pseudonyms")
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ExportError(f"{path}: not a pseudonym map ({exc}); give another "
+                              "--pseudonym-map or move this file away") from None  # fmt: skip
+        if len(set(mapping.values())) != len(mapping):
+            raise ExportError(f"{path}: two names share a pseudonym; fix or replace the file")
+        return cls(mapping)
+
+    def of(self, name: str) -> str:
+        if name not in self.mapping:
+            taken = set(self.mapping.values())
+            pseudonym = f"rater-{secrets.token_hex(3)}"
+            while pseudonym in taken:
+                pseudonym = f"rater-{secrets.token_hex(3)}"
+            self.mapping[name] = pseudonym
+            self.added.append(name)
+        return self.mapping[name]
+
+    def rater(self, source: str, rater: str) -> str:
+        return self.of(rater) if source in PEOPLE_SOURCES else rater
+
+    def save(self, path: Path) -> None:
+        """Write the mapping (readable by its owner only)."""
+        text = json.dumps({"about": "reviewer export pseudonyms: name -> pseudonym. Private: "
+                           "it undoes the pseudonymization. Keep it to reuse the same "
+                           "pseudonyms (--pseudonym-map).", "pseudonyms": self.mapping},
+                          ensure_ascii=False, indent=2, sort_keys=True)  # fmt: skip
+        partial = path.with_name(path.name + ".partial")
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8", errors="backslashreplace") as out:
+            out.write(text + "\n")
+        os.replace(partial, path)
+
+
+def default_pseudonym_map(out: Path) -> Path:
+    """Beside the export (never inside an hf folder that is shared whole)."""
+    return out.with_name(out.name + ".pseudonyms.json")
+
+
+def shareable_path(path: str | None) -> str | None:
+    """An absolute source path reduced to its file name; a relative one kept as it is."""
+    if not path:
+        return path
+    if os.path.isabs(path) or re.match(r"^[A-Za-z]:[\\/]", path) or path.startswith("~"):
+        return re.split(r"[\\/]", path.rstrip("/\\"))[-1]
+    return path
 
 
 @dataclass
@@ -198,6 +282,9 @@ class Exporter:
             for e in events
             if e.field in NOTE_FIELDS
         ]
+        row["source_path"] = shareable_path(row["source_path"])
+        if self.options.pseudonyms is not None:
+            _pseudonymize(row, self.options.pseudonyms)
         return row
 
     def _count(self, row: dict[str, Any], report: ExportReport) -> None:
@@ -222,6 +309,28 @@ def error_reason_row(e: LabelEvent) -> dict[str, Any]:
             "created_at": e.created_at}  # fmt: skip
 
 
+def _pseudonymize(row: dict[str, Any], names: Pseudonyms) -> None:
+    """Every annotator name in a nested row replaced by its pseudonym, in place."""
+    for lab in row["labels"]:
+        lab["rater"] = names.rater(lab["source"], lab["rater"])
+    for note in row["notes"]:
+        note["rater"] = names.of(note["rater"])
+    for reason in row.get("error_reasons", []):
+        reason["auditor"] = names.of(reason["auditor"])
+    for fields in row["gold"].values():
+        for gold in fields.values():
+            renamed = {}
+            for key in gold["raters"]:  # an imported rater's key is 'imported:NAME'
+                imported = key.startswith("imported:")
+                name = key.removeprefix("imported:") if imported else key
+                renamed[key] = f"imported:{names.of(name)}" if imported else names.of(name)
+            gold["raters"] = [renamed[k] for k in gold["raters"]]
+            if gold["reason"] and renamed:  # 'humans disagree: ann=yes, bob=no'
+                pattern = "|".join(re.escape(k) for k in sorted(renamed, key=len, reverse=True))
+                gold["reason"] = re.sub(rf"(?<=[:,] )({pattern})(?==)",
+                                        lambda m, r=renamed: r[m.group(1)], gold["reason"])  # fmt: skip
+
+
 def _any_gold(row: dict[str, Any]) -> bool:
     return any(g["value"] is not None for fields in row["gold"].values() for g in fields.values())
 
@@ -243,7 +352,43 @@ def _cell_value(value: Any) -> Any:
 
 
 def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    """JSON text of any stored value: NaN and infinities (not JSON) become strings, and
+    anything else json cannot write becomes its text."""
+    try:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    except (ValueError, TypeError):
+        return json.dumps(_json_safe(value), ensure_ascii=False, separators=(",", ":"),
+                          default=str)  # fmt: skip
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return json.dumps(value)  # 'NaN', 'Infinity', '-Infinity'
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+# A cell starting with one of these is run as a formula by spreadsheets (CSV injection).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(value: Any) -> Any:
+    """A CSV cell a spreadsheet shows as text: a leading ' before a formula character."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def _text_safe(value: str) -> str:
+    """Text that can be encoded: a lone surrogate becomes its escape (\\ud800)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    return value
 
 
 # -- flat layout (csv, parquet) ------------------------------------------------------------
@@ -269,7 +414,10 @@ def flat_layout(exporter: Exporter) -> FlatLayout:
             columns += [f"{rid}.{f}.gold", f"{rid}.{f}.gold_status", f"{rid}.{f}.gold_reason",
                         f"{rid}.{f}.gold_raters"]  # fmt: skip
     scores = set()
+    names = exporter.options.pseudonyms
     for rid, f, source, rater, phase in ds.label_slots(exporter.store, exporter.rubric_fields):
+        if names is not None:
+            rater = names.rater(source, rater)
         name = slot_name(rid, f, source, rater, phase)
         columns.append(name)
         if source == "classifier":
@@ -305,18 +453,18 @@ def flatten(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def _write_jsonl(rows: Iterator[dict[str, Any]], path: Path) -> None:
-    with path.open("w", encoding="utf-8") as out:
+    with path.open("w", encoding="utf-8", errors="backslashreplace") as out:
         for row in rows:
             out.write(_dumps(row))
             out.write("\n")
 
 
 def _write_csv(rows: Iterator[dict[str, Any]], path: Path, layout: FlatLayout) -> None:
-    with path.open("w", encoding="utf-8", newline="") as out:
+    with path.open("w", encoding="utf-8", errors="backslashreplace", newline="") as out:
         writer = csv.DictWriter(out, fieldnames=layout.columns, extrasaction="ignore")
-        writer.writeheader()
+        writer.writerow({c: csv_safe(c) for c in layout.columns})
         for row in rows:
-            writer.writerow(flatten(row))
+            writer.writerow({k: csv_safe(v) for k, v in flatten(row).items()})
 
 
 def _write_parquet(
@@ -352,7 +500,7 @@ def _write_parquet(
 def _cell(value: Any, column: str, layout: FlatLayout) -> Any:
     if column == "transcript_id" or column in layout.score_columns:
         return value
-    return value if isinstance(value, str) else str(value)
+    return _text_safe(value if isinstance(value, str) else str(value))
 
 
 def export(store: Store, fmt: str, out: str | Path, options: ExportOptions | None = None,
@@ -383,7 +531,8 @@ def export(store: Store, fmt: str, out: str | Path, options: ExportOptions | Non
         _atomic(data, lambda p: _write_jsonl(rows, p))
         card = out / "README.md"
         card_text = dataset_card(exporter, report)
-        _atomic(card, lambda p: p.write_text(card_text, encoding="utf-8"))
+        _atomic(card, lambda p: p.write_text(card_text, encoding="utf-8",
+                                             errors="backslashreplace"))  # fmt: skip
         report.files = [data, card]
         return report
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -68,13 +68,15 @@ def _print_summary(console, summary: dict) -> None:
     from rich.table import Table
     from rich.text import Text
 
+    from reviewer.console import literal
+
     if summary.get("dry_run"):
         table = Table(title="dry run: nothing was sent", show_header=False)
         for key in ("run", "mode", "items", "items_skipped_empty", "calls_cached",
                     "calls_to_make", "samples_to_make",
                     "est_input_tokens", "max_output_tokens", "est_cost_usd_upper",
                     "token_estimate"):  # fmt: skip
-            table.add_row(key, Text(str(summary[key])))
+            table.add_row(key, literal(summary[key]))
         console.print(table)
         if not summary["price_known"]:
             console.print("no price for this model: give one with --prices FILE.toml")
@@ -108,7 +110,7 @@ def _print_summary(console, summary: dict) -> None:
     if summary["items_without_answer"]:
         rows.insert(2, ("items without an answer", summary["items_without_answer"]))
     for key, value in rows:
-        table.add_row(key, Text(str(value)))  # run names come from the user: no markup
+        table.add_row(key, literal(value))  # run names come from the user: shown literally
     console.print(table)
     if summary["n_fallback"]:
         console.print(Text(f"asked once per vote: {summary['n_fallback']}"))
@@ -133,13 +135,14 @@ def _print_summary(console, summary: dict) -> None:
         console.print(f"stopped before exceeding --max-cost ${summary['max_cost_usd']}{why}: "
                       "raise it and run the same command again to go on")  # fmt: skip
     elif summary["stopped_reason"] == "errors":
-        console.print(Text(f"stopped: calls fail and would go on failing (a refused key, an "
-                           f"unknown model, a server that does not answer); the last error was: "
-                           f"{summary['last_error']}\nFix the cause and run the same command "
-                           "again: finished calls are kept."))  # fmt: skip
+        console.print(Text("stopped: calls fail and would go on failing (a refused key, an "
+                           "unknown model, a server that does not answer); the last error was: ")
+                      + literal(summary["last_error"])
+                      + Text("\nFix the cause and run the same command again: finished calls "
+                             "are kept."))  # fmt: skip
     elif summary["status"] == "incomplete" and summary["calls_failed"] and summary["last_error"]:
-        console.print(Text(f"some calls failed (last error: {summary['last_error']}): run the "
-                           "same command again to retry only those"))  # fmt: skip
+        console.print(literal(f"some calls failed (last error: {summary['last_error']}): run "
+                              "the same command again to retry only those"))  # fmt: skip
     elif summary["status"] == "waiting" and summary["mode"] == "online":
         console.print(f"{summary['items_waiting_in_batch']} items wait in a batch: run the same "
                       "command with --batch to collect them")  # fmt: skip

@@ -29,37 +29,65 @@ from reviewer.commands._context import Context, pass_context
               help="Agreeing blind human labels needed for a gold label without adjudication.")  # fmt: skip
 @click.option("--imported-as-human", is_flag=True,
               help="Count imported labels (e.g. a published gold set) as human labels.")  # fmt: skip
+@click.option("--pseudonymize", is_flag=True,
+              help="Replace every annotator name (human, adjudicator and imported raters) "
+              "with a pseudonym such as rater-3f9a2c, the same in every export that uses the "
+              "same --pseudonym-map.")  # fmt: skip
+@click.option("--pseudonym-map", "pseudonym_map", type=click.Path(path_type=Path, dir_okay=False),
+              default=None,
+              help="JSON file of name -> pseudonym, read if it exists and extended with new "
+              "names (implies --pseudonymize). Default: OUT.pseudonyms.json beside the export. "
+              "Keep it private: it undoes the pseudonyms.")  # fmt: skip
 @click.option("--overwrite", is_flag=True, help="Replace --out if it exists.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @pass_context
 def export(obj: Context, fmt: str, out: Path, rubric_ids: tuple[str, ...], gold_only: bool,
-           include_text: bool, min_humans: int, imported_as_human: bool, overwrite: bool,
-           as_json: bool) -> None:  # fmt: skip
+           include_text: bool, min_humans: int, imported_as_human: bool, pseudonymize: bool,
+           pseudonym_map: Path | None, overwrite: bool, as_json: bool) -> None:  # fmt: skip
     """Write one row per transcript with its gold label per field (or null and the reason it
     is unresolved) and every live label with its provenance.
 
     \b
     reviewer export --format jsonl --out labels.jsonl
     reviewer export --format hf --out af-gold --gold-only --imported-as-human
+    reviewer export --format csv --out share.csv --pseudonymize --pseudonym-map ~/names.json
+
+    Shareable by default: source paths are reduced to file names, and CSV cells that a
+    spreadsheet would run as a formula (=, +, -, @, tab, CR first) start with a '.
     """
     from db.labels import GoldPolicy
-    from reviewer.export import ExportError, ExportOptions
+    from reviewer.console import literal, make_console
+    from reviewer.export import ExportError, ExportOptions, Pseudonyms, default_pseudonym_map
     from reviewer.export import export as run_export
 
     if not obj.db_path.exists():
         raise click.ClickException(f"no database at {obj.db_path}: import transcripts first")
     if min_humans < 1:
         raise click.ClickException("--min-humans must be at least 1")
+    names = None
+    if pseudonymize or pseudonym_map is not None:
+        pseudonym_map = pseudonym_map or default_pseudonym_map(out)
+        try:
+            names = Pseudonyms.load(pseudonym_map)
+        except ExportError as exc:
+            raise click.ClickException(str(exc)) from None
     options = ExportOptions(
         rubric_ids=list(rubric_ids) or None,
         gold_only=gold_only,
         include_text=include_text,
         policy=GoldPolicy(min_humans=min_humans, imported_as_human=imported_as_human),
+        pseudonyms=names,
     )
     try:
         report = run_export(obj.store, fmt, out, options, overwrite=overwrite)
+        if names is not None:
+            names.save(pseudonym_map)
     except ExportError as exc:
         raise click.ClickException(str(exc)) from None
+    except OSError as exc:
+        raise click.ClickException(
+            f"cannot write {exc.filename or out}: {exc.strerror or exc}"
+        ) from None
     resolved = sum(n for (_, _, status), n in report.gold_status.items() if status != "unresolved")
     if as_json:
         click.echo(json.dumps({
@@ -68,12 +96,20 @@ def export(obj: Context, fmt: str, out: Path, rubric_ids: tuple[str, ...], gold_
             "gold": [{"rubric_id": r, "field": f, "status": s, "items": n}
                      for (r, f, s), n in sorted(report.gold_status.items())],
             "labels_by_source": dict(sorted(report.labels_by_source.items())),
+            "pseudonym_map": None if names is None else {
+                "path": str(pseudonym_map), "names": len(names.mapping),
+                "new": len(names.added)},
         }, indent=2))  # fmt: skip
         return
+    console = make_console()
     files = ", ".join(str(p) for p in report.files)
-    click.echo(f"wrote {report.rows} transcripts to {files}"
-               + (f" ({report.skipped_no_gold} without gold left out)" if gold_only else ""))  # fmt: skip
+    console.print(literal(f"wrote {report.rows} transcripts to {files}"
+                  + (f" ({report.skipped_no_gold} without gold left out)" if gold_only else "")))  # fmt: skip
     labels = ", ".join(f"{s} {n}" for s, n in sorted(report.labels_by_source.items()))
-    click.echo(f"labels: {labels or 'none'}; resolved gold field labels: {resolved}")
+    console.print(literal(f"labels: {labels or 'none'}; resolved gold field labels: {resolved}"))
     for (rid, f, status), n in sorted(report.gold_status.items()):
-        click.echo(f"  {rid}.{f}: {status} {n}")
+        console.print(literal(f"  {rid}.{f}: {status} {n}"))
+    if names is not None:
+        console.print(literal(f"annotator names pseudonymized: {len(names.mapping)} in "
+                              f"{pseudonym_map} ({len(names.added)} new); keep that file "
+                              "private, it turns the pseudonyms back into names"))  # fmt: skip

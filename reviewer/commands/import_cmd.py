@@ -223,7 +223,7 @@ def import_cmd(
 
     from importers.base import ImportOptions
     from importers.run import expand_paths, import_files
-    from reviewer.console import make_console
+    from reviewer.console import literal, make_console
 
     options = ImportOptions(
         model=model, condition=condition, dataset=dataset, rater=rater,
@@ -236,34 +236,34 @@ def import_cmd(
 
     def report(result) -> None:
         if result.error and not as_json:
-            err.print(Text(result.error, style="red"), soft_wrap=True)
+            err.print(literal(result.error, style="red"), soft_wrap=True)
         if result.hint and not as_json:
-            err.print(Text(f"{result.path}: {result.hint}", style="yellow"), soft_wrap=True)
+            err.print(literal(f"{result.path}: {result.hint}", style="yellow"), soft_wrap=True)
 
     expanded = expand_paths(paths, obj.db_path)
     if not as_json:
         for folder in (f for f in expanded.folders if f.files):
-            err.print(Text(_folder_note(folder)), soft_wrap=True)
+            err.print(literal(_folder_note(folder)), soft_wrap=True)
     shown = {str(f.path): str(f.path.relative_to(f.folder)) if f.folder else f.path.name
              for f in expanded.files}  # fmt: skip
     results = import_files(
         obj.store, expanded.files, fmt=fmt, options=options, skip_bad=skip_bad,
         progress=None if as_json else _RichProgress(), on_result=report,
-        warn=None if as_json else lambda text: err.print(Text(text, style="yellow"), soft_wrap=True),
+        warn=None if as_json else lambda text: err.print(literal(text, style="yellow"), soft_wrap=True),
     )  # fmt: skip
     failed = [r for r in results if r.status not in ("done", "skipped")]
     if as_json:
         click.echo(json.dumps({"database": str(obj.db_path),
                                "files": [r.as_dict() for r in results]}, indent=2))  # fmt: skip
     else:
-        table = Table(title=Text(f"Imported into {obj.db_path}"))
+        table = Table(title=literal(f"Imported into {obj.db_path}"))
         longest = max((len(shown.get(r.path, r.path)) for r in results), default=4)
         table.add_column("file", overflow="fold", min_width=min(longest, 24))
         for name in ("format", "read", "new", "duplicate", "rejected", "labels", "status"):
             table.add_column(name, justify="left" if name in ("format", "status") else "right")
         for r in results:
             table.add_row(
-                Text(shown.get(r.path, r.path)), r.format or "?", f"{r.n_read:,}", f"{r.n_new:,}",
+                literal(shown.get(r.path, r.path)), literal(r.format or "?"), f"{r.n_read:,}", f"{r.n_new:,}",
                 f"{r.n_duplicate:,}", f"{r.n_rejected:,}", f"{r.n_labels:,}",
                 Text(r.status, style=_STATUS_STYLE.get(r.status, "red")),
             )  # fmt: skip
@@ -271,6 +271,8 @@ def import_cmd(
         rejected = {r.rejected_path for r in results if r.rejected_path}
         for path in sorted(rejected):
             n = sum(r.n_rejected for r in results if r.rejected_path == path)
-            err.print(Text(f"{n:,} rejected record(s) with their reasons: {path}"), soft_wrap=True)
+            err.print(
+                literal(f"{n:,} rejected record(s) with their reasons: {path}"), soft_wrap=True
+            )
     if failed:
         sys.exit(1)

@@ -7,6 +7,7 @@ import json
 import click
 
 from reviewer.commands._context import Context, pass_context
+from reviewer.console import echo_literal
 
 KIND_HELP = (
     "random: unlabeled items, seeded order per annotator; stratified: --size items per model x "
@@ -103,7 +104,7 @@ def queue_create(obj: Context, name: str, kind: str, annotators: tuple[str, ...]
         return
     who = ", ".join(f"{a or 'anyone'}: {n}" for a, n in owners)
     replaced = f" (replaces {q.params['replaces']})" if "replaces" in q.params else ""
-    click.echo(f"created queue {q.name}{replaced}: {q.kind} under {q.rubric_id}, "
+    echo_literal(f"created queue {q.name}{replaced}: {q.kind} under {q.rubric_id}, "
                f"{'blind' if q.blind else 'NOT blind'}, {written} assignments ({who})")  # fmt: skip
 
 
@@ -128,11 +129,11 @@ def queue_list(obj: Context, all_versions: bool, as_json: bool) -> None:
                               indent=2))  # fmt: skip
         return
     if not rows:
-        click.echo("no queues yet: create one with `reviewer queue create NAME --kind random`")
+        echo_literal("no queues yet: create one with `reviewer queue create NAME --kind random`")
         return
     for q, owners in rows:
         who = ", ".join(f"{a or 'anyone'} {n}" for a, n in owners)
-        click.echo(f"{q.name}  {q.kind}  {q.rubric_id}  {'blind' if q.blind else 'unblind'}  "
+        echo_literal(f"{q.name}  {q.kind}  {q.rubric_id}  {'blind' if q.blind else 'unblind'}  "
                    f"{q.created_at[:19]}  [{who}]")  # fmt: skip
 
 
@@ -186,18 +187,18 @@ def queue_show(obj: Context, name: str, annotators: tuple[str, ...], items: int,
                                "first": [a.__dict__ for a in members]}, indent=2))  # fmt: skip
         return
     total = sum(n for _, n in owners)
-    click.echo(f"{q.name}: {q.kind} under {q.rubric_id}, {'blind' if q.blind else 'NOT blind'}, "
+    echo_literal(f"{q.name}: {q.kind} under {q.rubric_id}, {'blind' if q.blind else 'NOT blind'}, "
                f"{total} assignments, created {q.created_at[:19]}")  # fmt: skip
     click.echo(f"params: {json.dumps(q.params, sort_keys=True)}")
     if not people:
-        click.echo("shared queue (anyone): pass --annotator NAME to see someone's progress")
+        echo_literal("shared queue (anyone): pass --annotator NAME to see someone's progress")
     for who, p in progress.items():
         nxt = p["next_transcript_id"]
-        click.echo(f"  {who}: {p['done']}/{p['total']} done, {p['skipped']} skipped, "
+        echo_literal(f"  {who}: {p['done']}/{p['total']} done, {p['skipped']} skipped, "
                    f"next: {'none (finished)' if nxt is None else f'transcript {nxt}'}")  # fmt: skip
-    click.echo(f"first {len(members)} assignments:")
+    echo_literal(f"first {len(members)} assignments:")
     for a in members:
-        click.echo(f"  {a.annotator or 'anyone'} #{a.position}: transcript {a.transcript_id}  "
+        echo_literal(f"  {a.annotator or 'anyone'} #{a.position}: transcript {a.transcript_id}  "
                    f"{a.reason}")  # fmt: skip
 
 

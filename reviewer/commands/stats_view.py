@@ -34,7 +34,7 @@ def _band(entry: dict[str, Any]) -> str:
 
 def overall_table(field: dict[str, Any]) -> Table:
     panel = ", ".join(field["panel"]) or "none"
-    table = Table(title=Text(f"Agreement among {panel}"), title_justify="left")
+    table = Table(title=Text("Agreement among ") + literal(panel), title_justify="left")
     for col in ("coefficient", "value", "95% CI (bootstrap)", "SE (analytic)",
                 f"{BAND_SOURCE} band"):  # fmt: skip
         table.add_column(col, no_wrap=col == "coefficient")
@@ -81,7 +81,7 @@ def versus_table(field: dict[str, Any]) -> Table:
         )  # fmt: skip
     positives = {v["positive"] for v in field["versus_reference"] if v["positive"] is not None}
     if positives:
-        table.caption = Text(
+        table.caption = literal(
             f"positive category: {', '.join(str(p) for p in positives)}; AUROC and AP (average "
             "precision) from the rater's score"
         )
@@ -96,7 +96,7 @@ def _with_ci(value: float | None, ci: list[float] | None) -> str:
 
 def confusion_table(v: dict[str, Any]) -> Table:
     conf = v["confusion"]
-    table = Table(title=Text(f"{v['reference']} ↓  {v['rater']} →"), title_justify="left")
+    table = Table(title=literal(f"{v['reference']} ↓  {v['rater']} →"), title_justify="left")
     table.add_column("")
     for label in conf["labels"]:
         table.add_column(literal(label), justify="right")
@@ -155,18 +155,23 @@ def print_report(report: dict[str, Any], console: Console | None = None) -> None
         console.print("No fields with labels.")
         return
     for field in report["fields"]:
-        head = Text(f"\n{field['field']}", style="bold")
-        head.append(
-            f"  ({field['level']}; {field['n_items']} items, {field['n_raters']} rater"
-            f"{'' if field['n_raters'] == 1 else 's'}; "
-            f"categories: {', '.join(str(c) for c in field['categories'])})",
-            style="dim",
+        head = Text("\n") + literal(field["field"])
+        head.stylize("bold")
+        head.append_text(
+            literal(
+                f"  ({field['level']}; {field['n_items']} items, {field['n_raters']} rater"
+                f"{'' if field['n_raters'] == 1 else 's'}; "
+                f"categories: {', '.join(str(c) for c in field['categories'])})",
+                style="dim",
+            )
         )
         console.print(head)
         reasons = {e.get("reason") for e in field["overall"].values() if e["value"] is None}
         if all(e["value"] is None for e in field["overall"].values()) and len(reasons) == 1:
             panel = ", ".join(field["panel"]) or "none"
-            console.print(Text(f"Agreement among {panel}: undefined, ") + literal(reasons.pop()))
+            console.print(
+                Text("Agreement among ") + literal(f"{panel}: undefined, {reasons.pop()}")
+            )
         else:
             console.print(overall_table(field))
         for warning in field["warnings"]:
