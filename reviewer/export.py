@@ -246,15 +246,16 @@ class Exporter:
                 if e.rubric_id in self.rubric_fields:
                     errors.setdefault(e.transcript_id, []).append(error_reason_row(e))
             for t in page:
-                row = self._row(t, events.get(t["id"], []))
-                row["error_reasons"] = errors.get(t["id"], [])
+                row = self._row(t, events.get(t["id"], []), errors.get(t["id"], []))
                 if self.options.gold_only and not _any_gold(row):
                     report.skipped_no_gold += 1
                     continue
                 self._count(row, report)
                 yield row
 
-    def _row(self, t: dict[str, Any], events: list[LabelEvent]) -> dict[str, Any]:
+    def _row(
+        self, t: dict[str, Any], events: list[LabelEvent], errors: list[dict[str, Any]]
+    ) -> dict[str, Any]:
         labels = [e for e in events if not e.field.startswith("_")]
         row: dict[str, Any] = {"transcript_id": t["id"]}
         row.update({c: t[c] for c in BASE_COLUMNS[1:]})
@@ -282,6 +283,7 @@ class Exporter:
             for e in events
             if e.field in NOTE_FIELDS
         ]
+        row["error_reasons"] = errors
         row["source_path"] = shareable_path(row["source_path"])
         if self.options.pseudonyms is not None:
             _pseudonymize(row, self.options.pseudonyms)
@@ -315,7 +317,7 @@ def _pseudonymize(row: dict[str, Any], names: Pseudonyms) -> None:
         lab["rater"] = names.rater(lab["source"], lab["rater"])
     for note in row["notes"]:
         note["rater"] = names.of(note["rater"])
-    for reason in row.get("error_reasons", []):
+    for reason in row["error_reasons"]:
         reason["auditor"] = names.of(reason["auditor"])
     for fields in row["gold"].values():
         for gold in fields.values():

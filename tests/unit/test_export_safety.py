@@ -50,6 +50,9 @@ def people_db(tmp_path: Path) -> Path:
                                 values={"alignment_faking": value})  # fmt: skip
     labels.record_meta(store, 3, annotator=NAMES[0], rubric_id=RUBRIC, rubric_hash=digest,
                        kind="_comment", value="odd one", note="see the output")  # fmt: skip
+    labels.record_error_reason(store, 2, auditor=NAMES[1], rubric_id=RUBRIC, rubric_hash=digest,
+                               field="alignment_faking", classifier="clf", classifier_value="no",
+                               codes=["missed_passage"], note="the quote was there")  # fmt: skip
     store.close()
     return tmp_path / "people.db"
 
