@@ -1,10 +1,10 @@
-"""A database writer thread, so that SQLite commits never stall the event loop.
+"""The classifier's database writes, off the event loop, on the app's serial writer.
 
 At a few hundred calls per second a commit on the event loop's thread (a few milliseconds on
-a busy disk) would hold back every response waiting to be read. The writer runs each write in
-its own thread, on its own connection, as soon as it arrives; writes that queue up while a
-commit is under way go into the next commit together (group commit), so a kill loses at most
-the calls still in flight, and nothing is held back on purpose.
+a busy disk) would hold back every response waiting to be read. Writes go to ``db.writer``'s
+one writer thread, on its own connection, as soon as they arrive; writes that queue up while
+a commit is under way go into the next commit together (group commit), so a kill loses at
+most the calls still in flight, and nothing is held back on purpose.
 
 A database that another process keeps busy makes the writer wait, never drop: a group that
 could not get the write lock within the store's wait is tried again, for as long as it takes
@@ -15,26 +15,31 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import queue
 import threading
 from collections.abc import Callable
 from typing import Any
 
 from db.connection import DatabaseBusyError
 from db.store import Store
+from db.writer import SerialWriter
 
 MAX_GROUP = 256
 
 
 class Writer:
+    """The runner's side of the app's one serial database writer (``db.writer``): writes made
+    in one turn of the event loop are handed over together, and whatever piled up while a
+    commit ran goes into the next commit (up to ``MAX_GROUP`` writes)."""
+
     def __init__(self, store: Store, on_busy: Callable[[str], None] | None = None):
         self.store = store
         self.on_busy = on_busy
         self.busy_retries = 0
-        self._queue: queue.Queue[Any] = queue.Queue()
-        self._pending: list[tuple] = []
-        self._thread = threading.Thread(target=self._loop, name="reviewer-db-writer", daemon=True)
-        self._thread.start()
+        self._serial = SerialWriter(store, name="reviewer-classify-db")
+        self._pending: list[tuple] = []  # this loop turn's writes (event-loop thread only)
+        self._queued: list[tuple] = []  # handed over, not yet written
+        self._lock = threading.Lock()
+        self._draining = False
 
     async def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Run ``fn(*args, **kwargs)`` on the writer thread, committed before this returns."""
@@ -47,34 +52,28 @@ class Writer:
 
     def _hand_off(self) -> None:
         pending, self._pending = self._pending, []
-        if pending:
-            self._queue.put(pending)
+        if not pending:
+            return
+        with self._lock:
+            self._queued.extend(pending)
+            if self._draining:
+                return
+            self._draining = True
+        self._serial.submit(self._drain)
+
+    def _drain(self) -> None:
+        while True:
+            with self._lock:
+                group, self._queued = self._queued[:MAX_GROUP], self._queued[MAX_GROUP:]
+                if not group:
+                    self._draining = False
+                    return
+            self._run(group)
 
     def close(self) -> None:
+        """Write what is still queued, then stop the writer thread."""
         self._hand_off()
-        self._queue.put(None)
-        self._thread.join()
-
-    def _loop(self) -> None:
-        stop = False
-        try:
-            while not stop:
-                first = self._queue.get()
-                if first is None:
-                    break
-                group = list(first)
-                while len(group) < MAX_GROUP:
-                    try:
-                        item = self._queue.get_nowait()
-                    except queue.Empty:
-                        break
-                    if item is None:
-                        stop = True
-                        break
-                    group.extend(item)
-                self._run(group)
-        finally:
-            self.store.close()
+        self._serial.close()
 
     def _run(self, group: list[tuple]) -> None:
         while True:
