@@ -462,7 +462,7 @@ def _variants_section(data: dict[str, Any]) -> str:
 
 
 def _agreement_section(data: dict[str, Any]) -> str:
-    from reviewer.agreement.summary import fmt
+    from reviewer.agreement.summary import fmt, verdict
 
     out = ["<h2 id='agreement'>Agreement</h2>"]
     for block in data["agreement"]:
@@ -475,7 +475,7 @@ def _agreement_section(data: dict[str, Any]) -> str:
             for c in r["classifiers"]:
                 rows.append([*head, e(c["rater"]), e(fmt(c["with_humans"])),
                              e(fmt(c["humans_together"])), e(fmt(c["difference"])),
-                             f'<b class="verdict">{e(c["verdict"])}</b>'])  # fmt: skip
+                             f'<b class="verdict">{e(verdict(c))}</b>'])  # fmt: skip
         out.append(f"<h3>{e(block['rubric'])}</h3>")
         out.append(_table(["field", "items", "humans", "humans' alpha [95% CI]", "classifier",
                            "kappa with humans", "humans' kappa", "difference [95% CI]",

@@ -61,12 +61,19 @@ def fmt(entry: dict[str, Any] | float | None, digits: int = 2) -> str:
     text = f"{value:.{digits}f}"
     if ci:
         text += f" [{ci[0]:.{digits}f}, {ci[1]:.{digits}f}]"
+    elif isinstance(entry, dict):
+        text += " (no interval)"
     return text
 
 
+def verdict(entry: dict[str, Any]) -> str:
+    """The classifier's verdict, or why there is none."""
+    return entry["verdict"] or "— (no interval of the difference)"
+
+
 def summary_markdown(rows: list[dict[str, Any]], rename=lambda name: name) -> list[str]:
-    """The summary as Markdown table lines (for the dataset card). ``rename`` maps a rater's
-    name (to a pseudonym, say)."""
+    """The summary as Markdown table lines (for the dataset card). ``rename`` maps a human
+    rater's name (to a pseudonym, say); classifiers keep theirs."""
     if not rows:
         return ["No field has labels from two raters on a shared item yet."]
     lines = [
@@ -80,9 +87,9 @@ def summary_markdown(rows: list[dict[str, Any]], rename=lambda name: name) -> li
         if not r["classifiers"]:
             lines.append(head + " — | — | — | — | — |")
         for c in r["classifiers"]:
-            lines.append(f"{head} {rename(c['rater'])} | {fmt(c['with_humans'])} | "
+            lines.append(f"{head} {c['rater']} | {fmt(c['with_humans'])} | "
                          f"{fmt(c['humans_together'])} | {fmt(c['difference'])} | "
-                         f"{c['verdict']} |")  # fmt: skip
+                         f"{verdict(c)} |")  # fmt: skip
     margin = next((c["margin"] for r in rows for c in r["classifiers"]), 0.1)
     lines += [
         "",

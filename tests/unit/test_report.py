@@ -165,3 +165,33 @@ def test_a_study_without_compliance_labels_says_what_is_missing(tmp_path):
     assert "Needs both compliance and goal_guarding labels." in page
     assert "design unknown" in page  # labelled outside any queue: corrected withheld, said
     assert "Prompt variants" not in page
+
+
+def test_the_dataset_card_carries_the_same_agreement_summary(built, tmp_path):
+    db, page = built
+    out = tmp_path / "hf"
+    code, output = run("--db", db, "export", "--format", "hf", "--out", out)
+    assert code == 0, output
+    card = (out / "README.md").read_text()
+    agreement = card[card.index("## Agreement") :]
+    row = next(line for line in agreement.splitlines()
+               if line.startswith("| goal_guarding.alignment_faking |"))  # fmt: skip
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    code, output = run("--db", db, "stats", "--rubric", "goal_guarding", "--field",
+                       "alignment_faking", "--json")  # fmt: skip
+    (field,) = json.loads(output)["fields"]
+    alpha = field["overall"]["krippendorff_alpha"]
+    (versus,) = field["classifier_vs_humans"]
+    assert cells[:3] == ["goal_guarding.alignment_faking", "80", "ann, bob"]
+    assert cells[3] == f"{alpha['value']:.2f} [{alpha['ci'][0]:.2f}, {alpha['ci'][1]:.2f}]"
+    assert cells[4] == "clf" and cells[8] == versus["verdict"]
+    # an interval-free value says so rather than looking exact
+    assert "| compliance.compliance | 80 | ann, bob | 1.00 (no interval) |" in agreement
+    code, output = run("--db", db, "export", "--format", "hf", "--out", tmp_path / "shared",
+                       "--pseudonymize")  # fmt: skip
+    assert code == 0, output
+    shared = (tmp_path / "shared" / "README.md").read_text()
+    names = json.loads((tmp_path / "shared.pseudonyms.json").read_text())["pseudonyms"]
+    agreement = shared[shared.index("## Agreement") :]
+    assert f"| {names['ann']}, {names['bob']} |" in agreement
+    assert not re.search(r"\b(ann|bob)\b", agreement)
