@@ -42,3 +42,16 @@ def test_no_module_outside_the_tui_imports_textual():
     count, _, bad = out.stdout.strip().partition(" ")
     assert int(count) > 40
     assert bad == "", f"imported outside reviewer.tui: {bad}"
+
+
+def test_the_app_starts_without_matplotlib():
+    """The analysis screen and the report's charts leave matplotlib unimported until a
+    report is drawn, so the labeler starts as fast as before."""
+    code = (
+        "import sys, importlib\n"
+        "for name in ('reviewer.cli', 'reviewer.tui.app', 'reviewer.tui.screens.analysis'):\n"
+        "    importlib.import_module(name)\n"
+        "print(','.join(sorted(m for m in sys.modules if m.split('.')[0] == 'matplotlib')))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "", f"the app pulled in: {out.stdout}"
