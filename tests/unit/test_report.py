@@ -195,3 +195,29 @@ def test_the_dataset_card_carries_the_same_agreement_summary(built, tmp_path):
     agreement = shared[shared.index("## Agreement") :]
     assert f"| {names['ann']}, {names['bob']} |" in agreement
     assert not re.search(r"\b(ann|bob)\b", agreement)
+
+
+def test_calibration_counts_items_per_score_bin(store):
+    from reviewer.agreement.store_fields import store_field_specs
+    from reviewer.agreement.summary import calibration
+    from reviewer.estimates import wilson
+    from tests.unit.labeled_db import add_transcripts, classifier, human, register
+
+    register(store)
+    ids = add_transcripts(store, per_stratum=1)  # four transcripts
+    for tid, score, ann, bob in zip(ids, (0.1, 0.3, 0.9, 0.95), ("no", "yes", "yes", "yes"),
+                                    ("no", "no", "yes", None), strict=True):  # fmt: skip
+        classifier(store, tid, "yes" if score >= 0.4 else "no", score)
+        human(store, tid, "ann", ann)
+        if bob is not None:
+            human(store, tid, "bob", bob)
+    (spec,) = [s for s in store_field_specs(store, "goal_guarding") if s.ratings.n_raters]
+    curve = calibration(spec, "clf")
+    assert curve["positive"] == "yes" and curve["n_items"] == 4
+    bins = {tuple(b["bin"]): b for b in curve["bins"]}
+    assert sorted(bins) == [(0.0, 0.2), (0.2, 0.4), (0.8, 1.0)]  # empty bins left out
+    assert bins[(0.0, 0.2)]["human_positive"] == 0.0
+    assert bins[(0.2, 0.4)]["human_positive"] == 0.5  # one human of two said yes
+    top = bins[(0.8, 1.0)]
+    assert top["n_items"] == 2 and top["mean_score"] == pytest.approx(0.925)
+    assert top["human_positive"] == 1.0 and top["ci"] == wilson(2, 2)  # items, not 3 labels
