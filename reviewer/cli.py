@@ -231,10 +231,11 @@ from reviewer.commands.import_cmd import import_cmd  # noqa: E402
 from reviewer.commands.label import label  # noqa: E402
 from reviewer.commands.operations import backup, doctor, merge  # noqa: E402
 from reviewer.commands.queue import queue  # noqa: E402
+from reviewer.commands.report import report  # noqa: E402
 from reviewer.commands.stats import stats  # noqa: E402
 
 for _command in (analyze, backup, classify, demo, doctor, export, import_cmd, label, merge,
-                 queue, stats):  # fmt: skip
+                 queue, report, stats):  # fmt: skip
     cli.add_command(_command)
 
 

@@ -625,6 +625,7 @@ def dataset_card(exporter: Exporter, report: ExportReport) -> str:
               "| source | rater | labels |", "|---|---|---|"]  # fmt: skip
     for (source, rater), n in sorted(report.raters.items()):
         lines.append(f"| {source} | {rater} | {n} |")
+    lines += agreement_card_lines(exporter)
     versions = sorted({(rid, v, h) for h, (rid, v) in exporter.versions.items()
                        if rid in exporter.rubric_fields})  # fmt: skip
     if versions:
@@ -639,3 +640,32 @@ def dataset_card(exporter: Exporter, report: ExportReport) -> str:
                          f"status {run['status']}, params `{params}`")  # fmt: skip
     lines.append("")
     return "\n".join(lines)
+
+
+def agreement_card_lines(exporter: Exporter, *, resamples: int = 1000, seed: int = 0) -> list[str]:
+    """The agreement summary of ``reviewer report`` (and ``reviewer stats``, whose defaults it
+    uses) for the card: humans with each other and each classifier with the humans, per field,
+    on every labelled item of the database. Annotators appear under their pseudonyms when the
+    export is pseudonymized."""
+    from reviewer.agreement import analyse_field
+    from reviewer.agreement.store_fields import store_field_specs
+    from reviewer.agreement.summary import agreement_summary, summary_markdown
+
+    names = exporter.options.pseudonyms
+
+    def rename(name: str) -> str:
+        if names is None:
+            return name
+        source, colon, rest = name.partition(":")
+        return names.of(rest) if colon and source == "human" else names.of(name)
+
+    rows = []
+    for rid in exporter.rubric_fields:
+        specs = [s for s in store_field_specs(exporter.store, rid) if s.ratings.n_raters]
+        fields = [analyse_field(s, n_resamples=resamples, seed=seed) for s in specs]
+        rows += agreement_summary(fields, rid)
+    commands = ", ".join(f"`reviewer stats --rubric {rid}`" for rid in exporter.rubric_fields)
+    return ["", "## Agreement", "",
+            f"On every labelled item of the source database, blind human labels; {commands} "
+            f"on it prints the full report ({resamples} bootstrap resamples, seed {seed}).",
+            "", *summary_markdown(rows, rename)]  # fmt: skip

@@ -103,6 +103,9 @@ class LabelerApp(App):
         yield SystemCommand("Switch queue", "Label another queue of this database",
                             self.pick_queue)  # fmt: skip
         yield SystemCommand("Statistics", "Agreement statistics for this rubric", self.open_stats)
+        yield SystemCommand("Analysis", "Rates per model and tier three ways (classifier, human, "
+                            "corrected), the free - paid gap and the six-way breakdown",
+                            self.open_analysis)  # fmt: skip
         yield SystemCommand("Show keys", "Every key of the labeler",
                             lambda: self.label_screen.action_help())  # fmt: skip
 
@@ -171,6 +174,11 @@ class LabelerApp(App):
             self.notify("The statistics screen is not available in this build.", timeout=4)
             return
         self.push_screen(StatsScreen(self.store.path, self.rubric.id))
+
+    def open_analysis(self) -> None:
+        from reviewer.tui.screens.analysis import AnalysisScreen
+
+        self.push_screen(AnalysisScreen(self.store.path))
 
 
 def create_app(

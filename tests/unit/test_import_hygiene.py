@@ -12,7 +12,7 @@ def test_headless_packages_do_not_import_textual():
         f"for name in {HEADLESS!r}:\n"
         "    importlib.import_module(name)\n"
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in "
-        "('textual', 'anthropic', 'openai', 'pandas'))\n"
+        "('textual', 'anthropic', 'openai', 'pandas', 'matplotlib'))\n"
         "print(','.join(bad))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -21,7 +21,8 @@ def test_headless_packages_do_not_import_textual():
 
 def test_no_module_outside_the_tui_imports_textual():
     """Every module of db, importers, rubrics and reviewer (but reviewer.tui), statistics and
-    the classifier runner included, imports without Textual or an LLM SDK."""
+    the classifier runner included, imports without Textual or an LLM SDK, and without
+    matplotlib (the report imports it when it draws)."""
     code = (
         "import importlib, pkgutil, sys\n"
         "names = []\n"
@@ -34,10 +35,23 @@ def test_no_module_outside_the_tui_imports_textual():
         "for name in names:\n"
         "    importlib.import_module(name)\n"
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in "
-        "('textual', 'anthropic', 'openai'))\n"
+        "('textual', 'anthropic', 'openai', 'matplotlib'))\n"
         "print(len(names), ','.join(bad))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     count, _, bad = out.stdout.strip().partition(" ")
     assert int(count) > 40
     assert bad == "", f"imported outside reviewer.tui: {bad}"
+
+
+def test_the_app_starts_without_matplotlib():
+    """The analysis screen and the report's charts leave matplotlib unimported until a
+    report is drawn, so the labeler starts as fast as before."""
+    code = (
+        "import sys, importlib\n"
+        "for name in ('reviewer.cli', 'reviewer.tui.app', 'reviewer.tui.screens.analysis'):\n"
+        "    importlib.import_module(name)\n"
+        "print(','.join(sorted(m for m in sys.modules if m.split('.')[0] == 'matplotlib')))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "", f"the app pulled in: {out.stdout}"
