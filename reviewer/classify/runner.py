@@ -58,6 +58,7 @@ EXIT_STATUS = {
     "max-cost": 4,  # stopped before --max-cost could be exceeded
     "errors": 5,  # stopped: calls kept failing (refused key, unknown model, server down)
     "waiting": 6,  # answers still wait in a provider batch
+    "busy": 7,  # refused: another live process runs the same work (nothing was sent)
     "interrupted": 130,  # Ctrl-C or a kill
 }
 
@@ -227,7 +228,10 @@ class Runner:
         o = self.opts
         p = {"votes": o.votes, "temperature": o.temperature, "threshold": o.threshold,
              "max_tokens": o.max_tokens, "n_per_call": self.supports_n}  # fmt: skip
+        # The work, whatever the run is called: two live runs of it would pay twice.
+        work = content_hash(o.model_spec, self.base_url, self.rubric_hash, p)
         p["key"] = content_hash(o.model_spec, self.base_url, self.rubric_hash, p, self.run_name)
+        p["work"] = work
         return p
 
     def default_name(self) -> str:
@@ -360,22 +364,19 @@ class Runner:
     # -- run bookkeeping -----------------------------------------------------------------
 
     def open_run(self) -> None:
+        """Take this run's record (resumed or new); another live process on the same work
+        stops this one with :class:`~db.classifier.RunInProgress` before anything is sent."""
         params = self.params()
         mode = "batch" if self.opts.batch else "online"
-        run = cdb.find_run(self.store, self.run_name, self.rubric_hash, params["key"])
         self.store.register_rubric(self.rubric.id, self.rubric.version, self.rubric.source_text,
                                    self.rubric_hash, self.rubric.origin)  # fmt: skip
-        if run is None:
-            self.run_id = cdb.create_run(
-                self.store, name=self.run_name, provider=self.opts.provider,
-                model=self.opts.model, rubric_hash=self.rubric_hash, params=params,
-                prompt_hash=content_hash(self.system),
-                base_url=url_without_credentials(self.base_url), mode=mode,
-                max_cost_usd=self.opts.max_cost,
-            )  # fmt: skip
-        else:
-            self.run_id = run["id"]
-            cdb.set_run_status(self.store, self.run_id, "running", mode=mode)
+        self.run_id = cdb.claim_run(
+            self.store, work_key=params["work"], name=self.run_name,
+            provider=self.opts.provider, model=self.opts.model, rubric_hash=self.rubric_hash,
+            params=params, prompt_hash=content_hash(self.system),
+            base_url=url_without_credentials(self.base_url), mode=mode,
+            max_cost_usd=self.opts.max_cost,
+        )  # fmt: skip
         self.spent_before = cdb.run_totals(self.store, self.run_id)["cost_usd"]
         self._labeled = cdb.labeled_transcripts(self.store, self.run_id)
         if self.n_per_call and cdb.run_asked_per_vote(self.store, self.run_id):
