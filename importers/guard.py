@@ -24,7 +24,7 @@ MAX_INT_DIGITS = 4000
 MAX_MEMBER_BYTES = 512 << 20
 
 _STRING_REST = re.compile(rb'[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
-_STRING_PART = re.compile(rb'[^"\\]*(?:\\.[^"\\]*)*', re.DOTALL)
+_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
 _BRACKET = re.compile(rb"[\[\]{}]")
 _LEAD_DIGITS = re.compile(rb"[0-9]*")
 _LONG_DIGITS = re.compile(rb"[0-9]{%d,}" % (MAX_INT_DIGITS + 1))
@@ -58,44 +58,47 @@ class JsonGuard:
     def feed(self, data: bytes) -> None:
         n = len(data)
         pos = 0
-        if self.in_string:
-            pos = self._skip_string(data, 0)
-        while pos < n:
-            quote = data.find(b'"', pos)
-            end = n if quote < 0 else quote
-            self._structure(data, pos, end)
-            if quote < 0:
-                break
+        if self.in_string:  # the chunk begins inside a string: skip to its end
+            if self.escape:
+                pos, self.escape = 1, False
+            m = _STRING_REST.match(data, min(pos, n))
+            if m is None:
+                self._end_in_string(data)
+                self.offset += n
+                return
+            pos, self.in_string, self.digit_run = m.end(), False, 0
+        # Every whole string becomes a space (the regex engine does it, not a Python loop):
+        # what is left is structure, numbers and at most one string cut by the chunk's end.
+        rest = _STRING.sub(b" ", data[pos:] if pos else data)
+        cut = rest.find(b'"')
+        if cut >= 0:
+            rest = rest[:cut]
+        self._structure(rest, n)
+        if cut >= 0:
             self.digit_run = 0
-            pos = self._skip_string(data, quote + 1)
+            self._end_in_string(data)
         self.offset += n
 
-    def _skip_string(self, data: bytes, start: int) -> int:
-        n = len(data)
-        if self.escape:
-            if start >= n:
-                return n
-            start += 1
-            self.escape = False
-        m = _STRING_REST.match(data, start)
-        if m is not None:
-            self.in_string = False
-            return m.end()
+    def _end_in_string(self, data: bytes) -> None:
+        """The chunk ends inside a string; an odd run of backslashes at its end escapes
+        the first byte of the next chunk."""
         self.in_string = True
-        e = _STRING_PART.match(data, start).end()
-        self.escape = e == n - 1 and data[e : e + 1] == b"\\"
-        return n
+        trailing = len(data) - len(data.rstrip(b"\\"))
+        self.escape = trailing % 2 == 1
 
-    def _structure(self, data: bytes, start: int, end: int) -> None:
-        if start >= end:
+    def _where(self, size: int) -> str:
+        return f"within bytes {self.offset:,} to {self.offset + size:,}"
+
+    def _structure(self, seg: bytes, size: int) -> None:
+        if not seg:
             return
-        seg = data[start:end]
         lead = _LEAD_DIGITS.match(seg).end()
-        if self.digit_run + lead > self.max_digits:
-            self._too_long(start + lead)
-        m = _LONG_DIGITS.search(seg)
-        if m is not None:
-            self._too_long(start + m.end())
+        if self.digit_run + lead > self.max_digits or _LONG_DIGITS.search(seg) is not None:
+            raise InputLimitError(
+                f"a number of more than {self.max_digits:,} digits {self._where(size)} (no "
+                "transcript field holds one: a broken or hostile file?)",
+                self.offset,
+            )
         trail = len(seg) - len(seg.rstrip(b"0123456789"))
         self.digit_run = (self.digit_run + lead) if trail == len(seg) else trail
         opens = seg.count(b"[") + seg.count(b"{")
@@ -108,20 +111,12 @@ class JsonGuard:
                 self.depth += 1
                 if self.depth > self.max_depth:
                     raise InputLimitError(
-                        f"nested deeper than {self.max_depth} levels at byte "
-                        f"{self.offset + start + b.start():,} (no transcript nests this deep: "
-                        "a broken or hostile file?)",
-                        self.offset + start + b.start(),
+                        f"nested deeper than {self.max_depth} levels {self._where(size)} (no "
+                        "transcript nests this deep: a broken or hostile file?)",
+                        self.offset,
                     )
             elif self.depth:
                 self.depth -= 1
-
-    def _too_long(self, at: int) -> None:
-        raise InputLimitError(
-            f"a number of more than {self.max_digits:,} digits ends at byte "
-            f"{self.offset + at:,} (no transcript field holds one: a broken or hostile file?)",
-            self.offset + at,
-        )
 
 
 def check_json_bytes(data: bytes) -> None:
