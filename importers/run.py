@@ -192,7 +192,7 @@ class Prepare:
         if wrong is not None:
             return wrong
         try:
-            return _oversized(item) or self._prompts.encode(item)
+            return _oversized(item) or _utf8_only(self._prompts.encode(item))
         except UnicodeEncodeError as exc:
             bad = exc.object[exc.start : exc.end] if isinstance(exc.object, str) else ""
             return Rejected(
@@ -204,6 +204,16 @@ class Prepare:
         except (TypeError, ValueError, RecursionError) as exc:
             return Rejected(f"cannot be stored: {type(exc).__name__}: {exc}",
                             ref=item.source_ref, raw={"source_ref": item.source_ref})  # fmt: skip
+
+
+def _utf8_only(encoded: Encoded) -> Encoded:
+    """The encoded rows, once every text in them is known to be storable as UTF-8 (raises
+    UnicodeEncodeError at a lone surrogate, in any field, key or label)."""
+    row, system, label_rows = encoded
+    for value in (*row, system, *(v for lab in label_rows for v in lab)):
+        if isinstance(value, str) and not value.isascii():
+            value.encode("utf-8")
+    return encoded
 
 
 _TEXT_ATTRIBUTES = ("model", "condition", "dataset", "prompt_variant", "user_input",
