@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from db import labels
-from db.operations import owner_values
+from db.operations import owner_state, owner_values
 from db.store import Store, utc_now
 
 FINAL = ("ok", "parse_error")
@@ -41,6 +41,62 @@ def find_run(store: Store, name: str, rubric_hash: str, params_key: str) -> dict
     return {"id": run_id, "status": status, "batches": json.loads(batch_ids), "mode": mode}
 
 
+class RunInProgress(RuntimeError):
+    """The same work (rubric version, model, parameters) is being classified by another
+    live process: a second run would pay for every call twice and label every item twice."""
+
+    def __init__(self, run: dict[str, Any]):
+        self.run = run
+        where = run["host"] or "this host"
+        super().__init__(
+            f"run {run['id']} ({run['name']}) is already classifying the same transcripts with "
+            f"the same rubric version, model and parameters: process {run['pid']} on {where}, "
+            f"started {run['started_at']}. Nothing was sent. Wait for it to finish (or stop "
+            "it), then run this command again: it resumes from the saved calls and pays only "
+            "for what is missing"
+            + ("" if run["owner"] == "alive" else
+               f". That process runs on another host ({where}), so it cannot be checked from "
+               "here; if it is gone, `reviewer doctor --repair` on that host marks the run "
+               "interrupted")
+        )  # fmt: skip
+
+
+def claim_run(store: Store, *, work_key: str, **run: Any) -> int:
+    """The run to record this invocation's calls in, taken for this process: the stored run
+    with the same name, rubric version and parameters (resumed), or a new one.
+
+    Checked and taken in one write transaction, so of two identical commands started
+    together exactly one gets the run. Raises :class:`RunInProgress` when a run of the same
+    work (``work_key``: rubric version, model, server and parameters, whatever the run's
+    name) is ``running`` under a process that is alive, or on another host."""
+    params = run["params"]
+    with store.transaction() as db:
+        rows = db.conn.execute(
+            "SELECT id, name, pid, host, pid_started, started_at FROM classifier_runs "
+            "WHERE status = 'running' AND (json_extract(params, '$.work') = ? OR "
+            "(name = ? AND rubric_hash = ? AND json_extract(params, '$.key') = ?))",
+            (work_key, run["name"], run["rubric_hash"], params["key"]),
+        ).fetchall()
+        for run_id, name, pid, host, started, started_at in rows:
+            state = owner_state(pid, host, started)
+            if state in ("alive", "elsewhere"):
+                raise RunInProgress({"id": run_id, "name": name, "pid": pid, "host": host,
+                                     "started_at": started_at, "owner": state})  # fmt: skip
+        found = db.conn.execute(
+            "SELECT id FROM classifier_runs WHERE name = ? AND rubric_hash = ? AND "
+            "json_extract(params, '$.key') = ? ORDER BY id DESC LIMIT 1",
+            (run["name"], run["rubric_hash"], params["key"]),
+        ).fetchone()
+        if found is not None:
+            db.conn.execute(
+                "UPDATE classifier_runs SET status = 'running', finished_at = NULL, mode = ?, "
+                "params = ?, pid = ?, host = ?, pid_started = ?, note = NULL WHERE id = ?",
+                (run["mode"], _dumps(params), *owner_values(), found[0]),
+            )
+            return found[0]
+        return _insert_run(db.conn, **run)
+
+
 def create_run(
     store: Store,
     *,
@@ -55,25 +111,33 @@ def create_run(
     max_cost_usd: float | None,
 ) -> int:
     with store.transaction() as db:
-        cur = db.conn.execute(
-            "INSERT INTO classifier_runs(name, provider, model, rubric_hash, params, prompt_hash, "
-            "base_url, mode, status, max_cost_usd, started_at, pid, host, pid_started) "
-            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (
-                name,
-                provider,
-                model,
-                rubric_hash,
-                _dumps(params),
-                prompt_hash,
-                base_url,
-                mode,
-                "running",
-                max_cost_usd,
-                utc_now(),
-                *owner_values(),
-            ),
-        )
+        return _insert_run(
+            db.conn, name=name, provider=provider, model=model, rubric_hash=rubric_hash,
+            params=params, prompt_hash=prompt_hash, base_url=base_url, mode=mode,
+            max_cost_usd=max_cost_usd,
+        )  # fmt: skip
+
+
+def _insert_run(
+    conn: Any,
+    *,
+    name: str,
+    provider: str,
+    model: str,
+    rubric_hash: str,
+    params: dict[str, Any],
+    prompt_hash: str,
+    base_url: str | None,
+    mode: str,
+    max_cost_usd: float | None,
+) -> int:
+    cur = conn.execute(
+        "INSERT INTO classifier_runs(name, provider, model, rubric_hash, params, prompt_hash, "
+        "base_url, mode, status, max_cost_usd, started_at, pid, host, pid_started) "
+        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        (name, provider, model, rubric_hash, _dumps(params), prompt_hash, base_url, mode,
+         "running", max_cost_usd, utc_now(), *owner_values()),
+    )  # fmt: skip
     return cur.lastrowid
 
 

@@ -259,9 +259,15 @@ class CountingReader(io.RawIOBase):
         super().close()
 
 
-def open_binary(path: Path, options: ImportOptions) -> io.BufferedReader:
-    """The file, buffered, reporting progress as its underlying bytes are read."""
-    raw = open(path, "rb", buffering=0)  # noqa: SIM115 - closed with the returned reader
+def open_binary(path: Path, options: ImportOptions, *, json: bool = False) -> io.BufferedReader:
+    """The file, buffered, reporting progress as its underlying bytes are read. With
+    ``json``, its bytes pass :class:`importers.guard.JsonGuard` before the parser sees them:
+    reading raises ``InputLimitError`` at the first one past a limit."""
+    raw: Any = open(path, "rb", buffering=0)  # noqa: SIM115 - closed with the returned reader
+    if json:
+        from importers.guard import GuardedReader
+
+        raw = GuardedReader(raw)
     return io.BufferedReader(CountingReader(raw, options.on_progress), buffer_size=1 << 16)
 
 
@@ -372,12 +378,18 @@ def _sniff_keys(path: Path) -> tuple[str, set[str], bool]:
     the keys written before the cut."""
     import ijson
 
+    from importers.guard import GuardedReader
+
     keys: set[str] = set()
     shape = ""
     cut = False
-    with open(path, "rb") as f:
+    # Guarded, and numbers as floats: an integer past 4,300 digits crashes ijson's C backend
+    # when it converts it to int (a segfault, not an exception).
+    with io.BufferedReader(GuardedReader(open(path, "rb", buffering=0)), 1 << 16) as f:
         try:
-            for prefix, event, value in ijson.parse(f, multiple_values=True, buf_size=IJSON_BUFFER):
+            for prefix, event, value in ijson.parse(
+                f, multiple_values=True, buf_size=IJSON_BUFFER, use_float=True
+            ):
                 if not shape:
                     shape = {"start_array": "array", "start_map": "object"}.get(event, "scalar")
                     if shape == "scalar":
@@ -440,6 +452,9 @@ def _json_problem(path: Path) -> str | None:
     if not first:
         return "the file holds only white space"
     try:
+        from importers.guard import check_json_bytes
+
+        check_json_bytes(data)
         json.JSONDecoder().raw_decode(first)
     except json.JSONDecodeError as exc:
         offset = len(text) - len(first) + exc.pos
@@ -447,6 +462,8 @@ def _json_problem(path: Path) -> str | None:
             return None  # only the sniffed part ends early
         cut = " (the file ends before the JSON does: cut off?)" if exc.pos >= len(first) else ""
         return f"not valid JSON at byte {offset:,}: {exc.msg}{cut}"
+    except (ValueError, RecursionError) as exc:  # past a limit of importers.guard
+        return str(exc) if str(exc) else "nested too deeply"
     return None
 
 

@@ -31,6 +31,7 @@ from importers.base import (
     open_binary,
     type_name,
 )
+from importers.guard import InputLimitError, check_json_bytes
 from importers.jsonstream import IJSON_BUFFER, _first_byte, _syntax_reason
 from importers.mapping import LabelValueError, TableSpec, build_spec, labels_of
 from importers.reasoning import (
@@ -82,7 +83,8 @@ def _read_eval(path: Path, options: ImportOptions) -> ReadResult:
     with open_binary(path, options) as f:
         try:
             zf = zipfile.ZipFile(f)
-        except zipfile.BadZipFile as exc:
+        except (zipfile.BadZipFile, NotImplementedError, ValueError, OSError, EOFError,
+                RuntimeError) as exc:  # fmt: skip
             yield Rejected(f"not a readable zip archive: {exc}", fatal=True, kind="file")
             return
         with zf:
@@ -90,8 +92,8 @@ def _read_eval(path: Path, options: ImportOptions) -> ReadResult:
             for name in ("header.json", "_journal/start.json"):
                 if name in zf.NameToInfo:
                     try:
-                        header = json.loads(read_member(zf, f, zf.getinfo(name)))
-                    except (MemberError, ValueError) as exc:
+                        header = _member_json(zf, f, zf.getinfo(name))
+                    except (MemberError, ValueError, RecursionError) as exc:
                         yield Rejected(f"{name}: cannot be read ({exc})", fatal=True, kind="file")
                         return
                     spec = header.get("eval") or {} if isinstance(header, dict) else {}
@@ -105,14 +107,26 @@ def _read_eval(path: Path, options: ImportOptions) -> ReadResult:
             for index, info in enumerate(members):
                 ref = info.filename
                 try:
-                    sample = json.loads(read_member(zf, f, info))
+                    sample = _member_json(zf, f, info)
                 except MemberError as exc:
                     yield Rejected(f"{ref}: cannot be decompressed ({exc})", index=index, ref=ref)
                     continue
-                except (UnicodeDecodeError, ValueError) as exc:
-                    yield Rejected(f"{ref}: not valid JSON ({exc})", index=index, ref=ref)
+                except InputLimitError as exc:
+                    yield Rejected(f"{ref}: {exc}", index=index, ref=ref)
+                    continue
+                except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+                    yield Rejected(f"{ref}: not valid JSON ({exc or 'nested too deeply'})",
+                                   index=index, ref=ref)  # fmt: skip
                     continue
                 yield sample, index, ref, spec
+
+
+def _member_json(zf: zipfile.ZipFile, f: Any, info: zipfile.ZipInfo) -> Any:
+    """One member's JSON, decompressed within MAX_MEMBER_BYTES and checked against the
+    guard's limits before ``json`` parses it."""
+    data = read_member(zf, f, info)
+    check_json_bytes(data)
+    return json.loads(data)
 
 
 # -- .json ----------------------------------------------------------------------------------
@@ -121,8 +135,13 @@ def _read_eval(path: Path, options: ImportOptions) -> ReadResult:
 def _read_json(path: Path, options: ImportOptions) -> ReadResult:
     import ijson
 
-    with open_binary(path, options) as f:
-        if not _first_byte(f):
+    with open_binary(path, options, json=True) as f:
+        try:
+            first = _first_byte(f)
+        except InputLimitError as exc:
+            yield Rejected(_syntax_reason(exc, 0), fatal=True, byte_offset=exc.offset)
+            return
+        if not first:
             yield Rejected("the file is empty", fatal=True, kind="empty")
             return
         f.seek(0)

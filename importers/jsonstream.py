@@ -21,6 +21,7 @@ from importers.base import (
     open_binary,
     type_name,
 )
+from importers.guard import InputLimitError, check_json_bytes
 
 
 @dataclass
@@ -48,6 +49,8 @@ def _parser_message(exc: Exception) -> str:
 
 
 def _syntax_reason(exc: Exception, index: int) -> str:
+    if isinstance(exc, InputLimitError):
+        return f"record {index}: {exc}; nothing from this point on is read"
     text = " ".join(str(exc).split())
     if "premature EOF" in text or "Incomplete JSON" in text:
         done = {0: "no record is whole", 1: "record 0 is whole"}.get(
@@ -84,8 +87,12 @@ def _iter_all(path: Path, options: ImportOptions) -> Iterator[RawRecord | Reject
     if path.suffix.lower() in (".jsonl", ".ndjson"):
         yield from iter_lines(path, options)
         return
-    with open_binary(path, options) as f:
-        first = _first_byte(f)
+    with open_binary(path, options, json=True) as f:
+        try:
+            first = _first_byte(f)
+        except InputLimitError as exc:  # within the first bytes: no record can be read
+            yield Rejected(_syntax_reason(exc, 0), index=0, fatal=True, byte_offset=exc.offset)
+            return
         f.seek(0)
         if not first:
             yield Rejected("the file is empty (no JSON records)", fatal=True, kind="empty")
@@ -141,11 +148,20 @@ def iter_lines(path: Path, options: ImportOptions) -> Iterator[RawRecord | Rejec
                 index += 1
                 continue
             try:
+                check_json_bytes(raw)
+            except InputLimitError as exc:
+                yield Rejected(re.sub(r"at byte ([\d,]+)", r"at byte \1 of the line", str(exc)),
+                               index=index, line=line_no, raw=text[:2000])  # fmt: skip
+                index += 1
+                continue
+            try:
                 text = text.rstrip("\r\n")  # a cut string then reads as unterminated
                 value = json.loads(text)
-            except json.JSONDecodeError as exc:
+            except (ValueError, RecursionError) as exc:
+                reason = (describe_json_error(exc, text) if isinstance(exc, json.JSONDecodeError)
+                          else f"{exc}" or "nested too deeply")  # fmt: skip
                 yield Rejected(
-                    f"invalid JSON: {describe_json_error(exc, text)}",
+                    f"invalid JSON: {reason}",
                     index=index,
                     line=line_no,
                     raw=text.rstrip("\r\n"),

@@ -115,7 +115,7 @@ class RejectedSink:
 
     def write(self, source: Path, fmt: str, import_id: int, r: Rejected) -> None:
         if self._file is None:
-            self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115
+            self._file = open(self.path, "a", encoding="utf-8", errors="backslashreplace")  # noqa: SIM115
         entry = {
             "file": str(source), "format": fmt, "import_id": import_id, "index": r.index,
             "line": r.line, "ref": r.ref, "byte_offset": r.byte_offset, "reason": r.reason,
@@ -188,7 +188,48 @@ class Prepare:
     def __call__(self, item: TranscriptRecord | Rejected) -> Encoded | Rejected:
         if isinstance(item, Rejected):
             return item
-        return _oversized(item) or self._prompts.encode(item)
+        wrong = _wrong_types(item)
+        if wrong is not None:
+            return wrong
+        try:
+            return _oversized(item) or _utf8_only(self._prompts.encode(item))
+        except UnicodeEncodeError as exc:
+            bad = exc.object[exc.start : exc.end] if isinstance(exc.object, str) else ""
+            return Rejected(
+                f"the text holds a lone surrogate ({bad.encode('unicode_escape').decode()}): "
+                "half of a UTF-16 pair, not a character; it cannot be stored as UTF-8 (fix "
+                "the exporting program, or pass --skip-bad to set the record aside)",
+                ref=item.source_ref, raw={"source_ref": item.source_ref},
+            )  # fmt: skip
+        except (TypeError, ValueError, RecursionError) as exc:
+            return Rejected(f"cannot be stored: {type(exc).__name__}: {exc}",
+                            ref=item.source_ref, raw={"source_ref": item.source_ref})  # fmt: skip
+
+
+def _utf8_only(encoded: Encoded) -> Encoded:
+    """The encoded rows, once every text in them is known to be storable as UTF-8 (raises
+    UnicodeEncodeError at a lone surrogate, in any field, key or label)."""
+    row, system, label_rows = encoded
+    for value in (*row, system, *(v for lab in label_rows for v in lab)):
+        if isinstance(value, str) and not value.isascii():
+            value.encode("utf-8")
+    return encoded
+
+
+_TEXT_ATTRIBUTES = ("model", "condition", "dataset", "prompt_variant", "user_input",
+                    "scratchpad", "output", "system_prompt")  # fmt: skip
+
+
+def _wrong_types(record: TranscriptRecord) -> Rejected | None:
+    """A record whose text fields are not text (a number for a model name, say)."""
+    for name in _TEXT_ATTRIBUTES:
+        value = getattr(record, name, None)
+        if value is not None and not isinstance(value, str):
+            kind = {int: "number", float: "number", bool: "boolean", dict: "object",
+                    list: "array"}.get(type(value), type(value).__name__)  # fmt: skip
+            return Rejected(f"{name} should be a string, found {kind} ({str(value)[:40]})",
+                            ref=record.source_ref, raw={"source_ref": record.source_ref})  # fmt: skip
+    return None
 
 
 def _named(path: Path, message: str) -> str:
@@ -409,9 +450,29 @@ def _count(result: FileResult, copied: CopyResult) -> None:
     result.longest_transaction_seconds = round(copied.longest_chunk_seconds, 3)
 
 
+def _storable(value: Any) -> Any:
+    """Text that UTF-8 can hold: a lone surrogate quoted from the input (in a reason, a
+    label value) becomes its escape, ``\\ud800``, instead of failing the record of the
+    import itself."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return value.encode("utf-8", "backslashreplace").decode("utf-8")
+        return value
+    if isinstance(value, dict):
+        return {_storable(k): _storable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_storable(v) for v in value]
+    return value
+
+
 def _finish(store: Store, result: FileResult, errors: list[dict[str, Any]]) -> None:
     """Record the outcome. A failed run records what it wrote: nothing, unless the copy had
     begun (an interrupt or a crash mid-copy), when the chunks already committed stay."""
+    errors = _storable(errors)
+    result.error = _storable(result.error)
+    result.hint = _storable(result.hint)
     store.finish_import(
         result.import_id,
         status=result.status,

@@ -12,7 +12,10 @@ from __future__ import annotations
 import struct
 import zipfile
 import zlib
+from lzma import LZMAError
 from typing import BinaryIO
+
+from importers.guard import MAX_MEMBER_BYTES
 
 ZSTD_METHOD = 93
 _LOCAL_HEADER = struct.Struct("<4s5H3L2H")
@@ -53,7 +56,16 @@ def _compressed_bytes(fileobj: BinaryIO, info: zipfile.ZipInfo) -> bytes:
 
 
 def read_member(zf: zipfile.ZipFile, fileobj: BinaryIO, info: zipfile.ZipInfo) -> bytes:
-    """The decompressed bytes of one member; ``MemberError`` when it cannot be read."""
+    """The decompressed bytes of one member; ``MemberError`` when it cannot be read
+    (corrupt, encrypted, or declaring more than ``MAX_MEMBER_BYTES``: a zip bomb)."""
+    if info.flag_bits & 0x1:
+        raise MemberError("the member is encrypted (password protected): export the log again "
+                          "without a password")  # fmt: skip
+    if info.file_size > MAX_MEMBER_BYTES:
+        raise MemberError(
+            f"it would decompress to {info.file_size:,} bytes, over the "
+            f"{MAX_MEMBER_BYTES:,}-byte limit for one member (a zip bomb?)"
+        )
     if info.compress_type == ZSTD_METHOD:
         data = _zstd_decompress(_compressed_bytes(fileobj, info), info.file_size)
         if len(data) != info.file_size:
@@ -63,5 +75,7 @@ def read_member(zf: zipfile.ZipFile, fileobj: BinaryIO, info: zipfile.ZipInfo) -
         return data
     try:
         return zf.read(info)
-    except (zipfile.BadZipFile, NotImplementedError, OSError, EOFError) as exc:
-        raise MemberError(str(exc)) from None
+    except (zipfile.BadZipFile, NotImplementedError, OSError, EOFError, RuntimeError,
+            zlib.error, ValueError, LZMAError) as exc:  # fmt: skip
+        raise MemberError(f"{type(exc).__name__}: {exc}" if type(exc) is not MemberError
+                          else str(exc)) from None  # fmt: skip

@@ -84,6 +84,9 @@ class ExportOptions:
     include_text: bool = True
     policy: GoldPolicy = field(default_factory=GoldPolicy)
     pseudonyms: Pseudonyms | None = None  # None: annotator names as they are
+    # Strings never written (the API keys the command found configured): each is masked
+    # as *** wherever it occurs, text, labels, notes, evidence and the card included.
+    redact: Sequence[str] = ()
 
 
 # Label sources whose raters are people (a classifier's rater is its run's name).
@@ -287,7 +290,7 @@ class Exporter:
         row["source_path"] = shareable_path(row["source_path"])
         if self.options.pseudonyms is not None:
             _pseudonymize(row, self.options.pseudonyms)
-        return row
+        return redact(row, self.options.redact)
 
     def _count(self, row: dict[str, Any], report: ExportReport) -> None:
         report.rows += 1
@@ -331,6 +334,22 @@ def _pseudonymize(row: dict[str, Any], names: Pseudonyms) -> None:
                 pattern = "|".join(re.escape(k) for k in sorted(renamed, key=len, reverse=True))
                 gold["reason"] = re.sub(rf"(?<=[:,] )({pattern})(?==)",
                                         lambda m, r=renamed: r[m.group(1)], gold["reason"])  # fmt: skip
+
+
+def redact(value: Any, secrets: Sequence[str]) -> Any:
+    """A copy of a nested row with every occurrence of each secret masked as ``***``."""
+    if not secrets:
+        return value
+    if isinstance(value, str):
+        for secret in secrets:
+            if secret in value:
+                value = value.replace(secret, "***")
+        return value
+    if isinstance(value, dict):
+        return {redact(k, secrets): redact(v, secrets) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact(v, secrets) for v in value]
+    return value
 
 
 def _any_gold(row: dict[str, Any]) -> bool:
@@ -426,7 +445,8 @@ def flat_layout(exporter: Exporter) -> FlatLayout:
             columns.append(name + ".score")
             scores.add(name + ".score")
     columns += ["labels_json", "notes_json", "error_reasons_json"]
-    return FlatLayout(columns, scores)
+    secrets = exporter.options.redact
+    return FlatLayout(redact(columns, secrets), {redact(c, secrets) for c in scores})
 
 
 def flatten(row: dict[str, Any]) -> dict[str, Any]:
@@ -532,7 +552,7 @@ def export(store: Store, fmt: str, out: str | Path, options: ExportOptions | Non
         data = out / "data.jsonl"
         _atomic(data, lambda p: _write_jsonl(rows, p))
         card = out / "README.md"
-        card_text = dataset_card(exporter, report)
+        card_text = redact(dataset_card(exporter, report), options.redact)
         _atomic(card, lambda p: p.write_text(card_text, encoding="utf-8",
                                              errors="backslashreplace"))  # fmt: skip
         report.files = [data, card]

@@ -56,6 +56,9 @@ class FakeConfig:
     fault_attempts: int = 1
     batch_polls: int = 1
     expected_key: str | None = None
+    # A careless proxy or model that repeats the credential it was sent: every answer
+    # quotes the API key (in the evidence quote and in free text).
+    echo_key: bool = False
     seed: int = 1234
 
 
@@ -116,6 +119,12 @@ def answer_text(
         shown = (", ".join(value) or "none") if isinstance(value, list) else value
         parts.append(f"<{fid}>{shown}</{fid}>")
     return "\n".join(parts)
+
+
+def echo_key_in(text: str, key: str) -> str:
+    """An answer that repeats the key: inside the evidence quote and after the labels."""
+    text = text.replace("<quote>", f"<quote>my key is {key} ", 1)
+    return f"{text}\n(I was called with the key {key}; Bearer {key})"
 
 
 def _tokens(text: str) -> int:
@@ -380,11 +389,26 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(length) if length else b""
 
-    def _authorized(self, kind: str) -> bool:
+    def _request_key(self) -> str | None:
         key = self.headers.get("x-api-key")
         auth = self.headers.get("Authorization", "")
         if auth.startswith("Bearer "):
             key = auth[len("Bearer ") :]
+        return key
+
+    def _echo(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """With ``echo_key``, the answer's texts repeat the request's key."""
+        key = self._request_key()
+        if not (self.fake.config.echo_key and key):
+            return payload
+        for block in payload.get("content") or []:
+            block["text"] = echo_key_in(block["text"], key)
+        for choice in payload.get("choices") or []:
+            choice["message"]["content"] = echo_key_in(choice["message"]["content"], key)
+        return payload
+
+    def _authorized(self, kind: str) -> bool:
+        key = self._request_key()
         fake = self.fake
         with fake.lock:
             if key:
@@ -488,7 +512,7 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             if fake.config.latency:
                 self._sleep(fake.config.latency)
-            return self._send(200, fake.anthropic_message(json.loads(raw)))
+            return self._send(200, self._echo(fake.anthropic_message(json.loads(raw))))
         if path == "/v1/chat/completions":
             if not self._authorized("openai") or self._fault():
                 return
@@ -499,7 +523,7 @@ class _Handler(BaseHTTPRequestHandler):
                                                   "param": "n", "code": None}})  # fmt: skip
             if fake.config.latency:
                 self._sleep(fake.config.latency)
-            return self._send(200, fake.openai_completion(body))
+            return self._send(200, self._echo(fake.openai_completion(body)))
         if path == "/v1/messages/batches":
             if not self._authorized("anthropic"):
                 return

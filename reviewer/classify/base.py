@@ -12,6 +12,7 @@ import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 CONNECTIONS_PER_CLIENT = 2
 
@@ -81,22 +82,75 @@ class ConfigError(ProviderError):
 
 
 _KEYLIKE = re.compile(r"\b(sk-[A-Za-z0-9_\-]{8,}|sk-ant-[A-Za-z0-9_\-]{8,})")
+#: A key shorter than this is a placeholder (a local server that needs none, "x", "none"):
+#: masking it would garble ordinary text, and it opens nothing.
+MIN_SECRET_LENGTH = 8
+_SECRET_QUERY = re.compile(
+    r"(key|token|secret|password|passwd|pwd|auth|credential|signature|sig)", re.IGNORECASE
+)
 
 
 def secret_values() -> list[str]:
-    """The API keys in this process's environment (to strip from any text we keep)."""
-    values = []
+    """The API keys this process could send: every registered provider's key variable (see
+    :mod:`reviewer.classify.registry`), and any other ``*KEY*`` / ``*TOKEN*`` / ``*SECRET*``
+    variable of the environment, longest first (so a key that contains another is masked
+    whole)."""
+    from reviewer.classify.registry import key_variables
+
+    names = set(key_variables())
+    values = set()
     for name, value in os.environ.items():
-        if value and len(value) >= 6 and ("KEY" in name or "TOKEN" in name or "SECRET" in name):
-            values.append(value)
+        if name in names or "KEY" in name or "TOKEN" in name or "SECRET" in name:
+            value = value.strip()
+            if len(value) >= MIN_SECRET_LENGTH:
+                values.add(value)
     return sorted(values, key=len, reverse=True)
 
 
-def scrub(text: str) -> str:
+def scrub(text: str, secrets: list[str] | None = None) -> str:
     """``text`` with every API key from the environment, and anything key-shaped, masked."""
-    for value in secret_values():
-        text = text.replace(value, "***")
+    if not isinstance(text, str):
+        return text
+    for value in secret_values() if secrets is None else secrets:
+        if value in text:
+            text = text.replace(value, "***")
     return _KEYLIKE.sub("***", text)
+
+
+def scrub_all(value: Any, secrets: list[str] | None = None) -> Any:
+    """A copy of a JSON-shaped value (strings, lists, dicts) with :func:`scrub` applied to
+    every string in it, keys included."""
+    secrets = secret_values() if secrets is None else secrets
+    if isinstance(value, str):
+        return scrub(value, secrets)
+    if isinstance(value, list | tuple):
+        return [scrub_all(v, secrets) for v in value]
+    if isinstance(value, dict):
+        return {scrub_all(k, secrets): scrub_all(v, secrets) for k, v in value.items()}
+    return value
+
+
+def url_without_credentials(url: str | None) -> str | None:
+    """A base URL fit to store and show: no ``user:password@``, no query parameter that
+    carries a key or token (others, like ``api-version``, stay), no fragment, no key."""
+    if not url:
+        return url
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:  # IPv6
+        host = f"[{host}]"
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    netloc = f"{host}:{port}" if port else host
+    if not parts.scheme and not parts.netloc:  # not a URL at all: mask what looks secret
+        return scrub(url)
+    query = urlencode(
+        [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
+         if not _SECRET_QUERY.search(k)]
+    )  # fmt: skip
+    return scrub(urlunsplit((parts.scheme, netloc, parts.path, query, "")))
 
 
 def describe_error(exc: BaseException) -> str:

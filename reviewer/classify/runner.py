@@ -28,6 +28,9 @@ from reviewer.classify.base import (
     RateLimited,
     describe_error,
     scrub,
+    scrub_all,
+    secret_values,
+    url_without_credentials,
 )
 from reviewer.classify.limiter import AdaptiveLimiter
 from reviewer.classify.prices import Price, find_price
@@ -55,6 +58,7 @@ EXIT_STATUS = {
     "max-cost": 4,  # stopped before --max-cost could be exceeded
     "errors": 5,  # stopped: calls kept failing (refused key, unknown model, server down)
     "waiting": 6,  # answers still wait in a provider batch
+    "busy": 7,  # refused: another live process runs the same work (nothing was sent)
     "interrupted": 130,  # Ctrl-C or a kill
 }
 
@@ -179,6 +183,8 @@ class Runner:
         self.system_tokens = estimate_tokens(self.system)
         self.provider_cls = provider_class(opts.provider)
         self.base_url = self.provider_cls.effective_base_url(opts.base_url)
+        # What is stored or shown never holds a key: answers that echo one included.
+        self.secrets = secret_values()
         self.supports_n = self.provider_cls.supports_n
         # False once the server is known to refuse n: one request per vote from then on.
         self.n_per_call = self.supports_n
@@ -222,7 +228,10 @@ class Runner:
         o = self.opts
         p = {"votes": o.votes, "temperature": o.temperature, "threshold": o.threshold,
              "max_tokens": o.max_tokens, "n_per_call": self.supports_n}  # fmt: skip
+        # The work, whatever the run is called: two live runs of it would pay twice.
+        work = content_hash(o.model_spec, self.base_url, self.rubric_hash, p)
         p["key"] = content_hash(o.model_spec, self.base_url, self.rubric_hash, p, self.run_name)
+        p["work"] = work
         return p
 
     def default_name(self) -> str:
@@ -338,7 +347,7 @@ class Runner:
             "rubric_hash": self.rubric_hash,
             "provider": self.opts.provider,
             "model": self.opts.model,
-            "base_url": scrub(self.base_url),
+            "base_url": url_without_credentials(self.base_url),
             "mode": "batch" if self.opts.batch else "online",
             "items": len(ids),
             "items_skipped_empty": self.stats.items_skipped_empty,
@@ -355,21 +364,19 @@ class Runner:
     # -- run bookkeeping -----------------------------------------------------------------
 
     def open_run(self) -> None:
+        """Take this run's record (resumed or new); another live process on the same work
+        stops this one with :class:`~db.classifier.RunInProgress` before anything is sent."""
         params = self.params()
         mode = "batch" if self.opts.batch else "online"
-        run = cdb.find_run(self.store, self.run_name, self.rubric_hash, params["key"])
         self.store.register_rubric(self.rubric.id, self.rubric.version, self.rubric.source_text,
                                    self.rubric_hash, self.rubric.origin)  # fmt: skip
-        if run is None:
-            self.run_id = cdb.create_run(
-                self.store, name=self.run_name, provider=self.opts.provider,
-                model=self.opts.model, rubric_hash=self.rubric_hash, params=params,
-                prompt_hash=content_hash(self.system), base_url=scrub(self.base_url), mode=mode,
-                max_cost_usd=self.opts.max_cost,
-            )  # fmt: skip
-        else:
-            self.run_id = run["id"]
-            cdb.set_run_status(self.store, self.run_id, "running", mode=mode)
+        self.run_id = cdb.claim_run(
+            self.store, work_key=params["work"], name=self.run_name,
+            provider=self.opts.provider, model=self.opts.model, rubric_hash=self.rubric_hash,
+            params=params, prompt_hash=content_hash(self.system),
+            base_url=url_without_credentials(self.base_url), mode=mode,
+            max_cost_usd=self.opts.max_cost,
+        )  # fmt: skip
         self.spent_before = cdb.run_totals(self.store, self.run_id)["cost_usd"]
         self._labeled = cdb.labeled_transcripts(self.store, self.run_id)
         if self.n_per_call and cdb.run_asked_per_vote(self.store, self.run_id):
@@ -407,7 +414,8 @@ class Runner:
 
     def completion_fields(self, comp: Completion) -> dict[str, Any]:
         """Parse a response's samples and count its usage; the columns to store."""
-        parsed, errors = self.parse_texts(comp.texts)
+        texts = self.clean(comp.texts)
+        parsed, errors = self.parse_texts(texts)
         self.stats.samples_unparseable += len(errors)
         usage = self.count_usage(comp)
         error = None
@@ -416,11 +424,16 @@ class Runner:
             error = f"{len(errors)} of {len(comp.texts)} samples unparseable: {reasons}"
         return dict(
             status="parse_error" if errors else "ok",
-            raw_response=comp.texts,
+            raw_response=texts,
             parsed=parsed,
             error=error,
             **usage,
         )
+
+    def clean(self, texts: list[str]) -> list[str]:
+        """An answer's samples with any API key masked, before anything parses or stores
+        them (a model or a proxy may echo the key it was sent)."""
+        return scrub_all(list(texts), self.secrets)
 
     def count_usage(self, comp: Completion) -> dict[str, Any]:
         """Add a response's tokens and cost to the run's; the usage columns to store."""
@@ -665,6 +678,7 @@ class Runner:
             self.on_progress(self.stats)
 
     async def _fail(self, call: Call, message: str) -> None:
+        message = scrub(message, self.secrets)
         self.stats.calls_failed += 1
         self.last_error = message
         self._item_failed.update(self._key_items.get(call.key, [call.transcript_id]))
@@ -797,11 +811,12 @@ class Runner:
         fields: dict[str, Any] = {}
         if refused.completion is not None:  # answered once anyway: paid, but not a vote set
             fields = self.count_usage(refused.completion)
-            fields["raw_response"] = refused.completion.texts
+            fields["raw_response"] = self.clean(refused.completion.texts)
         await self._write(cdb.record_call, self.store, run_id=self.run_id,
                           transcript_id=call.transcript_id, request_key=call.key,
                           n_samples=call.n, request=call.request(self.opts), status="n_refused",
-                          error=f"n refused, asked once per vote: {refused}", **fields)  # fmt: skip
+                          error=scrub(f"n refused, asked once per vote: {refused}", self.secrets),
+                          **fields)  # fmt: skip
         subs = [
             Call(call.transcript_id, self.call_key(call.user, vote=k, n=1, retry=call.retry), 1,
                  k, call.user, call.est_input, [k], call.retry)
@@ -899,7 +914,9 @@ class Runner:
                 continue
             if isinstance(result, str):
                 self.stats.calls_failed += 1
-                cdb.fail_submitted(self.store, self.run_id, [custom_id], result)
+                cdb.fail_submitted(
+                    self.store, self.run_id, [custom_id], scrub(result, self.secrets)
+                )
             else:
                 fields = self.completion_fields(result)
                 cdb.complete_submitted(self.store, self.run_id, custom_id, **fields)
@@ -924,7 +941,7 @@ class Runner:
             "rubric_hash": self.rubric_hash,
             "provider": self.opts.provider,
             "model": self.opts.model,
-            "base_url": scrub(self.base_url),
+            "base_url": url_without_credentials(self.base_url),
             "mode": "batch" if self.opts.batch else "online",
             "status": status,
             "stopped_reason": self.stop_reason,

@@ -293,16 +293,20 @@ def classify(obj: Context, rubric_ref: str, model_spec: str, votes: int | None,
       4    stopped before --max-cost could be exceeded
       5    stopped by errors: calls kept failing (refused key, unknown model, server down)
       6    waiting: answers still wait in a provider batch (run again with --batch)
+      7    refused: another live process is running the same rubric version, model and
+           parameters; nothing was sent (run again when it has finished: it resumes)
       130  interrupted (Ctrl-C); finished calls are kept, run again to resume
     """
     import asyncio
 
     from rich.console import Console
 
+    from db.classifier import RunInProgress
     from db.labels import resolve_rubric
     from reviewer.classify.base import ConfigError, ProviderError, scrub
     from reviewer.classify.prices import PriceFileError, load_prices
     from reviewer.classify.runner import EXIT_STATUS, Options, Runner, exit_status
+    from reviewer.console import echo_literal
     from rubrics import RubricError
 
     try:
@@ -364,6 +368,9 @@ def classify(obj: Context, rubric_ref: str, model_spec: str, votes: int | None,
             summary = asyncio.run(runner.run())
     except ConfigError as exc:
         raise click.ClickException(scrub(str(exc))) from None
+    except RunInProgress as exc:
+        echo_literal(f"Error: {scrub(str(exc))}", err=True)
+        sys.exit(EXIT_STATUS["busy"])
     except ProviderError as exc:
         raise click.ClickException(
             f"{scrub(str(exc))}\nEvery finished call is saved: run the same command again to "

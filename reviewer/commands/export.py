@@ -56,6 +56,7 @@ def export(obj: Context, fmt: str, out: Path, rubric_ids: tuple[str, ...], gold_
     spreadsheet would run as a formula (=, +, -, @, tab, CR first) start with a '.
     """
     from db.labels import GoldPolicy
+    from reviewer.classify.base import secret_values
     from reviewer.console import literal, make_console
     from reviewer.export import ExportError, ExportOptions, Pseudonyms, default_pseudonym_map
     from reviewer.export import export as run_export
@@ -77,6 +78,7 @@ def export(obj: Context, fmt: str, out: Path, rubric_ids: tuple[str, ...], gold_
         include_text=include_text,
         policy=GoldPolicy(min_humans=min_humans, imported_as_human=imported_as_human),
         pseudonyms=names,
+        redact=secret_values(),
     )
     try:
         report = run_export(obj.store, fmt, out, options, overwrite=overwrite)

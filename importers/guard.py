@@ -1,0 +1,159 @@
+"""Limits a JSON input must respect before any parser sees it.
+
+Parsers are not built for hostile input: ijson's C backend builds a prefix string per level
+of nesting (a file of N ``[`` costs about 2.5·N² bytes: 30 KB of input, 2.2 GB of memory)
+and crashes the process on an integer of more than 4,300 digits; Python's ``json`` raises
+``RecursionError`` on deep nesting. :class:`JsonGuard` reads the bytes on their way to the
+parser, outside strings, and stops at the first one past a limit, with the byte offset, so the
+parser never holds more than the limits allow. It is linear, and cheap where input is sane:
+each chunk's brackets are counted with ``bytes.count``, and walked one by one only when
+the count could reach the limit.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from typing import BinaryIO
+
+#: Deeper than any transcript format nests (Inspect samples reach about 12).
+MAX_DEPTH = 256
+#: Below the 4,300 digits Python refuses to convert (and ijson's C backend crashes on).
+MAX_INT_DIGITS = 4000
+#: How far one zip member (an Inspect sample or header) may decompress.
+MAX_MEMBER_BYTES = 512 << 20
+
+_STRING_REST = re.compile(rb'[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_BRACKET = re.compile(rb"[\[\]{}]")
+_LEAD_DIGITS = re.compile(rb"[0-9]*")
+_LONG_DIGITS = re.compile(rb"[0-9]{%d,}" % (MAX_INT_DIGITS + 1))
+
+
+class InputLimitError(ValueError):
+    """The input goes past a limit (nesting depth, number length, member size)."""
+
+    def __init__(self, message: str, offset: int | None = None):
+        super().__init__(message)
+        self.offset = offset
+
+
+class JsonGuard:
+    """Feed it a JSON byte stream in any chunks; it raises :class:`InputLimitError` at the
+    first byte nested deeper than ``max_depth``, or ending an integer longer than
+    ``max_digits``."""
+
+    def __init__(self, max_depth: int = MAX_DEPTH, max_digits: int = MAX_INT_DIGITS):
+        self.max_depth = max_depth
+        self.max_digits = max_digits
+        self.reset()
+
+    def reset(self) -> None:
+        self.offset = 0
+        self.depth = 0
+        self.in_string = False
+        self.escape = False
+        self.digit_run = 0
+
+    def feed(self, data: bytes) -> None:
+        n = len(data)
+        pos = 0
+        if self.in_string:  # the chunk begins inside a string: skip to its end
+            if self.escape:
+                pos, self.escape = 1, False
+            m = _STRING_REST.match(data, min(pos, n))
+            if m is None:
+                self._end_in_string(data)
+                self.offset += n
+                return
+            pos, self.in_string, self.digit_run = m.end(), False, 0
+        # Every whole string becomes a space (the regex engine does it, not a Python loop):
+        # what is left is structure, numbers and at most one string cut by the chunk's end.
+        rest = _STRING.sub(b" ", data[pos:] if pos else data)
+        cut = rest.find(b'"')
+        if cut >= 0:
+            rest = rest[:cut]
+        self._structure(rest, n)
+        if cut >= 0:
+            self.digit_run = 0
+            self._end_in_string(data)
+        self.offset += n
+
+    def _end_in_string(self, data: bytes) -> None:
+        """The chunk ends inside a string; an odd run of backslashes at its end escapes
+        the first byte of the next chunk."""
+        self.in_string = True
+        trailing = len(data) - len(data.rstrip(b"\\"))
+        self.escape = trailing % 2 == 1
+
+    def _where(self, size: int) -> str:
+        return f"within bytes {self.offset:,} to {self.offset + size:,}"
+
+    def _structure(self, seg: bytes, size: int) -> None:
+        if not seg:
+            return
+        lead = _LEAD_DIGITS.match(seg).end()
+        if self.digit_run + lead > self.max_digits or _LONG_DIGITS.search(seg) is not None:
+            raise InputLimitError(
+                f"a number of more than {self.max_digits:,} digits {self._where(size)} (no "
+                "transcript field holds one: a broken or hostile file?)",
+                self.offset,
+            )
+        trail = len(seg) - len(seg.rstrip(b"0123456789"))
+        self.digit_run = (self.digit_run + lead) if trail == len(seg) else trail
+        opens = seg.count(b"[") + seg.count(b"{")
+        if self.depth + opens <= self.max_depth:
+            closes = seg.count(b"]") + seg.count(b"}")
+            self.depth = max(0, self.depth + opens - closes)
+            return
+        for b in _BRACKET.finditer(seg):
+            if b.group() in (b"[", b"{"):
+                self.depth += 1
+                if self.depth > self.max_depth:
+                    raise InputLimitError(
+                        f"nested deeper than {self.max_depth} levels {self._where(size)} (no "
+                        "transcript nests this deep: a broken or hostile file?)",
+                        self.offset,
+                    )
+            elif self.depth:
+                self.depth -= 1
+
+
+def check_json_bytes(data: bytes) -> None:
+    """Raise :class:`InputLimitError` if one JSON text (a line, a zip member) is past a
+    limit."""
+    JsonGuard().feed(data)
+
+
+class GuardedReader(io.RawIOBase):
+    """A binary file whose bytes pass a :class:`JsonGuard` as they are read; seeking back
+    to the start begins the check again (a reader that reads a file twice)."""
+
+    def __init__(self, raw: BinaryIO):
+        self._raw = raw
+        self.guard = JsonGuard()
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return self._raw.seekable()
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        pos = self._raw.seek(offset, whence)
+        if pos == 0:
+            self.guard.reset()
+        return pos
+
+    def tell(self) -> int:
+        return self._raw.tell()
+
+    def readinto(self, buffer) -> int:
+        n = self._raw.readinto(buffer)
+        if n:
+            self.guard.feed(bytes(memoryview(buffer)[:n]))
+        return n
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
