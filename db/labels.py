@@ -481,12 +481,8 @@ def error_reasons(
 ) -> list[LabelEvent]:
     """Every live error reason (all auditors; each one, not only the newest), oldest first."""
     where, params = _filters(rubric_id=rubric_id)
-    if transcript_ids is not None:
-        ids = list(transcript_ids)
-        if not ids:
-            return []
-        where.append(f"e.transcript_id IN ({_marks(ids)})")
-        params += ids
+    if not _among(where, params, transcript_ids):
+        return []
     rows = store.db.conn.execute(
         f"SELECT {_E_COLUMNS} FROM {LIVE} e WHERE e.field = '{ERROR}' "
         f"{''.join(' AND ' + w for w in where)} ORDER BY e.id",
@@ -807,6 +803,16 @@ def _filters(**columns: Any) -> tuple[list[str], list[Any]]:
     return where, params
 
 
+def _among(where: list[str], params: list[Any], transcript_ids: Iterable[int] | None) -> bool:
+    """Add 'among these transcripts' to a filter; False when the list is empty (no rows)."""
+    if transcript_ids is None:
+        return True
+    ids = list(transcript_ids)
+    where.append(f"e.transcript_id IN ({_marks(ids)})")
+    params += ids
+    return bool(ids)
+
+
 def current_labels(
     store: Store,
     *,
@@ -821,12 +827,8 @@ def current_labels(
     Meta acts included (their field starts with ``_``)."""
     where, params = _filters(rubric_id=rubric_id, field=field, rater=rater, source=source,
                              phase=phase)  # fmt: skip
-    if transcript_ids is not None:
-        ids = list(transcript_ids)
-        if not ids:
-            return []
-        where.append(f"e.transcript_id IN ({_marks(ids)})")
-        params += ids
+    if not _among(where, params, transcript_ids):
+        return []
     rows = store.db.conn.execute(
         f"SELECT {EVENT_COLUMNS} FROM ("
         f"  SELECT {_E_COLUMNS}, ROW_NUMBER() OVER (PARTITION BY e.transcript_id, e.rubric_id, "
