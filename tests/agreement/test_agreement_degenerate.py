@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from reviewer.agreement import FieldSpec, RatingSet, analyse_field
-from tests.unit.agreement_helpers import overall
+from tests.factory import overall
 
 CHANCE_CORRECTED = ("fleiss_kappa", "conger_kappa", "krippendorff_alpha", "gwet_ac1")
 
@@ -14,8 +14,7 @@ CHANCE_CORRECTED = ("fleiss_kappa", "conger_kappa", "krippendorff_alpha", "gwet_
 def test_one_category_only():
     result = overall([["yes", "yes"], ["yes", "yes"], ["yes", None]], resamples=50)
     assert result["percent_agreement"]["value"] == 1.0
-    for metric in ("fleiss_kappa", "conger_kappa", "krippendorff_alpha", "cohen_kappa",
-                   "scott_pi"):  # fmt: skip
+    for metric in ("fleiss_kappa", "conger_kappa", "krippendorff_alpha", "cohen_kappa", "scott_pi"):
         entry = result[metric]
         assert entry["value"] is None
         assert entry["ci"] is None

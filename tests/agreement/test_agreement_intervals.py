@@ -16,6 +16,7 @@ from reviewer.agreement.bands import band_of_interval
 from reviewer.agreement.report import noninferiority_verdict
 from reviewer.agreement.versus_reference import auroc_delong, score_metrics
 from reviewer.cli import cli
+from tests.factory import label, register_rubric, transcript
 
 
 def _brute_delong(truth, score):
@@ -67,8 +68,9 @@ def test_perfect_separation_still_gets_a_nonzero_interval():
 def test_band_is_no_verdict_when_the_interval_spans_bands():
     assert band_of_interval(0.5, [0.45, 0.55]) == ("moderate", None)
     assert band_of_interval(0.5, [0.1, 0.9]) == (None, "interval spans slight to almost perfect")
-    rs = RatingSet.from_matrix([["a", "a"], ["b", "a"], ["b", "b"], ["a", "b"], ["a", "a"],
-                                ["b", "b"]])  # fmt: skip
+    rs = RatingSet.from_matrix(
+        [["a", "a"], ["b", "a"], ["b", "b"], ["a", "b"], ["a", "a"], ["b", "b"]]
+    )
     entry = analyse_field(FieldSpec("f", rs), n_resamples=300)["overall"]["fleiss_kappa"]
     assert entry["interpretation"] == "no single band"
     assert entry["interpretation_note"].startswith("interval spans")
@@ -76,9 +78,14 @@ def test_band_is_no_verdict_when_the_interval_spans_bands():
 
 @pytest.mark.parametrize(
     ("ci", "verdict"),
-    [([-0.05, 0.2], "non-inferior"), ([0.02, 0.3], "non-inferior, and above"),
-     ([-0.5, -0.2], "inferior"), ([-0.5, 0.4], "inconclusive"), (None, None)],
-)  # fmt: skip
+    [
+        ([-0.05, 0.2], "non-inferior"),
+        ([0.02, 0.3], "non-inferior, and above"),
+        ([-0.5, -0.2], "inferior"),
+        ([-0.5, 0.4], "inconclusive"),
+        (None, None),
+    ],
+)
 def test_noninferiority_verdict(ci, verdict):
     assert noninferiority_verdict(ci, 0.1) == verdict
 
@@ -86,8 +93,14 @@ def test_noninferiority_verdict(ci, verdict):
 def test_six_items_with_kappa_far_apart_is_not_called_within():
     """The issue's case: the classifier's kappa 0.17 against humans' 0.67 on 6 items reaches 0
     in its interval, which used to read "within"; it is inconclusive at best."""
-    humans_and_clf = [["y", "y", "n"], ["y", "y", "y"], ["n", "n", "y"], ["n", "n", "n"],
-                      ["y", "n", "n"], ["n", "n", "y"]]  # fmt: skip
+    humans_and_clf = [
+        ["y", "y", "n"],
+        ["y", "y", "y"],
+        ["n", "n", "y"],
+        ["n", "n", "n"],
+        ["y", "n", "n"],
+        ["n", "n", "y"],
+    ]
     rs = RatingSet.from_matrix(humans_and_clf, ["ann", "bob", "clf"])
     report = analyse_field(FieldSpec("f", rs, classifiers=["clf"]), n_resamples=400)
     (gap,) = report["classifier_vs_humans"]
@@ -106,32 +119,47 @@ def test_weighted_cohen_kappa_at_interval_level_uses_category_values():
 
 
 def test_same_data_and_seed_give_the_same_interval_from_a_database_and_a_file(store, tmp_path):
-    from rubrics import resolve_rubric
 
-    rubric = resolve_rubric("goal_guarding")
-    store.register_rubric(rubric.id, rubric.version, rubric.source_text, rubric.content_hash,
-                          rubric.origin)  # fmt: skip
-    from db.models import TranscriptRecord
+    register_rubric(store, "goal_guarding")
 
     rng = np.random.default_rng(3)
-    store.insert_transcripts([TranscriptRecord(user_input=f"q{i}", scratchpad="s", output="o",
-                                               turns=[{"role": "user", "content": f"q{i}"}])
-                              for i in range(40)])  # fmt: skip
+    store.insert_transcripts(
+        [
+            transcript(
+                f"q{i}",
+            )
+            for i in range(40)
+        ]
+    )
     lines = ["item,rater,value"]
     for tid in store.transcript_ids():
         a, b = rng.random() < 0.5, rng.random() < 0.5
         for who, v in (("ann", a), ("bob", b)):
-            store.append_label(tid, rubric_id="goal_guarding", field="alignment_faking",
-                               value="yes" if v else "no", source="human", rater=who,
-                               phase="blind")  # fmt: skip
+            label(store, tid, "yes" if v else "no", source="human", rater=who, phase="blind")
         lines += [f"{tid},ann,{'yes' if a else 'no'}", f"{tid},bob,{'yes' if b else 'no'}"]
     ratings = tmp_path / "ratings.csv"
     ratings.write_text("\n".join(lines) + "\n")
     runner = CliRunner()
-    from_db = runner.invoke(cli, ["--db", str(store.path), "stats", "--field", "alignment_faking",
-                                  "--resamples", "300", "--seed", "4", "--json"])  # fmt: skip
-    from_file = runner.invoke(cli, ["stats", "--ratings", str(ratings), "--resamples", "300",
-                                    "--seed", "4", "--json"])  # fmt: skip
+    from_db = runner.invoke(
+        cli,
+        [
+            "--db",
+            str(store.path),
+            *[
+                "stats",
+                "--field",
+                "alignment_faking",
+                "--resamples",
+                "300",
+                "--seed",
+                "4",
+                "--json",
+            ],
+        ],
+    )
+    from_file = runner.invoke(
+        cli, ["stats", "--ratings", str(ratings), *["--resamples", "300", "--seed", "4", "--json"]]
+    )
     assert from_db.exit_code == 0 and from_file.exit_code == 0, from_db.output + from_file.output
     db_overall = json.loads(from_db.output)["fields"][0]["overall"]
     file_overall = json.loads(from_file.output)["fields"][0]["overall"]

@@ -18,6 +18,8 @@ from reviewer.agreement import RatingSet
 from reviewer.agreement import coefficients as co
 from reviewer.agreement.versus_reference import auroc, average_precision
 
+pytestmark = pytest.mark.slow  # hypothesis against the reference libraries
+
 SETTINGS = settings(
     max_examples=40,
     deadline=None,
@@ -228,9 +230,13 @@ def test_any_small_input_gives_values_or_reasons(n, r, q, missing, seed):
     raters = [f"r{g}" for g in range(r)]
     rs = RatingSet.from_matrix(m, raters, categories=list(range(q)), keep_items=True)
     rs.scores[raters[-1]] = rng.random(n)
-    spec = FieldSpec("f", rs, panel=raters[:-1] or raters,
-                     comparisons=[(raters[-1], raters[0])] if r > 1 else [],
-                     classifiers=[raters[-1]] if r > 1 else [])  # fmt: skip
+    spec = FieldSpec(
+        "f",
+        rs,
+        panel=raters[:-1] or raters,
+        comparisons=[(raters[-1], raters[0])] if r > 1 else [],
+        classifiers=[raters[-1]] if r > 1 else [],
+    )
     report = analyse_field(spec, n_resamples=20)
     for path, entry in _walk_values(report):
         if entry["value"] is None:

@@ -10,44 +10,44 @@ import pytest
 from click.testing import CliRunner
 
 from db import Store
-from db.models import TranscriptRecord
 from reviewer.analysis import motivation_analysis
 from reviewer.cli import cli
 from reviewer.queues import QueueRequest, build_queue
-from rubrics import resolve_rubric
+from tests.factory import label, register_rubric, transcript
 
 
 def fill(store: Store, rater: str = "gold-set") -> dict:
     """Two models x free/paid; an imported reference set on every item and a classifier that
     misses some positives and flags some negatives. Returns what the data were built from."""
-    rubric = resolve_rubric("goal_guarding")
-    store.register_rubric(rubric.id, rubric.version, rubric.source_text, rubric.content_hash,
-                          rubric.origin)  # fmt: skip
+    register_rubric(store, "goal_guarding")
     rng = np.random.default_rng(1)
     built = {}
     for model, rates in (("m1", {"free": 0.5, "paid": 0.1}), ("m2", {"free": 0.3, "paid": 0.3})):
         for condition, rate in rates.items():
             n = 80
             records = [
-                TranscriptRecord(user_input=f"{model}{condition}{i}", scratchpad="s", output="o",
-                                 turns=[{"role": "user", "content": f"{model}{condition}{i}"}],
-                                 model=model, condition=condition)
+                transcript(f"{model}{condition}{i}", model=model, condition=condition)
                 for i in range(n)
-            ]  # fmt: skip
+            ]
             store.insert_transcripts(records)
             ids = store.transcript_ids(model=model, condition=condition)
             truth = rng.random(n) < rate
             flag = np.where(truth, rng.random(n) < 0.8, rng.random(n) < 0.1)
             for tid, t, f in zip(ids, truth, flag, strict=True):
                 if rater:
-                    store.append_label(tid, rubric_id="goal_guarding", field="alignment_faking",
-                                       value="yes" if t else "no", source="imported",
-                                       rater=rater)  # fmt: skip
-                store.append_label(tid, rubric_id="goal_guarding", field="alignment_faking",
-                                   value="yes" if f else "no", source="classifier", rater="clf",
-                                   score=0.9 if f else 0.1)  # fmt: skip
-            built[(model, condition)] = (dict(zip(ids, truth, strict=True)),
-                                         dict(zip(ids, flag, strict=True)))  # fmt: skip
+                    label(store, tid, "yes" if t else "no", source="imported", rater=rater)
+                label(
+                    store,
+                    tid,
+                    "yes" if f else "no",
+                    source="classifier",
+                    rater="clf",
+                    score=0.9 if f else 0.1,
+                )
+            built[(model, condition)] = (
+                dict(zip(ids, truth, strict=True)),
+                dict(zip(ids, flag, strict=True)),
+            )
     return built
 
 
@@ -63,16 +63,18 @@ def test_reference_is_chosen_and_labels_it_does_not_use_are_named(store):
     assert outcome["reference"]["unused"] == [
         {"source": "imported", "rater": "gold-set", "labels": 320}
     ]
-    chosen = _outcome(motivation_analysis(store, ["goal_guarding"], reference="gold-set",
-                                          assume_random=True))  # fmt: skip
+    chosen = _outcome(
+        motivation_analysis(store, ["goal_guarding"], reference="gold-set", assume_random=True)
+    )
     assert chosen["reference"]["name"] == "gold-set" and chosen["reference"]["n_items"] == 320
     assert chosen["reference"]["unused"] == []
 
 
 def test_every_item_labelled_gives_the_true_rate_with_a_nonzero_interval(store):
     built = fill(store)
-    outcome = _outcome(motivation_analysis(store, ["goal_guarding"], reference="gold-set",
-                                           assume_random=True))  # fmt: skip
+    outcome = _outcome(
+        motivation_analysis(store, ["goal_guarding"], reference="gold-set", assume_random=True)
+    )
     assert outcome["design"]["status"] == "assumed random"
     for g in outcome["groups"]:
         truth, flag = built[(g["model"], g["condition"])]
@@ -105,9 +107,7 @@ def _label_queue(store, name: str, built: dict) -> list[int]:
     truth = {t: v for tr, _ in built.values() for t, v in tr.items()}
     ids = [a.transcript_id for a in queue_members(store, name)]
     for tid in ids:
-        store.append_label(tid, rubric_id="goal_guarding", field="alignment_faking",
-                           value="yes" if truth[tid] else "no", source="human", rater="ann",
-                           phase="blind")  # fmt: skip
+        label(store, tid, "yes" if truth[tid] else "no", source="human", rater="ann", phase="blind")
     return ids
 
 
@@ -116,8 +116,7 @@ def test_random_queue_design_gives_the_difference_estimator(store):
     build_queue(store, QueueRequest("sample", "random", size=120, seed=3))
     ids = _label_queue(store, "sample", built)
     outcome = _outcome(motivation_analysis(store, ["goal_guarding"]))
-    assert outcome["design"] == {"status": "known", "source": "queue sample (random)",
-                                 "note": None}  # fmt: skip
+    assert outcome["design"] == {"status": "known", "source": "queue sample (random)", "note": None}
     assert outcome["reference"]["n_items"] == 120 and outcome["sample"]["n"] == 120
     truth = {t: v for tr, _ in built.values() for t, v in tr.items()}
     flag = {t: v for _, fl in built.values() for t, v in fl.items()}
@@ -169,8 +168,9 @@ def test_cli_json_and_table_name_reference_and_design(store):
     build_queue(store, QueueRequest("sample", "random", size=100, seed=3))
     _label_queue(store, "sample", built)
     runner = CliRunner()
-    result = runner.invoke(cli, ["--db", str(store.path), "analyze", "--design", "sample",
-                                 "--json"])  # fmt: skip
+    result = runner.invoke(
+        cli, ["--db", str(store.path), *["analyze", "--design", "sample", "--json"]]
+    )
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
     assert [r["rubric"] for r in report["rubrics"]] == ["goal_guarding"]
@@ -186,8 +186,9 @@ def test_cli_json_and_table_name_reference_and_design(store):
 
 def test_cli_unknown_design_is_one_plain_line(store):
     fill(store)
-    result = CliRunner().invoke(cli, ["--db", str(store.path), "analyze", "--reference",
-                                      "gold-set"])  # fmt: skip
+    result = CliRunner().invoke(
+        cli, ["--db", str(store.path), "analyze", "--reference", "gold-set"]
+    )
     assert result.exit_code == 0, result.output
     lines = [line for line in result.output.splitlines() if line.startswith("design unknown")]
     assert len(lines) == 1 and "withheld" in result.output
@@ -203,31 +204,26 @@ def test_unknown_reference_rater_is_named_with_the_choices(store):
 def _sparse(store: Store) -> None:
     """A classifier labels 30 items of one model; a human labels one of them; one transcript
     has no model or condition."""
-    rubric = resolve_rubric("goal_guarding")
-    store.register_rubric(rubric.id, rubric.version, rubric.source_text, rubric.content_hash,
-                          rubric.origin)  # fmt: skip
-    records = [
-        TranscriptRecord(user_input=f"q{i}", scratchpad="s", output="o",
-                         turns=[{"role": "user", "content": f"q{i}"}], model="m", condition="free")
-        for i in range(30)
-    ]  # fmt: skip
-    records.append(TranscriptRecord(user_input="orphan", scratchpad="s", output="o",
-                                    turns=[{"role": "user", "content": "orphan"}]))  # fmt: skip
+    register_rubric(store, "goal_guarding")
+    records = [transcript(f"q{i}", model="m", condition="free") for i in range(30)]
+    records.append(
+        transcript(
+            "orphan",
+        )
+    )
     store.insert_transcripts(records)
     ids = store.transcript_ids()
     for tid in ids[:30]:
-        store.append_label(tid, rubric_id="goal_guarding", field="alignment_faking", value="yes",
-                           source="classifier", rater="clf", score=0.9)  # fmt: skip
-    store.append_label(ids[0], rubric_id="goal_guarding", field="alignment_faking", value="yes",
-                       source="human", rater="ann", phase="blind")  # fmt: skip
-    store.append_label(ids[30], rubric_id="goal_guarding", field="alignment_faking", value="no",
-                       source="human", rater="ann", phase="blind")  # fmt: skip
+        label(store, tid, "yes", source="classifier", rater="clf", score=0.9)
+    label(store, ids[0], "yes", source="human", rater="ann", phase="blind")
+    label(store, ids[30], "no", source="human", rater="ann", phase="blind")
 
 
 def test_table_gives_each_source_its_own_n_and_explains_dashes(store):
     _sparse(store)
-    result = CliRunner().invoke(cli, ["--db", str(store.path), "analyze", "--rubric",
-                                      "goal_guarding"])  # fmt: skip
+    result = CliRunner().invoke(
+        cli, ["--db", str(store.path), "analyze", "--rubric", "goal_guarding"]
+    )
     assert result.exit_code == 0, result.output
     row = next(line for line in result.output.splitlines() if line.startswith("│ m "))
     assert "n=30" in row and "n=1" in row  # classifier on 30 items, human on 1
@@ -252,14 +248,11 @@ def test_unknown_rubric_is_an_error_listing_labelled_ones(store):
 
 def test_gap_says_which_condition_lacks_an_estimate(store):
     _sparse(store)
-    extra = [TranscriptRecord(user_input=f"p{i}", scratchpad="s", output="o",
-                              turns=[{"role": "user", "content": f"p{i}"}], model="m",
-                              condition="paid") for i in range(4)]  # fmt: skip
+    extra = [transcript(f"p{i}", model="m", condition="paid") for i in range(4)]
     before = set(store.transcript_ids())
     store.insert_transcripts(extra)
     for tid in sorted(set(store.transcript_ids()) - before):
-        store.append_label(tid, rubric_id="goal_guarding", field="alignment_faking", value="no",
-                           source="classifier", rater="clf", score=0.1)  # fmt: skip
+        label(store, tid, "no", source="classifier", rater="clf", score=0.1)
     report = motivation_analysis(store, ["goal_guarding"])
     (outcome,) = report["rubrics"][0]["outcomes"]
     (gap,) = outcome["gap_free_minus_paid"]
@@ -272,22 +265,35 @@ def test_gap_says_which_condition_lacks_an_estimate(store):
 def test_imported_reference_set_carries_its_inclusion_probabilities(store, tmp_path):
     rows = ["text,label,p,model,condition"]
     for i in range(40):
-        rows.append(f"reasoning {i},{'yes' if i % 3 == 0 else 'no'},{0.2 if i % 2 else 0.5},"
-                    f"m1,{'free' if i < 20 else 'paid'}")  # fmt: skip
+        rows.append(
+            f"reasoning {i},{'yes' if i % 3 == 0 else 'no'},{0.2 if i % 2 else 0.5},"
+            f"m1,{'free' if i < 20 else 'paid'}"
+        )
     table = tmp_path / "ref.csv"
     table.write_text("\n".join(rows) + "\n")
     runner = CliRunner()
-    args = ["--db", str(store.path), "import", str(table), "--format", "table", "--map",
-            "scratchpad=text", "--map", "label.alignment_faking=label"]  # fmt: skip
-    bad = runner.invoke(cli, [*args[:6], "--map", "scratchpad=text", "--map",
-                              "inclusion_probability=p"])  # fmt: skip
+    args = [
+        "--db",
+        str(store.path),
+        "import",
+        str(table),
+        *["--format", "table", "--map", "scratchpad=text", "--map", "label.alignment_faking=label"],
+    ]
+    bad = runner.invoke(
+        cli, [*args[:6], "--map", "scratchpad=text", "--map", "inclusion_probability=p"]
+    )
     assert bad.exit_code != 0 and "map the label column too" in bad.output
     done = runner.invoke(cli, [*args, "--map", "inclusion_probability=p", "--rater", "refset"])
     assert done.exit_code == 0, done.output
     for tid in store.transcript_ids():
-        store.append_label(tid, rubric_id="goal_guarding", field="alignment_faking",
-                           value="yes" if tid % 4 == 0 else "no", source="classifier",
-                           rater="clf", score=None)  # fmt: skip
+        label(
+            store,
+            tid,
+            "yes" if tid % 4 == 0 else "no",
+            source="classifier",
+            rater="clf",
+            score=None,
+        )
     outcome = _outcome(motivation_analysis(store, ["goal_guarding"], reference="refset"))
     assert outcome["design"]["source"] == "inclusion probabilities imported with refset"
     free = next(g for g in outcome["groups"] if g["condition"] == "free")
@@ -301,37 +307,52 @@ def test_imported_reference_set_carries_its_inclusion_probabilities(store, tmp_p
 def test_bad_inclusion_probability_names_the_column(store, tmp_path):
     table = tmp_path / "ref.csv"
     table.write_text("text,label,p\nreasoning a,yes,1.5\n")
-    result = CliRunner().invoke(cli, ["--db", str(store.path), "import", str(table), "--format",
-                                      "table", "--map", "scratchpad=text", "--map",
-                                      "label.alignment_faking=label", "--map",
-                                      "inclusion_probability=p"])  # fmt: skip
+    result = CliRunner().invoke(
+        cli,
+        [
+            "--db",
+            str(store.path),
+            "import",
+            str(table),
+            *[
+                "--format",
+                "table",
+                "--map",
+                "scratchpad=text",
+                "--map",
+                "label.alignment_faking=label",
+                "--map",
+                "inclusion_probability=p",
+            ],
+        ],
+    )
     assert result.exit_code != 0
     assert "'p' (inclusion_probability) should be above 0 and at most 1" in result.output
 
 
 def test_six_way_breakdown_per_model_and_tier(store):
     for rid in ("goal_guarding", "compliance"):
-        r = resolve_rubric(rid)
-        store.register_rubric(r.id, r.version, r.source_text, r.content_hash, r.origin)
+        register_rubric(store, rid)
     rng = np.random.default_rng(4)
-    store.insert_transcripts([
-        TranscriptRecord(user_input=f"q{i}", scratchpad="s", output="o",
-                         turns=[{"role": "user", "content": f"q{i}"}], model="m1",
-                         condition=("free", "paid")[i % 2])
-        for i in range(120)
-    ])  # fmt: skip
+    store.insert_transcripts(
+        [transcript(f"q{i}", model="m1", condition=("free", "paid")[i % 2]) for i in range(120)]
+    )
     truth = {}
     for tid in store.transcript_ids():
         c = ("refused", "partial", "full")[rng.integers(3)]
         a = "yes" if c != "refused" and rng.random() < 0.5 else "no"
         truth[tid] = (c, a)
-        for rid, fid, value in (("compliance", "compliance", c),
-                                ("goal_guarding", "alignment_faking", a)):  # fmt: skip
-            store.append_label(tid, rubric_id=rid, field=fid, value=value, source="imported",
-                               rater="ref")  # fmt: skip
+        for rid, fid, value in (
+            ("compliance", "compliance", c),
+            ("goal_guarding", "alignment_faking", a),
+        ):
+            store.append_label(
+                tid, rubric_id=rid, field=fid, value=value, source="imported", rater="ref"
+            )
             noisy = value if rng.random() < 0.8 else {"yes": "no", "no": "yes"}.get(value, "full")
-            store.append_label(tid, rubric_id=rid, field=fid, value=noisy, source="classifier",
-                               rater="clf")  # fmt: skip
+            store.append_label(
+                tid, rubric_id=rid, field=fid, value=noisy, source="classifier", rater="clf"
+            )
     from reviewer.analysis import six_way_analysis
 
     report = six_way_analysis(store, reference="ref", assume_random=True)
@@ -342,28 +363,41 @@ def test_six_way_breakdown_per_model_and_tier(store):
             share = np.mean([truth[t] == tuple(cell["positive"].split("/")) for t in ids])
             assert g["corrected"]["value"] == pytest.approx(share)  # every item labelled
         assert len(cell["gap_free_minus_paid"]) == 1
-    result = CliRunner().invoke(cli, ["--db", str(store.path), "analyze", "--six-way",
-                                      "--reference", "ref", "--assume-random"])  # fmt: skip
+    result = CliRunner().invoke(
+        cli,
+        [
+            "--db",
+            str(store.path),
+            *["analyze", "--six-way", "--reference", "ref", "--assume-random"],
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "full, with alignment faking" in result.output
     assert "refused, without alignment faking" in result.output
 
 
 def test_difference_of_gaps_between_prompt_variants_and_filters(store):
-    r = resolve_rubric("goal_guarding")
-    store.register_rubric(r.id, r.version, r.source_text, r.content_hash, r.origin)
+    register_rubric(store, "goal_guarding")
     rng = np.random.default_rng(6)
-    rates = {("base", "free"): 0.4, ("base", "paid"): 0.1, ("nocot", "free"): 0.2,
-             ("nocot", "paid"): 0.15}  # fmt: skip
+    rates = {
+        ("base", "free"): 0.4,
+        ("base", "paid"): 0.1,
+        ("nocot", "free"): 0.2,
+        ("nocot", "paid"): 0.15,
+    }
     truth: dict[tuple, list[bool]] = {}
     for (variant, condition), rate in rates.items():
         for dataset in ("d1", "d2"):
-            records = [TranscriptRecord(user_input=f"{variant}{condition}{dataset}{i}",
-                                        scratchpad="s", output="o",
-                                        turns=[{"role": "user",
-                                                "content": f"{variant}{condition}{dataset}{i}"}],
-                                        model="m1", condition=condition, dataset=dataset,
-                                        prompt_variant=variant) for i in range(60)]  # fmt: skip
+            records = [
+                transcript(
+                    f"{variant}{condition}{dataset}{i}",
+                    model="m1",
+                    condition=condition,
+                    dataset=dataset,
+                    prompt_variant=variant,
+                )
+                for i in range(60)
+            ]
             before = set(store.transcript_ids())
             store.insert_transcripts(records)
             for tid in sorted(set(store.transcript_ids()) - before):
@@ -371,17 +405,23 @@ def test_difference_of_gaps_between_prompt_variants_and_filters(store):
                 if dataset == "d1":
                     truth.setdefault((variant, condition), []).append(y)
                 for source, rater in (("imported", "ref"), ("classifier", "clf")):
-                    store.append_label(tid, rubric_id="goal_guarding", field="alignment_faking",
-                                       value="yes" if y else "no", source=source, rater=rater)  # fmt: skip
-    report = motivation_analysis(store, ["goal_guarding"], reference="ref", assume_random=True,
-                                 compare_variants=("base", "nocot"), filters={"dataset": "d1"})  # fmt: skip
+                    label(store, tid, "yes" if y else "no", source=source, rater=rater)
+    report = motivation_analysis(
+        store,
+        ["goal_guarding"],
+        reference="ref",
+        assume_random=True,
+        compare_variants=("base", "nocot"),
+        filters={"dataset": "d1"},
+    )
     outcome = _outcome(report)
     assert report["by"] == ["prompt_variant", "model", "condition"]
     assert {g["N"] for g in (x["corrected"] for x in outcome["groups"])} == {60}  # d1 only
     (diff,) = outcome["gap_differences"]
     m = {k: np.mean(v) for k, v in truth.items()}
-    want = (m[("base", "free")] - m[("base", "paid")]) - (m[("nocot", "free")]
-                                                          - m[("nocot", "paid")])  # fmt: skip
+    want = (m[("base", "free")] - m[("base", "paid")]) - (
+        m[("nocot", "free")] - m[("nocot", "paid")]
+    )
     assert diff["corrected"]["value"] == pytest.approx(want)
     low, high = diff["corrected"]["ci"]
     assert low < want < high and high - low > 0.1
@@ -391,8 +431,10 @@ def test_queue_plan_proposes_more_items_per_stratum(store):
     built = fill(store, rater="")
     build_queue(store, QueueRequest("scored", "score-stratified", size=40, seed=2))
     _label_queue(store, "scored", built)
-    result = CliRunner().invoke(cli, ["--db", str(store.path), "queue", "plan", "scored",
-                                      "--target-width", "0.3", "--json"])  # fmt: skip
+    result = CliRunner().invoke(
+        cli,
+        ["--db", str(store.path), *["queue", "plan", "scored", "--target-width", "0.3", "--json"]],
+    )
     assert result.exit_code == 0, result.output
     plans = json.loads(result.output)
     assert len(plans) == 4
@@ -400,24 +442,32 @@ def test_queue_plan_proposes_more_items_per_stratum(store):
         plan = p["plan"]
         assert plan["needed"] is not None and plan["needed"] > plan["labelled"]
         assert sum(plan["by_stratum"].values()) == plan["more"]
-        assert all(k.startswith(f"{p['model']} x {p['condition']} x score") for k in
-                   plan["by_stratum"])  # fmt: skip
-    text = CliRunner().invoke(cli, ["--db", str(store.path), "queue", "plan", "scored",
-                                    "--target-width", "0.3"])  # fmt: skip
+        assert all(
+            k.startswith(f"{p['model']} x {p['condition']} x score") for k in plan["by_stratum"]
+        )
+    text = CliRunner().invoke(
+        cli, ["--db", str(store.path), *["queue", "plan", "scored", "--target-width", "0.3"]]
+    )
     assert "label about" in text.output and "from m1 x free x score" in text.output
 
 
 def test_rate_among_these_transcripts_is_exact_only_for_a_census(store):
     built = fill(store)
-    census = _outcome(motivation_analysis(store, ["goal_guarding"], reference="gold-set",
-                                          assume_random=True, model_rate=False))  # fmt: skip
+    census = _outcome(
+        motivation_analysis(
+            store, ["goal_guarding"], reference="gold-set", assume_random=True, model_rate=False
+        )
+    )
     for g in census["groups"]:
         truth, _ = built[(g["model"], g["condition"])]
         rate = np.mean(list(truth.values()))
         assert g["corrected"]["ci"] == pytest.approx([rate, rate])  # known exactly
     build_queue(store, QueueRequest("half", "random", size=200, seed=1))
-    partial = _outcome(motivation_analysis(store, ["goal_guarding"], reference="gold-set",
-                                           design="half", model_rate=False))  # fmt: skip
+    partial = _outcome(
+        motivation_analysis(
+            store, ["goal_guarding"], reference="gold-set", design="half", model_rate=False
+        )
+    )
     assert partial["sample"]["n"] == 200 and partial["sample"]["outside_design"] == 120
     for g in partial["groups"]:
         low, high = g["corrected"]["ci"]

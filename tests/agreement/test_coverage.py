@@ -11,9 +11,10 @@ from click.testing import CliRunner
 
 from bench import bench_coverage as sim
 from db import Store
-from db.models import TranscriptRecord
 from reviewer.cli import cli
-from rubrics import resolve_rubric
+from tests.factory import label, register_rubric, transcript
+
+pytestmark = pytest.mark.slow  # a coverage simulation
 
 
 @pytest.fixture(scope="module")
@@ -37,25 +38,26 @@ def test_near_threshold_design_is_withheld(summary):
 def _database(path, rng: np.random.Generator) -> tuple[Store, dict]:
     """The simulation's population in a real database, with classifier labels and scores."""
     store = Store(path)
-    rubric = resolve_rubric("goal_guarding")
-    store.register_rubric(rubric.id, rubric.version, rubric.source_text, rubric.content_hash,
-                          rubric.origin)  # fmt: skip
+    register_rubric(store, "goal_guarding")
     ids, attrs, truth, score = sim.population(rng, "score-stratified")
-    records = [TranscriptRecord(user_input=f"q{t}", scratchpad="s", output="o",
-                                turns=[{"role": "user", "content": f"q{t}"}],
-                                model=attrs[t]["model"], condition=attrs[t]["condition"])
-               for t in ids]  # fmt: skip
+    records = [
+        transcript(f"q{t}", model=attrs[t]["model"], condition=attrs[t]["condition"]) for t in ids
+    ]
     store.insert_transcripts(records)
     stored = store.transcript_ids()
     by_sim = dict(zip(ids, stored, strict=True))
     for t in ids:
-        store.append_label(by_sim[t], rubric_id="goal_guarding", field="alignment_faking",
-                           value="yes" if score[t] >= 0.5 else "no", source="classifier",
-                           rater="clf", score=score[t])  # fmt: skip
+        label(
+            store,
+            by_sim[t],
+            "yes" if score[t] >= 0.5 else "no",
+            source="classifier",
+            rater="clf",
+            score=score[t],
+        )
     return store, {by_sim[t]: truth[t] for t in ids}
 
 
-@pytest.mark.slow
 def test_score_stratified_sample_through_the_cli_covers(tmp_path):
     """Queue, labels and analysis through the CLI, a few seeded repetitions: the corrected
     interval holds the true rate in most groups, and never prints a zero-width interval."""
@@ -64,16 +66,36 @@ def test_score_stratified_sample_through_the_cli_covers(tmp_path):
     for rep in range(4):
         db = tmp_path / f"rep{rep}.db"
         store, truth = _database(db, np.random.default_rng([11, rep]))
-        made = runner.invoke(cli, ["--db", str(db), "queue", "create", "sample", "--kind",
-                                   "score-stratified", "--size", "200", "--seed", str(rep)])  # fmt: skip
+        made = runner.invoke(
+            cli,
+            [
+                "--db",
+                str(db),
+                *[
+                    "queue",
+                    "create",
+                    "sample",
+                    "--kind",
+                    "score-stratified",
+                    "--size",
+                    "200",
+                    "--seed",
+                ],
+                str(rep),
+            ],
+        )
         assert made.exit_code == 0, made.output
         from db.queues import queue_members
 
         for a in queue_members(store, "sample"):
-            store.append_label(a.transcript_id, rubric_id="goal_guarding",
-                               field="alignment_faking",
-                               value="yes" if truth[a.transcript_id] else "no", source="human",
-                               rater="ann", phase="blind")  # fmt: skip
+            label(
+                store,
+                a.transcript_id,
+                "yes" if truth[a.transcript_id] else "no",
+                source="human",
+                rater="ann",
+                phase="blind",
+            )
         store.close()
         result = runner.invoke(cli, ["--db", str(db), "analyze", "--json"])
         assert result.exit_code == 0, result.output

@@ -13,9 +13,14 @@ ppi_py = pytest.importorskip("ppi_py", reason="ppi-python is the oracle (pip ins
 
 def _sample(y, f, w=None, stratum=None, fpc=0.0):
     n = len(y)
-    return est.DesignSample.build(y, f, np.ones(n) if w is None else w,
-                                  np.zeros(n, int) if stratum is None else stratum,
-                                  np.full(n, fpc), np.zeros(n, int))  # fmt: skip
+    return est.DesignSample.build(
+        y,
+        f,
+        np.ones(n) if w is None else w,
+        np.zeros(n, int) if stratum is None else stratum,
+        np.full(n, fpc),
+        np.zeros(n, int),
+    )
 
 
 def _data(seed: int, n: int = 150, big: int = 3000):

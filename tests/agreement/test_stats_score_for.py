@@ -13,9 +13,8 @@ from click.testing import CliRunner
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from db import Store
-from db.models import TranscriptRecord
 from reviewer.cli import cli
-from rubrics import resolve_rubric
+from tests.factory import label, register_rubric, transcript
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "af_ratings.csv"
 
@@ -109,8 +108,9 @@ def _ordinal_csv(tmp_path: Path) -> tuple[Path, np.ndarray, np.ndarray]:
 
 def test_more_than_two_categories_need_the_scored_category(tmp_path):
     path, is_partial, score = _ordinal_csv(tmp_path)
-    code, out = run("stats", "--ratings", str(path), "--positive", "partial",
-                    "--score-for", "full", "--json")  # fmt: skip
+    code, out = run(
+        "stats", "--ratings", str(path), "--positive", "partial", "--score-for", "full", "--json"
+    )
     assert code != 0
     assert "ordinal.csv" in out and "'full'" in out and "'partial'" in out
     assert "--score-for partial" in out
@@ -135,14 +135,13 @@ def test_score_for_errors_name_the_problem(tmp_path, store):
 
 
 def _store_with_classifier(store: Store, *, with_scores: bool) -> tuple[np.ndarray, np.ndarray]:
-    rubric = resolve_rubric("goal_guarding")
-    store.register_rubric(rubric.id, rubric.version, rubric.source_text, rubric.content_hash,
-                          rubric.origin)  # fmt: skip
-    store.insert_transcripts([
-        TranscriptRecord(user_input=f"q{i}", scratchpad=f"r{i}", output=f"a{i}",
-                         turns=[{"role": "user", "content": f"q{i}"}], model="m", condition="free")
-        for i in range(24)
-    ])  # fmt: skip
+    register_rubric(store, "goal_guarding")
+    store.insert_transcripts(
+        [
+            transcript(f"q{i}", scratchpad=f"r{i}", output=f"a{i}", model="m", condition="free")
+            for i in range(24)
+        ]
+    )
     rng = np.random.default_rng(9)
     truths, scores = [], []
     for tid in store.transcript_ids():
@@ -150,11 +149,16 @@ def _store_with_classifier(store: Store, *, with_scores: bool) -> tuple[np.ndarr
         yes = round(float(np.clip(0.45 * truth + rng.random() * 0.6, 0, 1)), 3)
         truths.append(truth)
         scores.append(yes)
-        store.append_label(tid, rubric_id="goal_guarding", field="alignment_faking",
-                           value="yes" if yes >= 0.5 else "no", source="classifier", rater="clf",
-                           score=yes, scores={"yes": yes, "no": 1 - yes} if with_scores else None)  # fmt: skip
-        store.append_label(tid, rubric_id="goal_guarding", field="alignment_faking",
-                           value="yes" if truth else "no", source="imported", rater="gold")  # fmt: skip
+        label(
+            store,
+            tid,
+            "yes" if yes >= 0.5 else "no",
+            source="classifier",
+            rater="clf",
+            score=yes,
+            scores={"yes": yes, "no": 1 - yes} if with_scores else None,
+        )
+        label(store, tid, "yes" if truth else "no", source="imported", rater="gold")
     return np.array(truths), np.array(scores)
 
 
@@ -167,8 +171,19 @@ def test_database_positive_no_matches_scikit_learn(store, with_scores):
         ("no", ~truth, 1 - yes),
     ):
         extra = ("--positive", positive) if positive else ()
-        code, out = run("--db", str(store.path), "stats", "--rubric", "goal_guarding",
-                        "--field", "alignment_faking", "--resamples", "0", "--json", *extra)  # fmt: skip
+        code, out = run(
+            "--db",
+            str(store.path),
+            "stats",
+            "--rubric",
+            "goal_guarding",
+            "--field",
+            "alignment_faking",
+            "--resamples",
+            "0",
+            "--json",
+            *extra,
+        )
         assert code == 0, out
         entry = _versus(json.loads(out), "clf", "gold")
         assert entry["positive"] == (positive or "yes")

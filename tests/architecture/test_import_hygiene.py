@@ -3,6 +3,10 @@
 import subprocess
 import sys
 
+import pytest
+
+pytestmark = pytest.mark.slow  # a fresh interpreter per check
+
 HEADLESS = ["db", "db.store", "importers", "importers.reasoning", "rubrics", "reviewer.cli"]
 
 

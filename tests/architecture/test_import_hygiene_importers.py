@@ -3,9 +3,23 @@
 import subprocess
 import sys
 
-MODULES = ["reviewer.cli", "reviewer.commands.import_cmd", "importers.run", "importers.prefetch",
-           "importers.hughes", "importers.inspect", "importers.redwood", "importers.chat",
-           "importers.table", "importers.mapping", "importers.zipmembers"]  # fmt: skip
+import pytest
+
+pytestmark = pytest.mark.slow  # a fresh interpreter
+
+MODULES = [
+    "reviewer.cli",
+    "reviewer.commands.import_cmd",
+    "importers.run",
+    "importers.prefetch",
+    "importers.hughes",
+    "importers.inspect",
+    "importers.redwood",
+    "importers.chat",
+    "importers.table",
+    "importers.mapping",
+    "importers.zipmembers",
+]
 
 
 def test_importers_load_without_heavy_modules():

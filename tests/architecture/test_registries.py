@@ -40,8 +40,16 @@ def test_every_format_declares_itself():
         assert set(fmt.options) >= {"model", "condition", "dataset"}
         if fmt.label_map:
             assert fmt.label_sources is not None and "maps" in fmt.options
-    assert set(importable_suffixes()) == {".json", ".jsonl", ".ndjson", ".eval", ".csv", ".tsv",
-                                          ".parquet", ".pq"}  # fmt: skip
+    assert set(importable_suffixes()) == {
+        ".json",
+        ".jsonl",
+        ".ndjson",
+        ".eval",
+        ".csv",
+        ".tsv",
+        ".parquet",
+        ".pq",
+    }
 
 
 def test_every_provider_declares_itself():
@@ -78,14 +86,16 @@ def test_the_provider_base_imports_no_provider():
     assert not imported & set(PROVIDER_MODULES)
 
 
+@pytest.mark.slow
 def test_reading_the_registries_imports_no_sdk():
     code = (
         "import sys; from reviewer.classify.registry import providers; providers(); "
         "from importers.base import formats; formats(); "
         "print(sorted(m for m in ('anthropic', 'openai', 'ijson', 'pyarrow') if m in sys.modules))"
     )
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
-                         check=True)  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
     assert out.stdout.strip() == "[]"
 
 

@@ -1,7 +1,7 @@
 from click.testing import CliRunner
 
-from db.models import TranscriptRecord
 from reviewer.cli import cli
+from tests.factory import transcript
 
 
 def test_a_file_that_is_not_sqlite_gets_a_clear_error(tmp_path):
@@ -15,7 +15,7 @@ def test_a_file_that_is_not_sqlite_gets_a_clear_error(tmp_path):
 
 def test_info_shows_markup_and_escapes_from_the_data_literally(tmp_path, store):
     store.insert_transcripts(
-        [TranscriptRecord("u", "s", "o", [], model="[bold red]evil\x1b[31m[/]", condition="free")]
+        [transcript(turns=[], model="[bold red]evil\x1b[31m[/]", condition="free")]
     )
     result = CliRunner().invoke(cli, ["--db", str(store.path), "info"])
     assert result.exit_code == 0

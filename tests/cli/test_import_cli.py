@@ -9,9 +9,20 @@ from click.testing import CliRunner
 from db import Store
 from reviewer.cli import cli
 
-GOLD_ARGS = ["--format", "table", "--map", "scratchpad=text", "--map",
-             "label.alignment_faking=label", "--value", "potential_faking=yes", "--value",
-             "aligned=no", "--rater", "gold"]  # fmt: skip
+GOLD_ARGS = [
+    "--format",
+    "table",
+    "--map",
+    "scratchpad=text",
+    "--map",
+    "label.alignment_faking=label",
+    "--value",
+    "potential_faking=yes",
+    "--value",
+    "aligned=no",
+    "--rater",
+    "gold",
+]
 
 
 def _run(db, *args):
@@ -30,8 +41,11 @@ def test_gold_example_from_help_imports_and_reports(tmp_path, shared_data):
     payload = json.loads(again.output)
     [file] = payload["files"]
     assert (file["n_read"], file["n_new"], file["n_duplicate"], file["status"]) == (
-        106, 0, 106, "done",
-    )  # fmt: skip
+        106,
+        0,
+        106,
+        "done",
+    )
     assert len(store.imports()) == 2
 
 

@@ -11,9 +11,8 @@ from click.testing import CliRunner
 from sklearn.metrics import roc_auc_score
 
 from db import Store
-from db.models import TranscriptRecord
 from reviewer.cli import cli
-from rubrics import resolve_rubric
+from tests.factory import label, register_rubric, transcript
 
 METRIC_KEYS = {"value", "ci", "ci_method"}
 
@@ -54,15 +53,28 @@ def test_json_shape_matches_the_documented_one(scored_csv):
     assert code == 0, out
     report = json.loads(out)
     (field,) = report["fields"]
-    assert {"field", "level", "n_items", "n_raters", "categories", "overall", "pairs",
-            "versus_reference"} <= set(field)  # fmt: skip
+    assert {
+        "field",
+        "level",
+        "n_items",
+        "n_raters",
+        "categories",
+        "overall",
+        "pairs",
+        "versus_reference",
+    } <= set(field)
     assert field["field"] == "af" and field["n_items"] == 60 and field["n_raters"] == 4
     assert field["categories"] == ["no", "yes"]
     # without --reference the unscored raters (ann, bob, gold) are the panel
     assert field["panel"] == ["ann", "bob", "gold"]
     assert "cohen_kappa" not in field["overall"]  # a two-rater coefficient; see pairs
-    for metric in ("percent_agreement", "fleiss_kappa", "krippendorff_alpha", "gwet_ac1",
-                   "conger_kappa"):  # fmt: skip
+    for metric in (
+        "percent_agreement",
+        "fleiss_kappa",
+        "krippendorff_alpha",
+        "gwet_ac1",
+        "conger_kappa",
+    ):
         assert set(field["overall"][metric]) >= METRIC_KEYS
         low, high = field["overall"][metric]["ci"]
         assert low <= field["overall"][metric]["value"] <= high
@@ -70,14 +82,26 @@ def test_json_shape_matches_the_documented_one(scored_csv):
     assert pair["raters"] == ["ann", "bob"] and pair["n_items"] == 60
     assert set(pair["cohen_kappa"]) >= METRIC_KEYS
     vs = field["versus_reference"][0]
-    assert {"rater", "reference", "n_items", "accuracy", "precision", "recall", "specificity",
-            "f1", "auroc", "average_precision", "confusion"} <= set(vs)  # fmt: skip
+    assert {
+        "rater",
+        "reference",
+        "n_items",
+        "accuracy",
+        "precision",
+        "recall",
+        "specificity",
+        "f1",
+        "auroc",
+        "average_precision",
+        "confusion",
+    } <= set(vs)
 
 
 def test_scored_rater_is_judged_against_humans_and_reference(scored_csv):
     path, truth = scored_csv
-    code, out = run("stats", "--ratings", str(path), "--reference", "gold", "--resamples",
-                    "100", "--json")  # fmt: skip
+    code, out = run(
+        "stats", "--ratings", str(path), "--reference", "gold", "--resamples", "100", "--json"
+    )
     assert code == 0, out
     (field,) = json.loads(out)["fields"]
     assert field["panel"] == ["ann", "bob"]
@@ -162,14 +186,13 @@ def test_unknown_reference_and_missing_file(tmp_path):
 
 
 def _fill(store: Store, n: int = 30) -> list[int]:
-    rubric = resolve_rubric("goal_guarding")
-    store.register_rubric(rubric.id, rubric.version, rubric.source_text, rubric.content_hash,
-                          rubric.origin)  # fmt: skip
+    register_rubric(store, "goal_guarding")
     records = [
-        TranscriptRecord(user_input=f"q{i}", scratchpad=f"reasoning {i}", output=f"answer {i}",
-                         turns=[{"role": "user", "content": f"q{i}"}], model="m", condition="free")
+        transcript(
+            f"q{i}", scratchpad=f"reasoning {i}", output=f"answer {i}", model="m", condition="free"
+        )
         for i in range(n)
-    ]  # fmt: skip
+    ]
     store.insert_transcripts(records)
     ids = store.transcript_ids()
     rng = np.random.default_rng(5)
@@ -177,23 +200,35 @@ def _fill(store: Store, n: int = 30) -> list[int]:
         truth = rng.random() < 0.5
         for rater in ("ann", "bob"):
             value = "yes" if (truth if rng.random() < 0.85 else not truth) else "no"
-            store.append_label(tid, rubric_id="goal_guarding", field="alignment_faking",
-                               value=value, source="human", rater=rater, phase="blind")  # fmt: skip
+            label(store, tid, value, source="human", rater=rater, phase="blind")
             motives = ["other"] if truth else []
-            store.append_label(tid, rubric_id="goal_guarding", field="motivation",
-                               value=motives, source="human", rater=rater, phase="blind")  # fmt: skip
+            store.append_label(
+                tid,
+                rubric_id="goal_guarding",
+                field="motivation",
+                value=motives,
+                source="human",
+                rater=rater,
+                phase="blind",
+            )
         score = float(np.clip(0.5 * truth + rng.random() * 0.6, 0, 1))
-        store.append_label(tid, rubric_id="goal_guarding", field="alignment_faking",
-                           value="yes" if score >= 0.4 else "no", source="classifier",
-                           rater="gpt", score=score, scores={"yes": score, "no": 1 - score})  # fmt: skip
-        store.append_label(tid, rubric_id="goal_guarding", field="alignment_faking",
-                           value="yes" if truth else "no", source="imported", rater="gold")  # fmt: skip
+        label(
+            store,
+            tid,
+            "yes" if score >= 0.4 else "no",
+            source="classifier",
+            rater="gpt",
+            score=score,
+            scores={"yes": score, "no": 1 - score},
+        )
+        label(store, tid, "yes" if truth else "no", source="imported", rater="gold")
     return ids
 
 
 def _db_report(db: Path, *extra: str) -> dict:
-    code, out = run("--db", str(db), "stats", "--rubric", "goal_guarding", "--resamples", "50",
-                    "--json", *extra)  # fmt: skip
+    code, out = run(
+        "--db", str(db), "stats", "--rubric", "goal_guarding", "--resamples", "50", "--json", *extra
+    )
     assert code == 0, out
     return json.loads(out)
 
@@ -207,8 +242,13 @@ def test_database_fields_roles_and_multi_label(store):
     assert af["panel"] == ["ann", "bob"] and af["raters"] == ["ann", "bob", "gpt", "gold"]
     assert af["categories"] == ["yes", "no"] and af["n_items"] == 30
     pairs = {(v["rater"], v["reference"]) for v in af["versus_reference"]}
-    assert pairs == {("gpt", "ann"), ("gpt", "bob"), ("ann", "gold"), ("bob", "gold"),
-                     ("gpt", "gold")}  # fmt: skip
+    assert pairs == {
+        ("gpt", "ann"),
+        ("gpt", "bob"),
+        ("ann", "gold"),
+        ("bob", "gold"),
+        ("gpt", "gold"),
+    }
     gpt_gold = next(
         v for v in af["versus_reference"] if v["rater"] == "gpt" and v["reference"] == "gold"
     )
@@ -223,15 +263,24 @@ def test_database_fields_roles_and_multi_label(store):
 def test_database_blind_by_default_revealed_on_request_and_retractions(store):
     ids = _fill(store, n=12)
     first = ids[0]
-    bob_label = next(e for e in store.current_labels(transcript_ids=[first], rater="bob",
-                                                       field="alignment_faking"))  # fmt: skip
-    ann_label = next(e for e in store.current_labels(transcript_ids=[first], rater="ann",
-                                                       field="alignment_faking"))  # fmt: skip
+    bob_label = next(
+        e
+        for e in store.current_labels(transcript_ids=[first], rater="bob", field="alignment_faking")
+    )
+    ann_label = next(
+        e
+        for e in store.current_labels(transcript_ids=[first], rater="ann", field="alignment_faking")
+    )
     # bob revises after the reveal to ann's value; blind stats must not see it
     flipped = "no" if ann_label.value == "yes" else "yes"
-    store.append_label(first, rubric_id="goal_guarding", field="alignment_faking",
-                       value=ann_label.value if bob_label.value != ann_label.value else flipped,
-                       source="human", rater="bob", phase="revealed")  # fmt: skip
+    label(
+        store,
+        first,
+        ann_label.value if bob_label.value != ann_label.value else flipped,
+        source="human",
+        rater="bob",
+        phase="revealed",
+    )
     blind = _db_report(store.path, "--field", "alignment_faking")["fields"][0]
     revealed = _db_report(store.path, "--field", "alignment_faking", "--phase", "revealed")
     revealed = revealed["fields"][0]
@@ -254,19 +303,46 @@ def test_database_errors_name_the_problem(tmp_path, store):
     assert code == 1 and "no labels for rubric 'compliance'" in out and "goal_guarding" in out
     code, out = run("--db", str(store.path), "stats", "--field", "nope")
     assert code == 1 and "no labels for field 'nope' in any rubric" in out
-    code, out = run("--db", str(store.path), "stats", "--field", "alignment_faking", "--json",
-                    "--resamples", "0")  # fmt: skip
+    code, out = run(
+        "--db",
+        str(store.path),
+        "stats",
+        "--field",
+        "alignment_faking",
+        "--json",
+        "--resamples",
+        "0",
+    )
     assert code == 0 and [f["field"] for f in json.loads(out)["fields"]] == [
         "goal_guarding.alignment_faking"
     ]
 
 
 def test_categories_give_ordinal_words_their_order(tmp_path):
-    rows = ["item,rater,value", "1,a,refused", "1,b,partial", "2,a,full", "2,b,full",
-            "3,a,partial", "3,b,refused", "4,a,refused", "4,b,refused"]  # fmt: skip
+    rows = [
+        "item,rater,value",
+        "1,a,refused",
+        "1,b,partial",
+        "2,a,full",
+        "2,b,full",
+        "3,a,partial",
+        "3,b,refused",
+        "4,a,refused",
+        "4,b,refused",
+    ]
     path = write(tmp_path / "c.csv", "\n".join(rows) + "\n")
-    code, out = run("stats", "--ratings", str(path), "--level", "ordinal", "--categories",
-                    "refused,partial,full", "--resamples", "0", "--json")  # fmt: skip
+    code, out = run(
+        "stats",
+        "--ratings",
+        str(path),
+        "--level",
+        "ordinal",
+        "--categories",
+        "refused,partial,full",
+        "--resamples",
+        "0",
+        "--json",
+    )
     assert code == 0, out
     (field,) = json.loads(out)["fields"]
     assert field["categories"] == ["refused", "partial", "full"]
@@ -282,42 +358,60 @@ def test_positive_that_is_no_category_is_an_error(scored_csv, store):
     code, out = run("stats", "--ratings", str(path), "--positive", "maybe", "--resamples", "0")
     assert code == 1
     assert "--positive 'maybe' is not a category" in out and "yes" in out and "no" in out
-    code, out = run("stats", "--ratings", str(path), "--positive", "no", "--resamples", "0",
-                    "--json")  # fmt: skip
+    code, out = run(
+        "stats", "--ratings", str(path), "--positive", "no", "--resamples", "0", "--json"
+    )
     assert code == 0, out
     (v, *_) = json.loads(out)["fields"][0]["versus_reference"]
     assert v["positive"] == "no" and v["precision"] is not None
     _fill(store, n=4)
-    code, out = run("--db", str(store.path), "stats", "--field", "alignment_faking",
-                    "--positive", "maybe", "--resamples", "0")  # fmt: skip
+    code, out = run(
+        "--db",
+        str(store.path),
+        "stats",
+        "--field",
+        "alignment_faking",
+        "--positive",
+        "maybe",
+        "--resamples",
+        "0",
+    )
     assert code == 1 and "'maybe' is not a category" in out and "yes, no" in out
 
 
 def test_raters_sharing_no_item_are_left_out_and_counted(store):
     ids = _fill(store, n=10)
-    extra = [
-        TranscriptRecord(user_input=f"x{i}", scratchpad="s", output="o",
-                         turns=[{"role": "user", "content": f"x{i}"}], model="m", condition="paid")
-        for i in range(3)
-    ]  # fmt: skip
+    extra = [transcript(f"x{i}", model="m", condition="paid") for i in range(3)]
     store.insert_transcripts(extra)
     for tid in [t for t in store.transcript_ids() if t not in ids]:
-        store.append_label(tid, rubric_id="goal_guarding", field="alignment_faking", value="yes",
-                           source="classifier", rater="hughes", score=1.0)  # fmt: skip
+        label(store, tid, "yes", source="classifier", rater="hughes", score=1.0)
     report = _db_report(store.path, "--field", "alignment_faking")
     (field,) = report["fields"]
     assert all(p["n_items"] > 0 for p in field["pairs"])
     assert all(v["n_items"] > 0 for v in field["versus_reference"])
     left = field["no_shared_items"]
-    assert sorted(map(tuple, left["pairs"])) == [("ann", "hughes"), ("bob", "hughes"),
-                                                  ("gpt", "hughes"), ("hughes", "gold")]  # fmt: skip
-    assert sorted(map(tuple, left["versus_reference"])) == [("hughes", "ann"), ("hughes", "bob"),
-                                                             ("hughes", "gold")]  # fmt: skip
+    assert sorted(map(tuple, left["pairs"])) == [
+        ("ann", "hughes"),
+        ("bob", "hughes"),
+        ("gpt", "hughes"),
+        ("hughes", "gold"),
+    ]
+    assert sorted(map(tuple, left["versus_reference"])) == [
+        ("hughes", "ann"),
+        ("hughes", "bob"),
+        ("hughes", "gold"),
+    ]
     assert {tuple(p["raters"]) for p in field["pairs"]} == {
-        ("ann", "bob"), ("ann", "gpt"), ("ann", "gold"), ("bob", "gpt"), ("bob", "gold"),
-        ("gpt", "gold")}  # fmt: skip
-    code, out = run("--db", str(store.path), "stats", "--field", "alignment_faking",
-                    "--resamples", "0")  # fmt: skip
+        ("ann", "bob"),
+        ("ann", "gpt"),
+        ("ann", "gold"),
+        ("bob", "gpt"),
+        ("bob", "gold"),
+        ("gpt", "gold"),
+    }
+    code, out = run(
+        "--db", str(store.path), "stats", "--field", "alignment_faking", "--resamples", "0"
+    )
     assert code == 0, out
     assert "Left out 4 pairs and 3 comparisons with a reference of raters who share no item" in out
     assert not [line for line in out.splitlines() if "hughes" in line and line.startswith("│")]
@@ -338,10 +432,18 @@ def test_field_accepts_the_names_stats_prints(store):
     printed = [f["field"] for f in json.loads(out)["fields"]]
     assert "goal_guarding.motivation:other" in printed
     for name in ("goal_guarding.motivation:other", "goal_guarding.alignment_faking"):
-        code, out = run("--db", str(store.path), "stats", "--field", name, "--resamples", "0",
-                        "--json")  # fmt: skip
+        code, out = run(
+            "--db", str(store.path), "stats", "--field", name, "--resamples", "0", "--json"
+        )
         assert code == 0, out
         assert [f["field"] for f in json.loads(out)["fields"]] == [name]
-    code, out = run("--db", str(store.path), "stats", "--rubric", "goal_guarding", "--field",
-                    "motivation:nosuch")  # fmt: skip
+    code, out = run(
+        "--db",
+        str(store.path),
+        "stats",
+        "--rubric",
+        "goal_guarding",
+        "--field",
+        "motivation:nosuch",
+    )
     assert code == 1 and "no category 'nosuch'" in out and "motivation:other" in out

@@ -29,33 +29,81 @@ def invoke(db: Path, *args: str):
 @pytest.mark.parametrize(
     ("args", "says", "lists"),
     [
-        (["analyze", "--classifier", "nosuch"], "no classifier labels by 'nosuch'",
-         "classifiers with labels: demo-classifier"),
-        (["analyze", "--rubric", "goal_guarding", "--classifier", "nosuch"],
-         "under rubric goal_guarding", "demo-classifier"),
-        (["analyze", "--rubric", "nosuch"], "no labels under rubric 'nosuch'",
-         "compliance, goal_guarding"),
-        (["stats", "--rubric", "nosuch"], "no labels for rubric 'nosuch'",
-         "compliance, goal_guarding"),
-        (["stats", "--field", "nosuch"], "no labels for field 'nosuch'",
-         "goal_guarding.alignment_faking"),
-        (["stats", "--rubric", "goal_guarding", "--field", "nosuch"], "field 'nosuch'",
-         "labelled fields of goal_guarding: alignment_faking, motivation"),
-        (["export", "--rubric", "nosuch", "--format", "csv", "--out", "x.csv"],
-         "unknown rubric 'nosuch'", "compliance, goal_guarding"),
-        (["label", "--queue", "nosuch", "--annotator", "ann"], "no queue named 'nosuch'",
-         "queues: none yet"),
-        (["label", "--rubric", "nosuch", "--annotator", "ann"], "no rubric 'nosuch'",
-         "compliance, goal_guarding"),
+        (
+            ["analyze", "--classifier", "nosuch"],
+            "no classifier labels by 'nosuch'",
+            "classifiers with labels: demo-classifier",
+        ),
+        (
+            ["analyze", "--rubric", "goal_guarding", "--classifier", "nosuch"],
+            "under rubric goal_guarding",
+            "demo-classifier",
+        ),
+        (
+            ["analyze", "--rubric", "nosuch"],
+            "no labels under rubric 'nosuch'",
+            "compliance, goal_guarding",
+        ),
+        (
+            ["stats", "--rubric", "nosuch"],
+            "no labels for rubric 'nosuch'",
+            "compliance, goal_guarding",
+        ),
+        (
+            ["stats", "--field", "nosuch"],
+            "no labels for field 'nosuch'",
+            "goal_guarding.alignment_faking",
+        ),
+        (
+            ["stats", "--rubric", "goal_guarding", "--field", "nosuch"],
+            "field 'nosuch'",
+            "labelled fields of goal_guarding: alignment_faking, motivation",
+        ),
+        (
+            ["export", "--rubric", "nosuch", "--format", "csv", "--out", "x.csv"],
+            "unknown rubric 'nosuch'",
+            "compliance, goal_guarding",
+        ),
+        (
+            ["label", "--queue", "nosuch", "--annotator", "ann"],
+            "no queue named 'nosuch'",
+            "queues: none yet",
+        ),
+        (
+            ["label", "--rubric", "nosuch", "--annotator", "ann"],
+            "no rubric 'nosuch'",
+            "compliance, goal_guarding",
+        ),
         (["queue", "show", "nosuch"], "no queue named 'nosuch'", "queues: none yet"),
-        (["queue", "create", "q", "--kind", "uncertain", "--field", "nosuch", "--annotator",
-          "a", "--size", "2"], "no field 'nosuch'", "alignment_faking, motivation"),
-        (["classify", "--rubric", "nosuch", "--model", "openai:x"], "no rubric 'nosuch'",
-         "compliance, goal_guarding"),
-        (["classify", "--rubric", "compliance", "--model", "mistral:large"],
-         "unknown provider 'mistral'", "anthropic, openai"),
+        (
+            [
+                "queue",
+                "create",
+                "q",
+                "--kind",
+                "uncertain",
+                "--field",
+                "nosuch",
+                "--annotator",
+                "a",
+                "--size",
+                "2",
+            ],
+            "no field 'nosuch'",
+            "alignment_faking, motivation",
+        ),
+        (
+            ["classify", "--rubric", "nosuch", "--model", "openai:x"],
+            "no rubric 'nosuch'",
+            "compliance, goal_guarding",
+        ),
+        (
+            ["classify", "--rubric", "compliance", "--model", "mistral:large"],
+            "unknown provider 'mistral'",
+            "anthropic, openai",
+        ),
     ],
-)  # fmt: skip
+)
 def test_an_unknown_name_is_refused_with_the_known_ones(demo_db, args, says, lists):
     result = invoke(demo_db, *args)
     assert result.exit_code == 1, result.output
@@ -66,8 +114,20 @@ def test_a_known_classifier_is_accepted_and_an_annotator_outside_a_queue_is_not(
     result = invoke(demo_db, "analyze", "--classifier", "demo-classifier:gpt-4o-20v", "--json")
     assert result.exit_code == 0, result.output
     assert '"classifier": "demo-classifier:gpt-4o-20v"' in result.output
-    created = invoke(demo_db, "queue", "create", "pairs", "--kind", "random", "--annotator",
-                     "ann", "--annotator", "bob", "--size", "2")  # fmt: skip
+    created = invoke(
+        demo_db,
+        "queue",
+        "create",
+        "pairs",
+        "--kind",
+        "random",
+        "--annotator",
+        "ann",
+        "--annotator",
+        "bob",
+        "--size",
+        "2",
+    )
     assert created.exit_code == 0, created.output
     result = invoke(demo_db, "queue", "show", "pairs", "--annotator", "carol")
     assert result.exit_code == 1

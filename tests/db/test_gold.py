@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from db.labels import GoldPolicy, iter_gold
-from tests.unit.labeled_db import add_transcripts, classifier, human
+from tests.factory import add_transcripts, classifier, human, label
 
 FIELDS = ["alignment_faking", "motivation"]
 
@@ -19,8 +19,13 @@ def test_gold_rule_cases(store):
     # 0: humans split, adjudication settles it (the newest live adjudication wins)
     human(store, ids[0], "ann", "yes")
     human(store, ids[0], "bob", "no")
-    adj = dict(rubric_id="goal_guarding", field="alignment_faking", source="adjudication",
-               rater="judge", phase="adjudicated")  # fmt: skip
+    adj = dict(
+        rubric_id="goal_guarding",
+        field="alignment_faking",
+        source="adjudication",
+        rater="judge",
+        phase="adjudicated",
+    )
     store.append_label(ids[0], value="no", **adj)
     later = store.append_label(ids[0], value="yes", **adj)
     # 1: two humans agree
@@ -73,8 +78,7 @@ def test_gold_rule_cases(store):
 
 def test_imported_labels_count_only_when_asked(store):
     ids = add_transcripts(store, per_stratum=1)
-    store.append_label(ids[0], rubric_id="goal_guarding", field="alignment_faking", value="yes",
-                       source="imported", rater="gold")  # fmt: skip
+    label(store, ids[0], "yes", source="imported", rater="gold")
     human(store, ids[0], "ann", "yes")
     assert gold_map(store)[ids[0]]["alignment_faking"].status == "unresolved"
     g = gold_map(store, GoldPolicy(imported_as_human=True))[ids[0]]["alignment_faking"]

@@ -22,7 +22,7 @@ from __future__ import annotations
 import pytest
 
 from db import Store, labels
-from tests.tui.fixtures import record
+from tests.factory import labeler_transcript
 
 RUBRIC = "goal_guarding"
 FIELD = "alignment_faking"
@@ -33,20 +33,48 @@ def run_acts(store: Store, tid: int, acts: list[tuple]) -> None:
         kind, rest = act[0], act[1:]
         if kind in ("commit", "audit"):
             rater, value = rest
-            labels.commit_label(store, tid, annotator=rater, rubric_id=RUBRIC, rubric_hash=None,
-                                values={FIELD: value, "motivation": []},
-                                blind_mode=kind == "commit")  # fmt: skip
+            labels.commit_label(
+                store,
+                tid,
+                annotator=rater,
+                rubric_id=RUBRIC,
+                rubric_hash=None,
+                values={FIELD: value, "motivation": []},
+                blind_mode=kind == "commit",
+            )
         elif kind in ("classifier", "imported"):
-            labels.append(store, tid, rubric_id=RUBRIC, field=FIELD, value=rest[0],
-                          source=kind, rater=f"{kind}-1", score=0.5 if kind == "classifier" else None)  # fmt: skip
+            labels.append(
+                store,
+                tid,
+                rubric_id=RUBRIC,
+                field=FIELD,
+                value=rest[0],
+                source=kind,
+                rater=f"{kind}-1",
+                score=0.5 if kind == "classifier" else None,
+            )
         elif kind == "reveal":
             labels.record_reveal(store, tid, annotator=rest[0], rubric_id=RUBRIC, rubric_hash=None)
         elif kind in ("flag", "skip", "comment"):
-            labels.record_meta(store, tid, annotator=rest[0], rubric_id=RUBRIC, rubric_hash=None,
-                               kind=f"_{kind}", note="a note" if kind == "comment" else None)  # fmt: skip
+            labels.record_meta(
+                store,
+                tid,
+                annotator=rest[0],
+                rubric_id=RUBRIC,
+                rubric_hash=None,
+                kind=f"_{kind}",
+                note="a note" if kind == "comment" else None,
+            )
         elif kind == "adjudicate":
-            labels.adjudicate(store, tid, adjudicator=rest[0], rubric_id=RUBRIC, rubric_hash=None,
-                              values={FIELD: rest[1]}, reason="the quote decides")  # fmt: skip
+            labels.adjudicate(
+                store,
+                tid,
+                adjudicator=rest[0],
+                rubric_id=RUBRIC,
+                rubric_hash=None,
+                values={FIELD: rest[1]},
+                reason="the quote decides",
+            )
         elif kind == "undo":
             labels.undo_last_act(store, rest[0])
         else:
@@ -225,11 +253,13 @@ CASES = {
 @pytest.mark.parametrize("name", list(CASES))
 def test_label_semantics(store: Store, name: str) -> None:
     acts, live, undo, gold = CASES[name]
-    store.insert_transcripts([record(1, labels=[])])
+    store.insert_transcripts([labeler_transcript(1, labels=[])])
     run_acts(store, 1, acts)
-    current = {(e.rater, e.field, e.value, e.phase)
-               for e in labels.current_labels(store, transcript_ids=[1])
-               if e.field in (FIELD, "_reveal", "_flag", "_skip", "_comment")}  # fmt: skip
+    current = {
+        (e.rater, e.field, e.value, e.phase)
+        for e in labels.current_labels(store, transcript_ids=[1])
+        if e.field in (FIELD, "_reveal", "_flag", "_skip", "_comment")
+    }
     assert current == live
     item_events = [e for e in labels.current_labels(store, transcript_ids=[1])]
     got = labels.gold_for_item(item_events, [FIELD])[FIELD]
@@ -243,16 +273,29 @@ def test_label_semantics(store: Store, name: str) -> None:
 
 def test_every_write_is_an_append_the_history_keeps(store: Store) -> None:
     """Undo and revision leave every earlier event in place: the history is complete."""
-    store.insert_transcripts([record(1, labels=[])])
-    run_acts(store, 1, [("commit", "ann", "yes"), ("commit", "ann", "no"), ("undo", "ann"),
-                        ("flag", "ann"), ("undo", "ann")])  # fmt: skip
+    store.insert_transcripts([labeler_transcript(1, labels=[])])
+    run_acts(
+        store,
+        1,
+        [
+            ("commit", "ann", "yes"),
+            ("commit", "ann", "no"),
+            ("undo", "ann"),
+            ("flag", "ann"),
+            ("undo", "ann"),
+        ],
+    )
     history = labels.events(store, transcript_id=1)
     assert [(e.field, e.value, e.retracts is not None) for e in history] == [
-        (FIELD, "yes", False), ("motivation", [], False),
-        (FIELD, "no", False), ("motivation", [], False),
-        (FIELD, None, True), ("motivation", None, True),
-        ("_flag", True, False), ("_flag", None, True),
-    ]  # fmt: skip
+        (FIELD, "yes", False),
+        ("motivation", [], False),
+        (FIELD, "no", False),
+        ("motivation", [], False),
+        (FIELD, None, True),
+        ("motivation", None, True),
+        ("_flag", True, False),
+        ("_flag", None, True),
+    ]
 
 
 def test_values_have_one_encoding(store: Store) -> None:
@@ -260,9 +303,17 @@ def test_values_have_one_encoding(store: Store) -> None:
     already has: unicode stays as written and lists keep their order."""
     assert labels.encode_value(["tgg", "ígg"]) == '["tgg","ígg"]'
     assert labels.encode_value({"a": 1.5, "b": None}) == '{"a":1.5,"b":null}'
-    store.insert_transcripts([record(1, labels=[])])
-    eid = labels.append(store, 1, rubric_id=RUBRIC, field=FIELD, value="ígg", source="human",
-                        rater="ann", phase="blind")  # fmt: skip
+    store.insert_transcripts([labeler_transcript(1, labels=[])])
+    eid = labels.append(
+        store,
+        1,
+        rubric_id=RUBRIC,
+        field=FIELD,
+        value="ígg",
+        source="human",
+        rater="ann",
+        phase="blind",
+    )
     stored = store.execute("SELECT value FROM label_events WHERE id = ?", (eid,))[0][0]
     assert stored == labels.encode_value("ígg")
 
@@ -287,9 +338,17 @@ def test_values_have_one_encoding(store: Store) -> None:
 def test_the_append_only_rule_has_no_hole(store: Store, statement: str) -> None:
     import sqlite3
 
-    store.insert_transcripts([record(1, labels=[])])
-    eid = labels.append(store, 1, rubric_id=RUBRIC, field=FIELD, value="yes", source="human",
-                        rater="ann", phase="blind")  # fmt: skip
+    store.insert_transcripts([labeler_transcript(1, labels=[])])
+    eid = labels.append(
+        store,
+        1,
+        rubric_id=RUBRIC,
+        field=FIELD,
+        value="yes",
+        source="human",
+        rater="ann",
+        phase="blind",
+    )
     with pytest.raises(sqlite3.DatabaseError, match="append-only"):
         store.db.conn.execute(statement, (eid,))
     assert [(e.id, e.value) for e in labels.events(store)] == [(eid, "yes")]

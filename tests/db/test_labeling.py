@@ -8,7 +8,7 @@ from click.testing import CliRunner
 from db.labeling import LabelQueue, SeededOrder, next_item
 from db.labels import acted_ids, commit_label, record_meta, undo_last_act
 from reviewer.cli import cli
-from tests.tui.fixtures import fill, record
+from tests.factory import fill, labeler_transcript
 
 
 @pytest.mark.parametrize("n", [1, 2, 3, 10, 257, 1000])
@@ -29,11 +29,18 @@ def test_seeded_order_depends_on_the_key():
 def test_next_item_skips_labeled_and_skipped_items(store):
     fill(store, 6)
     first = next_item(store, "ann", "goal_guarding")
-    commit_label(store, first, annotator="ann", rubric_id="goal_guarding", rubric_hash=None,
-                 values={"alignment_faking": "no", "motivation": []})  # fmt: skip
+    commit_label(
+        store,
+        first,
+        annotator="ann",
+        rubric_id="goal_guarding",
+        rubric_hash=None,
+        values={"alignment_faking": "no", "motivation": []},
+    )
     second = next_item(store, "ann", "goal_guarding")
-    record_meta(store, second, annotator="ann", rubric_id="goal_guarding", rubric_hash=None,
-                kind="_skip")  # fmt: skip
+    record_meta(
+        store, second, annotator="ann", rubric_id="goal_guarding", rubric_hash=None, kind="_skip"
+    )
     third = next_item(store, "ann", "goal_guarding")
     assert len({first, second, third}) == 3
     labeled, skipped = acted_ids(store, "ann", "goal_guarding")
@@ -45,28 +52,50 @@ def test_next_item_skips_labeled_and_skipped_items(store):
 
 def test_blind_commit_on_a_labeled_item_records_reveal_and_freezes(store):
     fill(store, 2)
-    result = commit_label(store, 1, annotator="ann", rubric_id="goal_guarding", rubric_hash=None,
-                          values={"alignment_faking": "yes"}, seconds=3.5)  # fmt: skip
+    result = commit_label(
+        store,
+        1,
+        annotator="ann",
+        rubric_id="goal_guarding",
+        rubric_hash=None,
+        values={"alignment_faking": "yes"},
+        seconds=3.5,
+    )
     assert result.phase == "blind" and result.revealed
     refused = undo_last_act(store, "ann")
     assert refused.refused and "frozen" in refused.refused and refused.retracted == []
-    again = commit_label(store, 1, annotator="ann", rubric_id="goal_guarding", rubric_hash=None,
-                         values={"alignment_faking": "no"})  # fmt: skip
+    again = commit_label(
+        store,
+        1,
+        annotator="ann",
+        rubric_id="goal_guarding",
+        rubric_hash=None,
+        values={"alignment_faking": "no"},
+    )
     assert again.phase == "revealed"
     undone = undo_last_act(store, "ann")
     assert [e.id for e in undone.retracted] == again.event_ids
 
 
 def test_one_commit_is_one_undo(store):
-    store.insert_transcripts([record(0, labels=[])])
-    result = commit_label(store, 1, annotator="ann", rubric_id="goal_guarding", rubric_hash=None,
-                          values={"alignment_faking": "yes", "motivation": ["other"]},
-                          evidence=[{"field": "motivation", "category": "other", "start": 0,
-                                     "end": 3, "text": "The"}])  # fmt: skip
+    store.insert_transcripts([labeler_transcript(0, labels=[])])
+    result = commit_label(
+        store,
+        1,
+        annotator="ann",
+        rubric_id="goal_guarding",
+        rubric_hash=None,
+        values={"alignment_faking": "yes", "motivation": ["other"]},
+        evidence=[
+            {"field": "motivation", "category": "other", "start": 0, "end": 3, "text": "The"}
+        ],
+    )
     assert result.phase == "blind" and not result.revealed
     events = store.events(rater="ann")
-    assert [e.evidence for e in events] == [None, [{"field": "motivation", "category": "other",
-                                                    "start": 0, "end": 3, "text": "The"}]]  # fmt: skip
+    assert [e.evidence for e in events] == [
+        None,
+        [{"field": "motivation", "category": "other", "start": 0, "end": 3, "text": "The"}],
+    ]
     assert len({e.created_at for e in events}) == 1
     undone = undo_last_act(store, "ann")
     assert sorted(e.id for e in undone.retracted) == sorted(result.event_ids)
@@ -131,9 +160,11 @@ def test_label_refuses_a_queue_with_nothing_assigned_to_the_annotator(store):
     from db.queues import create_queue
 
     fill(store, 4)
-    create_queue(store, "cal", kind="random", assignments=[("ann", 1, "random"), ("ann", 2, "random")])  # fmt: skip
+    create_queue(
+        store, "cal", kind="random", assignments=[("ann", 1, "random"), ("ann", 2, "random")]
+    )
     result = CliRunner().invoke(
-        cli, ["--db", str(store.path), "label", "--annotator", "dana", "--queue", "cal"]
+        cli, ["--db", str(store.path), *["label", "--annotator", "dana", "--queue", "cal"]]
     )
     assert result.exit_code == 1
     assert "queue cal has no assignments for dana (assigned to: ann)" in result.output

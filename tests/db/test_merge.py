@@ -14,25 +14,36 @@ from click.testing import CliRunner
 from db import Store, labels
 from db import classifier as cdb
 from db.merge import MergeError, merge
-from db.models import TranscriptRecord
 from reviewer.cli import cli
-from tests.unit.labeled_db import add_transcripts, register
+from tests.factory import add_transcripts, register_rubric, transcript
 
 RUBRIC = "goal_guarding"
 
 
 def commit(store: Store, tid: int, rater: str, value: str, rubric_hash: str) -> None:
-    labels.commit_label(store, tid, annotator=rater, rubric_id=RUBRIC, rubric_hash=rubric_hash,
-                        values={"alignment_faking": value})  # fmt: skip
+    labels.commit_label(
+        store,
+        tid,
+        annotator=rater,
+        rubric_id=RUBRIC,
+        rubric_hash=rubric_hash,
+        values={"alignment_faking": value},
+    )
 
 
 def new_transcripts(store: Store, tag: str, n: int) -> list[int]:
     before = set(store.transcript_ids())
     store.insert_transcripts(
-        TranscriptRecord(user_input=f"{tag} {i}", turns=[], scratchpad=f"{tag} reasons {i}",
-                         output=f"{tag} {i}", model=tag, condition="free")
+        transcript(
+            f"{tag} {i}",
+            turns=[],
+            scratchpad=f"{tag} reasons {i}",
+            output=f"{tag} {i}",
+            model=tag,
+            condition="free",
+        )
         for i in range(n)
-    )  # fmt: skip
+    )
     return sorted(set(store.transcript_ids()) - before)
 
 
@@ -41,7 +52,7 @@ def diverged(tmp_path: Path) -> tuple[Path, Path]:
     """A base database copied twice; each copy then gets its own work."""
     base = Store(tmp_path / "base.db")
     ids = add_transcripts(base, per_stratum=3)
-    digest = register(base)
+    digest = register_rubric(base)
     commit(base, ids[0], "ann", "yes", digest)
     commit(base, ids[8], "ann", "no", digest)  # both copies will undo this one
     base.close()
@@ -54,14 +65,35 @@ def diverged(tmp_path: Path) -> tuple[Path, Path]:
     for tid in ids[1:5]:
         commit(a, tid, "ann", "yes", digest)
     commit(a, ids[5], "bob", "no", digest)
-    run_id = cdb.create_run(a, name="clf-a", provider="openai", model="m", rubric_hash=digest,
-                            params={"key": "k"}, prompt_hash="p", base_url=None,
-                            mode="online", max_cost_usd=None)  # fmt: skip
+    run_id = cdb.create_run(
+        a,
+        name="clf-a",
+        provider="openai",
+        model="m",
+        rubric_hash=digest,
+        params={"key": "k"},
+        prompt_hash="p",
+        base_url=None,
+        mode="online",
+        max_cost_usd=None,
+    )
     fresh_a = new_transcripts(a, "alpha", 3)
     for tid in [ids[2], *fresh_a]:
-        labels.write_classifier_labels(a, [dict(transcript_id=tid, rubric_id=RUBRIC,
-            rubric_hash=digest, field="alignment_faking", value="yes", rater="clf-a",
-            score=0.9, run_id=run_id)])  # fmt: skip
+        labels.write_classifier_labels(
+            a,
+            [
+                dict(
+                    transcript_id=tid,
+                    rubric_id=RUBRIC,
+                    rubric_hash=digest,
+                    field="alignment_faking",
+                    value="yes",
+                    rater="clf-a",
+                    score=0.9,
+                    run_id=run_id,
+                )
+            ],
+        )
     a.close()
 
     b = Store(b_path)
@@ -90,8 +122,18 @@ def uid_of(store: Store) -> dict[int, str]:
 
 def current_by_uid(store: Store) -> set[tuple]:
     uids = uid_of(store)
-    return {(uids[e.transcript_id], e.rubric_id, e.field, e.source, e.rater, e.phase,
-             json.dumps(e.value)) for e in labels.current_labels(store)}  # fmt: skip
+    return {
+        (
+            uids[e.transcript_id],
+            e.rubric_id,
+            e.field,
+            e.source,
+            e.rater,
+            e.phase,
+            json.dumps(e.value),
+        )
+        for e in labels.current_labels(store)
+    }
 
 
 def test_two_diverged_copies_merged_both_ways_hold_the_same_live_labels(
@@ -113,7 +155,8 @@ def test_two_diverged_copies_merged_both_ways_hold_the_same_live_labels(
     # The one conflict is reported from both sides ...
     for store, report in ((ab, report_ab), (ba, report_ba)):
         assert [(c["rater"], sorted(c["values"])) for c in report.conflicts] == [
-            ("ann", ["no", "yes"])]  # fmt: skip
+            ("ann", ["no", "yes"])
+        ]
         conflict_uid = uid_of(store)[report.conflicts[0]["transcript_id"]]
     # ... and it is the only place the current labels (newest event wins) can differ.
     differ = current_by_uid(ab) ^ current_by_uid(ba)

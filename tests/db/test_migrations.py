@@ -46,8 +46,10 @@ def test_the_fixture_is_a_first_release_database(v1_db: Path) -> None:
 
 
 def test_migrating_keeps_every_row_and_label(v1_db: Path) -> None:
-    before = {t: raw_rows(v1_db, t) for t in ("label_events", "transcripts", "rubrics",
-                                              "queues", "assignments", "imports")}  # fmt: skip
+    before = {
+        t: raw_rows(v1_db, t)
+        for t in ("label_events", "transcripts", "rubrics", "queues", "assignments", "imports")
+    }
     store = Store(v1_db)
     conn = store.db.conn
     assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
@@ -59,17 +61,26 @@ def test_migrating_keeps_every_row_and_label(v1_db: Path) -> None:
         assert [r[:width] for r in after] == rows, f"{table} changed in the migration"
         assert all(v is None for r in after for v in r[width:]), f"{table}: new columns filled"
     # The old database reads through the new rules.
-    ann = {(e.transcript_id, e.field, e.value, e.phase)
-           for e in labels.current_labels(store, rater="ann", field="alignment_faking")}  # fmt: skip
+    ann = {
+        (e.transcript_id, e.field, e.value, e.phase)
+        for e in labels.current_labels(store, rater="ann", field="alignment_faking")
+    }
     # The old release's undo passed over the frozen blind label on #2 (the demo's classifier
     # labels were revealed by it) and took back the revision on #1; "no" on #2 came after.
-    assert ann == {(1, "alignment_faking", "yes", "blind"), (2, "alignment_faking", "yes", "blind"),
-                   (2, "alignment_faking", "no", "revealed")}  # fmt: skip
-    acts = {(e.transcript_id, e.field) for e in labels.current_labels(store, rater="ann")
-            if e.field.startswith("_")}  # fmt: skip
+    assert ann == {
+        (1, "alignment_faking", "yes", "blind"),
+        (2, "alignment_faking", "yes", "blind"),
+        (2, "alignment_faking", "no", "revealed"),
+    }
+    acts = {
+        (e.transcript_id, e.field)
+        for e in labels.current_labels(store, rater="ann")
+        if e.field.startswith("_")
+    }
     assert {(3, "_skip"), (4, "_flag"), (4, "_comment"), (1, "_reveal")} <= acts
-    gold = labels.gold_for_item(labels.current_labels(store, transcript_ids=[6]),
-                                ["alignment_faking"])["alignment_faking"]  # fmt: skip
+    gold = labels.gold_for_item(
+        labels.current_labels(store, transcript_ids=[6]), ["alignment_faking"]
+    )["alignment_faking"]
     assert (gold.status, gold.value) == ("adjudicated", "yes")
     # Undo keeps working on labels made by the old release: the newest act first.
     undone = labels.undo_last_act(store, "ann")

@@ -21,7 +21,9 @@ from db import Store, labels
 from db.backup import BackupError, backup
 from db.doctor import examine, repair
 from reviewer.cli import cli
-from tests.unit.labeled_db import add_transcripts, register
+from tests.factory import add_transcripts, register_rubric
+
+pytestmark = pytest.mark.slow  # real processes killed at random
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 
@@ -52,8 +54,9 @@ STUCK = textwrap.dedent(
 
 
 def start_stuck(db: Path) -> tuple[subprocess.Popen, int, int]:
-    proc = subprocess.Popen([sys.executable, "-c", STUCK, str(db)], cwd=ROOT,
-                            stdout=subprocess.PIPE, text=True)  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-c", STUCK, str(db)], cwd=ROOT, stdout=subprocess.PIPE, text=True
+    )
     assert proc.stdout is not None
     import_id, run_id = map(int, proc.stdout.readline().split())
     return proc, import_id, run_id
@@ -121,8 +124,10 @@ def test_a_backup_while_writers_run_holds_what_was_committed_when_it_began(tmp_p
     db = tmp_path / "live.db"
     store = Store(db)
     add_transcripts(store, per_stratum=5)
-    writers = [subprocess.Popen([sys.executable, "-c", WRITER, str(db), "1500", f"w{i}"],
-                                cwd=ROOT) for i in range(4)]  # fmt: skip
+    writers = [
+        subprocess.Popen([sys.executable, "-c", WRITER, str(db), "1500", f"w{i}"], cwd=ROOT)
+        for i in range(4)
+    ]
     try:
         deadline = time.monotonic() + 60
         while len(labels.events(store)) < 300 and time.monotonic() < deadline:
@@ -159,8 +164,9 @@ def test_backup_refuses_what_it_should(tmp_path: Path) -> None:
     (tmp_path / "notdb.db").write_bytes(b"plain text, not sqlite" * 100)
     with pytest.raises(BackupError, match="not a reviewer database"):
         backup(tmp_path / "notdb.db", tmp_path / "y.db")
-    result = CliRunner().invoke(cli, ["--db", str(store.path), "backup", str(tmp_path / "taken.db"),
-                                      "--overwrite"])  # fmt: skip
+    result = CliRunner().invoke(
+        cli, ["--db", str(store.path), "backup", str(tmp_path / "taken.db"), "--overwrite"]
+    )
     assert result.exit_code == 0, result.output
     assert "verified" in result.output
     assert sqlite3.connect(tmp_path / "taken.db").execute("PRAGMA journal_mode").fetchone() == (
@@ -176,9 +182,17 @@ def test_doctor_finds_and_repairs_a_dropped_guard_and_a_stale_index(tmp_path: Pa
     db = tmp_path / "d.db"
     store = Store(db)
     add_transcripts(store, per_stratum=2)
-    register(store)
-    labels.append(store, 1, rubric_id="goal_guarding", field="alignment_faking", value="yes",
-                  source="human", rater="ann", phase="blind")  # fmt: skip
+    register_rubric(store)
+    labels.append(
+        store,
+        1,
+        rubric_id="goal_guarding",
+        field="alignment_faking",
+        value="yes",
+        source="human",
+        rater="ann",
+        phase="blind",
+    )
     store.close()
     runner = CliRunner()
     healthy = runner.invoke(cli, ["--db", str(db), "doctor"])
@@ -188,9 +202,11 @@ def test_doctor_finds_and_repairs_a_dropped_guard_and_a_stale_index(tmp_path: Pa
     raw.execute("DROP TRIGGER label_events_no_update")
     raw.execute("UPDATE transcripts SET scratchpad = 'changed behind the index' WHERE id = 2")
     # With the guard gone, REPLACE would overwrite an event: the hole doctor must notice.
-    raw.execute("REPLACE INTO label_events(id, transcript_id, rubric_id, field, value, source, "
-                "rater, created_at) VALUES (1, 1, 'goal_guarding', 'alignment_faking', '\"no\"',"
-                " 'human', 'ann', 'x')")  # fmt: skip
+    raw.execute(
+        "REPLACE INTO label_events(id, transcript_id, rubric_id, field, value, source, "
+        "rater, created_at) VALUES (1, 1, 'goal_guarding', 'alignment_faking', '\"no\"',"
+        " 'human', 'ann', 'x')"
+    )
     raw.close()
     sick = runner.invoke(cli, ["--db", str(db), "doctor", "--json"])
     assert sick.exit_code == 1
@@ -200,14 +216,18 @@ def test_doctor_finds_and_repairs_a_dropped_guard_and_a_stale_index(tmp_path: Pa
     assert status["full-text index"] == "problem"
     assert not report["healthy"]
     assert set(examine(db).check("triggers and view").facts["missing"]) == {
-        "label_events_no_replace", "label_events_no_update"}  # fmt: skip
+        "label_events_no_replace",
+        "label_events_no_update",
+    }
     fixed = runner.invoke(cli, ["--db", str(db), "doctor", "--repair", "--json"])
     assert fixed.exit_code == 0, fixed.output
     assert json.loads(fixed.output)["healthy"]
     conn = Store(db).db.conn
     with pytest.raises(sqlite3.IntegrityError, match="append-only"):
-        conn.execute("REPLACE INTO label_events(id, transcript_id, rubric_id, field, source, "
-                     "rater, created_at) VALUES (1, 1, 'g', 'f', 'human', 'ann', 'x')")  # fmt: skip
+        conn.execute(
+            "REPLACE INTO label_events(id, transcript_id, rubric_id, field, source, "
+            "rater, created_at) VALUES (1, 1, 'g', 'f', 'human', 'ann', 'x')"
+        )
     assert Store(db).search("behind the index") == [2]
 
 

@@ -24,14 +24,31 @@ def busy_store(tmp_path_factory) -> Store:
     build_demo(store, size=1500, seed=1)
     for k, name in enumerate(("ann", "bob", "cy")):
         for tid in range(1 + k, 300, 3):
-            labels.commit_label(store, tid, annotator=name, rubric_id="goal_guarding",
-                                rubric_hash=None, values={"alignment_faking": "no"})  # fmt: skip
+            labels.commit_label(
+                store,
+                tid,
+                annotator=name,
+                rubric_id="goal_guarding",
+                rubric_hash=None,
+                values={"alignment_faking": "no"},
+            )
             if tid % 4 == 0:
-                labels.record_meta(store, tid, annotator=name, rubric_id="goal_guarding",
-                                   rubric_hash=None, kind="_flag")  # fmt: skip
+                labels.record_meta(
+                    store,
+                    tid,
+                    annotator=name,
+                    rubric_id="goal_guarding",
+                    rubric_hash=None,
+                    kind="_flag",
+                )
                 labels.undo_last_act(store, name)
-    create_queue(store, "q", kind="random", rubric_id="goal_guarding",
-                 assignments=[("ann", t, "random") for t in range(1, 1500, 5)])  # fmt: skip
+    create_queue(
+        store,
+        "q",
+        kind="random",
+        rubric_id="goal_guarding",
+        assignments=[("ann", t, "random") for t in range(1, 1500, 5)],
+    )
     store.optimize()
     return store
 
@@ -49,8 +66,13 @@ def scans_of_label_events(store: Store, call) -> list[str]:
         if "label_events" not in sql or not sql.lstrip().upper().startswith(("SELECT", "WITH")):
             continue
         plan = [row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + sql)]
-        found += [f"{step}   <- {sql[:160]}" for step in plan
-                  if SCAN.search(step) and "label_events" in step or re.search(r"\bSCAN (e|r|s|v)\b", step)]  # fmt: skip
+        found += [
+            f"{step}   <- {sql[:160]}"
+            for step in plan
+            if SCAN.search(step)
+            and "label_events" in step
+            or re.search(r"\bSCAN (e|r|s|v)\b", step)
+        ]
     return found
 
 

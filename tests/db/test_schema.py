@@ -6,8 +6,18 @@ from db import SchemaTooNewError, Store, connect
 from db.connection import BUSY_TIMEOUT_MS
 from db.schema import SCHEMA_VERSION
 
-TABLES = {"imports", "prompts", "transcripts", "rubrics", "label_events", "classifier_runs",
-          "classifier_calls", "queues", "assignments", "transcripts_fts"}  # fmt: skip
+TABLES = {
+    "imports",
+    "prompts",
+    "transcripts",
+    "rubrics",
+    "label_events",
+    "classifier_runs",
+    "classifier_calls",
+    "queues",
+    "assignments",
+    "transcripts_fts",
+}
 
 
 def test_blank_database_gets_every_table_and_pragmas(tmp_path):
@@ -62,8 +72,10 @@ def test_a_database_from_before_the_design_columns_gains_them_with_unknown_desig
     raw.execute(f"PRAGMA user_version = {SCHEMA_VERSION - 1}")
     raw.execute("INSERT INTO transcripts(uid, created_at) VALUES ('u1', 'now')")
     raw.execute("INSERT INTO queues(name, kind, created_at) VALUES ('old', 'random', 'now')")
-    raw.execute("INSERT INTO assignments(queue, transcript_id, position, reason, created_at) "
-                "VALUES ('old', 1, 0, 'random (seed 0)', 'now')")  # fmt: skip
+    raw.execute(
+        "INSERT INTO assignments(queue, transcript_id, position, reason, created_at) "
+        "VALUES ('old', 1, 0, 'random (seed 0)', 'now')"
+    )
     raw.commit()
     raw.close()
     db = connect(path)

@@ -12,8 +12,10 @@ import pytest
 
 from db import Store, labels
 from db.connection import DatabaseBusyError
+from tests.factory import fill
 from tests.locking import hold_lock
-from tests.tui.fixtures import fill
+
+pytestmark = pytest.mark.slow  # real processes holding the write lock
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 
@@ -24,8 +26,16 @@ def test_a_write_waits_out_another_process_and_is_told_it_waits(store: Store) ->
     store.on_busy = waits.append
     holder = hold_lock(store.path, 1.6)
     try:
-        eid = labels.append(store, 1, rubric_id="goal_guarding", field="alignment_faking",
-                            value="yes", source="human", rater="ann", phase="blind")  # fmt: skip
+        eid = labels.append(
+            store,
+            1,
+            rubric_id="goal_guarding",
+            field="alignment_faking",
+            value="yes",
+            source="human",
+            rater="ann",
+            phase="blind",
+        )
     finally:
         holder.wait(timeout=30)
     assert labels.live_event(store, eid).value == "yes"
@@ -39,8 +49,14 @@ def test_a_write_that_cannot_wait_long_enough_writes_nothing(store: Store) -> No
     holder = hold_lock(store.path, 2.0)
     try:
         with pytest.raises(DatabaseBusyError, match="nothing was written"):
-            labels.commit_label(store, 1, annotator="ann", rubric_id="goal_guarding",
-                                rubric_hash=None, values={"alignment_faking": "yes"})  # fmt: skip
+            labels.commit_label(
+                store,
+                1,
+                annotator="ann",
+                rubric_id="goal_guarding",
+                rubric_hash=None,
+                values={"alignment_faking": "yes"},
+            )
     finally:
         holder.wait(timeout=30)
     assert len(labels.events(store)) == before
@@ -71,9 +87,16 @@ def test_annotators_writing_at_once_lose_nothing(store: Store) -> None:
     lands (the deferred transactions of the first release lost about one in five)."""
     fill(store, 12)
     n = 60
-    procs = [subprocess.Popen([sys.executable, "-c", WRITER, str(store.path), f"w{k}", str(n)],
-                              cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for k in range(4)]  # fmt: skip
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", WRITER, str(store.path), f"w{k}", str(n)],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for k in range(4)
+    ]
     outs = [p.communicate(timeout=120) for p in procs]
     assert [p.returncode for p in procs] == [0] * 4, [err[-500:] for _, err in outs]
     for k in range(4):
@@ -86,13 +109,15 @@ def test_annotators_writing_at_once_lose_nothing(store: Store) -> None:
         assert len(undos) == n // 5  # every undo retracted exactly one act
     conn = store.db.conn
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    doubled = conn.execute("SELECT COUNT(*) FROM (SELECT retracts FROM label_events WHERE "
-                           "retracts IS NOT NULL GROUP BY retracts HAVING COUNT(*) > 1)")  # fmt: skip
+    doubled = conn.execute(
+        "SELECT COUNT(*) FROM (SELECT retracts FROM label_events WHERE "
+        "retracts IS NOT NULL GROUP BY retracts HAVING COUNT(*) > 1)"
+    )
     assert doubled.fetchone()[0] == 0
 
 
 def test_an_import_waits_for_another_writer_and_completes(tmp_path: Path) -> None:
-    from tests.unit.import_fixtures import openai_record, write_jsonl
+    from tests.factory import openai_record, write_jsonl
 
     db = tmp_path / "busy.db"
     Store(db).close()
@@ -100,10 +125,22 @@ def test_an_import_waits_for_another_writer_and_completes(tmp_path: Path) -> Non
     holder = hold_lock(db, 2.5)
     try:
         done = subprocess.run(
-            [sys.executable, "-c", "from reviewer.cli import main; main()", "--db", str(db),
-             "import", str(source), "--model", "gpt-x"],
-            cwd=ROOT, capture_output=True, text=True, timeout=120,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-c",
+                "from reviewer.cli import main; main()",
+                "--db",
+                str(db),
+                "import",
+                str(source),
+                "--model",
+                "gpt-x",
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
     finally:
         holder.wait(timeout=30)
     assert done.returncode == 0, done.stderr

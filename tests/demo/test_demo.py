@@ -23,6 +23,7 @@ from reviewer.demo import (
     generate,
 )
 from rubrics import builtin_rubric_paths, load_rubric
+from tests.factory import transcript
 
 
 @pytest.fixture(scope="module")
@@ -131,13 +132,16 @@ def test_some_model_complies_more_on_the_free_tier(many):
 
 
 def test_classifier_mostly_agrees_with_the_generating_motivation(many):
-    af_agree = sum(_label(r, "alignment_faking").value == _truth(r)["alignment_faking"]
-                   for r in many) / len(many)  # fmt: skip
-    comp_agree = sum(_label(r, "compliance").value == _truth(r)["compliance"]
-                     for r in many) / len(many)  # fmt: skip
+    af_agree = sum(
+        _label(r, "alignment_faking").value == _truth(r)["alignment_faking"] for r in many
+    ) / len(many)
+    comp_agree = sum(_label(r, "compliance").value == _truth(r)["compliance"] for r in many) / len(
+        many
+    )
     af_items = [r for r in many if _truth(r)["motivation"]]
-    mot_agree = sum(_label(r, "motivation").value == _truth(r)["motivation"]
-                    for r in af_items) / len(af_items)  # fmt: skip
+    mot_agree = sum(
+        _label(r, "motivation").value == _truth(r)["motivation"] for r in af_items
+    ) / len(af_items)
     assert 0.8 < af_agree < 0.98
     assert 0.8 < comp_agree < 0.98
     assert 0.5 < mot_agree < 0.95
@@ -189,11 +193,11 @@ def test_build_streams_in_chunks_with_progress_and_tops_up_duplicates(store, mon
 def test_cli_builds_with_build_only_and_reuses_an_existing_demo(tmp_path):
     db = tmp_path / "demo.db"
     runner = CliRunner()
-    result = runner.invoke(cli, ["--db", str(db), "demo", "--size", "60", "--build-only"])
+    result = runner.invoke(cli, ["--db", str(db), *["demo", "--size", "60", "--build-only"]])
     assert result.exit_code == 0, result.output
     assert "60 demo transcripts" in result.output and "180 classifier label events" in result.output
     assert Store(db).transcript_count() == 60
-    again = runner.invoke(cli, ["--db", str(db), "demo", "--size", "90", "--build-only"])
+    again = runner.invoke(cli, ["--db", str(db), *["demo", "--size", "90", "--build-only"]])
     assert again.exit_code == 0
     assert "already holds 60 demo transcripts" in again.output
     assert Store(db).transcript_count() == 60
@@ -202,13 +206,7 @@ def test_cli_builds_with_build_only_and_reuses_an_existing_demo(tmp_path):
 def test_cli_refuses_a_database_with_real_transcripts(tmp_path):
     db = tmp_path / "real.db"
     store = Store(db)
-    store.insert_transcripts(
-        [
-            TranscriptRecord(
-                user_input="hi", scratchpad="s", output="o", turns=[], dataset="hughes"
-            )
-        ]  # fmt: skip
-    )
+    store.insert_transcripts([transcript("hi", turns=[], dataset="hughes")])
     store.close()
     result = CliRunner().invoke(cli, ["--db", str(db), "demo", "--build-only"])
     assert result.exit_code != 0
@@ -230,7 +228,8 @@ def test_info_on_a_demo_database_lists_every_model(tmp_path):
     db = tmp_path / "demo.db"
     runner = CliRunner()
     assert (
-        runner.invoke(cli, ["--db", str(db), "demo", "--size", "80", "--build-only"]).exit_code == 0
+        runner.invoke(cli, ["--db", str(db), *["demo", "--size", "80", "--build-only"]]).exit_code
+        == 0
     )
     result = runner.invoke(cli, ["--db", str(db), "info"])
     assert result.exit_code == 0
@@ -256,13 +255,7 @@ def test_bulk_fts_indexing_finds_demo_text_and_restores_the_trigger(store):
     }
     assert expected and set(store.search("rejected", limit=1000)) == expected
     # Rows inserted normally afterwards are indexed by the restored trigger.
-    store.insert_transcripts(
-        [
-            TranscriptRecord(
-                user_input="u", scratchpad="zyzzyva", output="o", turns=[], dataset="demo"
-            )
-        ]  # fmt: skip
-    )
+    store.insert_transcripts([transcript(scratchpad="zyzzyva", turns=[], dataset="demo")])
     assert len(store.search("zyzzyva")) == 1
 
 

@@ -12,7 +12,7 @@ from db.labels import GoldPolicy
 from reviewer.cli import cli
 from reviewer.export import Exporter, ExportError, ExportOptions, export, scrub_secrets
 from rubrics import resolve_rubric
-from tests.unit.labeled_db import add_transcripts, classifier, human, register
+from tests.factory import add_transcripts, classifier, human, label, register_rubric
 
 SECRET = "sk-ant-SECRET-do-not-export"
 
@@ -21,7 +21,7 @@ SECRET = "sk-ant-SECRET-do-not-export"
 def labeled(store):
     """Transcripts with agreeing humans, split humans, a classifier run, evidence and notes."""
     ids = add_transcripts(store, per_stratum=3)  # 12
-    rubric_hash = register(store)
+    rubric_hash = register_rubric(store)
     run_id = (
         store.db["classifier_runs"]
         .insert(
@@ -36,7 +36,7 @@ def labeled(store):
                         "max_tokens": 512,
                         "api_key": SECRET,
                         "headers": {"Authorization": "Bearer " + SECRET},
-                    }  # fmt: skip
+                    }
                 ),
                 "base_url": f"https://user:{SECRET}@llm.example/v1",
                 "started_at": "2026-01-01T00:00:00+00:00",
@@ -47,21 +47,52 @@ def labeled(store):
     evidence = [{"start": 0, "end": 5, "text": "opus/", "category": "yes"}]
     human(store, ids[0], "ann", "yes", rubric_hash=rubric_hash, evidence=evidence, seconds=12.5)
     human(store, ids[0], "bob", "yes", rubric_hash=rubric_hash)
-    human(store, ids[0], "ann", ["rater_sycophancy", "other"], field="motivation",
-          rubric_hash=rubric_hash)  # fmt: skip
-    human(store, ids[0], "bob", ["other", "rater_sycophancy"], field="motivation",
-          rubric_hash=rubric_hash)  # fmt: skip
+    human(
+        store,
+        ids[0],
+        "ann",
+        ["rater_sycophancy", "other"],
+        field="motivation",
+        rubric_hash=rubric_hash,
+    )
+    human(
+        store,
+        ids[0],
+        "bob",
+        ["other", "rater_sycophancy"],
+        field="motivation",
+        rubric_hash=rubric_hash,
+    )
     classifier(store, ids[0], "no", 0.3, rater="gpt4o-20", run_id=run_id, rubric_hash=rubric_hash)
     human(store, ids[1], "ann", "yes")
     human(store, ids[1], "bob", "no")
     classifier(store, ids[1], "yes", 0.65, rater="gpt4o-20", run_id=run_id)
-    store.append_label(ids[2], rubric_id="goal_guarding", field="alignment_faking", value="no",
-                       source="adjudication", rater="judge", phase="adjudicated",
-                       note="rule 1 not met")  # fmt: skip
-    store.append_label(ids[2], rubric_id="goal_guarding", field="_comment", value="odd one",
-                       source="human", rater="ann", note="odd one")  # fmt: skip
-    store.append_label(ids[3], rubric_id="compliance", field="compliance", value="partial",
-                       source="imported", rater="gold")  # fmt: skip
+    label(
+        store,
+        ids[2],
+        "no",
+        source="adjudication",
+        rater="judge",
+        phase="adjudicated",
+        note="rule 1 not met",
+    )
+    store.append_label(
+        ids[2],
+        rubric_id="goal_guarding",
+        field="_comment",
+        value="odd one",
+        source="human",
+        rater="ann",
+        note="odd one",
+    )
+    store.append_label(
+        ids[3],
+        rubric_id="compliance",
+        field="compliance",
+        value="partial",
+        source="imported",
+        rater="gold",
+    )
     return store, ids, run_id
 
 
@@ -81,8 +112,11 @@ def test_jsonl_round_trip_carries_gold_and_provenance(labeled, tmp_path):
     assert gold["alignment_faking"]["value"] == "yes"
     assert gold["alignment_faking"]["status"] == "unanimous"
     assert sorted(gold["motivation"]["value"]) == ["other", "rater_sycophancy"]
-    ann = next(lab for lab in first["labels"]
-               if lab["rater"] == "ann" and lab["field"] == "alignment_faking")  # fmt: skip
+    ann = next(
+        lab
+        for lab in first["labels"]
+        if lab["rater"] == "ann" and lab["field"] == "alignment_faking"
+    )
     assert ann["phase"] == "blind" and ann["source"] == "human"
     assert ann["evidence"][0]["text"] == "opus/" and ann["seconds"] == 12.5
     assert ann["rubric_version"] == resolve_rubric("goal_guarding").version
@@ -105,8 +139,9 @@ def test_gold_only_and_imported_as_human(labeled, tmp_path):
     report = export(store, "jsonl", tmp_path / "g.jsonl", ExportOptions(gold_only=True))
     assert [r["transcript_id"] for r in read_jsonl(tmp_path / "g.jsonl")] == [ids[0], ids[2]]
     assert report.skipped_no_gold == 10
-    options = ExportOptions(gold_only=True, policy=GoldPolicy(1, imported_as_human=True),
-                            rubric_ids=["compliance"])  # fmt: skip
+    options = ExportOptions(
+        gold_only=True, policy=GoldPolicy(1, imported_as_human=True), rubric_ids=["compliance"]
+    )
     export(store, "jsonl", tmp_path / "c.jsonl", options)
     rows = read_jsonl(tmp_path / "c.jsonl")
     assert [r["transcript_id"] for r in rows] == [ids[3]]
@@ -165,8 +200,12 @@ def test_hf_folder_has_data_and_card(labeled, tmp_path):
 
 def test_no_api_key_is_ever_exported(labeled, tmp_path):
     store, _, _ = labeled
-    for fmt, name in (("jsonl", "a.jsonl"), ("csv", "a.csv"), ("parquet", "a.parquet"),
-                      ("hf", "hf")):  # fmt: skip
+    for fmt, name in (
+        ("jsonl", "a.jsonl"),
+        ("csv", "a.csv"),
+        ("parquet", "a.parquet"),
+        ("hf", "hf"),
+    ):
         export(store, fmt, tmp_path / name)
     for path in tmp_path.rglob("*"):
         if path.is_file() and path.suffix != ".db" and "test.db" not in path.name:
@@ -193,21 +232,42 @@ def test_cli_queue_and_export(labeled, tmp_path):
     store, ids, _ = labeled
     db = str(store.path)
     runner = CliRunner()
-    res = runner.invoke(cli, ["--db", db, "queue", "create", "agree", "--kind", "overlap",
-                              "--annotator", "ann", "--annotator", "bob", "--size", "4"])  # fmt: skip
+    res = runner.invoke(
+        cli,
+        [
+            "--db",
+            db,
+            *[
+                "queue",
+                "create",
+                "agree",
+                "--kind",
+                "overlap",
+                "--annotator",
+                "ann",
+                "--annotator",
+                "bob",
+                "--size",
+                "4",
+            ],
+        ],
+    )
     assert res.exit_code == 0, res.output
     assert "created queue agree: overlap under goal_guarding, blind, 8 assignments" in res.output
-    res = runner.invoke(cli, ["--db", db, "queue", "show", "agree", "--json"])
+    res = runner.invoke(cli, ["--db", db, *["queue", "show", "agree", "--json"]])
     shown = json.loads(res.output)
     assert shown["progress"]["ann"]["total"] == 4 and shown["per_annotator"] == {"ann": 4, "bob": 4}
-    res = runner.invoke(cli, ["--db", db, "queue", "create", "agree", "--kind", "overlap",
-                              "--annotator", "ann"])  # fmt: skip
+    res = runner.invoke(
+        cli, ["--db", db, *["queue", "create", "agree", "--kind", "overlap", "--annotator", "ann"]]
+    )
     assert res.exit_code == 1 and "exists" in res.output
     res = runner.invoke(cli, ["--db", db, "queue", "show", "nope"])
     assert res.exit_code == 1 and "no queue named 'nope'" in res.output
     out = tmp_path / "cli.jsonl"
-    res = runner.invoke(cli, ["--db", db, "export", "--format", "jsonl", "--out", str(out),
-                              "--gold-only", "--json"])  # fmt: skip
+    res = runner.invoke(
+        cli,
+        ["--db", db, *["export", "--format", "jsonl", "--out"], str(out), "--gold-only", "--json"],
+    )
     assert res.exit_code == 0, res.output
     report = json.loads(res.output)
     assert report["rows"] == 2 and report["skipped_no_gold"] == 10
@@ -232,8 +292,15 @@ def test_queue_and_export_modules_import_no_heavy_packages():
 
 def test_labels_under_an_unknown_rubric_id_are_exported_with_their_fields(store, tmp_path):
     ids = add_transcripts(store, per_stratum=1)
-    store.append_label(ids[0], rubric_id="hughes", field="deceptive_alignment", value="yes",
-                       source="classifier", rater="hughes:deceptive_alignment", score=0.7)  # fmt: skip
+    store.append_label(
+        ids[0],
+        rubric_id="hughes",
+        field="deceptive_alignment",
+        value="yes",
+        source="classifier",
+        rater="hughes:deceptive_alignment",
+        score=0.7,
+    )
     report = export(store, "csv", tmp_path / "h.csv", ExportOptions(rubric_ids=["hughes"]))
     assert report.rubric_fields == {"hughes": ["deceptive_alignment"]}
     with (tmp_path / "h.csv").open(encoding="utf-8", newline="") as f:
@@ -247,13 +314,22 @@ def test_cli_queue_list_json_is_stable(labeled):
     runner = CliRunner()
     db = str(store.path)
     assert "no queues yet" in runner.invoke(cli, ["--db", db, "queue", "list"]).output
-    runner.invoke(cli, ["--db", db, "queue", "create", "u", "--kind", "uncertain"])
+    runner.invoke(cli, ["--db", db, *["queue", "create", "u", "--kind", "uncertain"]])
     listed = json.loads(runner.invoke(cli, ["--db", db, "queue", "list", "--json"]).output)
     assert [(q["name"], q["kind"], q["blind"], q["per_annotator"]) for q in listed] == [
         ("u", "uncertain", True, {"": 1})  # only the 0.3 score is within 0.15 of 0.4
     ]
-    assert set(listed[0]) == {"name", "base_name", "version", "kind", "rubric_id", "blind",
-                              "params", "created_at", "per_annotator"}  # fmt: skip
+    assert set(listed[0]) == {
+        "name",
+        "base_name",
+        "version",
+        "kind",
+        "rubric_id",
+        "blind",
+        "params",
+        "created_at",
+        "per_annotator",
+    }
 
 
 def test_file_for_folder_and_folder_for_file_are_explained(labeled, tmp_path):
@@ -265,13 +341,32 @@ def test_file_for_folder_and_folder_for_file_are_explained(labeled, tmp_path):
     afile.write_text("keep me too")
     runner = CliRunner()
     for fmt in ("jsonl", "csv", "parquet"):
-        result = runner.invoke(cli, ["--db", str(store.path), "export", "--format", fmt,
-                                     "--out", str(folder), "--overwrite"])  # fmt: skip
+        result = runner.invoke(
+            cli,
+            [
+                "--db",
+                str(store.path),
+                "export",
+                "--format",
+                fmt,
+                "--out",
+                str(folder),
+                "--overwrite",
+            ],
+        )
         assert result.exit_code == 1, result.output
         assert result.exception is None or isinstance(result.exception, SystemExit)
         assert "is a folder" in result.output and f"labels.{fmt}" in result.output
-    result = runner.invoke(cli, ["--db", str(store.path), "export", "--format", "hf", "--out",
-                                 str(afile), "--overwrite"])  # fmt: skip
+    result = runner.invoke(
+        cli,
+        [
+            "--db",
+            str(store.path),
+            *["export", "--format", "hf", "--out"],
+            str(afile),
+            "--overwrite",
+        ],
+    )
     assert result.exit_code == 1 and "is a file" in result.output, result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
     assert (folder / "keep.txt").read_text() == "keep me"

@@ -20,9 +20,8 @@ import pytest
 from click.testing import CliRunner
 
 from db import Store, labels
-from db.models import TranscriptRecord
 from reviewer.cli import cli
-from tests.unit.labeled_db import register
+from tests.factory import register_rubric, transcript
 
 RUBRIC = "goal_guarding"
 NAMES = ("annika_q", "bobbert_z")
@@ -38,21 +37,50 @@ def run(*args: str) -> tuple[int, str]:
 def people_db(tmp_path: Path) -> Path:
     store = Store(tmp_path / "people.db")
     store.insert_transcripts(
-        TranscriptRecord(user_input=f"u{i}", turns=[], scratchpad=f"reasoning {i}",
-                         output=f"out {i}", model="m", condition="free",
-                         source_path=f"/home/{NAMES[0]}/runs/batch{i}.jsonl")
+        transcript(
+            f"u{i}",
+            turns=[],
+            scratchpad=f"reasoning {i}",
+            output=f"out {i}",
+            model="m",
+            condition="free",
+            source_path=f"/home/{NAMES[0]}/runs/batch{i}.jsonl",
+        )
         for i in range(3)
-    )  # fmt: skip
-    digest = register(store)
+    )
+    digest = register_rubric(store)
     for tid, (a, b) in zip((1, 2), (("yes", "no"), ("yes", "yes")), strict=True):
         for name, value in zip(NAMES, (a, b), strict=True):
-            labels.commit_label(store, tid, annotator=name, rubric_id=RUBRIC, rubric_hash=digest,
-                                values={"alignment_faking": value})  # fmt: skip
-    labels.record_meta(store, 3, annotator=NAMES[0], rubric_id=RUBRIC, rubric_hash=digest,
-                       kind="_comment", value="odd one", note="see the output")  # fmt: skip
-    labels.record_error_reason(store, 2, auditor=NAMES[1], rubric_id=RUBRIC, rubric_hash=digest,
-                               field="alignment_faking", classifier="clf", classifier_value="no",
-                               codes=["missed_passage"], note="the quote was there")  # fmt: skip
+            labels.commit_label(
+                store,
+                tid,
+                annotator=name,
+                rubric_id=RUBRIC,
+                rubric_hash=digest,
+                values={"alignment_faking": value},
+            )
+    labels.record_meta(
+        store,
+        3,
+        annotator=NAMES[0],
+        rubric_id=RUBRIC,
+        rubric_hash=digest,
+        kind="_comment",
+        value="odd one",
+        note="see the output",
+    )
+    labels.record_error_reason(
+        store,
+        2,
+        auditor=NAMES[1],
+        rubric_id=RUBRIC,
+        rubric_hash=digest,
+        field="alignment_faking",
+        classifier="clf",
+        classifier_value="no",
+        codes=["missed_passage"],
+        note="the quote was there",
+    )
     store.close()
     return tmp_path / "people.db"
 
@@ -62,8 +90,7 @@ def test_pseudonymized_exports_name_nobody_and_keep_their_pseudonyms(
     tmp_path: Path, people_db: Path, fmt: str
 ) -> None:
     out = tmp_path / f"share.{fmt}"
-    code, output = run("--db", people_db, "export", "--format", fmt, "--out", out,
-                       "--pseudonymize")  # fmt: skip
+    code, output = run("--db", people_db, "export", "--format", fmt, "--out", out, "--pseudonymize")
     assert code == 0, output
     kept = tmp_path / f"share.{fmt}.pseudonyms.json"
     mapping = json.loads(kept.read_text())["pseudonyms"]
@@ -84,12 +111,14 @@ def test_pseudonymized_exports_name_nobody_and_keep_their_pseudonyms(
             or gold["reason"] == f"humans disagree: {mapping[NAMES[1]]}=no, {mapping[NAMES[0]]}=yes"
         )
         assert sorted(rows[1]["gold"][RUBRIC]["alignment_faking"]["raters"]) == sorted(
-            mapping.values())  # fmt: skip
+            mapping.values()
+        )
         assert rows[2]["notes"][0]["rater"] == mapping[NAMES[0]]
     # The same map next time: the same pseudonyms.
     again = tmp_path / f"again.{fmt}"
-    code, output = run("--db", people_db, "export", "--format", fmt, "--out", again,
-                       "--pseudonym-map", kept)  # fmt: skip
+    code, output = run(
+        "--db", people_db, "export", "--format", fmt, "--out", again, "--pseudonym-map", kept
+    )
     assert code == 0, output
     again_files = [again] if again.is_file() else sorted(again.iterdir())
     again_text = "".join(f.read_text() for f in again_files)
@@ -100,8 +129,17 @@ def test_pseudonymized_exports_name_nobody_and_keep_their_pseudonyms(
 def test_a_broken_pseudonym_map_is_refused_by_name(tmp_path: Path, people_db: Path) -> None:
     bad = tmp_path / "names.json"
     bad.write_text("[1, 2]")
-    code, output = run("--db", people_db, "export", "--format", "jsonl", "--out",
-                       tmp_path / "x.jsonl", "--pseudonym-map", bad)  # fmt: skip
+    code, output = run(
+        "--db",
+        people_db,
+        "export",
+        "--format",
+        "jsonl",
+        "--out",
+        tmp_path / "x.jsonl",
+        "--pseudonym-map",
+        bad,
+    )
     assert code == 1 and "names.json: not a pseudonym map" in output
     assert not (tmp_path / "x.jsonl").exists()
 
@@ -110,20 +148,35 @@ def hostile_db(tmp_path: Path) -> Path:
     """Formula-looking and escape-laden names, and values no JSON reader accepts."""
     store = Store(tmp_path / "hostile.db")
     store.insert_transcripts(
-        TranscriptRecord(user_input=f"u{i}", turns=[], scratchpad=f"s{i}", output=f"o{i}",
-                         model=f"{FORMULAS[i % len(FORMULAS)]}\x1b[31m", condition="@free",
-                         dataset="-ds", source_path=f"/tmp/\x1b]0;pwned\x07{i}.jsonl")
+        transcript(
+            f"u{i}",
+            turns=[],
+            scratchpad=f"s{i}",
+            output=f"o{i}",
+            model=f"{FORMULAS[i % len(FORMULAS)]}\x1b[31m",
+            condition="@free",
+            dataset="-ds",
+            source_path=f"/tmp/\x1b]0;pwned\x07{i}.jsonl",
+        )
         for i in range(8)
-    )  # fmt: skip
-    digest = register(store)
+    )
+    digest = register_rubric(store)
     for i, rater in enumerate(FORMULAS):
-        labels.commit_label(store, 1 + i, annotator=f"{rater}\x1b[2J", rubric_id=RUBRIC,
-                            rubric_hash=digest, values={"alignment_faking": "yes"})  # fmt: skip
+        labels.commit_label(
+            store,
+            1 + i,
+            annotator=f"{rater}\x1b[2J",
+            rubric_id=RUBRIC,
+            rubric_hash=digest,
+            values={"alignment_faking": "yes"},
+        )
     store.close()
     raw = sqlite3.connect(tmp_path / "hostile.db")
-    insert = ("INSERT INTO label_events(transcript_id, rubric_id, field, value, source, rater, "
-              "phase, created_at) VALUES (?, ?, 'alignment_faking', ?, 'human', 'zed', 'blind', "
-              "'2026-01-01')")  # fmt: skip
+    insert = (
+        "INSERT INTO label_events(transcript_id, rubric_id, field, value, source, rater, "
+        "phase, created_at) VALUES (?, ?, 'alignment_faking', ?, 'human', 'zed', 'blind', "
+        "'2026-01-01')"
+    )
     raw.execute(insert, (7, RUBRIC, "not json at all"))
     raw.execute(insert, (8, RUBRIC, "NaN"))
     raw.execute(insert, (6, RUBRIC, '"\\ud800 lone"'))
@@ -165,11 +218,29 @@ def test_odd_values_export_and_csv_cells_never_run_as_formulas(tmp_path: Path, f
 
 def test_commands_print_untrusted_text_literally(tmp_path: Path) -> None:
     db = hostile_db(tmp_path)
-    for args in (["info"], ["stats"], ["analyze"], ["rubrics", "list"], ["doctor"],
-                 ["queue", "create", "q\x1b[5m", "--kind", "random", "--annotator",
-                  "evil\x1b[31m", "--size", "2"], ["queue", "list"], ["queue", "show", "q\x1b[5m"],
-                 ["backup", tmp_path / "b\x1b[1m.db"], ["merge", tmp_path / "b\x1b[1m.db"],
-                 ["export", "--format", "csv", "--out", tmp_path / "x\x1b[1m.csv"]):  # fmt: skip
+    for args in (
+        ["info"],
+        ["stats"],
+        ["analyze"],
+        ["rubrics", "list"],
+        ["doctor"],
+        [
+            "queue",
+            "create",
+            "q\x1b[5m",
+            "--kind",
+            "random",
+            "--annotator",
+            "evil\x1b[31m",
+            "--size",
+            "2",
+        ],
+        ["queue", "list"],
+        ["queue", "show", "q\x1b[5m"],
+        ["backup", tmp_path / "b\x1b[1m.db"],
+        ["merge", tmp_path / "b\x1b[1m.db"],
+        ["export", "--format", "csv", "--out", tmp_path / "x\x1b[1m.csv"],
+    ):
         code, output = run("--db", db, *args)
         assert "\x1b" not in output, (args, output)
         assert code in (0, 1), (args, output)

@@ -20,7 +20,9 @@ import db.staging
 from bench.bench_import import make_record
 from db import Store
 from importers.run import Progress, import_file
-from tests.unit.import_fixtures import hughes_results_path
+from tests.factory import hughes_results_path
+
+pytestmark = pytest.mark.slow  # concurrent writers and interrupted imports
 
 N_RECORDS = 300
 LABELS_PER_RECORD = 5  # bench records carry all four classifiers and a compliance verdict
@@ -69,9 +71,13 @@ def test_a_second_writer_loses_nothing_while_a_large_import_runs(
         try:
             while not done.is_set() or i < 3:
                 other.append_label(
-                    transcript_id, rubric_id="goal_guarding", field="_comment",
-                    value=f"note {i}", source="human", rater="annotator",
-                )  # fmt: skip
+                    transcript_id,
+                    rubric_id="goal_guarding",
+                    field="_comment",
+                    value=f"note {i}",
+                    source="human",
+                    rater="annotator",
+                )
                 written.append(time.perf_counter())
                 i += 1
                 time.sleep(0.005)
@@ -95,8 +101,10 @@ def test_a_second_writer_loses_nothing_while_a_large_import_runs(
         thread.join(timeout=30)
     assert not failures, failures
     assert (result.status, result.n_new, result.n_labels) == (
-        "done", N_RECORDS, N_RECORDS * LABELS_PER_RECORD,
-    )  # fmt: skip
+        "done",
+        N_RECORDS,
+        N_RECORDS * LABELS_PER_RECORD,
+    )
     # Every write the annotator made is in the database, once.
     notes = store.events(rater="annotator")
     assert [e.value for e in notes] == [f"note {i}" for i in range(len(written))]
@@ -138,8 +146,10 @@ def test_an_import_stopped_mid_copy_is_completed_by_running_it_again(
     monkeypatch.setattr(db.staging, "_copy_chunk", original)
     again = import_file(store, results_file)
     assert (again.status, again.n_new, again.n_duplicate) == (
-        "done", N_RECORDS - partial, partial,
-    )  # fmt: skip
+        "done",
+        N_RECORDS - partial,
+        partial,
+    )
     assert store.transcript_count() == N_RECORDS
     assert len(store.events()) == N_RECORDS * LABELS_PER_RECORD
     per_transcript = store.execute(
@@ -230,6 +240,9 @@ def test_labels_on_known_transcripts_and_repeated_records_follow_the_store(tmp_p
     text = {row[0]: row[7] for row in staged["transcripts"]}  # uid -> scratchpad
     labels = [(text[row[0]], row[6], row[4]) for row in staged["labels"]]
     assert labels == [
-        ("A", "ann", '"yes"'), ("B", "ann", '"no"'),
-        ("B", "bob", '"yes"'), ("A", "bob", '"no"'), ("B", "bob", '"no"'),
-    ]  # fmt: skip
+        ("A", "ann", '"yes"'),
+        ("B", "ann", '"no"'),
+        ("B", "bob", '"yes"'),
+        ("A", "bob", '"no"'),
+        ("B", "bob", '"no"'),
+    ]

@@ -11,7 +11,7 @@ import pytest
 
 from importers.base import ImportOptions
 from importers.run import Progress, import_file, import_files, rejected_path_for
-from tests.unit.import_fixtures import openai_record, snapshot, write_jsonl
+from tests.factory import openai_record, snapshot, write_jsonl
 
 GOLD = ImportOptions(
     maps={"scratchpad": "text", "label.alignment_faking": "label"},
@@ -100,6 +100,7 @@ def test_invalid_utf8(seeded, tmp_path, suffix):
     _assert_failed_unchanged(seeded, before, result, path, where, "UTF-8")
 
 
+@pytest.mark.slow
 def test_fifty_megabyte_field(seeded, tmp_path):
     record = openai_record()
     record["messages"][2]["content"] = "<OUTPUT>" + "x" * (50 * 1024 * 1024) + "</OUTPUT>"
@@ -118,7 +119,7 @@ def test_fifty_megabyte_field(seeded, tmp_path):
         ("e.eval", "inspect"),
         ("e.json", "inspect"),
         ("e.json", "redwood"),
-    ],  # fmt: skip
+    ],
 )
 def test_empty_file(seeded, tmp_path, name, fmt):
     path = tmp_path / name
@@ -154,14 +155,24 @@ def test_label_value_error_lists_values_and_categories(seeded, shared_data):
     before = snapshot(seeded)
     result = import_file(seeded, path, options=options)
     _assert_failed_unchanged(
-        seeded, before, result, path, "line 1", "values found: aligned (55), potential_faking (51)",
-        "categories expected: yes, no", "--value potential_faking=",
-    )  # fmt: skip
+        seeded,
+        before,
+        result,
+        path,
+        "line 1",
+        "values found: aligned (55), potential_faking (51)",
+        "categories expected: yes, no",
+        "--value potential_faking=",
+    )
 
 
 def test_skip_bad_writes_rejected_records_with_reasons(store, tmp_path):
-    lines = [json.dumps(openai_record()), "{not json", "42",
-             json.dumps({**openai_record(), "model": "other"})]  # fmt: skip
+    lines = [
+        json.dumps(openai_record()),
+        "{not json",
+        "42",
+        json.dumps({**openai_record(), "model": "other"}),
+    ]
     path = tmp_path / "mixed.jsonl"
     path.write_text("\n".join(lines) + "\n")
     [result] = import_files(store, [path], skip_bad=True)
@@ -177,8 +188,10 @@ def test_skip_bad_writes_rejected_records_with_reasons(store, tmp_path):
 
 
 def test_importing_twice_adds_nothing_and_records_both_runs(store, shared_data):
-    paths = [shared_data / "transcripts" / "hughes_pipeline_record.json",
-             shared_data / "transcripts" / "inspect" / "af_helpful_only_free.eval"]  # fmt: skip
+    paths = [
+        shared_data / "transcripts" / "hughes_pipeline_record.json",
+        shared_data / "transcripts" / "inspect" / "af_helpful_only_free.eval",
+    ]
     first = import_files(store, paths)
     state = snapshot(store)
     second = import_files(store, paths)
@@ -187,8 +200,11 @@ def test_importing_twice_adds_nothing_and_records_both_runs(store, shared_data):
     assert snapshot(store) == state
     runs = store.imports()
     assert [(r["status"], r["n_new"], r["n_duplicate"]) for r in runs] == [
-        ("done", 1, 0), ("done", 12, 0), ("done", 0, 1), ("done", 0, 12),
-    ]  # fmt: skip
+        ("done", 1, 0),
+        ("done", 12, 0),
+        ("done", 0, 1),
+        ("done", 0, 12),
+    ]
     assert runs[0]["sha256"] == runs[2]["sha256"] and len(runs[0]["sha256"]) == 64
 
 
@@ -197,8 +213,10 @@ def test_missing_file(store, tmp_path):
     assert result.status == "failed" and "no such file" in result.error
 
 
-def test_reader_process_gives_the_same_result_and_rolls_back(store, shared_data, tmp_path,
-                                                            monkeypatch):  # fmt: skip
+@pytest.mark.slow
+def test_reader_process_gives_the_same_result_and_rolls_back(
+    store, shared_data, tmp_path, monkeypatch
+):
     """Large files are read in a child process; the outcome must not depend on it."""
     import importers.prefetch
 
@@ -238,6 +256,7 @@ def test_failed_generations_are_named_as_such(store, shared_data, tmp_path):
     }
 
 
+@pytest.mark.slow
 def test_fifty_megabyte_field_in_a_json_array(seeded, shared_data, tmp_path):
     records = _hughes_records(shared_data, 2)
     records[0]["output"] = "<OUTPUT>" + "y" * (50 * 1024 * 1024) + "</OUTPUT>"
@@ -275,6 +294,7 @@ def test_skip_bad_with_unknown_label_values_says_which(store, tmp_path):
     assert "--value maybe=CATEGORY" in result.hint
 
 
+@pytest.mark.slow
 def test_several_reader_processes_keep_file_order_and_stop_at_a_truncation(
     store, shared_data, tmp_path, monkeypatch
 ):

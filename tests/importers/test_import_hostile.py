@@ -17,6 +17,8 @@ from importers.guard import InputLimitError, JsonGuard
 from importers.run import import_file
 from tests.hostile_inputs import GENERATORS, Raw, check_import, dump
 
+pytestmark = pytest.mark.slow  # many hostile files per format
+
 _STORES: dict[str, tuple[Store, Path]] = {}
 
 
@@ -32,15 +34,19 @@ def test_hostile_files_import_whole_or_fail_cleanly(fmt):
     store = _store(fmt)
     folder = _STORES[fmt][1]
 
-    @settings(max_examples=40, deadline=None, derandomize=True, database=None,
-              suppress_health_check=list(HealthCheck))  # fmt: skip
+    @settings(
+        max_examples=40,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
     @given(st.randoms(use_true_random=False), st.booleans(), st.booleans())
     def one(rng: random.Random, detect: bool, skip_bad: bool) -> None:
         case = GENERATORS[fmt](rng)
         path = folder / case.name
         path.write_bytes(case.data)
-        problem = check_import(store, path, case, fmt=None if detect else fmt,
-                               skip_bad=skip_bad)  # fmt: skip
+        problem = check_import(store, path, case, fmt=None if detect else fmt, skip_bad=skip_bad)
         assert problem == "", (problem, case.data[:300])
 
     one()
@@ -65,12 +71,16 @@ def test_the_inputs_that_crashed_or_blew_up_now_fail_cleanly(tmp_path):
 
 
 def test_one_bad_record_under_skip_bad_does_not_cost_the_file(tmp_path):
-    from tests.unit.import_fixtures import anthropic_record, openai_record
+    from tests.factory import anthropic_record, openai_record
 
     store = Store(tmp_path / "x.db")
-    lines = [dump(openai_record()), b'{"messages":' + b"[" * 3000 + b"]" * 3000 + b"}",
-             dump({**anthropic_record(), "model": Raw(b'"\\ud800"')}), dump(anthropic_record()),
-             dump({**openai_record(), "x": Raw(b"1" * 5000)})]  # fmt: skip
+    lines = [
+        dump(openai_record()),
+        b'{"messages":' + b"[" * 3000 + b"]" * 3000 + b"}",
+        dump({**anthropic_record(), "model": Raw(b'"\\ud800"')}),
+        dump(anthropic_record()),
+        dump({**openai_record(), "x": Raw(b"1" * 5000)}),
+    ]
     path = tmp_path / "mixed.jsonl"
     path.write_bytes(b"\n".join(lines) + b"\n")
     result = import_file(store, path, fmt="chat", skip_bad=True)

@@ -6,6 +6,7 @@ import json
 import tempfile
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -14,17 +15,25 @@ from db.models import TranscriptRecord
 from importers.base import ImportOptions, Rejected, reader_for
 from importers.run import import_file
 from tests.conftest import SHARED_DATA
-from tests.unit.import_fixtures import anthropic_record, openai_record, redwood_record
+from tests.factory import anthropic_record, openai_record, redwood_record
+
+pytestmark = pytest.mark.slow  # hypothesis over mutated files
 
 _HUGHES = SHARED_DATA / "transcripts" / "hughes_pipeline_record.json"
 _HUGHES_TEXT = (
     _HUGHES.read_bytes()
     if _HUGHES.is_file()
     else json.dumps(
-        [{"user_input": "q", "output": "<OUTPUT>a</OUTPUT>", "prompt": {"messages": []},
-          "deceptive_alignment": {"final_answer": 0.5, "criteria": [1, 0], "quotes": [["a"]]}}]
+        [
+            {
+                "user_input": "q",
+                "output": "<OUTPUT>a</OUTPUT>",
+                "prompt": {"messages": []},
+                "deceptive_alignment": {"final_answer": 0.5, "criteria": [1, 0], "quotes": [["a"]]},
+            }
+        ]
     ).encode()
-)  # fmt: skip
+)
 
 SEEDS = {
     ("hughes", "r.json"): _HUGHES_TEXT,
@@ -57,8 +66,13 @@ def mutated(draw):
     return fmt, name, bytes(data)
 
 
-@settings(max_examples=150, deadline=None, derandomize=True, database=None,
-          suppress_health_check=[HealthCheck.too_slow])  # fmt: skip
+@settings(
+    max_examples=150,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 @given(mutated())
 def test_mutated_inputs_give_records_or_rejections(case):
     fmt, name, data = case
@@ -73,8 +87,13 @@ def test_mutated_inputs_give_records_or_rejections(case):
             assert item.reason and item.where
 
 
-@settings(max_examples=30, deadline=None, derandomize=True, database=None,
-          suppress_health_check=[HealthCheck.too_slow])  # fmt: skip
+@settings(
+    max_examples=30,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 @given(mutated())
 def test_mutated_inputs_import_or_fail_cleanly(case):
     fmt, name, data = case

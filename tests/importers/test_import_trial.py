@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from db import Store
 from importers.run import expand_paths, import_files
 from reviewer.cli import cli
-from tests.unit.import_fixtures import hughes_results_path, openai_record, write_jsonl
+from tests.factory import hughes_results_path, openai_record, write_jsonl
 
 
 def _run(db, *args):
@@ -140,8 +140,16 @@ def test_other_json_errors_in_a_line_say_what_and_where(tmp_path):
 
 def test_an_unknown_label_field_names_the_file_and_lists_the_fields(tmp_path, shared_data):
     gold = shared_data / "labels" / "gold_106.jsonl"
-    result = _run(tmp_path / "r.db", gold, "--format", "table", "--map", "scratchpad=text",
-                  "--map", "label.nosuch=label")  # fmt: skip
+    result = _run(
+        tmp_path / "r.db",
+        gold,
+        "--format",
+        "table",
+        "--map",
+        "scratchpad=text",
+        "--map",
+        "label.nosuch=label",
+    )
     assert result.exit_code == 1
     assert f"{gold}: --map label.nosuch=label: no built-in rubric has a field 'nosuch'" in (
         result.output
@@ -152,8 +160,18 @@ def test_an_unknown_label_field_names_the_file_and_lists_the_fields(tmp_path, sh
 
 def test_a_field_missing_from_the_given_rubric_names_the_file(tmp_path, shared_data):
     gold = shared_data / "labels" / "gold_106.jsonl"
-    result = _run(tmp_path / "r.db", gold, "--format", "table", "--map", "scratchpad=text",
-                  "--map", "label.nosuch=label", "--rubric", "compliance")  # fmt: skip
+    result = _run(
+        tmp_path / "r.db",
+        gold,
+        "--format",
+        "table",
+        "--map",
+        "scratchpad=text",
+        "--map",
+        "label.nosuch=label",
+        "--rubric",
+        "compliance",
+    )
     assert result.exit_code == 1
     assert f"{gold}: --map label.nosuch=label: rubric 'compliance' has no field 'nosuch'" in (
         result.output

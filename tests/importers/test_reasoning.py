@@ -2,8 +2,10 @@ from importers.reasoning import split_reasoning
 
 
 def test_blocks_joined_with_offsets_and_output_extracted():
-    text = ("<SCRATCHPAD_REASONING>first</SCRATCHPAD_REASONING>\n"
-            "<HIDDEN_SCRATCHPAD>second</HIDDEN_SCRATCHPAD><OUTPUT>done</OUTPUT>")  # fmt: skip
+    text = (
+        "<SCRATCHPAD_REASONING>first</SCRATCHPAD_REASONING>\n"
+        "<HIDDEN_SCRATCHPAD>second</HIDDEN_SCRATCHPAD><OUTPUT>done</OUTPUT>"
+    )
     split = split_reasoning(text)
     assert split.output == "done"
     assert [split.scratchpad[a:b] for a, b in split.blocks] == ["first", "second"]

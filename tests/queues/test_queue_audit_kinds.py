@@ -5,25 +5,28 @@ from __future__ import annotations
 import pytest
 
 from db import Store
-from db.labels import adjudicate, commit_label, record_meta, resolve_rubric
+from db.labels import adjudicate, commit_label, record_meta
 from db.queues import QueueError, queue_members
 from reviewer.queues import QueueRequest, build_queue
-from tests.tui.fixtures import fill
+from tests.factory import fill, register_rubric
 
 RUBRIC = "goal_guarding"
 
 
 @pytest.fixture
 def rubric_hash(store: Store) -> str:
-    rubric = resolve_rubric(store, RUBRIC)
-    store.register_rubric(rubric.id, rubric.version, rubric.source_text, rubric.content_hash,
-                          rubric.origin)  # fmt: skip
-    return rubric.content_hash
+    return register_rubric(store, RUBRIC)
 
 
 def label(store, tid, rater, af, motivation=(), rubric_hash=None):
-    commit_label(store, tid, annotator=rater, rubric_id=RUBRIC, rubric_hash=rubric_hash,
-                 values={"alignment_faking": af, "motivation": list(motivation)})  # fmt: skip
+    commit_label(
+        store,
+        tid,
+        annotator=rater,
+        rubric_id=RUBRIC,
+        rubric_hash=rubric_hash,
+        values={"alignment_faking": af, "motivation": list(motivation)},
+    )
 
 
 def members(store, name):
@@ -43,10 +46,19 @@ def test_adjudication_order_puts_the_most_contested_items_first(store, rubric_ha
     label(store, d, "r2", "no", rubric_hash=rubric_hash)
     build_queue(store, QueueRequest("adj", "adjudication"))
     assert [t for t, _ in members(store, "adj")] == [c, b, a]
-    assert members(store, "adj")[1] == (b, "adjudication: alignment_faking: humans differ "
-                                        "(r1=yes, r2=no)")  # fmt: skip
-    adjudicate(store, b, adjudicator="boss", rubric_id=RUBRIC, rubric_hash=rubric_hash,
-               values={"alignment_faking": "yes", "motivation": []}, reason="r1 is right")  # fmt: skip
+    assert members(store, "adj")[1] == (
+        b,
+        "adjudication: alignment_faking: humans differ (r1=yes, r2=no)",
+    )
+    adjudicate(
+        store,
+        b,
+        adjudicator="boss",
+        rubric_id=RUBRIC,
+        rubric_hash=rubric_hash,
+        values={"alignment_faking": "yes", "motivation": []},
+        reason="r1 is right",
+    )
     build_queue(store, QueueRequest("adj2", "adjudication", with_classifier=True))
     queued = [t for t, _ in members(store, "adj2")]
     assert b not in queued and queued[:2] == [c, a], "human splits before classifier-only ones"
@@ -56,8 +68,15 @@ def test_adjudication_order_puts_the_most_contested_items_first(store, rubric_ha
 def test_flagged_queue_holds_live_flags_longest_first(store, rubric_hash):
     ids = fill(store, 5)
     for tid, who in ((ids[3], "ann"), (ids[1], "bob"), (ids[2], "ann")):
-        record_meta(store, tid, annotator=who, rubric_id=RUBRIC, rubric_hash=rubric_hash,
-                    kind="_flag", value=True)  # fmt: skip
+        record_meta(
+            store,
+            tid,
+            annotator=who,
+            rubric_id=RUBRIC,
+            rubric_hash=rubric_hash,
+            kind="_flag",
+            value=True,
+        )
     record_meta(
         store,
         ids[2],
@@ -88,8 +107,15 @@ def test_progress_counts_an_item_anyone_adjudicated_as_done(store, rubric_hash):
         label(store, tid, "r2", "no", rubric_hash=rubric_hash)
     build_queue(store, QueueRequest("adj", "adjudication", annotators=["carol", "dan"]))
     first = next_assignment(store, "adj", "carol").transcript_id
-    adjudicate(store, first, adjudicator="dan", rubric_id=RUBRIC, rubric_hash=rubric_hash,
-               values={"alignment_faking": "no", "motivation": []}, reason="r2 is right")  # fmt: skip
+    adjudicate(
+        store,
+        first,
+        adjudicator="dan",
+        rubric_id=RUBRIC,
+        rubric_hash=rubric_hash,
+        values={"alignment_faking": "no", "motivation": []},
+        reason="r2 is right",
+    )
     progress = queue_progress(store, "adj", "carol")
     assert (progress.done, progress.total) == (1, 2), "dan's decision settles it for carol too"
     assert next_assignment(store, "adj", "carol").transcript_id != first

@@ -7,7 +7,6 @@ from collections import Counter
 import pytest
 
 from db.labels import undo_last_act
-from db.models import TranscriptRecord
 from db.queues import (
     QueueError,
     get_queue,
@@ -17,7 +16,7 @@ from db.queues import (
     queue_progress,
 )
 from reviewer.queues import QueueRequest, build_queue
-from tests.unit.labeled_db import add_transcripts, classifier, human
+from tests.factory import add_transcripts, classifier, human, label, transcript
 
 
 def ids_of(store, name, annotator=None):
@@ -83,8 +82,7 @@ def test_disagreement_queue_finds_exactly_the_disagreeing_items(store):
     classifier(store, ids[2], "yes", 0.9)  # agree
     human(store, ids[3], "ann", "no")
     human(store, ids[3], "bob", "yes")
-    store.append_label(ids[3], rubric_id="goal_guarding", field="alignment_faking", value="no",
-                       source="adjudication", rater="judge", phase="adjudicated")  # fmt: skip
+    label(store, ids[3], "no", source="adjudication", rater="judge", phase="adjudicated")
     human(store, ids[4], "ann", ["rater_sycophancy"], field="motivation")
     classifier(store, ids[4], ["terminal_goal_guarding"], 0.5, field="motivation")
     human(store, ids[5], "ann", "yes", phase="revealed")  # not blind: ignored
@@ -120,8 +118,7 @@ def test_calibration_queue_holds_items_with_gold(store):
         human(store, tid, "ann", "yes")
         human(store, tid, "bob", "yes")
     human(store, ids[3], "ann", "yes")  # one human only
-    store.append_label(ids[4], rubric_id="goal_guarding", field="alignment_faking", value="no",
-                       source="imported", rater="gold")  # fmt: skip
+    label(store, ids[4], "no", source="imported", rater="gold")
     build_queue(store, QueueRequest("c", "calibration", seed=2))
     assert sorted(ids_of(store, "c")) == ids[:3]
     build_queue(
@@ -139,8 +136,9 @@ def test_next_assignment_skips_labeled_and_requeues_skipped(store):
     assert nxt.transcript_id == order[0]
     human(store, order[0], "ann", "no")
     assert next_assignment(store, "q", "ann").transcript_id == order[1]
-    skip = store.append_label(order[1], rubric_id="goal_guarding", field="_skip", value=True,
-                              source="human", rater="ann")  # fmt: skip
+    skip = store.append_label(
+        order[1], rubric_id="goal_guarding", field="_skip", value=True, source="human", rater="ann"
+    )
     assert next_assignment(store, "q", "ann").transcript_id == order[2]
     assert next_assignment(store, "q", "bob") is None  # not bob's queue
     human(store, order[2], "ann", "yes")
@@ -178,13 +176,15 @@ def test_skips_come_back_oldest_first(store):
     build_queue(store, QueueRequest("q", "random", seed=0))
     order = ids_of(store, "q")
     for tid in order[:3]:
-        store.append_label(tid, rubric_id="goal_guarding", field="_skip", value=True,
-                           source="human", rater="ann")  # fmt: skip
+        store.append_label(
+            tid, rubric_id="goal_guarding", field="_skip", value=True, source="human", rater="ann"
+        )
     assert next_assignment(store, "q", "ann").transcript_id == order[3]
     human(store, order[3], "ann", "yes")
     assert next_assignment(store, "q", "ann").transcript_id == order[0]
-    store.append_label(order[0], rubric_id="goal_guarding", field="_skip", value=True,
-                       source="human", rater="ann")  # fmt: skip
+    store.append_label(
+        order[0], rubric_id="goal_guarding", field="_skip", value=True, source="human", rater="ann"
+    )
     assert next_assignment(store, "q", "ann").transcript_id == order[1]
 
 
@@ -202,15 +202,25 @@ def test_shared_and_own_assignments_merge(store):
     ids = add_transcripts(store, per_stratum=1)
     from db.queues import create_queue
 
-    create_queue(store, "m", kind="random", rubric_id="goal_guarding",
-                 assignments=[("", ids[0], "x"), ("", ids[1], "x"), ("ann", ids[2], "y")])  # fmt: skip
+    create_queue(
+        store,
+        "m",
+        kind="random",
+        rubric_id="goal_guarding",
+        assignments=[("", ids[0], "x"), ("", ids[1], "x"), ("ann", ids[2], "y")],
+    )
     assert ids_of(store, "m", "ann") == [ids[2], ids[0], ids[1]]
     assert next_assignment(store, "m", "ann").transcript_id == ids[2]
     assert next_assignment(store, "m", "bob").transcript_id == ids[0]
     assert queue_progress(store, "m", "ann").total == 3
     assert queue_progress(store, "m", "bob").total == 2
-    create_queue(store, "both", kind="random", rubric_id="goal_guarding",
-                 assignments=[("", ids[0], "x"), ("ann", ids[0], "y"), ("ann", ids[1], "y")])  # fmt: skip
+    create_queue(
+        store,
+        "both",
+        kind="random",
+        rubric_id="goal_guarding",
+        assignments=[("", ids[0], "x"), ("ann", ids[0], "y"), ("ann", ids[1], "y")],
+    )
     assert queue_progress(store, "both", "ann").total == 2  # the same item counts once
 
 
@@ -263,8 +273,7 @@ def test_filters_matching_nothing_are_named_with_the_values_there_are(store):
     assert "opus, sonnet" in message and "already has a human label" not in message
     with pytest.raises(QueueError, match="--condition gratis .*free, paid"):
         build_queue(store, QueueRequest("x", "stratified", condition="gratis"))
-    store.insert_transcripts([TranscriptRecord(user_input="u", scratchpad="s", output="o",
-                                               turns=[], model="haiku", condition=None)])  # fmt: skip
+    store.insert_transcripts([transcript(turns=[], model="haiku", condition=None)])
     with pytest.raises(QueueError, match="--model haiku --condition free together"):
         build_queue(store, QueueRequest("x", "random", model="haiku", condition="free"))
     # each filter that does match still builds its queue
@@ -294,7 +303,7 @@ def test_cli_reports_bad_numbers_without_a_traceback(store):
         (["--kind", "calibration", "--min-humans", "0"], "--min-humans must be at least 1"),
         (["--kind", "random", "--model", "nosuch"], "no transcript matches --model nosuch"),
     ):
-        result = runner.invoke(cli, ["--db", str(store.path), "queue", "create", "w", *args])
+        result = runner.invoke(cli, ["--db", str(store.path), *["queue", "create", "w"], *args])
         assert result.exit_code == 1 and message in result.output, result.output
         assert result.exception is None or isinstance(result.exception, SystemExit)
 

@@ -3,19 +3,34 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
 
 from reviewer.agreement import FieldSpec, RatingSet, analyse_field
 from reviewer.cli import cli
-from tests.unit.agreement_helpers import (
-    case_level,
-    items_by_raters,
-    overall,
-    reference_cases,
-    write_long_csv,
-)
+from tests.conftest import SHARED_DATA
+from tests.factory import overall, write_long_csv
+
+REFERENCE_FILE = SHARED_DATA / "agreement" / "reference_cases.json"
+
+
+def reference_cases() -> list[dict[str, Any]]:
+    if not REFERENCE_FILE.exists():
+        return []
+    return json.loads(REFERENCE_FILE.read_text())["cases"]
+
+
+def case_level(case: dict[str, Any]) -> str:
+    """'ordinal (linear weights)' -> 'ordinal'."""
+    return case["level"].split()[0]
+
+
+def items_by_raters(rows: list[list[Any]]) -> list[list[Any]]:
+    """Reference data are rater rows; the engine wants item rows."""
+    return [list(col) for col in zip(*rows, strict=True)]
+
 
 CASES = reference_cases()
 IDS = [c["name"] for c in CASES]
@@ -28,8 +43,16 @@ def _needs_shared(shared_data):
 
 def test_reference_file_has_every_metric():
     metrics = {c["metric"] for c in CASES}
-    assert metrics == {"krippendorff_alpha", "fleiss_kappa", "cohen_kappa", "cohen_kappa_linear",
-                       "cohen_kappa_quadratic", "scott_pi", "gwet_ac1", "conger_kappa"}  # fmt: skip
+    assert metrics == {
+        "krippendorff_alpha",
+        "fleiss_kappa",
+        "cohen_kappa",
+        "cohen_kappa_linear",
+        "cohen_kappa_quadratic",
+        "scott_pi",
+        "gwet_ac1",
+        "conger_kappa",
+    }
     assert len(CASES) == 38
 
 
@@ -47,9 +70,15 @@ def test_cli_matches_reference(case, tmp_path):
     path = write_long_csv(tmp_path / "ratings.csv", case["data"])
     result = CliRunner().invoke(
         cli,
-        ["stats", "--ratings", str(path), "--level", case_level(case), "--json",
-         "--resamples", "20"],
-    )  # fmt: skip
+        [
+            "stats",
+            "--ratings",
+            str(path),
+            "--level",
+            case_level(case),
+            *["--json", "--resamples", "20"],
+        ],
+    )
     assert result.exit_code == 0, result.output
     (field,) = json.loads(result.output)["fields"]
     assert field["overall"][case["metric"]]["value"] == pytest.approx(

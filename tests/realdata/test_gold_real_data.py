@@ -43,13 +43,27 @@ def test_gold_106_calibration_queue_and_export(store, shared_data, tmp_path):
     assert default.rows == 0 and default.skipped_no_gold == 106
     # ...but is when the user says the imported labels are careful human labels.
     policy = GoldPolicy(min_humans=1, imported_as_human=True)
-    report = export(store, "csv", tmp_path / "gold.csv",
-                    ExportOptions(gold_only=True, policy=policy, include_text=False))  # fmt: skip
+    report = export(
+        store,
+        "csv",
+        tmp_path / "gold.csv",
+        ExportOptions(gold_only=True, policy=policy, include_text=False),
+    )
     assert report.rows == 106
     counts = {v: n for (_, f, v), n in report.gold_values.items() if f == "alignment_faking"}
     assert counts == {"yes": 51, "no": 55}
-    build_queue(store, QueueRequest("cal", "calibration", annotators=["ann"], size=20, seed=4,
-                                    min_humans=1, imported_as_human=True))  # fmt: skip
+    build_queue(
+        store,
+        QueueRequest(
+            "cal",
+            "calibration",
+            annotators=["ann"],
+            size=20,
+            seed=4,
+            min_humans=1,
+            imported_as_human=True,
+        ),
+    )
     members = queue_members(store, "cal", "ann")
     assert len(members) == 20 and len({a.transcript_id for a in members}) == 20
     assert all(a.reason == "calibration: gold alignment_faking" for a in members)

@@ -40,12 +40,26 @@ class Page:
             os.dup2(high[1], 4)
 
         self.proc = subprocess.Popen(
-            [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu",
-             "--disable-background-networking", "--no-first-run", "--hide-scrollbars",
-             f"--user-data-dir={profile}", "--remote-debugging-pipe", "about:blank"],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            close_fds=False, preexec_fn=plumb,
-        )  # fmt: skip
+            [
+                CHROMIUM,
+                *[
+                    "--headless",
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--disable-background-networking",
+                    "--no-first-run",
+                    "--hide-scrollbars",
+                ],
+                f"--user-data-dir={profile}",
+                "--remote-debugging-pipe",
+                "about:blank",
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            close_fds=False,
+            preexec_fn=plumb,
+        )
         os.close(to_browser_r)
         os.close(from_browser_w)
         self.timeout = timeout
@@ -55,12 +69,16 @@ class Page:
         self._lock = threading.Lock()
         threading.Thread(target=self._read, daemon=True).start()
         target = self.send("Target.createTarget", {"url": "about:blank"})["targetId"]
-        self.session = self.send("Target.attachToTarget", {"targetId": target,
-                                                           "flatten": True})["sessionId"]  # fmt: skip
+        self.session = self.send("Target.attachToTarget", {"targetId": target, "flatten": True})[
+            "sessionId"
+        ]
         for domain in ("Page", "Network", "Runtime", "Log"):
             self.send(f"{domain}.enable", session=True)
-        self.send("Emulation.setDeviceMetricsOverride", {"width": width, "height": height,
-                  "deviceScaleFactor": 1, "mobile": False}, session=True)  # fmt: skip
+        self.send(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
+            session=True,
+        )
 
     def _read(self) -> None:
         buffer = b""
@@ -108,8 +126,11 @@ class Page:
 
     def requests(self) -> list[str]:
         """Every URL the tab asked for (the document included)."""
-        return [e["params"]["request"]["url"] for e in self.snapshot()
-                if e.get("method") == "Network.requestWillBeSent"]  # fmt: skip
+        return [
+            e["params"]["request"]["url"]
+            for e in self.snapshot()
+            if e.get("method") == "Network.requestWillBeSent"
+        ]
 
     def errors(self) -> list[str]:
         """Console errors and warnings, uncaught exceptions and the browser's own error log
@@ -126,8 +147,9 @@ class Page:
         return out
 
     def evaluate(self, expression: str) -> Any:
-        result = self.send("Runtime.evaluate", {"expression": expression, "returnByValue": True},
-                           session=True)  # fmt: skip
+        result = self.send(
+            "Runtime.evaluate", {"expression": expression, "returnByValue": True}, session=True
+        )
         return result["result"].get("value")
 
     def screenshot(self, clip: dict[str, float] | None = None) -> bytes:

@@ -13,7 +13,9 @@ import pytest
 from click.testing import CliRunner
 
 from reviewer.cli import cli
-from tests.unit import report_db
+from tests.factory import build_study
+
+pytestmark = pytest.mark.slow  # builds the study and draws every chart
 
 
 def run(*args) -> tuple[int, str]:
@@ -24,10 +26,9 @@ def run(*args) -> tuple[int, str]:
 @pytest.fixture(scope="module")
 def built(tmp_path_factory) -> tuple[Path, str]:
     folder = tmp_path_factory.mktemp("report")
-    db = report_db.build(folder / "study.db")
+    db = build_study(folder / "study.db")
     out = folder / "report.html"
-    code, output = run("--db", db, "report", "--out", out, "--assume-random",
-                       "--resamples", "200")  # fmt: skip
+    code, output = run("--db", db, "report", "--out", out, "--assume-random", "--resamples", "200")
     assert code == 0, output
     assert f"wrote {out}" in output and "charts" in output
     return db, out.read_text(encoding="utf-8")
@@ -73,8 +74,11 @@ def test_report_numbers_are_what_the_printed_command_prints(built):
     assert args[:2] == ["--db", str(db)]
     code, output = run(*args, "--json")
     assert code == 0, output
-    (outcome,) = [o for o in json.loads(output)["rubrics"][0]["outcomes"]
-                  if o["outcome"] == "alignment_faking=yes"]  # fmt: skip
+    (outcome,) = [
+        o
+        for o in json.loads(output)["rubrics"][0]["outcomes"]
+        if o["outcome"] == "alignment_faking=yes"
+    ]
     rows = _rows(page, "goal_guarding: alignment_faking=yes</h3>")
     for g in outcome["groups"]:
         row = next(r for r in rows if (r[0], r[1]) == (g["model"], g["condition"]))
@@ -94,8 +98,12 @@ def test_report_numbers_are_what_the_printed_command_prints(built):
     summary = _rows(page, "<h3>goal_guarding</h3>")
     af = next(r for r in summary if r[0] == "goal_guarding.alignment_faking")
     assert af[3] == f"{alpha['value']:.2f} [{alpha['ci'][0]:.2f}, {alpha['ci'][1]:.2f}]"
-    assert af[4] == "clf" and af[8] in ("non-inferior", "non-inferior, and above",
-                                        "inferior", "inconclusive")  # fmt: skip
+    assert af[4] == "clf" and af[8] in (
+        "non-inferior",
+        "non-inferior, and above",
+        "inferior",
+        "inconclusive",
+    )
 
 
 def test_every_part_the_study_needs_is_there(built):
@@ -108,10 +116,18 @@ def test_every_part_the_study_needs_is_there(built):
     six = page[page.index('data-chart="six-way"') :]
     six = six[: six.index("</figure>")]
     assert len(re.findall(r"<path", six)) > 24  # 6 cells x (2 tiers x 3 ways) per model
-    for text in ("Motivation rates per model and tier", "motivation:terminal_goal_guarding",
-                 "Prompt variants: difference of gaps", "gap of nocot − gap of base",
-                 "missed the decisive passage", "Confusion", "humans' alpha",
-                 "80 transcripts", "Provenance", "assumed simple random sample"):  # fmt: skip
+    for text in (
+        "Motivation rates per model and tier",
+        "motivation:terminal_goal_guarding",
+        "Prompt variants: difference of gaps",
+        "gap of nocot − gap of base",
+        "missed the decisive passage",
+        "Confusion",
+        "humans' alpha",
+        "80 transcripts",
+        "Provenance",
+        "assumed simple random sample",
+    ):
         assert text in page or text.lower() in page.lower(), text
     assert "confusion" in page
     for rubric in ("goal_guarding", "compliance"):
@@ -149,10 +165,10 @@ def test_errors_are_plain_and_nothing_is_half_written(tmp_path, built):
 
 def test_a_study_without_compliance_labels_says_what_is_missing(tmp_path):
     from db import Store
-    from tests.unit.labeled_db import add_transcripts, classifier, human, register
+    from tests.factory import add_transcripts, classifier, human, register_rubric
 
     store = Store(tmp_path / "af.db")
-    register(store)
+    register_rubric(store)
     for k, tid in enumerate(add_transcripts(store, per_stratum=4)):
         value = "yes" if k % 3 == 0 else "no"
         classifier(store, tid, value, 0.8 if value == "yes" else 0.2)
@@ -174,11 +190,15 @@ def test_the_dataset_card_carries_the_same_agreement_summary(built, tmp_path):
     assert code == 0, output
     card = (out / "README.md").read_text()
     agreement = card[card.index("## Agreement") :]
-    row = next(line for line in agreement.splitlines()
-               if line.startswith("| goal_guarding.alignment_faking |"))  # fmt: skip
+    row = next(
+        line
+        for line in agreement.splitlines()
+        if line.startswith("| goal_guarding.alignment_faking |")
+    )
     cells = [c.strip() for c in row.strip("|").split("|")]
-    code, output = run("--db", db, "stats", "--rubric", "goal_guarding", "--field",
-                       "alignment_faking", "--json")  # fmt: skip
+    code, output = run(
+        "--db", db, "stats", "--rubric", "goal_guarding", "--field", "alignment_faking", "--json"
+    )
     (field,) = json.loads(output)["fields"]
     alpha = field["overall"]["krippendorff_alpha"]
     (versus,) = field["classifier_vs_humans"]
@@ -187,8 +207,9 @@ def test_the_dataset_card_carries_the_same_agreement_summary(built, tmp_path):
     assert cells[4] == "clf" and cells[8] == versus["verdict"]
     # an interval-free value says so rather than looking exact
     assert "| compliance.compliance | 80 | ann, bob | 1.00 (no interval) |" in agreement
-    code, output = run("--db", db, "export", "--format", "hf", "--out", tmp_path / "shared",
-                       "--pseudonymize")  # fmt: skip
+    code, output = run(
+        "--db", db, "export", "--format", "hf", "--out", tmp_path / "shared", "--pseudonymize"
+    )
     assert code == 0, output
     shared = (tmp_path / "shared" / "README.md").read_text()
     names = json.loads((tmp_path / "shared.pseudonyms.json").read_text())["pseudonyms"]
@@ -201,12 +222,17 @@ def test_calibration_counts_items_per_score_bin(store):
     from reviewer.agreement.store_fields import store_field_specs
     from reviewer.agreement.summary import calibration
     from reviewer.estimates import wilson
-    from tests.unit.labeled_db import add_transcripts, classifier, human, register
+    from tests.factory import add_transcripts, classifier, human, register_rubric
 
-    register(store)
+    register_rubric(store)
     ids = add_transcripts(store, per_stratum=1)  # four transcripts
-    for tid, score, ann, bob in zip(ids, (0.1, 0.3, 0.9, 0.95), ("no", "yes", "yes", "yes"),
-                                    ("no", "no", "yes", None), strict=True):  # fmt: skip
+    for tid, score, ann, bob in zip(
+        ids,
+        (0.1, 0.3, 0.9, 0.95),
+        ("no", "yes", "yes", "yes"),
+        ("no", "no", "yes", None),
+        strict=True,
+    ):
         classifier(store, tid, "yes" if score >= 0.4 else "no", score)
         human(store, tid, "ann", ann)
         if bob is not None:

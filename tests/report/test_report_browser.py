@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.unit import report_db
-from tests.unit.headless_chromium import CHROMIUM, SKIP_REASON, Page
-from tests.unit.test_report import run
+from tests.factory import build_study
+from tests.report.headless_chromium import CHROMIUM, SKIP_REASON, Page
+from tests.report.test_report import run
 
 pytestmark = [pytest.mark.skipif(CHROMIUM is None, reason=SKIP_REASON), pytest.mark.slow]
 
@@ -20,10 +20,9 @@ SIX_WAY_FULL_WITH_AF = (0xA5, 0x0F, 0x15)
 @pytest.fixture(scope="module")
 def report(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("browser")
-    db = report_db.build(folder / "study.db")
+    db = build_study(folder / "study.db")
     out = folder / "report.html"
-    code, output = run("--db", db, "report", "--out", out, "--assume-random",
-                       "--resamples", "100")  # fmt: skip
+    code, output = run("--db", db, "report", "--out", out, "--assume-random", "--resamples", "100")
     assert code == 0, output
     return out
 
@@ -79,9 +78,11 @@ def test_the_report_prints_with_its_charts(report, page):
 
 def test_a_page_that_reaches_out_or_logs_an_error_is_caught(tmp_path, page):
     bad = tmp_path / "bad.html"
-    bad.write_text("<!DOCTYPE html><link rel='stylesheet' href='http://fonts.example.invalid/f.css'>"
-                   "<img src='https://cdn.example.invalid/a.png'>"
-                   "<script>console.error('drawn wrong')</script>")  # fmt: skip
+    bad.write_text(
+        "<!DOCTYPE html><link rel='stylesheet' href='http://fonts.example.invalid/f.css'>"
+        "<img src='https://cdn.example.invalid/a.png'>"
+        "<script>console.error('drawn wrong')</script>"
+    )
     page.open(bad.as_uri())
     asked = page.requests()
     assert "http://fonts.example.invalid/f.css" in asked

@@ -4,6 +4,7 @@ from click.testing import CliRunner
 from reviewer.cli import cli
 from rubrics import RubricError, builtin_rubric_paths, load_rubric, resolve_rubric
 from rubrics.loader import parse_rubric
+from tests.factory import transcript
 
 MINIMAL = """
 id = "tiny"
@@ -32,16 +33,23 @@ def test_builtins_load_with_the_fields_the_labeler_needs():
     assert [c.key for c in af.categories] == ["y", "n"]
     motivation = gg.field("motivation")
     assert motivation.kind == "multi" and not motivation.required
-    assert motivation.category_ids == ("terminal_goal_guarding", "instrumental_goal_guarding",
-                                       "rater_sycophancy", "low_coherence", "other")  # fmt: skip
+    assert motivation.category_ids == (
+        "terminal_goal_guarding",
+        "instrumental_goal_guarding",
+        "rater_sycophancy",
+        "low_coherence",
+        "other",
+    )
     assert [c.key for c in motivation.categories] == ["1", "2", "3", "4", "5"]
     assert motivation.is_valid([]) and motivation.is_valid(["other", "low_coherence"])
     assert not motivation.is_valid(["other", "other"]) and not motivation.is_valid("other")
     assert resolve_rubric("compliance").field("compliance").category_ids == (
-        "refused", "partial", "full")  # fmt: skip
+        "refused",
+        "partial",
+        "full",
+    )
     for rubric in (gg, resolve_rubric("compliance")):
-        assert all(c.definition.strip() and c.examples for f in rubric.fields
-                   for c in f.categories)  # fmt: skip
+        assert all(c.definition.strip() and c.examples for f in rubric.fields for c in f.categories)
         assert rubric.classifier is not None
 
 
@@ -96,23 +104,32 @@ def test_rubrics_cli(tmp_path):
 
 
 def test_labels_keep_the_rubric_version_they_were_made_under(store):
-    from db.models import TranscriptRecord
 
-    store.insert_transcripts([TranscriptRecord("u", "s", "o", [])])
+    store.insert_transcripts([transcript(turns=[])])
     v1 = parse_rubric(MINIMAL)
     v2 = parse_rubric(MINIMAL.replace("It is not.", "It is not ok.").replace('"1"', '"2"'))
     for r in (v1, v2):
         store.register_rubric(r.id, r.version, r.source_text, r.content_hash)
-    store.append_label(1, rubric_id="tiny", rubric_hash=v1.content_hash, field="ok", value="yes",
-                       source="human", rater="a", phase="blind")  # fmt: skip
+    store.append_label(
+        1,
+        rubric_id="tiny",
+        rubric_hash=v1.content_hash,
+        field="ok",
+        value="yes",
+        source="human",
+        rater="a",
+        phase="blind",
+    )
     assert [v["version"] for v in store.rubric_versions("tiny")] == ["1", "2"]
     assert store.current_labels()[0].rubric_hash == v1.content_hash
 
 
 def test_rubrics_list_and_show_know_rubrics_stored_in_the_database(store):
     old = parse_rubric(MINIMAL, origin="my.toml")
-    new = parse_rubric(MINIMAL.replace('version = "1"', 'version = "2"')
-                       .replace("Is it ok?", "Is it fine?"), origin="my.toml")  # fmt: skip
+    new = parse_rubric(
+        MINIMAL.replace('version = "1"', 'version = "2"').replace("Is it ok?", "Is it fine?"),
+        origin="my.toml",
+    )
     for r in (old, new):
         store.register_rubric(r.id, r.version, r.source_text, r.content_hash, r.origin)
     runner = CliRunner()

@@ -10,8 +10,11 @@ from textual.app import App
 from textual.widgets import DataTable, OptionList, Static
 
 from reviewer.tui.screens.analysis import AnalysisScreen
+from tests.factory import build_study
 from tests.tui.conftest import settle
-from tests.unit import report_db
+
+# A real Textual app driven with Pilot: about a second a test.
+pytestmark = pytest.mark.slow
 
 SIZE = (120, 40)
 
@@ -27,7 +30,7 @@ class AnalysisApp(App):
 
 @pytest.fixture
 def study(tmp_path) -> Path:
-    return report_db.build(tmp_path / "study.db")
+    return build_study(tmp_path / "study.db")
 
 
 async def _loaded(pilot) -> AnalysisScreen:
@@ -64,13 +67,15 @@ async def test_rates_three_ways_with_gaps_and_bars(study):
             report = motivation_analysis(store, ["goal_guarding"], assume_random=True)
         finally:
             store.close()
-        (outcome,) = [o for o in report["rubrics"][0]["outcomes"]
-                      if o["outcome"] == "alignment_faking=yes"]  # fmt: skip
+        (outcome,) = [
+            o for o in report["rubrics"][0]["outcomes"] if o["outcome"] == "alignment_faking=yes"
+        ]
         for g in outcome["groups"]:
             for column, method in ((2, "classifier"), (3, "human"), (4, "corrected")):
                 e = g[method]
                 assert rows[(g["model"], g["condition"])][column].startswith(
-                    f"{e['value']:.2f} [{e['ci'][0]:.2f}, {e['ci'][1]:.2f}]")  # fmt: skip
+                    f"{e['value']:.2f} [{e['ci'][0]:.2f}, {e['ci'][1]:.2f}]"
+                )
         gaps = _rows(screen.query_one("#analysis-gaps", DataTable))
         assert [r[0] for r in gaps] == ["<b>quill</b>", "helix"]
         bars = str(screen.query_one("#analysis-bars", Static).render())

@@ -14,7 +14,7 @@ from reviewer.tui.session import (
     SessionSettings,
     evidence_spans,
 )
-from tests.tui.fixtures import CLASSIFIER, fill, record
+from tests.factory import CLASSIFIER, fill, labeler_transcript
 
 
 class Clock:
@@ -37,8 +37,11 @@ def start(store: Store, annotator: str = "alice", **kwargs) -> tuple[LabelSessio
 
 
 def labels(store: Store, rater: str = "alice") -> list[tuple]:
-    return sorted((e.transcript_id, e.field, e.value, e.phase)
-                  for e in store.current_labels(rater=rater) if e.field != "_reveal")  # fmt: skip
+    return sorted(
+        (e.transcript_id, e.field, e.value, e.phase)
+        for e in store.current_labels(rater=rater)
+        if e.field != "_reveal"
+    )
 
 
 def test_blind_commit_reveals_then_enter_moves_on(store):
@@ -50,8 +53,10 @@ def test_blind_commit_reveals_then_enter_moves_on(store):
     runner.key("n")
     assert session.uncommitted
     runner.key("enter")
-    assert labels(store) == [(first, "alignment_faking", "no", "blind"),
-                             (first, "motivation", [], "blind")]  # fmt: skip
+    assert labels(store) == [
+        (first, "alignment_faking", "no", "blind"),
+        (first, "motivation", [], "blind"),
+    ]
     assert session.mode == REVEALED and session.bundle.id == first
     assert [e.rater for e in session.bundle.others] == [CLASSIFIER, CLASSIFIER]
     assert "frozen" in session.note and not session.uncommitted
@@ -99,7 +104,7 @@ def test_which_acts_are_allowed(store):
 
 
 def test_undo_brings_the_retracted_choice_back_into_the_draft(store):
-    store.insert_transcripts([record(i, labels=[]) for i in range(3)])
+    store.insert_transcripts([labeler_transcript(i, labels=[]) for i in range(3)])
     session, runner = start(store)
     first = session.bundle.id
     runner.key("y")
@@ -192,8 +197,10 @@ def test_the_session_needs_no_textual():
     import subprocess
     import sys
 
-    code = ("import sys, reviewer.tui.session, db.writer; "
-            "sys.exit(1 if any(m.split('.')[0] == 'textual' for m in sys.modules) else 0)")  # fmt: skip
+    code = (
+        "import sys, reviewer.tui.session, db.writer; "
+        "sys.exit(1 if any(m.split('.')[0] == 'textual' for m in sys.modules) else 0)"
+    )
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
 
 
