@@ -46,15 +46,6 @@ def filled(store: Store) -> Store:
 
 
 @pytest.fixture
-def strata(store: Store) -> Store:
-    """``store`` with five transcripts in each model x condition stratum and the
-    goal_guarding rubric registered."""
-    factory.add_transcripts(store)
-    factory.register_rubric(store)
-    return store
-
-
-@pytest.fixture(scope="module")
-def study_db(tmp_path_factory) -> Path:
-    """The constructed study database (``factory.build_study``), built once per module."""
-    return factory.build_study(tmp_path_factory.mktemp("study") / "study.db")
+def study_db(tmp_path: Path) -> Path:
+    """The path of the constructed study database (``factory.build_study``)."""
+    return factory.build_study(tmp_path / "study.db")

@@ -20,6 +20,7 @@ Databases (on an open ``db.Store``):
     classifier(store, tid, value, score)  one classifier label with its scores
     add_rated(store, n)                   two humans, a classifier and gold on n transcripts
     build_study(path)                     the constructed study of the report and analysis screen
+    only_transcript(store, **filters)     the one transcript matching the filters
     snapshot(store)                       every row of the data tables (to prove nothing changed)
 
 Ratings: overall(matrix, level=...) through the agreement engine; write_long_csv(path, rows).
@@ -411,6 +412,13 @@ def classifier(
         run_id=run_id,
         rubric_hash=rubric_hash,
     )
+
+
+def only_transcript(store: Store, **filters) -> dict:
+    """The one transcript matching ``filters`` (model=, condition=, ...), as the store reads it;
+    fails when there is not exactly one."""
+    [tid] = store.transcript_ids(**filters)
+    return store.transcript(tid)
 
 
 def snapshot(store: Store) -> dict[str, list[tuple]]:

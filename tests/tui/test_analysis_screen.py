@@ -10,7 +10,6 @@ from textual.app import App
 from textual.widgets import DataTable, OptionList, Static
 
 from reviewer.tui.screens.analysis import AnalysisScreen
-from tests.factory import build_study
 from tests.tui.conftest import settle
 
 # A real Textual app driven with Pilot: about a second a test.
@@ -28,11 +27,6 @@ class AnalysisApp(App):
         self.push_screen(AnalysisScreen(self.db, assume_random=True))
 
 
-@pytest.fixture
-def study(tmp_path) -> Path:
-    return build_study(tmp_path / "study.db")
-
-
 async def _loaded(pilot) -> AnalysisScreen:
     await pilot.app.workers.wait_for_complete()
     await pilot.pause()
@@ -45,10 +39,10 @@ def _rows(table: DataTable) -> list[list[str]]:
     return [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
 
 
-async def test_rates_three_ways_with_gaps_and_bars(study):
+async def test_rates_three_ways_with_gaps_and_bars(study_db):
     from reviewer.analysis import motivation_analysis
 
-    async with AnalysisApp(study).run_test(size=SIZE) as pilot:
+    async with AnalysisApp(study_db).run_test(size=SIZE) as pilot:
         screen = await _loaded(pilot)
         outcomes = screen.query_one("#analysis-outcomes", OptionList)
         names = [str(outcomes.get_option_at_index(i).prompt) for i in range(outcomes.option_count)]
@@ -62,7 +56,7 @@ async def test_rates_three_ways_with_gaps_and_bars(study):
         # the same numbers as the analysis itself, for every way
         from db import Store
 
-        store = Store(study)
+        store = Store(study_db)
         try:
             report = motivation_analysis(store, ["goal_guarding"], assume_random=True)
         finally:
@@ -102,11 +96,11 @@ async def test_the_palette_opens_the_analysis(make_app):
         assert not isinstance(app.screen, AnalysisScreen)
 
 
-def test_analysis_screen_snapshot(snap_compare, study):
+def test_analysis_screen_snapshot(snap_compare, study_db):
     async def loaded(pilot) -> None:
         await pilot.app.workers.wait_for_complete()
         await pilot.pause()
         await pilot.press("down")  # the second outcome: goal_guarding's alignment faking
         await pilot.pause()
 
-    assert snap_compare(AnalysisApp(study), terminal_size=SIZE, run_before=loaded)
+    assert snap_compare(AnalysisApp(study_db), terminal_size=SIZE, run_before=loaded)
