@@ -197,7 +197,7 @@ class _RichProgress:
 @click.option(
     "--json", "as_json", is_flag=True,
     help="Print one JSON object instead of the table and messages: the database, and per file "
-    "its status, counts, error, hint and warnings (every key is described in the README).",
+    "its status, counts, error, hint and warnings (every key is described in docs/formats.md).",
 )  # fmt: skip
 @pass_context
 def import_cmd(

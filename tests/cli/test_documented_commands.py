@@ -66,8 +66,20 @@ def typed_commands(page: Path) -> list[Typed]:
     name = page.relative_to(ROOT).as_posix()
     in_block = False
     block: list[tuple[int, str]] = []
+    paragraph: list[tuple[int, str]] = []
+
+    def inline_spans() -> None:
+        # An inline span may break across lines: read the paragraph as one line.
+        if paragraph:
+            text = " ".join(line.strip() for _number, line in paragraph)
+            for span in INLINE.findall(text):
+                if span.startswith("reviewer ") or LONE_OPTION.match(span):
+                    found.append(Typed(f"{name}:{paragraph[0][0]}", span))
+            paragraph.clear()
+
     for number, line in enumerate(page.read_text(encoding="utf-8").splitlines(), start=1):
         if FENCE.match(line):
+            inline_spans()
             if in_block:
                 for first, text in _join_continuations(block):
                     stripped = text.strip()
@@ -80,10 +92,11 @@ def typed_commands(page: Path) -> list[Typed]:
             continue
         if in_block:
             block.append((number, line))
-            continue
-        for span in INLINE.findall(line):
-            if span.startswith("reviewer ") or LONE_OPTION.match(span):
-                found.append(Typed(f"{name}:{number}", span))
+        elif line.strip():
+            paragraph.append((number, line))
+        else:
+            inline_spans()
+    inline_spans()
     return found
 
 
