@@ -16,7 +16,9 @@ from pathlib import Path
 
 import click
 
-WIDTH = 100
+WIDTH = 98
+"""What `reviewer ... --help` prints in any terminal 100 columns wide or wider (click caps the
+help at max_content_width 100, less its margin of 2)."""
 PAGE = Path(__file__).resolve().parents[2] / "docs" / "cli.md"
 REGENERATE = "make docs"
 
@@ -37,8 +39,15 @@ def walk(
 ) -> Iterator[tuple[str, click.Context]]:
     """Every command of the tree, depth first in name order, each with the context its help
     is rendered in (fixed width, so wrapping never depends on the terminal)."""
-    ctx = click.Context(
-        command, info_name=name, parent=parent, terminal_width=WIDTH, max_content_width=WIDTH
+    # make_context applies the command's own context_settings (`-h` as well as `--help`), as
+    # a real invocation does; resilient parsing runs no callback and needs no argument.
+    ctx = command.make_context(
+        name,
+        [],
+        parent=parent,
+        resilient_parsing=True,
+        terminal_width=WIDTH,
+        max_content_width=WIDTH,
     )
     yield ctx.command_path, ctx
     if isinstance(command, click.Group):

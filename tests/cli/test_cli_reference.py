@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import difflib
 import subprocess
 import sys
+from pathlib import Path
 
 from reviewer.commands import cli_reference
 from tests.conftest import ROOT
@@ -11,9 +13,20 @@ from tests.conftest import ROOT
 
 def test_the_committed_reference_matches_the_commands() -> None:
     committed = cli_reference.PAGE.read_text(encoding="utf-8")
-    assert committed == cli_reference.render(), (
+    current = cli_reference.render()
+    diff = "".join(
+        difflib.unified_diff(
+            committed.splitlines(keepends=True),
+            current.splitlines(keepends=True),
+            "docs/cli.md (committed)",
+            "the commands' --help now",
+            n=1,
+        )
+    )
+    assert not diff, (
         "docs/cli.md is stale: the commands' --help changed. Regenerate it with `make docs` "
-        "(or .venv/bin/python -m reviewer.commands.cli_reference) and commit the result."
+        "(or .venv/bin/python -m reviewer.commands.cli_reference) and commit the result.\n"
+        + diff[:4000]
     )
 
 
@@ -58,3 +71,17 @@ def test_check_mode_says_how_to_regenerate_a_stale_page(tmp_path) -> None:
     assert stale.read_text(encoding="utf-8") == "# an old reference\n"
     assert cli_reference.main(["--out", str(stale)]) == 0
     assert cli_reference.main(["--check", "--out", str(stale)]) == 0
+
+
+def test_each_section_is_what_the_command_prints_in_a_wide_terminal(tmp_path) -> None:
+    """The real program, in a new process, in a terminal wider than the help's cap."""
+    page = cli_reference.PAGE.read_text(encoding="utf-8")
+    program = Path(sys.executable).parent / "reviewer"
+    env = {"PATH": "/usr/bin:/bin", "COLUMNS": "132", "HOME": str(tmp_path)}
+    for args in ([], ["import"], ["queue", "create"]):
+        printed = subprocess.run(
+            [str(program), *args, "--help"], env=env, check=True, capture_output=True, text=True
+        ).stdout
+        assert printed.rstrip() in page, (
+            f"reviewer {' '.join(args)} --help differs from docs/cli.md"
+        )
