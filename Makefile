@@ -2,6 +2,7 @@
 #   make demo   set up .venv, build the demo database if missing, open the labeler on it
 #   make test   set up .venv, run ruff and the whole test suite
 #   make bench  run the benchmarks in bench/ (writes bench/results/*.json)
+#   make docs   regenerate docs/cli.md from the commands' own --help
 
 SHELL := /bin/bash
 VENV := .venv
@@ -11,7 +12,7 @@ DEMO_DB ?= demo.db
 PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
 	command -v $$p >/dev/null && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' && { echo $$p; break; }; done)
 
-.PHONY: help demo test bench lint format clean
+.PHONY: help demo test bench docs lint format clean
 help:  ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
@@ -33,6 +34,9 @@ test: $(STAMP)  ## ruff, the import contracts and the whole test suite
 
 bench: $(STAMP)  ## run the benchmarks; ratios are printed and written to bench/results/
 	$(BIN)/python -m bench
+
+docs: $(STAMP)  ## regenerate docs/cli.md from every command's --help
+	$(BIN)/python -m reviewer.commands.cli_reference
 
 format: $(STAMP)  ## apply ruff's formatter and fixes
 	$(BIN)/ruff format .
