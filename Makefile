@@ -3,6 +3,7 @@
 #   make test   set up .venv, run ruff and the whole test suite
 #   make test-fast  the tests not marked slow (under a minute), while you work
 #   make bench  run the benchmarks in bench/ (writes bench/results/*.json)
+#   make docs   regenerate docs/cli.md from the commands' own --help
 
 SHELL := /bin/bash
 VENV := .venv
@@ -12,7 +13,7 @@ DEMO_DB ?= demo.db
 PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
 	command -v $$p >/dev/null && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' && { echo $$p; break; }; done)
 
-.PHONY: help demo test test-fast bench lint format clean
+.PHONY: help demo test test-fast bench docs lint format clean
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
@@ -37,6 +38,9 @@ test-fast: $(STAMP)  ## the tests not marked slow: under a minute, for the edit-
 
 bench: $(STAMP)  ## run the benchmarks; ratios are printed and written to bench/results/
 	$(BIN)/python -m bench
+
+docs: $(STAMP)  ## regenerate docs/cli.md from every command's --help
+	$(BIN)/python -m reviewer.commands.cli_reference
 
 format: $(STAMP)  ## apply ruff's formatter and fixes
 	$(BIN)/ruff format .

@@ -209,7 +209,7 @@ class _RichProgress:
     "as_json",
     is_flag=True,
     help="Print one JSON object instead of the table and messages: the database, and per file "
-    "its status, counts, error, hint and warnings (every key is described in the README).",
+    "its status, counts, error, hint and warnings (every key is described in docs/formats.md).",
 )
 @pass_context
 def import_cmd(
@@ -252,11 +252,16 @@ def import_cmd(
         raise click.UsageError(f"--map and --value apply to the formats {_for('maps')[:-2]}")
     err = make_console(stderr=True)
 
+    def lines(text: str, style: str) -> None:
+        # A message's own line breaks stay breaks; literal() would show them as \n.
+        for line in text.split("\n"):
+            err.print(literal(line, style=style), soft_wrap=True)
+
     def report(result) -> None:
         if result.error and not as_json:
-            err.print(literal(result.error, style="red"), soft_wrap=True)
+            lines(result.error, "red")
         if result.hint and not as_json:
-            err.print(literal(f"{result.path}: {result.hint}", style="yellow"), soft_wrap=True)
+            lines(f"{result.path}: {result.hint}", "yellow")
 
     expanded = expand_paths(paths, obj.db_path)
     if not as_json:

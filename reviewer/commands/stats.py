@@ -54,7 +54,9 @@ from reviewer.cli import Context, pass_context
 )
 @click.option("--resamples", default=1000, show_default=True, help="Bootstrap resamples.")
 @click.option("--seed", default=0, show_default=True, help="Bootstrap seed.")
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON (see README).")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print the report as JSON (docs/statistics.md)."
+)
 @pass_context
 def stats(
     obj: Context,

@@ -238,21 +238,3 @@ def test_a_model_from_the_pipeline_layout_needs_no_option(tmp_path, shared_data)
     assert "warning" not in result.output
     [row] = Store(db).execute("SELECT model FROM transcripts")
     assert row[0] == "claude-3-opus"
-
-
-# -- 6. every key of --json is documented ----------------------------------------------
-
-
-def test_the_readme_documents_every_key_of_the_json_output(tmp_path, shared_data):
-    from pathlib import Path
-
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
-    section = readme.split("<!-- section: import -->")[1].split("<!-- section:")[0]
-    path = tmp_path / "chats.jsonl"
-    write_jsonl(path, [openai_record()])
-    payload = json.loads(_run(tmp_path / "r.db", path, "--json").output)
-    keys = list(payload) + list(payload["files"][0])
-    undocumented = [k for k in keys if f"| `{k}` |" not in section]
-    assert not undocumented, (
-        f"keys of reviewer import --json missing from the README: {undocumented}"
-    )
