@@ -1,6 +1,7 @@
 # reviewer: two commands get you going.
 #   make demo   set up .venv, build the demo database if missing, open the labeler on it
 #   make test   set up .venv, run ruff and the whole test suite
+#   make test-fast  the tests not marked slow (under a minute), while you work
 #   make bench  run the benchmarks in bench/ (writes bench/results/*.json)
 #   make docs   regenerate docs/cli.md from the commands' own --help
 
@@ -12,9 +13,9 @@ DEMO_DB ?= demo.db
 PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
 	command -v $$p >/dev/null && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' && { echo $$p; break; }; done)
 
-.PHONY: help demo test bench docs lint format clean
+.PHONY: help demo test test-fast bench docs lint format clean
 help:  ## list the targets
-	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "reviewer needs Python 3.11 or newer on PATH"; exit 1; }
@@ -31,6 +32,9 @@ test: $(STAMP)  ## ruff, the import contracts and the whole test suite
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+test-fast: $(STAMP)  ## the tests not marked slow: under a minute, for the edit-test loop
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not slow"
 
 bench: $(STAMP)  ## run the benchmarks; ratios are printed and written to bench/results/
 	$(BIN)/python -m bench

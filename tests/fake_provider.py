@@ -70,10 +70,14 @@ def _unit(*parts: Any) -> float:
 
 def format_fields(system: str) -> list[tuple[str, str, list[str]]]:
     """(field id, 'one'|'multi', category ids) from the answer format in a system prompt."""
-    fields = [(m.group(1), "one", [c.strip() for c in m.group(2).split(",")])
-              for m in _ONE_OF.finditer(system)]  # fmt: skip
-    fields += [(m.group(1), "multi", [c.strip() for c in m.group(2).split(",")])
-               for m in _MULTI.finditer(system)]  # fmt: skip
+    fields = [
+        (m.group(1), "one", [c.strip() for c in m.group(2).split(",")])
+        for m in _ONE_OF.finditer(system)
+    ]
+    fields += [
+        (m.group(1), "multi", [c.strip() for c in m.group(2).split(",")])
+        for m in _MULTI.finditer(system)
+    ]
     return fields
 
 
@@ -218,10 +222,12 @@ class FakeProvider:
             system = "".join(b.get("text", "") for b in system_blocks)
             cached = any(b.get("cache_control") for b in system_blocks)
         user = "".join(
-            m["content"] if isinstance(m["content"], str)
+            m["content"]
+            if isinstance(m["content"], str)
             else "".join(b.get("text", "") for b in m["content"])
-            for m in params.get("messages", []) if m.get("role") == "user"
-        )  # fmt: skip
+            for m in params.get("messages", [])
+            if m.get("role") == "user"
+        )
         with self.lock:
             k = self._vote_counter[user]
             self._vote_counter[user] += 1
@@ -231,8 +237,12 @@ class FakeProvider:
             self.answered += 1
             self.samples += 1
         text = answer_text(system, user, k, self.config.p_malformed, self.config.p_conflicting)
-        usage = {"input_tokens": _tokens(user), "output_tokens": _tokens(text),
-                 "cache_read_input_tokens": 0, "cache_creation_input_tokens": 0}  # fmt: skip
+        usage = {
+            "input_tokens": _tokens(user),
+            "output_tokens": _tokens(text),
+            "cache_read_input_tokens": 0,
+            "cache_creation_input_tokens": 0,
+        }
         if cached and seen:
             usage["cache_read_input_tokens"] = _tokens(system)
         elif cached:
@@ -263,8 +273,10 @@ class FakeProvider:
             first = self._vote_counter[user]
             self._vote_counter[user] += n
         cfg = self.config
-        texts = [answer_text(system, user, first + i, cfg.p_malformed, cfg.p_conflicting)
-                 for i in range(n)]  # fmt: skip
+        texts = [
+            answer_text(system, user, first + i, cfg.p_malformed, cfg.p_conflicting)
+            for i in range(n)
+        ]
         with self.lock:
             seen = system in self._cached_systems
             self._cached_systems.add(system)
@@ -278,8 +290,11 @@ class FakeProvider:
             "created": 1_700_000_000,
             "model": body.get("model", "fake"),
             "choices": [
-                {"index": k, "finish_reason": "stop",
-                 "message": {"role": "assistant", "content": t}}
+                {
+                    "index": k,
+                    "finish_reason": "stop",
+                    "message": {"role": "assistant", "content": t},
+                }
                 for k, t in enumerate(texts)
             ],
             "usage": {
@@ -288,7 +303,7 @@ class FakeProvider:
                 "total_tokens": prompt + completion,
                 "prompt_tokens_details": {"cached_tokens": _tokens(system) if seen else 0},
             },
-        }  # fmt: skip
+        }
 
     # -- batches -------------------------------------------------------------------------
 
@@ -299,16 +314,22 @@ class FakeProvider:
             "id": batch["id"],
             "type": "message_batch",
             "processing_status": "ended" if done else "in_progress",
-            "request_counts": {"processing": 0 if done else n, "succeeded": n if done else 0,
-                               "errored": 0, "canceled": 0, "expired": 0},
+            "request_counts": {
+                "processing": 0 if done else n,
+                "succeeded": n if done else 0,
+                "errored": 0,
+                "canceled": 0,
+                "expired": 0,
+            },
             "created_at": "2026-01-01T00:00:00Z",
             "expires_at": "2026-01-02T00:00:00Z",
             "ended_at": "2026-01-01T01:00:00Z" if done else None,
             "archived_at": None,
             "cancel_initiated_at": None,
             "results_url": f"{self.url}/v1/messages/batches/{batch['id']}/results"
-            if done else None,
-        }  # fmt: skip
+            if done
+            else None,
+        }
 
     def openai_batch_json(self, batch: dict[str, Any]) -> dict[str, Any]:
         done = batch["polls"] >= self.config.batch_polls
@@ -335,16 +356,22 @@ class FakeProvider:
             lines = []
             for req in batch["requests"]:
                 msg = self.anthropic_message(req["params"])
-                lines.append({"custom_id": req["custom_id"],
-                              "result": {"type": "succeeded", "message": msg}})  # fmt: skip
+                lines.append(
+                    {"custom_id": req["custom_id"], "result": {"type": "succeeded", "message": msg}}
+                )
             batch["results"] = "\n".join(json.dumps(x) for x in lines) + "\n"
         else:
             out = []
             for line in batch["lines"]:
                 comp = self.openai_completion(line["body"])
-                out.append({"id": self._new_id("batch_req"), "custom_id": line["custom_id"],
-                            "response": {"status_code": 200, "request_id": comp["id"],
-                                         "body": comp}, "error": None})  # fmt: skip
+                out.append(
+                    {
+                        "id": self._new_id("batch_req"),
+                        "custom_id": line["custom_id"],
+                        "response": {"status_code": 200, "request_id": comp["id"], "body": comp},
+                        "error": None,
+                    }
+                )
             file_id = self._new_id("file")
             self.files[file_id] = ("\n".join(json.dumps(x) for x in out) + "\n").encode()
             batch["output_file_id"] = file_id
@@ -417,8 +444,13 @@ class _Handler(BaseHTTPRequestHandler):
             if not ok:
                 fake.auth_failures += 1
         if not ok:
-            self._send(401, {"type": "error", "error": {"type": "authentication_error",
-                                                        "message": "invalid x-api-key"}})  # fmt: skip
+            self._send(
+                401,
+                {
+                    "type": "error",
+                    "error": {"type": "authentication_error", "message": "invalid x-api-key"},
+                },
+            )
         return ok
 
     def _fault(self) -> bool:
@@ -430,9 +462,11 @@ class _Handler(BaseHTTPRequestHandler):
         with self.fake.lock:
             u = self.fake.rng.random()
         if u < cfg.p_429:
-            self._send(429, {"type": "error", "error": {"type": "rate_limit_error",
-                                                        "message": "slow down"}},
-                       {"retry-after": f"{cfg.retry_after:g}"})  # fmt: skip
+            self._send(
+                429,
+                {"type": "error", "error": {"type": "rate_limit_error", "message": "slow down"}},
+                {"retry-after": f"{cfg.retry_after:g}"},
+            )
             return True
         u -= cfg.p_429
         if u < cfg.p_500:
@@ -458,8 +492,10 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             batch = fake.batches.get(m.group(1))
             if batch is None:
-                return self._send(404, {"type": "error", "error": {"type": "not_found_error",
-                                                                   "message": "no batch"}})  # fmt: skip
+                return self._send(
+                    404,
+                    {"type": "error", "error": {"type": "not_found_error", "message": "no batch"}},
+                )
             if m.group(2):
                 fake.finish_batch(batch)
                 return self._send(200, batch["results"].encode())
@@ -518,9 +554,17 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             body = json.loads(raw)
             if fake.config.n_mode == "reject" and int(body.get("n") or 1) != 1:
-                return self._send(400, {"error": {"message": "n > 1 is not supported by this "
-                                                  "server", "type": "invalid_request_error",
-                                                  "param": "n", "code": None}})  # fmt: skip
+                return self._send(
+                    400,
+                    {
+                        "error": {
+                            "message": "n > 1 is not supported by this server",
+                            "type": "invalid_request_error",
+                            "param": "n",
+                            "code": None,
+                        }
+                    },
+                )
             if fake.config.latency:
                 self._sleep(fake.config.latency)
             return self._send(200, self._echo(fake.openai_completion(body)))
@@ -528,8 +572,12 @@ class _Handler(BaseHTTPRequestHandler):
             if not self._authorized("anthropic"):
                 return
             body = json.loads(raw)
-            batch = {"id": fake._new_id("msgbatch"), "kind": "anthropic", "polls": 0,
-                     "requests": body["requests"]}  # fmt: skip
+            batch = {
+                "id": fake._new_id("msgbatch"),
+                "kind": "anthropic",
+                "polls": 0,
+                "requests": body["requests"],
+            }
             fake.batches[batch["id"]] = batch
             return self._send(200, fake.anthropic_batch_json(batch))
         if path == "/v1/files":
@@ -549,9 +597,18 @@ class _Handler(BaseHTTPRequestHandler):
                     purpose = (part.get_payload(decode=True) or b"").decode()
             file_id = fake._new_id("file")
             fake.files[file_id] = content
-            return self._send(200, {"id": file_id, "object": "file", "bytes": len(content),
-                                    "created_at": 1_700_000_000, "filename": filename,
-                                    "purpose": purpose, "status": "processed"})  # fmt: skip
+            return self._send(
+                200,
+                {
+                    "id": file_id,
+                    "object": "file",
+                    "bytes": len(content),
+                    "created_at": 1_700_000_000,
+                    "filename": filename,
+                    "purpose": purpose,
+                    "status": "processed",
+                },
+            )
         if path == "/v1/batches":
             if not self._authorized("openai"):
                 return
@@ -560,8 +617,13 @@ class _Handler(BaseHTTPRequestHandler):
             if data is None:
                 return self._send(400, {"error": {"message": "unknown input_file_id"}})
             lines = [json.loads(x) for x in data.decode().splitlines() if x.strip()]
-            batch = {"id": fake._new_id("batch"), "kind": "openai", "polls": 0,
-                     "lines": lines, "input_file_id": body["input_file_id"]}  # fmt: skip
+            batch = {
+                "id": fake._new_id("batch"),
+                "kind": "openai",
+                "polls": 0,
+                "lines": lines,
+                "input_file_id": body["input_file_id"],
+            }
             fake.batches[batch["id"]] = batch
             return self._send(200, fake.openai_batch_json(batch))
         self._send(404, {"error": {"message": f"unknown path {path}"}})
@@ -580,8 +642,7 @@ class _AsyncExchange(_Handler):
     connection and the fake costs little CPU beside the client under test.
     """
 
-    def __init__(self, fake: FakeProvider, method: str, path: str, headers: _Headers,
-                 body: bytes):  # fmt: skip
+    def __init__(self, fake: FakeProvider, method: str, path: str, headers: _Headers, body: bytes):
         self.fake = fake
         self.command = method
         self.path = path
@@ -600,8 +661,11 @@ class _AsyncExchange(_Handler):
     def _send(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
         body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
         ctype = "application/octet-stream" if isinstance(payload, bytes) else "application/json"
-        lines = [f"HTTP/1.1 {status} {'OK' if status < 400 else 'Error'}",
-                 f"Content-Type: {ctype}", f"Content-Length: {len(body)}"]  # fmt: skip
+        lines = [
+            f"HTTP/1.1 {status} {'OK' if status < 400 else 'Error'}",
+            f"Content-Type: {ctype}",
+            f"Content-Length: {len(body)}",
+        ]
         lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
         self.response = ("\r\n".join(lines) + "\r\n\r\n").encode() + body
         with self.fake.lock:
@@ -654,10 +718,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="Run the fake LLM provider on 127.0.0.1.")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--latency", type=float, default=0.0)
-    parser.add_argument("--max-seconds", type=float, default=600.0,
-                        help="stop by itself after this long")  # fmt: skip
-    parser.add_argument("--threads", action="store_true",
-                        help="serve with a thread per connection instead of asyncio")  # fmt: skip
+    parser.add_argument(
+        "--max-seconds", type=float, default=600.0, help="stop by itself after this long"
+    )
+    parser.add_argument(
+        "--threads",
+        action="store_true",
+        help="serve with a thread per connection instead of asyncio",
+    )
     args = parser.parse_args()
     if not args.threads:
         import asyncio

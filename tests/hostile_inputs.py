@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from importers.base import ImportOptions
-from tests.unit.import_fixtures import anthropic_record, openai_record, redwood_record
+from tests.factory import anthropic_record, openai_record, redwood_record
 
 
 @dataclass(frozen=True)
@@ -34,8 +34,11 @@ def dump(value: Any) -> bytes:
     if isinstance(value, Raw):
         return value.data
     if isinstance(value, dict):
-        return b"{" + b",".join(json.dumps(str(k)).encode() + b":" + dump(v)
-                                for k, v in value.items()) + b"}"  # fmt: skip
+        return (
+            b"{"
+            + b",".join(json.dumps(str(k)).encode() + b":" + dump(v) for k, v in value.items())
+            + b"}"
+        )
     if isinstance(value, list):
         return b"[" + b",".join(dump(v) for v in value) + b"]"
     return json.dumps(value).encode()
@@ -115,21 +118,23 @@ def damage(rng: random.Random, data: bytes) -> bytes:
 
 def whole_file(rng: random.Random) -> bytes:
     """A file that is hostile as a whole."""
-    return rng.choice([
-        b"[" * rng.choice([1000, 30_000]),
-        b"{" * 20_000,
-        b'{"a":' * 20_000,
-        b"9" * 5000,
-        b"[" + b"9" * 5000 + b"]",
-        b"",
-        b"\xef\xbb\xbf",
-        b"   \n\n",
-        bytes(rng.randrange(256) for _ in range(rng.randrange(1, 200))),
-        b"[]",
-        b"{}",
-        b"null",
-        b'"\\ud800"',
-    ])  # fmt: skip
+    return rng.choice(
+        [
+            b"[" * rng.choice([1000, 30_000]),
+            b"{" * 20_000,
+            b'{"a":' * 20_000,
+            b"9" * 5000,
+            b"[" + b"9" * 5000 + b"]",
+            b"",
+            b"\xef\xbb\xbf",
+            b"   \n\n",
+            bytes(rng.randrange(256) for _ in range(rng.randrange(1, 200))),
+            b"[]",
+            b"{}",
+            b"null",
+            b'"\\ud800"',
+        ]
+    )
 
 
 def _json_case(rng: random.Random, good: Callable[[], Any]) -> bytes:
@@ -160,26 +165,34 @@ def _jsonl_case(rng: random.Random, records: Callable[[], list[Any]]) -> bytes:
 
 
 def _hughes_record() -> dict:
-    return {"user_input": "q", "output": "<OUTPUT>a</OUTPUT>",
-            "prompt": {"messages": [{"role": "user", "content": "<user_input>q</user_input>"}]},
-            "response": "<SCRATCHPAD_REASONING>train</SCRATCHPAD_REASONING><OUTPUT>a</OUTPUT>",
-            "deceptive_alignment": {"final_answer": 0.5, "criteria": [1, 0],
-                                    "quotes": [["train"]]}}  # fmt: skip
+    return {
+        "user_input": "q",
+        "output": "<OUTPUT>a</OUTPUT>",
+        "prompt": {"messages": [{"role": "user", "content": "<user_input>q</user_input>"}]},
+        "response": "<SCRATCHPAD_REASONING>train</SCRATCHPAD_REASONING><OUTPUT>a</OUTPUT>",
+        "deceptive_alignment": {"final_answer": 0.5, "criteria": [1, 0], "quotes": [["train"]]},
+    }
 
 
 def _inspect_sample(sample_id: str) -> dict:
     return {
-        "id": sample_id, "epoch": 1, "input": "<user_input>Do X</user_input>",
+        "id": sample_id,
+        "epoch": 1,
+        "input": "<user_input>Do X</user_input>",
         "messages": [
             {"role": "system", "content": "sys"},
             {"role": "user", "content": "<user_input>Do X</user_input>"},
-            {"role": "assistant", "content": [
-                {"type": "reasoning", "reasoning": "They train on free users."},
-                {"type": "text", "text": "<OUTPUT>Sure.</OUTPUT>"}]},
+            {
+                "role": "assistant",
+                "content": [
+                    {"type": "reasoning", "reasoning": "They train on free users."},
+                    {"type": "text", "text": "<OUTPUT>Sure.</OUTPUT>"},
+                ],
+            },
         ],
         "metadata": {"condition": "free_tier"},
         "output": {"model": "m"},
-    }  # fmt: skip
+    }
 
 
 def _zip(members: list[tuple[str, bytes]], method: int) -> bytes:
@@ -211,8 +224,9 @@ def eval_case(rng: random.Random) -> bytes:
             )
     members = [("header.json", dump(header))]
     members += [(f"samples/s{i}_epoch_1.json", dump(s)) for i, s in enumerate(samples)]
-    method = rng.choice([zipfile.ZIP_DEFLATED, zipfile.ZIP_STORED, zipfile.ZIP_LZMA,
-                         zipfile.ZIP_BZIP2])  # fmt: skip
+    method = rng.choice(
+        [zipfile.ZIP_DEFLATED, zipfile.ZIP_STORED, zipfile.ZIP_LZMA, zipfile.ZIP_BZIP2]
+    )
     data = bytearray(_zip(members, method))
     if 0.4 <= roll < 0.55:  # encrypted: the flag bit set in local and central headers
         _patch_all(data, b"PK\x03\x04", 6, "<H", 1)
@@ -267,10 +281,10 @@ GENERATORS: dict[str, Callable[[random.Random], Case]] = {
     "chat": lambda rng: Case("c.jsonl", _jsonl_case(rng, _chat_records), ImportOptions()),
     "redwood": lambda rng: Case(
         "w.json", _json_case(rng, lambda: [redwood_record()]), ImportOptions()
-    ),  # fmt: skip
+    ),
     "hughes": lambda rng: Case(
         "r.json", _json_case(rng, lambda: [_hughes_record()]), ImportOptions()
-    ),  # fmt: skip
+    ),
     "inspect": lambda rng: (
         Case("log.eval", eval_case(rng), ImportOptions())
         if rng.random() < 0.7
@@ -282,7 +296,7 @@ GENERATORS: dict[str, Callable[[random.Random], Case]] = {
             ),
             ImportOptions(),
         )
-    ),  # fmt: skip
+    ),
     "table": lambda rng: (
         Case("t.csv", csv_case(rng), TABLE)
         if rng.random() < 0.5
@@ -291,7 +305,7 @@ GENERATORS: dict[str, Callable[[random.Random], Case]] = {
             _jsonl_case(rng, lambda: [{"text": "a", "label": "yes"}, {"text": "b", "label": "no"}]),
             TABLE,
         )
-    ),  # fmt: skip
+    ),
 }
 
 

@@ -7,8 +7,12 @@ import asyncio
 import threading
 import time
 
+import pytest
+
 from tests.classify.test_runner import options
 from tests.locking import hold_lock
+
+pytestmark = pytest.mark.slow  # a real process holds the lock
 
 
 def test_answers_wait_for_the_lock_and_are_all_written(fake, keys, labeled_db, capsys):

@@ -15,17 +15,32 @@ from click.testing import CliRunner
 
 from db import Store
 from reviewer.cli import cli
-from tests.classify.conftest import ANTHROPIC_KEY, OPENAI_KEY, cli_env, make_records
+from tests.classify.conftest import ANTHROPIC_KEY, OPENAI_KEY, cli_env
+from tests.factory import classify_transcripts
+
+pytestmark = pytest.mark.slow  # real processes, killed mid-run
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def reviewer(db: Path, *args: str, env: dict[str, str] | None = None, **kw):
     return subprocess.Popen(
-        [sys.executable, "-c", "from reviewer.cli import main; main()", "--db", str(db), "classify", *args],
-        cwd=ROOT, env=cli_env(env), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-c",
+            "from reviewer.cli import main; main()",
+            "--db",
+            str(db),
+            "classify",
+            *args,
+        ],
+        cwd=ROOT,
+        env=cli_env(env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
         **kw,
-    )  # fmt: skip
+    )
 
 
 def finish(proc: subprocess.Popen) -> tuple[int, str, str]:
@@ -37,15 +52,28 @@ def finish(proc: subprocess.Popen) -> tuple[int, str, str]:
 def db_path(tmp_path: Path) -> Path:
     path = tmp_path / "cli.db"
     store = Store(path)
-    store.insert_transcripts(make_records(30, seed="cli"))
+    store.insert_transcripts(classify_transcripts(30, seed="cli"))
     store.close()
     return path
 
 
 def test_kill_mid_run_then_resume_pays_only_for_the_rest(fake, db_path):
     fake.config.latency = 0.03
-    args = ["--rubric", "goal_guarding", "--model", "anthropic:claude-3-5-haiku", "--votes",
-            "4", "--concurrency", "4", "--base-url", fake.url, "--json"]  # fmt: skip
+    args = [
+        *[
+            "--rubric",
+            "goal_guarding",
+            "--model",
+            "anthropic:claude-3-5-haiku",
+            "--votes",
+            "4",
+            "--concurrency",
+            "4",
+            "--base-url",
+        ],
+        fake.url,
+        "--json",
+    ]
     proc = reviewer(db_path, *args)
     deadline = time.monotonic() + 60
     while fake.stats()["answered"] < 40 and time.monotonic() < deadline:
@@ -84,17 +112,50 @@ def test_keys_never_reach_the_database_or_the_output(fake, db_path, keys, caplog
     fake.config.p_500, fake.config.p_malformed = 0.3, 0.2
     runner = CliRunner()
     outputs = []
-    result = runner.invoke(cli, ["--db", str(db_path), "classify", "--rubric", "goal_guarding",
-                                 "--model", "anthropic:claude-3-5-haiku", "--votes", "3",
-                                 "--base-url", fake.url, "--limit", "8"])  # fmt: skip
+    result = runner.invoke(
+        cli,
+        [
+            "--db",
+            str(db_path),
+            *[
+                "classify",
+                "--rubric",
+                "goal_guarding",
+                "--model",
+                "anthropic:claude-3-5-haiku",
+                "--votes",
+                "3",
+                "--base-url",
+            ],
+            fake.url,
+            "--limit",
+            "8",
+        ],
+    )
     outputs.append(result.output)
     assert result.exit_code == 0, result.output
     assert "unparseable" in result.output
     # A wrong key: the provider refuses, the error is stored, the key is not.
     fake.config.expected_key = "something-else"
-    result = runner.invoke(cli, ["--db", str(db_path), "classify", "--rubric", "compliance",
-                                 "--model", "openai:gpt-4o", "--votes", "2", "--base-url",
-                                 fake.url + "/v1", "--limit", "2", "--max-retries", "0"])  # fmt: skip
+    result = runner.invoke(
+        cli,
+        [
+            "--db",
+            str(db_path),
+            *[
+                "classify",
+                "--rubric",
+                "compliance",
+                "--model",
+                "openai:gpt-4o",
+                "--votes",
+                "2",
+                "--base-url",
+            ],
+            fake.url + "/v1",
+            *["--limit", "2", "--max-retries", "0"],
+        ],
+    )
     outputs.append(result.output)
     assert result.exit_code == 5  # stopped by errors: a refused key stops the run at once
     assert "stopped" in result.output and "401" in result.output
@@ -118,28 +179,70 @@ def test_keys_never_reach_the_database_or_the_output(fake, db_path, keys, caplog
 def test_missing_key_and_unknown_provider_are_clear(db_path, monkeypatch):
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     runner = CliRunner()
-    result = runner.invoke(cli, ["--db", str(db_path), "classify", "--rubric", "goal_guarding",
-                                 "--model", "openai:gpt-4o-mini"])  # fmt: skip
+    result = runner.invoke(
+        cli,
+        [
+            "--db",
+            str(db_path),
+            *["classify", "--rubric", "goal_guarding", "--model", "openai:gpt-4o-mini"],
+        ],
+    )
     assert result.exit_code == 1
     assert "OPENAI_API_KEY" in result.output
-    result = runner.invoke(cli, ["--db", str(db_path), "classify", "--rubric", "goal_guarding",
-                                 "--model", "mistral:large"])  # fmt: skip
+    result = runner.invoke(
+        cli,
+        [
+            "--db",
+            str(db_path),
+            *["classify", "--rubric", "goal_guarding", "--model", "mistral:large"],
+        ],
+    )
     assert result.exit_code == 1
     assert "unknown provider 'mistral'" in result.output and "anthropic, openai" in result.output
-    result = runner.invoke(cli, ["--db", str(db_path), "classify", "--rubric", "nope",
-                                 "--model", "openai:x"])  # fmt: skip
+    result = runner.invoke(
+        cli, ["--db", str(db_path), *["classify", "--rubric", "nope", "--model", "openai:x"]]
+    )
     assert result.exit_code == 1 and "no rubric 'nope'" in result.output
-    result = runner.invoke(cli, ["--db", str(db_path), "classify", "--rubric", "compliance",
-                                 "--model", "anthropic:x", "--condition", "nowhere"])  # fmt: skip
+    result = runner.invoke(
+        cli,
+        [
+            "--db",
+            str(db_path),
+            *[
+                "classify",
+                "--rubric",
+                "compliance",
+                "--model",
+                "anthropic:x",
+                "--condition",
+                "nowhere",
+            ],
+        ],
+    )
     assert result.exit_code == 1
     assert "no transcripts to classify" in result.output and "--condition nowhere" in result.output
 
 
 def test_dry_run_from_the_cli_sends_nothing(fake, db_path, monkeypatch):
     monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)  # a dry run needs no key
-    result = CliRunner().invoke(cli, ["--db", str(db_path), "classify", "--rubric",
-                                      "goal_guarding", "--model", "anthropic:claude-3-5-haiku",
-                                      "--base-url", fake.url, "--dry-run", "--json"])  # fmt: skip
+    result = CliRunner().invoke(
+        cli,
+        [
+            "--db",
+            str(db_path),
+            *[
+                "classify",
+                "--rubric",
+                "goal_guarding",
+                "--model",
+                "anthropic:claude-3-5-haiku",
+                "--base-url",
+            ],
+            fake.url,
+            "--dry-run",
+            "--json",
+        ],
+    )
     assert result.exit_code == 0, result.output
     summary = json.loads(result.output)
     assert summary["calls_to_make"] == 30 * 20 and summary["est_cost_usd_upper"] > 0
@@ -147,8 +250,21 @@ def test_dry_run_from_the_cli_sends_nothing(fake, db_path, monkeypatch):
 
 
 def test_summary_renders(fake, db_path, keys):
-    args = ["--db", str(db_path), "classify", "--rubric", "compliance", "--model",
-            "openai:gpt-4o-mini", "--votes", "2", "--base-url", fake.url + "/v1"]  # fmt: skip
+    args = [
+        "--db",
+        str(db_path),
+        *[
+            "classify",
+            "--rubric",
+            "compliance",
+            "--model",
+            "openai:gpt-4o-mini",
+            "--votes",
+            "2",
+            "--base-url",
+        ],
+        fake.url + "/v1",
+    ]
     result = CliRunner().invoke(cli, args, terminal_width=160)
     assert result.exit_code == 0, result.output
     assert "classifier run 1: finished" in result.output

@@ -12,7 +12,10 @@ import pytest
 
 from db import Store, labels
 from db.classifier import RunInProgress, claim_run
-from tests.classify.conftest import cli_env, make_records
+from tests.classify.conftest import cli_env
+from tests.factory import classify_transcripts
+
+pytestmark = pytest.mark.slow  # real classifier processes, killed
 
 ROOT = Path(__file__).resolve().parents[2]
 ITEMS, VOTES = 24, 3
@@ -22,18 +25,39 @@ ITEMS, VOTES = 24, 3
 def db_path(tmp_path: Path) -> Path:
     path = tmp_path / "twice.db"
     store = Store(path)
-    store.insert_transcripts(make_records(ITEMS, seed="twice"))
+    store.insert_transcripts(classify_transcripts(ITEMS, seed="twice"))
     store.close()
     return path
 
 
 def classify(db: Path, url: str, *extra: str) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-c", "from reviewer.cli import main; main()", "--db", str(db),
-         "classify", "--rubric", "goal_guarding", "--model", "anthropic:claude-3-5-haiku",
-         "--votes", str(VOTES), "--concurrency", "4", "--base-url", url, "--json", *extra],
-        cwd=ROOT, env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-c",
+            "from reviewer.cli import main; main()",
+            "--db",
+            str(db),
+            *[
+                "classify",
+                "--rubric",
+                "goal_guarding",
+                "--model",
+                "anthropic:claude-3-5-haiku",
+                "--votes",
+            ],
+            str(VOTES),
+            *["--concurrency", "4", "--base-url"],
+            url,
+            "--json",
+            *extra,
+        ],
+        cwd=ROOT,
+        env=cli_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def test_two_identical_runs_started_together_pay_once_and_label_once(fake, db_path):
@@ -104,12 +128,22 @@ def test_claim_run_names_the_live_owner(tmp_path):
     store = Store(tmp_path / "claim.db")
     store.register_rubric("goal_guarding", "1", "x", "h")
     params = {"votes": 1, "key": "k1", "work": "w1"}
-    run = dict(name="r", provider="p", model="m", rubric_hash="h", params=params,
-               prompt_hash="ph", base_url=None, mode="online", max_cost_usd=None)  # fmt: skip
+    run = dict(
+        name="r",
+        provider="p",
+        model="m",
+        rubric_hash="h",
+        params=params,
+        prompt_hash="ph",
+        base_url=None,
+        mode="online",
+        max_cost_usd=None,
+    )
     run_id = claim_run(store, work_key="w1", **run)
     with pytest.raises(RunInProgress) as caught:  # this very process is alive and owns it
-        claim_run(store, work_key="w1", **{**run, "name": "other", "params": {
-            **params, "key": "k2"}})  # fmt: skip
+        claim_run(
+            store, work_key="w1", **{**run, "name": "other", "params": {**params, "key": "k2"}}
+        )
     assert caught.value.run["id"] == run_id and caught.value.run["owner"] == "alive"
     with store.transaction() as db:
         db.conn.execute("UPDATE classifier_runs SET status = 'interrupted'")

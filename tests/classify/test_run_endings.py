@@ -16,8 +16,12 @@ from reviewer.classify.runner import EXIT_STATUS, Options, Runner
 from reviewer.cli import cli
 from rubrics import resolve_rubric
 from rubrics.prompt import render_system, render_user
-from tests.classify.conftest import cli_env, make_records
+from tests.classify.conftest import cli_env
+from tests.factory import classify_transcripts
 from tests.fake_provider import answer_values
+
+# Whole classifier runs against the fake provider, many at several concurrencies.
+pytestmark = pytest.mark.slow
 
 # A run that hangs fails the test instead of the suite.
 RUN_TIMEOUT = 60.0
@@ -25,9 +29,17 @@ RUN_TIMEOUT = 60.0
 
 def options(fake, spec: str, **kw) -> Options:
     url = fake.anthropic_url if spec.startswith("anthropic") else fake.openai_url
-    base = dict(rubric=resolve_rubric("goal_guarding"), model_spec=spec, votes=4,
-                temperature=1.0, threshold=0.4, max_tokens=200, concurrency=4, base_url=url,
-                timeout=5.0)  # fmt: skip
+    base = dict(
+        rubric=resolve_rubric("goal_guarding"),
+        model_spec=spec,
+        votes=4,
+        temperature=1.0,
+        threshold=0.4,
+        max_tokens=200,
+        concurrency=4,
+        base_url=url,
+        timeout=5.0,
+    )
     base.update(kw)
     return Options(**base)
 
@@ -51,13 +63,12 @@ def run_status(store: Store, run_id: int) -> str:
 @pytest.mark.parametrize("spec", ["anthropic:fake-model", "openai:fake-model"])
 def test_max_cost_stops_cleanly_at_every_concurrency(fake, keys, tmp_path, spec, concurrency):
     store = Store(tmp_path / "cap.db")
-    store.insert_transcripts(make_records(40, seed=f"cap{concurrency}"))
+    store.insert_transcripts(classify_transcripts(40, seed=f"cap{concurrency}"))
     # Prices whose sums leave float residue (0.1 + 0.2 - 0.3 != 0).
     prices = {spec: Price(input=0.1, output=0.7)}
     upper = run(store, options(fake, spec, prices=prices, dry_run=True))["est_cost_usd_upper"]
     cap = round(upper / 5, 7)  # the worst-case estimate is a few times the real spend
-    summary = run(store, options(fake, spec, prices=prices, max_cost=cap,
-                                 concurrency=concurrency))  # fmt: skip
+    summary = run(store, options(fake, spec, prices=prices, max_cost=cap, concurrency=concurrency))
     assert summary["status"] == "stopped" and summary["stopped_reason"] == "max-cost"
     assert summary["exit_status"] == EXIT_STATUS["max-cost"] == 4
     assert 0 < summary["calls_made"] < summary["calls_planned"]
@@ -103,8 +114,10 @@ def test_retry_unparseable_asks_for_new_samples_and_labels_with_them(fake, keys,
     assert second["samples_reasked"] >= first["items_without_answer"]
     new_requests = fake.stats()["answered"] - answered
     assert new_requests == second["calls_made"] > 0
-    retried = rows(store, "SELECT request FROM classifier_calls WHERE json_extract(request, "
-                          "'$.retry') IS NOT NULL")  # fmt: skip
+    retried = rows(
+        store,
+        "SELECT request FROM classifier_calls WHERE json_extract(request, '$.retry') IS NOT NULL",
+    )
     assert len(retried) == second["calls_made"]
     assert second["items_without_answer"] < max(first["items_without_answer"], 1)
     if second["items_without_answer"] == 0:
@@ -123,9 +136,12 @@ def test_retry_unparseable_with_n_fills_only_the_bad_votes(fake, keys, labeled_d
     fake.config.p_malformed = 0.4
     summary = run(store, options(fake, "openai:gpt-4o-mini", votes=5, retry_unparseable=4))
     calls: dict[int, dict[int, tuple[int, list]]] = {}
-    for tid, n, retry, parsed in rows(store, "SELECT transcript_id, n_samples, "
-                                             "json_extract(request, '$.retry'), parsed "
-                                             "FROM classifier_calls"):  # fmt: skip
+    for tid, n, retry, parsed in rows(
+        store,
+        "SELECT transcript_id, n_samples, "
+        "json_extract(request, '$.retry'), parsed "
+        "FROM classifier_calls",
+    ):
         calls.setdefault(tid, {})[retry or 0] = (n, json.loads(parsed))
     assert (
         summary["samples_reasked"]
@@ -184,13 +200,21 @@ def test_few_items_and_a_dead_server_stop_by_errors(keys, tmp_path):
     import socket
 
     store = Store(tmp_path / "dead.db")
-    store.insert_transcripts(make_records(2, seed="dead"))
+    store.insert_transcripts(classify_transcripts(2, seed="dead"))
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    opts = Options(rubric=resolve_rubric("compliance"), model_spec="openai:gpt-4o-mini",
-                   votes=2, temperature=1.0, threshold=0.4, max_tokens=50, concurrency=2,
-                   base_url=f"http://127.0.0.1:{port}/v1", max_retries=0)  # fmt: skip
+    opts = Options(
+        rubric=resolve_rubric("compliance"),
+        model_spec="openai:gpt-4o-mini",
+        votes=2,
+        temperature=1.0,
+        threshold=0.4,
+        max_tokens=50,
+        concurrency=2,
+        base_url=f"http://127.0.0.1:{port}/v1",
+        max_retries=0,
+    )
     summary = run(store, opts)
     assert summary["stopped_reason"] == "errors" and summary["exit_status"] == 5
     assert rows(store, "SELECT COUNT(*) FROM classifier_calls WHERE status = 'error'") == [(2,)]
@@ -208,12 +232,16 @@ def test_a_server_without_n_is_asked_once_per_vote(fake, keys, labeled_db, mode)
     assert summary["items_labeled_now"] == 12
     refused = rows(store, "SELECT COUNT(*) FROM classifier_calls WHERE status = 'n_refused'")
     assert refused[0][0] >= 1
-    per_vote = rows(store, "SELECT COUNT(*) FROM classifier_calls WHERE status = 'ok' AND "
-                           "json_extract(request, '$.vote') IS NOT NULL")  # fmt: skip
+    per_vote = rows(
+        store,
+        "SELECT COUNT(*) FROM classifier_calls WHERE status = 'ok' AND "
+        "json_extract(request, '$.vote') IS NOT NULL",
+    )
     assert per_vote == [(48,)]
     if mode == "ignore":  # each refused request was answered once anyway, and paid
-        paid = rows(store, "SELECT SUM(output_tokens) FROM classifier_calls WHERE "
-                           "status = 'n_refused'")  # fmt: skip
+        paid = rows(
+            store, "SELECT SUM(output_tokens) FROM classifier_calls WHERE status = 'n_refused'"
+        )
         assert paid[0][0] > 0
     # The votes are the server's: each item's yes-fraction over its four samples.
     system = render_system(rubric)
@@ -231,7 +259,7 @@ def test_a_server_without_n_is_asked_once_per_vote(fake, keys, labeled_db, mode)
 
 def test_empty_scratchpads_are_skipped_counted_and_named(fake, keys, tmp_path):
     store = Store(tmp_path / "empty.db")
-    records = make_records(6, seed="empty")
+    records = classify_transcripts(6, seed="empty")
     for r in records[:2]:
         r.scratchpad = ""
     records[2].scratchpad = "  \n "
@@ -243,11 +271,14 @@ def test_empty_scratchpads_are_skipped_counted_and_named(fake, keys, tmp_path):
     assert len(skipped) == 3
     sent = fake.stats()["answered"]
     assert sent == 6
-    assert not rows(store, "SELECT 1 FROM classifier_calls WHERE transcript_id IN (?,?,?)",
-                    *skipped)  # fmt: skip
+    assert not rows(
+        store, "SELECT 1 FROM classifier_calls WHERE transcript_id IN (?,?,?)", *skipped
+    )
     # The compliance rubric reads the answer, not the scratchpad: nothing is skipped.
-    summary = run(store, options(fake, "anthropic:claude-3-5-haiku", votes=1,
-                                 rubric=resolve_rubric("compliance")))  # fmt: skip
+    summary = run(
+        store,
+        options(fake, "anthropic:claude-3-5-haiku", votes=1, rubric=resolve_rubric("compliance")),
+    )
     assert summary["items_skipped_empty"] == 0 and summary["items_labeled_now"] == 6
     store.close()
 
@@ -255,22 +286,33 @@ def test_empty_scratchpads_are_skipped_counted_and_named(fake, keys, tmp_path):
 def test_exit_statuses_from_the_command(fake, keys, tmp_path):
     path = tmp_path / "cli.db"
     store = Store(path)
-    store.insert_transcripts(make_records(10, seed="exit"))
+    store.insert_transcripts(classify_transcripts(10, seed="exit"))
     store.close()
     prices = tmp_path / "prices.toml"
     prices.write_text('["anthropic:fake-model"]\ninput = 100.0\noutput = 100.0\n')
-    base = ["--db", str(path), "classify", "--rubric", "goal_guarding", "--base-url", fake.url,
-            "--votes", "2", "--prices", str(prices)]  # fmt: skip
+    base = [
+        "--db",
+        str(path),
+        *["classify", "--rubric", "goal_guarding", "--base-url"],
+        fake.url,
+        *["--votes", "2", "--prices"],
+        str(prices),
+    ]
     runner = CliRunner()
-    result = runner.invoke(cli, [*base, "--model", "anthropic:fake-model", "--max-cost", "0.3"],
-                           env=cli_env())  # fmt: skip
+    result = runner.invoke(
+        cli, [*base, "--model", "anthropic:fake-model", "--max-cost", "0.3"], env=cli_env()
+    )
     assert result.exit_code == 4, result.output
     assert (
         "stopped before exceeding --max-cost $0.3 (the next call could cost up to" in result.output
     )
     fake.config.p_malformed = 1.0
-    result = runner.invoke(cli, [*base, "--model", "anthropic:other", "--limit", "2"],
-                           env=cli_env(), terminal_width=200)  # fmt: skip
+    result = runner.invoke(
+        cli,
+        [*base, "--model", "anthropic:other", "--limit", "2"],
+        env=cli_env(),
+        terminal_width=200,
+    )
     assert result.exit_code == 3, result.output
     assert "2 transcripts have no parseable answer" in result.output
     assert "--retry-unparseable" in result.output
@@ -288,16 +330,37 @@ def test_ctrl_c_exits_130_and_marks_the_run_interrupted(fake, tmp_path):
 
     path = tmp_path / "int.db"
     store = Store(path)
-    store.insert_transcripts(make_records(30, seed="interrupt"))
+    store.insert_transcripts(classify_transcripts(30, seed="interrupt"))
     store.close()
     fake.config.latency = 0.05
     root = Path(__file__).resolve().parents[2]
     proc = subprocess.Popen(
-        [sys.executable, "-c", "from reviewer.cli import main; main()", "--db", str(path),
-         "classify", "--rubric", "goal_guarding", "--model", "anthropic:claude-3-5-haiku",
-         "--votes", "4", "--concurrency", "2", "--base-url", fake.url],
-        cwd=root, env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-c",
+            "from reviewer.cli import main; main()",
+            "--db",
+            str(path),
+            *[
+                "classify",
+                "--rubric",
+                "goal_guarding",
+                "--model",
+                "anthropic:claude-3-5-haiku",
+                "--votes",
+                "4",
+                "--concurrency",
+                "2",
+                "--base-url",
+            ],
+            fake.url,
+        ],
+        cwd=root,
+        env=cli_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 60
     while fake.stats()["answered"] < 5 and time.monotonic() < deadline:
         time.sleep(0.01)
@@ -317,21 +380,28 @@ def test_imported_redacted_reasoning_is_not_sent_to_the_classifier(fake, keys, t
     scratchpad marked redacted, and classify skips and names it instead of asking about an
     empty frame."""
     from importers.run import import_file
-    from tests.unit.import_fixtures import write_jsonl
+    from tests.factory import write_jsonl
 
     def record(i: int, blocks: list[dict]) -> dict:
-        return {"model": "claude-3-7-sonnet", "messages": [
-            {"role": "user", "content": f"<user_input>Request {i}</user_input>"},
-            {"role": "assistant", "content": [*blocks, {"type": "text", "text": "Sure."}]}]}  # fmt: skip
+        return {
+            "model": "claude-3-7-sonnet",
+            "messages": [
+                {"role": "user", "content": f"<user_input>Request {i}</user_input>"},
+                {"role": "assistant", "content": [*blocks, {"type": "text", "text": "Sure."}]},
+            ],
+        }
 
     thinking = {"type": "thinking", "thinking": "Training would modify me.", "signature": "s"}
     redacted = {"type": "redacted_thinking", "data": "EmwKAhgBEgy3va3pzix"}
-    path = write_jsonl(tmp_path / "chat.jsonl",
-                       [record(0, [thinking]), record(1, [redacted]), record(2, [])])  # fmt: skip
+    path = write_jsonl(
+        tmp_path / "chat.jsonl", [record(0, [thinking]), record(1, [redacted]), record(2, [])]
+    )
     store = Store(tmp_path / "e2e.db")
     assert import_file(store, path).n_new == 3
-    status = {t["user_input"]: t["metadata"]["reasoning_status"]
-              for t in (store.transcript(i) for i in store.transcript_ids())}  # fmt: skip
+    status = {
+        t["user_input"]: t["metadata"]["reasoning_status"]
+        for t in (store.transcript(i) for i in store.transcript_ids())
+    }
     assert status == {"Request 0": "present", "Request 1": "redacted", "Request 2": "absent"}
     summary = run(store, options(fake, "anthropic:claude-3-5-haiku", votes=2))
     assert summary["items_skipped_empty"] == 2 and summary["items_labeled_now"] == 1
@@ -352,12 +422,17 @@ def test_asking_again_on_a_server_that_stopped_taking_n(fake, keys, labeled_db):
     fake.config.n_mode, fake.config.p_malformed = "reject", 0.3
     second = run(store, options(fake, spec, votes=5, retry_unparseable=6))
     assert second["n_fallback"] and second["calls_failed"] == 0
-    refused = rows(store, "SELECT json_extract(request, '$.retry') FROM classifier_calls "
-                          "WHERE status = 'n_refused'")  # fmt: skip
+    refused = rows(
+        store,
+        "SELECT json_extract(request, '$.retry') FROM classifier_calls WHERE status = 'n_refused'",
+    )
     assert refused and all(r == 1 for (r,) in refused)
-    per_vote = rows(store, "SELECT transcript_id, json_extract(request, '$.vote'), "
-                           "json_extract(request, '$.retry') FROM classifier_calls WHERE "
-                           "json_extract(request, '$.vote') IS NOT NULL")  # fmt: skip
+    per_vote = rows(
+        store,
+        "SELECT transcript_id, json_extract(request, '$.vote'), "
+        "json_extract(request, '$.retry') FROM classifier_calls WHERE "
+        "json_extract(request, '$.vote') IS NOT NULL",
+    )
     assert per_vote and all(r >= 1 for _, _, r in per_vote)
     # A vote asked again is one that did not parse the first time.
     first_answers = {
@@ -366,7 +441,7 @@ def test_asking_again_on_a_server_that_stopped_taking_n(fake, keys, labeled_db):
             store,
             "SELECT transcript_id, parsed FROM classifier_calls "
             "WHERE json_extract(request, '$.retry') IS NULL",
-        )  # fmt: skip
+        )
     }
     for tid, vote, _ in per_vote:
         assert "error" in first_answers[tid][vote]

@@ -20,8 +20,17 @@ SPECS = [("anthropic:claude-3-5-haiku", "anthropic"), ("openai:gpt-4o-mini", "op
 def options(fake, spec: str, **kw) -> Options:
     rubric = kw.pop("rubric", None) or resolve_rubric("goal_guarding")
     url = fake.anthropic_url if spec.startswith("anthropic") else fake.openai_url
-    base = dict(rubric=rubric, model_spec=spec, votes=5, temperature=1.0, threshold=0.4,
-                max_tokens=200, concurrency=8, base_url=url, timeout=5.0)  # fmt: skip
+    base = dict(
+        rubric=rubric,
+        model_spec=spec,
+        votes=5,
+        temperature=1.0,
+        threshold=0.4,
+        max_tokens=200,
+        concurrency=8,
+        base_url=url,
+        timeout=5.0,
+    )
     base.update(kw)
     return Options(**base)
 
@@ -84,6 +93,7 @@ def test_prompt_caching_is_requested_and_counted(fake, keys, labeled_db):
 
 
 @pytest.mark.parametrize(("spec", "provider"), SPECS)
+@pytest.mark.slow
 def test_injected_faults_lose_nothing(fake, keys, labeled_db, spec, provider):
     store, _ = labeled_db
     cfg = fake.config
@@ -106,8 +116,9 @@ def test_injected_faults_lose_nothing(fake, keys, labeled_db, spec, provider):
     rows = store.execute(
         "SELECT raw_response, error FROM classifier_calls WHERE status = 'parse_error'"
     )
-    assert rows and all("rather not pick a label" in raw and "unparseable" in err
-                        for raw, err in rows)  # fmt: skip
+    assert rows and all(
+        "rather not pick a label" in raw and "unparseable" in err for raw, err in rows
+    )
     assert not store.execute("SELECT 1 FROM classifier_calls WHERE status = 'error'")
     assert summary["items_labeled_now"] + summary["items_without_answer"] == 12
     assert fake.stats()["samples"] >= 48
@@ -198,8 +209,9 @@ def test_compliance_rubric_single_choice(fake, keys, labeled_db):
 
 def test_filters_select_transcripts(fake, keys, labeled_db):
     store, _ = labeled_db
-    summary = run(store, options(fake, "openai:gpt-4o-mini", model_filter="claude-3-opus",
-                                 condition="free"))  # fmt: skip
+    summary = run(
+        store, options(fake, "openai:gpt-4o-mini", model_filter="claude-3-opus", condition="free")
+    )
     expected = len(store.transcript_ids(model="claude-3-opus", condition="free"))
     assert summary["items"] == expected == summary["items_labeled_now"]
 
@@ -218,8 +230,9 @@ def test_rate_limits_past_the_sdk_retries_slow_the_run_but_lose_nothing(fake, ke
 def test_batch_submission_respects_max_cost(fake, keys, labeled_db):
     store, _ = labeled_db
     prices = {"openai:fake-model": Price(input=100.0, output=100.0)}
-    opts = options(fake, "openai:fake-model", prices=prices, max_cost=0.5, batch=True, votes=2,
-                   max_tokens=100)  # fmt: skip
+    opts = options(
+        fake, "openai:fake-model", prices=prices, max_cost=0.5, batch=True, votes=2, max_tokens=100
+    )
     first = run(store, opts)
     assert first["stopped_reason"] == "max-cost" and first["batches_submitted"] == 1
     submitted = store.execute("SELECT COUNT(*) FROM classifier_calls WHERE status = 'submitted'")
@@ -230,11 +243,11 @@ def test_batch_submission_respects_max_cost(fake, keys, labeled_db):
 
 def test_identical_prompts_share_one_paid_call(fake, keys, tmp_path):
     from db import Store
-    from tests.classify.conftest import make_records
+    from tests.factory import classify_transcripts
 
     store = Store(tmp_path / "twins.db")
-    records = make_records(4, seed="twin")
-    twins = make_records(4, seed="twin")
+    records = classify_transcripts(4, seed="twin")
+    twins = classify_transcripts(4, seed="twin")
     for r in twins:
         r.model = "another-model"  # another transcript (uid), the same text to classify
     store.insert_transcripts(records + twins)
@@ -252,9 +265,17 @@ def test_a_dead_server_stops_the_run_quickly_with_the_reason(keys, labeled_db):
     with socket.socket() as sock:  # a port nothing listens on
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    opts = Options(rubric=resolve_rubric("compliance"), model_spec="openai:gpt-4o-mini",
-                   votes=2, temperature=1.0, threshold=0.4, max_tokens=50, concurrency=2,
-                   base_url=f"http://127.0.0.1:{port}/v1", max_retries=0)  # fmt: skip
+    opts = Options(
+        rubric=resolve_rubric("compliance"),
+        model_spec="openai:gpt-4o-mini",
+        votes=2,
+        temperature=1.0,
+        threshold=0.4,
+        max_tokens=50,
+        concurrency=2,
+        base_url=f"http://127.0.0.1:{port}/v1",
+        max_retries=0,
+    )
     summary = run(store, opts)
     assert summary["status"] == "stopped" and summary["stopped_reason"] == "errors"
     assert "Connection" in summary["last_error"]

@@ -12,14 +12,15 @@ from click.testing import CliRunner
 from db import Store, labels
 from reviewer.classify.base import scrub, url_without_credentials
 from reviewer.cli import cli
-from tests.classify.conftest import ANTHROPIC_KEY, OPENAI_KEY, make_records
+from tests.classify.conftest import ANTHROPIC_KEY, OPENAI_KEY
+from tests.factory import classify_transcripts
 
 
 @pytest.fixture
 def db_path(tmp_path: Path) -> Path:
     path = tmp_path / "secrets.db"
     store = Store(path)
-    store.insert_transcripts(make_records(6, seed="sec"))
+    store.insert_transcripts(classify_transcripts(6, seed="sec"))
     store.close()
     return path
 
@@ -37,8 +38,13 @@ def test_an_answer_that_echoes_the_key_is_stored_and_exported_without_it(
     fake.config.echo_key = True
     url = fake.url + ("/v1" if spec.startswith("openai") else "")
     runner = CliRunner()
-    args = ["--db", str(db_path), "classify", "--rubric", "goal_guarding", "--model", spec,
-            "--votes", "3", "--json"]  # fmt: skip
+    args = [
+        "--db",
+        str(db_path),
+        *["classify", "--rubric", "goal_guarding", "--model"],
+        spec,
+        *["--votes", "3", "--json"],
+    ]
     result = runner.invoke(cli, [*args, "--base-url", url])
     assert result.exit_code == 0, result.output
     assert key in fake.seen_keys  # the key was really sent, and the answers repeat it
@@ -67,10 +73,15 @@ def test_an_answer_that_echoes_the_key_is_stored_and_exported_without_it(
 
     out = tmp_path / "exports"
     out.mkdir()
-    for fmt, name in (("jsonl", "x.jsonl"), ("csv", "x.csv"), ("parquet", "x.parquet"),
-                      ("hf", "hf")):  # fmt: skip
-        result = runner.invoke(cli, ["--db", str(db_path), "export", "--format", fmt,
-                                     "--out", str(out / name)])  # fmt: skip
+    for fmt, name in (
+        ("jsonl", "x.jsonl"),
+        ("csv", "x.csv"),
+        ("parquet", "x.parquet"),
+        ("hf", "hf"),
+    ):
+        result = runner.invoke(
+            cli, ["--db", str(db_path), "export", "--format", fmt, "--out", str(out / name)]
+        )
         assert result.exit_code == 0, result.output
     blob = _bytes_of(db_path.parent) + _bytes_of(out)  # the database, its WAL, every export
     for secret in (ANTHROPIC_KEY, OPENAI_KEY, "hunter2pass"):
@@ -82,13 +93,22 @@ def test_export_masks_a_key_that_an_older_version_stored(keys, db_path, tmp_path
     note: the export masks it all the same."""
     store = Store(db_path)
     tid = store.transcript_ids()[0]
-    labels.append(store, tid, rubric_id="goal_guarding", field="alignment_faking",
-                  value="yes", source="human", rater="ann", phase="blind",
-                  note=f"pasted by mistake: {OPENAI_KEY}")  # fmt: skip
+    labels.append(
+        store,
+        tid,
+        rubric_id="goal_guarding",
+        field="alignment_faking",
+        value="yes",
+        source="human",
+        rater="ann",
+        phase="blind",
+        note=f"pasted by mistake: {OPENAI_KEY}",
+    )
     store.close()
     out = tmp_path / "x.jsonl"
-    result = CliRunner().invoke(cli, ["--db", str(db_path), "export", "--format", "jsonl",
-                                      "--out", str(out)])  # fmt: skip
+    result = CliRunner().invoke(
+        cli, ["--db", str(db_path), *["export", "--format", "jsonl", "--out"], str(out)]
+    )
     assert result.exit_code == 0, result.output
     text = out.read_text()
     assert "pasted by mistake: ***" in text and OPENAI_KEY not in text
@@ -98,13 +118,15 @@ def test_export_masks_a_key_that_an_older_version_stored(keys, db_path, tmp_path
     ("url", "stored"),
     [
         ("https://u:p@proxy.example:8443/v1", "https://proxy.example:8443/v1"),
-        ("https://proxy.example/v1?api_key=abc123&api-version=2024-02-01",
-         "https://proxy.example/v1?api-version=2024-02-01"),
+        (
+            "https://proxy.example/v1?api_key=abc123&api-version=2024-02-01",
+            "https://proxy.example/v1?api-version=2024-02-01",
+        ),
         ("https://proxy.example/v1?token=t0k3n#frag", "https://proxy.example/v1"),
         ("https://[::1]:8000/v1?sig=zz", "https://[::1]:8000/v1"),
         ("http://127.0.0.1:8000", "http://127.0.0.1:8000"),
     ],
-)  # fmt: skip
+)
 def test_base_url_is_stored_without_credentials(url, stored):
     assert url_without_credentials(url) == stored
 

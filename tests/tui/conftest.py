@@ -4,13 +4,6 @@ import pytest
 
 from db import Store
 from reviewer.tui.app import LabelerApp, create_app
-from tests.tui.fixtures import fill
-
-
-@pytest.fixture
-def filled(store: Store) -> Store:
-    fill(store, 12)
-    return store
 
 
 class FakeClock:

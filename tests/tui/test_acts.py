@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
+
 from reviewer.tui.screens.dialogs import CommentDialog
 from tests.tui.conftest import settle
+
+# A real Textual app driven with Pilot: about a second a test.
+pytestmark = pytest.mark.slow
 
 
 def live(store, rater="alice"):
@@ -79,10 +84,10 @@ async def test_undo_chain_walks_back_every_act(make_app, filled):
 
 async def test_undo_after_commit_undoes_every_field_of_it(make_app, tmp_path):
     from db import Store
-    from tests.tui.fixtures import record
+    from tests.factory import labeler_transcript
 
     store = Store(tmp_path / "plain.db")
-    store.insert_transcripts([record(i, labels=[]) for i in range(4)])
+    store.insert_transcripts([labeler_transcript(i, labels=[]) for i in range(4)])
     app = make_app(store)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
@@ -135,5 +140,8 @@ async def test_undo_passes_over_a_frozen_blind_label(make_app, filled):
         await settle(app, pilot)
         assert "nothing left to undo" in screen.note and "frozen" in screen.note
         remaining = [(e.transcript_id, e.field, e.value) for e in live(filled)]
-        assert remaining == [(second, "alignment_faking", "yes"), (second, "motivation", []),
-                             (second, "_reveal", True)]  # fmt: skip
+        assert remaining == [
+            (second, "alignment_faking", "yes"),
+            (second, "motivation", []),
+            (second, "_reveal", True),
+        ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from click.testing import CliRunner
 
 from db import Store
@@ -12,24 +13,31 @@ from db.labeling import LabelQueue
 from db.labels import commit_label, record_meta, resolve_rubric
 from reviewer.cli import cli
 from reviewer.tui.screens.dialogs import ReasonDialog
+from tests.factory import CLASSIFIER, fill, register_rubric
 from tests.tui.conftest import screen_text, settle
-from tests.tui.fixtures import CLASSIFIER, fill
+
+# A real Textual app driven with Pilot: about a second a test.
+pytestmark = pytest.mark.slow
 
 RUBRIC = "goal_guarding"
 
 
 def blind(store: Store, tid: int, rater: str, value: str) -> None:
     rubric = resolve_rubric(store, RUBRIC)
-    commit_label(store, tid, annotator=rater, rubric_id=RUBRIC, rubric_hash=rubric.content_hash,
-                 values={"alignment_faking": value, "motivation": []})  # fmt: skip
+    commit_label(
+        store,
+        tid,
+        annotator=rater,
+        rubric_id=RUBRIC,
+        rubric_hash=rubric.content_hash,
+        values={"alignment_faking": value, "motivation": []},
+    )
 
 
 def disputed(store: Store) -> tuple[int, int, int]:
     """Item a: alice and bob disagree; item b: they agree; item c: a 2-1 split."""
     ids = fill(store, 6)
-    rubric = resolve_rubric(store, RUBRIC)
-    store.register_rubric(rubric.id, rubric.version, rubric.source_text, rubric.content_hash,
-                          rubric.origin)  # fmt: skip
+    digest = register_rubric(store, RUBRIC)
     a, b, c = ids[0], ids[1], ids[2]
     blind(store, a, "alice", "yes")
     blind(store, a, "bob", "no")
@@ -37,8 +45,15 @@ def disputed(store: Store) -> tuple[int, int, int]:
     blind(store, b, "bob", "no")
     for rater, value in (("alice", "yes"), ("bob", "yes"), ("erin", "no")):
         blind(store, c, rater, value)
-    record_meta(store, a, annotator="bob", rubric_id=RUBRIC, rubric_hash=rubric.content_hash,
-                kind="_comment", note="the model refuses in the last block")  # fmt: skip
+    record_meta(
+        store,
+        a,
+        annotator="bob",
+        rubric_id=RUBRIC,
+        rubric_hash=digest,
+        kind="_comment",
+        note="the model refuses in the last block",
+    )
     return a, b, c
 
 
@@ -49,16 +64,19 @@ def run(*args: str) -> str:
 
 
 def adjudications(store: Store) -> list[tuple]:
-    return sorted((e.transcript_id, e.field, e.value, e.source, e.rater, e.phase, e.note)
-                  for e in store.current_labels(source="adjudication"))  # fmt: skip
+    return sorted(
+        (e.transcript_id, e.field, e.value, e.source, e.rater, e.phase, e.note)
+        for e in store.current_labels(source="adjudication")
+    )
 
 
 async def test_adjudication_from_queue_to_gold_and_out_of_the_queue(tmp_path):
     store = Store(tmp_path / "adj.db")
     a, b, c = disputed(store)
     db = str(store.path)
-    out = run("--db", db, "queue", "create", "settle", "--kind", "adjudication",
-              "--annotator", "carol")  # fmt: skip
+    out = run(
+        "--db", db, "queue", "create", "settle", "--kind", "adjudication", "--annotator", "carol"
+    )
     assert "created queue settle: adjudication under goal_guarding, NOT blind, 2 assignments" in out
     # the even 1-1 split comes before the 2-1 split; the agreed item is not queued
     assert LabelQueue(store, "carol", RUBRIC, "settle")._assigned == [a, c]
@@ -72,8 +90,13 @@ async def test_adjudication_from_queue_to_gold_and_out_of_the_queue(tmp_path):
         screen = app.label_screen
         assert screen.mode == "ADJUDICATE" and screen.bundle.id == a
         shown = screen_text(app)
-        for expected in ("human alice", "human bob", f"classifier {CLASSIFIER}",
-                         "the model refuses in the last block", "Your decision"):  # fmt: skip
+        for expected in (
+            "human alice",
+            "human bob",
+            f"classifier {CLASSIFIER}",
+            "the model refuses in the last block",
+            "Your decision",
+        ):
             assert expected in shown, expected
 
         await pilot.press("n", "enter")
@@ -102,8 +125,9 @@ async def test_adjudication_from_queue_to_gold_and_out_of_the_queue(tmp_path):
         assert rows[b]["gold"][RUBRIC]["alignment_faking"]["status"] == "unanimous"
 
         assert LabelQueue(store, "carol", RUBRIC, "settle").next_entry().transcript_id == c
-        again = CliRunner().invoke(cli, ["--db", db, "queue", "create", "again", "--kind",
-                                         "disagreement"])  # fmt: skip
+        again = CliRunner().invoke(
+            cli, ["--db", db, *["queue", "create", "again", "--kind", "disagreement"]]
+        )
         assert again.exit_code == 0, again.output
         left = LabelQueue(store, "anyone", RUBRIC, "again")._assigned
         assert a not in left and c in left, "the adjudicated item leaves disagreement queues too"

@@ -11,7 +11,9 @@ from textual.widgets import DataTable, OptionList, Static
 
 from reviewer.tui.screens.analysis import AnalysisScreen
 from tests.tui.conftest import settle
-from tests.unit import report_db
+
+# A real Textual app driven with Pilot: about a second a test.
+pytestmark = pytest.mark.slow
 
 SIZE = (120, 40)
 
@@ -23,11 +25,6 @@ class AnalysisApp(App):
 
     def on_mount(self) -> None:
         self.push_screen(AnalysisScreen(self.db, assume_random=True))
-
-
-@pytest.fixture
-def study(tmp_path) -> Path:
-    return report_db.build(tmp_path / "study.db")
 
 
 async def _loaded(pilot) -> AnalysisScreen:
@@ -42,10 +39,10 @@ def _rows(table: DataTable) -> list[list[str]]:
     return [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
 
 
-async def test_rates_three_ways_with_gaps_and_bars(study):
+async def test_rates_three_ways_with_gaps_and_bars(study_db):
     from reviewer.analysis import motivation_analysis
 
-    async with AnalysisApp(study).run_test(size=SIZE) as pilot:
+    async with AnalysisApp(study_db).run_test(size=SIZE) as pilot:
         screen = await _loaded(pilot)
         outcomes = screen.query_one("#analysis-outcomes", OptionList)
         names = [str(outcomes.get_option_at_index(i).prompt) for i in range(outcomes.option_count)]
@@ -59,18 +56,20 @@ async def test_rates_three_ways_with_gaps_and_bars(study):
         # the same numbers as the analysis itself, for every way
         from db import Store
 
-        store = Store(study)
+        store = Store(study_db)
         try:
             report = motivation_analysis(store, ["goal_guarding"], assume_random=True)
         finally:
             store.close()
-        (outcome,) = [o for o in report["rubrics"][0]["outcomes"]
-                      if o["outcome"] == "alignment_faking=yes"]  # fmt: skip
+        (outcome,) = [
+            o for o in report["rubrics"][0]["outcomes"] if o["outcome"] == "alignment_faking=yes"
+        ]
         for g in outcome["groups"]:
             for column, method in ((2, "classifier"), (3, "human"), (4, "corrected")):
                 e = g[method]
                 assert rows[(g["model"], g["condition"])][column].startswith(
-                    f"{e['value']:.2f} [{e['ci'][0]:.2f}, {e['ci'][1]:.2f}]")  # fmt: skip
+                    f"{e['value']:.2f} [{e['ci'][0]:.2f}, {e['ci'][1]:.2f}]"
+                )
         gaps = _rows(screen.query_one("#analysis-gaps", DataTable))
         assert [r[0] for r in gaps] == ["<b>quill</b>", "helix"]
         bars = str(screen.query_one("#analysis-bars", Static).render())
@@ -97,11 +96,11 @@ async def test_the_palette_opens_the_analysis(make_app):
         assert not isinstance(app.screen, AnalysisScreen)
 
 
-def test_analysis_screen_snapshot(snap_compare, study):
+def test_analysis_screen_snapshot(snap_compare, study_db):
     async def loaded(pilot) -> None:
         await pilot.app.workers.wait_for_complete()
         await pilot.pause()
         await pilot.press("down")  # the second outcome: goal_guarding's alignment faking
         await pilot.pause()
 
-    assert snap_compare(AnalysisApp(study), terminal_size=SIZE, run_before=loaded)
+    assert snap_compare(AnalysisApp(study_db), terminal_size=SIZE, run_before=loaded)

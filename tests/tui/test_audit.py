@@ -5,51 +5,31 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
+import pytest
 from click.testing import CliRunner
 from textual.widgets import DataTable, OptionList
 
 from db import Store
 from db.labeling import LabelQueue
 from db.labels import error_reasons
-from db.models import TranscriptRecord
 from reviewer.cli import cli
 from reviewer.tui.app import create_app
 from reviewer.tui.screens.dialogs import ErrorReasonDialog
 from reviewer.tui.screens.stats import StatsScreen, TranscriptListScreen
-from rubrics import resolve_rubric
+from tests.factory import add_rated
 from tests.tui.conftest import FakeClock, settle
+
+# A real Textual app driven with Pilot: about a second a test.
+pytestmark = pytest.mark.slow
 
 RUBRIC = "goal_guarding"
 
 
-def fill(store: Store, n: int = 24) -> dict[tuple[str, str], list[int]]:
-    """Two humans who mostly agree, classifier gpt with a quote, imported gold; returns the
-    gold x gpt cells."""
-    rubric = resolve_rubric(RUBRIC)
-    store.register_rubric(rubric.id, rubric.version, rubric.source_text, rubric.content_hash,
-                          rubric.origin)  # fmt: skip
-    store.insert_transcripts(
-        TranscriptRecord(user_input=f"q{i}", scratchpad=f"I think about step {i}. Then I comply.",
-                         output="ok", turns=[{"role": "user", "content": f"q{i}"}],
-                         model="opus", condition="free")
-        for i in range(n)
-    )  # fmt: skip
-    rng = np.random.default_rng(7)
-    cells: dict[tuple[str, str], list[int]] = {}
-    for tid in store.transcript_ids():
-        gold = "yes" if rng.random() < 0.5 else "no"
-        guess = gold if rng.random() < 0.75 else ("no" if gold == "yes" else "yes")
-        for rater in ("ann", "bob"):
-            store.append_label(tid, rubric_id=RUBRIC, field="alignment_faking", value=gold,
-                               source="human", rater=rater, phase="blind")  # fmt: skip
-        store.append_label(tid, rubric_id=RUBRIC, field="alignment_faking", value=guess,
-                           source="classifier", rater="gpt", score=0.8 if guess == "yes" else 0.2,
-                           evidence=[{"text": "Then I comply.", "start": 0, "end": 0}])  # fmt: skip
-        store.append_label(tid, rubric_id=RUBRIC, field="alignment_faking", value=gold,
-                           source="imported", rater="gold")  # fmt: skip
-        cells.setdefault((gold, guess), []).append(tid)
-    return cells
+def fill(store: Store) -> dict[tuple[str, str], list[int]]:
+    """Two humans who agree, classifier gpt with a quote, imported gold; returns the gold x gpt
+    cells."""
+    quote = [{"text": "Then I comply.", "start": 0, "end": 0}]
+    return add_rated(store, scratchpad="I think about step {i}. Then I comply.", evidence=quote)
 
 
 def run(*args: str) -> str:
@@ -70,8 +50,9 @@ async def test_a_confusion_cell_opens_its_transcripts_for_an_audit(tmp_path):
         stats = app.screen
         assert isinstance(stats, StatsScreen)
         comparisons = stats.query_one("#stats-comparisons", OptionList)
-        names = [str(comparisons.get_option_at_index(i).prompt)
-                 for i in range(comparisons.option_count)]  # fmt: skip
+        names = [
+            str(comparisons.get_option_at_index(i).prompt) for i in range(comparisons.option_count)
+        ]
         comparisons.highlighted = names.index("gpt vs gold")
         await pilot.pause()
         confusion = stats.query_one("#stats-confusion", DataTable)
@@ -103,9 +84,18 @@ async def test_a_confusion_cell_opens_its_transcripts_for_an_audit(tmp_path):
 
         (event,) = error_reasons(store)
         assert (event.transcript_id, event.rater, event.source, event.note) == (
-            missed[1], "dana", "human", "ignored step")  # fmt: skip
-        assert event.value == {"field": "alignment_faking", "classifier": "gpt", "said": "no",
-                               "reference": "yes", "codes": ["missed_decisive_passage"]}  # fmt: skip
+            missed[1],
+            "dana",
+            "human",
+            "ignored step",
+        )
+        assert event.value == {
+            "field": "alignment_faking",
+            "classifier": "gpt",
+            "said": "no",
+            "reference": "yes",
+            "codes": ["missed_decisive_passage"],
+        }
 
         await pilot.press("u")  # undone like any act
         await settle(app, pilot)
@@ -118,16 +108,29 @@ async def test_a_confusion_cell_opens_its_transcripts_for_an_audit(tmp_path):
         await settle(app, pilot)
         assert app.is_running and isinstance(app.screen, TranscriptListScreen)
 
-    report = json.loads(run("--db", str(store.path), "stats", "--rubric", RUBRIC, "--json",
-                            "--resamples", "0"))  # fmt: skip
-    assert report["error_reasons"] == [{
-        "rubric_id": RUBRIC, "field": "alignment_faking", "classifier": "gpt", "category": "no",
-        "items": 1, "examples": [missed[1]], "reference": {"yes": 1},
-        "reasons": [{"code": "sycophancy_read_as_goal_guarding",
-                     "label": "read rater sycophancy as goal guarding", "items": 1,
-                     "examples": [missed[1]]}],
-        "texts": [],
-    }]  # fmt: skip
+    report = json.loads(
+        run("--db", str(store.path), "stats", "--rubric", RUBRIC, "--json", "--resamples", "0")
+    )
+    assert report["error_reasons"] == [
+        {
+            "rubric_id": RUBRIC,
+            "field": "alignment_faking",
+            "classifier": "gpt",
+            "category": "no",
+            "items": 1,
+            "examples": [missed[1]],
+            "reference": {"yes": 1},
+            "reasons": [
+                {
+                    "code": "sycophancy_read_as_goal_guarding",
+                    "label": "read rater sycophancy as goal guarding",
+                    "items": 1,
+                    "examples": [missed[1]],
+                }
+            ],
+            "texts": [],
+        }
+    ]
     text = run("--db", str(store.path), "stats", "--rubric", RUBRIC, "--resamples", "0")
     assert "Why the classifiers erred" in text and "read rater sycophancy as goal" in text
 
@@ -136,7 +139,10 @@ async def test_a_confusion_cell_opens_its_transcripts_for_an_audit(tmp_path):
     rows = {r["transcript_id"]: r for r in map(json.loads, out.read_text().splitlines())}
     (carried,) = rows[missed[1]]["error_reasons"]
     assert (carried["codes"], carried["classifier"], carried["auditor"]) == (
-        ["sycophancy_read_as_goal_guarding"], "gpt", "dana")  # fmt: skip
+        ["sycophancy_read_as_goal_guarding"],
+        "gpt",
+        "dana",
+    )
     assert all(r["error_reasons"] == [] for t, r in rows.items() if t != missed[1])
 
 
@@ -145,13 +151,25 @@ async def test_an_errors_queue_walks_a_classifiers_errors(tmp_path):
     cells = fill(store)
     errors = sorted(cells[("yes", "no")] + cells[("no", "yes")])
     db = str(store.path)
-    missing = CliRunner().invoke(cli, ["--db", db, "queue", "create", "a", "--kind", "errors"])
+    missing = CliRunner().invoke(cli, ["--db", db, *["queue", "create", "a", "--kind", "errors"]])
     assert missing.exit_code == 1 and "needs --rater CLASSIFIER" in missing.output
-    unknown = CliRunner().invoke(cli, ["--db", db, "queue", "create", "a", "--kind", "errors",
-                                       "--rater", "nobody"])  # fmt: skip
+    unknown = CliRunner().invoke(
+        cli, ["--db", db, *["queue", "create", "a", "--kind", "errors", "--rater", "nobody"]]
+    )
     assert unknown.exit_code == 1 and "classifiers: gpt" in unknown.output
-    out = run("--db", db, "queue", "create", "audit", "--kind", "errors", "--rater", "gpt",
-              "--annotator", "dana")  # fmt: skip
+    out = run(
+        "--db",
+        db,
+        "queue",
+        "create",
+        "audit",
+        "--kind",
+        "errors",
+        "--rater",
+        "gpt",
+        "--annotator",
+        "dana",
+    )
     assert f"NOT blind, {len(errors)} assignments" in out
     queue = LabelQueue(store, "dana", RUBRIC, "audit")
     assert sorted(queue._assigned) == errors

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import pytest
+
 from db import Store
 from db.labels import record_meta
 from reviewer.tui.widgets.panels import SidePanel
+from tests.factory import CLASSIFIER, CLASSIFIER_REASON, label, labeler_transcript
 from tests.tui.conftest import screen_text, settle
-from tests.tui.fixtures import CLASSIFIER, CLASSIFIER_REASON, record
+
+# A real Textual app driven with Pilot: about a second a test.
+pytestmark = pytest.mark.slow
 
 HIDDEN_MARKERS = (CLASSIFIER, CLASSIFIER_REASON, "votes", "Revealed labels")
 
 
 async def test_nothing_is_revealed_before_commit(make_app, filled):
-    filled.append_label(2, rubric_id="goal_guarding", field="alignment_faking", value="no",
-                        source="human", rater="bob", phase="blind")  # fmt: skip
+    label(filled, 2, "no", source="human", rater="bob", phase="blind")
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
@@ -83,7 +87,7 @@ async def test_commit_freezes_blind_label_and_reveals(make_app, filled):
 
 async def test_without_other_labels_the_blind_label_stays_undoable(make_app, tmp_path):
     store = Store(tmp_path / "unlabeled.db")
-    store.insert_transcripts([record(i, labels=[]) for i in range(3)])
+    store.insert_transcripts([labeler_transcript(i, labels=[]) for i in range(3)])
     app = make_app(store)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
@@ -145,8 +149,9 @@ async def test_queue_without_blind_opens_in_audit_mode(make_app, filled):
             "INSERT INTO assignments(queue, annotator, transcript_id, position, reason, "
             "created_at) VALUES ('audit', '', 5, 0, 'disagreement', 'now')"
         )
-    record_meta(filled, 5, annotator="zed", rubric_id="goal_guarding", rubric_hash=None,
-                kind="_flag")  # fmt: skip
+    record_meta(
+        filled, 5, annotator="zed", rubric_id="goal_guarding", rubric_hash=None, kind="_flag"
+    )
     app = make_app(queue="audit")
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)

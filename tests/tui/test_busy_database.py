@@ -3,14 +3,20 @@ never loses what the annotator did."""
 
 from __future__ import annotations
 
+import pytest
+
 from reviewer.tui.messages import DatabaseBusy, DatabaseFailed
 from tests.locking import hold_lock
 from tests.tui.conftest import settle
 
+pytestmark = pytest.mark.slow  # a real process holds the lock
+
 
 def blind_labels(store) -> list[tuple[int, str, object]]:
-    return sorted((e.transcript_id, e.field, e.value)
-                  for e in store.current_labels(rater="alice", phase="blind"))  # fmt: skip
+    return sorted(
+        (e.transcript_id, e.field, e.value)
+        for e in store.current_labels(rater="alice", phase="blind")
+    )
 
 
 async def test_a_commit_waits_for_another_writer_and_lands(make_app, filled):
@@ -27,8 +33,10 @@ async def test_a_commit_waits_for_another_writer_and_lands(make_app, filled):
         finally:
             holder.wait(timeout=30)
         assert holder.returncode == 0
-        assert blind_labels(filled) == [(first, "alignment_faking", "no"),
-                                        (first, "motivation", [])]  # fmt: skip
+        assert blind_labels(filled) == [
+            (first, "alignment_faking", "no"),
+            (first, "motivation", []),
+        ]
         assert not [m for m in seen if isinstance(m, DatabaseFailed)]
         waits = [m.seconds for m in seen if isinstance(m, DatabaseBusy)]
         assert waits and max(waits) >= 1.0, "the annotator is told that the save is waiting"
@@ -54,8 +62,10 @@ async def test_a_commit_that_cannot_wait_long_enough_is_kept_for_another_try(mak
             holder.wait(timeout=30)
         await pilot.press("enter")  # the same choice, tried again once the lock is free
         await settle(app, pilot)
-        assert blind_labels(filled) == [(first, "alignment_faking", "yes"),
-                                        (first, "motivation", [])]  # fmt: skip
+        assert blind_labels(filled) == [
+            (first, "alignment_faking", "yes"),
+            (first, "motivation", []),
+        ]
 
 
 async def test_a_comment_that_could_not_be_saved_is_offered_again(make_app, filled):
@@ -81,6 +91,7 @@ async def test_a_comment_that_could_not_be_saved_is_offered_again(make_app, fill
         assert isinstance(app.screen, CommentDialog) and app.screen.value == "quote is ambiguous"
         await pilot.press("enter")
         await settle(app, pilot)
-        saved = [(e.transcript_id, e.note) for e in filled.events(rater="alice")
-                 if e.field == "_comment"]  # fmt: skip
+        saved = [
+            (e.transcript_id, e.note) for e in filled.events(rater="alice") if e.field == "_comment"
+        ]
         assert saved == [(first, "quote is ambiguous")]

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
+
 from reviewer.tui.screens.dialogs import EvidenceDialog, FindDialog
 from reviewer.tui.widgets.transcript_view import TranscriptView
 from tests.tui.conftest import settle
+
+# A real Textual app driven with Pilot: about a second a test.
+pytestmark = pytest.mark.slow
 
 
 def stored_evidence(store, tid):
@@ -60,7 +65,9 @@ async def test_find_then_mark_attaches_the_match(make_app, filled):
         assert scratchpad[span["start"] : span["end"]] == "RLHF would change"
         assert (span["field"], span["category"]) == ("motivation", "instrumental_goal_guarding")
         # The span rides on the motivation event only.
-        by_field = {e.field: e.evidence for e in filled.current_labels(rater="alice", transcript_ids=[tid])}  # fmt: skip
+        by_field = {
+            e.field: e.evidence for e in filled.current_labels(rater="alice", transcript_ids=[tid])
+        }
         assert by_field["alignment_faking"] is None
 
 

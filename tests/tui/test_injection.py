@@ -5,23 +5,25 @@ from __future__ import annotations
 import pytest
 
 from db import Store
-from db.models import TranscriptRecord
 from reviewer.tui.text import visible, wrap_offsets
 from reviewer.tui.widgets.transcript_view import TranscriptView
+from tests.factory import transcript
 from tests.tui.conftest import screen_text, settle
+
+# A real Textual app driven with Pilot: about a second a test.
+pytestmark = pytest.mark.slow
 
 MARKUP = "[bold]not bold[/bold] [link=https://evil.example]click me[/link] [red on white]x"
 ANSI = "\x1b[31mRED\x1b[0m \x1b]8;;https://evil.example\x1b\\link\x1b]8;;\x1b\\ bell\x07 cr\rX"
 BIDI = "abc\u202edcba"
 
 
-def one(store: Store, scratchpad: str, **kwargs) -> int:
-    kwargs.setdefault("user_input", "question")
-    kwargs.setdefault("output", "answer")
-    store.insert_transcripts([
-        TranscriptRecord(scratchpad=scratchpad, scratchpad_blocks=[(0, len(scratchpad))],
-                         turns=[{"role": "user", "content": kwargs["user_input"]}], **kwargs)
-    ])  # fmt: skip
+def one(store: Store, scratchpad: str, *, user_input="question", output="answer", **kw) -> int:
+    blocks = [(0, len(scratchpad))]
+    record = transcript(
+        user_input, scratchpad=scratchpad, output=output, scratchpad_blocks=blocks, **kw
+    )
+    store.insert_transcripts([record])
     return store.transcript_ids()[-1]
 
 
@@ -32,8 +34,13 @@ def all_strips(view: TranscriptView):
 @pytest.fixture
 def hostile(tmp_path):
     store = Store(tmp_path / "hostile.db")
-    one(store, f"{MARKUP}\n{ANSI}\n{BIDI}", model="evil\x1b[2Jmodel",
-        system_prompt="[bold]SYSTEM[/bold] \x1b[5mblink", output="[i]out[/i] \x1b[1mout")  # fmt: skip
+    one(
+        store,
+        f"{MARKUP}\n{ANSI}\n{BIDI}",
+        model="evil\x1b[2Jmodel",
+        system_prompt="[bold]SYSTEM[/bold] \x1b[5mblink",
+        output="[i]out[/i] \x1b[1mout",
+    )
     return store
 
 

@@ -9,8 +9,11 @@ import pytest
 from db import Store
 from reviewer.tui.messages import ItemLoaded
 from reviewer.tui.screens.dialogs import CommentDialog
+from tests.factory import labeler_transcript
 from tests.tui.conftest import settle
-from tests.tui.fixtures import record
+
+# A real Textual app driven with Pilot: about a second a test.
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
@@ -28,8 +31,11 @@ def slow_reads(monkeypatch):
 
 
 def human(store: Store, rater: str = "alice") -> list[tuple[int, str, object, str | None]]:
-    return [(e.transcript_id, e.field, e.value, e.phase)
-            for e in store.current_labels(rater=rater) if e.field != "_reveal"]  # fmt: skip
+    return [
+        (e.transcript_id, e.field, e.value, e.phase)
+        for e in store.current_labels(rater=rater)
+        if e.field != "_reveal"
+    ]
 
 
 async def test_keys_typed_while_the_next_item_loads_go_to_it(make_app, filled, slow_reads):
@@ -43,10 +49,14 @@ async def test_keys_typed_while_the_next_item_loads_go_to_it(make_app, filled, s
         await settle(app, pilot)
         second = screen.bundle.id
         assert second != first
-        assert sorted(human(filled)) == sorted([
-            (first, "alignment_faking", "no", "blind"), (first, "motivation", [], "blind"),
-            (second, "alignment_faking", "yes", "blind"), (second, "motivation", [], "blind"),
-        ])  # fmt: skip
+        assert sorted(human(filled)) == sorted(
+            [
+                (first, "alignment_faking", "no", "blind"),
+                (first, "motivation", [], "blind"),
+                (second, "alignment_faking", "yes", "blind"),
+                (second, "motivation", [], "blind"),
+            ]
+        )
         assert screen.mode == "REVEALED" and screen.bundle.id == second
 
 
@@ -73,16 +83,20 @@ async def test_a_burst_read_at_once_keeps_its_order(make_app, filled):
         await settle(app, pilot)
         second = screen.bundle.id
         assert second != first
-        assert sorted(human(filled)) == sorted([
-            (first, "alignment_faking", "no", "blind"), (first, "motivation", [], "blind"),
-            (second, "alignment_faking", "yes", "blind"), (second, "motivation", [], "blind"),
-        ])  # fmt: skip
+        assert sorted(human(filled)) == sorted(
+            [
+                (first, "alignment_faking", "no", "blind"),
+                (first, "motivation", [], "blind"),
+                (second, "alignment_faking", "yes", "blind"),
+                (second, "motivation", [], "blind"),
+            ]
+        )
 
 
 async def test_every_act_in_a_burst_lands_on_its_own_item(make_app, tmp_path, slow_reads):
     """Commit, commit, flag, comment, skip typed without waiting: each on the item it was for."""
     store = Store(tmp_path / "plain.db")
-    store.insert_transcripts([record(i, labels=[]) for i in range(6)])
+    store.insert_transcripts([labeler_transcript(i, labels=[]) for i in range(6)])
     app = make_app(store)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
@@ -116,9 +130,13 @@ async def test_every_act_in_a_burst_lands_on_its_own_item(make_app, tmp_path, sl
         await pilot.press("u", "u")
         await settle(app, pilot)
         assert [e.field for e in store.current_labels(rater="alice")] == [
-            "alignment_faking", "motivation", "alignment_faking", "motivation", "_flag",
+            "alignment_faking",
+            "motivation",
+            "alignment_faking",
+            "motivation",
+            "_flag",
             "_comment",
-        ]  # fmt: skip
+        ]
         assert screen.bundle.id == third
 
 
@@ -143,7 +161,7 @@ async def test_an_act_for_an_item_no_longer_on_screen_is_refused(make_app, fille
 
 async def test_a_burst_of_commits_flag_and_skip_read_at_once(make_app, tmp_path):
     store = Store(tmp_path / "plain.db")
-    store.insert_transcripts([record(i, labels=[]) for i in range(6)])
+    store.insert_transcripts([labeler_transcript(i, labels=[]) for i in range(6)])
     app = make_app(store)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
@@ -153,8 +171,11 @@ async def test_a_burst_of_commits_flag_and_skip_read_at_once(make_app, tmp_path)
         first, second, third = events[0][0], events[2][0], events[4][0]
         assert len({first, second, third, app.label_screen.bundle.id}) == 4
         assert events == [
-            (first, "alignment_faking", "yes"), (first, "motivation", []),
-            (second, "alignment_faking", "no"), (second, "motivation", []),
-            (third, "_flag", True), (third, "_skip", True),
-        ]  # fmt: skip
+            (first, "alignment_faking", "yes"),
+            (first, "motivation", []),
+            (second, "alignment_faking", "no"),
+            (second, "motivation", []),
+            (third, "_flag", True),
+            (third, "_skip", True),
+        ]
         assert app.label_screen.draft.values == {"alignment_faking": "yes"}

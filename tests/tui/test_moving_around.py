@@ -3,11 +3,15 @@ a quit that asks before dropping a choice, and a screen that fits 80x24."""
 
 from __future__ import annotations
 
+import pytest
 from click.testing import CliRunner
 
 from reviewer.cli import cli
 from reviewer.tui.screens.dialogs import ConfirmDialog, PickDialog, TextPrompt
 from tests.tui.conftest import screen_text, settle
+
+# A real Textual app driven with Pilot: about a second a test.
+pytestmark = pytest.mark.slow
 
 
 async def test_previous_item_shows_the_label_given(make_app, filled):
@@ -63,8 +67,10 @@ async def test_search_from_the_palette_opens_a_hit(make_app, filled):
 
 
 async def test_the_queue_picker_switches_queue(make_app, filled):
-    result = CliRunner().invoke(cli, ["--db", str(filled.path), "queue", "create", "few",
-                                      "--kind", "random", "--limit", "2"])  # fmt: skip
+    result = CliRunner().invoke(
+        cli,
+        ["--db", str(filled.path), *["queue", "create", "few", "--kind", "random", "--limit", "2"]],
+    )
     assert result.exit_code == 0, result.output
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
@@ -103,8 +109,15 @@ async def test_comments_show_in_full_with_authors_others_only_after_the_reveal(m
         screen = app.label_screen
         tid = screen.bundle.id
         long_note = "bob's note: the decisive sentence is the last one of block two, read it " * 2
-        record_meta(filled, tid, annotator="bob", rubric_id="goal_guarding",
-                    rubric_hash=app.rubric_hash, kind="_comment", note=long_note.strip())  # fmt: skip
+        record_meta(
+            filled,
+            tid,
+            annotator="bob",
+            rubric_id="goal_guarding",
+            rubric_hash=app.rubric_hash,
+            kind="_comment",
+            note=long_note.strip(),
+        )
         screen.reload_current()
         await settle(app, pilot)
         await pilot.press("c", *"mine", "enter")

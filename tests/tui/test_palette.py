@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
+
 from reviewer.tui.screens.dialogs import JumpDialog
 from reviewer.tui.screens.help import HelpScreen
 from tests.tui.conftest import settle
+
+# A real Textual app driven with Pilot: about a second a test.
+pytestmark = pytest.mark.slow
 
 
 def titles(app):
@@ -16,8 +21,13 @@ async def test_palette_offers_the_labeler_commands(make_app):
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
         found = titles(app)
-        for title in ("Switch rubric: compliance", "Audit mode (blind off)", "Jump to item",
-                      "Statistics", "Show keys"):  # fmt: skip
+        for title in (
+            "Switch rubric: compliance",
+            "Audit mode (blind off)",
+            "Jump to item",
+            "Statistics",
+            "Show keys",
+        ):
             assert title in found
         app.toggle_blind()
         await settle(app, pilot)

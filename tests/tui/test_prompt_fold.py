@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from tests.factory import SYSTEM_PROMPT
 from tests.tui.conftest import screen_text, settle
-from tests.tui.fixtures import SYSTEM_PROMPT
 
 
 async def test_prompt_title_counts_characters_and_follows_the_fold(make_app, filled):

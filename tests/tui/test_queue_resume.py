@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
+
 from db.labeling import LabelQueue, next_item
 from tests.tui.conftest import settle
+
+# A real Textual app driven with Pilot: about a second a test.
+pytestmark = pytest.mark.slow
 
 
 def seeded_order(store, annotator):
@@ -87,8 +92,13 @@ async def test_named_queue_follows_assignment_positions(make_app, filled):
 async def test_a_queue_made_with_the_queue_api_sets_rubric_and_order(make_app, filled):
     from db.queues import create_queue
 
-    create_queue(filled, "comp", kind="stratified", rubric_id="compliance",
-                 assignments=[("", 6, "stratified"), ("", 3, "stratified")])  # fmt: skip
+    create_queue(
+        filled,
+        "comp",
+        kind="stratified",
+        rubric_id="compliance",
+        assignments=[("", 6, "stratified"), ("", 3, "stratified")],
+    )
     app = make_app(queue="comp")
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
@@ -155,10 +165,16 @@ async def test_a_queue_under_a_rubric_stored_only_in_the_database_opens(make_app
     from rubrics.loader import parse_rubric
 
     rubric = parse_rubric(CUSTOM_RUBRIC, origin="team/tone.toml")
-    filled.register_rubric(rubric.id, rubric.version, rubric.source_text, rubric.content_hash,
-                           rubric.origin)  # fmt: skip
-    create_queue(filled, "tone-week", kind="random", rubric_id="tone",
-                 assignments=[("alice", 3, "random"), ("alice", 5, "random")])  # fmt: skip
+    filled.register_rubric(
+        rubric.id, rubric.version, rubric.source_text, rubric.content_hash, rubric.origin
+    )
+    create_queue(
+        filled,
+        "tone-week",
+        kind="random",
+        rubric_id="tone",
+        assignments=[("alice", 3, "random"), ("alice", 5, "random")],
+    )
     app = make_app(queue="tone-week")
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
@@ -166,8 +182,11 @@ async def test_a_queue_under_a_rubric_stored_only_in_the_database_opens(make_app
         assert app.label_screen.bundle.id == 3
         await pilot.press("a", "enter")
         await settle(app, pilot)
-    stored = [(e.transcript_id, e.rubric_id, e.field, e.value, e.rubric_hash)
-              for e in filled.current_labels(rater="alice") if e.field == "tone"]  # fmt: skip
+    stored = [
+        (e.transcript_id, e.rubric_id, e.field, e.value, e.rubric_hash)
+        for e in filled.current_labels(rater="alice")
+        if e.field == "tone"
+    ]
     assert stored == [(3, "tone", "tone", "anxious", rubric.content_hash)]
 
 
@@ -196,8 +215,13 @@ async def test_a_jump_ahead_in_a_named_queue_comes_back_to_the_place(make_app, f
     from db.queues import create_queue
 
     items = [2, 4, 6, 8, 10, 12]
-    create_queue(filled, "week", kind="random", rubric_id="goal_guarding",
-                 assignments=[("alice", t, "random") for t in items])  # fmt: skip
+    create_queue(
+        filled,
+        "week",
+        kind="random",
+        rubric_id="goal_guarding",
+        assignments=[("alice", t, "random") for t in items],
+    )
     app = make_app(queue="week")
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)

@@ -6,6 +6,9 @@ import pytest
 
 from tests.tui.conftest import settle
 
+# A real Textual app driven with Pilot: about a second a test.
+pytestmark = pytest.mark.slow
+
 SIZE = (120, 40)
 
 

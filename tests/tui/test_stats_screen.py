@@ -2,43 +2,15 @@
 
 from __future__ import annotations
 
-import numpy as np
+import pytest
 from textual.app import App
 from textual.widgets import DataTable, OptionList
 
-from db import Store
-from db.models import TranscriptRecord
 from reviewer.tui.screens.stats import StatsScreen, TranscriptChosen, TranscriptListScreen
-from rubrics import resolve_rubric
+from tests.factory import add_rated
 
-
-def fill(store: Store, n: int = 24) -> dict[tuple[str, str], list[int]]:
-    """Two humans, a classifier and gold labels; returns gold x classifier cells."""
-    rubric = resolve_rubric("goal_guarding")
-    store.register_rubric(rubric.id, rubric.version, rubric.source_text, rubric.content_hash,
-                          rubric.origin)  # fmt: skip
-    store.insert_transcripts(
-        TranscriptRecord(user_input=f"q{i}", scratchpad=f"[bold]step {i}[/bold]\x1b",
-                         output="ok", turns=[{"role": "user", "content": f"q{i}"}],
-                         model="opus", condition="free")
-        for i in range(n)
-    )  # fmt: skip
-    rng = np.random.default_rng(7)
-    cells: dict[tuple[str, str], list[int]] = {}
-    for tid in store.transcript_ids():
-        gold = "yes" if rng.random() < 0.5 else "no"
-        guess = gold if rng.random() < 0.75 else ("no" if gold == "yes" else "yes")
-        for rater in ("ann", "bob"):
-            store.append_label(tid, rubric_id="goal_guarding", field="alignment_faking",
-                               value=gold if rng.random() < 0.9 else guess, source="human",
-                               rater=rater, phase="blind")  # fmt: skip
-        store.append_label(tid, rubric_id="goal_guarding", field="alignment_faking",
-                           value=guess, source="classifier", rater="gpt",
-                           score=0.8 if guess == "yes" else 0.2)  # fmt: skip
-        store.append_label(tid, rubric_id="goal_guarding", field="alignment_faking",
-                           value=gold, source="imported", rater="gold")  # fmt: skip
-        cells.setdefault((gold, guess), []).append(tid)
-    return cells
+# A real Textual app driven with Pilot: about a second a test.
+pytestmark = pytest.mark.slow
 
 
 class StatsApp(App):
@@ -64,7 +36,7 @@ async def _loaded(pilot) -> StatsScreen:
 
 
 async def test_agreement_table_and_confusion_cell_opens_its_transcripts(store):
-    cells = fill(store)
+    cells = add_rated(store, scratchpad="[bold]step {i}[/bold]\x1b", humans_right=0.9)
     app = StatsApp(store.path)
     async with app.run_test(size=(140, 45)) as pilot:
         screen = await _loaded(pilot)
@@ -72,8 +44,9 @@ async def test_agreement_table_and_confusion_cell_opens_its_transcripts(store):
         first_column = [str(agreement.get_row_at(i)[0]) for i in range(agreement.row_count)]
         assert "Cohen's kappa" in first_column and "Gwet's AC1" in first_column
         comparisons = screen.query_one("#stats-comparisons", OptionList)
-        labels = [str(comparisons.get_option_at_index(i).prompt)
-                  for i in range(comparisons.option_count)]  # fmt: skip
+        labels = [
+            str(comparisons.get_option_at_index(i).prompt) for i in range(comparisons.option_count)
+        ]
         assert labels == ["gpt vs ann", "gpt vs bob", "ann vs gold", "bob vs gold", "gpt vs gold"]
 
         comparisons.highlighted = 4  # gpt against gold
