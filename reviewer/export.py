@@ -26,15 +26,15 @@ import os
 import re
 import secrets
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from db import Store
+from db import Store, labels
 from db import dataset as ds
-from db.labels import GoldPolicy, error_reasons, gold_for_item, resolve_rubric
+from db.labels import GoldPolicy, gold_for_item, resolve_rubric
 from db.models import LabelEvent
 
 FORMATS = ("jsonl", "csv", "parquet", "hf")
@@ -178,14 +178,58 @@ class ExportReport:
     files: list[Path] = field(default_factory=list)
 
 
+# Called with the number of transcripts read so far.
+Progress = Callable[[int], None]
+_NO_VERSION = (None, None)
+
+
+class _Decoder:
+    """Stored JSON text decoded as db.labels decodes it, each distinct text once: label
+    values and scores repeat across a database (a few dozen distinct values in 600,000
+    labels). Decoded values are shared between rows, which only read them. Bounded."""
+
+    limit = 50_000
+
+    def __init__(self):
+        self.values: dict[str, Any] = {}
+        self.metadatas: dict[str | None, Any] = {}
+
+    def __call__(self, text: str | None) -> Any:
+        if text is None:
+            return None
+        try:
+            return self.values[text]
+        except KeyError:
+            if len(self.values) >= self.limit:
+                self.values.clear()
+            value = self.values[text] = labels.decode_json(text)
+            return value
+        except TypeError:  # not text (a number another tool stored): decode it each time
+            return labels.decode_json(text)
+
+    def metadata(self, text: str | None) -> Any:
+        try:
+            return self.metadatas[text]
+        except KeyError:
+            if len(self.metadatas) >= self.limit:
+                self.metadatas.clear()
+            value = self.metadatas[text] = ds.decode_metadata(text)
+            return value
+        except TypeError:
+            return ds.decode_metadata(text)
+
+
 class Exporter:
     """Builds export rows for one database and set of options."""
 
-    page = 500  # transcripts read (and held) at a time
+    page = 2000  # transcripts read (and held) at a time
 
     def __init__(self, store: Store, options: ExportOptions):
         self.store = store
         self.options = options
+        # Every live (rubric, field, source, rater, phase) in one read of the labels: the
+        # rubrics and fields to export and the flat layout's columns all come from it.
+        self.slots = labels.live_label_slots(store)
         self.rubric_fields = self._rubric_fields()
         self.runs = {
             rid: {"id": rid, "name": r["name"], "provider": r["provider"], "model": r["model"]}
@@ -195,9 +239,9 @@ class Exporter:
 
     def _rubric_fields(self) -> dict[str, list[str]]:
         chosen = self.options.rubric_ids
-        rubric_ids = list(chosen) if chosen else ds.labeled_rubric_ids(self.store)
+        labeled = sorted({s[0] for s in self.slots})
+        rubric_ids = list(chosen) if chosen else labeled
         fields: dict[str, list[str]] = {}
-        labeled = set(ds.labeled_rubric_ids(self.store))
         for name in rubric_ids:
             rubric_id, defined = name, []
             try:
@@ -208,9 +252,9 @@ class Exporter:
                     raise ExportError(
                         f"unknown rubric {name!r}: give a built-in id, a .toml path, or a "
                         "rubric that has labels in this database (rubrics with labels: "
-                        f"{', '.join(sorted(labeled)) or 'none'})"
+                        f"{', '.join(labeled) or 'none'})"
                     ) from None
-            seen = ds.label_fields(self.store, rubric_id)
+            seen = sorted({s[1] for s in self.slots if s[0] == rubric_id})
             fields[rubric_id] = defined + [f for f in seen if f not in defined]
         return fields
 
@@ -236,61 +280,138 @@ class Exporter:
             "created_at": e.created_at,
         }
 
-    def rows(self, report: ExportReport) -> Iterator[dict[str, Any]]:
+    def rows(
+        self, report: ExportReport, progress: Progress | None = None
+    ) -> Iterator[dict[str, Any]]:
         """Nested export rows in transcript id order (``--gold-only`` rows only if asked)."""
-        rubric_ids = list(self.rubric_fields)
-        for page in ds.iter_transcripts(
-            self.store, include_text=self.options.include_text, page=self.page
-        ):
-            ids = [t["id"] for t in page]
-            events = ds.labels_for(self.store, ids, rubric_ids=rubric_ids, include_meta=True)
-            errors: dict[int, list[dict[str, Any]]] = {}
-            for e in error_reasons(self.store, transcript_ids=ids):
-                if e.rubric_id in self.rubric_fields:
-                    errors.setdefault(e.transcript_id, []).append(error_reason_row(e))
-            for t in page:
-                row = self._row(t, events.get(t["id"], []), errors.get(t["id"], []))
-                if self.options.gold_only and not _any_gold(row):
-                    report.skipped_no_gold += 1
-                    continue
-                self._count(row, report)
-                yield row
+        for row, _ in self.items(report, progress):
+            yield row
 
-    def _row(
-        self, t: dict[str, Any], events: list[LabelEvent], errors: list[dict[str, Any]]
-    ) -> dict[str, Any]:
-        labels = [e for e in events if not e.field.startswith("_")]
-        row: dict[str, Any] = {"transcript_id": t["id"]}
-        row.update({c: t[c] for c in BASE_COLUMNS[1:]})
-        if self.options.include_text:
-            row.update({c: t[c] for c in TEXT_COLUMNS})
-        row["gold"] = {
-            rid: {
-                f: g.as_dict()
-                for f, g in gold_for_item(
-                    [e for e in labels if e.rubric_id == rid], fields, self.options.policy
-                ).items()
-            }
+    def items(
+        self, report: ExportReport, progress: Progress | None = None, *, text: bool = False
+    ) -> Iterator[tuple[dict[str, Any], str | None]]:
+        """(nested row, its JSON text or None) in transcript id order. The text comes with
+        ``text=True`` (the jsonl writer's line), and whenever it was made anyway.
+
+        Streams: one keyset page of transcripts at a time, and the current labels and error
+        reasons of that page's id range, each read as one range of an index and decoded
+        once per distinct stored text. The gold of an item none of whose labels gold reads
+        (only classifier labels) is the gold of an item with no labels, made once."""
+        options = self.options
+        rubric_ids = list(self.rubric_fields)
+        include_text = options.include_text
+        width = len(ds.TRANSCRIPT_ROW_COLUMNS)
+        text_columns = ds.TEXT_ROW_COLUMNS
+        decode = _Decoder()
+        paths: dict[Any, Any] = {}
+        plain_gold = {
+            rid: {f: g.as_dict() for f, g in gold_for_item([], fields, options.policy).items()}
             for rid, fields in self.rubric_fields.items()
         }
-        row["labels"] = [self.provenance(e) for e in labels]
-        row["notes"] = [
-            {
-                "kind": e.field[1:],
-                "value": e.value,
-                "note": e.note,
-                "rater": e.rater,
-                "event_id": e.id,
-                "created_at": e.created_at,
-            }  # fmt: skip
-            for e in events
-            if e.field in NOTE_FIELDS
-        ]
-        row["error_reasons"] = errors
-        row["source_path"] = shareable_path(row["source_path"])
-        if self.options.pseudonyms is not None:
-            _pseudonymize(row, self.options.pseudonyms)
-        return redact(row, self.options.redact)
+        gold_sources = labels.GOLD_SOURCES
+        names = options.pseudonyms
+        secrets = [s for s in options.redact if s]
+        # A secret that JSON writes as itself is in a row's JSON text exactly when some string
+        # of the row holds it: rows without it need no redaction pass.
+        look_in_text = all(_dumps(s)[1:-1] == s for s in secrets)
+        versions, runs = self.versions, self.runs
+        done = 0
+        last = -1
+        while True:
+            page = ds.transcript_rows(self.store, last, self.page, include_text=include_text)
+            if not page:
+                break
+            first, last = page[0][0], page[-1][0]
+            events: dict[int, list[tuple]] = {}
+            for e in labels.current_label_rows(self.store, first, last, rubric_ids=rubric_ids):
+                events.setdefault(e[1], []).append(e)
+            errors: dict[int, list[dict[str, Any]]] = {}
+            for e in labels.error_reason_rows(self.store, first, last, rubric_ids=rubric_ids):
+                errors.setdefault(e[1], []).append(error_reason_row(labels.event_from_row(e)))
+            for t in page:
+                tid = t[0]
+                path = t[6]
+                if path not in paths:
+                    paths[path] = shareable_path(path)
+                row: dict[str, Any] = {
+                    "transcript_id": tid, "uid": t[1], "dataset": t[2], "model": t[3],
+                    "condition": t[4], "prompt_variant": t[5], "source_path": paths[path],
+                    "source_ref": t[7], "metadata": decode.metadata(t[8]), "created_at": t[9],
+                }  # fmt: skip
+                if include_text:
+                    for name, value in zip(text_columns, t[width:], strict=True):
+                        row[name] = value
+                item_events = events.get(tid, ())
+                provenance = []
+                notes = []
+                gold_rubrics = set()
+                for e in item_events:
+                    field_id = e[4]
+                    if field_id[0] == "_":
+                        if field_id in NOTE_FIELDS:
+                            notes.append({"kind": field_id[1:], "value": decode(e[5]),
+                                          "note": e[12], "rater": e[7], "event_id": e[0],
+                                          "created_at": e[16]})  # fmt: skip
+                        continue
+                    if e[6] in gold_sources:
+                        gold_rubrics.add(e[2])
+                    run_id = e[15]
+                    provenance.append({
+                        "event_id": e[0], "rubric_id": e[2],
+                        "rubric_version": versions.get(e[3] or "", _NO_VERSION)[1],
+                        "rubric_hash": e[3], "field": field_id, "value": decode(e[5]),
+                        "source": e[6], "rater": e[7], "phase": e[8], "score": e[9],
+                        "scores": decode(e[10]), "evidence": decode(e[11]), "note": e[12],
+                        "seconds": e[13], "run_id": run_id,
+                        "run": runs.get(run_id) if run_id is not None else None,
+                        "created_at": e[16],
+                    })  # fmt: skip
+                if gold_rubrics or names is not None:
+                    row["gold"] = self._gold(item_events, plain_gold, gold_rubrics, names)
+                else:
+                    row["gold"] = plain_gold
+                row["labels"] = provenance
+                row["notes"] = notes
+                row["error_reasons"] = errors.get(tid, [])
+                if names is not None:
+                    _pseudonymize(row, names)
+                line = None
+                if secrets:
+                    if look_in_text:
+                        line = _dumps(row)
+                        if any(s in line for s in secrets):
+                            row = redact(row, secrets)
+                            line = _dumps(row)
+                    else:
+                        row = redact(row, secrets)
+                if options.gold_only and not _any_gold(row):
+                    report.skipped_no_gold += 1
+                else:
+                    self._count(row, report)
+                    if text and line is None:
+                        line = _dumps(row)
+                    yield row, line
+            done += len(page)
+            if progress is not None:
+                progress(done)
+
+    def _gold(self, item_events, plain_gold, gold_rubrics, names) -> dict[str, Any]:
+        """Gold per rubric and field by the rule of db.labels (``gold_for_item``), from the
+        item's live labels; a rubric none of whose labels gold reads has the plain gold."""
+        gold: dict[str, Any] = {}
+        policy = self.options.policy
+        for rid, fields in self.rubric_fields.items():
+            if rid not in gold_rubrics:
+                if names is None:
+                    gold[rid] = plain_gold[rid]
+                else:  # pseudonymizing rewrites it in place: a copy of its own
+                    gold[rid] = {f: dict(g, raters=list(g["raters"]))
+                                 for f, g in plain_gold[rid].items()}  # fmt: skip
+                continue
+            events = [labels.event_from_row(e) for e in item_events
+                      if e[2] == rid and e[4][0] != "_"]  # fmt: skip
+            gold[rid] = {f: g.as_dict() for f, g in gold_for_item(events, fields, policy).items()}
+        return gold
 
     def _count(self, row: dict[str, Any], report: ExportReport) -> None:
         report.rows += 1
@@ -436,7 +557,8 @@ def flat_layout(exporter: Exporter) -> FlatLayout:
                         f"{rid}.{f}.gold_raters"]  # fmt: skip
     scores = set()
     names = exporter.options.pseudonyms
-    for rid, f, source, rater, phase in ds.label_slots(exporter.store, exporter.rubric_fields):
+    chosen = exporter.rubric_fields
+    for rid, f, source, rater, phase in (s for s in exporter.slots if s[0] in chosen):
         if names is not None:
             rater = names.rater(source, rater)
         name = slot_name(rid, f, source, rater, phase)
@@ -474,24 +596,32 @@ def flatten(row: dict[str, Any]) -> dict[str, Any]:
 # -- writers -------------------------------------------------------------------------------
 
 
-def _write_jsonl(rows: Iterator[dict[str, Any]], path: Path) -> None:
+def _write_jsonl(items: Iterator[tuple[dict[str, Any], str | None]], path: Path) -> None:
     with path.open("w", encoding="utf-8", errors="backslashreplace") as out:
-        for row in rows:
-            out.write(_dumps(row))
-            out.write("\n")
+        write = out.write
+        for row, line in items:
+            write(line if line is not None else _dumps(row))
+            write("\n")
 
 
 def _write_csv(rows: Iterator[dict[str, Any]], path: Path, layout: FlatLayout) -> None:
+    columns = layout.columns
+    start = _FORMULA_START
     with path.open("w", encoding="utf-8", errors="backslashreplace", newline="") as out:
-        writer = csv.DictWriter(out, fieldnames=layout.columns, extrasaction="ignore")
-        writer.writerow({c: csv_safe(c) for c in layout.columns})
+        writer = csv.writer(out)  # the dialect csv.DictWriter uses; a missing cell is empty
+        writer.writerow([csv_safe(c) for c in columns])
         for row in rows:
-            writer.writerow({k: csv_safe(v) for k, v in flatten(row).items()})
+            get = flatten(row).get
+            writer.writerow([
+                "'" + v if v.__class__ is str and v.startswith(start) else v
+                for v in map(get, columns)
+            ])  # fmt: skip
 
 
 def _write_parquet(
     rows: Iterator[dict[str, Any]], path: Path, layout: FlatLayout, batch: int = 2000
 ) -> None:
+    """Row groups of ``batch`` rows, written as they fill (memory holds one)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -501,15 +631,30 @@ def _write_parquet(
         return pa.float64() if name in layout.score_columns else pa.string()
 
     schema = pa.schema([(c, kind(c)) for c in layout.columns])
+    plain = {str, type(None)}
+    text_columns = [c != "transcript_id" and c not in layout.score_columns
+                    for c in layout.columns]  # fmt: skip
     with pq.ParquetWriter(str(path), schema) as writer:
         pending: list[dict[str, Any]] = []
 
         def flush() -> None:
-            columns = {
-                c: [None if r.get(c) is None else _cell(r[c], c, layout) for r in pending]
-                for c in layout.columns
-            }
-            writer.write_table(pa.table(columns, schema=schema))
+            arrays = []
+            for c, is_text, f in zip(layout.columns, text_columns, schema, strict=True):
+                column = [r.get(c) for r in pending]
+                if is_text:
+                    array = None
+                    if set(map(type, column)) <= plain:
+                        try:
+                            array = pa.array(column, type=f.type)
+                        except UnicodeEncodeError:  # a lone surrogate: each cell made safe
+                            array = None
+                    if array is None:
+                        column = [None if v is None else _cell(v, c, layout) for v in column]
+                        array = pa.array(column, type=f.type)
+                else:
+                    array = pa.array(column, type=f.type)
+                arrays.append(array)
+            writer.write_table(pa.Table.from_arrays(arrays, schema=schema))
             pending.clear()
 
         for row in rows:
@@ -526,8 +671,10 @@ def _cell(value: Any, column: str, layout: FlatLayout) -> Any:
 
 
 def export(store: Store, fmt: str, out: str | Path, options: ExportOptions | None = None,
-           *, overwrite: bool = False) -> ExportReport:  # fmt: skip
-    """Write the export and return what was written. The file appears only when complete."""
+           *, overwrite: bool = False,
+           progress: Callable[[int, int], None] | None = None) -> ExportReport:  # fmt: skip
+    """Write the export and return what was written. The file appears only when complete.
+    ``progress(transcripts read, transcripts in the database)`` is called as pages are read."""
     if fmt not in FORMATS:
         raise ExportError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
     options = options or ExportOptions()
@@ -546,11 +693,16 @@ def export(store: Store, fmt: str, out: str | Path, options: ExportOptions | Non
         raise ExportError(f"{out} exists: choose another --out or pass --overwrite")
     exporter = Exporter(store, options)
     report = ExportReport(path=out, fmt=fmt, rubric_fields=exporter.rubric_fields)
-    rows = exporter.rows(report)
+    if progress is not None:
+        progress = _progress_of(progress, store)
+    if fmt in ("jsonl", "hf"):
+        items = exporter.items(report, progress, text=True)
+    else:
+        rows = exporter.rows(report, progress)
     if fmt == "hf":
         out.mkdir(parents=True, exist_ok=True)
         data = out / "data.jsonl"
-        _atomic(data, lambda p: _write_jsonl(rows, p))
+        _atomic(data, lambda p: _write_jsonl(items, p))
         card = out / "README.md"
         card_text = redact(dataset_card(exporter, report), options.redact)
         _atomic(card, lambda p: p.write_text(card_text, encoding="utf-8",
@@ -559,7 +711,7 @@ def export(store: Store, fmt: str, out: str | Path, options: ExportOptions | Non
         return report
     out.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "jsonl":
-        _atomic(out, lambda p: _write_jsonl(rows, p))
+        _atomic(out, lambda p: _write_jsonl(items, p))
     elif fmt == "csv":
         layout = flat_layout(exporter)
         _atomic(out, lambda p: _write_csv(rows, p, layout))
@@ -568,6 +720,13 @@ def export(store: Store, fmt: str, out: str | Path, options: ExportOptions | Non
         _atomic(out, lambda p: _write_parquet(rows, p, layout))
     report.files = [out]
     return report
+
+
+def _progress_of(progress: Callable[[int, int], None], store: Store) -> Progress:
+    """``progress(done, total)`` told the number of transcripts to read up front."""
+    total = store.transcript_count()
+    progress(0, total)
+    return lambda done: progress(done, total)
 
 
 def _atomic(path: Path, write) -> None:
