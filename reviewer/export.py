@@ -236,6 +236,24 @@ class Exporter:
             for rid, r in ds.classifier_runs(store).items()
         }
         self.versions = ds.rubric_version_map(store)
+        # The gold of an item with no label gold reads (none, or only classifiers'), made
+        # once by the rule and shared by every such row; its counts, made once too.
+        self.plain_gold = {
+            rid: {f: g.as_dict() for f, g in gold_for_item([], fields, options.policy).items()}
+            for rid, fields in self.rubric_fields.items()
+        }
+        self._plain_status = Counter(
+            (rid, f, g["status"])
+            for rid, fields in self.plain_gold.items()
+            for f, g in fields.items()
+        )
+        self._plain_values = Counter(
+            (rid, f, _flat(g["value"]))
+            for rid, fields in self.plain_gold.items()
+            for f, g in fields.items()
+            if g["value"] is not None
+        )
+        self._plain_cells: dict[str, Any] | None = None
 
     def _rubric_fields(self) -> dict[str, list[str]]:
         chosen = self.options.rubric_ids
@@ -304,10 +322,7 @@ class Exporter:
         text_columns = ds.TEXT_ROW_COLUMNS
         decode = _Decoder()
         paths: dict[Any, Any] = {}
-        plain_gold = {
-            rid: {f: g.as_dict() for f, g in gold_for_item([], fields, options.policy).items()}
-            for rid, fields in self.rubric_fields.items()
-        }
+        plain_gold = self.plain_gold
         gold_sources = labels.GOLD_SOURCES
         names = options.pseudonyms
         secrets = [s for s in options.redact if s]
@@ -415,14 +430,30 @@ class Exporter:
 
     def _count(self, row: dict[str, Any], report: ExportReport) -> None:
         report.rows += 1
-        for rid, fields in row["gold"].items():
+        if row["gold"] is self.plain_gold:
+            report.gold_status.update(self._plain_status)
+            report.gold_values.update(self._plain_values)
+        else:
+            self._count_gold(row["gold"], report)
+        raters = report.raters
+        for lab in row["labels"]:
+            report.labels_by_source[lab["source"]] += 1
+            raters[(lab["source"], lab["rater"])] += 1
+
+    def _count_gold(self, gold: dict[str, Any], report: ExportReport) -> None:
+        for rid, fields in gold.items():
             for f, g in fields.items():
                 report.gold_status[(rid, f, g["status"])] += 1
                 if g["value"] is not None:
                     report.gold_values[(rid, f, _flat(g["value"]))] += 1
-        for lab in row["labels"]:
-            report.labels_by_source[lab["source"]] += 1
-            report.raters[(lab["source"], lab["rater"])] += 1
+
+    def flatten(self, row: dict[str, Any]) -> dict[str, Any]:
+        """``flatten(row)``; the cells of the shared plain gold made once."""
+        if row["gold"] is not self.plain_gold:
+            return flatten(row)
+        if self._plain_cells is None:
+            self._plain_cells = _gold_cells(self.plain_gold)
+        return flatten(row, self._plain_cells)
 
 
 def error_reason_row(e: LabelEvent) -> dict[str, Any]:
@@ -493,11 +524,32 @@ def _cell_value(value: Any) -> Any:
     return _flat(value)
 
 
+def _strict_encoder():
+    """``json.dumps(v, ensure_ascii=False, separators=(",", ":"), allow_nan=False)``, same
+    text, one C encoder kept (json.dumps builds one per call, which costs more than a row)."""
+    make = getattr(json.encoder, "c_make_encoder", None)
+    plain = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    if make is None:
+        return plain.encode
+    encoder = make(None, plain.default, json.encoder.encode_basestring, None, ":", ",",
+                   False, False, False)  # fmt: skip
+
+    def encode(value: Any) -> str:
+        if isinstance(value, str):
+            return json.encoder.encode_basestring(value)
+        return "".join(encoder(value, 0))
+
+    return encode
+
+
+_strict_dumps = _strict_encoder()
+
+
 def _dumps(value: Any) -> str:
     """JSON text of any stored value: NaN and infinities (not JSON) become strings, and
     anything else json cannot write becomes its text."""
     try:
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        return _strict_dumps(value)
     except (ValueError, TypeError):
         return json.dumps(_json_safe(value), ensure_ascii=False, separators=(",", ":"),
                           default=str)  # fmt: skip
@@ -571,23 +623,37 @@ def flat_layout(exporter: Exporter) -> FlatLayout:
     return FlatLayout(redact(columns, secrets), {redact(c, secrets) for c in scores})
 
 
-def flatten(row: dict[str, Any]) -> dict[str, Any]:
-    nested = ("gold", "labels", "notes", "error_reasons")
-    flat: dict[str, Any] = {k: v for k, v in row.items() if k not in nested}
-    flat["metadata"] = _dumps(row["metadata"])
-    for rid, fields in row["gold"].items():
+def _gold_cells(gold: dict[str, Any]) -> dict[str, Any]:
+    cells: dict[str, Any] = {}
+    for rid, fields in gold.items():
         for f, g in fields.items():
-            flat[f"{rid}.{f}.gold"] = _cell_value(g["value"])
-            flat[f"{rid}.{f}.gold_status"] = g["status"]
-            flat[f"{rid}.{f}.gold_reason"] = g["reason"]
-            flat[f"{rid}.{f}.gold_raters"] = ";".join(g["raters"])
-    for lab in row["labels"]:
-        name = slot_name(lab["rubric_id"], lab["field"], lab["source"], lab["rater"],
-                         lab["phase"] or "")  # fmt: skip
-        flat[name] = _cell_value(lab["value"])
+            cells[f"{rid}.{f}.gold"] = _cell_value(g["value"])
+            cells[f"{rid}.{f}.gold_status"] = g["status"]
+            cells[f"{rid}.{f}.gold_reason"] = g["reason"]
+            cells[f"{rid}.{f}.gold_raters"] = ";".join(g["raters"])
+    return cells
+
+
+_NESTED = ("gold", "labels", "notes", "error_reasons")
+
+
+def flatten(row: dict[str, Any], gold_cells: dict[str, Any] | None = None) -> dict[str, Any]:
+    """One flat row (csv, parquet) of a nested one; ``gold_cells``: its gold's cells, if
+    made already."""
+    flat: dict[str, Any] = {k: v for k, v in row.items() if k not in _NESTED}
+    flat["metadata"] = _dumps(row["metadata"])
+    flat.update(_gold_cells(row["gold"]) if gold_cells is None else gold_cells)
+    labels = row["labels"]
+    for lab in labels:
+        phase = lab["phase"]
+        name = f"{lab['rubric_id']}.{lab['field']}.{lab['source']}:{lab['rater']}"
+        if phase:
+            name = f"{name}:{phase}"
+        value = lab["value"]
+        flat[name] = value if value is None or value.__class__ is str else _cell_value(value)
         if lab["source"] == "classifier":
             flat[name + ".score"] = lab["score"]
-    flat["labels_json"] = _dumps(row["labels"])
+    flat["labels_json"] = _dumps(labels)
     flat["notes_json"] = _dumps(row["notes"])
     flat["error_reasons_json"] = _dumps(row.get("error_reasons", []))
     return flat
@@ -604,14 +670,16 @@ def _write_jsonl(items: Iterator[tuple[dict[str, Any], str | None]], path: Path)
             write("\n")
 
 
-def _write_csv(rows: Iterator[dict[str, Any]], path: Path, layout: FlatLayout) -> None:
+def _write_csv(
+    rows: Iterator[dict[str, Any]], path: Path, layout: FlatLayout, flat=flatten
+) -> None:
     columns = layout.columns
     start = _FORMULA_START
     with path.open("w", encoding="utf-8", errors="backslashreplace", newline="") as out:
         writer = csv.writer(out)  # the dialect csv.DictWriter uses; a missing cell is empty
         writer.writerow([csv_safe(c) for c in columns])
         for row in rows:
-            get = flatten(row).get
+            get = flat(row).get
             writer.writerow([
                 "'" + v if v.__class__ is str and v.startswith(start) else v
                 for v in map(get, columns)
@@ -619,7 +687,11 @@ def _write_csv(rows: Iterator[dict[str, Any]], path: Path, layout: FlatLayout) -
 
 
 def _write_parquet(
-    rows: Iterator[dict[str, Any]], path: Path, layout: FlatLayout, batch: int = 2000
+    rows: Iterator[dict[str, Any]],
+    path: Path,
+    layout: FlatLayout,
+    flat=flatten,
+    batch: int = 2000,
 ) -> None:
     """Row groups of ``batch`` rows, written as they fill (memory holds one)."""
     import pyarrow as pa
@@ -658,7 +730,7 @@ def _write_parquet(
             pending.clear()
 
         for row in rows:
-            pending.append(flatten(row))
+            pending.append(flat(row))
             if len(pending) >= batch:
                 flush()
         flush()  # always once, so an export with no rows is still a readable file
@@ -714,10 +786,10 @@ def export(store: Store, fmt: str, out: str | Path, options: ExportOptions | Non
         _atomic(out, lambda p: _write_jsonl(items, p))
     elif fmt == "csv":
         layout = flat_layout(exporter)
-        _atomic(out, lambda p: _write_csv(rows, p, layout))
+        _atomic(out, lambda p: _write_csv(rows, p, layout, exporter.flatten))
     else:
         layout = flat_layout(exporter)
-        _atomic(out, lambda p: _write_parquet(rows, p, layout))
+        _atomic(out, lambda p: _write_parquet(rows, p, layout, exporter.flatten))
     report.files = [out]
     return report
 
