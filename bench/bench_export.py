@@ -21,6 +21,7 @@ Environment:
 - ``BENCH_EXPORT_CASES``: comma-separated case names (default: all), e.g. ``jsonl-notext``.
 - ``BENCH_EXPORT_REPEAT``: runs of each (default 1); the best of them is reported.
 - ``BENCH_EXPORT_TMP``: where the copies and outputs go (default: bench/results/export-tmp).
+- ``BENCH_EXPORT_NAME``: the results file's name (default ``export``).
 
 Results: bench/results/export.json. Run with ``.venv/bin/python -m bench export``.
 """
@@ -245,7 +246,8 @@ def main() -> None:
                       f"(goal <= {1.1 * factor:.1f}x), {memory:.2f}x the peak memory "
                       f"({a['peak_rss_mb']:.0f} -> {b['peak_rss_mb']:.0f} MB)")  # fmt: skip
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "export.json").write_text(json.dumps(results, indent=2))
+    name = os.environ.get("BENCH_EXPORT_NAME", "export")
+    (RESULTS / f"{name}.json").write_text(json.dumps(results, indent=2))
 
 
 if __name__ == "__main__":
