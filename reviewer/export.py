@@ -188,11 +188,10 @@ class _Decoder:
     values and scores repeat across a database (a few dozen distinct values in 600,000
     labels). Decoded values are shared between rows, which only read them. Bounded."""
 
-    limit = 50_000
+    limit = 20_000
 
     def __init__(self):
         self.values: dict[str, Any] = {}
-        self.metadatas: dict[str | None, Any] = {}
 
     def __call__(self, text: str | None) -> Any:
         if text is None:
@@ -206,17 +205,6 @@ class _Decoder:
             return value
         except TypeError:  # not text (a number another tool stored): decode it each time
             return labels.decode_json(text)
-
-    def metadata(self, text: str | None) -> Any:
-        try:
-            return self.metadatas[text]
-        except KeyError:
-            if len(self.metadatas) >= self.limit:
-                self.metadatas.clear()
-            value = self.metadatas[text] = ds.decode_metadata(text)
-            return value
-        except TypeError:
-            return ds.decode_metadata(text)
 
 
 class Exporter:
@@ -254,6 +242,7 @@ class Exporter:
             if g["value"] is not None
         )
         self._plain_cells: dict[str, Any] | None = None
+        self._plain_rows = 0  # rows with the plain gold, not yet in the report's counts
 
     def _rubric_fields(self) -> dict[str, list[str]]:
         chosen = self.options.rubric_ids
@@ -321,6 +310,7 @@ class Exporter:
         width = len(ds.TRANSCRIPT_ROW_COLUMNS)
         text_columns = ds.TEXT_ROW_COLUMNS
         decode = _Decoder()
+        metadata = ds.decode_metadata
         paths: dict[Any, Any] = {}
         plain_gold = self.plain_gold
         gold_sources = labels.GOLD_SOURCES
@@ -351,7 +341,7 @@ class Exporter:
                 row: dict[str, Any] = {
                     "transcript_id": tid, "uid": t[1], "dataset": t[2], "model": t[3],
                     "condition": t[4], "prompt_variant": t[5], "source_path": paths[path],
-                    "source_ref": t[7], "metadata": decode.metadata(t[8]), "created_at": t[9],
+                    "source_ref": t[7], "metadata": metadata(t[8]), "created_at": t[9],
                 }  # fmt: skip
                 if include_text:
                     for name, value in zip(text_columns, t[width:], strict=True):
@@ -409,6 +399,13 @@ class Exporter:
             done += len(page)
             if progress is not None:
                 progress(done)
+        self._count_plain(report)
+
+    def _count_plain(self, report: ExportReport) -> None:
+        n, self._plain_rows = self._plain_rows, 0
+        if n:
+            report.gold_status.update({k: v * n for k, v in self._plain_status.items()})
+            report.gold_values.update({k: v * n for k, v in self._plain_values.items()})
 
     def _gold(self, item_events, plain_gold, gold_rubrics, names) -> dict[str, Any]:
         """Gold per rubric and field by the rule of db.labels (``gold_for_item``), from the
@@ -431,8 +428,7 @@ class Exporter:
     def _count(self, row: dict[str, Any], report: ExportReport) -> None:
         report.rows += 1
         if row["gold"] is self.plain_gold:
-            report.gold_status.update(self._plain_status)
-            report.gold_values.update(self._plain_values)
+            self._plain_rows += 1
         else:
             self._count_gold(row["gold"], report)
         raters = report.raters

@@ -54,9 +54,13 @@ def export(obj: Context, fmt: str, out: Path, rubric_ids: tuple[str, ...], gold_
 
     Shareable by default: source paths are reduced to file names, and CSV cells that a
     spreadsheet would run as a formula (=, +, -, @, tab, CR first) start with a '.
+
+    Progress goes to stderr: a bar on a terminal, otherwise a line every 10 seconds
+    ($REVIEWER_PROGRESS_SECONDS); none with --json.
     """
     from db.labels import GoldPolicy
     from reviewer.classify.base import secret_values
+    from reviewer.commands._progress import Bars
     from reviewer.console import literal, make_console
     from reviewer.export import ExportError, ExportOptions, Pseudonyms, default_pseudonym_map
     from reviewer.export import export as run_export
@@ -80,8 +84,23 @@ def export(obj: Context, fmt: str, out: Path, rubric_ids: tuple[str, ...], gold_
         pseudonyms=names,
         redact=secret_values(),
     )
+    bars = None if as_json else Bars(unit="transcripts")
+    task = None
+
+    def progress(done: int, total: int) -> None:
+        nonlocal task
+        if task is None:
+            bars.start()
+            task = bars.add(f"exporting {out.name}", total)
+        bars.update(task, done, total)
+
     try:
-        report = run_export(obj.store, fmt, out, options, overwrite=overwrite)
+        try:
+            report = run_export(obj.store, fmt, out, options, overwrite=overwrite,
+                                progress=None if bars is None else progress)  # fmt: skip
+        finally:
+            if task is not None:
+                bars.stop()
         if names is not None:
             names.save(pseudonym_map)
     except ExportError as exc:
