@@ -5,7 +5,11 @@ field, then a list of labels with source, rater, phase, rubric version and hash,
 run, score, evidence and timestamps); ``csv`` and ``parquet`` flatten it into one column per
 rubric field and per (field, source, rater, phase), and keep the full provenance as JSON in
 ``labels_json``. A multi-label value is written as JSON list text (``["other"]``, ``[]`` for
-none chosen) so that it differs from a missing label (an empty cell). Rows are written page by page, so memory does not grow with the database.
+none chosen) so that it differs from a missing label (an empty cell).
+
+Rows stream: one keyset page of transcripts at a time, with the current labels and error
+reasons of its id range (one range of an index each), written as they are made (parquet in
+row groups), so time grows with the rows and memory does not.
 
 Nothing secret is written: classifier run parameters pass through ``scrub_secrets`` (no
 credential is stored in the first place, and a test holds both ends to it).
@@ -264,28 +268,6 @@ class Exporter:
             seen = sorted({s[1] for s in self.slots if s[0] == rubric_id})
             fields[rubric_id] = defined + [f for f in seen if f not in defined]
         return fields
-
-    def provenance(self, e: LabelEvent) -> dict[str, Any]:
-        version = self.versions.get(e.rubric_hash or "", (None, None))[1]
-        return {
-            "event_id": e.id,
-            "rubric_id": e.rubric_id,
-            "rubric_version": version,
-            "rubric_hash": e.rubric_hash,
-            "field": e.field,
-            "value": e.value,
-            "source": e.source,
-            "rater": e.rater,
-            "phase": e.phase,
-            "score": e.score,
-            "scores": e.scores,
-            "evidence": e.evidence,
-            "note": e.note,
-            "seconds": e.seconds,
-            "run_id": e.run_id,
-            "run": self.runs.get(e.run_id) if e.run_id is not None else None,
-            "created_at": e.created_at,
-        }
 
     def rows(
         self, report: ExportReport, progress: Progress | None = None
