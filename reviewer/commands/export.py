@@ -54,9 +54,6 @@ def export(obj: Context, fmt: str, out: Path, rubric_ids: tuple[str, ...], gold_
 
     Shareable by default: source paths are reduced to file names, and CSV cells that a
     spreadsheet would run as a formula (=, +, -, @, tab, CR first) start with a '.
-
-    Progress goes to stderr: a bar on a terminal, otherwise a line every 10 seconds
-    ($REVIEWER_PROGRESS_SECONDS); none with --json.
     """
     from db.labels import GoldPolicy
     from reviewer.classify.base import secret_values
