@@ -66,12 +66,39 @@ LABELS = (
     "e.rater, e.phase, e.score, e.scores, e.evidence, e.note, e.seconds, e.run_id, e.created_at "
     "FROM live_label_events e WHERE substr(e.field, 1, 1) != '_' ORDER BY e.transcript_id, e.id"
 )
-KEYS = ("transcript_id", "uid", "dataset", "model", "condition", "prompt_variant",
-        "source_path", "source_ref", "metadata", "created_at", "system_prompt", "user_input",
-        "scratchpad", "output")  # fmt: skip
-LABEL_KEYS = ("event_id", "rubric_id", "rubric_hash", "field", "value", "source", "rater",
-              "phase", "score", "scores", "evidence", "note", "seconds", "run_id",
-              "created_at")  # fmt: skip
+KEYS = (
+    "transcript_id",
+    "uid",
+    "dataset",
+    "model",
+    "condition",
+    "prompt_variant",
+    "source_path",
+    "source_ref",
+    "metadata",
+    "created_at",
+    "system_prompt",
+    "user_input",
+    "scratchpad",
+    "output",
+)
+LABEL_KEYS = (
+    "event_id",
+    "rubric_id",
+    "rubric_hash",
+    "field",
+    "value",
+    "source",
+    "rater",
+    "phase",
+    "score",
+    "scores",
+    "evidence",
+    "note",
+    "seconds",
+    "run_id",
+    "created_at",
+)
 
 FLOOR = r"""
 import json, sqlite3, sys, time
@@ -157,8 +184,11 @@ def _run(args: list[str], env: dict | None = None) -> dict:
     err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(args)} failed ({proc.returncode}): {err[-2000:]}")
-    return {"seconds": seconds, "peak_rss_mb": usage.ru_maxrss / 1024,
-            "cpu_seconds": usage.ru_utime + usage.ru_stime}  # fmt: skip
+    return {
+        "seconds": seconds,
+        "peak_rss_mb": usage.ru_maxrss / 1024,
+        "cpu_seconds": usage.ru_utime + usage.ru_stime,
+    }
 
 
 def run_export(db: Path, case: str, out: Path) -> dict:
@@ -167,8 +197,9 @@ def run_export(db: Path, case: str, out: Path) -> dict:
     _remove(out)
     _remove(out.with_name(out.name + ".pseudonyms.json"))
     env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
-    result = _run([reviewer, "--db", str(db), "export", "--format", fmt, "--out", str(out),
-                   *options], env)  # fmt: skip
+    result = _run(
+        [reviewer, "--db", str(db), "export", "--format", fmt, "--out", str(out), *options], env
+    )
     return result
 
 
@@ -176,8 +207,9 @@ def run_floor(db: Path, case: str, out: Path) -> dict:
     _, _, kind, with_text = CASES[case]
     _remove(out)
     queries = json.dumps([TRANSCRIPTS, TEXT, JOIN, LABELS, KEYS, LABEL_KEYS])
-    return _run([sys.executable, "-c", FLOOR, kind, str(db), str(out),
-                 "1" if with_text else "0", queries])  # fmt: skip
+    return _run(
+        [sys.executable, "-c", FLOOR, kind, str(db), str(out), "1" if with_text else "0", queries]
+    )
 
 
 def _remove(path: Path) -> None:
@@ -225,15 +257,21 @@ def main() -> None:
             best_floor = min(floor, key=lambda r: r["seconds"])
             ratio = best_floor["seconds"] / best["seconds"]
             cpu_ratio = min(r["cpu_seconds"] for r in floor) / min(r["cpu_seconds"] for r in ours)
-            size["cases"][case] = {"export": best, "floor": best_floor, "ratio": ratio,
-                                   "cpu_ratio": cpu_ratio,
-                                   "runs": {"export": ours, "floor": floor}}  # fmt: skip
-            print(f"{n:>9,} {case:<20} export {best['seconds']:7.1f} s "
-                  f"{best['cpu_seconds']:6.1f} cpu-s {best['peak_rss_mb']:5.0f} MB   floor "
-                  f"{best_floor['seconds']:7.1f} s {best_floor['cpu_seconds']:6.1f} cpu-s "
-                  f"{best_floor['peak_rss_mb']:5.0f} MB   ratio {ratio:.2f} wall, "
-                  f"{cpu_ratio:.2f} cpu (goal >= 0.7)   load {os.getloadavg()[0]:.1f}",
-                  flush=True)  # fmt: skip
+            size["cases"][case] = {
+                "export": best,
+                "floor": best_floor,
+                "ratio": ratio,
+                "cpu_ratio": cpu_ratio,
+                "runs": {"export": ours, "floor": floor},
+            }
+            print(
+                f"{n:>9,} {case:<20} export {best['seconds']:7.1f} s "
+                f"{best['cpu_seconds']:6.1f} cpu-s {best['peak_rss_mb']:5.0f} MB   floor "
+                f"{best_floor['seconds']:7.1f} s {best_floor['cpu_seconds']:6.1f} cpu-s "
+                f"{best_floor['peak_rss_mb']:5.0f} MB   ratio {ratio:.2f} wall, "
+                f"{cpu_ratio:.2f} cpu (goal >= 0.7)   load {os.getloadavg()[0]:.1f}",
+                flush=True,
+            )
             _remove(out)
             _remove(tmp / f"floor-{case}.out")
     sizes = sorted(results["sizes"].values(), key=lambda s: s["transcripts"])
@@ -248,10 +286,12 @@ def main() -> None:
                 cpu = b["cpu_seconds"] / a["cpu_seconds"]
                 memory = b["peak_rss_mb"] / a["peak_rss_mb"]
                 results["linearity"][case] = {"time": growth, "cpu": cpu, "memory": memory}
-                print(f"{case:<20} {factor:.0f}x the rows: {growth:.2f}x the time, "
-                      f"{cpu:.2f}x the cpu "
-                      f"(goal <= {1.1 * factor:.1f}x), {memory:.2f}x the peak memory "
-                      f"({a['peak_rss_mb']:.0f} -> {b['peak_rss_mb']:.0f} MB)")  # fmt: skip
+                print(
+                    f"{case:<20} {factor:.0f}x the rows: {growth:.2f}x the time, "
+                    f"{cpu:.2f}x the cpu "
+                    f"(goal <= {1.1 * factor:.1f}x), {memory:.2f}x the peak memory "
+                    f"({a['peak_rss_mb']:.0f} -> {b['peak_rss_mb']:.0f} MB)"
+                )
     RESULTS.mkdir(parents=True, exist_ok=True)
     name = os.environ.get("BENCH_EXPORT_NAME", "export")
     (RESULTS / f"{name}.json").write_text(json.dumps(results, indent=2))

@@ -173,9 +173,17 @@ def iter_transcripts(
 
 # The columns of ``transcript_rows``, in order.
 TRANSCRIPT_ROW_COLUMNS = (
-    "id", "uid", "dataset", "model", "condition", "prompt_variant", "source_path", "source_ref",
-    "metadata", "created_at",
-)  # fmt: skip
+    "id",
+    "uid",
+    "dataset",
+    "model",
+    "condition",
+    "prompt_variant",
+    "source_path",
+    "source_ref",
+    "metadata",
+    "created_at",
+)
 TEXT_ROW_COLUMNS = ("system_prompt", "user_input", "scratchpad", "output")
 
 

@@ -43,8 +43,18 @@ from db.models import LabelEvent
 
 FORMATS = ("jsonl", "csv", "parquet", "hf")
 TEXT_COLUMNS = ("system_prompt", "user_input", "scratchpad", "output")
-BASE_COLUMNS = ("transcript_id", "uid", "dataset", "model", "condition", "prompt_variant",
-                "source_path", "source_ref", "metadata", "created_at")  # fmt: skip
+BASE_COLUMNS = (
+    "transcript_id",
+    "uid",
+    "dataset",
+    "model",
+    "condition",
+    "prompt_variant",
+    "source_path",
+    "source_ref",
+    "metadata",
+    "created_at",
+)
 NOTE_FIELDS = ("_flag", "_comment")
 _SECRET_KEY = re.compile(
     r"(api[_-]?key|secret|password|passwd|authorization|auth[_-]?token|access[_-]?token|"
@@ -122,8 +132,10 @@ class Pseudonyms:
             ):
                 raise ValueError("'pseudonyms' must map names to pseudonyms")
         except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise ExportError(f"{path}: not a pseudonym map ({exc}); give another "
-                              "--pseudonym-map or move this file away") from None  # fmt: skip
+            raise ExportError(
+                f"{path}: not a pseudonym map ({exc}); give another "
+                "--pseudonym-map or move this file away"
+            ) from None
         if len(set(mapping.values())) != len(mapping):
             raise ExportError(f"{path}: two names share a pseudonym; fix or replace the file")
         return cls(mapping)
@@ -143,10 +155,17 @@ class Pseudonyms:
 
     def save(self, path: Path) -> None:
         """Write the mapping (readable by its owner only)."""
-        text = json.dumps({"about": "reviewer export pseudonyms: name -> pseudonym. Private: "
-                           "it undoes the pseudonymization. Keep it to reuse the same "
-                           "pseudonyms (--pseudonym-map).", "pseudonyms": self.mapping},
-                          ensure_ascii=False, indent=2, sort_keys=True)  # fmt: skip
+        text = json.dumps(
+            {
+                "about": "reviewer export pseudonyms: name -> pseudonym. Private: "
+                "it undoes the pseudonymization. Keep it to reuse the same "
+                "pseudonyms (--pseudonym-map).",
+                "pseudonyms": self.mapping,
+            },
+            ensure_ascii=False,
+            indent=2,
+            sort_keys=True,
+        )
         partial = path.with_name(path.name + ".partial")
         fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8", errors="backslashreplace") as out:
@@ -321,10 +340,17 @@ class Exporter:
                 if path not in paths:
                     paths[path] = shareable_path(path)
                 row: dict[str, Any] = {
-                    "transcript_id": tid, "uid": t[1], "dataset": t[2], "model": t[3],
-                    "condition": t[4], "prompt_variant": t[5], "source_path": paths[path],
-                    "source_ref": t[7], "metadata": metadata(t[8]), "created_at": t[9],
-                }  # fmt: skip
+                    "transcript_id": tid,
+                    "uid": t[1],
+                    "dataset": t[2],
+                    "model": t[3],
+                    "condition": t[4],
+                    "prompt_variant": t[5],
+                    "source_path": paths[path],
+                    "source_ref": t[7],
+                    "metadata": metadata(t[8]),
+                    "created_at": t[9],
+                }
                 if include_text:
                     for name, value in zip(text_columns, t[width:], strict=True):
                         row[name] = value
@@ -336,23 +362,41 @@ class Exporter:
                     field_id = e[4]
                     if field_id[0] == "_":
                         if field_id in NOTE_FIELDS:
-                            notes.append({"kind": field_id[1:], "value": decode(e[5]),
-                                          "note": e[12], "rater": e[7], "event_id": e[0],
-                                          "created_at": e[16]})  # fmt: skip
+                            notes.append(
+                                {
+                                    "kind": field_id[1:],
+                                    "value": decode(e[5]),
+                                    "note": e[12],
+                                    "rater": e[7],
+                                    "event_id": e[0],
+                                    "created_at": e[16],
+                                }
+                            )
                         continue
                     if e[6] in gold_sources:
                         gold_rubrics.add(e[2])
                     run_id = e[15]
-                    provenance.append({
-                        "event_id": e[0], "rubric_id": e[2],
-                        "rubric_version": versions.get(e[3] or "", _NO_VERSION)[1],
-                        "rubric_hash": e[3], "field": field_id, "value": decode(e[5]),
-                        "source": e[6], "rater": e[7], "phase": e[8], "score": e[9],
-                        "scores": decode(e[10]), "evidence": decode(e[11]), "note": e[12],
-                        "seconds": e[13], "run_id": run_id,
-                        "run": runs.get(run_id) if run_id is not None else None,
-                        "created_at": e[16],
-                    })  # fmt: skip
+                    provenance.append(
+                        {
+                            "event_id": e[0],
+                            "rubric_id": e[2],
+                            "rubric_version": versions.get(e[3] or "", _NO_VERSION)[1],
+                            "rubric_hash": e[3],
+                            "field": field_id,
+                            "value": decode(e[5]),
+                            "source": e[6],
+                            "rater": e[7],
+                            "phase": e[8],
+                            "score": e[9],
+                            "scores": decode(e[10]),
+                            "evidence": decode(e[11]),
+                            "note": e[12],
+                            "seconds": e[13],
+                            "run_id": run_id,
+                            "run": runs.get(run_id) if run_id is not None else None,
+                            "created_at": e[16],
+                        }
+                    )
                 if gold_rubrics or names is not None:
                     row["gold"] = self._gold(item_events, plain_gold, gold_rubrics, names)
                 else:
@@ -399,11 +443,13 @@ class Exporter:
                 if names is None:
                     gold[rid] = plain_gold[rid]
                 else:  # pseudonymizing rewrites it in place: a copy of its own
-                    gold[rid] = {f: dict(g, raters=list(g["raters"]))
-                                 for f, g in plain_gold[rid].items()}  # fmt: skip
+                    gold[rid] = {
+                        f: dict(g, raters=list(g["raters"])) for f, g in plain_gold[rid].items()
+                    }
                 continue
-            events = [labels.event_from_row(e) for e in item_events
-                      if e[2] == rid and e[4][0] != "_"]  # fmt: skip
+            events = [
+                labels.event_from_row(e) for e in item_events if e[2] == rid and e[4][0] != "_"
+            ]
             gold[rid] = {f: g.as_dict() for f, g in gold_for_item(events, fields, policy).items()}
         return gold
 
@@ -437,11 +483,18 @@ class Exporter:
 def error_reason_row(e: LabelEvent) -> dict[str, Any]:
     """An auditor's reasons why a classifier erred on one field of the item."""
     value = e.value if isinstance(e.value, dict) else {}
-    return {"rubric_id": e.rubric_id, "field": value.get("field"),
-            "classifier": value.get("classifier"), "classifier_value": value.get("said"),
-            "reference_value": value.get("reference"), "codes": value.get("codes", []),
-            "text": e.note, "auditor": e.rater, "event_id": e.id,
-            "created_at": e.created_at}  # fmt: skip
+    return {
+        "rubric_id": e.rubric_id,
+        "field": value.get("field"),
+        "classifier": value.get("classifier"),
+        "classifier_value": value.get("said"),
+        "reference_value": value.get("reference"),
+        "codes": value.get("codes", []),
+        "text": e.note,
+        "auditor": e.rater,
+        "event_id": e.id,
+        "created_at": e.created_at,
+    }
 
 
 def _pseudonymize(row: dict[str, Any], names: Pseudonyms) -> None:
@@ -462,8 +515,11 @@ def _pseudonymize(row: dict[str, Any], names: Pseudonyms) -> None:
             gold["raters"] = [renamed[k] for k in gold["raters"]]
             if gold["reason"] and renamed:  # 'humans disagree: ann=yes, bob=no'
                 pattern = "|".join(re.escape(k) for k in sorted(renamed, key=len, reverse=True))
-                gold["reason"] = re.sub(rf"(?<=[:,] )({pattern})(?==)",
-                                        lambda m, r=renamed: r[m.group(1)], gold["reason"])  # fmt: skip
+                gold["reason"] = re.sub(
+                    rf"(?<=[:,] )({pattern})(?==)",
+                    lambda m, r=renamed: r[m.group(1)],
+                    gold["reason"],
+                )
 
 
 def redact(value: Any, secrets: Sequence[str]) -> Any:
@@ -509,8 +565,9 @@ def _strict_encoder():
     plain = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
     if make is None:
         return plain.encode
-    encoder = make(None, plain.default, json.encoder.encode_basestring, None, ":", ",",
-                   False, False, False)  # fmt: skip
+    encoder = make(
+        None, plain.default, json.encoder.encode_basestring, None, ":", ",", False, False, False
+    )
 
     def encode(value: Any) -> str:
         if isinstance(value, str):
@@ -529,8 +586,7 @@ def _dumps(value: Any) -> str:
     try:
         return _strict_dumps(value)
     except (ValueError, TypeError):
-        return json.dumps(_json_safe(value), ensure_ascii=False, separators=(",", ":"),
-                          default=str)  # fmt: skip
+        return json.dumps(_json_safe(value), ensure_ascii=False, separators=(",", ":"), default=str)
 
 
 def _json_safe(value: Any) -> Any:
@@ -583,8 +639,12 @@ def flat_layout(exporter: Exporter) -> FlatLayout:
         columns += TEXT_COLUMNS
     for rid, fields in exporter.rubric_fields.items():
         for f in fields:
-            columns += [f"{rid}.{f}.gold", f"{rid}.{f}.gold_status", f"{rid}.{f}.gold_reason",
-                        f"{rid}.{f}.gold_raters"]  # fmt: skip
+            columns += [
+                f"{rid}.{f}.gold",
+                f"{rid}.{f}.gold_status",
+                f"{rid}.{f}.gold_reason",
+                f"{rid}.{f}.gold_raters",
+            ]
     scores = set()
     names = exporter.options.pseudonyms
     chosen = exporter.rubric_fields
@@ -658,10 +718,12 @@ def _write_csv(
         writer.writerow([csv_safe(c) for c in columns])
         for row in rows:
             get = flat(row).get
-            writer.writerow([
-                "'" + v if v.__class__ is str and v.startswith(start) else v
-                for v in map(get, columns)
-            ])  # fmt: skip
+            writer.writerow(
+                [
+                    "'" + v if v.__class__ is str and v.startswith(start) else v
+                    for v in map(get, columns)
+                ]
+            )
 
 
 def _write_parquet(
@@ -682,8 +744,7 @@ def _write_parquet(
 
     schema = pa.schema([(c, kind(c)) for c in layout.columns])
     plain = {str, type(None)}
-    text_columns = [c != "transcript_id" and c not in layout.score_columns
-                    for c in layout.columns]  # fmt: skip
+    text_columns = [c != "transcript_id" and c not in layout.score_columns for c in layout.columns]
     with pq.ParquetWriter(str(path), schema) as writer:
         pending: list[dict[str, Any]] = []
 
@@ -720,9 +781,15 @@ def _cell(value: Any, column: str, layout: FlatLayout) -> Any:
     return _text_safe(value if isinstance(value, str) else str(value))
 
 
-def export(store: Store, fmt: str, out: str | Path, options: ExportOptions | None = None,
-           *, overwrite: bool = False,
-           progress: Callable[[int, int], None] | None = None) -> ExportReport:  # fmt: skip
+def export(
+    store: Store,
+    fmt: str,
+    out: str | Path,
+    options: ExportOptions | None = None,
+    *,
+    overwrite: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> ExportReport:
     """Write the export and return what was written. The file appears only when complete.
     ``progress(transcripts read, transcripts in the database)`` is called as pages are read."""
     if fmt not in FORMATS:
@@ -755,8 +822,9 @@ def export(store: Store, fmt: str, out: str | Path, options: ExportOptions | Non
         _atomic(data, lambda p: _write_jsonl(items, p))
         card = out / "README.md"
         card_text = redact(dataset_card(exporter, report), options.redact)
-        _atomic(card, lambda p: p.write_text(card_text, encoding="utf-8",
-                                             errors="backslashreplace"))  # fmt: skip
+        _atomic(
+            card, lambda p: p.write_text(card_text, encoding="utf-8", errors="backslashreplace")
+        )
         report.files = [data, card]
         return report
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -848,15 +916,23 @@ def dataset_card(exporter: Exporter, report: ExportReport) -> str:
     lines += ["", "| rubric.field | gold value | items |", "|---|---|---|"]
     for (rid, f, value), n in sorted(report.gold_values.items(), key=lambda kv: str(kv[0])):
         lines.append(f"| {rid}.{f} | {value} | {n} |")
-    lines += ["", "## Provenance", "", "Every row lists each live label with its source, rater, "
-              "phase (blind / revealed / adjudicated), rubric version and content hash, "
-              "classifier run, score, evidence spans and timestamp.", "",
-              "| source | rater | labels |", "|---|---|---|"]  # fmt: skip
+    lines += [
+        "",
+        "## Provenance",
+        "",
+        "Every row lists each live label with its source, rater, "
+        "phase (blind / revealed / adjudicated), rubric version and content hash, "
+        "classifier run, score, evidence spans and timestamp.",
+        "",
+        "| source | rater | labels |",
+        "|---|---|---|",
+    ]
     for (source, rater), n in sorted(report.raters.items()):
         lines.append(f"| {source} | {rater} | {n} |")
     lines += agreement_card_lines(exporter)
-    versions = sorted({(rid, v, h) for h, (rid, v) in exporter.versions.items()
-                       if rid in exporter.rubric_fields})  # fmt: skip
+    versions = sorted(
+        {(rid, v, h) for h, (rid, v) in exporter.versions.items() if rid in exporter.rubric_fields}
+    )
     if versions:
         lines += ["", "Rubric versions:", ""]
         lines += [f"- `{rid}` v{v}: `{h}`" for rid, v, h in versions]
@@ -865,8 +941,10 @@ def dataset_card(exporter: Exporter, report: ExportReport) -> str:
         lines += ["", "Classifier runs:", ""]
         for run in runs.values():
             params = _dumps(scrub_secrets(run["params"]))
-            lines.append(f"- run {run['id']} `{run['name']}`: {run['provider']}:{run['model']}, "
-                         f"status {run['status']}, params `{params}`")  # fmt: skip
+            lines.append(
+                f"- run {run['id']} `{run['name']}`: {run['provider']}:{run['model']}, "
+                f"status {run['status']}, params `{params}`"
+            )
     lines.append("")
     return "\n".join(lines)
 
@@ -894,7 +972,12 @@ def agreement_card_lines(exporter: Exporter, *, resamples: int = 1000, seed: int
         fields = [analyse_field(s, n_resamples=resamples, seed=seed) for s in specs]
         rows += agreement_summary(fields, rid)
     commands = ", ".join(f"`reviewer stats --rubric {rid}`" for rid in exporter.rubric_fields)
-    return ["", "## Agreement", "",
-            f"On every labelled item of the source database, blind human labels; {commands} "
-            f"on it prints the full report ({resamples} bootstrap resamples, seed {seed}).",
-            "", *summary_markdown(rows, rename)]  # fmt: skip
+    return [
+        "",
+        "## Agreement",
+        "",
+        f"On every labelled item of the source database, blind human labels; {commands} "
+        f"on it prints the full report ({resamples} bootstrap resamples, seed {seed}).",
+        "",
+        *summary_markdown(rows, rename),
+    ]
