@@ -171,6 +171,39 @@ def iter_transcripts(
         yield rows
 
 
+# The columns of ``transcript_rows``, in order.
+TRANSCRIPT_ROW_COLUMNS = (
+    "id",
+    "uid",
+    "dataset",
+    "model",
+    "condition",
+    "prompt_variant",
+    "source_path",
+    "source_ref",
+    "metadata",
+    "created_at",
+)
+TEXT_ROW_COLUMNS = ("system_prompt", "user_input", "scratchpad", "output")
+
+
+def transcript_rows(
+    store: Store, after: int, limit: int, *, include_text: bool = True
+) -> list[tuple]:
+    """Up to ``limit`` transcripts with ids above ``after``, in id order, as raw tuples
+    (``TRANSCRIPT_ROW_COLUMNS``, then ``TEXT_ROW_COLUMNS`` with text; metadata undecoded):
+    one keyset page of the primary key, for readers that stream every transcript."""
+    columns = _BASE_COLUMNS
+    join = ""
+    if include_text:
+        columns += ", p.text AS system_prompt, t.user_input, t.scratchpad, t.output"
+        join = " LEFT JOIN prompts p ON p.hash = t.system_prompt_hash"
+    return store.db.conn.execute(
+        f"SELECT {columns} FROM transcripts t{join} WHERE t.id > ? ORDER BY t.id LIMIT ?",
+        (after, limit),
+    ).fetchall()
+
+
 def _metadata(text: str | None) -> Any:
     """Metadata decoded; text that is not JSON (written by another tool) is kept as text."""
     try:
@@ -214,3 +247,8 @@ def stored_rubrics(store: Store) -> list[dict[str, Any]]:
     )
     cols = [c[0] for c in cur.description]
     return [dict(zip(cols, row, strict=True)) for row in cur]
+
+
+def decode_metadata(text: str | None) -> Any:
+    """A transcript's stored metadata decoded as ``iter_transcripts`` decodes it."""
+    return _metadata(text)

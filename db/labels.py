@@ -1174,6 +1174,96 @@ def label_slots(store: Store, rubric_ids: Iterable[str]) -> list[tuple[str, str,
     return [tuple(r) for r in rows]
 
 
+# -- export reads: ranges of transcripts, raw rows -------------------------------------------
+
+# The only sources gold_for_field reads: an item with no live event of these has the gold
+# of an item with no events at all (``gold_for_item([], ...)``), which an exporter can reuse.
+GOLD_SOURCES = (HUMAN, ADJUDICATION, IMPORTED)
+
+
+def decode_json(text: str | None) -> Any:
+    """A stored JSON column decoded as every reader decodes it (text that is not JSON is kept
+    as text): for code that reads raw rows (``current_label_rows``)."""
+    return _loads(text)
+
+
+def event_from_row(row: Sequence[Any]) -> LabelEvent:
+    """A ``LabelEvent`` from a raw row in ``EVENT_COLUMNS`` order."""
+    return _event(row)
+
+
+def live_label_slots(store: Store) -> list[tuple[str, str, str, str, str]]:
+    """Every distinct (rubric_id, field, source, rater, phase or '') with live labels (meta
+    acts left out), sorted: in one read, what ``labeled_rubric_ids``, ``label_fields`` and
+    ``label_slots`` each read, for an exporter that needs all three."""
+    rows = store.db.conn.execute(
+        "SELECT DISTINCT rubric_id, field, source, rater, IFNULL(phase, '') "
+        f"FROM {LIVE} WHERE substr(field, 1, 1) != '_' ORDER BY 1, 2, 3, 4, 5"
+    )
+    return [tuple(r) for r in rows]
+
+
+def _range_filter(first: int, last: int, rubric_ids: Iterable[str] | None) -> tuple[str, list]:
+    # '+e.rubric_id' keeps the planner on the (transcript_id, ...) range: the rubric filter
+    # is checked on the rows of the range, never used to pick an index.
+    where, params = "e.transcript_id BETWEEN ? AND ?", [first, last]
+    if rubric_ids is not None:
+        chosen = list(rubric_ids)
+        where += f" AND +e.rubric_id IN ({_marks(chosen)})"
+        params += chosen
+    return where, params
+
+
+def current_label_rows(
+    store: Store, first: int, last: int, *, rubric_ids: Iterable[str] | None = None
+) -> list[tuple]:
+    """Raw rows (``EVENT_COLUMNS`` order, JSON columns undecoded) of the current labels of the
+    transcripts with ids ``first``..``last`` (meta acts included), by transcript then id.
+
+    The rule of ``current_labels`` (the newest live event per transcript, rubric, field, rater
+    and phase), for readers that stream the whole database (export) and decode only what
+    they write. The live events of the range are read as one range of the
+    ``label_events_item`` index, in id order, and the newest per key is kept here: a window
+    function over the range costs four times the read.
+    """
+    where, params = _range_filter(first, last, rubric_ids)
+    rows = store.db.conn.execute(
+        f"SELECT {_E_COLUMNS} FROM {LIVE} e WHERE {where} ORDER BY e.transcript_id, e.id",
+        params,
+    ).fetchall()
+    out: list[tuple] = []
+    newest: dict[tuple, int] = {}  # key -> position in out of its newest event so far
+    item = None
+    replaced = False
+    for row in rows:
+        if row[1] != item:
+            item = row[1]
+            newest = {}
+        key = (row[2], row[4], row[7], row[8] or "")  # rubric, field, rater, phase
+        at = newest.get(key)
+        if at is None:
+            newest[key] = len(out)
+            out.append(row)
+        else:  # an older event of the same key: the newer one replaces it
+            out[at] = None  # type: ignore[call-overload]
+            newest[key] = len(out)
+            out.append(row)
+            replaced = True
+    return [r for r in out if r is not None] if replaced else out
+
+
+def error_reason_rows(
+    store: Store, first: int, last: int, *, rubric_ids: Iterable[str] | None = None
+) -> list[tuple]:
+    """Raw rows of every live error reason on transcripts ``first``..``last`` (each one, not
+    only the newest, as ``error_reasons``), by id."""
+    where, params = _range_filter(first, last, rubric_ids)
+    return store.db.conn.execute(
+        f"SELECT {_E_COLUMNS} FROM {LIVE} e WHERE {where} AND +e.field = '{ERROR}' ORDER BY e.id",
+        params,
+    ).fetchall()
+
+
 def event_counts(store: Store) -> dict[str, Any]:
     """Label events by source, for ``reviewer info``.
 

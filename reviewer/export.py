@@ -5,7 +5,11 @@ field, then a list of labels with source, rater, phase, rubric version and hash,
 run, score, evidence and timestamps); ``csv`` and ``parquet`` flatten it into one column per
 rubric field and per (field, source, rater, phase), and keep the full provenance as JSON in
 ``labels_json``. A multi-label value is written as JSON list text (``["other"]``, ``[]`` for
-none chosen) so that it differs from a missing label (an empty cell). Rows are written page by page, so memory does not grow with the database.
+none chosen) so that it differs from a missing label (an empty cell).
+
+Rows stream: one keyset page of transcripts at a time, with the current labels and error
+reasons of its id range (one range of an index each), written as they are made (parquet in
+row groups), so time grows with the rows and memory does not.
 
 Nothing secret is written: classifier run parameters pass through ``scrub_secrets`` (no
 credential is stored in the first place, and a test holds both ends to it).
@@ -26,15 +30,15 @@ import os
 import re
 import secrets
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from db import Store
+from db import Store, labels
 from db import dataset as ds
-from db.labels import GoldPolicy, error_reasons, gold_for_item, resolve_rubric
+from db.labels import GoldPolicy, gold_for_item, resolve_rubric
 from db.models import LabelEvent
 
 FORMATS = ("jsonl", "csv", "parquet", "hf")
@@ -197,26 +201,77 @@ class ExportReport:
     files: list[Path] = field(default_factory=list)
 
 
+# Called with the number of transcripts read so far.
+Progress = Callable[[int], None]
+_NO_VERSION = (None, None)
+
+
+class _Decoder:
+    """Stored JSON text decoded as db.labels decodes it, each distinct text once: label
+    values and scores repeat across a database (a few dozen distinct values in 600,000
+    labels). Decoded values are shared between rows, which only read them. Bounded."""
+
+    limit = 20_000
+
+    def __init__(self):
+        self.values: dict[str, Any] = {}
+
+    def __call__(self, text: str | None) -> Any:
+        if text is None:
+            return None
+        try:
+            return self.values[text]
+        except KeyError:
+            if len(self.values) >= self.limit:
+                self.values.clear()
+            value = self.values[text] = labels.decode_json(text)
+            return value
+        except TypeError:  # not text (a number another tool stored): decode it each time
+            return labels.decode_json(text)
+
+
 class Exporter:
     """Builds export rows for one database and set of options."""
 
-    page = 500  # transcripts read (and held) at a time
+    page = 2000  # transcripts read (and held) at a time
 
     def __init__(self, store: Store, options: ExportOptions):
         self.store = store
         self.options = options
+        # Every live (rubric, field, source, rater, phase) in one read of the labels: the
+        # rubrics and fields to export and the flat layout's columns all come from it.
+        self.slots = labels.live_label_slots(store)
         self.rubric_fields = self._rubric_fields()
         self.runs = {
             rid: {"id": rid, "name": r["name"], "provider": r["provider"], "model": r["model"]}
             for rid, r in ds.classifier_runs(store).items()
         }
         self.versions = ds.rubric_version_map(store)
+        # The gold of an item with no label gold reads (none, or only classifiers'), made
+        # once by the rule and shared by every such row; its counts, made once too.
+        self.plain_gold = {
+            rid: {f: g.as_dict() for f, g in gold_for_item([], fields, options.policy).items()}
+            for rid, fields in self.rubric_fields.items()
+        }
+        self._plain_status = Counter(
+            (rid, f, g["status"])
+            for rid, fields in self.plain_gold.items()
+            for f, g in fields.items()
+        )
+        self._plain_values = Counter(
+            (rid, f, _flat(g["value"]))
+            for rid, fields in self.plain_gold.items()
+            for f, g in fields.items()
+            if g["value"] is not None
+        )
+        self._plain_cells: dict[str, Any] | None = None
+        self._plain_rows = 0  # rows with the plain gold, not yet in the report's counts
 
     def _rubric_fields(self) -> dict[str, list[str]]:
         chosen = self.options.rubric_ids
-        rubric_ids = list(chosen) if chosen else ds.labeled_rubric_ids(self.store)
+        labeled = sorted({s[0] for s in self.slots})
+        rubric_ids = list(chosen) if chosen else labeled
         fields: dict[str, list[str]] = {}
-        labeled = set(ds.labeled_rubric_ids(self.store))
         for name in rubric_ids:
             rubric_id, defined = name, []
             try:
@@ -227,100 +282,202 @@ class Exporter:
                     raise ExportError(
                         f"unknown rubric {name!r}: give a built-in id, a .toml path, or a "
                         "rubric that has labels in this database (rubrics with labels: "
-                        f"{', '.join(sorted(labeled)) or 'none'})"
+                        f"{', '.join(labeled) or 'none'})"
                     ) from None
-            seen = ds.label_fields(self.store, rubric_id)
+            seen = sorted({s[1] for s in self.slots if s[0] == rubric_id})
             fields[rubric_id] = defined + [f for f in seen if f not in defined]
         return fields
 
-    def provenance(self, e: LabelEvent) -> dict[str, Any]:
-        version = self.versions.get(e.rubric_hash or "", (None, None))[1]
-        return {
-            "event_id": e.id,
-            "rubric_id": e.rubric_id,
-            "rubric_version": version,
-            "rubric_hash": e.rubric_hash,
-            "field": e.field,
-            "value": e.value,
-            "source": e.source,
-            "rater": e.rater,
-            "phase": e.phase,
-            "score": e.score,
-            "scores": e.scores,
-            "evidence": e.evidence,
-            "note": e.note,
-            "seconds": e.seconds,
-            "run_id": e.run_id,
-            "run": self.runs.get(e.run_id) if e.run_id is not None else None,
-            "created_at": e.created_at,
-        }
-
-    def rows(self, report: ExportReport) -> Iterator[dict[str, Any]]:
+    def rows(
+        self, report: ExportReport, progress: Progress | None = None
+    ) -> Iterator[dict[str, Any]]:
         """Nested export rows in transcript id order (``--gold-only`` rows only if asked)."""
-        rubric_ids = list(self.rubric_fields)
-        for page in ds.iter_transcripts(
-            self.store, include_text=self.options.include_text, page=self.page
-        ):
-            ids = [t["id"] for t in page]
-            events = ds.labels_for(self.store, ids, rubric_ids=rubric_ids, include_meta=True)
-            errors: dict[int, list[dict[str, Any]]] = {}
-            for e in error_reasons(self.store, transcript_ids=ids):
-                if e.rubric_id in self.rubric_fields:
-                    errors.setdefault(e.transcript_id, []).append(error_reason_row(e))
-            for t in page:
-                row = self._row(t, events.get(t["id"], []), errors.get(t["id"], []))
-                if self.options.gold_only and not _any_gold(row):
-                    report.skipped_no_gold += 1
-                    continue
-                self._count(row, report)
-                yield row
+        for row, _ in self.items(report, progress):
+            yield row
 
-    def _row(
-        self, t: dict[str, Any], events: list[LabelEvent], errors: list[dict[str, Any]]
-    ) -> dict[str, Any]:
-        labels = [e for e in events if not e.field.startswith("_")]
-        row: dict[str, Any] = {"transcript_id": t["id"]}
-        row.update({c: t[c] for c in BASE_COLUMNS[1:]})
-        if self.options.include_text:
-            row.update({c: t[c] for c in TEXT_COLUMNS})
-        row["gold"] = {
-            rid: {
-                f: g.as_dict()
-                for f, g in gold_for_item(
-                    [e for e in labels if e.rubric_id == rid], fields, self.options.policy
-                ).items()
-            }
-            for rid, fields in self.rubric_fields.items()
-        }
-        row["labels"] = [self.provenance(e) for e in labels]
-        row["notes"] = [
-            {
-                "kind": e.field[1:],
-                "value": e.value,
-                "note": e.note,
-                "rater": e.rater,
-                "event_id": e.id,
-                "created_at": e.created_at,
-            }
-            for e in events
-            if e.field in NOTE_FIELDS
-        ]
-        row["error_reasons"] = errors
-        row["source_path"] = shareable_path(row["source_path"])
-        if self.options.pseudonyms is not None:
-            _pseudonymize(row, self.options.pseudonyms)
-        return redact(row, self.options.redact)
+    def items(
+        self, report: ExportReport, progress: Progress | None = None, *, text: bool = False
+    ) -> Iterator[tuple[dict[str, Any], str | None]]:
+        """(nested row, its JSON text or None) in transcript id order. The text comes with
+        ``text=True`` (the jsonl writer's line), and whenever it was made anyway.
+
+        Streams: one keyset page of transcripts at a time, and the current labels and error
+        reasons of that page's id range, each read as one range of an index and decoded
+        once per distinct stored text. The gold of an item none of whose labels gold reads
+        (only classifier labels) is the gold of an item with no labels, made once."""
+        options = self.options
+        rubric_ids = list(self.rubric_fields)
+        include_text = options.include_text
+        width = len(ds.TRANSCRIPT_ROW_COLUMNS)
+        text_columns = ds.TEXT_ROW_COLUMNS
+        decode = _Decoder()
+        metadata = ds.decode_metadata
+        paths: dict[Any, Any] = {}
+        plain_gold = self.plain_gold
+        gold_sources = labels.GOLD_SOURCES
+        names = options.pseudonyms
+        secrets = [s for s in options.redact if s]
+        # A secret that JSON writes as itself is in a row's JSON text exactly when some string
+        # of the row holds it: rows without it need no redaction pass.
+        look_in_text = all(_dumps(s)[1:-1] == s for s in secrets)
+        versions, runs = self.versions, self.runs
+        done = 0
+        last = -1
+        while True:
+            page = ds.transcript_rows(self.store, last, self.page, include_text=include_text)
+            if not page:
+                break
+            first, last = page[0][0], page[-1][0]
+            events: dict[int, list[tuple]] = {}
+            for e in labels.current_label_rows(self.store, first, last, rubric_ids=rubric_ids):
+                events.setdefault(e[1], []).append(e)
+            errors: dict[int, list[dict[str, Any]]] = {}
+            for e in labels.error_reason_rows(self.store, first, last, rubric_ids=rubric_ids):
+                errors.setdefault(e[1], []).append(error_reason_row(labels.event_from_row(e)))
+            for t in page:
+                tid = t[0]
+                path = t[6]
+                if path not in paths:
+                    paths[path] = shareable_path(path)
+                row: dict[str, Any] = {
+                    "transcript_id": tid,
+                    "uid": t[1],
+                    "dataset": t[2],
+                    "model": t[3],
+                    "condition": t[4],
+                    "prompt_variant": t[5],
+                    "source_path": paths[path],
+                    "source_ref": t[7],
+                    "metadata": metadata(t[8]),
+                    "created_at": t[9],
+                }
+                if include_text:
+                    for name, value in zip(text_columns, t[width:], strict=True):
+                        row[name] = value
+                item_events = events.get(tid, ())
+                provenance = []
+                notes = []
+                gold_rubrics = set()
+                for e in item_events:
+                    field_id = e[4]
+                    if field_id[0] == "_":
+                        if field_id in NOTE_FIELDS:
+                            notes.append(
+                                {
+                                    "kind": field_id[1:],
+                                    "value": decode(e[5]),
+                                    "note": e[12],
+                                    "rater": e[7],
+                                    "event_id": e[0],
+                                    "created_at": e[16],
+                                }
+                            )
+                        continue
+                    if e[6] in gold_sources:
+                        gold_rubrics.add(e[2])
+                    run_id = e[15]
+                    provenance.append(
+                        {
+                            "event_id": e[0],
+                            "rubric_id": e[2],
+                            "rubric_version": versions.get(e[3] or "", _NO_VERSION)[1],
+                            "rubric_hash": e[3],
+                            "field": field_id,
+                            "value": decode(e[5]),
+                            "source": e[6],
+                            "rater": e[7],
+                            "phase": e[8],
+                            "score": e[9],
+                            "scores": decode(e[10]),
+                            "evidence": decode(e[11]),
+                            "note": e[12],
+                            "seconds": e[13],
+                            "run_id": run_id,
+                            "run": runs.get(run_id) if run_id is not None else None,
+                            "created_at": e[16],
+                        }
+                    )
+                if gold_rubrics or names is not None:
+                    row["gold"] = self._gold(item_events, plain_gold, gold_rubrics, names)
+                else:
+                    row["gold"] = plain_gold
+                row["labels"] = provenance
+                row["notes"] = notes
+                row["error_reasons"] = errors.get(tid, [])
+                if names is not None:
+                    _pseudonymize(row, names)
+                line = None
+                if secrets:
+                    if look_in_text:
+                        line = _dumps(row)
+                        if any(s in line for s in secrets):
+                            row = redact(row, secrets)
+                            line = _dumps(row)
+                    else:
+                        row = redact(row, secrets)
+                if options.gold_only and not _any_gold(row):
+                    report.skipped_no_gold += 1
+                else:
+                    self._count(row, report)
+                    if text and line is None:
+                        line = _dumps(row)
+                    yield row, line
+            done += len(page)
+            if progress is not None:
+                progress(done)
+        self._count_plain(report)
+
+    def _count_plain(self, report: ExportReport) -> None:
+        n, self._plain_rows = self._plain_rows, 0
+        if n:
+            report.gold_status.update({k: v * n for k, v in self._plain_status.items()})
+            report.gold_values.update({k: v * n for k, v in self._plain_values.items()})
+
+    def _gold(self, item_events, plain_gold, gold_rubrics, names) -> dict[str, Any]:
+        """Gold per rubric and field by the rule of db.labels (``gold_for_item``), from the
+        item's live labels; a rubric none of whose labels gold reads has the plain gold."""
+        gold: dict[str, Any] = {}
+        policy = self.options.policy
+        for rid, fields in self.rubric_fields.items():
+            if rid not in gold_rubrics:
+                if names is None:
+                    gold[rid] = plain_gold[rid]
+                else:  # pseudonymizing rewrites it in place: a copy of its own
+                    gold[rid] = {
+                        f: dict(g, raters=list(g["raters"])) for f, g in plain_gold[rid].items()
+                    }
+                continue
+            events = [
+                labels.event_from_row(e) for e in item_events if e[2] == rid and e[4][0] != "_"
+            ]
+            gold[rid] = {f: g.as_dict() for f, g in gold_for_item(events, fields, policy).items()}
+        return gold
 
     def _count(self, row: dict[str, Any], report: ExportReport) -> None:
         report.rows += 1
-        for rid, fields in row["gold"].items():
+        if row["gold"] is self.plain_gold:
+            self._plain_rows += 1
+        else:
+            self._count_gold(row["gold"], report)
+        raters = report.raters
+        for lab in row["labels"]:
+            report.labels_by_source[lab["source"]] += 1
+            raters[(lab["source"], lab["rater"])] += 1
+
+    def _count_gold(self, gold: dict[str, Any], report: ExportReport) -> None:
+        for rid, fields in gold.items():
             for f, g in fields.items():
                 report.gold_status[(rid, f, g["status"])] += 1
                 if g["value"] is not None:
                     report.gold_values[(rid, f, _flat(g["value"]))] += 1
-        for lab in row["labels"]:
-            report.labels_by_source[lab["source"]] += 1
-            report.raters[(lab["source"], lab["rater"])] += 1
+
+    def flatten(self, row: dict[str, Any]) -> dict[str, Any]:
+        """``flatten(row)``; the cells of the shared plain gold made once."""
+        if row["gold"] is not self.plain_gold:
+            return flatten(row)
+        if self._plain_cells is None:
+            self._plain_cells = _gold_cells(self.plain_gold)
+        return flatten(row, self._plain_cells)
 
 
 def error_reason_row(e: LabelEvent) -> dict[str, Any]:
@@ -401,11 +558,33 @@ def _cell_value(value: Any) -> Any:
     return _flat(value)
 
 
+def _strict_encoder():
+    """``json.dumps(v, ensure_ascii=False, separators=(",", ":"), allow_nan=False)``, same
+    text, one C encoder kept (json.dumps builds one per call, which costs more than a row)."""
+    make = getattr(json.encoder, "c_make_encoder", None)
+    plain = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    if make is None:
+        return plain.encode
+    encoder = make(
+        None, plain.default, json.encoder.encode_basestring, None, ":", ",", False, False, False
+    )
+
+    def encode(value: Any) -> str:
+        if isinstance(value, str):
+            return json.encoder.encode_basestring(value)
+        return "".join(encoder(value, 0))
+
+    return encode
+
+
+_strict_dumps = _strict_encoder()
+
+
 def _dumps(value: Any) -> str:
     """JSON text of any stored value: NaN and infinities (not JSON) become strings, and
     anything else json cannot write becomes its text."""
     try:
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        return _strict_dumps(value)
     except (ValueError, TypeError):
         return json.dumps(_json_safe(value), ensure_ascii=False, separators=(",", ":"), default=str)
 
@@ -468,7 +647,8 @@ def flat_layout(exporter: Exporter) -> FlatLayout:
             ]
     scores = set()
     names = exporter.options.pseudonyms
-    for rid, f, source, rater, phase in ds.label_slots(exporter.store, exporter.rubric_fields):
+    chosen = exporter.rubric_fields
+    for rid, f, source, rater, phase in (s for s in exporter.slots if s[0] in chosen):
         if names is not None:
             rater = names.rater(source, rater)
         name = slot_name(rid, f, source, rater, phase)
@@ -481,24 +661,37 @@ def flat_layout(exporter: Exporter) -> FlatLayout:
     return FlatLayout(redact(columns, secrets), {redact(c, secrets) for c in scores})
 
 
-def flatten(row: dict[str, Any]) -> dict[str, Any]:
-    nested = ("gold", "labels", "notes", "error_reasons")
-    flat: dict[str, Any] = {k: v for k, v in row.items() if k not in nested}
-    flat["metadata"] = _dumps(row["metadata"])
-    for rid, fields in row["gold"].items():
+def _gold_cells(gold: dict[str, Any]) -> dict[str, Any]:
+    cells: dict[str, Any] = {}
+    for rid, fields in gold.items():
         for f, g in fields.items():
-            flat[f"{rid}.{f}.gold"] = _cell_value(g["value"])
-            flat[f"{rid}.{f}.gold_status"] = g["status"]
-            flat[f"{rid}.{f}.gold_reason"] = g["reason"]
-            flat[f"{rid}.{f}.gold_raters"] = ";".join(g["raters"])
-    for lab in row["labels"]:
-        name = slot_name(
-            lab["rubric_id"], lab["field"], lab["source"], lab["rater"], lab["phase"] or ""
-        )
-        flat[name] = _cell_value(lab["value"])
+            cells[f"{rid}.{f}.gold"] = _cell_value(g["value"])
+            cells[f"{rid}.{f}.gold_status"] = g["status"]
+            cells[f"{rid}.{f}.gold_reason"] = g["reason"]
+            cells[f"{rid}.{f}.gold_raters"] = ";".join(g["raters"])
+    return cells
+
+
+_NESTED = ("gold", "labels", "notes", "error_reasons")
+
+
+def flatten(row: dict[str, Any], gold_cells: dict[str, Any] | None = None) -> dict[str, Any]:
+    """One flat row (csv, parquet) of a nested one; ``gold_cells``: its gold's cells, if
+    made already."""
+    flat: dict[str, Any] = {k: v for k, v in row.items() if k not in _NESTED}
+    flat["metadata"] = _dumps(row["metadata"])
+    flat.update(_gold_cells(row["gold"]) if gold_cells is None else gold_cells)
+    labels = row["labels"]
+    for lab in labels:
+        phase = lab["phase"]
+        name = f"{lab['rubric_id']}.{lab['field']}.{lab['source']}:{lab['rater']}"
+        if phase:
+            name = f"{name}:{phase}"
+        value = lab["value"]
+        flat[name] = value if value is None or value.__class__ is str else _cell_value(value)
         if lab["source"] == "classifier":
             flat[name + ".score"] = lab["score"]
-    flat["labels_json"] = _dumps(row["labels"])
+    flat["labels_json"] = _dumps(labels)
     flat["notes_json"] = _dumps(row["notes"])
     flat["error_reasons_json"] = _dumps(row.get("error_reasons", []))
     return flat
@@ -507,24 +700,40 @@ def flatten(row: dict[str, Any]) -> dict[str, Any]:
 # -- writers -------------------------------------------------------------------------------
 
 
-def _write_jsonl(rows: Iterator[dict[str, Any]], path: Path) -> None:
+def _write_jsonl(items: Iterator[tuple[dict[str, Any], str | None]], path: Path) -> None:
     with path.open("w", encoding="utf-8", errors="backslashreplace") as out:
-        for row in rows:
-            out.write(_dumps(row))
-            out.write("\n")
+        write = out.write
+        for row, line in items:
+            write(line if line is not None else _dumps(row))
+            write("\n")
 
 
-def _write_csv(rows: Iterator[dict[str, Any]], path: Path, layout: FlatLayout) -> None:
+def _write_csv(
+    rows: Iterator[dict[str, Any]], path: Path, layout: FlatLayout, flat=flatten
+) -> None:
+    columns = layout.columns
+    start = _FORMULA_START
     with path.open("w", encoding="utf-8", errors="backslashreplace", newline="") as out:
-        writer = csv.DictWriter(out, fieldnames=layout.columns, extrasaction="ignore")
-        writer.writerow({c: csv_safe(c) for c in layout.columns})
+        writer = csv.writer(out)  # the dialect csv.DictWriter uses; a missing cell is empty
+        writer.writerow([csv_safe(c) for c in columns])
         for row in rows:
-            writer.writerow({k: csv_safe(v) for k, v in flatten(row).items()})
+            get = flat(row).get
+            writer.writerow(
+                [
+                    "'" + v if v.__class__ is str and v.startswith(start) else v
+                    for v in map(get, columns)
+                ]
+            )
 
 
 def _write_parquet(
-    rows: Iterator[dict[str, Any]], path: Path, layout: FlatLayout, batch: int = 2000
+    rows: Iterator[dict[str, Any]],
+    path: Path,
+    layout: FlatLayout,
+    flat=flatten,
+    batch: int = 2000,
 ) -> None:
+    """Row groups of ``batch`` rows, written as they fill (memory holds one)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -534,19 +743,33 @@ def _write_parquet(
         return pa.float64() if name in layout.score_columns else pa.string()
 
     schema = pa.schema([(c, kind(c)) for c in layout.columns])
+    plain = {str, type(None)}
+    text_columns = [c != "transcript_id" and c not in layout.score_columns for c in layout.columns]
     with pq.ParquetWriter(str(path), schema) as writer:
         pending: list[dict[str, Any]] = []
 
         def flush() -> None:
-            columns = {
-                c: [None if r.get(c) is None else _cell(r[c], c, layout) for r in pending]
-                for c in layout.columns
-            }
-            writer.write_table(pa.table(columns, schema=schema))
+            arrays = []
+            for c, is_text, f in zip(layout.columns, text_columns, schema, strict=True):
+                column = [r.get(c) for r in pending]
+                if is_text:
+                    array = None
+                    if set(map(type, column)) <= plain:
+                        try:
+                            array = pa.array(column, type=f.type)
+                        except UnicodeEncodeError:  # a lone surrogate: each cell made safe
+                            array = None
+                    if array is None:
+                        column = [None if v is None else _cell(v, c, layout) for v in column]
+                        array = pa.array(column, type=f.type)
+                else:
+                    array = pa.array(column, type=f.type)
+                arrays.append(array)
+            writer.write_table(pa.Table.from_arrays(arrays, schema=schema))
             pending.clear()
 
         for row in rows:
-            pending.append(flatten(row))
+            pending.append(flat(row))
             if len(pending) >= batch:
                 flush()
         flush()  # always once, so an export with no rows is still a readable file
@@ -565,8 +788,10 @@ def export(
     options: ExportOptions | None = None,
     *,
     overwrite: bool = False,
+    progress: Callable[[int, int], None] | None = None,
 ) -> ExportReport:
-    """Write the export and return what was written. The file appears only when complete."""
+    """Write the export and return what was written. The file appears only when complete.
+    ``progress(transcripts read, transcripts in the database)`` is called as pages are read."""
     if fmt not in FORMATS:
         raise ExportError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
     options = options or ExportOptions()
@@ -585,11 +810,16 @@ def export(
         raise ExportError(f"{out} exists: choose another --out or pass --overwrite")
     exporter = Exporter(store, options)
     report = ExportReport(path=out, fmt=fmt, rubric_fields=exporter.rubric_fields)
-    rows = exporter.rows(report)
+    if progress is not None:
+        progress = _progress_of(progress, store)
+    if fmt in ("jsonl", "hf"):
+        items = exporter.items(report, progress, text=True)
+    else:
+        rows = exporter.rows(report, progress)
     if fmt == "hf":
         out.mkdir(parents=True, exist_ok=True)
         data = out / "data.jsonl"
-        _atomic(data, lambda p: _write_jsonl(rows, p))
+        _atomic(data, lambda p: _write_jsonl(items, p))
         card = out / "README.md"
         card_text = redact(dataset_card(exporter, report), options.redact)
         _atomic(
@@ -599,15 +829,22 @@ def export(
         return report
     out.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "jsonl":
-        _atomic(out, lambda p: _write_jsonl(rows, p))
+        _atomic(out, lambda p: _write_jsonl(items, p))
     elif fmt == "csv":
         layout = flat_layout(exporter)
-        _atomic(out, lambda p: _write_csv(rows, p, layout))
+        _atomic(out, lambda p: _write_csv(rows, p, layout, exporter.flatten))
     else:
         layout = flat_layout(exporter)
-        _atomic(out, lambda p: _write_parquet(rows, p, layout))
+        _atomic(out, lambda p: _write_parquet(rows, p, layout, exporter.flatten))
     report.files = [out]
     return report
+
+
+def _progress_of(progress: Callable[[int, int], None], store: Store) -> Progress:
+    """``progress(done, total)`` told the number of transcripts to read up front."""
+    total = store.transcript_count()
+    progress(0, total)
+    return lambda done: progress(done, total)
 
 
 def _atomic(path: Path, write) -> None:

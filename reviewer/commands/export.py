@@ -103,6 +103,7 @@ def export(
     """
     from db.labels import GoldPolicy
     from reviewer.classify.base import secret_values
+    from reviewer.commands._progress import Bars
     from reviewer.console import literal, make_console
     from reviewer.export import ExportError, ExportOptions, Pseudonyms, default_pseudonym_map
     from reviewer.export import export as run_export
@@ -126,8 +127,29 @@ def export(
         pseudonyms=names,
         redact=secret_values(),
     )
+    bars = None if as_json else Bars(unit="transcripts")
+    task = None
+
+    def progress(done: int, total: int) -> None:
+        nonlocal task
+        if task is None:
+            bars.start()
+            task = bars.add(f"exporting {out.name}", total)
+        bars.update(task, done, total)
+
     try:
-        report = run_export(obj.store, fmt, out, options, overwrite=overwrite)
+        try:
+            report = run_export(
+                obj.store,
+                fmt,
+                out,
+                options,
+                overwrite=overwrite,
+                progress=None if bars is None else progress,
+            )
+        finally:
+            if task is not None:
+                bars.stop()
         if names is not None:
             names.save(pseudonym_map)
     except ExportError as exc:

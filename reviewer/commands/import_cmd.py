@@ -100,49 +100,30 @@ class _RichProgress:
     records copied into the database."""
 
     def __init__(self):
-        from rich.progress import (
-            BarColumn,
-            Progress,
-            TaskProgressColumn,
-            TextColumn,
-            TimeRemainingColumn,
-        )
+        from reviewer.commands._progress import Bars
 
-        from reviewer.console import make_console
-
-        console = make_console(stderr=True)
-        self._progress = Progress(
-            TextColumn("{task.description}", markup=False),
-            BarColumn(),
-            TaskProgressColumn(),
-            TimeRemainingColumn(),
-            console=console,
-            transient=True,
-            disable=not console.is_terminal,
-        )
+        self._progress = Bars(lines=False)
         self._tasks: list = []
         self._name = ""
 
     def start(self, path: Path, total_bytes: int) -> None:
         self._progress.start()
         self._name = path.name
-        self._tasks = [self._progress.add_task(f"reading {path.name}", total=total_bytes)]
+        self._tasks = [self._progress.add(f"reading {path.name}", total_bytes)]
 
     def update(self, bytes_read: int) -> None:
         if self._tasks:
-            self._progress.update(self._tasks[0], completed=bytes_read)
+            self._progress.update(self._tasks[0], bytes_read)
 
     def copied(self, records_done: int, records_total: int) -> None:
         if len(self._tasks) == 1:
-            self._tasks.append(
-                self._progress.add_task(f"writing {self._name} (records)", total=records_total)
-            )
+            self._tasks.append(self._progress.add(f"writing {self._name} (records)", records_total))
         if len(self._tasks) == 2:
-            self._progress.update(self._tasks[1], completed=records_done)
+            self._progress.update(self._tasks[1], records_done)
 
     def stop(self) -> None:
         for task in self._tasks:
-            self._progress.remove_task(task)
+            self._progress.remove(task)
         self._tasks = []
         self._progress.stop()
 

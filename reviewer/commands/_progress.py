@@ -1,0 +1,100 @@
+"""Progress of long commands on stderr: Rich bars on a terminal, a line now and then
+otherwise (a log, a pipe, a CI job), so that long work is never silent.
+
+Made from the bars ``reviewer import`` showed; import and export share it.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from reviewer.console import echo_literal, make_console
+
+# Seconds between two progress lines when stderr is not a terminal ($REVIEWER_PROGRESS_SECONDS).
+LINE_EVERY = 10.0
+
+
+class Bars:
+    """Progress bars on stderr, one per task, removed when done.
+
+    On a terminal: Rich bars (description, bar, percent, time left). Elsewhere, with
+    ``lines``: one line per task at most every ``every`` seconds, e.g.
+    ``exporting labels.jsonl: 40,000 of 200,000 transcripts (20%), 12 s``, and one when
+    the task ends.
+    """
+
+    def __init__(self, *, lines: bool = True, every: float | None = None, unit: str = ""):
+        from rich.progress import (
+            BarColumn,
+            Progress,
+            TaskProgressColumn,
+            TextColumn,
+            TimeRemainingColumn,
+        )
+
+        console = make_console(stderr=True)
+        self.terminal = console.is_terminal
+        self._progress = Progress(
+            TextColumn("{task.description}", markup=False),
+            BarColumn(),
+            TaskProgressColumn(),
+            TimeRemainingColumn(),
+            console=console,
+            transient=True,
+            disable=not self.terminal,
+        )
+        self.lines = lines and not self.terminal
+        if every is None:
+            try:
+                every = float(os.environ.get("REVIEWER_PROGRESS_SECONDS", LINE_EVERY))
+            except ValueError:
+                every = LINE_EVERY
+        self.every = every
+        self.unit = unit
+        self._tasks: dict = {}  # id -> [description, total, done, started, last line, done then]
+
+    def start(self) -> None:
+        self._progress.start()
+
+    def add(self, description: str, total: int | None) -> object:
+        task = self._progress.add_task(description, total=total)
+        now = time.monotonic()
+        self._tasks[task] = [description, total, 0, now, now, None]
+        return task
+
+    def update(self, task, done: int, total: int | None = None) -> None:
+        if total is not None:
+            self._progress.update(task, completed=done, total=total)
+        else:
+            self._progress.update(task, completed=done)
+        state = self._tasks.get(task)
+        if state is None:
+            return
+        state[2] = done
+        if total is not None:
+            state[1] = total
+        now = time.monotonic()
+        if self.lines and now - state[4] >= self.every:
+            state[4], state[5] = now, done
+            self._line(state, now)
+
+    def remove(self, task) -> None:
+        state = self._tasks.pop(task, None)
+        if state is not None and self.lines and state[5] is not None and state[5] != state[2]:
+            self._line(state, time.monotonic())  # where it ended, if it said anything
+        self._progress.remove_task(task)
+
+    def stop(self) -> None:
+        for task in list(self._tasks):
+            self.remove(task)
+        self._progress.stop()
+
+    def _line(self, state: list, now: float) -> None:
+        description, total, done, started = state[:4]
+        unit = f" {self.unit}" if self.unit else ""
+        if total:
+            text = f"{description}: {done:,} of {total:,}{unit} ({100 * done / total:.0f}%)"
+        else:
+            text = f"{description}: {done:,}{unit}"
+        echo_literal(f"{text}, {now - started:.0f} s", err=True)
