@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from db import labels
-from db._sqlite_utils import sqlite_utils
+from db._sqlite_utils import Database
 from db.connection import WRITE_WAIT_SECONDS, BusyListener, connect, write_transaction
 from db.labels import encode_json as _dumps
 from db.labels import utc_now
@@ -47,7 +47,7 @@ class Store:
         self.write_wait_seconds = write_wait_seconds
         self.on_busy = on_busy
         self._local = threading.local()
-        self._connections: list[sqlite_utils.Database] = []
+        self._connections: list[Database] = []
         self._lock = threading.Lock()
         _ = self.db  # open (and migrate) now, so errors surface at construction
         # Imports and classifier runs left 'running' by a process that died are marked
@@ -59,7 +59,7 @@ class Store:
     # -- connections -------------------------------------------------------------------
 
     @property
-    def db(self) -> sqlite_utils.Database:
+    def db(self) -> Database:
         db = getattr(self._local, "db", None)
         if db is None:
             db = connect(self.path)
@@ -91,7 +91,7 @@ class Store:
             self._local.db = None
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite_utils.Database]:
+    def transaction(self) -> Iterator[Database]:
         """All writes inside commit together or not at all (nests as savepoints).
 
         The write lock is taken up front and waited for (``write_wait_seconds``); a database
