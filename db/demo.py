@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from db.bulk import fts_indexed_in_bulk, large_page_cache
+from db.staging import Encoded, encode, insert_encoded
 from db.store import Store
 
-__all__ = ["fts_indexed_in_bulk", "large_page_cache", "transcript_counts_by_dataset"]
+__all__ = [
+    "Encoded", "encode", "fts_indexed_in_bulk", "insert_encoded", "large_page_cache",
+    "transcript_counts_by_dataset",
+]  # fmt: skip
 
 
 def transcript_counts_by_dataset(store: Store, dataset: str) -> tuple[int, int]:
