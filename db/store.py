@@ -8,6 +8,7 @@ label of an item is derived from the events, never stored.
 from __future__ import annotations
 
 import json
+import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -30,6 +31,25 @@ class InsertResult:
     new: int = 0
     duplicate: int = 0
     labels: int = 0
+
+
+# Rows ANALYZE looks at per index when ``PRAGMA optimize`` runs as a connection closes: enough
+# for the planner's choices, and a bounded cost however large the tables (SQLite's advice).
+CLOSE_ANALYSIS_LIMIT = 1000
+
+
+def optimize_before_close(conn: sqlite3.Connection) -> None:
+    """``PRAGMA optimize`` as a connection closes, as SQLite advises for long-lived ones: it
+    analyzes only the tables this connection's queries would have planned better with fresh
+    statistics, usually none (then it costs microseconds). Skipped when it cannot write
+    (read-only file, another writer holding the lock): statistics are an optimisation."""
+    if conn.in_transaction:
+        return
+    try:
+        conn.execute(f"PRAGMA analysis_limit = {CLOSE_ANALYSIS_LIMIT}")
+        conn.execute("PRAGMA optimize")
+    except sqlite3.Error:
+        pass
 
 
 class Store:
@@ -87,6 +107,7 @@ class Store:
     def close(self) -> None:
         db = getattr(self._local, "db", None)
         if db is not None:
+            optimize_before_close(db.conn)
             db.conn.close()
             self._local.db = None
 

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from db.demo import Encoded, encode, fts_indexed_in_bulk, insert_encoded, large_page_cache
+from db.demo import Encoded, encode, fts_indexed_in_bulk, insert_new, large_page_cache
 from db.models import LabelDraft, TranscriptRecord, join_blocks
 from db.store import utc_now
 from reviewer import demo_text as T
@@ -588,7 +588,7 @@ def build_demo(
                 with fts_indexed_in_bulk(store):  # one transaction per chunk
                     while chunk_new < want:
                         batch = source.take(min(BATCH, want - chunk_new))
-                        added, added_labels = insert_encoded(
+                        added, added_labels = insert_new(
                             store, batch, import_id=import_id, rubric_hashes=rubric_hashes,
                             created_at=now,
                         )  # fmt: skip
