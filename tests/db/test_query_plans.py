@@ -10,7 +10,6 @@ database with human labels, retractions and a queue, after ``Store.optimize`` (A
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
