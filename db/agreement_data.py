@@ -32,13 +32,19 @@ class RatingRow:
 labelled_rubrics = labels.labeled_rubric_ids
 
 
-def raters(store: Store, *, source: str | None = None,
-           rubric_ids: list[str] | None = None) -> list[str]:  # fmt: skip
+def raters(
+    store: Store, *, source: str | None = None, rubric_ids: list[str] | None = None
+) -> list[str]:
     """Every rater with live labels (of one source, under these rubrics, when given): the
     names an option naming a rater may take."""
     chosen = rubric_ids or labels.labeled_rubric_ids(store)
-    return sorted({slot[3] for slot in labels.label_slots(store, chosen)
-                   if source is None or slot[2] == source})  # fmt: skip
+    return sorted(
+        {
+            slot[3]
+            for slot in labels.label_slots(store, chosen)
+            if source is None or slot[2] == source
+        }
+    )
 
 
 def labelled_fields(store: Store, rubric_id: str | None = None) -> list[str]:
@@ -67,12 +73,23 @@ def agreement_ratings(
         else:
             rank = 1
         key = (event.transcript_id, event.field, event.source, event.rater)
-        row = RatingRow(event.transcript_id, event.field, event.source, event.rater,
-                        event.value, event.score, event.scores)  # fmt: skip
+        row = RatingRow(
+            event.transcript_id,
+            event.field,
+            event.source,
+            event.rater,
+            event.value,
+            event.score,
+            event.scores,
+        )
         if key not in chosen or rank > chosen[key][0]:
             chosen[key] = (rank, row)
-    return [row for _, row in sorted(chosen.values(), key=lambda x: (x[1].transcript_id,
-                                                                     x[1].field, x[1].rater))]  # fmt: skip
+    return [
+        row
+        for _, row in sorted(
+            chosen.values(), key=lambda x: (x[1].transcript_id, x[1].field, x[1].rater)
+        )
+    ]
 
 
 def transcript_briefs(store: Store, transcript_ids: list[int]) -> list[dict[str, Any]]:

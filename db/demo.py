@@ -8,9 +8,13 @@ from db.staging import TRANSCRIPT_COLUMNS, Encoded, encode, insert_encoded
 from db.store import Store
 
 __all__ = [
-    "Encoded", "encode", "fts_indexed_in_bulk", "insert_new", "large_page_cache",
+    "Encoded",
+    "encode",
+    "fts_indexed_in_bulk",
+    "insert_new",
+    "large_page_cache",
     "transcript_counts_by_dataset",
-]  # fmt: skip
+]
 
 _INSERT_TRANSCRIPTS = (
     f"INSERT OR IGNORE INTO main.transcripts({', '.join(TRANSCRIPT_COLUMNS)}, import_id, "
@@ -57,18 +61,24 @@ def insert_new(
         conn.executemany(
             _INSERT_TRANSCRIPTS, [(*row, import_id, created_at) for row, _, _ in batch]
         )
-        ids = [r[0] for r in conn.execute(
-            "SELECT id FROM main.transcripts WHERE id > ? ORDER BY id", (before,)
-        )]  # fmt: skip
+        ids = [
+            r[0]
+            for r in conn.execute(
+                "SELECT id FROM main.transcripts WHERE id > ? ORDER BY id", (before,)
+            )
+        ]
         if len(ids) == len(batch):
             labels = insert_labels_of_new_transcripts(
                 conn,
                 ((tid, *lab) for tid, (_, _, labs) in zip(ids, batch, strict=True) for lab in labs),
-                rubric_hashes=rubric_hashes, import_id=import_id, created_at=created_at,
-            )  # fmt: skip
+                rubric_hashes=rubric_hashes,
+                import_id=import_id,
+                created_at=created_at,
+            )
             conn.execute("RELEASE demo_batch")
             return len(ids), labels
         conn.execute("ROLLBACK TO demo_batch")
         conn.execute("RELEASE demo_batch")
-    return insert_encoded(store, batch, import_id=import_id, rubric_hashes=rubric_hashes,
-                          created_at=created_at)  # fmt: skip
+    return insert_encoded(
+        store, batch, import_id=import_id, rubric_hashes=rubric_hashes, created_at=created_at
+    )

@@ -61,9 +61,13 @@ class Examination:
         return next(c for c in self.checks if c.name == name)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"path": str(self.path), "healthy": self.healthy,
-                "schema_version": self.schema_version, "schema_version_known": SCHEMA_VERSION,
-                "checks": [c.as_dict() for c in self.checks]}  # fmt: skip
+        return {
+            "path": str(self.path),
+            "healthy": self.healthy,
+            "schema_version": self.schema_version,
+            "schema_version_known": SCHEMA_VERSION,
+            "checks": [c.as_dict() for c in self.checks],
+        }
 
 
 class _Reader:
@@ -114,11 +118,22 @@ def examine(path: str | Path, *, quick: bool = False) -> Examination:
 
 def _schema(version: int) -> Check:
     if version > SCHEMA_VERSION:
-        return Check("schema", PROBLEM, f"schema {version} is newer than this reviewer knows "
-                     f"({SCHEMA_VERSION}): upgrade reviewer", facts={"version": version})  # fmt: skip
+        return Check(
+            "schema",
+            PROBLEM,
+            f"schema {version} is newer than this reviewer knows "
+            f"({SCHEMA_VERSION}): upgrade reviewer",
+            facts={"version": version},
+        )
     if version < SCHEMA_VERSION:
-        return Check("schema", WARNING, f"schema {version} of {SCHEMA_VERSION}: migrated by the "
-                     "next command that opens it (or --repair)", True, {"version": version})  # fmt: skip
+        return Check(
+            "schema",
+            WARNING,
+            f"schema {version} of {SCHEMA_VERSION}: migrated by the "
+            "next command that opens it (or --repair)",
+            True,
+            {"version": version},
+        )
     return Check("schema", OK, f"schema {version} (current)", facts={"version": version})
 
 
@@ -130,9 +145,14 @@ def _integrity(conn: sqlite3.Connection, quick: bool) -> Check:
         rows = [str(exc)]
     if rows == ["ok"]:
         return Check("integrity", OK, f"{pragma}: ok")
-    return Check("integrity", PROBLEM, f"{pragma} found {len(rows)}{'+' if len(rows) >= 20 else ''}"
-                 f" problem(s), e.g. {rows[0]}. Not repairable here: restore the latest "
-                 "`reviewer backup`, or try `sqlite3 DB .recover`", facts={"messages": rows})  # fmt: skip
+    return Check(
+        "integrity",
+        PROBLEM,
+        f"{pragma} found {len(rows)}{'+' if len(rows) >= 20 else ''}"
+        f" problem(s), e.g. {rows[0]}. Not repairable here: restore the latest "
+        "`reviewer backup`, or try `sqlite3 DB .recover`",
+        facts={"messages": rows},
+    )
 
 
 def _foreign_keys(conn: sqlite3.Connection) -> Check:
@@ -142,14 +162,23 @@ def _foreign_keys(conn: sqlite3.Connection) -> Check:
     if not found:
         return Check("foreign keys", OK, "every reference points at a row")
     what = ", ".join(f"{n:,} in {t} -> {p}" for (t, p), n in sorted(found.items()))
-    return Check("foreign keys", PROBLEM, f"rows pointing at missing rows: {what}. Not "
-                 "repairable here (nothing is deleted): restore a backup or merge the missing "
-                 "rows back", facts={f"{t}->{p}": n for (t, p), n in found.items()})  # fmt: skip
+    return Check(
+        "foreign keys",
+        PROBLEM,
+        f"rows pointing at missing rows: {what}. Not "
+        "repairable here (nothing is deleted): restore a backup or merge the missing "
+        "rows back",
+        facts={f"{t}->{p}": n for (t, p), n in found.items()},
+    )
 
 
 def _guards(conn: sqlite3.Connection) -> Check:
-    stored = {name: (kind, sql) for kind, name, sql in
-              conn.execute("SELECT type, name, sql FROM sqlite_master WHERE type IN ('trigger', 'view')")}  # fmt: skip
+    stored = {
+        name: (kind, sql)
+        for kind, name, sql in conn.execute(
+            "SELECT type, name, sql FROM sqlite_master WHERE type IN ('trigger', 'view')"
+        )
+    }
     missing, altered = [], []
     for name, (kind, _table, definition) in GUARDED_OBJECTS.items():
         if name not in stored or stored[name][0] != kind:
@@ -158,13 +187,19 @@ def _guards(conn: sqlite3.Connection) -> Check:
             altered.append(name)
     facts = {"missing": missing, "altered": altered}
     if not missing and not altered:
-        return Check("triggers and view", OK,
-                     f"all {len(GUARDED_OBJECTS)} present as defined", facts=facts)  # fmt: skip
+        return Check(
+            "triggers and view", OK, f"all {len(GUARDED_OBJECTS)} present as defined", facts=facts
+        )
     parts = ([f"missing: {', '.join(missing)}"] if missing else []) + (
         [f"not as defined: {', '.join(altered)}"] if altered else []
     )
-    return Check("triggers and view", PROBLEM, "; ".join(parts) + ". The append-only rule or "
-                 "the search index is not guarded", True, facts)  # fmt: skip
+    return Check(
+        "triggers and view",
+        PROBLEM,
+        "; ".join(parts) + ". The append-only rule or the search index is not guarded",
+        True,
+        facts,
+    )
 
 
 def _fts(conn: sqlite3.Connection, quick: bool) -> Check:
@@ -175,11 +210,20 @@ def _fts(conn: sqlite3.Connection, quick: bool) -> Check:
         return Check("full-text index", PROBLEM, f"cannot be read ({exc})", True)
     facts = {"transcripts": transcripts, "indexed": indexed}
     if indexed != transcripts:
-        return Check("full-text index", PROBLEM, f"{indexed:,} transcripts indexed of "
-                     f"{transcripts:,}: search misses some", True, facts)  # fmt: skip
+        return Check(
+            "full-text index",
+            PROBLEM,
+            f"{indexed:,} transcripts indexed of {transcripts:,}: search misses some",
+            True,
+            facts,
+        )
     if quick:
-        return Check("full-text index", OK, f"{indexed:,} transcripts indexed (contents not "
-                     "checked: --quick)", facts=facts)  # fmt: skip
+        return Check(
+            "full-text index",
+            OK,
+            f"{indexed:,} transcripts indexed (contents not checked: --quick)",
+            facts=facts,
+        )
     try:
         # FTS5's own check compares the index with the transcripts. It is phrased as an
         # INSERT, so it runs under the write lock and is rolled back.
@@ -191,8 +235,9 @@ def _fts(conn: sqlite3.Connection, quick: bool) -> Check:
     except _RollBack:
         pass
     except sqlite3.DatabaseError as exc:
-        return Check("full-text index", PROBLEM, f"does not match the transcripts ({exc})",
-                     True, facts)  # fmt: skip
+        return Check(
+            "full-text index", PROBLEM, f"does not match the transcripts ({exc})", True, facts
+        )
     return Check("full-text index", OK, f"{indexed:,} transcripts indexed, consistent", facts=facts)
 
 
@@ -205,8 +250,13 @@ def _wal(path: Path) -> Check:
     size = wal.stat().st_size if wal.exists() else 0
     facts = {"wal_bytes": size}
     if size > WAL_WARN_BYTES:
-        return Check("write-ahead log", WARNING, f"{size / 2**20:,.0f} MB: checkpoints are "
-                     "held off (a reader that never lets go?)", True, facts)  # fmt: skip
+        return Check(
+            "write-ahead log",
+            WARNING,
+            f"{size / 2**20:,.0f} MB: checkpoints are held off (a reader that never lets go?)",
+            True,
+            facts,
+        )
     return Check("write-ahead log", OK, f"{size / 2**20:,.1f} MB", facts=facts)
 
 
@@ -215,8 +265,10 @@ def _unfinished(conn: sqlite3.Connection, version: int) -> list[Check]:
     for table, kind in (("imports", "imports"), ("classifier_runs", "classifier runs")):
         name = "path" if table == "imports" else "name"
         owner = "pid, host, pid_started" if version >= 3 else "NULL, NULL, NULL"
-        rows = conn.execute(f"SELECT id, {name}, status, {owner} FROM {table} "
-                            "WHERE status IN ('running', 'interrupted')").fetchall()  # fmt: skip
+        rows = conn.execute(
+            f"SELECT id, {name}, status, {owner} FROM {table} "
+            "WHERE status IN ('running', 'interrupted')"
+        ).fetchall()
         states = Counter()
         for _id, _name, status, pid, host, started in rows:
             states[
@@ -230,8 +282,10 @@ def _unfinished(conn: sqlite3.Connection, version: int) -> list[Check]:
             parts.append(f"{states['gone']} left running by a process that has ended")
         if states["unknown"]:
             status = WARNING if status == OK else status
-            parts.append(f"{states['unknown']} running with no process recorded (older "
-                         "reviewer): --repair marks them interrupted if nothing runs")  # fmt: skip
+            parts.append(
+                f"{states['unknown']} running with no process recorded (older "
+                "reviewer): --repair marks them interrupted if nothing runs"
+            )
         if states["elsewhere"]:
             status = WARNING if status == OK else status
             parts.append(f"{states['elsewhere']} running on another host (not checked)")
@@ -241,8 +295,15 @@ def _unfinished(conn: sqlite3.Connection, version: int) -> list[Check]:
         if states["alive"]:
             parts.append(f"{states['alive']} running now")
         detail = "; ".join(parts) or "none running or interrupted"
-        checks.append(Check(f"unfinished {kind}", status, detail,
-                            bool(states["gone"] or states["unknown"]), facts))  # fmt: skip
+        checks.append(
+            Check(
+                f"unfinished {kind}",
+                status,
+                detail,
+                bool(states["gone"] or states["unknown"]),
+                facts,
+            )
+        )
     return checks
 
 
@@ -261,11 +322,17 @@ def _orphans(conn: sqlite3.Connection) -> Check:
     }
     found = {k: n for k, n in facts.items() if n}
     if not found:
-        return Check("orphans", OK, "no label event, call or transcript points at a missing row",
-                     facts=facts)  # fmt: skip
+        return Check(
+            "orphans", OK, "no label event, call or transcript points at a missing row", facts=facts
+        )
     what = ", ".join(f"{n:,} {k.replace('_', ' ')}" for k, n in found.items())
-    return Check("orphans", PROBLEM, f"{what}. Kept (nothing is deleted): restore the missing "
-                 "transcripts from a backup or merge them from another copy", facts=facts)  # fmt: skip
+    return Check(
+        "orphans",
+        PROBLEM,
+        f"{what}. Kept (nothing is deleted): restore the missing "
+        "transcripts from a backup or merge them from another copy",
+        facts=facts,
+    )
 
 
 # -- repair ---------------------------------------------------------------------------------------

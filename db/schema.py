@@ -296,30 +296,34 @@ def m004_operations(db: Database) -> None:
 # ``--repair``, recreates it. (type, table it belongs to, definition)
 GUARDED_OBJECTS: dict[str, tuple[str, str, str]] = {
     "label_events_no_update": (
-        "trigger", "label_events",
+        "trigger",
+        "label_events",
         "CREATE TRIGGER label_events_no_update BEFORE UPDATE ON label_events BEGIN "
         "SELECT RAISE(ABORT, 'label_events is append-only: record a retraction instead'); END",
     ),
     "label_events_no_delete": (
-        "trigger", "label_events",
+        "trigger",
+        "label_events",
         "CREATE TRIGGER label_events_no_delete BEFORE DELETE ON label_events BEGIN "
         "SELECT RAISE(ABORT, 'label_events is append-only: record a retraction instead'); END",
     ),
     "label_events_no_replace": ("trigger", "label_events", NO_REPLACE_TRIGGER),
     "transcripts_fts_insert": (
-        "trigger", "transcripts",
+        "trigger",
+        "transcripts",
         "CREATE TRIGGER transcripts_fts_insert AFTER INSERT ON transcripts BEGIN "
         "INSERT INTO transcripts_fts(rowid, scratchpad, output) "
         "VALUES (new.id, new.scratchpad, new.output); END",
     ),
     "transcripts_fts_delete": (
-        "trigger", "transcripts",
+        "trigger",
+        "transcripts",
         "CREATE TRIGGER transcripts_fts_delete AFTER DELETE ON transcripts BEGIN "
         "INSERT INTO transcripts_fts(transcripts_fts, rowid, scratchpad, output) "
         "VALUES ('delete', old.id, old.scratchpad, old.output); END",
     ),
     "live_label_events": ("view", "live_label_events", LIVE_VIEW),
-}  # fmt: skip
+}
 
 
 def same_definition(a: str | None, b: str | None) -> bool:

@@ -475,8 +475,9 @@ def register_builtin_rubrics(store) -> dict[str, str]:
     hashes = {}
     for _, path in sorted(builtin_rubric_paths().items()):
         r = load_rubric(path)
-        hashes[r.id] = store.register_rubric(r.id, r.version, r.source_text, r.content_hash,
-                                             r.origin)  # fmt: skip
+        hashes[r.id] = store.register_rubric(
+            r.id, r.version, r.source_text, r.content_hash, r.origin
+        )
     return hashes
 
 
@@ -589,9 +590,12 @@ def build_demo(
                     while chunk_new < want:
                         batch = source.take(min(BATCH, want - chunk_new))
                         added, added_labels = insert_new(
-                            store, batch, import_id=import_id, rubric_hashes=rubric_hashes,
+                            store,
+                            batch,
+                            import_id=import_id,
+                            rubric_hashes=rubric_hashes,
                             created_at=now,
-                        )  # fmt: skip
+                        )
                         chunk_new += added
                         chunk_duplicate += len(batch) - added
                         chunk_labels += added_labels
@@ -604,13 +608,15 @@ def build_demo(
                     progress(new, size)
     except BaseException:
         source.close()
-        store.finish_import(import_id, status="failed", n_read=source.index, n_new=new,
-                            n_duplicate=duplicate)  # fmt: skip
+        store.finish_import(
+            import_id, status="failed", n_read=source.index, n_new=new, n_duplicate=duplicate
+        )
         raise
     source.close()
     store.optimize()  # a bulk load: give the planner statistics for the labeler's queries
-    store.finish_import(import_id, status="done", n_read=source.index, n_new=new,
-                        n_duplicate=duplicate)  # fmt: skip
+    store.finish_import(
+        import_id, status="done", n_read=source.index, n_new=new, n_duplicate=duplicate
+    )
     return {
         "transcripts": new,
         "generated": source.index,

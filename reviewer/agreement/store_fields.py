@@ -165,11 +165,20 @@ def store_field_specs(
             for cat in categories:
                 specs.append(
                     _spec(
-                        f"{fname}:{cat}", "multi", "nominal", list(ONE_VS_REST), frows,
-                        lambda v, cat=cat: ("yes" if cat in v else "no") if isinstance(v, list) else None,
-                        cat, False, "yes", names,
+                        f"{fname}:{cat}",
+                        "multi",
+                        "nominal",
+                        list(ONE_VS_REST),
+                        frows,
+                        lambda v, cat=cat: (
+                            ("yes" if cat in v else "no") if isinstance(v, list) else None
+                        ),
+                        cat,
+                        False,
+                        "yes",
+                        names,
                     )
-                )  # fmt: skip
+                )
             continue
         level = LEVEL_BY_KIND.get(kind or "", "nominal")
         pos = positive if positive is not None else default_positive(categories)
@@ -185,6 +194,6 @@ def store_field_specs(
                 kind == "binary",
                 pos,
                 names,
-            )  # fmt: skip
+            )
         )
     return specs

@@ -12,9 +12,9 @@ LINE_EVERY_SECONDS = 10.0
 
 
 @contextmanager
-def progress(label: str, total: int | None = None, *, unit: str = "") -> Iterator[
-    Callable[[int, int | None], None]
-]:  # fmt: skip
+def progress(
+    label: str, total: int | None = None, *, unit: str = ""
+) -> Iterator[Callable[[int, int | None], None]]:
     """Yields ``update(done, total)``. On a terminal: a rich bar (removed at the end).
     Elsewhere: ``label: done of total (p%), elapsed`` every ``LINE_EVERY_SECONDS``, and once
     at the end if any line was printed."""
@@ -30,8 +30,13 @@ def progress(label: str, total: int | None = None, *, unit: str = "") -> Iterato
 
         from reviewer.console import make_console
 
-        columns = (TextColumn(label, markup=False), BarColumn(), MofNCompleteColumn(),
-                   TimeElapsedColumn(), TimeRemainingColumn())  # fmt: skip
+        columns = (
+            TextColumn(label, markup=False),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+        )
         with Progress(*columns, console=make_console(stderr=True), transient=True) as bar:
             task = bar.add_task(label, total=total)
 
