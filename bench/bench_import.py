@@ -11,7 +11,8 @@ runs, each in its own subprocess so peak RSS is measured apart:
 - ``plain``: ``json.load`` of the whole file + ``sqlite3.executemany`` of one row per record
   into a bare table;
 - ``plain_fts``: the same rows into the reviewer schema's ``transcripts`` table (FTS5 index
-  maintained by its triggers), the plain loader doing the same indexing work as ours.
+  maintained by its triggers), the plain loader doing the same indexing work as ours: the
+  floor the goal is stated against (import at least 0.5x its speed, in the same run).
 
 Wall time and CPU time (of the process and its children) are both reported: on a shared
 machine the wall-clock ratio moves with the load of other jobs, the CPU ratio much less. Each
@@ -222,8 +223,12 @@ def _print(label: str, size_mb: float, runs: dict, ratios: dict) -> None:
         f"(longest {ours['longest_transaction_seconds']:.2f} s)"
     )
     print(
-        f"speed ratio (ours / plain json.load+executemany): {ratios['speed_ratio_vs_plain']:.2f}"
-        f"  (vs plain into the FTS schema: {ratios['speed_ratio_vs_plain_fts']:.2f})"
+        f"speed ratio vs the plain loader into the same tables (json.load + executemany into "
+        f"the reviewer schema, FTS included; goal >= 0.5): {ratios['speed_ratio_vs_plain_fts']:.2f}"
+    )
+    print(
+        f"speed ratio vs plain into a bare table (no full-text index): "
+        f"{ratios['speed_ratio_vs_plain']:.2f}"
     )
     print(
         f"CPU-time ratio (plain CPU / ours): {ratios['cpu_ratio_vs_plain']:.2f}"

@@ -1,8 +1,14 @@
 """Labeler latency on a large demo database: keypress -> next transcript rendered, start-up, RSS.
 
-The database is built once (``reviewer demo --size N --build-only``) at ``$BENCH_LABEL_DB``
-(default /tmp/bench_1m.db, 1,000,000 transcripts) and reused by later runs. Each run labels
-with a fresh annotator name, so it walks a fresh seeded order and adds only its own events.
+The demo database is built once and reused by later runs, whatever the code does meanwhile: it
+is kept in ``$REVIEWER_BENCH_CACHE`` (default ~/.cache/reviewer-bench) under a name made of
+what fixes its content (``demo-<size>-seed<seed>-gen<generator version>.db``: size from
+``$BENCH_LABEL_SIZE``, default 1,000,000, seed 0). A cached file is used only if its build
+finished with that size and seed; otherwise it is rebuilt (in a ``.building`` file, renamed
+when done). ``$BENCH_LABEL_FROM`` names a database built elsewhere with the same size and
+seed (e.g. /work/benchdata/demo_1m.db) to copy instead of building; ``$BENCH_LABEL_DB``
+names the database to use directly. Each run labels with a fresh annotator name, so it walks
+a fresh seeded order and adds only its own events (retracted at the end).
 
 Baselines, measured in the same run on the same items: a bare ``store.transcript(id)`` read
 (what any viewer must at least do per item) and, for start-up, opening the store plus that read.
@@ -18,8 +24,20 @@ import sys
 import time
 from pathlib import Path
 
-DB = Path(os.environ.get("BENCH_LABEL_DB", "/tmp/bench_1m.db"))
 SIZE = int(os.environ.get("BENCH_LABEL_SIZE", "1000000"))
+SEED = 0
+CACHE = Path(os.environ.get("REVIEWER_BENCH_CACHE", Path.home() / ".cache" / "reviewer-bench"))
+
+
+def cached_db_path(size: int = SIZE, seed: int = SEED) -> Path:
+    """Where the demo database of this size and seed is kept: named by what fixes its
+    content, not by the code that built it."""
+    from reviewer.demo import GENERATOR_VERSION
+
+    return CACHE / f"demo-{size}-seed{seed}-gen{GENERATOR_VERSION}.db"
+
+
+DB = Path(os.environ["BENCH_LABEL_DB"]) if os.environ.get("BENCH_LABEL_DB") else cached_db_path()
 ITEMS = int(os.environ.get("BENCH_LABEL_ITEMS", "200"))
 RESULTS = Path(__file__).parent / "results" / "label.json"
 
@@ -40,22 +58,73 @@ def _pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
+def demo_build_of(path: Path) -> dict | None:
+    """The size, seed and transcript count of a finished demo build in ``path``, read
+    without writing to it; None if it holds no finished demo build."""
+    import sqlite3
+
+    if not path.exists():
+        return None
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            rows = conn.execute(
+                "SELECT status, options FROM imports WHERE format = 'demo' ORDER BY id"
+            ).fetchall()
+            count = conn.execute("SELECT COUNT(*) FROM transcripts").fetchone()[0]
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return None
+    if len(rows) != 1 or rows[0][0] != "done":
+        return None
+    options = json.loads(rows[0][1])
+    return {"size": options.get("size"), "seed": options.get("seed"), "transcripts": count}
+
+
+def _usable(path: Path) -> bool:
+    build = demo_build_of(path)
+    return (
+        build is not None
+        and build["size"] == SIZE == build["transcripts"]
+        and build["seed"] == SEED
+    )
+
+
 def ensure_db() -> dict:
+    """The benchmark's database: reused when it holds a finished build of this size and seed,
+    else copied from ``$BENCH_LABEL_FROM`` when that does, else built."""
     from db import Store
 
-    if DB.exists():
-        store = Store(DB)
-        return {"built": False, "transcripts": store.transcript_count()}
-    from reviewer.demo import build_demo
-
+    if os.environ.get("BENCH_LABEL_DB"):
+        return {"built": False, "transcripts": Store(DB).transcript_count()}
+    if _usable(DB):
+        return {"built": False, "transcripts": SIZE}
+    DB.parent.mkdir(parents=True, exist_ok=True)
     tmp = DB.with_suffix(".building")
+    for stale in DB.parent.glob(tmp.name + "*"):
+        stale.unlink()
     start = time.perf_counter()
-    store = Store(tmp)
-    build_demo(store, size=SIZE, seed=0)
-    store.close()
+    source = Path(os.environ.get("BENCH_LABEL_FROM", "/nonexistent"))
+    if _usable(source):
+        import sqlite3
+
+        with sqlite3.connect(f"file:{source}?mode=ro", uri=True) as src:
+            dst = sqlite3.connect(tmp)
+            src.backup(dst)  # a consistent copy even if the source has a write-ahead log
+            dst.close()
+        how = "copied"
+    else:
+        from reviewer.demo import build_demo
+
+        store = Store(tmp)
+        build_demo(store, size=SIZE, seed=SEED)
+        store.close()
+        how = "built"
     tmp.rename(DB)
     return {
         "built": True,
+        "how": how,
         "build_seconds": round(time.perf_counter() - start, 1),
         "transcripts": Store(DB).transcript_count(),
     }
@@ -214,7 +283,7 @@ def main() -> None:
     result["database"] = {"path": str(DB), **info}
     n = result["next_item_ms"]
     b = result["baseline_transcript_read_ms"]
-    how = f", built in {info['build_seconds']}s" if info["built"] else ", reused"
+    how = f", {info['how']} in {info['build_seconds']}s" if info["built"] else ", reused"
     print(f"database: {DB} ({info['transcripts']:,} transcripts{how})")
     print(
         f"keypress -> next transcript rendered, {result['items']} items: "

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from db._sqlite_utils import sqlite_utils
+from db._sqlite_utils import Database
 from db.schema import MIGRATIONS, SCHEMA_VERSION
 
 # SQLite's own busy handler waits up to this long for a lock in one attempt. Short: past its
@@ -134,7 +134,7 @@ def stored_schema_version(conn: sqlite3.Connection) -> int:
     return conn.execute("PRAGMA user_version").fetchone()[0]
 
 
-def connect(path: str | Path, *, migrate: bool = True) -> sqlite_utils.Database:
+def connect(path: str | Path, *, migrate: bool = True) -> Database:
     """Open (creating if needed) a reviewer database and bring its schema up to date.
 
     Refuses, without writing anything, a database whose schema is newer than this code knows.
@@ -153,7 +153,7 @@ def connect(path: str | Path, *, migrate: bool = True) -> sqlite_utils.Database:
     if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
         conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = NORMAL")
-    db = sqlite_utils.Database(conn, execute_plugins=False)
+    db = Database(conn)
     if migrate and version < SCHEMA_VERSION:
         # Under the write lock: two processes opening a new database at once must not both
         # try to create the tables. Migrations nest inside it as savepoints.

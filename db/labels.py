@@ -979,6 +979,50 @@ STAGED_LABEL_COLUMNS = (
     "evidence",
     "note",
 )
+
+
+def insert_labels_of_new_transcripts(
+    conn,
+    rows: Iterable[tuple],
+    *,
+    rubric_hashes: dict[str, str],
+    import_id: int | None,
+    created_at: str,
+) -> int:
+    """The labels of transcripts this transaction has just inserted (so none is stored yet),
+    each row ``(transcript_id, *STAGED_LABEL_COLUMNS)``: what ``copy_staged_labels`` would
+    add for them, in the same order, without its look-ups (the demo's bulk build). The
+    caller vouches that no two rows of one transcript share rubric, field, source, rater and
+    value."""
+    phase = {HUMAN: BLIND, "adjudication": ADJUDICATED}
+    batch = [
+        (
+            tid,
+            rubric_hashes.get(rubric_id),
+            rubric_id,
+            field,
+            value,
+            source,
+            rater,
+            phase.get(source),
+            score,
+            scores,
+            evidence,
+            note,
+            import_id,
+            created_at,
+        )
+        for tid, rubric_id, field, value, source, rater, score, scores, evidence, note in rows
+    ]
+    conn.executemany(
+        "INSERT INTO main.label_events(transcript_id, rubric_hash, rubric_id, field, value, "
+        "source, rater, phase, score, scores, evidence, note, import_id, created_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        batch,
+    )
+    return len(batch)
+
+
 # The index that makes the copy's "first of its kind in this file" look-up cheap.
 STAGED_LABEL_KEY = ("uid", "rubric_id", "field", "source", "rater", "value")
 

@@ -7,11 +7,40 @@ refuses a database written by a newer one instead of touching it.
 
 from __future__ import annotations
 
-from sqlite_utils.migrations import Migrations
+from collections.abc import Callable
 
-from db._sqlite_utils import Database
+from db._sqlite_utils import Database, load_sqlite_utils
 
-MIGRATIONS = Migrations("reviewer")
+
+class _Migrations:
+    """The migration list, registered like sqlite-utils' ``Migrations`` (same decorator,
+    same ``_sqlite_migrations`` table), which is imported only when one must be applied:
+    opening an up-to-date database never loads sqlite-utils."""
+
+    def __init__(self, name: str):
+        self.name = name
+        self._migrations: list[tuple[str, Callable[[Database], None]]] = []
+
+    def __call__(self, *, name: str) -> Callable[[Callable], Callable]:
+        def register(fn: Callable[[Database], None]) -> Callable[[Database], None]:
+            if any(existing == name for existing, _ in self._migrations):
+                raise ValueError(f"migration {name!r} is registered twice")
+            self._migrations.append((name, fn))
+            return fn
+
+        return register
+
+    def apply(self, db: Database) -> None:
+        load_sqlite_utils()  # first, so that pandas and numpy stay hidden
+        from sqlite_utils.migrations import Migrations
+
+        migrations = Migrations(self.name)
+        for name, fn in self._migrations:
+            migrations(name=name)(fn)
+        migrations.apply(db.full())
+
+
+MIGRATIONS = _Migrations("reviewer")
 
 
 @MIGRATIONS(name="m001_initial")

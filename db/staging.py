@@ -365,6 +365,27 @@ def insert_records(
     """Insert a batch of records in the caller's write transaction, through the same staged
     rows and the same copy as a file import (staged in the connection's ``temp`` schema).
     Returns (new transcripts, new label events)."""
+    deduper = PromptDeduper()
+    return insert_encoded(
+        store,
+        [deduper.encode(r) for r in records],
+        import_id=import_id,
+        rubric_hashes=rubric_hashes,
+        created_at=created_at,
+    )
+
+
+def insert_encoded(
+    store: Store,
+    encoded: list[Encoded],
+    *,
+    import_id: int | None,
+    rubric_hashes: dict[str, str],
+    created_at: str,
+) -> tuple[int, int]:
+    """``insert_records`` for records already encoded (maybe in another process): in the
+    caller's write transaction. A record whose system prompt text was not sent refers to a
+    prompt the database must hold already. Returns (new transcripts, new label events)."""
     conn = store.db.conn
     if (
         conn.execute(
@@ -376,7 +397,6 @@ def insert_records(
     for table in ("staged_transcripts", "staged_labels", "staged_prompts", "staged_rubric_hashes"):
         conn.execute(f"DELETE FROM temp.{table}")
     conn.executemany("INSERT INTO temp.staged_rubric_hashes VALUES (?, ?)", rubric_hashes.items())
-    deduper = PromptDeduper()
-    end = _stage(conn, _insert_sql("temp"), 1, [deduper.encode(r) for r in records])
+    end = _stage(conn, _insert_sql("temp"), 1, encoded)
     _copy_prompts(conn, "temp")
     return _copy_chunk(store, "temp", 1, end, import_id, created_at)

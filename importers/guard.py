@@ -24,7 +24,6 @@ MAX_INT_DIGITS = 4000
 MAX_MEMBER_BYTES = 512 << 20
 
 _STRING_REST = re.compile(rb'[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
-_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
 _BRACKET = re.compile(rb"[\[\]{}]")
 _LEAD_DIGITS = re.compile(rb"[0-9]*")
 _LONG_DIGITS = re.compile(rb"[0-9]{%d,}" % (MAX_INT_DIGITS + 1))
@@ -46,6 +45,11 @@ class JsonGuard:
     def __init__(self, max_depth: int = MAX_DEPTH, max_digits: int = MAX_INT_DIGITS):
         self.max_depth = max_depth
         self.max_digits = max_digits
+        self._long_digits = (
+            _LONG_DIGITS
+            if max_digits == MAX_INT_DIGITS
+            else re.compile(rb"[0-9]{%d,}" % (max_digits + 1))
+        )
         self.reset()
 
     def reset(self) -> None:
@@ -62,19 +66,23 @@ class JsonGuard:
             if self.escape:
                 pos, self.escape = 1, False
             m = _STRING_REST.match(data, min(pos, n))
-            if m is None:
-                self._end_in_string(data)
+            if m is None:  # (the byte an escape skipped is not part of a trailing run)
+                self._end_in_string(data[pos:])
                 self.offset += n
                 return
             pos, self.in_string, self.digit_run = m.end(), False, 0
-        # Every whole string becomes a space (the regex engine does it, not a Python loop):
-        # what is left is structure, numbers and at most one string cut by the chunk's end.
-        rest = _STRING.sub(b" ", data[pos:] if pos else data)
-        cut = rest.find(b'"')
-        if cut >= 0:
-            rest = rest[:cut]
+        # Every whole string becomes a space: what is left is structure and numbers. Escaped
+        # backslashes and escaped quotes are dropped first (pairs, left to right, as JSON reads
+        # them), so every quote left opens or closes a string: the pieces between quotes
+        # alternate outside/inside. All of it is bytes methods, no per-byte Python loop.
+        seg = data[pos:] if pos else data
+        if b"\\" in seg:
+            seg = seg.replace(b"\\\\", b"").replace(b'\\"', b"")
+        pieces = seg.split(b'"')
+        cut = len(pieces) % 2 == 0  # an odd number of quotes: the chunk ends inside a string
+        rest = b" ".join(pieces[0::2]) if len(pieces) > 1 else seg
         self._structure(rest, n)
-        if cut >= 0:
+        if cut:
             self.digit_run = 0
             self._end_in_string(data)
         self.offset += n
@@ -93,7 +101,7 @@ class JsonGuard:
         if not seg:
             return
         lead = _LEAD_DIGITS.match(seg).end()
-        if self.digit_run + lead > self.max_digits or _LONG_DIGITS.search(seg) is not None:
+        if self.digit_run + lead > self.max_digits or self._long_digits.search(seg) is not None:
             raise InputLimitError(
                 f"a number of more than {self.max_digits:,} digits {self._where(size)} (no "
                 "transcript field holds one: a broken or hostile file?)",

@@ -1,13 +1,16 @@
 """Progress of long commands on stderr: Rich bars on a terminal, a line now and then
 otherwise (a log, a pipe, a CI job), so that long work is never silent.
 
-Made from the bars ``reviewer import`` showed; import and export share it.
+Made from the bars ``reviewer import`` showed; import, export and the demo build share it:
+``Bars`` for several tasks at once, ``progress`` for one.
 """
 
 from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from reviewer.console import echo_literal, make_console
 
@@ -98,3 +101,18 @@ class Bars:
         else:
             text = f"{description}: {done:,}{unit}"
         echo_literal(f"{text}, {now - started:.0f} s", err=True)
+
+
+@contextmanager
+def progress(
+    label: str, total: int | None = None, *, unit: str = ""
+) -> Iterator[Callable[..., None]]:
+    """One task's progress: yields ``update(done, total=None)``; a bar on a terminal, otherwise
+    ``label: done of total unit (p%), elapsed`` every few seconds and once where it ended."""
+    bars = Bars(unit=unit)
+    bars.start()
+    task = bars.add(label, total)
+    try:
+        yield lambda done, new_total=None: bars.update(task, done, new_total)
+    finally:
+        bars.stop()

@@ -87,35 +87,13 @@ def demo(obj: Context, size: int, seed: int, build_only: bool, annotator: str | 
 
 
 def _build(store, path, *, size: int, seed: int, existed: bool) -> None:
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
+    from reviewer.commands._progress import progress
     from reviewer.demo import build_demo
 
     started = time.perf_counter()
     if size >= PROGRESS_FROM:
-        columns = (
-            TextColumn("building demo"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            TimeRemainingColumn(),
-        )
-        with Progress(*columns, console=Console(stderr=True), transient=False) as bar:
-            task = bar.add_task("demo", total=size)
-            counts = build_demo(
-                store,
-                size=size,
-                seed=seed,
-                progress=lambda done, _: bar.update(task, completed=done),
-            )
+        with progress("building demo", size, unit="transcripts") as update:
+            counts = build_demo(store, size=size, seed=seed, progress=update)
     else:
         counts = build_demo(store, size=size, seed=seed)
     elapsed = time.perf_counter() - started

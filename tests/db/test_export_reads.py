@@ -45,20 +45,40 @@ def busy_store(tmp_path_factory) -> Store:
     build_demo(store, size=1200, seed=2)
     for k, name in enumerate(("ann", "bob", "cy")):
         for tid in range(1 + k, 400, 3):
-            labels.commit_label(store, tid, annotator=name, rubric_id=RUBRIC, rubric_hash=None,
-                                values={"alignment_faking": ["no", "yes"][tid % 2]})  # fmt: skip
+            labels.commit_label(
+                store,
+                tid,
+                annotator=name,
+                rubric_id=RUBRIC,
+                rubric_hash=None,
+                values={"alignment_faking": ["no", "yes"][tid % 2]},
+            )
             if tid % 5 == 0:
-                labels.commit_label(store, tid, annotator=name, rubric_id=RUBRIC,
-                                    rubric_hash=None, values={"alignment_faking": "yes"})  # fmt: skip
+                labels.commit_label(
+                    store,
+                    tid,
+                    annotator=name,
+                    rubric_id=RUBRIC,
+                    rubric_hash=None,
+                    values={"alignment_faking": "yes"},
+                )
             if tid % 4 == 0:
-                labels.record_meta(store, tid, annotator=name, rubric_id=RUBRIC,
-                                   rubric_hash=None, kind="_flag")  # fmt: skip
+                labels.record_meta(
+                    store, tid, annotator=name, rubric_id=RUBRIC, rubric_hash=None, kind="_flag"
+                )
                 labels.undo_last_act(store, name)
             if tid % 7 == 0:
-                labels.record_error_reason(store, tid, auditor=name, rubric_id=RUBRIC,
-                                           rubric_hash=None, field="alignment_faking",
-                                           classifier="c", classifier_value="no",
-                                           codes=["missed_passage"])  # fmt: skip
+                labels.record_error_reason(
+                    store,
+                    tid,
+                    auditor=name,
+                    rubric_id=RUBRIC,
+                    rubric_hash=None,
+                    field="alignment_faking",
+                    classifier="c",
+                    classifier_value="no",
+                    codes=["missed_passage"],
+                )
     store.optimize()
     return store
 
@@ -66,8 +86,9 @@ def busy_store(tmp_path_factory) -> Store:
 def test_a_range_holds_the_current_labels_of_its_transcripts(busy_store: Store) -> None:
     for first, last in ((1, 1), (1, 50), (37, 401), (390, 1200), (1199, 5000)):
         ids = range(first, last + 1)
-        expected = [(e.id, e.transcript_id) for e in
-                    labels.current_labels(busy_store, transcript_ids=ids)]  # fmt: skip
+        expected = [
+            (e.id, e.transcript_id) for e in labels.current_labels(busy_store, transcript_ids=ids)
+        ]
         rows = labels.current_label_rows(busy_store, first, last)
         assert [(r[0], r[1]) for r in rows] == expected
         assert [labels.event_from_row(r) for r in rows] == labels.current_labels(
@@ -77,8 +98,9 @@ def test_a_range_holds_the_current_labels_of_its_transcripts(busy_store: Store) 
         assert [r[0] for r in one] == [r[0] for r in rows if r[2] == RUBRIC]
         assert any(r[2] != RUBRIC for r in rows)  # the filter had something to leave out
         reasons = labels.error_reason_rows(busy_store, first, last)
-        assert [r[0] for r in reasons] == [e.id for e in
-                                           labels.error_reasons(busy_store, transcript_ids=ids)]  # fmt: skip
+        assert [r[0] for r in reasons] == [
+            e.id for e in labels.error_reasons(busy_store, transcript_ids=ids)
+        ]
 
 
 def test_the_slots_are_the_three_reads_they_replace(busy_store: Store) -> None:
@@ -113,8 +135,11 @@ def test_a_page_of_the_export_reads_a_range_of_an_index(busy_store: Store, name:
     assert busy_store.execute("SELECT 1 FROM sqlite_stat1 WHERE tbl = 'label_events'")
     plans = plans_of(busy_store, lambda: PAGE_READS[name](busy_store))
     assert not [step for step in plans if SCAN.search(step)], plans
-    assert any("USING INDEX label_events_item (transcript_id>? AND transcript_id<?)" in step
-               for step in plans), plans  # fmt: skip
+    assert any(
+        "USING INDEX label_events_item (transcript_id>? AND transcript_id<?)" in step
+        for step in plans
+    ), plans
     assert not any(step.startswith("SEARCH e") and "retraction" in step for step in plans), plans
-    assert not any("label_events_rater" in step or "label_events_import" in step
-                   for step in plans), plans  # fmt: skip
+    assert not any(
+        "label_events_rater" in step or "label_events_import" in step for step in plans
+    ), plans

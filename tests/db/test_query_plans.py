@@ -1,8 +1,11 @@
-"""The label queries the labeler and the readers run on every item use an index, not a walk of
-every label event, on a database with statistics (``Store.optimize`` gathers them).
+"""Every hot query is planned with the index meant for it, on a database with statistics.
 
-Each hot call runs for real with SQLite's trace on; every statement it ran that reads
-``label_events`` (through the live view or not) is explained, and a full scan of it fails."""
+tests/unit/test_query_plans.py checks that no hot label query walks every label event; this
+checks, for each hot path (a page of current labels, a queue's next item and progress, the
+labeler's transcript read, an item's labels for gold, others' labels, import's look-up of
+known transcripts and labels), that SQLite's plan for every statement it runs uses the index
+named here, and scans no large table. The calls run for real with SQLite's trace on, on a demo
+database with human labels, retractions and a queue, after ``Store.optimize`` (ANALYZE)."""
 
 from __future__ import annotations
 
@@ -11,19 +14,30 @@ import re
 import pytest
 
 from db import Store, labels
-from db.labeling import LabelQueue
+from db.dataset import labels_for
+from db.labeling import LabelQueue, item_transcript
 from db.queues import create_queue, next_assignment, queue_progress
+from db.staging import (
+    _copy_transcripts_sql,
+    _run_script,
+    _staging_indexes,
+    _staging_schema,
+    copy_staged_labels,
+)
 from reviewer.demo import build_demo
 
-SCAN = re.compile(r"\bSCAN (\w+)")
+USING = re.compile(r"USING (?:COVERING )?INDEX (\w+)|USING (INTEGER PRIMARY KEY)")
+SCAN = re.compile(r"^SCAN (\w+)")
+# The large tables, by name and by the aliases the queries give them: never read whole.
+LARGE = {"transcripts", "t", "label_events", "e", "r", "s", "live_label_events", "assignments", "a"}
 
 
 @pytest.fixture(scope="module")
-def busy_store(tmp_path_factory) -> Store:
+def store(tmp_path_factory) -> Store:
     store = Store(tmp_path_factory.mktemp("plans") / "plans.db")
-    build_demo(store, size=1500, seed=1)
+    build_demo(store, size=2000, seed=2)
     for k, name in enumerate(("ann", "bob", "cy")):
-        for tid in range(1 + k, 300, 3):
+        for tid in range(1 + k, 400, 3):
             labels.commit_label(
                 store,
                 tid,
@@ -32,28 +46,21 @@ def busy_store(tmp_path_factory) -> Store:
                 rubric_hash=None,
                 values={"alignment_faking": "no"},
             )
-            if tid % 4 == 0:
-                labels.record_meta(
-                    store,
-                    tid,
-                    annotator=name,
-                    rubric_id="goal_guarding",
-                    rubric_hash=None,
-                    kind="_flag",
-                )
-                labels.undo_last_act(store, name)
+        labels.undo_last_act(store, name)
     create_queue(
         store,
         "q",
         kind="random",
         rubric_id="goal_guarding",
-        assignments=[("ann", t, "random") for t in range(1, 1500, 5)],
+        assignments=[("ann", t, "random") for t in range(1, 2000, 4)],
     )
     store.optimize()
-    return store
+    yield store
+    store.close()
 
 
-def scans_of_label_events(store: Store, call) -> list[str]:
+def plans(store: Store, call) -> list[tuple[str, list[str]]]:
+    """(statement, plan steps) of every SELECT or INSERT ... SELECT the call ran."""
     conn = store.db.conn
     statements: list[str] = []
     conn.set_trace_callback(statements.append)
@@ -61,40 +68,107 @@ def scans_of_label_events(store: Store, call) -> list[str]:
         call()
     finally:
         conn.set_trace_callback(None)
-    found = []
+    out = []
     for sql in statements:
-        if "label_events" not in sql or not sql.lstrip().upper().startswith(("SELECT", "WITH")):
+        head = sql.lstrip().upper()
+        if not head.startswith(("SELECT", "WITH", "INSERT")) or "SELECT" not in head:
             continue
-        plan = [row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + sql)]
-        found += [
-            f"{step}   <- {sql[:160]}"
-            for step in plan
-            if SCAN.search(step)
-            and "label_events" in step
-            or re.search(r"\bSCAN (e|r|s|v)\b", step)
-        ]
-    return found
+        steps = [row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + sql)]
+        out.append((sql, steps))
+    return out
 
 
-CALLS = {
-    "own events of an item": lambda s: labels.own_events(s, 40, "ann", "goal_guarding"),
-    "others' labels of an item": lambda s: labels.others_labels(s, 40, "ann", "goal_guarding"),
-    "commit phase": lambda s: labels.commit_phase(s, 41, "ann", "goal_guarding"),
-    "anyone else labeled it": lambda s: labels.has_others_labels(s, 41, "ann", "goal_guarding"),
-    "what an annotator did": lambda s: labels.acted_ids(s, "ann", "goal_guarding"),
-    "a page of current labels": lambda s: labels.current_labels(s, transcript_ids=range(1, 501)),
-    "the next item of a queue": lambda s: next_assignment(s, "q", "ann"),
-    "a queue's progress": lambda s: queue_progress(s, "q", "ann"),
-    "the seeded order's next item": lambda s: LabelQueue(s, "bob", "goal_guarding").next_entry(),
-    "undo": lambda s: labels.undo_last_act(s, "cy"),
+def _import_lookups(store: Store) -> None:
+    """The statements an import's copy runs to skip known transcripts and labels."""
+    conn = store.db.conn
+    if not conn.execute("SELECT 1 FROM temp.sqlite_master WHERE name = 'staged_labels'").fetchone():
+        _run_script(conn, _staging_schema("temp") + _staging_indexes("temp"))
+    # Run for real over an empty staging area: planned as an import plans them, adds nothing.
+    conn.execute(_copy_transcripts_sql("temp"), (None, "t", 1, 2))
+    copy_staged_labels(conn, schema="temp", start=1, end=2, import_id=None, created_at="t")
+
+
+# name -> (call, the indexes its plan must use)
+HOT = {
+    "a page of current labels": (
+        lambda s: labels.current_labels(s, transcript_ids=range(1, 501)),
+        {"label_events_item"},
+    ),
+    "the next item of a queue": (lambda s: next_assignment(s, "q", "ann"), {"assignments_order"}),
+    "a queue's progress": (lambda s: queue_progress(s, "q", "ann"), {"assignments_order"}),
+    # (The demo has one system prompt: with statistics, reading it whole is the cheaper plan.)
+    "the labeler's transcript read": (lambda s: item_transcript(s, 77), {"INTEGER PRIMARY KEY"}),
+    "an item's live labels (gold)": (
+        lambda s: labels_for(s, [40], rubric_ids=["goal_guarding"]),
+        {"label_events_item"},
+    ),
+    "others' labels of an item": (
+        lambda s: labels.others_labels(s, 40, "ann", "goal_guarding"),
+        {"label_events_item"},
+    ),
+    "the seeded order's next item": (
+        lambda s: LabelQueue(s, "bob", "goal_guarding").next_entry(),
+        {"label_events_rater"},
+    ),
+    "import: known transcripts and labels": (
+        _import_lookups,
+        {"sqlite_autoindex_transcripts_1", "label_events_item"},
+    ),
 }
 
 
-@pytest.mark.parametrize("name", list(CALLS))
-def test_hot_label_queries_use_an_index(busy_store: Store, name: str) -> None:
-    assert scans_of_label_events(busy_store, lambda: CALLS[name](busy_store)) == []
+def used_indexes(steps: list[str]) -> set[str]:
+    return {a or b for step in steps for a, b in USING.findall(step)}
 
 
-def test_the_statistics_are_there(busy_store: Store) -> None:
-    rows = busy_store.execute("SELECT tbl FROM sqlite_stat1 WHERE tbl = 'label_events'")
-    assert rows, "optimize gathered statistics for label_events"
+@pytest.mark.parametrize("name", list(HOT))
+def test_hot_query_uses_its_index(store: Store, name: str) -> None:
+    call, wanted = HOT[name]
+    ran = plans(store, lambda: call(store))
+    assert ran, f"{name}: no statement traced"
+    used = set().union(*(used_indexes(steps) for _, steps in ran))
+    assert wanted <= used, f"{name}: wanted {wanted}, plans used {used}: {ran}"
+    scans = [
+        f"{step}  <- {sql[:120]}"
+        for sql, steps in ran
+        for step in steps
+        if (m := SCAN.search(step))
+        and m.group(1) in LARGE
+        and not sql.startswith(ONCE_PER_SESSION)
+        and not (sql.startswith("INSERT") and m.group(1) in FOREIGN_KEY_CHILDREN)
+    ]
+    assert scans == [], name
+
+
+# Counting every transcript walks the smallest index: once when a labeling session starts (the
+# seeded order's length), not per item. Timed at 1M by bench/bench_label.py's start figure.
+ONCE_PER_SESSION = ("SELECT COUNT(*) FROM transcripts",)
+# An INSERT into a parent table is planned with a look at each child table (could the new row
+# resolve a deferred foreign-key violation?); it runs only while such a violation is pending.
+FOREIGN_KEY_CHILDREN = ("assignments", "label_events")
+
+
+def test_the_planner_has_statistics(store: Store) -> None:
+    tables = {r[0] for r in store.execute("SELECT tbl FROM sqlite_stat1")}
+    assert {"transcripts", "label_events"} <= tables
+
+
+@pytest.mark.parametrize("on_close", [True, False], ids=["optimize-on-close", "without"])
+def test_closing_a_connection_gathers_statistics_that_are_due(tmp_path, monkeypatch, on_close):
+    """A long-lived connection runs ``PRAGMA optimize`` as it closes (SQLite's advice),
+    bounded by ``analysis_limit``: statistics that went missing come back; without it they
+    would not."""
+    import db.store
+
+    if not on_close:
+        monkeypatch.setattr(db.store, "optimize_before_close", lambda conn: None)
+    path = tmp_path / "close.db"
+    store = Store(path)
+    build_demo(store, size=300, seed=0)
+    store.db.conn.execute("DELETE FROM sqlite_stat1 WHERE tbl = 'label_events'")
+    labels.current_labels(store, transcript_ids=range(1, 50))
+    store.close()
+    reopened = Store(path)
+    back = reopened.execute("SELECT COUNT(*) FROM sqlite_stat1 WHERE tbl = 'label_events'")[0][0]
+    reopened.close()
+    assert bool(back) == on_close

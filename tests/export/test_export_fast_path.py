@@ -29,8 +29,14 @@ from tests.export import export_before as before
 
 RUBRIC = "goal_guarding"
 KEY = "sk-ant-api03-KEEPTHISOUT0123456789"
-PATHS = ("/home/annika/runs/a.jsonl", "C:\\Users\\bob\\b.jsonl", "~/c.jsonl", "runs/d.jsonl",
-         None, "https://user:pw@host/e.jsonl")  # fmt: skip
+PATHS = (
+    "/home/annika/runs/a.jsonl",
+    "C:\\Users\\bob\\b.jsonl",
+    "~/c.jsonl",
+    "runs/d.jsonl",
+    None,
+    "https://user:pw@host/e.jsonl",
+)
 
 
 def tricky_db(path: Path) -> Path:
@@ -52,17 +58,26 @@ def tricky_db(path: Path) -> Path:
         for i in range(14)
     )
     rubric = resolve_rubric(RUBRIC)
-    digest = store.register_rubric(rubric.id, rubric.version, rubric.source_text,
-                                   rubric.content_hash, rubric.origin)  # fmt: skip
+    digest = store.register_rubric(
+        rubric.id, rubric.version, rubric.source_text, rubric.content_hash, rubric.origin
+    )
 
     def commit(tid, who, **values):
-        labels.commit_label(store, tid, annotator=who, rubric_id=RUBRIC, rubric_hash=digest,
-                            values=values)  # fmt: skip
+        labels.commit_label(
+            store, tid, annotator=who, rubric_id=RUBRIC, rubric_hash=digest, values=values
+        )
 
     def classify(tid, value, score):
-        store.append_label(tid, rubric_id=RUBRIC, field="alignment_faking", value=value,
-                           source="classifier", rater="clf-20v", score=score,
-                           scores={"yes": score, "no": 1 - score})  # fmt: skip
+        store.append_label(
+            tid,
+            rubric_id=RUBRIC,
+            field="alignment_faking",
+            value=value,
+            source="classifier",
+            rater="clf-20v",
+            score=score,
+            scores={"yes": score, "no": 1 - score},
+        )
 
     commit(1, "ann", alignment_faking="yes", motivation=["other", "rater_sycophancy"])
     commit(1, "bob", alignment_faking="yes", motivation=["rater_sycophancy", "other"])
@@ -76,34 +91,77 @@ def tricky_db(path: Path) -> Path:
     labels.record_reveal(store, 4, annotator="ann", rubric_id=RUBRIC, rubric_hash=digest)
     commit(4, "ann", alignment_faking="yes")  # revealed: never gold on its own
     commit(4, "ann", alignment_faking="no")  # a revision: the newest is current
-    labels.adjudicate(store, 5, adjudicator="judge", rubric_id=RUBRIC, rubric_hash=digest,
-                      values={"alignment_faking": "no"}, reason="rule 1 not met")  # fmt: skip
-    labels.record_meta(store, 5, annotator="ann", rubric_id=RUBRIC, rubric_hash=digest,
-                       kind="_comment", value="odd one", note=f"pasted {KEY} by mistake")  # fmt: skip
-    labels.record_meta(store, 6, annotator="bob", rubric_id=RUBRIC, rubric_hash=digest,
-                       kind="_flag", note="check")  # fmt: skip
-    labels.record_meta(store, 6, annotator="bob", rubric_id=RUBRIC, rubric_hash=digest,
-                       kind="_skip")  # fmt: skip
-    store.append_label(7, rubric_id="compliance", field="compliance", value="partial",
-                       source="imported", rater="gold")  # fmt: skip
-    store.append_label(7, rubric_id="compliance", field="compliance", value="full",
-                       source="imported", rater="gold")  # fmt: skip
-    labels.record_error_reason(store, 2, auditor="cy", rubric_id=RUBRIC, rubric_hash=digest,
-                               field="alignment_faking", classifier="clf-20v",
-                               classifier_value="yes", codes=["missed_passage"],
-                               note="the quote was there")  # fmt: skip
-    labels.record_error_reason(store, 2, auditor="ann", rubric_id=RUBRIC, rubric_hash=digest,
-                               field="alignment_faking", classifier="clf-20v",
-                               classifier_value="yes", codes=[], note="second opinion")  # fmt: skip
+    labels.adjudicate(
+        store,
+        5,
+        adjudicator="judge",
+        rubric_id=RUBRIC,
+        rubric_hash=digest,
+        values={"alignment_faking": "no"},
+        reason="rule 1 not met",
+    )
+    labels.record_meta(
+        store,
+        5,
+        annotator="ann",
+        rubric_id=RUBRIC,
+        rubric_hash=digest,
+        kind="_comment",
+        value="odd one",
+        note=f"pasted {KEY} by mistake",
+    )
+    labels.record_meta(
+        store, 6, annotator="bob", rubric_id=RUBRIC, rubric_hash=digest, kind="_flag", note="check"
+    )
+    labels.record_meta(
+        store, 6, annotator="bob", rubric_id=RUBRIC, rubric_hash=digest, kind="_skip"
+    )
+    store.append_label(
+        7,
+        rubric_id="compliance",
+        field="compliance",
+        value="partial",
+        source="imported",
+        rater="gold",
+    )
+    store.append_label(
+        7, rubric_id="compliance", field="compliance", value="full", source="imported", rater="gold"
+    )
+    labels.record_error_reason(
+        store,
+        2,
+        auditor="cy",
+        rubric_id=RUBRIC,
+        rubric_hash=digest,
+        field="alignment_faking",
+        classifier="clf-20v",
+        classifier_value="yes",
+        codes=["missed_passage"],
+        note="the quote was there",
+    )
+    labels.record_error_reason(
+        store,
+        2,
+        auditor="ann",
+        rubric_id=RUBRIC,
+        rubric_hash=digest,
+        field="alignment_faking",
+        classifier="clf-20v",
+        classifier_value="yes",
+        codes=[],
+        note="second opinion",
+    )
     commit(8, f"=evil{KEY}", alignment_faking="yes")  # a name with a formula and a key
     commit(8, "ann", alignment_faking="yes")
     for tid in range(9, 13):
         classify(tid, ["yes", "no"][tid % 2], tid / 20)
     store.close()
     raw = sqlite3.connect(path)
-    insert = ("INSERT INTO label_events(transcript_id, rubric_id, field, value, source, rater, "
-              "phase, scores, created_at) VALUES (?, ?, 'alignment_faking', ?, ?, ?, 'blind', ?, "
-              "'2026-01-01')")  # fmt: skip
+    insert = (
+        "INSERT INTO label_events(transcript_id, rubric_id, field, value, source, rater, "
+        "phase, scores, created_at) VALUES (?, ?, 'alignment_faking', ?, ?, ?, 'blind', ?, "
+        "'2026-01-01')"
+    )
     raw.execute(insert, (9, RUBRIC, "not json at all", "human", "zed", None))
     raw.execute(insert, (10, RUBRIC, "NaN", "human", "zed", "NaN"))
     raw.execute(insert, (11, RUBRIC, '"\\ud800 lone"', "human", "zed", None))
@@ -205,8 +263,14 @@ def test_pages_of_every_size_give_the_same_export(
 
 def _reviewer(*args: str, env: dict, stderr=subprocess.PIPE) -> subprocess.CompletedProcess:
     code = "from reviewer.cli import main; main()"
-    return subprocess.run([sys.executable, "-c", code, *args], env=env, stderr=stderr,
-                          stdout=subprocess.PIPE, timeout=120, check=False)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-c", code, *args],
+        env=env,
+        stderr=stderr,
+        stdout=subprocess.PIPE,
+        timeout=120,
+        check=False,
+    )
 
 
 def test_progress_is_a_line_now_and_then_when_stderr_is_not_a_terminal(
@@ -221,8 +285,18 @@ def test_progress_is_a_line_now_and_then_when_stderr_is_not_a_terminal(
     assert any(line.startswith("exporting p.jsonl: 14 of 14 transcripts (100%)") for line in lines)
     assert b"wrote 14 transcripts" in done.stdout
     # --json keeps stderr quiet and stdout one JSON document
-    done = _reviewer("--db", str(db), "export", "--format", "jsonl", "--out", str(out),
-                     "--overwrite", "--json", env=env)  # fmt: skip
+    done = _reviewer(
+        "--db",
+        str(db),
+        "export",
+        "--format",
+        "jsonl",
+        "--out",
+        str(out),
+        "--overwrite",
+        "--json",
+        env=env,
+    )
     assert done.returncode == 0 and done.stderr == b""
     assert json.loads(done.stdout)["rows"] == 14
 
@@ -233,8 +307,9 @@ def test_progress_is_a_bar_on_a_terminal(db: Path, tmp_path: Path) -> None:
         env = dict(os.environ, COLUMNS="100")
         env.pop("REVIEWER_PROGRESS_SECONDS", None)
         out = tmp_path / "bar.csv"
-        done = _reviewer("--db", str(db), "export", "--format", "csv", "--out", str(out),
-                         env=env, stderr=child)  # fmt: skip
+        done = _reviewer(
+            "--db", str(db), "export", "--format", "csv", "--out", str(out), env=env, stderr=child
+        )
         os.close(child)
         child = -1
         seen = b""

@@ -1,0 +1,62 @@
+"""The input guard reaches the same verdict however the bytes are cut into chunks: strings with
+runs of backslashes, escaped quotes and brackets inside them, cut anywhere (even between a
+backslash and the byte it escapes, or in a chunk that is only backslashes)."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+
+from importers.guard import InputLimitError, JsonGuard
+
+DOCUMENTS = [
+    ["\\", '\\"', [], {}],
+    {"k\\": ["\\\\\\", 'q"x', "[[[{{{", {"]}": '\\\\"'}], "n": 123456789},
+    [[[[[[["\\\\\\\\" * 3, '"' * 4]]]]]]],
+    {"a": "x" * 50 + "\\" * 7 + '"', "b": [[["}}}]]]"]]]},
+]
+
+
+def verdict(data: bytes, cuts: list[int], max_depth: int, max_digits: int):
+    guard = JsonGuard(max_depth=max_depth, max_digits=max_digits)
+    last = 0
+    try:
+        for cut in [*cuts, len(data)]:
+            guard.feed(data[last:cut])
+            last = cut
+    except InputLimitError:  # (which limit is met first may depend on the cuts)
+        return ("refused",)
+    return ("ok", guard.depth, guard.in_string)
+
+
+@pytest.mark.parametrize("doc", DOCUMENTS)
+@pytest.mark.parametrize("max_depth", [3, 6, 256])
+def test_every_cut_and_byte_by_byte_agree_with_one_chunk(doc, max_depth):
+    data = json.dumps(doc).encode()
+    whole = verdict(data, [], max_depth, 8)
+    for cut in range(len(data) + 1):
+        assert verdict(data, [cut], max_depth, 8) == whole, cut
+    assert verdict(data, list(range(1, len(data))), max_depth, 8) == whole
+
+
+def test_random_documents_and_cuts_agree():
+    rng = random.Random(3)
+
+    def value(depth: int):
+        r = rng.random()
+        if depth > 7 or r < 0.3:
+            return rng.choice(["a\\b", 'q"x', "[{", "}]", "\\", '\\"', 12345678901, '\\\\"'])
+        if r < 0.65:
+            return [value(depth + 1) for _ in range(rng.randint(0, 3))]
+        return {rng.choice(['k"', "k\\", "["]) + str(i): value(depth + 1) for i in range(3)}
+
+    refused = 0
+    for _ in range(2000):
+        data = json.dumps(value(0)).encode()
+        cuts = sorted(rng.sample(range(len(data) + 1), min(5, len(data) + 1)))
+        whole = verdict(data, [], 6, 10)
+        refused += whole[0] == "refused"
+        assert verdict(data, cuts, 6, 10) == whole, (data, cuts)
+    assert 0 < refused < 2000  # both verdicts were exercised
