@@ -966,6 +966,10 @@ def label_slots(store: Store, rubric_ids: Iterable[str]) -> list[tuple[str, str,
     return [tuple(r) for r in rows]
 
 
+COUNT_COLUMNS = ("events", "labels", "acts", "retracted", "current_labels", "raters",
+                 "transcripts")  # fmt: skip
+
+
 def event_counts(store: Store) -> dict[str, Any]:
     """Label events by source, for ``reviewer info``.
 
@@ -973,8 +977,20 @@ def event_counts(store: Store) -> dict[str, Any]:
     ``labels`` (live events on rubric fields, revisions included), ``acts`` (live annotator
     acts) and ``retracted``. ``current_labels`` counts the (transcript, rubric, field, rater)
     combinations with a live label; ``raters`` and ``transcripts`` count those with one.
+
+    Read from ``label_counts``, which triggers keep as events are appended (migration m005);
+    ``recount_events`` counts the same from the events themselves.
     """
-    conn = store.db.conn
+    rows = store.db.conn.execute(
+        f"SELECT source, {', '.join(COUNT_COLUMNS)} FROM label_counts "
+        "WHERE events > 0 ORDER BY source"
+    )
+    keys = ("source", *COUNT_COLUMNS)
+    return {"labels_by_source": [dict(zip(keys, row, strict=True)) for row in rows]}
+
+
+def recount_events(conn) -> list[tuple]:
+    """``event_counts`` counted from every event: (source, *COUNT_COLUMNS) per source."""
     split = conn.execute(
         "SELECT source, COUNT(*), SUM(NOT is_act AND NOT is_gone), SUM(is_act AND NOT is_gone),"
         " SUM(is_gone) FROM (SELECT e.source, substr(e.field, 1, 1) = '_' AS is_act,"
@@ -990,14 +1006,24 @@ def event_counts(store: Store) -> dict[str, Any]:
             " GROUP BY transcript_id, rubric_id, field, rater, source) GROUP BY source"
         )
     }
-    keys = ("source", "events", "labels", "acts", "retracted")
-    out = []
-    for row in split:
-        entry = dict(zip(keys, row, strict=True))
-        cur, raters, transcripts = current.get(row[0], (0, 0, 0))
-        entry.update(current_labels=cur, raters=raters, transcripts=transcripts)
-        out.append(entry)
-    return {"labels_by_source": out}
+    return [(*row, *current.get(row[0], (0, 0, 0))) for row in split]
+
+
+def stored_event_counts(conn) -> list[tuple]:
+    """The counts the triggers kept, in ``recount_events``' form."""
+    return [tuple(r) for r in conn.execute(
+        f"SELECT source, {', '.join(COUNT_COLUMNS)} FROM label_counts WHERE events > 0 "
+        "ORDER BY source")]  # fmt: skip
+
+
+def rebuild_event_counts(conn) -> None:
+    """Replace the kept counts with a recount (inside the caller's write transaction)."""
+    conn.execute("DELETE FROM label_counts")
+    conn.executemany(
+        f"INSERT INTO label_counts(source, {', '.join(COUNT_COLUMNS)}) "
+        f"VALUES (?, {', '.join('?' * len(COUNT_COLUMNS))})",
+        recount_events(conn),
+    )
 
 
 def duplicate_counts(store: Store) -> dict[str, int]:

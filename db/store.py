@@ -300,7 +300,7 @@ class Store:
         ).fetchall()
         return {
             "path": str(self.path),
-            "transcripts": conn.execute("SELECT COUNT(*) FROM transcripts").fetchone()[0],
+            "transcripts": sum(n for _m, _c, n in by_model),
             "by_model_condition": [
                 {"model": m, "condition": c, "transcripts": n} for m, c, n in by_model
             ],
