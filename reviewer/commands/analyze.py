@@ -142,12 +142,13 @@ def analyze(obj: Context, rubric_ids, classifier, reference, min_humans, design_
     reviewer analyze --reference gold-106 --assume-random
     reviewer analyze --by prompt_variant --compare-variants base no-cot --target-width 0.1
     """
-    from db.agreement_data import labelled_rubrics, raters
     from reviewer.analysis import AnalysisError, motivation_analysis
+    from reviewer.commands.stats import labelled_in, read_current_labels
 
     if not obj.db_path.exists():
         raise click.ClickException(f"no database at {obj.db_path}: import transcripts first")
-    labelled = labelled_rubrics(obj.store)
+    current = read_current_labels(obj.store)
+    labelled = labelled_in(current)
     unknown = [r for r in rubric_ids if r not in labelled]
     if unknown:
         raise click.ClickException(
@@ -155,7 +156,7 @@ def analyze(obj: Context, rubric_ids, classifier, reference, min_humans, design_
             f"(rubrics with labels: {', '.join(labelled) or 'none'})"
         )
     if classifier is not None:
-        known = raters(obj.store, source="classifier", rubric_ids=list(rubric_ids) or None)
+        known = _raters(current, "classifier", list(rubric_ids) or labelled)
         if classifier not in known:
             raise click.ClickException(
                 f"{obj.db_path}: no classifier labels by {classifier!r}"
@@ -175,7 +176,7 @@ def analyze(obj: Context, rubric_ids, classifier, reference, min_humans, design_
             report = six_way_analysis(
                 obj.store, classifier=classifier, phase=phase, reference=reference,
                 min_humans=min_humans, design=design_queue, assume_random=assume_random,
-                by=tuple(by) or ("model",), filters=filters,
+                by=tuple(by) or ("model",), filters=filters, current=current,
             )  # fmt: skip
         except AnalysisError as exc:
             raise click.ClickException(f"{obj.db_path}: {exc}") from None
@@ -191,6 +192,7 @@ def analyze(obj: Context, rubric_ids, classifier, reference, min_humans, design_
             assume_random=assume_random, by=tuple(by) or ("model",), filters=filters,
             compare_variants=tuple(compare_variants) if compare_variants else None,
             target_width=target_width, model_rate=not these_transcripts, pooled=pooled,
+            current=current,
         )  # fmt: skip
     except AnalysisError as exc:
         raise click.ClickException(f"{obj.db_path}: {exc}") from None
@@ -200,6 +202,16 @@ def analyze(obj: Context, rubric_ids, classifier, reference, min_humans, design_
         click.echo(json.dumps(report, indent=2, ensure_ascii=False))
         return
     _print(report)
+
+
+def _raters(current, source: str, rubric_ids: list[str]) -> list[str]:
+    """The raters of a source with current labels under these rubrics (``raters``, from
+    labels already read)."""
+    import numpy as np
+
+    wanted = [current.code("rubric", r) for r in rubric_ids]
+    keep = np.isin(current.rubric, wanted) & (current.source == current.code("source", source))
+    return sorted({current.raters[r] for r in set(current.rater[keep].tolist())})
 
 
 def _print(report: dict[str, Any]) -> None:
