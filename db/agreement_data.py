@@ -32,6 +32,13 @@ class RatingRow:
 labelled_rubrics = labels.labeled_rubric_ids
 
 
+def labelled_rubrics_of(current: labels.LabelColumns) -> list[str]:
+    """``labelled_rubrics`` from labels already read (``labels.current_label_columns``)."""
+    import numpy as np
+
+    return sorted(current.rubrics[r] for r in np.unique(current.rubric).tolist())
+
+
 def raters(store: Store, *, source: str | None = None,
            rubric_ids: list[str] | None = None) -> list[str]:  # fmt: skip
     """Every rater with live labels (of one source, under these rubrics, when given): the
@@ -80,11 +87,11 @@ def agreement_labels(
     revised = current.phase == current.code("phase", labels.REVEALED)
     rank = np.where(human & revised, 2, 1)
     keep &= ~human | blind | (revised & (phase == "revealed"))
-    chosen = current.take(keep)
-    rank = rank[keep]
-    if not len(chosen):
-        return chosen
-    c = chosen
+    kept = np.flatnonzero(keep)
+    if not len(kept):
+        return current.take(kept)
+    rank = rank[kept]
+    c = _Columns(current, kept)
     # Per (transcript, field, source, rater): the highest rank, the oldest of equal rank ...
     order = np.lexsort((c.event_id, -rank, c.rater, c.source, c.field, c.transcript_id))
     first = np.ones(len(order), dtype=bool)
@@ -99,7 +106,22 @@ def agreement_labels(
     field_rank = _name_ranks(c.fields)[c.field[picked]]
     rater_rank = _name_ranks(c.raters)[c.rater[picked]]
     final = picked[np.lexsort((oldest, rater_rank, field_rank, c.transcript_id[picked]))]
-    return c.take(final)
+    return current.take(kept[final])
+
+
+class _Columns:
+    """The columns of some labels, each gathered when first asked for."""
+
+    def __init__(self, current: labels.LabelColumns, rows):
+        self._current, self._rows, self._seen = current, rows, {}
+        self.fields, self.raters = current.fields, current.raters
+
+    def __getattr__(self, name: str):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        if name not in self._seen:
+            self._seen[name] = getattr(self._current, name)[self._rows]
+        return self._seen[name]
 
 
 def _name_ranks(names: list[str]):

@@ -1279,23 +1279,24 @@ class LabelColumns:
 # Events read per query: each chunk is one rowid range, so memory stays flat and progress
 # can be told between chunks.
 COLUMN_CHUNK = 250_000
-_UNIT, _PART = "\x1f", "\x1e"
-# One aggregate row per chunk: every column joined by SQLite itself, so that no Python object
-# is made per event. Scores are printed with 17 digits so that they parse back exactly; a
-# NULL value or scores is written 'n', any other text 'j' + text (decoded once per distinct).
+_UNIT, _PART, _NULL = "\x1f", "\x1e", "\x1d"
+# One aggregate row per chunk: every column joined by SQLite itself (as bytes), so that no
+# Python object is made per event. Scores are printed with 17 digits so that they parse back
+# exactly; a NULL value or scores is written as one control character (\x1d), which the
+# JSON encoder never writes.
 _COLUMN_SQL = (
     "SELECT COUNT(*), group_concat(e.id), group_concat(e.transcript_id), "
-    "group_concat(CASE typeof(e.score) WHEN 'real' THEN printf('%!.17g', e.score) "
-    "WHEN 'integer' THEN e.score ELSE 'nan' END), "
-    f"group_concat(e.rubric_id || '{_UNIT}' || e.field || '{_UNIT}' || e.source || '{_UNIT}' "
-    f"|| e.rater || '{_UNIT}' || IFNULL(e.phase, ''), '{_PART}'), "
-    f"group_concat(IFNULL('j' || e.value, 'n'), '{_PART}'), "
-    f"group_concat(IFNULL('j' || e.scores, 'n'), '{_PART}') "
+    "CAST(group_concat(CASE typeof(e.score) WHEN 'real' THEN printf('%!.17g', e.score) "
+    "WHEN 'integer' THEN e.score ELSE 'nan' END) AS BLOB), "
+    f"CAST(group_concat(e.rubric_id || '{_UNIT}' || e.field || '{_UNIT}' || e.source || "
+    f"'{_UNIT}' || e.rater || '{_UNIT}' || IFNULL(e.phase, ''), '{_PART}') AS BLOB), "
+    f"CAST(group_concat(IFNULL(e.value, '{_NULL}'), '{_PART}') AS BLOB), "
+    f"CAST(group_concat(IFNULL(e.scores, '{_NULL}'), '{_PART}') AS BLOB) "
     f"FROM {LIVE} e WHERE e.id > ? AND e.id <= ? AND substr(e.field, 1, 1) != '_'"
 )
 _ROW_SQL = (
     "SELECT e.id, e.transcript_id, e.score, e.rubric_id, e.field, e.source, e.rater, "
-    "IFNULL(e.phase, ''), IFNULL('j' || e.value, 'n'), IFNULL('j' || e.scores, 'n') "
+    f"IFNULL(e.phase, ''), IFNULL(e.value, '{_NULL}'), IFNULL(e.scores, '{_NULL}') "
     f"FROM {LIVE} e WHERE e.id > ? AND e.id <= ? AND substr(e.field, 1, 1) != '_'"
 )
 
@@ -1356,8 +1357,8 @@ def current_label_columns(
         event_id=ids, transcript_id=tids, rubric=rubric, field=field_codes, source=source,
         rater=rater, phase=phase, value=value, score=score, scores=scores, rubrics=rubrics,
         fields=fields, sources=sources, raters=raters, phases=[p or None for p in phases],
-        values=[None if v == "n" else _loads(v[1:]) for v in value_names],
-        scores_values=[None if v == "n" else _loads(v[1:]) for v in scores_names],
+        values=[None if v == _NULL else _loads(v) for v in value_names],
+        scores_values=[None if v == _NULL else _loads(v) for v in scores_names],
     )  # fmt: skip
     return out if current is None else out.take(current)
 
@@ -1371,24 +1372,37 @@ def _column_chunk(conn, sql: str, params: Sequence[Any]) -> tuple | None:
     n, ids, tids, scores, slots, values, score_maps = conn.execute(sql, params).fetchone()
     if not n:
         return (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, float), [], [], [])
+
+    def split(joined: bytes, sep: str) -> Any:
+        # One arrow string holding the joined bytes, split in C++ (pyarrow.array and
+        # to_numpy would import pandas, a second of start-up).
+        whole = pa.LargeStringArray.from_buffers(
+            1, pa.py_buffer(np.array([0, len(joined)], dtype=np.int64)), pa.py_buffer(joined)
+        )
+        return pc.split_pattern(whole, sep).flatten()
+
+    def numbers(array: Any, dtype: Any) -> Any:
+        return np.frombuffer(array.buffers()[1], dtype=dtype)[
+            array.offset : array.offset + len(array)
+        ]
+
     texts = []
-    for text in (slots, values, score_maps):
-        split = pc.split_pattern(pa.array([text], pa.large_string()), _PART).flatten()
-        if len(split) != n:
+    for joined in (slots, values, score_maps):
+        parts = split(joined, _PART)
+        if len(parts) != n:
             return None
-        encoded = split.dictionary_encode()
-        texts.append([encoded.indices.to_numpy(zero_copy_only=False),
-                      encoded.dictionary.to_pylist()])  # fmt: skip
+        encoded = parts.dictionary_encode()
+        texts.append([numbers(encoded.indices, np.int32), encoded.dictionary.to_pylist()])
     # A slot is (rubric, field, source, rater, phase).
     texts[0][1] = [tuple(slot.split(_UNIT)) for slot in texts[0][1]]
     if any(len(slot) != 5 for slot in texts[0][1]):
         return None
-    numbers = [np.fromstring(ids, dtype=np.int64, sep=","),
-               np.fromstring(tids, dtype=np.int64, sep=","),
-               np.fromstring(scores, dtype=float, sep=",")]  # fmt: skip
-    if any(len(a) != n for a in numbers):
+    score = numbers(pc.cast(split(scores, ","), pa.float64()), np.float64)
+    columns = [np.fromstring(ids, dtype=np.int64, sep=","),
+               np.fromstring(tids, dtype=np.int64, sep=","), score]  # fmt: skip
+    if any(len(a) != n for a in columns):
         return None
-    return (*numbers, *texts)
+    return (*columns, *texts)
 
 
 def _row_chunk(conn, sql: str, params: Sequence[Any]) -> tuple | None:

@@ -32,6 +32,7 @@ from db.agreement_data import (
     agreement_labels,
     imported_inclusion_probabilities,
     labelled_rubrics,
+    labelled_rubrics_of,
     rating_rows,
     transcript_group_columns,
 )
@@ -705,7 +706,8 @@ def motivation_analysis(
     attributes = attributes if attributes is not None else Attributes.read(store)
     allowed = attributes.matching(filters) if filters else None
     rubric_reports = []
-    for rubric_id in rubric_ids or labelled_rubrics(store):
+    every = labelled_rubrics(store) if current is None else labelled_rubrics_of(current)
+    for rubric_id in rubric_ids or every:
         rubric = load_rubric_for(store, rubric_id)
         rows = agreement_labels(store, rubric_id, phase=phase, current=current)
         names = sorted({rows.fields[f] for f in set(rows.field.tolist())}, key=lambda f: (

@@ -71,6 +71,7 @@ def gather(store: Store, options: ReportOptions | None = None, *, current=None,
     ``current``: the labels read column-wise (``db.labels.current_label_columns``), read here
     when not given; ``on_progress(done, total)`` after each part (an analysis, a rubric's
     agreement)."""
+    from db.agreement_data import labelled_rubrics_of
     from db.dataset import stored_rubrics
     from db.labels import current_label_columns
     from reviewer.agreement import analyse_field
@@ -83,7 +84,7 @@ def gather(store: Store, options: ReportOptions | None = None, *, current=None,
     db = store.path
     current = current if current is not None else current_label_columns(store)
     attributes = Attributes.read(store)
-    labelled = sorted({current.rubrics[r] for r in set(current.rubric.tolist())})
+    labelled = labelled_rubrics_of(current)
     common = dict(classifier=o.classifier, phase=o.phase, reference=o.reference,
                   min_humans=o.min_humans, design=o.design, assume_random=o.assume_random,
                   current=current, attributes=attributes)  # fmt: skip

@@ -8,7 +8,6 @@ labels are references everyone is judged against.
 
 from __future__ import annotations
 
-import contextlib
 from typing import Any
 
 import numpy as np
@@ -37,8 +36,7 @@ def load_rubric_for(store: Store, rubric_id: str):
 
 def _rater_names(chosen: LabelColumns) -> dict[tuple[str, str], str]:
     """A display name per (source, rater); a name used by two sources gets a prefix."""
-    pairs = {(chosen.sources[s], chosen.raters[r])
-             for s, r in set(zip(chosen.source.tolist(), chosen.rater.tolist(), strict=True))}  # fmt: skip
+    pairs = {(chosen.sources[s], chosen.raters[r]) for s, r in _pairs(chosen)}
     sources_by_name: dict[str, set[str]] = {}
     for source, rater in pairs:
         sources_by_name.setdefault(rater, set()).add(source)
@@ -46,6 +44,22 @@ def _rater_names(chosen: LabelColumns) -> dict[tuple[str, str], str]:
         (source, rater): rater if len(sources_by_name[rater]) == 1 else f"{source}:{rater}"
         for source, rater in pairs
     }
+
+
+def _pairs(chosen: LabelColumns) -> list[tuple[int, int]]:
+    """The distinct (source code, rater code) of the labels, sorted."""
+    if not len(chosen):
+        return []
+    width = len(chosen.raters)
+    found = np.unique(chosen.source.astype(np.int64) * width + chosen.rater)
+    return [(int(k // width), int(k % width)) for k in found]
+
+
+def _float_or_nan(value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return np.nan
 
 
 def _scores_for(chosen: LabelColumns, category: Any, binary: list[Any] | None) -> np.ndarray:
@@ -56,10 +70,10 @@ def _scores_for(chosen: LabelColumns, category: Any, binary: list[Any] | None) -
     key = str(category)
     fixed = np.full(len(chosen.scores_values), np.nan)
     through = np.zeros(len(chosen.scores_values), dtype=bool)
-    for k, per_category in enumerate(chosen.scores_values):
+    for k in np.unique(chosen.scores).tolist():
+        per_category = chosen.scores_values[k]
         if per_category and key in per_category:
-            with contextlib.suppress(TypeError, ValueError):
-                fixed[k] = float(per_category[key])
+            fixed[k] = _float_or_nan(per_category[key])
         else:
             through[k] = True
     out = fixed[chosen.scores] if len(fixed) else np.full(len(chosen), np.nan)
@@ -85,7 +99,7 @@ def _spec(
 ) -> FieldSpec:
     items, item_index = np.unique(chosen.transcript_id, return_inverse=True)
     order = {"human": 0, "classifier": 1, "adjudication": 2, "imported": 3}
-    pair_codes = sorted(set(zip(chosen.source.tolist(), chosen.rater.tolist(), strict=True)))
+    pair_codes = _pairs(chosen)
     rater_keys = sorted(((chosen.sources[s], chosen.raters[r]) for s, r in pair_codes),
                         key=lambda k: (order[k[0]], k[1]))  # fmt: skip
     raters = [names[k] for k in rater_keys]
@@ -95,8 +109,8 @@ def _spec(
         pair_col[s, r] = col[(chosen.sources[s], chosen.raters[r])]
     cat_index = {c: k for k, c in enumerate(categories)}
     value_code = np.full(len(chosen.values), -1, dtype=np.int16)
-    for v, value in enumerate(chosen.values):
-        shown = value_of(value)
+    for v in np.unique(chosen.value).tolist():
+        shown = value_of(chosen.values[v])
         if shown in cat_index:
             value_code[v] = cat_index[shown]
     cells = value_code[chosen.value] if len(value_code) else np.zeros(0, dtype=np.int16)
@@ -152,7 +166,7 @@ def store_field_specs(
     chosen = agreement_labels(store, rubric_id, field=field, phase=phase, current=current)
     rubric = load_rubric_for(store, rubric_id)
     names = _rater_names(chosen)
-    present = sorted(set(chosen.field.tolist()))
+    present = np.unique(chosen.field).tolist()
     by_field = {chosen.fields[f]: chosen.take(chosen.field == f) for f in present}
     field_order = list(rubric.field_ids) if rubric is not None else []
     field_order += sorted(f for f in by_field if f not in field_order)
@@ -161,7 +175,7 @@ def store_field_specs(
     specs = []
     for fname in field_order:
         frows = by_field.get(fname, chosen.take(np.zeros(len(chosen), dtype=bool)))
-        values = [frows.values[v] for v in sorted(set(frows.value.tolist()))]
+        values = [frows.values[v] for v in np.unique(frows.value).tolist()]
         rubric_field = None
         if rubric is not None and fname in rubric.field_ids:
             rubric_field = rubric.field(fname)

@@ -142,13 +142,14 @@ def analyze(obj: Context, rubric_ids, classifier, reference, min_humans, design_
     reviewer analyze --reference gold-106 --assume-random
     reviewer analyze --by prompt_variant --compare-variants base no-cot --target-width 0.1
     """
+    from db.agreement_data import labelled_rubrics_of
     from reviewer.analysis import AnalysisError, motivation_analysis
-    from reviewer.commands.stats import labelled_in, read_current_labels
+    from reviewer.commands.stats import read_current_labels
 
     if not obj.db_path.exists():
         raise click.ClickException(f"no database at {obj.db_path}: import transcripts first")
     current = read_current_labels(obj.store)
-    labelled = labelled_in(current)
+    labelled = labelled_rubrics_of(current)
     unknown = [r for r in rubric_ids if r not in labelled]
     if unknown:
         raise click.ClickException(

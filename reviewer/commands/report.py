@@ -77,12 +77,13 @@ def report(obj: Context, out: Path, reference: str, min_humans: int, design_queu
         raise click.ClickException(f"--min-humans must be at least 1, not {min_humans}")
     if resamples < 0:
         raise click.BadParameter("must be 0 or more", param_hint="--resamples")
+    from db.agreement_data import labelled_rubrics_of
     from reviewer.commands._progress import progress
     from reviewer.commands.analyze import _raters
-    from reviewer.commands.stats import labelled_in, read_current_labels
+    from reviewer.commands.stats import read_current_labels
 
     current = read_current_labels(obj.store)
-    labelled = labelled_in(current)
+    labelled = labelled_rubrics_of(current)
     if not labelled:
         raise click.ClickException(f"{obj.db_path}: no labels yet, so nothing to report")
     if classifier is not None and classifier not in _raters(current, "classifier", labelled):

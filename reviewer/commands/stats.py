@@ -219,13 +219,8 @@ def read_current_labels(store, what: str = "reading labels"):
         return current_label_columns(store, on_progress=update)
 
 
-def labelled_in(current) -> list[str]:
-    """The rubrics with current labels (``labelled_rubrics``, from labels already read)."""
-    return sorted({current.rubrics[r] for r in set(current.rubric.tolist())})
-
-
 def _db_specs(obj: Context, rubric_id, field_id, phase, positive):
-    from db.agreement_data import labelled_fields
+    from db.agreement_data import labelled_fields, labelled_rubrics_of
     from reviewer.agreement.store_fields import store_field_specs
 
     if not obj.db_path.exists():
@@ -235,7 +230,7 @@ def _db_specs(obj: Context, rubric_id, field_id, phase, positive):
         )
     store = obj.store
     current = read_current_labels(store)
-    labelled = labelled_in(current)
+    labelled = labelled_rubrics_of(current)
     rubric_ids = [rubric_id] if rubric_id else labelled
     if not rubric_ids:
         raise click.ClickException(f"{obj.db_path}: no labels yet, so no agreement to measure")
