@@ -978,14 +978,11 @@ def event_counts(store: Store) -> dict[str, Any]:
     acts) and ``retracted``. ``current_labels`` counts the (transcript, rubric, field, rater)
     combinations with a live label; ``raters`` and ``transcripts`` count those with one.
 
-    Read from ``label_counts``, which triggers keep as events are appended (migration m005);
-    ``recount_events`` counts the same from the events themselves.
+    Read from ``label_counts`` and ``label_rater_counts``, which triggers keep as events are
+    appended (migration m005); ``recount_events`` counts the same from the events.
     """
-    rows = store.db.conn.execute(
-        f"SELECT source, {', '.join(COUNT_COLUMNS)} FROM label_counts "
-        "WHERE events > 0 ORDER BY source"
-    )
     keys = ("source", *COUNT_COLUMNS)
+    rows = stored_event_counts(store.db.conn)
     return {"labels_by_source": [dict(zip(keys, row, strict=True)) for row in rows]}
 
 
@@ -1001,28 +998,40 @@ def recount_events(conn) -> list[tuple]:
         source: rest
         for source, *rest in conn.execute(
             "SELECT source, COUNT(*), COUNT(DISTINCT rater), COUNT(DISTINCT transcript_id)"
-            f" FROM (SELECT source, rater, transcript_id FROM {LIVE}"
-            " WHERE substr(field, 1, 1) != '_'"
-            " GROUP BY transcript_id, rubric_id, field, rater, source) GROUP BY source"
+            f" FROM ({_CURRENT_KEYS}) GROUP BY source"
         )
     }
     return [(*row, *current.get(row[0], (0, 0, 0))) for row in split]
 
 
+# The (transcript, rubric, field, rater, source) combinations with a live label.
+_CURRENT_KEYS = (
+    f"SELECT source, rater, transcript_id FROM {LIVE} WHERE substr(field, 1, 1) != '_' "
+    "GROUP BY transcript_id, rubric_id, field, rater, source"
+)
+
+
 def stored_event_counts(conn) -> list[tuple]:
     """The counts the triggers kept, in ``recount_events``' form."""
     return [tuple(r) for r in conn.execute(
-        f"SELECT source, {', '.join(COUNT_COLUMNS)} FROM label_counts WHERE events > 0 "
-        "ORDER BY source")]  # fmt: skip
+        "SELECT c.source, c.events, c.labels, c.acts, c.retracted, c.current_labels, "
+        "(SELECT COUNT(*) FROM label_rater_counts r WHERE r.source = c.source "
+        "AND r.current_labels > 0), c.transcripts FROM label_counts c WHERE c.events > 0 "
+        "ORDER BY c.source")]  # fmt: skip
 
 
 def rebuild_event_counts(conn) -> None:
     """Replace the kept counts with a recount (inside the caller's write transaction)."""
     conn.execute("DELETE FROM label_counts")
+    conn.execute("DELETE FROM label_rater_counts")
     conn.executemany(
-        f"INSERT INTO label_counts(source, {', '.join(COUNT_COLUMNS)}) "
-        f"VALUES (?, {', '.join('?' * len(COUNT_COLUMNS))})",
-        recount_events(conn),
+        "INSERT INTO label_counts(source, events, labels, acts, retracted, current_labels, "
+        "transcripts) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [(*row[:6], row[7]) for row in recount_events(conn)],
+    )
+    conn.execute(
+        "INSERT INTO label_rater_counts(source, rater, current_labels) "
+        f"SELECT source, rater, COUNT(*) FROM ({_CURRENT_KEYS}) GROUP BY source, rater"
     )
 
 
