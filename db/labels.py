@@ -1443,25 +1443,31 @@ def _recode(encoded: Any, names: dict[str, int]) -> Any:
 
 
 def _newest_per_slot(ids, tids, rubric, field_codes, rater, phase) -> Any:
-    """Positions of the newest event per (transcript, rubric, field, rater, phase), in
-    (transcript, id) order; None when every event is the only one of its slot and the events
-    are in that order already."""
+    """Positions of the newest event per (transcript, rubric, field, rater, phase), or None
+    when every event is the only one of its slot (the usual case: one sort tells)."""
     import numpy as np
 
-    order = np.lexsort((ids, phase, rater, field_codes, rubric, tids))
-    keys = (tids, rubric, field_codes, rater, phase)
-    last = np.ones(len(order), dtype=bool)
-    if len(order) > 1:
-        same = np.ones(len(order) - 1, dtype=bool)
-        for key in keys:
-            k = key[order]
-            same &= k[1:] == k[:-1]
-        last[:-1] = ~same
-    newest = order[last]
-    newest = newest[np.lexsort((ids[newest], tids[newest]))]
-    if len(newest) == len(ids) and np.array_equal(newest, np.arange(len(ids))):
+    if not len(ids):
         return None
-    return newest
+    slot = np.zeros(len(ids), dtype=np.int64)
+    for codes in (rubric, field_codes, rater, phase):
+        slot = slot * (int(codes.max()) + 1) + codes
+    width = int(slot.max()) + 1
+    if int(tids.max()) < (1 << 62) // width:
+        key = tids * width + slot
+        ordered = np.sort(key)
+        if not (ordered[1:] == ordered[:-1]).any():
+            return None
+        order = np.lexsort((ids, key))
+        k = key[order]
+        last = np.append(k[1:] != k[:-1], True)
+    else:
+        order = np.lexsort((ids, slot, tids))
+        last = np.append(
+            (tids[order][1:] != tids[order][:-1]) | (slot[order][1:] != slot[order][:-1]), True
+        )
+    newest = order[last]
+    return newest[np.lexsort((ids[newest], tids[newest]))]
 
 
 # -- rubric versions ------------------------------------------------------------------------------
