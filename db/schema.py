@@ -335,6 +335,30 @@ RATER_COUNTS_TABLE = (
 )
 
 
+# Transcripts by model and condition (NULL shown as '?'), kept as they are written.
+TRANSCRIPT_COUNTS_TABLE = (
+    "CREATE TABLE transcript_counts (model TEXT NOT NULL, condition TEXT NOT NULL, "
+    "transcripts INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (model, condition)) WITHOUT ROWID"
+)
+_COUNT_ONE = (
+    "INSERT INTO transcript_counts(model, condition, transcripts) VALUES "
+    "(IFNULL(NEW.model, '?'), IFNULL(NEW.condition, '?'), 1) ON CONFLICT(model, condition) "
+    "DO UPDATE SET transcripts = transcripts + 1; "
+)
+_UNCOUNT_ONE = (
+    "UPDATE transcript_counts SET transcripts = transcripts - 1 "
+    "WHERE model = IFNULL(OLD.model, '?') AND condition = IFNULL(OLD.condition, '?'); "
+)
+TRANSCRIPT_COUNT_TRIGGERS = {
+    "transcript_counts_insert": "CREATE TRIGGER transcript_counts_insert AFTER INSERT ON "
+    f"transcripts BEGIN {_COUNT_ONE}END",
+    "transcript_counts_delete": "CREATE TRIGGER transcript_counts_delete AFTER DELETE ON "
+    f"transcripts BEGIN {_UNCOUNT_ONE}END",
+    "transcript_counts_update": "CREATE TRIGGER transcript_counts_update AFTER UPDATE OF "
+    f"model, condition ON transcripts BEGIN {_UNCOUNT_ONE}{_COUNT_ONE}END",
+}
+
+
 @MIGRATIONS(name="m005_data_path")
 def m005_data_path(db: Database) -> None:
     """What the data path needs at a million transcripts.
@@ -344,6 +368,7 @@ def m005_data_path(db: Database) -> None:
       so that ``reviewer info`` reads a few rows instead of every event (14 s at 1M). The
       events stay as they were (nothing is updated or deleted there); the counts are derived
       and ``reviewer doctor`` recounts them. Filled here from the events already stored.
+    - ``transcript_counts``: transcripts by model and condition, kept the same way.
     - ``transcripts_groups``: model, condition, dataset and prompt variant in one index, so
       the analysis groups a million transcripts from the index alone (it replaces the
       index on model and condition, which it begins with).
@@ -358,9 +383,32 @@ def m005_data_path(db: Database) -> None:
         COUNT_RETRACT_TRIGGER,
         "CREATE INDEX transcripts_groups ON transcripts(model, condition, dataset, prompt_variant)",
         "DROP INDEX IF EXISTS transcripts_model_condition",
+        TRANSCRIPT_COUNTS_TABLE,
+        *TRANSCRIPT_COUNT_TRIGGERS.values(),
     ):
         conn.execute(statement)
     labels.rebuild_event_counts(conn)
+    rebuild_transcript_counts(conn)
+
+
+def transcript_counts(conn) -> list[tuple]:
+    """(model, condition, transcripts) as the triggers keep them, NULL shown as '?'."""
+    return [tuple(r) for r in conn.execute(
+        "SELECT model, condition, transcripts FROM transcript_counts WHERE transcripts > 0 "
+        "ORDER BY model, condition")]  # fmt: skip
+
+
+def recount_transcripts(conn) -> list[tuple]:
+    """``transcript_counts`` counted from the transcripts."""
+    return [tuple(r) for r in conn.execute(
+        "SELECT IFNULL(model, '?'), IFNULL(condition, '?'), COUNT(*) FROM transcripts "
+        "GROUP BY 1, 2 ORDER BY 1, 2")]  # fmt: skip
+
+
+def rebuild_transcript_counts(conn) -> None:
+    conn.execute("DELETE FROM transcript_counts")
+    conn.executemany("INSERT INTO transcript_counts(model, condition, transcripts) "
+                     "VALUES (?, ?, ?)", recount_transcripts(conn))  # fmt: skip
 
 
 # The objects whose loss would go unnoticed, as the migrations above create them:
@@ -393,6 +441,7 @@ GUARDED_OBJECTS: dict[str, tuple[str, str, str]] = {
     "live_label_events": ("view", "live_label_events", LIVE_VIEW),
     "label_counts_append": ("trigger", "label_events", COUNT_APPEND_TRIGGER),
     "label_counts_retract": ("trigger", "label_events", COUNT_RETRACT_TRIGGER),
+    **{name: ("trigger", "transcripts", sql) for name, sql in TRANSCRIPT_COUNT_TRIGGERS.items()},
 }  # fmt: skip
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from db import Store, labels
 from db.doctor import OK, PROBLEM, examine, repair
+from db.schema import recount_transcripts, transcript_counts
 from tests.db.test_label_columns import busy_store  # noqa: F401  (a fixture)
 from tests.unit.test_migrations import FIXTURE
 
@@ -32,6 +33,8 @@ def test_counts_follow_every_kind_of_act(busy_store: Store) -> None:  # noqa: F8
     labels.undo_last_act(busy_store, "ann")
     kept, counted = _kept_and_counted(busy_store)
     assert kept == counted
+    conn = busy_store.db.conn
+    assert transcript_counts(conn) == recount_transcripts(conn) != []
     info = busy_store.summary()["labels_by_source"]
     assert [tuple(r.values()) for r in info] == counted
 
@@ -56,5 +59,5 @@ def test_doctor_recounts_counts_that_drifted(busy_store: Store) -> None:  # noqa
     busy_store.close()
     before = examine(path)
     assert before.check("label counts").status == PROBLEM
-    assert "recounted the label events that info shows" in repair(path, before)
+    assert "recounted the label events and transcripts that info shows" in repair(path, before)
     assert examine(path).check("label counts").status == OK
