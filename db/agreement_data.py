@@ -182,17 +182,9 @@ def transcript_groups(store: Store, transcript_ids: list[int] | None = None) -> 
 GROUP_COLUMNS = ("dataset", "prompt_variant", "model", "condition")
 
 
-def transcript_attributes(store: Store) -> dict[int, dict[str, Any]]:
-    """Dataset, prompt variant, model and condition of every transcript: what the analysis
-    filters and groups by."""
-    rows = store.execute(
-        "SELECT id, dataset, prompt_variant, model, condition FROM transcripts ORDER BY id"
-    )
-    return {r[0]: dict(zip(GROUP_COLUMNS, r[1:], strict=True)) for r in rows}
-
-
 def transcript_group_columns(store: Store) -> tuple[Any, dict[str, tuple[Any, list[Any]]]]:
-    """``transcript_attributes`` column-wise: the transcript ids in ascending order and, per
+    """Dataset, prompt variant, model and condition of every transcript (what the analysis
+    filters and groups by), column-wise: the transcript ids in ascending order and, per
     column of ``GROUP_COLUMNS``, each transcript's code into that column's list of values.
     One row per distinct combination comes back from SQLite (an index holds all four
     columns), so no Python object is made per transcript."""
