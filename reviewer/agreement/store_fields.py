@@ -96,8 +96,12 @@ def _spec(
     score_is_positive_fraction: bool,
     positive: Any,
     names: dict[tuple[str, str], str],
+    item_ids: list[int] | None = None,
 ) -> FieldSpec:
     items, item_index = np.unique(chosen.transcript_id, return_inverse=True)
+    # One list of item ids per field, shared by its per-category specs (a million ints each).
+    if item_ids is None or len(item_ids) != len(items):
+        item_ids = items.tolist()
     order = {"human": 0, "classifier": 1, "adjudication": 2, "imported": 3}
     pair_codes = _pairs(chosen)
     rater_keys = sorted(((chosen.sources[s], chosen.raters[r]) for s, r in pair_codes),
@@ -125,7 +129,7 @@ def _spec(
         s = _scores_for(chosen, score_category, categories if score_is_positive_fraction else None)
         put = ok & classifier
         scores[item_index[put], columns[put]] = s[put]
-    rs = RatingSet.from_codes(codes, categories, raters, items=items.tolist(), level=level,
+    rs = RatingSet.from_codes(codes, categories, raters, items=item_ids, level=level,
                               keep_items=True)  # fmt: skip
     for (source, _), g in col.items():
         if source == "classifier" and np.isfinite(scores[:, g]).any():
@@ -167,14 +171,15 @@ def store_field_specs(
     rubric = load_rubric_for(store, rubric_id)
     names = _rater_names(chosen)
     present = np.unique(chosen.field).tolist()
-    by_field = {chosen.fields[f]: chosen.take(chosen.field == f) for f in present}
+    by_field = {chosen.fields[f]: f for f in present}
     field_order = list(rubric.field_ids) if rubric is not None else []
     field_order += sorted(f for f in by_field if f not in field_order)
     if field is not None:
         field_order = [field]
     specs = []
     for fname in field_order:
-        frows = by_field.get(fname, chosen.take(np.zeros(len(chosen), dtype=bool)))
+        # Each field's labels are gathered when its turn comes, not all at once.
+        frows = chosen.take(chosen.field == by_field.get(fname, -1))
         values = [frows.values[v] for v in np.unique(frows.value).tolist()]
         rubric_field = None
         if rubric is not None and fname in rubric.field_ids:
@@ -190,12 +195,13 @@ def store_field_specs(
             else:
                 categories = sorted({str(v) for v in values})
         if kind == "multi":
+            item_ids = np.unique(frows.transcript_id).tolist()
             for cat in categories:
                 specs.append(
                     _spec(
                         f"{fname}:{cat}", "multi", "nominal", list(ONE_VS_REST), frows,
                         lambda v, cat=cat: ("yes" if cat in v else "no") if isinstance(v, list) else None,
-                        cat, False, "yes", names,
+                        cat, False, "yes", names, item_ids,
                     )
                 )  # fmt: skip
             continue
