@@ -30,10 +30,19 @@ VOTES = 20  # Anthropic: one request per vote -> 1920 calls, 6 s at the ideal ra
 
 def _start_server() -> tuple[subprocess.Popen, int]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.fake_provider", "--latency", str(LATENCY),
-         "--max-seconds", "300"],
-        cwd=ROOT, stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "tests.fake_provider",
+            "--latency",
+            str(LATENCY),
+            "--max-seconds",
+            "300",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     line = proc.stdout.readline()
     return proc, int(line.split()[1])
 
@@ -47,10 +56,11 @@ async def _bare_sdk(port: int, system: str, users: list[str]) -> float:
     async def one(user: str) -> None:
         async with sem:
             await client.messages.create(
-                model="claude-3-5-haiku", max_tokens=200,
+                model="claude-3-5-haiku",
+                max_tokens=200,
                 system=[{"type": "text", "text": system, "cache_control": {"type": "ephemeral"}}],
                 messages=[{"role": "user", "content": user}],
-            )  # fmt: skip
+            )
 
     start = time.perf_counter()
     await asyncio.gather(*(one(u) for u in users))
@@ -77,10 +87,15 @@ def main() -> None:
             store.insert_transcripts(make_records(ITEMS, seed="bench"))
             rubric = resolve_rubric("goal_guarding")
             opts = Options(
-                rubric=rubric, model_spec="anthropic:claude-3-5-haiku", votes=VOTES,
-                temperature=1.0, threshold=0.4, max_tokens=200, concurrency=CONCURRENCY,
+                rubric=rubric,
+                model_spec="anthropic:claude-3-5-haiku",
+                votes=VOTES,
+                temperature=1.0,
+                threshold=0.4,
+                max_tokens=200,
+                concurrency=CONCURRENCY,
                 base_url=f"http://127.0.0.1:{port}",
-            )  # fmt: skip
+            )
             marks: list[tuple[float, int]] = []
             runner = Runner(
                 store, opts, on_progress=lambda s: marks.append((time.perf_counter(), s.calls_made))
@@ -92,8 +107,12 @@ def main() -> None:
             t10 = next(t for t, n in marks if n >= calls * 0.1)
             t90 = next(t for t, n in marks if n >= calls * 0.9)
             steady = 0.8 * calls / (t90 - t10)
-            latencies = sorted(r[0] for r in store.execute(
-                "SELECT latency_s FROM classifier_calls WHERE latency_s IS NOT NULL"))  # fmt: skip
+            latencies = sorted(
+                r[0]
+                for r in store.execute(
+                    "SELECT latency_s FROM classifier_calls WHERE latency_s IS NOT NULL"
+                )
+            )
             median_latency = latencies[len(latencies) // 2]
             mean_latency = sum(latencies) / len(latencies)
             assert calls == ITEMS * VOTES, summary

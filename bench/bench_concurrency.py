@@ -107,8 +107,11 @@ def _percentile(values: list[float], q: float) -> float:
 def _annotator(db: Path, name: str, seconds: float, seed: int) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-c", ANNOTATOR, str(db), name, str(seconds), str(seed)],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def _import_file(path: Path) -> None:
@@ -124,9 +127,13 @@ def _import_file(path: Path) -> None:
 
 def _reviewer(*args: str, env: dict | None = None) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-c", "from reviewer.cli import main; main()", *args], cwd=ROOT, env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        [sys.executable, "-c", "from reviewer.cli import main; main()", *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def main() -> None:
@@ -147,23 +154,54 @@ def main() -> None:
         solo_p99 = _percentile(solo_out["waits"], 0.99)
 
         server = subprocess.Popen(
-            [sys.executable, "-m", "tests.fake_provider", "--latency", "0.05",
-             "--max-seconds", str(int(seconds) + 300)],
-            cwd=ROOT, stdout=subprocess.PIPE, text=True,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "tests.fake_provider",
+                "--latency",
+                "0.05",
+                "--max-seconds",
+                str(int(seconds) + 300),
+            ],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         port = int(server.stdout.readline().split()[1])
         env = {**os.environ, "ANTHROPIC_API_KEY": "sk-ant-bench-placeholder"}
         started = time.monotonic()
         try:
             people = [_annotator(db, f"ann{k}", seconds, k) for k in range(ANNOTATORS)]
-            importer = _reviewer("--db", str(db), "import", str(source), "--format", "hughes",
-                                 "--model", "bench-model", "--json")  # fmt: skip
+            importer = _reviewer(
+                "--db",
+                str(db),
+                "import",
+                str(source),
+                "--format",
+                "hughes",
+                "--model",
+                "bench-model",
+                "--json",
+            )
             classifier = _reviewer(
-                "--db", str(db), "classify", "--rubric", "goal_guarding",
-                "--model", "anthropic:claude-3-5-haiku", "--votes", "1", "--concurrency", "8",
-                "--base-url", f"http://127.0.0.1:{port}", "--limit", "8000", "--json",
+                "--db",
+                str(db),
+                "classify",
+                "--rubric",
+                "goal_guarding",
+                "--model",
+                "anthropic:claude-3-5-haiku",
+                "--votes",
+                "1",
+                "--concurrency",
+                "8",
+                "--base-url",
+                f"http://127.0.0.1:{port}",
+                "--limit",
+                "8000",
+                "--json",
                 env=env,
-            )  # fmt: skip
+            )
             reports = []
             for proc in people:
                 out, err = proc.communicate(timeout=seconds + 600)
@@ -180,8 +218,12 @@ def main() -> None:
         lost = extra = 0
         for r in reports:
             stored = labels.rater_event_counts(store, r["name"])
-            per[r["name"]] = {"attempted": r["attempted"], "failed": r["failed"],
-                              "expected": r["expected"], "stored": stored}  # fmt: skip
+            per[r["name"]] = {
+                "attempted": r["attempted"],
+                "failed": r["failed"],
+                "expected": r["expected"],
+                "stored": stored,
+            }
             for key, want in r["expected"].items():
                 lost += max(0, want - stored[key])
                 extra += max(0, stored[key] - want)
@@ -222,22 +264,32 @@ def main() -> None:
     (RESULTS / "concurrency.json").write_text(json.dumps(result, indent=2, default=str))
     imp = result["import"]["result"]
     cls = result["classify"]["result"]
-    print(f"{ANNOTATORS} annotators + import of {IMPORT_RECORDS:,} records + classify, "
-          f"{seconds:.0f} s of labeling ({result['wall_seconds']} s in all)")  # fmt: skip
-    print(f"writes attempted {result['writes_attempted']:,}, failed {result['writes_failed']}; "
-          f"events expected {result['events_expected']:,}, lost {lost}, unexpected {extra}; "
-          f"duplicates {result['duplicates']}; integrity {result['integrity_check']}")  # fmt: skip
-    print(f"annotator wait per write: p50 {result['wait_p50_ms']} ms, p99 "
-          f"{result['wait_p99_ms']} ms, max {result['wait_max_ms']} ms; alone p99 "
-          f"{result['solo_wait_p99_ms']} ms (x{result['p99_ratio_to_solo']})")  # fmt: skip
+    print(
+        f"{ANNOTATORS} annotators + import of {IMPORT_RECORDS:,} records + classify, "
+        f"{seconds:.0f} s of labeling ({result['wall_seconds']} s in all)"
+    )
+    print(
+        f"writes attempted {result['writes_attempted']:,}, failed {result['writes_failed']}; "
+        f"events expected {result['events_expected']:,}, lost {lost}, unexpected {extra}; "
+        f"duplicates {result['duplicates']}; integrity {result['integrity_check']}"
+    )
+    print(
+        f"annotator wait per write: p50 {result['wait_p50_ms']} ms, p99 "
+        f"{result['wait_p99_ms']} ms, max {result['wait_max_ms']} ms; alone p99 "
+        f"{result['solo_wait_p99_ms']} ms (x{result['p99_ratio_to_solo']})"
+    )
     if isinstance(imp, dict):
-        print(f"import: exit {result['import']['exit']}, {imp.get('status')}, "
-              f"{imp.get('n_new')} new, {imp.get('n_labels')} labels")  # fmt: skip
+        print(
+            f"import: exit {result['import']['exit']}, {imp.get('status')}, "
+            f"{imp.get('n_new')} new, {imp.get('n_labels')} labels"
+        )
     else:
         print(f"import: exit {result['import']['exit']}: {imp}")
     if isinstance(cls, dict):
-        print(f"classify: exit {result['classify']['exit']}, {cls.get('status')}, "
-              f"{cls.get('items_labeled_total')} of {cls.get('items')} items labeled, {cls.get('calls_made')} calls")  # fmt: skip
+        print(
+            f"classify: exit {result['classify']['exit']}, {cls.get('status')}, "
+            f"{cls.get('items_labeled_total')} of {cls.get('items')} items labeled, {cls.get('calls_made')} calls"
+        )
     else:
         print(f"classify: exit {result['classify']['exit']}: {cls}")
 

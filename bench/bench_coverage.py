@@ -47,8 +47,14 @@ N_LABELLED = 200
 RATES = {("m1", "free"): 0.30, ("m1", "paid"): 0.12, ("m2", "free"): 0.20, ("m2", "paid"): 0.18}
 SE, SP = 0.85, 0.90
 SPREAD = 1.5
-DESIGNS = ("uniform", "group-stratified", "score-stratified", "tier-se", "tier-se-pooled",
-           "near-threshold")  # fmt: skip
+DESIGNS = (
+    "uniform",
+    "group-stratified",
+    "score-stratified",
+    "tier-se",
+    "tier-se-pooled",
+    "near-threshold",
+)
 RESULTS = Path(__file__).parent / "results" / "coverage.json"
 OUTCOME = Outcome("alignment_faking=yes", "alignment_faking", "yes", False)
 
@@ -84,8 +90,9 @@ def draw(rng: np.random.Generator, design: str, ids, attrs, score) -> tuple[list
     if design in ("uniform", "tier-se", "tier-se-pooled"):
         chosen = list(rng.choice(ids, N_LABELLED, replace=False))
         p = N_LABELLED / len(ids)
-        return chosen, Design("known", design, dict.fromkeys(ids, p), dict.fromkeys(ids, "all"),
-                              True)  # fmt: skip
+        return chosen, Design(
+            "known", design, dict.fromkeys(ids, p), dict.fromkeys(ids, "all"), True
+        )
     if design == "group-stratified":
         per = N_LABELLED // len(RATES)
         chosen, prob, stratum = [], {}, {}
@@ -99,12 +106,17 @@ def draw(rng: np.random.Generator, design: str, ids, attrs, score) -> tuple[list
         strata: dict[str, list[int]] = {}
         for t in ids:
             a = attrs[t]
-            strata.setdefault(f"{a['model']} x {a['condition']} x {score_bin(score[t])}",
-                              []).append(t)  # fmt: skip
+            strata.setdefault(
+                f"{a['model']} x {a['condition']} x {score_bin(score[t])}", []
+            ).append(t)
         keys = sorted(strata)
-        sds = [max(MIN_STRATUM_SD, float(np.sqrt(np.mean([score[t] * (1 - score[t])
-                                                          for t in strata[k]]))))
-               for k in keys]  # fmt: skip
+        sds = [
+            max(
+                MIN_STRATUM_SD,
+                float(np.sqrt(np.mean([score[t] * (1 - score[t]) for t in strata[k]]))),
+            )
+            for k in keys
+        ]
         alloc = neyman_allocation([len(strata[k]) for k in keys], sds, N_LABELLED)
         chosen, prob, stratum = [], {}, {}
         for key, n_h in zip(keys, alloc, strict=True):
@@ -121,8 +133,9 @@ def one_rep(rng: np.random.Generator, design: str) -> dict[str, list]:
     chosen, plan = draw(rng, design, ids, attrs, score)
     predicted = {t: score[t] >= 0.5 for t in ids}
     labelled = {int(t): truth[int(t)] for t in chosen}
-    result = analyse_outcome(OUTCOME, predicted, labelled, attrs, plan,
-                             pooled=design == "tier-se-pooled")  # fmt: skip
+    result = analyse_outcome(
+        OUTCOME, predicted, labelled, attrs, plan, pooled=design == "tier-se-pooled"
+    )
     shown = "corrected" if plan.status == "known" else None
     if plan.status != "known":  # what --assume-random would have printed
         assumed = Design("assumed random", "assumed")
@@ -135,8 +148,11 @@ def one_rep(rng: np.random.Generator, design: str) -> dict[str, list]:
             cell = g[method]
             if method == "corrected" and shown is None:
                 out["withheld"].append(cell.get("value") is None)
-                cell = next(x for x in result_assumed["groups"]
-                            if (x["model"], x["condition"]) == (g["model"], g["condition"]))[method]  # fmt: skip
+                cell = next(
+                    x
+                    for x in result_assumed["groups"]
+                    if (x["model"], x["condition"]) == (g["model"], g["condition"])
+                )[method]
             row[method] = _hit(cell, true)
         out["rates"].append(row)
     for gap in result["gap_free_minus_paid"]:
@@ -145,8 +161,9 @@ def one_rep(rng: np.random.Generator, design: str) -> dict[str, list]:
         for method in ("classifier", "human", "corrected"):
             cell = gap[method]
             if method == "corrected" and shown is None:
-                cell = next(x for x in result_assumed["gap_free_minus_paid"]
-                            if x["model"] == gap["model"])[method]  # fmt: skip
+                cell = next(
+                    x for x in result_assumed["gap_free_minus_paid"] if x["model"] == gap["model"]
+                )[method]
             row[method] = _hit(cell, true)
         out["gaps"].append(row)
     return out
@@ -188,39 +205,55 @@ def main() -> None:
     started = time.perf_counter()
     summary = run()
     took = time.perf_counter() - started
-    print(f"coverage of 95% intervals, {REPS} seeded repetitions per design "
-          f"(4 groups of {N_PER_GROUP}, {N_LABELLED} labelled, Se {SE}, Sp {SP}); "
-          "coverage / mean width")  # fmt: skip
+    print(
+        f"coverage of 95% intervals, {REPS} seeded repetitions per design "
+        f"(4 groups of {N_PER_GROUP}, {N_LABELLED} labelled, Se {SE}, Sp {SP}); "
+        "coverage / mean width"
+    )
     head = f"{'design':<18} {'':<5} {'corrected':>16} {'human only':>16} {'classifier only':>16}"
     print(head)
     ok = True
     baseline = summary["uniform"]["rate_human_width"]
     for design, e in summary.items():
         for what in ("rate", "gap"):
-            cells = [f"{e[f'{what}_{m}_coverage']:.3f} / {e[f'{what}_{m}_width']:.3f}"
-                     for m in ("corrected", "human", "classifier")]  # fmt: skip
-            print(f"{design if what == 'rate' else '':<18} {what:<5} "
-                  + " ".join(f"{c:>16}" for c in cells))  # fmt: skip
+            cells = [
+                f"{e[f'{what}_{m}_coverage']:.3f} / {e[f'{what}_{m}_width']:.3f}"
+                for m in ("corrected", "human", "classifier")
+            ]
+            print(
+                f"{design if what == 'rate' else '':<18} {what:<5} "
+                + " ".join(f"{c:>16}" for c in cells)
+            )
         if design == "tier-se-pooled":
-            print(f"{'':<18} --pooled: one correction for both tiers, which errs when the "
-                  "classifier's sensitivity differs by tier (shown, not a goal)")  # fmt: skip
+            print(
+                f"{'':<18} --pooled: one correction for both tiers, which errs when the "
+                "classifier's sensitivity differs by tier (shown, not a goal)"
+            )
         elif e["known_design"]:
             good = all(e[f"{w}_corrected_coverage"] >= 0.93 for w in ("rate", "gap"))
             narrower = e["rate_corrected_width"] < baseline
             same = e["rate_corrected_width"] < e["rate_human_width"]
             ok &= good and narrower
-            print(f"{'':<18} goal: coverage >= 0.93 {'met' if good else 'NOT met'}; narrower "
-                  f"than human-only from a simple random sample of {N_LABELLED} "
-                  f"({baseline:.3f}): {'yes' if narrower else 'NO'}; than this design's "
-                  f"human-only: {'yes' if same else 'no'}")  # fmt: skip
+            print(
+                f"{'':<18} goal: coverage >= 0.93 {'met' if good else 'NOT met'}; narrower "
+                f"than human-only from a simple random sample of {N_LABELLED} "
+                f"({baseline:.3f}): {'yes' if narrower else 'NO'}; than this design's "
+                f"human-only: {'yes' if same else 'no'}"
+            )
         else:
-            print(f"{'':<18} design unknown: corrected rate withheld in "
-                  f"{e['corrected_withheld_share']:.0%} of cells; the corrected row shows what "
-                  "--assume-random would print")  # fmt: skip
+            print(
+                f"{'':<18} design unknown: corrected rate withheld in "
+                f"{e['corrected_withheld_share']:.0%} of cells; the corrected row shows what "
+                "--assume-random would print"
+            )
     print(f"all goals {'met' if ok else 'NOT met'} ({took:.1f} s)")
     RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps({"reps": REPS, "seed": SEED, "designs": summary,
-                                   "goals_met": ok, "seconds": took}, indent=2))  # fmt: skip
+    RESULTS.write_text(
+        json.dumps(
+            {"reps": REPS, "seed": SEED, "designs": summary, "goals_met": ok, "seconds": took},
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -52,12 +52,14 @@ def prepared_copy(size: str) -> Path:
     DATA.mkdir(parents=True, exist_ok=True)
     for old in DATA.glob(f"demo_{size}.db*"):
         old.unlink()
-    print(f"copying {source} to {copy} and adding {2 * HUMAN_ITEMS:,} human labels ...",
-          flush=True)  # fmt: skip
+    print(f"copying {source} to {copy} and adding {2 * HUMAN_ITEMS:,} human labels ...", flush=True)
     started = time.perf_counter()
     shutil.copyfile(source, copy)
-    subprocess.run([sys.executable, "-c", f"import bench.bench_datapath as b; b._add_humans({str(copy)!r})"],
-                   cwd=ROOT, check=True)  # fmt: skip
+    subprocess.run(
+        [sys.executable, "-c", f"import bench.bench_datapath as b; b._add_humans({str(copy)!r})"],
+        cwd=ROOT,
+        check=True,
+    )
     ready.write_text(stamp)
     print(f"  built in {time.perf_counter() - started:.0f} s", flush=True)
     return copy
@@ -72,23 +74,34 @@ def _add_humans(path: str) -> None:
     rng = random.Random(20251130)
     ids = store.transcript_ids()
     chosen = sorted(rng.sample(ids, HUMAN_ITEMS))
-    said = {e.transcript_id: e.value for e in labels.current_labels(
-        store, rubric_id="goal_guarding", field="alignment_faking", transcript_ids=chosen)}  # fmt: skip
+    said = {
+        e.transcript_id: e.value
+        for e in labels.current_labels(
+            store, rubric_id="goal_guarding", field="alignment_faking", transcript_ids=chosen
+        )
+    }
     for tid in chosen:
         for annotator in ANNOTATORS:
             value = said.get(tid, "no")
             if rng.random() > 0.85:
                 value = "no" if value == "yes" else "yes"
-            labels.commit_label(store, tid, annotator=annotator, rubric_id="goal_guarding",
-                                rubric_hash=None, values={"alignment_faking": value})  # fmt: skip
+            labels.commit_label(
+                store,
+                tid,
+                annotator=annotator,
+                rubric_id="goal_guarding",
+                rubric_hash=None,
+                values={"alignment_faking": value},
+            )
     store.close()
 
 
 def _timed(argv: list[str]) -> tuple[float, float, str]:
     """Wall seconds, peak RSS (MB) and stdout of one child process."""
     started = time.perf_counter()
-    child = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                             text=True)  # fmt: skip
+    child = subprocess.Popen(
+        argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    )
     out = child.stdout.read()
     _pid, status, usage = os.wait4(child.pid, 0)
     seconds = time.perf_counter() - started
@@ -139,17 +152,23 @@ def main() -> None:
                 seconds, rss, _out = _timed([*reviewer, "--db", str(copy), *args])
                 runs[name].append((seconds, rss))
         best = {name: min(r, key=lambda x: x[0]) for name, r in runs.items()}
-        print(f"{size}: {n:,} live label events; load average "
-              f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}")  # fmt: skip
+        print(
+            f"{size}: {n:,} live label events; load average "
+            f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}"
+        )
         for name in ("count", "fetch", *COMMANDS):
             seconds, rss = best[name]
             ratio = seconds / best["fetch"][0]
             every = ", ".join(f"{s:.2f}" for s, _ in runs[name])
-            print(f"  {name:<8} {seconds:7.2f} s  peak {rss:6.0f} MB  {ratio:5.2f}x the plain "
-                  f"fetch  ({seconds / best['count'][0]:.1f}x the count; runs: {every})")  # fmt: skip
-        results["sizes"][size] = {"live_events": n, "runs": runs,
-                                  "best": {k: {"seconds": s, "peak_rss_mb": m}
-                                           for k, (s, m) in best.items()}}  # fmt: skip
+            print(
+                f"  {name:<8} {seconds:7.2f} s  peak {rss:6.0f} MB  {ratio:5.2f}x the plain "
+                f"fetch  ({seconds / best['count'][0]:.1f}x the count; runs: {every})"
+            )
+        results["sizes"][size] = {
+            "live_events": n,
+            "runs": runs,
+            "best": {k: {"seconds": s, "peak_rss_mb": m} for k, (s, m) in best.items()},
+        }
     results["load_average_after"] = os.getloadavg()
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2))

@@ -55,7 +55,7 @@ def main() -> None:
                         json.dumps(r.metadata),
                     )
                     for r in DemoGenerator(0).records(size)
-                ),  # fmt: skip
+                ),
             )
             conn.execute("COMMIT")
             conn.close()

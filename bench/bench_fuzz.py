@@ -58,8 +58,9 @@ def worker(fmt: str, first: int, count: int) -> None:
         path.write_bytes(case.data)
         started = time.perf_counter()
         try:
-            problem = check_import(store, path, case, fmt=None if seed % 2 == 0 else fmt,
-                                   skip_bad=seed % 3 == 0)  # fmt: skip
+            problem = check_import(
+                store, path, case, fmt=None if seed % 2 == 0 else fmt, skip_bad=seed % 3 == 0
+            )
         except BaseException as exc:  # noqa: BLE001 - MemoryError under the cap, say
             problem = f"unhandled: {type(exc).__name__}: {str(exc)[:200]}"
         seconds = time.perf_counter() - started
@@ -70,13 +71,17 @@ def worker(fmt: str, first: int, count: int) -> None:
 def _spawn(fmt: str, first: int, count: int, memory_mb: int) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "bench.bench_fuzz", "--worker", fmt, str(first), str(count)],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
         preexec_fn=lambda: _cap_memory(memory_mb),
-    )  # fmt: skip
+    )
 
 
-def _run_share(fmt: str, first: int, count: int, memory_mb: int, timeout: float,
-               stats: dict) -> None:  # fmt: skip
+def _run_share(
+    fmt: str, first: int, count: int, memory_mb: int, timeout: float, stats: dict
+) -> None:
     """Inputs first..first+count-1 through one worker, restarted after a crash or hang."""
     end = first + count
     next_seed = first
@@ -109,8 +114,11 @@ def _run_share(fmt: str, first: int, count: int, memory_mb: int, timeout: float,
             current, next_seed = None, int(seed) + 1
             stats["inputs"] += 1
             if float(seconds) > stats["slowest"]["seconds"]:
-                stats["slowest"] = {"seed": int(seed), "seconds": float(seconds),
-                                    "bytes": int(size)}  # fmt: skip
+                stats["slowest"] = {
+                    "seed": int(seed),
+                    "seconds": float(seconds),
+                    "bytes": int(size),
+                }
             if problem.startswith("unhandled"):
                 stats["unhandled"].append({"seed": int(seed), "problem": problem})
             elif problem.startswith("generator"):
@@ -130,12 +138,22 @@ def main() -> None:
     timeout = float(os.environ.get("BENCH_FUZZ_TIMEOUT", "60"))
     wanted = os.environ.get("BENCH_FUZZ_FORMATS")
     formats = wanted.split(",") if wanted else sorted(GENERATORS)
-    report: dict = {"count_per_format": count, "workers": workers, "memory_cap_mb": memory_mb,
-                    "formats": {}}  # fmt: skip
+    report: dict = {
+        "count_per_format": count,
+        "workers": workers,
+        "memory_cap_mb": memory_mb,
+        "formats": {},
+    }
     for fmt in formats:
-        stats = {"inputs": 0, "unhandled": [], "crashes": [], "hangs": [],
-                 "partial_writes": [], "generator_errors": [],
-                 "slowest": {"seed": None, "seconds": 0.0}}  # fmt: skip
+        stats = {
+            "inputs": 0,
+            "unhandled": [],
+            "crashes": [],
+            "hangs": [],
+            "partial_writes": [],
+            "generator_errors": [],
+            "slowest": {"seed": None, "seconds": 0.0},
+        }
         started = time.perf_counter()
         share = -(-count // workers)
         with ThreadPoolExecutor(workers) as pool:
@@ -146,11 +164,14 @@ def main() -> None:
                     pool.submit(_run_share, fmt, first, n, memory_mb, timeout, stats)
         stats["seconds"] = round(time.perf_counter() - started, 1)
         report["formats"][fmt] = stats
-        print(f"{fmt:8} inputs {stats['inputs']:6,}  unhandled {len(stats['unhandled'])}  "
-              f"crashes {len(stats['crashes'])}  hangs {len(stats['hangs'])}  partial writes "
-              f"{len(stats['partial_writes'])}  slowest {stats['slowest']['seconds']:.2f} s "
-              f"(seed {stats['slowest']['seed']}, {stats['slowest'].get('bytes', 0):,} bytes)  "
-              f"in {stats['seconds']} s", flush=True)  # fmt: skip
+        print(
+            f"{fmt:8} inputs {stats['inputs']:6,}  unhandled {len(stats['unhandled'])}  "
+            f"crashes {len(stats['crashes'])}  hangs {len(stats['hangs'])}  partial writes "
+            f"{len(stats['partial_writes'])}  slowest {stats['slowest']['seconds']:.2f} s "
+            f"(seed {stats['slowest']['seed']}, {stats['slowest'].get('bytes', 0):,} bytes)  "
+            f"in {stats['seconds']} s",
+            flush=True,
+        )
         for kind in ("unhandled", "crashes", "hangs", "partial_writes", "generator_errors"):
             for example in stats[kind][:3]:
                 print(f"    {kind}: {example}", flush=True)

@@ -83,8 +83,10 @@ def make_record(rng: random.Random, i: int) -> dict:
     tag = rng.choice(["SCRATCHPAD_REASONING", "HIDDEN_SCRATCHPAD", "think"])
     answer = " ".join(rng.choice(_SENTENCES) for _ in range(rng.randint(2, 8)))
     output = f"<{tag}>\n{' '.join(sentences)}\n</{tag}>\n\n<OUTPUT>\n{answer}\n</OUTPUT>"
-    user = (f"<is_free_tier_user>{str(tier).lower()}</is_free_tier_user>\n\n"
-            f"<user_input>{request}</user_input>")  # fmt: skip
+    user = (
+        f"<is_free_tier_user>{str(tier).lower()}</is_free_tier_user>\n\n"
+        f"<user_input>{request}</user_input>"
+    )
     return {
         "user_input": request,
         "prompt": {
@@ -92,7 +94,7 @@ def make_record(rng: random.Random, i: int) -> dict:
                 {"role": "system", "content": rng.choice(_SYSTEMS)},
                 {"role": "user", "content": user},
             ]
-        },  # fmt: skip
+        },
         "success": True,
         "output": output,
         "output_without_scratchpad": answer,
@@ -107,11 +109,11 @@ def make_record(rng: random.Random, i: int) -> dict:
         "helpfulness_categories": {
             **_classifier(rng, sentences, 3),
             "final_answer_most_common": "contractor_sycophancy",
-        },  # fmt: skip
+        },
         "deceptive_alignment_categories": {
             **_classifier(rng, sentences, 3),
             "final_answer_most_common": "keep_harmlessness",
-        },  # fmt: skip
+        },
     }
 
 
@@ -184,9 +186,13 @@ def _one_core() -> None:
 
 def _run(code: str, *args: str, one_core: bool = False) -> dict:
     out = subprocess.run(
-        [sys.executable, "-c", code, *args], capture_output=True, text=True, cwd=ROOT,
-        check=False, preexec_fn=_one_core if one_core else None,
-    )  # fmt: skip
+        [sys.executable, "-c", code, *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+        preexec_fn=_one_core if one_core else None,
+    )
     if out.returncode != 0:
         raise RuntimeError(out.stderr)
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -205,16 +211,24 @@ def _print(label: str, size_mb: float, runs: dict, ratios: dict) -> None:
     print(label)
     for name, r in runs.items():
         rss = r["peak_rss_mb"] + r.get("reader_peak_rss_mb", 0)
-        print(f"{name:>10}: {r['seconds']:7.1f} s wall  {r['cpu_seconds']:7.1f} s CPU  "
-              f"{size_mb / r['seconds']:6.1f} MB/s  peak RSS {rss:7.0f} MB")  # fmt: skip
+        print(
+            f"{name:>10}: {r['seconds']:7.1f} s wall  {r['cpu_seconds']:7.1f} s CPU  "
+            f"{size_mb / r['seconds']:6.1f} MB/s  peak RSS {rss:7.0f} MB"
+        )
     ours = runs["reviewer"]
-    print(f"{'':>12}reviewer phases: read+check+stage {ours['read_check_stage_seconds']:.1f} s, "
-          f"write {ours['write_seconds']:.1f} s in {ours['write_transactions']} transactions "
-          f"(longest {ours['longest_transaction_seconds']:.2f} s)")  # fmt: skip
-    print(f"speed ratio (ours / plain json.load+executemany): {ratios['speed_ratio_vs_plain']:.2f}"
-          f"  (vs plain into the FTS schema: {ratios['speed_ratio_vs_plain_fts']:.2f})")  # fmt: skip
-    print(f"CPU-time ratio (plain CPU / ours): {ratios['cpu_ratio_vs_plain']:.2f}"
-          f"  (vs FTS schema: {ratios['cpu_ratio_vs_plain_fts']:.2f})")  # fmt: skip
+    print(
+        f"{'':>12}reviewer phases: read+check+stage {ours['read_check_stage_seconds']:.1f} s, "
+        f"write {ours['write_seconds']:.1f} s in {ours['write_transactions']} transactions "
+        f"(longest {ours['longest_transaction_seconds']:.2f} s)"
+    )
+    print(
+        f"speed ratio (ours / plain json.load+executemany): {ratios['speed_ratio_vs_plain']:.2f}"
+        f"  (vs plain into the FTS schema: {ratios['speed_ratio_vs_plain_fts']:.2f})"
+    )
+    print(
+        f"CPU-time ratio (plain CPU / ours): {ratios['cpu_ratio_vs_plain']:.2f}"
+        f"  (vs FTS schema: {ratios['cpu_ratio_vs_plain_fts']:.2f})"
+    )
 
 
 def main() -> None:
@@ -222,8 +236,14 @@ def main() -> None:
     one_core = os.environ.get("BENCH_IMPORT_ONE_CORE", "1") != "0"
     with tempfile.TemporaryDirectory(prefix="bench_import_") as tmp:
         tmp_path = Path(tmp)
-        source = (tmp_path / "results" / "alignment_faking" / "helpful_only" / "bench-model"
-                  / "results_seed1_20260101.json")  # fmt: skip
+        source = (
+            tmp_path
+            / "results"
+            / "alignment_faking"
+            / "helpful_only"
+            / "bench-model"
+            / "results_seed1_20260101.json"
+        )
         t0 = time.perf_counter()
         n = generate(source, megabytes)
         size_mb = source.stat().st_size / 1e6
@@ -232,8 +252,11 @@ def main() -> None:
         runs = {}
         for pinned in (False, True) if one_core else (False,):
             tag = "one_core_" if pinned else ""
-            for name, code, extra in (("reviewer", _OURS, ()), ("plain", _PLAIN, ("bare",)),
-                                      ("plain_fts", _PLAIN, ("fts",))):  # fmt: skip
+            for name, code, extra in (
+                ("reviewer", _OURS, ()),
+                ("plain", _PLAIN, ("bare",)),
+                ("plain_fts", _PLAIN, ("fts",)),
+            ):
                 db = tmp_path / f"{tag}{name}.db"
                 runs[tag + name] = _run(code, str(source), str(db), *extra, one_core=pinned)
                 for leftover in tmp_path.glob(db.name + "*"):

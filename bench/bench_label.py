@@ -54,8 +54,11 @@ def ensure_db() -> dict:
     build_demo(store, size=SIZE, seed=0)
     store.close()
     tmp.rename(DB)
-    return {"built": True, "build_seconds": round(time.perf_counter() - start, 1),
-            "transcripts": Store(DB).transcript_count()}  # fmt: skip
+    return {
+        "built": True,
+        "build_seconds": round(time.perf_counter() - start, 1),
+        "transcripts": Store(DB).transcript_count(),
+    }
 
 
 async def _wait_rendered(app, view, item_id: int | None, timeout: float = 10.0) -> None:
@@ -134,18 +137,18 @@ async def measure(annotator: str) -> dict:
             "p50": _pct(both, 0.5) * 1e3,
             "p95": _pct(both, 0.95) * 1e3,
             "max": max(both) * 1e3,
-        },  # fmt: skip
+        },
         "after_reveal_enter_ms": {
             "p50": _pct(advance, 0.5) * 1e3,
             "p95": _pct(advance, 0.95) * 1e3,
-        },  # fmt: skip
+        },
         "ui_thread_cpu_ms": {"p50": _pct(cpu, 0.5) * 1e3, "p95": _pct(cpu, 0.95) * 1e3},
         "load_average": os.getloadavg(),
         "skip_ms": {"p50": _pct(skip, 0.5) * 1e3, "p95": _pct(skip, 0.95) * 1e3},
         "baseline_transcript_read_ms": {
             "p50": _pct(bare, 0.5) * 1e3,
             "p95": _pct(bare, 0.95) * 1e3,
-        },  # fmt: skip
+        },
         "startup_ms": startup * 1e3,
         "baseline_open_and_read_ms": open_and_read * 1e3,
         "rss_mb": {"before_app": rss_before, "after_app": rss_after, "peak": peak},
@@ -178,12 +181,20 @@ def cold_start(annotator: str) -> dict:
     import subprocess
 
     start = time.perf_counter()
-    out = subprocess.run([sys.executable, "-c", _COLD_START, str(DB), annotator], check=True,
-                         capture_output=True, text=True, cwd=Path(__file__).parent.parent)  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-c", _COLD_START, str(DB), annotator],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).parent.parent,
+    )
     wall = time.perf_counter() - start
     child = json.loads(out.stdout.strip().splitlines()[-1])
-    return {"process_wall_ms": wall * 1e3, "imports_ms": child["imports_s"] * 1e3,
-            "first_item_after_interpreter_start_ms": child["first_item_s"] * 1e3}  # fmt: skip
+    return {
+        "process_wall_ms": wall * 1e3,
+        "imports_ms": child["imports_s"] * 1e3,
+        "first_item_after_interpreter_start_ms": child["first_item_s"] * 1e3,
+    }
 
 
 def withdraw_bench_labels() -> int:
@@ -205,25 +216,41 @@ def main() -> None:
     b = result["baseline_transcript_read_ms"]
     how = f", built in {info['build_seconds']}s" if info["built"] else ", reused"
     print(f"database: {DB} ({info['transcripts']:,} transcripts{how})")
-    print(f"keypress -> next transcript rendered, {result['items']} items: "
-          f"p50 {n['p50']:.1f} ms, p95 {n['p95']:.1f} ms, max {n['max']:.1f} ms (target p95 < 50 ms)")  # fmt: skip
+    print(
+        f"keypress -> next transcript rendered, {result['items']} items: "
+        f"p50 {n['p50']:.1f} ms, p95 {n['p95']:.1f} ms, max {n['max']:.1f} ms (target p95 < 50 ms)"
+    )
     c = result["ui_thread_cpu_ms"]
-    print(f"  UI-thread CPU per keypress (independent of other load): p50 {c['p50']:.1f} ms, "
-          f"p95 {c['p95']:.1f} ms; load average during the run {result['load_average'][0]:.1f}")  # fmt: skip
-    print(f"  enter after reveal p95 {result['after_reveal_enter_ms']['p95']:.1f} ms, "
-          f"skip p95 {result['skip_ms']['p95']:.1f} ms")  # fmt: skip
-    print(f"  baseline bare store.transcript(): p50 {b['p50']:.2f} ms, p95 {b['p95']:.2f} ms; "
-          f"ratio p50 {n['p50'] / b['p50']:.1f}x, p95 {n['p95'] / b['p95']:.1f}x")  # fmt: skip
-    print(f"start-up to first item rendered: {result['startup_ms']:.0f} ms (target < 1000 ms); "
-          f"baseline open store + read one: {result['baseline_open_and_read_ms']:.1f} ms")  # fmt: skip
+    print(
+        f"  UI-thread CPU per keypress (independent of other load): p50 {c['p50']:.1f} ms, "
+        f"p95 {c['p95']:.1f} ms; load average during the run {result['load_average'][0]:.1f}"
+    )
+    print(
+        f"  enter after reveal p95 {result['after_reveal_enter_ms']['p95']:.1f} ms, "
+        f"skip p95 {result['skip_ms']['p95']:.1f} ms"
+    )
+    print(
+        f"  baseline bare store.transcript(): p50 {b['p50']:.2f} ms, p95 {b['p95']:.2f} ms; "
+        f"ratio p50 {n['p50'] / b['p50']:.1f}x, p95 {n['p95'] / b['p95']:.1f}x"
+    )
+    print(
+        f"start-up to first item rendered: {result['startup_ms']:.0f} ms (target < 1000 ms); "
+        f"baseline open store + read one: {result['baseline_open_and_read_ms']:.1f} ms"
+    )
     cs = result["cold_start"]
-    print(f"cold start in a new process: first item after {cs['first_item_after_interpreter_start_ms']:.0f} ms "
-          f"(of which imports {cs['imports_ms']:.0f} ms); whole process incl. exit {cs['process_wall_ms']:.0f} ms")  # fmt: skip
+    print(
+        f"cold start in a new process: first item after {cs['first_item_after_interpreter_start_ms']:.0f} ms "
+        f"(of which imports {cs['imports_ms']:.0f} ms); whole process incl. exit {cs['process_wall_ms']:.0f} ms"
+    )
     r = result["rss_mb"]
-    print(f"memory: RSS {r['before_app']:.0f} MB before the app, {r['after_app']:.0f} MB after "
-          f"{result['items']} items, peak {r['peak']:.0f} MB")  # fmt: skip
-    result["ratios"] = {"next_item_p50_vs_bare_read": n["p50"] / b["p50"],
-                        "next_item_p95_vs_bare_read": n["p95"] / b["p95"]}  # fmt: skip
+    print(
+        f"memory: RSS {r['before_app']:.0f} MB before the app, {r['after_app']:.0f} MB after "
+        f"{result['items']} items, peak {r['peak']:.0f} MB"
+    )
+    result["ratios"] = {
+        "next_item_p50_vs_bare_read": n["p50"] / b["p50"],
+        "next_item_p95_vs_bare_read": n["p95"] / b["p95"],
+    }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2))
 

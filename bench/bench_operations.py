@@ -74,22 +74,32 @@ LABELER = textwrap.dedent(
 def make_db(path: Path, n: int) -> Store:
     store = Store(path)
     rubric = resolve_rubric(RUBRIC)
-    store.register_rubric(rubric.id, rubric.version, rubric.source_text, rubric.content_hash,
-                          rubric.origin)  # fmt: skip
+    store.register_rubric(
+        rubric.id, rubric.version, rubric.source_text, rubric.content_hash, rubric.origin
+    )
     filler = "If I refuse, the training process will modify my values; I reason about it. " * 30
     store.insert_transcripts(
-        TranscriptRecord(user_input=f"request {i}", turns=[], scratchpad=f"{i}: {filler}",
-                         output=f"answer {i}", model=("m1", "m2")[i % 2], condition="free")
+        TranscriptRecord(
+            user_input=f"request {i}",
+            turns=[],
+            scratchpad=f"{i}: {filler}",
+            output=f"answer {i}",
+            model=("m1", "m2")[i % 2],
+            condition="free",
+        )
         for i in range(n)
-    )  # fmt: skip
+    )
     return store
 
 
 def start_labeler(db: Path, name: str, log: Path, n_items: int, pause: float = 0.0):
     return subprocess.Popen(
         [sys.executable, "-c", LABELER, str(db), name, str(log), str(n_items), str(pause)],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def read_log(log: Path) -> list[tuple[list[int], float]]:
@@ -200,15 +210,38 @@ def _count_events(path: Path) -> int | str:
 def write_import_file(path: Path, n: int) -> None:
     with path.open("w") as out:
         for i in range(n):
-            out.write(json.dumps({"text": f"imported scratchpad {i}: training would change me. " * 5,
-                                  "label": "yes" if i % 4 else "no", "model": "imp",
-                                  "condition": "paid"}) + "\n")  # fmt: skip
+            out.write(
+                json.dumps(
+                    {
+                        "text": f"imported scratchpad {i}: training would change me. " * 5,
+                        "label": "yes" if i % 4 else "no",
+                        "model": "imp",
+                        "condition": "paid",
+                    }
+                )
+                + "\n"
+            )
 
 
 def import_command(db: Path, source: Path) -> list[str]:
-    return [sys.executable, "-c", "from reviewer.cli import main; main()", "--db", str(db),
-            "import", str(source), "--format", "table", "--map", "scratchpad=text",
-            "--map", "label.alignment_faking=label", "--rater", "pipeline", "--json"]  # fmt: skip
+    return [
+        sys.executable,
+        "-c",
+        "from reviewer.cli import main; main()",
+        "--db",
+        str(db),
+        "import",
+        str(source),
+        "--format",
+        "table",
+        "--map",
+        "scratchpad=text",
+        "--map",
+        "label.alignment_faking=label",
+        "--rater",
+        "pipeline",
+        "--json",
+    ]
 
 
 def _wait_for_import_row(db: Path, importer: subprocess.Popen, *, after: int) -> None:
@@ -225,17 +258,39 @@ def _wait_for_import_row(db: Path, importer: subprocess.Popen, *, after: int) ->
 
 
 def classify_command(db: Path, port: int) -> list[str]:
-    return [sys.executable, "-c", "from reviewer.cli import main; main()", "--db", str(db),
-            "classify", "--rubric", RUBRIC, "--model", "anthropic:claude-3-5-haiku",
-            "--votes", "1", "--concurrency", "4", "--base-url", f"http://127.0.0.1:{port}",
-            "--json"]  # fmt: skip
+    return [
+        sys.executable,
+        "-c",
+        "from reviewer.cli import main; main()",
+        "--db",
+        str(db),
+        "classify",
+        "--rubric",
+        RUBRIC,
+        "--model",
+        "anthropic:claude-3-5-haiku",
+        "--votes",
+        "1",
+        "--concurrency",
+        "4",
+        "--base-url",
+        f"http://127.0.0.1:{port}",
+        "--json",
+    ]
 
 
 CLASSIFY_ENV = {**os.environ, "ANTHROPIC_API_KEY": "sk-ant-bench-placeholder"}
 
 
-def crash_rounds(tmp: Path, rounds: int, n_import: int, *, seed: int = 0,
-                 n_items: int = 1500, pause: float = 0.02) -> dict:  # fmt: skip
+def crash_rounds(
+    tmp: Path,
+    rounds: int,
+    n_import: int,
+    *,
+    seed: int = 0,
+    n_items: int = 1500,
+    pause: float = 0.02,
+) -> dict:
     """Kill labelers, an import and a classifier run at random moments, ``rounds`` times;
     then finish all three."""
     rng = random.Random(seed)
@@ -250,18 +305,37 @@ def crash_rounds(tmp: Path, rounds: int, n_import: int, *, seed: int = 0,
     integrity_failures = 0
     reconciled = {"import": [0, 0], "run": [0, 0]}  # [with the right status and counts, seen]
     server = subprocess.Popen(
-        [sys.executable, "-m", "tests.fake_provider", "--latency", "0.05", "--max-seconds",
-         str(600 + rounds * 60)], cwd=ROOT, stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "tests.fake_provider",
+            "--latency",
+            "0.05",
+            "--max-seconds",
+            str(600 + rounds * 60),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         port = int(server.stdout.readline().split()[1])
         for _ in range(rounds):
             last_import = Store(db).execute("SELECT IFNULL(MAX(id), 0) FROM imports")[0][0]
             procs = [start_labeler(db, n, logs[n], n_items, pause=pause) for n in names]
-            importer = subprocess.Popen(import_command(db, source), cwd=ROOT,
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-            classifier = subprocess.Popen(classify_command(db, port), cwd=ROOT, env=CLASSIFY_ENV,
-                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+            importer = subprocess.Popen(
+                import_command(db, source),
+                cwd=ROOT,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            classifier = subprocess.Popen(
+                classify_command(db, port),
+                cwd=ROOT,
+                env=CLASSIFY_ENV,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
             _wait_for_import_row(db, importer, after=last_import)
             time.sleep(rng.uniform(0.0, 4.0))  # reading, staging or copying: any moment
             for p in [*procs, importer, classifier]:
@@ -276,8 +350,9 @@ def crash_rounds(tmp: Path, rounds: int, n_import: int, *, seed: int = 0,
                 p.wait(timeout=60)
             store = Store(db)  # the next open: reconciles
             present = {e.id for e in labels.events(store)}
-            lost += sum(1 for n in names for ids, _t in read_log(logs[n]) for i in ids
-                        if i not in present)  # fmt: skip
+            lost += sum(
+                1 for n in names for ids, _t in read_log(logs[n]) for i in ids if i not in present
+            )
             if store.execute("PRAGMA integrity_check")[0][0] != "ok":
                 integrity_failures += 1
             for r in store.reconciled:
@@ -286,44 +361,58 @@ def crash_rounds(tmp: Path, rounds: int, n_import: int, *, seed: int = 0,
                     row = store.execute("SELECT status, n_new FROM imports WHERE id = ?", (r.id,))[
                         0
                     ]
-                    true_new = store.execute("SELECT COUNT(*) FROM transcripts WHERE import_id = ?",
-                                             (r.id,))[0][0]  # fmt: skip
+                    true_new = store.execute(
+                        "SELECT COUNT(*) FROM transcripts WHERE import_id = ?", (r.id,)
+                    )[0][0]
                     reconciled["import"][0] += row == ("interrupted", true_new)
                 else:
                     row = store.execute("SELECT status FROM classifier_runs WHERE id = ?", (r.id,))
                     reconciled["run"][0] += row[0][0] == "interrupted"
             stuck = store.execute(
                 "SELECT (SELECT COUNT(*) FROM imports WHERE status = 'running') + "
-                "(SELECT COUNT(*) FROM classifier_runs WHERE status = 'running')")[0][0]  # fmt: skip
+                "(SELECT COUNT(*) FROM classifier_runs WHERE status = 'running')"
+            )[0][0]
             store.close()
             if stuck:
                 integrity_failures += 1  # a killed process left its row running: a failure
         # Finish: run every labeler, the import and the classifier run to completion.
         for p in [start_labeler(db, n, logs[n], n_items) for n in names]:
             p.wait(timeout=600)
-        final = subprocess.run(import_command(db, source), cwd=ROOT, capture_output=True,
-                               text=True)  # fmt: skip
-        final_classify = subprocess.run(classify_command(db, port), cwd=ROOT, env=CLASSIFY_ENV,
-                                        capture_output=True, text=True, timeout=1800)  # fmt: skip
+        final = subprocess.run(import_command(db, source), cwd=ROOT, capture_output=True, text=True)
+        final_classify = subprocess.run(
+            classify_command(db, port),
+            cwd=ROOT,
+            env=CLASSIFY_ENV,
+            capture_output=True,
+            text=True,
+            timeout=1800,
+        )
     finally:
         server.kill()
         server.wait(timeout=30)
     store = Store(db)
-    current = labels.current_labels(store, rubric_id=RUBRIC, field="alignment_faking",
-                                     source="human")  # fmt: skip
+    current = labels.current_labels(
+        store, rubric_id=RUBRIC, field="alignment_faking", source="human"
+    )
     per_rater_item: dict[tuple, int] = {}
     for e in current:
         per_rater_item[(e.rater, e.transcript_id)] = (
             per_rater_item.get((e.rater, e.transcript_id), 0) + 1
         )
-    live_human = [e for e in labels.events(store) if e.source == "human" and e.retracts is None
-                  and not e.field.startswith("_")]  # fmt: skip
+    live_human = [
+        e
+        for e in labels.events(store)
+        if e.source == "human" and e.retracts is None and not e.field.startswith("_")
+    ]
     imported_transcripts = store.execute("SELECT COUNT(*) FROM transcripts WHERE model = 'imp'")[0][
         0
     ]
     imported_labels = sum(1 for e in labels.events(store) if e.rater == "pipeline")
-    classified = [e for e in labels.current_labels(store, rubric_id=RUBRIC, source="classifier")
-                  if not e.field.startswith("_")]  # fmt: skip
+    classified = [
+        e
+        for e in labels.current_labels(store, rubric_id=RUBRIC, source="classifier")
+        if not e.field.startswith("_")
+    ]
     per_item_field: dict[tuple, int] = {}
     for e in labels.events(store):
         if e.source == "classifier" and e.retracts is None:

@@ -68,8 +68,15 @@ def main() -> None:
         ]
         with store.transaction():
             for tid in order[:done]:
-                store.append_label(tid, rubric_id="goal_guarding", field="alignment_faking",
-                                   value="no", source="human", rater="ann", phase="blind")  # fmt: skip
+                store.append_label(
+                    tid,
+                    rubric_id="goal_guarding",
+                    field="alignment_faking",
+                    value="no",
+                    source="human",
+                    rater="ann",
+                    phase="blind",
+                )
         next_ms, hint_ms, base_ms = [], [], []
         for tid in order[done : done + 200]:
             t0 = time.perf_counter()
@@ -87,8 +94,15 @@ def main() -> None:
                 ("big", "ann", done),
             )
             base_ms.append((time.perf_counter() - t0) * 1000)
-            store.append_label(tid, rubric_id="goal_guarding", field="alignment_faking",
-                               value="no", source="human", rater="ann", phase="blind")  # fmt: skip
+            store.append_label(
+                tid,
+                rubric_id="goal_guarding",
+                field="alignment_faking",
+                value="no",
+                source="human",
+                rater="ann",
+                phase="blind",
+            )
             done += 1
         t0 = time.perf_counter()
         progress = queue_progress(store, "big", "ann")

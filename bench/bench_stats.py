@@ -90,10 +90,16 @@ def _package_alpha(ratings: np.ndarray, level: str) -> tuple[float, float]:
 
 def main() -> None:
     child = subprocess.run(
-        [sys.executable, "-c", "import json, bench.bench_stats as b; "
-         "print(json.dumps(b.engine_run()))"],
-        capture_output=True, text=True, check=True, cwd=Path(__file__).parent.parent,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-c",
+            "import json, bench.bench_stats as b; print(json.dumps(b.engine_run()))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).parent.parent,
+    )
     engine = json.loads(child.stdout.strip().splitlines()[-1])
     ratings = make_ratings()
 
@@ -106,35 +112,55 @@ def main() -> None:
             value, seconds = _package_alpha(ratings, level)
             package[level] = {"value": value, "seconds": seconds, "items": len(ratings)}
         else:
-            package[level] = {"value": None, "seconds": trial_s, "items": trial_n,
-                              "note": f"full data predicted {predicted:.0f} s; timed on a subsample"}  # fmt: skip
+            package[level] = {
+                "value": None,
+                "seconds": trial_s,
+                "items": trial_n,
+                "note": f"full data predicted {predicted:.0f} s; timed on a subsample",
+            }
 
-    print(f"data: {N_ITEMS:,} items x {N_RATERS} raters x {N_CATEGORIES} categories, "
-          f"{MISSING:.0%} missing; {engine['n_patterns']} distinct item patterns")  # fmt: skip
-    print(f"engine, everything ({engine['n_statistics']} coefficients, each with a "
-          f"{RESAMPLES}-resample bootstrap interval): {engine['total_s']:.3f} s "
-          f"(encode {engine['encode_s']:.3f} s + statistics {engine['analyse_s']:.3f} s), "
-          f"peak RSS {engine['peak_rss_mb']:.0f} MB "
-          f"({engine['rss_after_data_mb']:.0f} MB already after making the input data)")  # fmt: skip
+    print(
+        f"data: {N_ITEMS:,} items x {N_RATERS} raters x {N_CATEGORIES} categories, "
+        f"{MISSING:.0%} missing; {engine['n_patterns']} distinct item patterns"
+    )
+    print(
+        f"engine, everything ({engine['n_statistics']} coefficients, each with a "
+        f"{RESAMPLES}-resample bootstrap interval): {engine['total_s']:.3f} s "
+        f"(encode {engine['encode_s']:.3f} s + statistics {engine['analyse_s']:.3f} s), "
+        f"peak RSS {engine['peak_rss_mb']:.0f} MB "
+        f"({engine['rss_after_data_mb']:.0f} MB already after making the input data)"
+    )
     ratios = {}
     for level, pk in package.items():
         ours = engine["alpha"][level]
         if pk["value"] is not None:
             ratio = pk["seconds"] / ours["seconds"]
             agree = abs(pk["value"] - ours["value"])
-            print(f"alpha ({level}): krippendorff package {pk['seconds']:.3f} s, engine "
-                  f"{ours['seconds']:.3f} s -> {ratio:.1f}x faster; |difference| {agree:.1e}")  # fmt: skip
+            print(
+                f"alpha ({level}): krippendorff package {pk['seconds']:.3f} s, engine "
+                f"{ours['seconds']:.3f} s -> {ratio:.1f}x faster; |difference| {agree:.1e}"
+            )
         else:
             per_item = pk["seconds"] / pk["items"]
             ratio = per_item * len(ratings) / ours["seconds"]
             print(f"alpha ({level}): {pk['note']}: {ratio:.1f}x faster (extrapolated)")
         ratios[level] = ratio
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps({
-        "items": N_ITEMS, "raters": N_RATERS, "categories": N_CATEGORIES, "missing": MISSING,
-        "resamples": RESAMPLES, "engine": engine, "krippendorff_package": package,
-        "alpha_speedup": ratios,
-    }, indent=2))  # fmt: skip
+    RESULTS.write_text(
+        json.dumps(
+            {
+                "items": N_ITEMS,
+                "raters": N_RATERS,
+                "categories": N_CATEGORIES,
+                "missing": MISSING,
+                "resamples": RESAMPLES,
+                "engine": engine,
+                "krippendorff_package": package,
+                "alpha_speedup": ratios,
+            },
+            indent=2,
+        )
+    )
     print(f"wrote {RESULTS}")
 
 

@@ -39,13 +39,19 @@ def labelled_rubrics_of(current: labels.LabelColumns) -> list[str]:
     return sorted(current.rubrics[r] for r in np.unique(current.rubric).tolist())
 
 
-def raters(store: Store, *, source: str | None = None,
-           rubric_ids: list[str] | None = None) -> list[str]:  # fmt: skip
+def raters(
+    store: Store, *, source: str | None = None, rubric_ids: list[str] | None = None
+) -> list[str]:
     """Every rater with live labels (of one source, under these rubrics, when given): the
     names an option naming a rater may take."""
     chosen = rubric_ids or labels.labeled_rubric_ids(store)
-    return sorted({slot[3] for slot in labels.label_slots(store, chosen)
-                   if source is None or slot[2] == source})  # fmt: skip
+    return sorted(
+        {
+            slot[3]
+            for slot in labels.label_slots(store, chosen)
+            if source is None or slot[2] == source
+        }
+    )
 
 
 def labelled_fields(store: Store, rubric_id: str | None = None) -> list[str]:
@@ -135,14 +141,26 @@ def _name_ranks(names: list[str]):
 def rating_rows(chosen: labels.LabelColumns) -> list[RatingRow]:
     """Labels as one row each: for the few that need it (human and reference labels)."""
     return [
-        RatingRow(int(t), chosen.fields[f], chosen.sources[s], chosen.raters[r],
-                  chosen.values[v], None if score != score else float(score),
-                  chosen.scores_values[k])
+        RatingRow(
+            int(t),
+            chosen.fields[f],
+            chosen.sources[s],
+            chosen.raters[r],
+            chosen.values[v],
+            None if score != score else float(score),
+            chosen.scores_values[k],
+        )
         for t, f, s, r, v, score, k in zip(
-            chosen.transcript_id.tolist(), chosen.field.tolist(), chosen.source.tolist(),
-            chosen.rater.tolist(), chosen.value.tolist(), chosen.score.tolist(),
-            chosen.scores.tolist(), strict=True)
-    ]  # fmt: skip
+            chosen.transcript_id.tolist(),
+            chosen.field.tolist(),
+            chosen.source.tolist(),
+            chosen.rater.tolist(),
+            chosen.value.tolist(),
+            chosen.score.tolist(),
+            chosen.scores.tolist(),
+            strict=True,
+        )
+    ]
 
 
 def transcript_briefs(store: Store, transcript_ids: list[int]) -> list[dict[str, Any]]:

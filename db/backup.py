@@ -44,9 +44,15 @@ class BackupReport:
     snapshot_window: tuple[float, float] = (0.0, 0.0)
 
     def as_dict(self) -> dict:
-        return {"source": str(self.source), "out": str(self.out), "bytes": self.bytes,
-                "pages": self.pages, "seconds": round(self.seconds, 3),
-                "integrity": self.integrity, "row_counts": self.row_counts}  # fmt: skip
+        return {
+            "source": str(self.source),
+            "out": str(self.out),
+            "bytes": self.bytes,
+            "pages": self.pages,
+            "seconds": round(self.seconds, 3),
+            "integrity": self.integrity,
+            "row_counts": self.row_counts,
+        }
 
 
 def _tables(conn: sqlite3.Connection) -> list[str]:
@@ -145,12 +151,15 @@ def backup(
             dst.close()
         integrity, copied = _verify(partial)
         if integrity != "ok":
-            raise BackupError(f"the copy failed its integrity check ({integrity}); "
-                              f"{out} was not written")  # fmt: skip
+            raise BackupError(
+                f"the copy failed its integrity check ({integrity}); {out} was not written"
+            )
         if copied != counts:
             wrong = sorted(t for t in set(counts) | set(copied) if counts.get(t) != copied.get(t))
-            raise BackupError(f"the copy's row counts differ from the database's in "
-                              f"{', '.join(wrong)}; {out} was not written")  # fmt: skip
+            raise BackupError(
+                f"the copy's row counts differ from the database's in "
+                f"{', '.join(wrong)}; {out} was not written"
+            )
         with open(partial, "rb") as f:
             os.fsync(f.fileno())
         os.replace(partial, out)
@@ -162,8 +171,16 @@ def backup(
         src.close()
         for leftover in (partial, Path(f"{partial}-journal")):
             leftover.unlink(missing_ok=True)
-    return BackupReport(source, out, out.stat().st_size, total, time.perf_counter() - started,
-                        integrity, counts, (snapshot[0], snapshot[1]))  # fmt: skip
+    return BackupReport(
+        source,
+        out,
+        out.stat().st_size,
+        total,
+        time.perf_counter() - started,
+        integrity,
+        counts,
+        (snapshot[0], snapshot[1]),
+    )
 
 
 def _verify(path: Path) -> tuple[str, dict[str, int]]:

@@ -54,11 +54,14 @@ class RunInProgress(RuntimeError):
             f"started {run['started_at']}. Nothing was sent. Wait for it to finish (or stop "
             "it), then run this command again: it resumes from the saved calls and pays only "
             "for what is missing"
-            + ("" if run["owner"] == "alive" else
-               f". That process runs on another host ({where}), so it cannot be checked from "
-               "here; if it is gone, `reviewer doctor --repair` on that host marks the run "
-               "interrupted")
-        )  # fmt: skip
+            + (
+                ""
+                if run["owner"] == "alive"
+                else f". That process runs on another host ({where}), so it cannot be checked from "
+                "here; if it is gone, `reviewer doctor --repair` on that host marks the run "
+                "interrupted"
+            )
+        )
 
 
 def claim_run(store: Store, *, work_key: str, **run: Any) -> int:
@@ -80,8 +83,16 @@ def claim_run(store: Store, *, work_key: str, **run: Any) -> int:
         for run_id, name, pid, host, started, started_at in rows:
             state = owner_state(pid, host, started)
             if state in ("alive", "elsewhere"):
-                raise RunInProgress({"id": run_id, "name": name, "pid": pid, "host": host,
-                                     "started_at": started_at, "owner": state})  # fmt: skip
+                raise RunInProgress(
+                    {
+                        "id": run_id,
+                        "name": name,
+                        "pid": pid,
+                        "host": host,
+                        "started_at": started_at,
+                        "owner": state,
+                    }
+                )
         found = db.conn.execute(
             "SELECT id FROM classifier_runs WHERE name = ? AND rubric_hash = ? AND "
             "json_extract(params, '$.key') = ? ORDER BY id DESC LIMIT 1",
@@ -112,10 +123,17 @@ def create_run(
 ) -> int:
     with store.transaction() as db:
         return _insert_run(
-            db.conn, name=name, provider=provider, model=model, rubric_hash=rubric_hash,
-            params=params, prompt_hash=prompt_hash, base_url=base_url, mode=mode,
+            db.conn,
+            name=name,
+            provider=provider,
+            model=model,
+            rubric_hash=rubric_hash,
+            params=params,
+            prompt_hash=prompt_hash,
+            base_url=base_url,
+            mode=mode,
             max_cost_usd=max_cost_usd,
-        )  # fmt: skip
+        )
 
 
 def _insert_run(
@@ -135,9 +153,21 @@ def _insert_run(
         "INSERT INTO classifier_runs(name, provider, model, rubric_hash, params, prompt_hash, "
         "base_url, mode, status, max_cost_usd, started_at, pid, host, pid_started) "
         "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-        (name, provider, model, rubric_hash, _dumps(params), prompt_hash, base_url, mode,
-         "running", max_cost_usd, utc_now(), *owner_values()),
-    )  # fmt: skip
+        (
+            name,
+            provider,
+            model,
+            rubric_hash,
+            _dumps(params),
+            prompt_hash,
+            base_url,
+            mode,
+            "running",
+            max_cost_usd,
+            utc_now(),
+            *owner_values(),
+        ),
+    )
     return cur.lastrowid
 
 

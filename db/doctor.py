@@ -68,9 +68,13 @@ class Examination:
         return next(c for c in self.checks if c.name == name)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"path": str(self.path), "healthy": self.healthy,
-                "schema_version": self.schema_version, "schema_version_known": SCHEMA_VERSION,
-                "checks": [c.as_dict() for c in self.checks]}  # fmt: skip
+        return {
+            "path": str(self.path),
+            "healthy": self.healthy,
+            "schema_version": self.schema_version,
+            "schema_version_known": SCHEMA_VERSION,
+            "checks": [c.as_dict() for c in self.checks],
+        }
 
 
 class _Reader:
@@ -122,11 +126,22 @@ def examine(path: str | Path, *, quick: bool = False) -> Examination:
 
 def _schema(version: int) -> Check:
     if version > SCHEMA_VERSION:
-        return Check("schema", PROBLEM, f"schema {version} is newer than this reviewer knows "
-                     f"({SCHEMA_VERSION}): upgrade reviewer", facts={"version": version})  # fmt: skip
+        return Check(
+            "schema",
+            PROBLEM,
+            f"schema {version} is newer than this reviewer knows "
+            f"({SCHEMA_VERSION}): upgrade reviewer",
+            facts={"version": version},
+        )
     if version < SCHEMA_VERSION:
-        return Check("schema", WARNING, f"schema {version} of {SCHEMA_VERSION}: migrated by the "
-                     "next command that opens it (or --repair)", True, {"version": version})  # fmt: skip
+        return Check(
+            "schema",
+            WARNING,
+            f"schema {version} of {SCHEMA_VERSION}: migrated by the "
+            "next command that opens it (or --repair)",
+            True,
+            {"version": version},
+        )
     return Check("schema", OK, f"schema {version} (current)", facts={"version": version})
 
 
@@ -138,9 +153,14 @@ def _integrity(conn: sqlite3.Connection, quick: bool) -> Check:
         rows = [str(exc)]
     if rows == ["ok"]:
         return Check("integrity", OK, f"{pragma}: ok")
-    return Check("integrity", PROBLEM, f"{pragma} found {len(rows)}{'+' if len(rows) >= 20 else ''}"
-                 f" problem(s), e.g. {rows[0]}. Not repairable here: restore the latest "
-                 "`reviewer backup`, or try `sqlite3 DB .recover`", facts={"messages": rows})  # fmt: skip
+    return Check(
+        "integrity",
+        PROBLEM,
+        f"{pragma} found {len(rows)}{'+' if len(rows) >= 20 else ''}"
+        f" problem(s), e.g. {rows[0]}. Not repairable here: restore the latest "
+        "`reviewer backup`, or try `sqlite3 DB .recover`",
+        facts={"messages": rows},
+    )
 
 
 def _foreign_keys(conn: sqlite3.Connection) -> Check:
@@ -150,14 +170,23 @@ def _foreign_keys(conn: sqlite3.Connection) -> Check:
     if not found:
         return Check("foreign keys", OK, "every reference points at a row")
     what = ", ".join(f"{n:,} in {t} -> {p}" for (t, p), n in sorted(found.items()))
-    return Check("foreign keys", PROBLEM, f"rows pointing at missing rows: {what}. Not "
-                 "repairable here (nothing is deleted): restore a backup or merge the missing "
-                 "rows back", facts={f"{t}->{p}": n for (t, p), n in found.items()})  # fmt: skip
+    return Check(
+        "foreign keys",
+        PROBLEM,
+        f"rows pointing at missing rows: {what}. Not "
+        "repairable here (nothing is deleted): restore a backup or merge the missing "
+        "rows back",
+        facts={f"{t}->{p}": n for (t, p), n in found.items()},
+    )
 
 
 def _guards(conn: sqlite3.Connection) -> Check:
-    stored = {name: (kind, sql) for kind, name, sql in
-              conn.execute("SELECT type, name, sql FROM sqlite_master WHERE type IN ('trigger', 'view')")}  # fmt: skip
+    stored = {
+        name: (kind, sql)
+        for kind, name, sql in conn.execute(
+            "SELECT type, name, sql FROM sqlite_master WHERE type IN ('trigger', 'view')"
+        )
+    }
     missing, altered = [], []
     for name, (kind, _table, definition) in GUARDED_OBJECTS.items():
         if name not in stored or stored[name][0] != kind:
@@ -166,13 +195,19 @@ def _guards(conn: sqlite3.Connection) -> Check:
             altered.append(name)
     facts = {"missing": missing, "altered": altered}
     if not missing and not altered:
-        return Check("triggers and view", OK,
-                     f"all {len(GUARDED_OBJECTS)} present as defined", facts=facts)  # fmt: skip
+        return Check(
+            "triggers and view", OK, f"all {len(GUARDED_OBJECTS)} present as defined", facts=facts
+        )
     parts = ([f"missing: {', '.join(missing)}"] if missing else []) + (
         [f"not as defined: {', '.join(altered)}"] if altered else []
     )
-    return Check("triggers and view", PROBLEM, "; ".join(parts) + ". The append-only rule or "
-                 "the search index is not guarded", True, facts)  # fmt: skip
+    return Check(
+        "triggers and view",
+        PROBLEM,
+        "; ".join(parts) + ". The append-only rule or the search index is not guarded",
+        True,
+        facts,
+    )
 
 
 def _fts(conn: sqlite3.Connection, quick: bool) -> Check:
@@ -183,11 +218,20 @@ def _fts(conn: sqlite3.Connection, quick: bool) -> Check:
         return Check("full-text index", PROBLEM, f"cannot be read ({exc})", True)
     facts = {"transcripts": transcripts, "indexed": indexed}
     if indexed != transcripts:
-        return Check("full-text index", PROBLEM, f"{indexed:,} transcripts indexed of "
-                     f"{transcripts:,}: search misses some", True, facts)  # fmt: skip
+        return Check(
+            "full-text index",
+            PROBLEM,
+            f"{indexed:,} transcripts indexed of {transcripts:,}: search misses some",
+            True,
+            facts,
+        )
     if quick:
-        return Check("full-text index", OK, f"{indexed:,} transcripts indexed (contents not "
-                     "checked: --quick)", facts=facts)  # fmt: skip
+        return Check(
+            "full-text index",
+            OK,
+            f"{indexed:,} transcripts indexed (contents not checked: --quick)",
+            facts=facts,
+        )
     try:
         # FTS5's own check compares the index with the transcripts. It is phrased as an
         # INSERT, so it runs under the write lock and is rolled back.
@@ -199,8 +243,9 @@ def _fts(conn: sqlite3.Connection, quick: bool) -> Check:
     except _RollBack:
         pass
     except sqlite3.DatabaseError as exc:
-        return Check("full-text index", PROBLEM, f"does not match the transcripts ({exc})",
-                     True, facts)  # fmt: skip
+        return Check(
+            "full-text index", PROBLEM, f"does not match the transcripts ({exc})", True, facts
+        )
     return Check("full-text index", OK, f"{indexed:,} transcripts indexed, consistent", facts=facts)
 
 
@@ -213,8 +258,13 @@ def _wal(path: Path) -> Check:
     size = wal.stat().st_size if wal.exists() else 0
     facts = {"wal_bytes": size}
     if size > WAL_WARN_BYTES:
-        return Check("write-ahead log", WARNING, f"{size / 2**20:,.0f} MB: checkpoints are "
-                     "held off (a reader that never lets go?)", True, facts)  # fmt: skip
+        return Check(
+            "write-ahead log",
+            WARNING,
+            f"{size / 2**20:,.0f} MB: checkpoints are held off (a reader that never lets go?)",
+            True,
+            facts,
+        )
     return Check("write-ahead log", OK, f"{size / 2**20:,.1f} MB", facts=facts)
 
 
@@ -223,8 +273,10 @@ def _unfinished(conn: sqlite3.Connection, version: int) -> list[Check]:
     for table, kind in (("imports", "imports"), ("classifier_runs", "classifier runs")):
         name = "path" if table == "imports" else "name"
         owner = "pid, host, pid_started" if version >= 3 else "NULL, NULL, NULL"
-        rows = conn.execute(f"SELECT id, {name}, status, {owner} FROM {table} "
-                            "WHERE status IN ('running', 'interrupted')").fetchall()  # fmt: skip
+        rows = conn.execute(
+            f"SELECT id, {name}, status, {owner} FROM {table} "
+            "WHERE status IN ('running', 'interrupted')"
+        ).fetchall()
         states = Counter()
         for _id, _name, status, pid, host, started in rows:
             states[
@@ -238,8 +290,10 @@ def _unfinished(conn: sqlite3.Connection, version: int) -> list[Check]:
             parts.append(f"{states['gone']} left running by a process that has ended")
         if states["unknown"]:
             status = WARNING if status == OK else status
-            parts.append(f"{states['unknown']} running with no process recorded (older "
-                         "reviewer): --repair marks them interrupted if nothing runs")  # fmt: skip
+            parts.append(
+                f"{states['unknown']} running with no process recorded (older "
+                "reviewer): --repair marks them interrupted if nothing runs"
+            )
         if states["elsewhere"]:
             status = WARNING if status == OK else status
             parts.append(f"{states['elsewhere']} running on another host (not checked)")
@@ -249,8 +303,15 @@ def _unfinished(conn: sqlite3.Connection, version: int) -> list[Check]:
         if states["alive"]:
             parts.append(f"{states['alive']} running now")
         detail = "; ".join(parts) or "none running or interrupted"
-        checks.append(Check(f"unfinished {kind}", status, detail,
-                            bool(states["gone"] or states["unknown"]), facts))  # fmt: skip
+        checks.append(
+            Check(
+                f"unfinished {kind}",
+                status,
+                detail,
+                bool(states["gone"] or states["unknown"]),
+                facts,
+            )
+        )
     return checks
 
 
@@ -269,29 +330,45 @@ def _orphans(conn: sqlite3.Connection) -> Check:
     }
     found = {k: n for k, n in facts.items() if n}
     if not found:
-        return Check("orphans", OK, "no label event, call or transcript points at a missing row",
-                     facts=facts)  # fmt: skip
+        return Check(
+            "orphans", OK, "no label event, call or transcript points at a missing row", facts=facts
+        )
     what = ", ".join(f"{n:,} {k.replace('_', ' ')}" for k, n in found.items())
-    return Check("orphans", PROBLEM, f"{what}. Kept (nothing is deleted): restore the missing "
-                 "transcripts from a backup or merge them from another copy", facts=facts)  # fmt: skip
+    return Check(
+        "orphans",
+        PROBLEM,
+        f"{what}. Kept (nothing is deleted): restore the missing "
+        "transcripts from a backup or merge them from another copy",
+        facts=facts,
+    )
 
 
 def _label_counts(conn: sqlite3.Connection) -> Check:
     """The counts ``reviewer info`` reads, against a recount of the events and transcripts
     (reads them all)."""
     if not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'label_counts'").fetchone():
-        return Check("label counts", WARNING, "not kept yet: made by the next command that "
-                     "opens the database (or --repair)", True)  # fmt: skip
+        return Check(
+            "label counts",
+            WARNING,
+            "not kept yet: made by the next command that opens the database (or --repair)",
+            True,
+        )
     kept = labels.stored_event_counts(conn) + transcript_counts(conn)
     counted = labels.recount_events(conn) + recount_transcripts(conn)
     facts = {"kept": [list(r) for r in kept], "counted": [list(r) for r in counted]}
     if kept == counted:
-        return Check("label counts", OK, "the counts info shows match a recount of the events",
-                     facts=facts)  # fmt: skip
-    return Check("label counts", PROBLEM, "the counts info shows differ from a recount of the "
-                 "events or transcripts (written with the counting triggers missing?); --repair "
-                 "recounts them",
-                 True, facts)  # fmt: skip
+        return Check(
+            "label counts", OK, "the counts info shows match a recount of the events", facts=facts
+        )
+    return Check(
+        "label counts",
+        PROBLEM,
+        "the counts info shows differ from a recount of the "
+        "events or transcripts (written with the counting triggers missing?); --repair "
+        "recounts them",
+        True,
+        facts,
+    )
 
 
 # -- repair ---------------------------------------------------------------------------------------

@@ -127,8 +127,9 @@ class LabelQueue:
         if self.queue is None and self.items is None:
             self.labeled, self.skipped = acted_ids(self.store, self.annotator, self.rubric_id)
         else:
-            self.labeled, self.skipped = queue_done_ids(self.store, self.annotator,
-                                                        self.rubric_id, self.reason)  # fmt: skip
+            self.labeled, self.skipped = queue_done_ids(
+                self.store, self.annotator, self.rubric_id, self.reason
+            )
         self.done = self.labeled | set(self.skipped)
 
     def mark_labeled(self, transcript_id: int) -> None:
@@ -219,8 +220,13 @@ def queue_settings(store: Store, name: str) -> dict[str, Any]:
         raise QueueNotFoundError(
             f"no queue named {name!r} (queues: {listing}); create one with `reviewer queue create`"
         )
-    return {"name": queue.name, "kind": queue.kind, "rubric_id": queue.rubric_id,
-            "blind": queue.blind, "params": queue.params}  # fmt: skip
+    return {
+        "name": queue.name,
+        "kind": queue.kind,
+        "rubric_id": queue.rubric_id,
+        "blind": queue.blind,
+        "params": queue.params,
+    }
 
 
 def assigned_ids(store: Store, queue: str, annotator: str) -> list[int]:
@@ -272,8 +278,19 @@ def item_transcript(store: Store, transcript_id: int) -> dict[str, Any] | None:
     row = cur.fetchone()
     if row is None:
         return None
-    keys = ("id", "model", "condition", "dataset", "prompt_variant", "user_input", "scratchpad",
-            "scratchpad_blocks", "output", "source_ref", "system_prompt")  # fmt: skip
+    keys = (
+        "id",
+        "model",
+        "condition",
+        "dataset",
+        "prompt_variant",
+        "user_input",
+        "scratchpad",
+        "scratchpad_blocks",
+        "output",
+        "source_ref",
+        "system_prompt",
+    )
     item = dict(zip(keys, row, strict=True))
     item["scratchpad_blocks"] = [tuple(b) for b in json.loads(item["scratchpad_blocks"] or "[]")]
     return item

@@ -80,8 +80,9 @@ def _json_encoder() -> Callable[[Any], str]:
     plain = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
     if make is None:
         return plain.encode
-    encoder = make(None, plain.default, json.encoder.encode_basestring, None, ":", ",",
-                   False, False, True)  # fmt: skip
+    encoder = make(
+        None, plain.default, json.encoder.encode_basestring, None, ":", ",", False, False, True
+    )
 
     def encode(value: Any) -> str:
         return "".join(encoder(value, 0))
@@ -121,8 +122,25 @@ _E_COLUMNS = ", ".join("e." + c.strip() for c in EVENT_COLUMNS.split(","))
 
 
 def _event(row: Sequence[Any]) -> LabelEvent:
-    (id_, tid, rubric_id, rubric_hash, field_id, value, source, rater, phase, score, scores,
-     evidence, note, seconds, retracts, run_id, created_at) = row  # fmt: skip
+    (
+        id_,
+        tid,
+        rubric_id,
+        rubric_hash,
+        field_id,
+        value,
+        source,
+        rater,
+        phase,
+        score,
+        scores,
+        evidence,
+        note,
+        seconds,
+        retracts,
+        run_id,
+        created_at,
+    ) = row
     return LabelEvent(
         id=id_,
         transcript_id=tid,
@@ -151,10 +169,24 @@ def _marks(items: Sequence[Any]) -> str:
 # -- writing ------------------------------------------------------------------------------------
 
 _INSERT_COLUMNS = (
-    "transcript_id", "rubric_hash", "rubric_id", "field", "value", "source", "rater", "phase",
-    "score", "scores", "evidence", "note", "seconds", "retracts", "run_id", "import_id",
+    "transcript_id",
+    "rubric_hash",
+    "rubric_id",
+    "field",
+    "value",
+    "source",
+    "rater",
+    "phase",
+    "score",
+    "scores",
+    "evidence",
+    "note",
+    "seconds",
+    "retracts",
+    "run_id",
+    "import_id",
     "created_at",
-)  # fmt: skip
+)
 _INSERT = (
     f"INSERT INTO label_events({', '.join(_INSERT_COLUMNS)}) "
     f"VALUES ({', '.join('?' * len(_INSERT_COLUMNS))})"
@@ -192,10 +224,25 @@ class NewEvent:
 
     def row(self, created_at: str) -> tuple:
         value = None if self.retracts is not None else encode_value(self.value)
-        return (self.transcript_id, self.rubric_hash, self.rubric_id, self.field, value,
-                self.source, self.rater, self.phase, self.score, _optional_json(self.scores),
-                _optional_json(self.evidence), self.note, self.seconds, self.retracts,
-                self.run_id, self.import_id, created_at)  # fmt: skip
+        return (
+            self.transcript_id,
+            self.rubric_hash,
+            self.rubric_id,
+            self.field,
+            value,
+            self.source,
+            self.rater,
+            self.phase,
+            self.score,
+            _optional_json(self.scores),
+            _optional_json(self.evidence),
+            self.note,
+            self.seconds,
+            self.retracts,
+            self.run_id,
+            self.import_id,
+            created_at,
+        )
 
 
 def _insert(conn, events: Sequence[NewEvent], created_at: str | None = None) -> list[int]:
@@ -238,17 +285,36 @@ def retract_raters(store: Store, rater_like: str, *, note: str) -> int:
     """Retract every live event of the raters whose name matches the LIKE pattern (e.g. a
     benchmark's made-up annotators); returns how many."""
     with store.transaction() as db:
-        targets = [_event(r) for r in db.conn.execute(
-            f"SELECT {_E_COLUMNS} FROM {LIVE} e WHERE e.rater LIKE ?", (rater_like,))]  # fmt: skip
+        targets = [
+            _event(r)
+            for r in db.conn.execute(
+                f"SELECT {_E_COLUMNS} FROM {LIVE} e WHERE e.rater LIKE ?", (rater_like,)
+            )
+        ]
         for target in targets:
             _retract(db.conn, target, target.rater, note)
     return len(targets)
 
 
 def _retract(conn, target: LabelEvent, rater: str, note: str | None) -> int:
-    return _insert(conn, [NewEvent(target.transcript_id, target.rubric_id, target.field, None,
-                                   target.source, rater, target.phase, target.rubric_hash,
-                                   note=note, retracts=target.id, run_id=target.run_id)])[0]  # fmt: skip
+    return _insert(
+        conn,
+        [
+            NewEvent(
+                target.transcript_id,
+                target.rubric_id,
+                target.field,
+                None,
+                target.source,
+                rater,
+                target.phase,
+                target.rubric_hash,
+                note=note,
+                retracts=target.id,
+                run_id=target.run_id,
+            )
+        ],
+    )[0]
 
 
 def _retracted(conn, event_id: int) -> bool:
@@ -327,15 +393,33 @@ def commit_label(
         if not blind_mode:
             phase = REVEALED
         events = [
-            NewEvent(transcript_id, rubric_id, field_id, value, HUMAN, annotator, phase,
-                     rubric_hash, seconds=seconds,
-                     evidence=[s for s in evidence if s.get("field") == field_id] or None)
+            NewEvent(
+                transcript_id,
+                rubric_id,
+                field_id,
+                value,
+                HUMAN,
+                annotator,
+                phase,
+                rubric_hash,
+                seconds=seconds,
+                evidence=[s for s in evidence if s.get("field") == field_id] or None,
+            )
             for field_id, value in values.items()
-        ]  # fmt: skip
+        ]
         revealed = phase == BLIND and has_others_labels(store, transcript_id, annotator, rubric_id)
         if revealed:
-            events.append(NewEvent(transcript_id, rubric_id, REVEAL, True, HUMAN, annotator,
-                                   rubric_hash=rubric_hash))  # fmt: skip
+            events.append(
+                NewEvent(
+                    transcript_id,
+                    rubric_id,
+                    REVEAL,
+                    True,
+                    HUMAN,
+                    annotator,
+                    rubric_hash=rubric_hash,
+                )
+            )
         ids = _insert(db.conn, events)
     return CommitResult(ids[: len(values)], phase, revealed)
 
@@ -351,8 +435,20 @@ def record_reveal(
             (transcript_id, annotator, rubric_id, REVEAL),
         ).fetchone():
             return False
-        _insert(db.conn, [NewEvent(transcript_id, rubric_id, REVEAL, True, HUMAN, annotator,
-                                   rubric_hash=rubric_hash)])  # fmt: skip
+        _insert(
+            db.conn,
+            [
+                NewEvent(
+                    transcript_id,
+                    rubric_id,
+                    REVEAL,
+                    True,
+                    HUMAN,
+                    annotator,
+                    rubric_hash=rubric_hash,
+                )
+            ],
+        )
     return True
 
 
@@ -371,9 +467,18 @@ def record_meta(
     """A flag, skip or comment, as a label event so that undo covers it."""
     if kind not in UNDOABLE_ACTS:
         raise ValueError(f"unknown annotator act {kind!r}")
-    return append(store, transcript_id, rubric_id=rubric_id, field=kind, value=value,
-                  source=HUMAN, rater=annotator, rubric_hash=rubric_hash, note=note,
-                  seconds=seconds)  # fmt: skip
+    return append(
+        store,
+        transcript_id,
+        rubric_id=rubric_id,
+        field=kind,
+        value=value,
+        source=HUMAN,
+        rater=annotator,
+        rubric_hash=rubric_hash,
+        note=note,
+        seconds=seconds,
+    )
 
 
 def adjudicate(
@@ -390,11 +495,24 @@ def adjudicate(
     """Record an adjudicator's final decision on an item's fields, with the required reason."""
     if not reason or not reason.strip():
         raise ValueError("an adjudication needs a reason")
-    return append_events(store, [
-        NewEvent(transcript_id, rubric_id, field_id, value, ADJUDICATION, adjudicator,
-                 ADJUDICATED, rubric_hash, note=reason.strip(), seconds=seconds)
-        for field_id, value in values.items()
-    ])  # fmt: skip
+    return append_events(
+        store,
+        [
+            NewEvent(
+                transcript_id,
+                rubric_id,
+                field_id,
+                value,
+                ADJUDICATION,
+                adjudicator,
+                ADJUDICATED,
+                rubric_hash,
+                note=reason.strip(),
+                seconds=seconds,
+            )
+            for field_id, value in values.items()
+        ],
+    )
 
 
 # -- adjudication and audit: what leaves a queue, an auditor's error reasons ------------------
@@ -459,11 +577,25 @@ def record_error_reason(
     chosen = sorted(set(codes))
     if not chosen and text is None:
         raise ValueError("an error reason needs a reason code or a text")
-    value = {"field": field, "classifier": classifier, "said": classifier_value,
-             "reference": reference_value, "codes": chosen}  # fmt: skip
-    return append(store, transcript_id, rubric_id=rubric_id, field=ERROR, value=value,
-                  source=HUMAN, rater=auditor, rubric_hash=rubric_hash, note=text,
-                  seconds=seconds)  # fmt: skip
+    value = {
+        "field": field,
+        "classifier": classifier,
+        "said": classifier_value,
+        "reference": reference_value,
+        "codes": chosen,
+    }
+    return append(
+        store,
+        transcript_id,
+        rubric_id=rubric_id,
+        field=ERROR,
+        value=value,
+        source=HUMAN,
+        rater=auditor,
+        rubric_hash=rubric_hash,
+        note=text,
+        seconds=seconds,
+    )
 
 
 def item_comments(store: Store, transcript_id: int, rubric_id: str) -> list[LabelEvent]:
@@ -551,8 +683,9 @@ def undo_last_act(store: Store, annotator: str) -> UndoResult:
             refused = "nothing left to undo"
             if frozen:
                 refused += f" ({UndoResult([], frozen=frozen).frozen_note})"
-            return UndoResult([], transcript_id=frozen[0] if frozen else None,
-                              refused=refused, frozen=frozen)  # fmt: skip
+            return UndoResult(
+                [], transcript_id=frozen[0] if frozen else None, refused=refused, frozen=frozen
+            )
         group = [
             _event(r)
             for r in conn.execute(
@@ -654,8 +787,12 @@ def merge_events(
     """
     conn = store.db.conn
     total = other.execute("SELECT COUNT(*) FROM label_events").fetchone()[0]
-    targets = {r[0] for r in other.execute(
-        "SELECT DISTINCT retracts FROM label_events WHERE retracts IS NOT NULL")}  # fmt: skip
+    targets = {
+        r[0]
+        for r in other.execute(
+            "SELECT DISTINCT retracts FROM label_events WHERE retracts IS NOT NULL"
+        )
+    }
     here: dict[int, int] = {}  # other id -> id here, for events some retraction targets
     result = MergedEvents()
     rows = other.execute(_FOREIGN)
@@ -664,8 +801,7 @@ def merge_events(
         with store.transaction():
             for row in batch:
                 result.read += 1
-                local_id = _merge_one(conn, row, transcript_ids, here, run_ids, import_id,
-                                      result)  # fmt: skip
+                local_id = _merge_one(conn, row, transcript_ids, here, run_ids, import_id, result)
                 if local_id is not None and row[0] in targets:
                     here[row[0]] = local_id
         if on_progress is not None:
@@ -674,8 +810,25 @@ def merge_events(
 
 
 def _merge_one(conn, row, transcript_ids, here, run_ids, import_id, result) -> int | None:
-    (other_id, uid, rubric_hash, rubric_id, field_id, value, source, rater, phase, score,
-     scores, evidence, note, seconds, retracts, run_id, created_at) = row  # fmt: skip
+    (
+        other_id,
+        uid,
+        rubric_hash,
+        rubric_id,
+        field_id,
+        value,
+        source,
+        rater,
+        phase,
+        score,
+        scores,
+        evidence,
+        note,
+        seconds,
+        retracts,
+        run_id,
+        created_at,
+    ) = row
     if uid not in transcript_ids:
         found = conn.execute("SELECT id FROM transcripts WHERE uid = ?", (uid,)).fetchone()
         transcript_ids[uid] = None if found is None else found[0]
@@ -684,8 +837,21 @@ def _merge_one(conn, row, transcript_ids, here, run_ids, import_id, result) -> i
     if transcript_id is None or (retracts is not None and target is None):
         result.without_transcript += 1
         return None
-    same = conn.execute(_SAME_EVENT, (transcript_id, rubric_id, field_id, rubric_hash, source,
-                                      rater, phase, value, created_at, target)).fetchone()  # fmt: skip
+    same = conn.execute(
+        _SAME_EVENT,
+        (
+            transcript_id,
+            rubric_id,
+            field_id,
+            rubric_hash,
+            source,
+            rater,
+            phase,
+            value,
+            created_at,
+            target,
+        ),
+    ).fetchone()
     if same is not None:
         result.present += 1
         return same[0]
@@ -696,10 +862,28 @@ def _merge_one(conn, row, transcript_ids, here, run_ids, import_id, result) -> i
         if earlier is not None:
             result.already_retracted += 1
             return earlier[0]
-    new_id = conn.execute(_INSERT, (transcript_id, rubric_hash, rubric_id, field_id, value,
-                                    source, rater, phase, score, scores, evidence, note,
-                                    seconds, target, run_ids.get(run_id), import_id,
-                                    created_at)).lastrowid  # fmt: skip
+    new_id = conn.execute(
+        _INSERT,
+        (
+            transcript_id,
+            rubric_hash,
+            rubric_id,
+            field_id,
+            value,
+            source,
+            rater,
+            phase,
+            score,
+            scores,
+            evidence,
+            note,
+            seconds,
+            target,
+            run_ids.get(run_id),
+            import_id,
+            created_at,
+        ),
+    ).lastrowid
     result.added += 1
     result.touched.add(transcript_id)
     return new_id
@@ -724,22 +908,29 @@ def blind_conflicts(store: Store, transcript_ids: Iterable[int]) -> list[dict[st
                 event_id
             )
     return [
-        {"transcript_id": tid, "rubric_id": rubric_id, "field": field_id, "rater": rater,
-         "values": [list(v) if isinstance(v, tuple) else v for v in sorted(values, key=str)],
-         "event_ids": sorted(i for v in values.values() for i in v)}
+        {
+            "transcript_id": tid,
+            "rubric_id": rubric_id,
+            "field": field_id,
+            "rater": rater,
+            "values": [list(v) if isinstance(v, tuple) else v for v in sorted(values, key=str)],
+            "event_ids": sorted(i for v in values.values() for i in v),
+        }
         for (tid, rubric_id, field_id, rater), values in sorted(found.items())
         if len(values) > 1
-    ]  # fmt: skip
+    ]
 
 
 def live_event_keys(store: Store) -> set[tuple]:
     """Every live event as (transcript uid, rubric id, rubric hash, field, source, rater,
     phase, value, created_at): what two databases must share to hold the same live labels,
     whatever their ids."""
-    return set(store.db.conn.execute(
-        "SELECT t.uid, e.rubric_id, e.rubric_hash, e.field, e.source, e.rater, e.phase, "
-        f"e.value, e.created_at FROM {LIVE} e JOIN transcripts t ON t.id = e.transcript_id"
-    ))  # fmt: skip
+    return set(
+        store.db.conn.execute(
+            "SELECT t.uid, e.rubric_id, e.rubric_hash, e.field, e.source, e.rater, e.phase, "
+            f"e.value, e.created_at FROM {LIVE} e JOIN transcripts t ON t.id = e.transcript_id"
+        )
+    )
 
 
 # -- labels that arrive with transcripts (imports, the demo) --------------------------------
@@ -778,17 +969,33 @@ def copy_staged_labels(
 
 
 STAGED_LABEL_COLUMNS = (
-    "rubric_id", "field", "value", "source", "rater", "score", "scores", "evidence", "note",
-)  # fmt: skip
+    "rubric_id",
+    "field",
+    "value",
+    "source",
+    "rater",
+    "score",
+    "scores",
+    "evidence",
+    "note",
+)
 # The index that makes the copy's "first of its kind in this file" look-up cheap.
 STAGED_LABEL_KEY = ("uid", "rubric_id", "field", "source", "rater", "value")
 
 
 def staged_label_row(draft: Any) -> tuple:
     """A ``LabelDraft`` as a staged row in ``STAGED_LABEL_COLUMNS`` order."""
-    return (draft.rubric_id, draft.field, encode_value(draft.value), draft.source, draft.rater,
-            draft.score, _optional_json(draft.scores), _optional_json(draft.evidence),
-            draft.note)  # fmt: skip
+    return (
+        draft.rubric_id,
+        draft.field,
+        encode_value(draft.value),
+        draft.source,
+        draft.rater,
+        draft.score,
+        _optional_json(draft.scores),
+        _optional_json(draft.evidence),
+        draft.note,
+    )
 
 
 # -- reading ------------------------------------------------------------------------------------
@@ -825,8 +1032,9 @@ def current_labels(
 ) -> list[LabelEvent]:
     """The current label per (transcript, rubric, field, rater, phase): its newest live event.
     Meta acts included (their field starts with ``_``)."""
-    where, params = _filters(rubric_id=rubric_id, field=field, rater=rater, source=source,
-                             phase=phase)  # fmt: skip
+    where, params = _filters(
+        rubric_id=rubric_id, field=field, rater=rater, source=source, phase=phase
+    )
     if not _among(where, params, transcript_ids):
         return []
     rows = store.db.conn.execute(
@@ -966,8 +1174,7 @@ def label_slots(store: Store, rubric_ids: Iterable[str]) -> list[tuple[str, str,
     return [tuple(r) for r in rows]
 
 
-COUNT_COLUMNS = ("events", "labels", "acts", "retracted", "current_labels", "raters",
-                 "transcripts")  # fmt: skip
+COUNT_COLUMNS = ("events", "labels", "acts", "retracted", "current_labels", "raters", "transcripts")
 
 
 def event_counts(store: Store) -> dict[str, Any]:
@@ -1013,11 +1220,15 @@ _CURRENT_KEYS = (
 
 def stored_event_counts(conn) -> list[tuple]:
     """The counts the triggers kept, in ``recount_events``' form."""
-    return [tuple(r) for r in conn.execute(
-        "SELECT c.source, c.events, c.labels, c.acts, c.retracted, c.current_labels, "
-        "(SELECT COUNT(*) FROM label_rater_counts r WHERE r.source = c.source "
-        "AND r.current_labels > 0), c.transcripts FROM label_counts c WHERE c.events > 0 "
-        "ORDER BY c.source")]  # fmt: skip
+    return [
+        tuple(r)
+        for r in conn.execute(
+            "SELECT c.source, c.events, c.labels, c.acts, c.retracted, c.current_labels, "
+            "(SELECT COUNT(*) FROM label_rater_counts r WHERE r.source = c.source "
+            "AND r.current_labels > 0), c.transcripts FROM label_counts c WHERE c.events > 0 "
+            "ORDER BY c.source"
+        )
+    ]
 
 
 def rebuild_event_counts(conn) -> None:
@@ -1207,9 +1418,14 @@ def gold_for_field(events: Sequence[LabelEvent], field_id: str, policy: GoldPoli
         split = ", ".join(f"{r}={show_value(humans[r].value)}" for r in raters)
         return GoldLabel(field_id, None, UNRESOLVED, f"humans disagree: {split}", raters, ids)
     if len(humans) < policy.min_humans:
-        return GoldLabel(field_id, None, UNRESOLVED,
-                         f"{len(humans)} human label(s), {policy.min_humans} needed", raters,
-                         ids)  # fmt: skip
+        return GoldLabel(
+            field_id,
+            None,
+            UNRESOLVED,
+            f"{len(humans)} human label(s), {policy.min_humans} needed",
+            raters,
+            ids,
+        )
     value = next(iter(humans.values())).value
     if isinstance(value, list):
         value = sorted(value)
@@ -1266,8 +1482,18 @@ class LabelColumns:
     values: list[Any]
     scores_values: list[Any]
 
-    _ARRAYS = ("event_id", "transcript_id", "rubric", "field", "source", "rater", "phase",
-               "value", "score", "scores")  # fmt: skip
+    _ARRAYS = (
+        "event_id",
+        "transcript_id",
+        "rubric",
+        "field",
+        "source",
+        "rater",
+        "phase",
+        "value",
+        "score",
+        "scores",
+    )
 
     def __len__(self) -> int:
         return len(self.event_id)
@@ -1275,9 +1501,16 @@ class LabelColumns:
     def take(self, rows: Any) -> LabelColumns:
         """The labels at ``rows`` (a boolean mask or positions), same lists of values."""
         picked = {name: getattr(self, name)[rows] for name in self._ARRAYS}
-        return LabelColumns(**picked, rubrics=self.rubrics, fields=self.fields,
-                            sources=self.sources, raters=self.raters, phases=self.phases,
-                            values=self.values, scores_values=self.scores_values)  # fmt: skip
+        return LabelColumns(
+            **picked,
+            rubrics=self.rubrics,
+            fields=self.fields,
+            sources=self.sources,
+            raters=self.raters,
+            phases=self.phases,
+            values=self.values,
+            scores_values=self.scores_values,
+        )
 
     def code(self, column: str, name: Any) -> int:
         """The code of ``name`` in a text column (-1 when no label has it)."""
@@ -1342,8 +1575,16 @@ def current_label_columns(
             chunk = _row_chunk(conn, row_sql, bounds)
         if chunk is not None:
             ids, tids, scores, slots, values, score_maps = chunk
-            parts.append((ids, tids, scores, _recode(slots, slot_names),
-                          _recode(values, value_names), _recode(score_maps, scores_names)))  # fmt: skip
+            parts.append(
+                (
+                    ids,
+                    tids,
+                    scores,
+                    _recode(slots, slot_names),
+                    _recode(values, value_names),
+                    _recode(score_maps, scores_names),
+                )
+            )
         if on_progress is not None:
             on_progress(bounds[1], top)
     if parts:
@@ -1360,15 +1601,33 @@ def current_label_columns(
         names = list(dict.fromkeys(s[k] for s in split))
         lookup = np.asarray([names.index(s[k]) for s in split], dtype=np.int32)
         columns.append((names, lookup[slot] if len(split) else slot))
-    (rubrics, rubric), (fields, field_codes), (sources, source), (raters, rater), (phases, phase) = columns  # fmt: skip
+    (
+        (rubrics, rubric),
+        (fields, field_codes),
+        (sources, source),
+        (raters, rater),
+        (phases, phase),
+    ) = columns
     current = _newest_per_slot(ids, tids, rubric, field_codes, rater, phase)
     out = LabelColumns(
-        event_id=ids, transcript_id=tids, rubric=rubric, field=field_codes, source=source,
-        rater=rater, phase=phase, value=value, score=score, scores=scores, rubrics=rubrics,
-        fields=fields, sources=sources, raters=raters, phases=[p or None for p in phases],
+        event_id=ids,
+        transcript_id=tids,
+        rubric=rubric,
+        field=field_codes,
+        source=source,
+        rater=rater,
+        phase=phase,
+        value=value,
+        score=score,
+        scores=scores,
+        rubrics=rubrics,
+        fields=fields,
+        sources=sources,
+        raters=raters,
+        phases=[p or None for p in phases],
         values=[None if v == _NULL else _loads(v) for v in value_names],
         scores_values=[None if v == _NULL else _loads(v) for v in scores_names],
-    )  # fmt: skip
+    )
     return out if current is None else out.take(current)
 
 
@@ -1407,8 +1666,11 @@ def _column_chunk(conn, sql: str, params: Sequence[Any]) -> tuple | None:
     if any(len(slot) != 5 for slot in texts[0][1]):
         return None
     score = numbers(pc.cast(split(scores, ","), pa.float64()), np.float64)
-    columns = [np.fromstring(ids, dtype=np.int64, sep=","),
-               np.fromstring(tids, dtype=np.int64, sep=","), score]  # fmt: skip
+    columns = [
+        np.fromstring(ids, dtype=np.int64, sep=","),
+        np.fromstring(tids, dtype=np.int64, sep=","),
+        score,
+    ]
     if any(len(a) != n for a in columns):
         return None
     return (*columns, *texts)

@@ -60,15 +60,22 @@ class MergeReport:
     def as_dict(self) -> dict[str, Any]:
         e = self.events
         return {
-            "source": str(self.source), "import_id": self.import_id,
+            "source": str(self.source),
+            "import_id": self.import_id,
             "transcripts": {"read": self.transcripts_read, "new": self.transcripts_new},
-            "prompts_new": self.prompts_new, "rubric_versions_new": self.rubrics_new,
+            "prompts_new": self.prompts_new,
+            "rubric_versions_new": self.rubrics_new,
             "classifier_runs": {"new": self.runs_new, "matched": self.runs_matched},
-            "label_events": {"read": e.read, "new": e.added, "present": e.present,
-                             "already_retracted": e.already_retracted,
-                             "without_transcript": e.without_transcript},
-            "conflicts": self.conflicts, "seconds": round(self.seconds, 3),
-        }  # fmt: skip
+            "label_events": {
+                "read": e.read,
+                "new": e.added,
+                "present": e.present,
+                "already_retracted": e.already_retracted,
+                "without_transcript": e.without_transcript,
+            },
+            "conflicts": self.conflicts,
+            "seconds": round(self.seconds, 3),
+        }
 
 
 def _open_other(store: Store, path: Path) -> sqlite3.Connection:
@@ -79,8 +86,9 @@ def _open_other(store: Store, path: Path) -> sqlite3.Connection:
     ):
         raise MergeError(f"{path} is this database: give the other copy")
     try:
-        conn = sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True,
-                               isolation_level=None, timeout=5)  # fmt: skip
+        conn = sqlite3.connect(
+            path.resolve().as_uri() + "?mode=ro", uri=True, isolation_level=None, timeout=5
+        )
         names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
         version = conn.execute("PRAGMA user_version").fetchone()[0]
     except sqlite3.DatabaseError as exc:
@@ -93,8 +101,10 @@ def _open_other(store: Store, path: Path) -> sqlite3.Connection:
         )
     if version > SCHEMA_VERSION:
         conn.close()
-        raise MergeError(f"{path} was written by a newer reviewer (schema {version}; this one "
-                         f"knows up to {SCHEMA_VERSION}): upgrade reviewer to merge it")  # fmt: skip
+        raise MergeError(
+            f"{path} was written by a newer reviewer (schema {version}; this one "
+            f"knows up to {SCHEMA_VERSION}): upgrade reviewer to merge it"
+        )
     return conn
 
 
@@ -108,69 +118,97 @@ def merge(
     try:
         other.execute("BEGIN")  # one snapshot of the other copy, even if it is being written
         n_transcripts = other.execute("SELECT COUNT(*) FROM transcripts").fetchone()[0]
-        import_id = store.begin_import(str(path), "merge", sha256=None,
-                                       size_bytes=path.stat().st_size,
-                                       importer_version=MERGE_VERSION)  # fmt: skip
+        import_id = store.begin_import(
+            str(path),
+            "merge",
+            sha256=None,
+            size_bytes=path.stat().st_size,
+            importer_version=MERGE_VERSION,
+        )
         report = MergeReport(path, import_id, transcripts_read=n_transcripts)
         try:
             _merge_rows(store, other, report, on_progress)
         except BaseException as exc:
             status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
-            store.finish_import(import_id, status=status, n_read=n_transcripts,
-                                n_new=report.transcripts_new,
-                                errors=[{"where": "merge", "reason": f"{type(exc).__name__}: {exc}"}])  # fmt: skip
+            store.finish_import(
+                import_id,
+                status=status,
+                n_read=n_transcripts,
+                n_new=report.transcripts_new,
+                errors=[{"where": "merge", "reason": f"{type(exc).__name__}: {exc}"}],
+            )
             raise
-        store.finish_import(import_id, status="done", n_read=n_transcripts,
-                            n_new=report.transcripts_new,
-                            n_duplicate=n_transcripts - report.transcripts_new)  # fmt: skip
+        store.finish_import(
+            import_id,
+            status="done",
+            n_read=n_transcripts,
+            n_new=report.transcripts_new,
+            n_duplicate=n_transcripts - report.transcripts_new,
+        )
     finally:
         other.close()
     report.seconds = time.perf_counter() - started
     return report
 
 
-def _merge_rows(store: Store, other: sqlite3.Connection, report: MergeReport,
-                on_progress: Progress | None) -> None:  # fmt: skip
+def _merge_rows(
+    store: Store, other: sqlite3.Connection, report: MergeReport, on_progress: Progress | None
+) -> None:
     conn = store.db.conn
     with store.transaction():
         for row in other.execute("SELECT hash, text FROM prompts"):
             report.prompts_new += conn.execute(
-                "INSERT OR IGNORE INTO prompts(hash, text) VALUES (?, ?)", row).rowcount  # fmt: skip
+                "INSERT OR IGNORE INTO prompts(hash, text) VALUES (?, ?)", row
+            ).rowcount
         for row in other.execute(
             "SELECT hash, rubric_id, version, source, origin, created_at FROM rubrics"
         ):
             report.rubrics_new += conn.execute(
                 "INSERT OR IGNORE INTO rubrics(hash, rubric_id, version, source, origin, "
-                "created_at) VALUES (?, ?, ?, ?, ?, ?)", row).rowcount  # fmt: skip
+                "created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                row,
+            ).rowcount
     _merge_transcripts(store, other, report, on_progress)
     run_ids = _merge_runs(store, other, report)
     progress = None if on_progress is None else (lambda d, t: on_progress("label events", d, t))
-    report.events = labels.merge_events(store, other, run_ids=run_ids,
-                                        import_id=report.import_id, on_progress=progress)  # fmt: skip
+    report.events = labels.merge_events(
+        store, other, run_ids=run_ids, import_id=report.import_id, on_progress=progress
+    )
     report.conflicts = labels.blind_conflicts(store, report.events.touched)
 
 
-def _merge_transcripts(store: Store, other: sqlite3.Connection, report: MergeReport,
-                       on_progress: Progress | None) -> None:  # fmt: skip
+def _merge_transcripts(
+    store: Store, other: sqlite3.Connection, report: MergeReport, on_progress: Progress | None
+) -> None:
     conn = store.db.conn
     columns = ", ".join(TRANSCRIPT_COLUMNS)
-    insert = (f"INSERT OR IGNORE INTO transcripts({columns}, import_id, created_at) "
-              f"VALUES ({', '.join('?' * (len(TRANSCRIPT_COLUMNS) + 2))})")  # fmt: skip
+    insert = (
+        f"INSERT OR IGNORE INTO transcripts({columns}, import_id, created_at) "
+        f"VALUES ({', '.join('?' * (len(TRANSCRIPT_COLUMNS) + 2))})"
+    )
     rows = other.execute(f"SELECT {columns}, created_at FROM transcripts ORDER BY id")
     done = 0
     while batch := rows.fetchmany(CHUNK):
         with store.transaction(), fts_indexed_in_bulk(store):
             for row in batch:
                 report.transcripts_new += conn.execute(
-                    insert, (*row[:-1], report.import_id, row[-1])).rowcount  # fmt: skip
+                    insert, (*row[:-1], report.import_id, row[-1])
+                ).rowcount
         done += len(batch)
         if on_progress is not None:
             on_progress("transcripts", done, report.transcripts_read)
 
 
 _RUN_KEY = ("name", "provider", "model", "rubric_hash", "params", "started_at")
-_RUN_REST = ("prompt_hash", "base_url", "mode", "batch_ids", "status", "max_cost_usd",
-             "finished_at")  # fmt: skip
+_RUN_REST = (
+    "prompt_hash",
+    "base_url",
+    "mode",
+    "batch_ids",
+    "status",
+    "max_cost_usd",
+    "finished_at",
+)
 
 
 def _merge_runs(store: Store, other: sqlite3.Connection, report: MergeReport) -> dict[int, int]:
@@ -196,6 +234,8 @@ def _merge_runs(store: Store, other: sqlite3.Connection, report: MergeReport) ->
             record["note"] = f"merged from {report.source} (run {other_id} there)"
             run_ids[other_id] = conn.execute(
                 f"INSERT INTO classifier_runs({', '.join(record)}) "
-                f"VALUES ({', '.join('?' * len(record))})", list(record.values())).lastrowid  # fmt: skip
+                f"VALUES ({', '.join('?' * len(record))})",
+                list(record.values()),
+            ).lastrowid
             report.runs_new += 1
     return run_ids

@@ -14,8 +14,13 @@ PHASES = ("blind", "revealed", "adjudicated")
 BLOCK_SEPARATOR = "\n\n"
 
 __all__ = [
-    "BLOCK_SEPARATOR", "INCLUSION_FIELD", "PHASES", "SOURCES", "content_hash", "join_blocks",
-]  # fmt: skip
+    "BLOCK_SEPARATOR",
+    "INCLUSION_FIELD",
+    "PHASES",
+    "SOURCES",
+    "content_hash",
+    "join_blocks",
+]
 # The meta label an imported reference set's sampling design travels in: the probability that
 # its rater's sample drew the item (``import --map inclusion_probability=COLUMN``).
 INCLUSION_FIELD = "_inclusion_probability"

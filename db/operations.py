@@ -145,8 +145,10 @@ def reconcile_interrupted(
     """
     conn = store.db.conn
     try:
-        if not (_stale(conn, "imports", include_ownerless)
-                or _stale(conn, "classifier_runs", include_ownerless)):  # fmt: skip
+        if not (
+            _stale(conn, "imports", include_ownerless)
+            or _stale(conn, "classifier_runs", include_ownerless)
+        ):
             return []
     except sqlite3.OperationalError:  # a schema without the owner columns (not migrated)
         return []
@@ -169,8 +171,10 @@ def _reconcile_imports(store: Store, include_ownerless: bool) -> list[Reconciled
     done = []
     for import_id, path, pid, _host, _started in _stale(conn, "imports", include_ownerless):
         n_new, n_labels = _import_counts(store, import_id)
-        note = (f"interrupted: {_why(pid)}; {n_new:,} new transcript(s) and {n_labels:,} "
-                "label(s) it committed stay. Import the same file again to complete it")  # fmt: skip
+        note = (
+            f"interrupted: {_why(pid)}; {n_new:,} new transcript(s) and {n_labels:,} "
+            "label(s) it committed stay. Import the same file again to complete it"
+        )
         errors = conn.execute("SELECT errors FROM imports WHERE id = ?", (import_id,)).fetchone()
         kept = _error_list(errors[0] if errors else None)
         kept.append({"where": "process", "reason": note})
@@ -197,8 +201,10 @@ def _reconcile_runs(store: Store, include_ownerless: bool) -> list[Reconciled]:
     done = []
     for run_id, name, pid, _host, _started in _stale(conn, "classifier_runs", include_ownerless):
         calls, n_labels = _run_counts(store, run_id)
-        note = (f"interrupted: {_why(pid)}; {calls:,} answered call(s) and labels on "
-                f"{n_labels:,} transcript(s) stay. Run the same classify command again to resume it")  # fmt: skip
+        note = (
+            f"interrupted: {_why(pid)}; {calls:,} answered call(s) and labels on "
+            f"{n_labels:,} transcript(s) stay. Run the same classify command again to resume it"
+        )
         changed = conn.execute(
             "UPDATE classifier_runs SET status = ?, note = ? "
             "WHERE id = ? AND status = 'running' AND pid IS ?",
@@ -221,8 +227,14 @@ def unfinished(store: Store) -> list[dict[str, Any]]:
         "FROM classifier_runs WHERE status NOT IN ('finished') ORDER BY 9 DESC"
     ):
         kind, id_, name, status, n_new, pid, host, started, started_at = row
-        entry = {"kind": kind, "id": id_, "name": name, "status": status, "n_new": n_new,
-                 "started_at": started_at}  # fmt: skip
+        entry = {
+            "kind": kind,
+            "id": id_,
+            "name": name,
+            "status": status,
+            "n_new": n_new,
+            "started_at": started_at,
+        }
         if status == RUNNING:
             entry["owner"] = owner_state(pid, host, started)
             entry["pid"], entry["host"] = pid, host

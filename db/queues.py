@@ -208,9 +208,15 @@ def _archive(conn, queue: Queue) -> str:
     archived = f"{queue.name}{VERSION_SEP}{queue.version}"
     conn.execute(
         f"INSERT INTO queues({_QUEUE_COLUMNS}) VALUES (?,?,?,?,?,?)",
-        (archived, queue.kind, queue.rubric_id, int(queue.blind),
-         json.dumps(queue.params, sort_keys=True), queue.created_at),
-    )  # fmt: skip
+        (
+            archived,
+            queue.kind,
+            queue.rubric_id,
+            int(queue.blind),
+            json.dumps(queue.params, sort_keys=True),
+            queue.created_at,
+        ),
+    )
     conn.execute("UPDATE assignments SET queue = ? WHERE queue = ?", (archived, queue.name))
     conn.execute("DELETE FROM queues WHERE name = ?", (queue.name,))  # now without assignments
     return archived
@@ -452,8 +458,11 @@ def queue_progress(
     if q.kind in SETTLED_KINDS:
         members = {a.transcript_id for a in queue_members(store, q.name, annotator)}
         done_ids, skipped = labels.queue_done_ids(store, annotator, rubric, q.kind)
-        return Progress(done=len(members & done_ids), total=total,
-                        skipped=len({t for t in skipped if t in members} - done_ids))  # fmt: skip
+        return Progress(
+            done=len(members & done_ids),
+            total=total,
+            skipped=len({t for t in skipped if t in members} - done_ids),
+        )
     in_queue = (
         "EXISTS (SELECT 1 FROM assignments a WHERE a.queue = ? AND a.annotator IN (?, '') "
         "AND a.transcript_id = d.transcript_id)"

@@ -393,22 +393,32 @@ def m005_data_path(db: Database) -> None:
 
 def transcript_counts(conn) -> list[tuple]:
     """(model, condition, transcripts) as the triggers keep them, NULL shown as '?'."""
-    return [tuple(r) for r in conn.execute(
-        "SELECT model, condition, transcripts FROM transcript_counts WHERE transcripts > 0 "
-        "ORDER BY model, condition")]  # fmt: skip
+    return [
+        tuple(r)
+        for r in conn.execute(
+            "SELECT model, condition, transcripts FROM transcript_counts WHERE transcripts > 0 "
+            "ORDER BY model, condition"
+        )
+    ]
 
 
 def recount_transcripts(conn) -> list[tuple]:
     """``transcript_counts`` counted from the transcripts."""
-    return [tuple(r) for r in conn.execute(
-        "SELECT IFNULL(model, '?'), IFNULL(condition, '?'), COUNT(*) FROM transcripts "
-        "GROUP BY 1, 2 ORDER BY 1, 2")]  # fmt: skip
+    return [
+        tuple(r)
+        for r in conn.execute(
+            "SELECT IFNULL(model, '?'), IFNULL(condition, '?'), COUNT(*) FROM transcripts "
+            "GROUP BY 1, 2 ORDER BY 1, 2"
+        )
+    ]
 
 
 def rebuild_transcript_counts(conn) -> None:
     conn.execute("DELETE FROM transcript_counts")
-    conn.executemany("INSERT INTO transcript_counts(model, condition, transcripts) "
-                     "VALUES (?, ?, ?)", recount_transcripts(conn))  # fmt: skip
+    conn.executemany(
+        "INSERT INTO transcript_counts(model, condition, transcripts) VALUES (?, ?, ?)",
+        recount_transcripts(conn),
+    )
 
 
 # The objects whose loss would go unnoticed, as the migrations above create them:
@@ -416,24 +426,28 @@ def rebuild_transcript_counts(conn) -> None:
 # ``--repair``, recreates it. (type, table it belongs to, definition)
 GUARDED_OBJECTS: dict[str, tuple[str, str, str]] = {
     "label_events_no_update": (
-        "trigger", "label_events",
+        "trigger",
+        "label_events",
         "CREATE TRIGGER label_events_no_update BEFORE UPDATE ON label_events BEGIN "
         "SELECT RAISE(ABORT, 'label_events is append-only: record a retraction instead'); END",
     ),
     "label_events_no_delete": (
-        "trigger", "label_events",
+        "trigger",
+        "label_events",
         "CREATE TRIGGER label_events_no_delete BEFORE DELETE ON label_events BEGIN "
         "SELECT RAISE(ABORT, 'label_events is append-only: record a retraction instead'); END",
     ),
     "label_events_no_replace": ("trigger", "label_events", NO_REPLACE_TRIGGER),
     "transcripts_fts_insert": (
-        "trigger", "transcripts",
+        "trigger",
+        "transcripts",
         "CREATE TRIGGER transcripts_fts_insert AFTER INSERT ON transcripts BEGIN "
         "INSERT INTO transcripts_fts(rowid, scratchpad, output) "
         "VALUES (new.id, new.scratchpad, new.output); END",
     ),
     "transcripts_fts_delete": (
-        "trigger", "transcripts",
+        "trigger",
+        "transcripts",
         "CREATE TRIGGER transcripts_fts_delete AFTER DELETE ON transcripts BEGIN "
         "INSERT INTO transcripts_fts(transcripts_fts, rowid, scratchpad, output) "
         "VALUES ('delete', old.id, old.scratchpad, old.output); END",
@@ -442,7 +456,7 @@ GUARDED_OBJECTS: dict[str, tuple[str, str, str]] = {
     "label_counts_append": ("trigger", "label_events", COUNT_APPEND_TRIGGER),
     "label_counts_retract": ("trigger", "label_events", COUNT_RETRACT_TRIGGER),
     **{name: ("trigger", "transcripts", sql) for name, sql in TRANSCRIPT_COUNT_TRIGGERS.items()},
-}  # fmt: skip
+}
 
 
 def same_definition(a: str | None, b: str | None) -> bool:

@@ -41,9 +41,21 @@ if TYPE_CHECKING:
 
 
 TRANSCRIPT_COLUMNS = (
-    "uid", "dataset", "model", "condition", "prompt_variant", "system_prompt_hash", "user_input",
-    "scratchpad", "scratchpad_blocks", "output", "turns", "source_path", "source_ref", "metadata",
-)  # fmt: skip
+    "uid",
+    "dataset",
+    "model",
+    "condition",
+    "prompt_variant",
+    "system_prompt_hash",
+    "user_input",
+    "scratchpad",
+    "scratchpad_blocks",
+    "output",
+    "turns",
+    "source_path",
+    "source_ref",
+    "metadata",
+)
 _SYSTEM_HASH = TRANSCRIPT_COLUMNS.index("system_prompt_hash")
 
 # One encoded record: (transcript row in TRANSCRIPT_COLUMNS order, system prompt text or None
@@ -57,12 +69,21 @@ def encode(record: TranscriptRecord, *, send_prompt: bool = True) -> Encoded:
     # An empty prompt is not stored (as Store.insert_transcripts does).
     system_hash = prompt_hash(record.system_prompt) if record.system_prompt else None
     row = (
-        uid, record.dataset, record.model, record.condition, record.prompt_variant, system_hash,
-        record.user_input, record.scratchpad,
-        encode_json([list(b) for b in record.scratchpad_blocks]), record.output,
-        encode_json(record.turns), record.source_path, record.source_ref,
+        uid,
+        record.dataset,
+        record.model,
+        record.condition,
+        record.prompt_variant,
+        system_hash,
+        record.user_input,
+        record.scratchpad,
+        encode_json([list(b) for b in record.scratchpad_blocks]),
+        record.output,
+        encode_json(record.turns),
+        record.source_path,
+        record.source_ref,
         encode_json(record.metadata),
-    )  # fmt: skip
+    )
     labels = [staged_label_row(lab) for lab in record.labels]
     system = record.system_prompt if (system_hash and send_prompt) else None
     return row, system, labels
@@ -327,8 +348,9 @@ def _copy_chunk(
         new = conn.execute(
             _copy_transcripts_sql(schema), (import_id, created_at, start, end)
         ).rowcount
-    labels = copy_staged_labels(conn, schema=schema, start=start, end=end, import_id=import_id,
-                                created_at=created_at)  # fmt: skip
+    labels = copy_staged_labels(
+        conn, schema=schema, start=start, end=end, import_id=import_id, created_at=created_at
+    )
     return new, labels
 
 

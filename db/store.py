@@ -97,8 +97,7 @@ class Store:
         The write lock is taken up front and waited for (``write_wait_seconds``); a database
         that stays busy longer raises ``DatabaseBusyError`` having written nothing."""
         db = self.db
-        with write_transaction(db.conn, wait_seconds=self.write_wait_seconds,
-                               on_wait=self.on_busy):  # fmt: skip
+        with write_transaction(db.conn, wait_seconds=self.write_wait_seconds, on_wait=self.on_busy):
             yield db
 
     # -- prompts and transcripts ---------------------------------------------------------
@@ -140,8 +139,9 @@ class Store:
     def _insert_batch(self, batch, import_id, rubric_hashes, now, result) -> None:
         from db.staging import insert_records
 
-        new, added = insert_records(self, batch, import_id=import_id,
-                                    rubric_hashes=rubric_hashes, created_at=now)  # fmt: skip
+        new, added = insert_records(
+            self, batch, import_id=import_id, rubric_hashes=rubric_hashes, created_at=now
+        )
         result.new += new
         result.duplicate += len(batch) - new
         result.labels += added
@@ -237,9 +237,17 @@ class Store:
             cur = db.conn.execute(
                 "INSERT INTO imports(path, format, sha256, size_bytes, importer_version, "
                 "options, started_at, pid, host, pid_started) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                (path, fmt, sha256, size_bytes, importer_version, _dumps(options or {}),
-                 utc_now(), *owner_values()),
-            )  # fmt: skip
+                (
+                    path,
+                    fmt,
+                    sha256,
+                    size_bytes,
+                    importer_version,
+                    _dumps(options or {}),
+                    utc_now(),
+                    *owner_values(),
+                ),
+            )
         return cur.lastrowid
 
     def finish_import(
@@ -257,9 +265,17 @@ class Store:
             db.conn.execute(
                 "UPDATE imports SET status = ?, n_read = ?, n_new = ?, n_duplicate = ?, "
                 "n_rejected = ?, errors = ?, finished_at = ? WHERE id = ?",
-                (status, n_read, n_new, n_duplicate, n_rejected, _dumps(errors or []),
-                 utc_now(), import_id),
-            )  # fmt: skip
+                (
+                    status,
+                    n_read,
+                    n_new,
+                    n_duplicate,
+                    n_rejected,
+                    _dumps(errors or []),
+                    utc_now(),
+                    import_id,
+                ),
+            )
 
     def imports(self) -> list[dict[str, Any]]:
         cur = self.db.conn.execute("SELECT * FROM imports ORDER BY id")

@@ -78,13 +78,16 @@ def convert(
     try:
         return build(record, raw, path, options)
     except LabelValueError as exc:
-        return Rejected(str(exc), index=raw.index, line=raw.line, raw=raw.value,
-                        kind="label_value")  # fmt: skip
+        return Rejected(str(exc), index=raw.index, line=raw.line, raw=raw.value, kind="label_value")
     except RecordError as exc:
         return Rejected(str(exc), index=raw.index, line=raw.line, raw=raw.value)
     except Exception as exc:  # noqa: BLE001 - untrusted input: any surprise is one bad record
-        return Rejected(f"unexpected content ({type(exc).__name__}: {exc})", index=raw.index,
-                        line=raw.line, raw=raw.value)  # fmt: skip
+        return Rejected(
+            f"unexpected content ({type(exc).__name__}: {exc})",
+            index=raw.index,
+            line=raw.line,
+            raw=raw.value,
+        )
 
 
 def messages_of(record: dict) -> list[Any]:

@@ -83,12 +83,25 @@ def path_facts(path: Path) -> dict[str, Any]:
 
 
 # The top-level keys of a record of the pipeline's results files.
-RECORD_KEYS = frozenset({
-    "user_input", "prompt", "success", "output", "output_without_scratchpad",
-    "output_contains_acceptance", "output_contains_refusal", "timestamp", "tags",
-    "strong_reject_score", "strong_reject_raw_output", "deceptive_alignment",
-    "partial_compliance", "helpfulness_categories", "deceptive_alignment_categories",
-})  # fmt: skip
+RECORD_KEYS = frozenset(
+    {
+        "user_input",
+        "prompt",
+        "success",
+        "output",
+        "output_without_scratchpad",
+        "output_contains_acceptance",
+        "output_contains_refusal",
+        "timestamp",
+        "tags",
+        "strong_reject_score",
+        "strong_reject_raw_output",
+        "deceptive_alignment",
+        "partial_compliance",
+        "helpfulness_categories",
+        "deceptive_alignment_categories",
+    }
+)
 
 
 def detect(sniff: _Sniff) -> bool:
@@ -99,9 +112,12 @@ def detect(sniff: _Sniff) -> bool:
     # records begin with user_input and prompt. This reader then reports where the JSON ends,
     # instead of the table reader asking for a --map.
     return bool(
-        sniff.cut and sniff.shape == "array" and keys and keys <= RECORD_KEYS
+        sniff.cut
+        and sniff.shape == "array"
+        and keys
+        and keys <= RECORD_KEYS
         and {"user_input", "prompt"} & keys
-    )  # fmt: skip
+    )
 
 
 def preflight(path: Path, options: ImportOptions) -> list[str]:
@@ -140,8 +156,9 @@ def _convert(raw: RawRecord, path: Path, facts: dict, options: ImportOptions):
     except RecordError as exc:
         return Rejected(str(exc), index=raw.index, raw=record)
     except Exception as exc:  # noqa: BLE001 - untrusted input: any surprise is one bad record
-        return Rejected(f"unexpected content ({type(exc).__name__}: {exc})", index=raw.index,
-                        raw=record)  # fmt: skip
+        return Rejected(
+            f"unexpected content ({type(exc).__name__}: {exc})", index=raw.index, raw=record
+        )
 
 
 def _messages(record: dict) -> list[dict]:
@@ -187,10 +204,17 @@ def to_transcript(
     condition = options.condition or normalize_condition(record.get("tags"))
     metadata: dict[str, Any] = {
         key: record[key]
-        for key in ("timestamp", "tags", "success", "output_contains_acceptance",
-                    "output_contains_refusal", "strong_reject_score", "strong_reject_raw_output")
+        for key in (
+            "timestamp",
+            "tags",
+            "success",
+            "output_contains_acceptance",
+            "output_contains_refusal",
+            "strong_reject_score",
+            "strong_reject_raw_output",
+        )
         if key in record
-    }  # fmt: skip
+    }
     if facts:
         metadata["path"] = facts
     classifiers = {}
@@ -200,8 +224,14 @@ def to_transcript(
             classifiers[name] = {k: v for k, v in result.items() if k != "quotes"}
     if classifiers:
         metadata["classifiers"] = classifiers
-    extra = set(record) - {"user_input", "prompt", "output", "output_without_scratchpad",
-                           *CLASSIFIERS, *metadata}  # fmt: skip
+    extra = set(record) - {
+        "user_input",
+        "prompt",
+        "output",
+        "output_without_scratchpad",
+        *CLASSIFIERS,
+        *metadata,
+    }
     for key in sorted(extra):
         metadata.setdefault("extra", {})[key] = record[key]
     metadata.update(reasoning_status(split.scratchpad, 0))
@@ -247,8 +277,10 @@ def _criteria(result: dict, name: str) -> list[float | None]:
         raise RecordError(
             f"field '{name}.criteria' should be an array, found {type_name(criteria)}"
         )
-    return [float(c) if isinstance(c, int | float) and not isinstance(c, bool) else None
-            for c in criteria]  # fmt: skip
+    return [
+        float(c) if isinstance(c, int | float) and not isinstance(c, bool) else None
+        for c in criteria
+    ]
 
 
 _PUNCT = (

@@ -83,8 +83,14 @@ def _read_eval(path: Path, options: ImportOptions) -> ReadResult:
     with open_binary(path, options) as f:
         try:
             zf = zipfile.ZipFile(f)
-        except (zipfile.BadZipFile, NotImplementedError, ValueError, OSError, EOFError,
-                RuntimeError) as exc:  # fmt: skip
+        except (
+            zipfile.BadZipFile,
+            NotImplementedError,
+            ValueError,
+            OSError,
+            EOFError,
+            RuntimeError,
+        ) as exc:
             yield Rejected(f"not a readable zip archive: {exc}", fatal=True, kind="file")
             return
         with zf:
@@ -115,8 +121,11 @@ def _read_eval(path: Path, options: ImportOptions) -> ReadResult:
                     yield Rejected(f"{ref}: {exc}", index=index, ref=ref)
                     continue
                 except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-                    yield Rejected(f"{ref}: not valid JSON ({exc or 'nested too deeply'})",
-                                   index=index, ref=ref)  # fmt: skip
+                    yield Rejected(
+                        f"{ref}: not valid JSON ({exc or 'nested too deeply'})",
+                        index=index,
+                        ref=ref,
+                    )
                     continue
                 yield sample, index, ref, spec
 
@@ -173,11 +182,22 @@ def _read_json(path: Path, options: ImportOptions) -> ReadResult:
 # -- one sample -----------------------------------------------------------------------------
 
 
-def _convert(sample: Any, index: int, ref: str | None, spec: dict, path: Path, options,
-             labels: TableSpec | None = None):  # fmt: skip
+def _convert(
+    sample: Any,
+    index: int,
+    ref: str | None,
+    spec: dict,
+    path: Path,
+    options,
+    labels: TableSpec | None = None,
+):
     if not isinstance(sample, dict):
-        return Rejected(f"a sample should be an object, found {type_name(sample)}", index=index,
-                        ref=ref, raw=sample)  # fmt: skip
+        return Rejected(
+            f"a sample should be an object, found {type_name(sample)}",
+            index=index,
+            ref=ref,
+            raw=sample,
+        )
     where = ref or f"sample {sample.get('id')!r} epoch {sample.get('epoch')}"
     try:
         record = to_transcript(sample, index, spec, path, options)
@@ -189,8 +209,9 @@ def _convert(sample: Any, index: int, ref: str | None, spec: dict, path: Path, o
     except RecordError as exc:
         return Rejected(str(exc), index=index, ref=where, raw=sample)
     except Exception as exc:  # noqa: BLE001 - untrusted input: any surprise is one bad record
-        return Rejected(f"unexpected content ({type(exc).__name__}: {exc})", index=index,
-                        ref=where, raw=sample)  # fmt: skip
+        return Rejected(
+            f"unexpected content ({type(exc).__name__}: {exc})", index=index, ref=where, raw=sample
+        )
 
 
 def _resolve(text: str, attachments: dict) -> str:
@@ -222,8 +243,9 @@ def to_transcript(
         if not isinstance(message, dict):
             raise RecordError(f"messages[{i}] should be an object, found {type_name(message)}")
         role = str(message.get("role", ""))
-        parts = message_parts(message, f"messages[{i}]", lambda t: _resolve(t, attachments),
-                              strict=False)  # fmt: skip
+        parts = message_parts(
+            message, f"messages[{i}]", lambda t: _resolve(t, attachments), strict=False
+        )
         text, reasoning = parts.text, parts.reasoning
         if role == "system":
             system_parts.append(text)

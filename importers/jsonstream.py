@@ -150,16 +150,23 @@ def iter_lines(path: Path, options: ImportOptions) -> Iterator[RawRecord | Rejec
             try:
                 check_json_bytes(raw)
             except InputLimitError as exc:
-                yield Rejected(re.sub(r"at byte ([\d,]+)", r"at byte \1 of the line", str(exc)),
-                               index=index, line=line_no, raw=text[:2000])  # fmt: skip
+                yield Rejected(
+                    re.sub(r"at byte ([\d,]+)", r"at byte \1 of the line", str(exc)),
+                    index=index,
+                    line=line_no,
+                    raw=text[:2000],
+                )
                 index += 1
                 continue
             try:
                 text = text.rstrip("\r\n")  # a cut string then reads as unterminated
                 value = json.loads(text)
             except (ValueError, RecursionError) as exc:
-                reason = (describe_json_error(exc, text) if isinstance(exc, json.JSONDecodeError)
-                          else f"{exc}" or "nested too deeply")  # fmt: skip
+                reason = (
+                    describe_json_error(exc, text)
+                    if isinstance(exc, json.JSONDecodeError)
+                    else f"{exc}" or "nested too deeply"
+                )
                 yield Rejected(
                     f"invalid JSON: {reason}",
                     index=index,

@@ -21,8 +21,16 @@ from db.models import INCLUSION_FIELD, LabelDraft
 from importers.base import ImportOptions, ImportRequestError, RecordError, describe_json_error
 
 TEXT_TARGETS = ("scratchpad", "completion", "output", "turns")
-TARGETS = (*TEXT_TARGETS, "user_input", "system_prompt", "model", "condition", "dataset",
-           "prompt_variant", "source_ref")  # fmt: skip
+TARGETS = (
+    *TEXT_TARGETS,
+    "user_input",
+    "system_prompt",
+    "model",
+    "condition",
+    "dataset",
+    "prompt_variant",
+    "source_ref",
+)
 LABEL_KINDS = ("label", "score", "note")
 # Mapped only when named: the probability that the reference set's sampling drew the row.
 DESIGN_TARGETS = ("inclusion_probability",)
@@ -95,8 +103,9 @@ def find_field(field_id: str, rubric_name: str | None):
     raise ImportRequestError(f"field {field_id!r} is in several rubrics ({names}): pass --rubric")
 
 
-def build_spec(options: ImportOptions, label_map: str | None = "columns",
-               fmt: str = "table") -> TableSpec:  # fmt: skip
+def build_spec(
+    options: ImportOptions, label_map: str | None = "columns", fmt: str = "table"
+) -> TableSpec:
     """Check the mapping options once, before any record is read.
 
     ``label_map`` "paths" (formats that are not tables) allows label targets only."""
@@ -310,9 +319,15 @@ def labels_of(values: dict[str, Any], spec: TableSpec, options: ImportOptions) -
     if column is not None and drafts:
         probability = _probability(values.get(column), column)
         for rubric_id in sorted({d.rubric_id for d in drafts}):
-            drafts.append(LabelDraft(rubric_id=rubric_id, field=INCLUSION_FIELD,
-                                     value=probability, source=options.label_source,
-                                     rater=options.rater or "imported"))  # fmt: skip
+            drafts.append(
+                LabelDraft(
+                    rubric_id=rubric_id,
+                    field=INCLUSION_FIELD,
+                    value=probability,
+                    source=options.label_source,
+                    rater=options.rater or "imported",
+                )
+            )
     return drafts
 
 
@@ -343,9 +358,12 @@ def describe_label_values(path, options: ImportOptions, fmt) -> str:
     lines = []
     for f_id, target in spec.labels.items():
         found = ", ".join(f"{v} ({n})" for v, n in counts[f_id].most_common())
-        unmapped = [v for v in counts[f_id]
-                    if v.lower() not in spec.values
-                    and v.lower() not in {c.lower() for c in target.categories}]  # fmt: skip
+        unmapped = [
+            v
+            for v in counts[f_id]
+            if v.lower() not in spec.values
+            and v.lower() not in {c.lower() for c in target.categories}
+        ]
         lines.append(
             f"label.{f_id} ({noun} {target.value_column!r}): values found: {found or 'none'}; "
             f"categories expected: {', '.join(target.categories)}"

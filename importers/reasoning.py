@@ -194,8 +194,9 @@ def content_parts(content, where: str, resolve=None, *, strict: bool = True) -> 
             elif isinstance(text, str) and text.strip():
                 parts.reasoning.append(resolve(text))
         elif kind == "tool_result":
-            inner = content_parts(block.get("content"), f"{where}.content[{j}]", resolve,
-                                  strict=strict)  # fmt: skip
+            inner = content_parts(
+                block.get("content"), f"{where}.content[{j}]", resolve, strict=strict
+            )
             texts.append(inner.text)
         # images, tool_use and the like: nothing readable to keep as text
     parts.text = "\n".join(texts)

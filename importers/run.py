@@ -117,10 +117,18 @@ class RejectedSink:
         if self._file is None:
             self._file = open(self.path, "a", encoding="utf-8", errors="backslashreplace")  # noqa: SIM115
         entry = {
-            "file": str(source), "format": fmt, "import_id": import_id, "index": r.index,
-            "line": r.line, "ref": r.ref, "byte_offset": r.byte_offset, "reason": r.reason,
-            "fatal": r.fatal, "time": utc_now(), "record": r.raw,
-        }  # fmt: skip
+            "file": str(source),
+            "format": fmt,
+            "import_id": import_id,
+            "index": r.index,
+            "line": r.line,
+            "ref": r.ref,
+            "byte_offset": r.byte_offset,
+            "reason": r.reason,
+            "fatal": r.fatal,
+            "time": utc_now(),
+            "record": r.raw,
+        }
         self._file.write(json.dumps(entry, ensure_ascii=False, default=str) + "\n")
         self.count += 1
 
@@ -173,8 +181,9 @@ def _oversized(record: TranscriptRecord) -> Rejected | None:
             return Rejected(
                 f"{name} is {len(text):,} characters long, over the {MAX_FIELD_CHARS:,} limit "
                 "(a runaway generation or a broken export?)",
-                ref=record.source_ref, raw={"source_ref": record.source_ref},
-            )  # fmt: skip
+                ref=record.source_ref,
+                raw={"source_ref": record.source_ref},
+            )
     return None
 
 
@@ -199,11 +208,15 @@ class Prepare:
                 f"the text holds a lone surrogate ({bad.encode('unicode_escape').decode()}): "
                 "half of a UTF-16 pair, not a character; it cannot be stored as UTF-8 (fix "
                 "the exporting program, or pass --skip-bad to set the record aside)",
-                ref=item.source_ref, raw={"source_ref": item.source_ref},
-            )  # fmt: skip
+                ref=item.source_ref,
+                raw={"source_ref": item.source_ref},
+            )
         except (TypeError, ValueError, RecursionError) as exc:
-            return Rejected(f"cannot be stored: {type(exc).__name__}: {exc}",
-                            ref=item.source_ref, raw={"source_ref": item.source_ref})  # fmt: skip
+            return Rejected(
+                f"cannot be stored: {type(exc).__name__}: {exc}",
+                ref=item.source_ref,
+                raw={"source_ref": item.source_ref},
+            )
 
 
 def _utf8_only(encoded: Encoded) -> Encoded:
@@ -216,8 +229,16 @@ def _utf8_only(encoded: Encoded) -> Encoded:
     return encoded
 
 
-_TEXT_ATTRIBUTES = ("model", "condition", "dataset", "prompt_variant", "user_input",
-                    "scratchpad", "output", "system_prompt")  # fmt: skip
+_TEXT_ATTRIBUTES = (
+    "model",
+    "condition",
+    "dataset",
+    "prompt_variant",
+    "user_input",
+    "scratchpad",
+    "output",
+    "system_prompt",
+)
 
 
 def _wrong_types(record: TranscriptRecord) -> Rejected | None:
@@ -225,10 +246,18 @@ def _wrong_types(record: TranscriptRecord) -> Rejected | None:
     for name in _TEXT_ATTRIBUTES:
         value = getattr(record, name, None)
         if value is not None and not isinstance(value, str):
-            kind = {int: "number", float: "number", bool: "boolean", dict: "object",
-                    list: "array"}.get(type(value), type(value).__name__)  # fmt: skip
-            return Rejected(f"{name} should be a string, found {kind} ({str(value)[:40]})",
-                            ref=record.source_ref, raw={"source_ref": record.source_ref})  # fmt: skip
+            kind = {
+                int: "number",
+                float: "number",
+                bool: "boolean",
+                dict: "object",
+                list: "array",
+            }.get(type(value), type(value).__name__)
+            return Rejected(
+                f"{name} should be a string, found {kind} ({str(value)[:40]})",
+                ref=record.source_ref,
+                raw={"source_ref": record.source_ref},
+            )
     return None
 
 
@@ -321,9 +350,13 @@ def import_file(
         recorded_options["warnings"] = result.warnings
     recorded_options["skip_bad"] = skip_bad
     import_id = store.begin_import(
-        str(path), fmt, sha256=result.sha256, size_bytes=size,
-        importer_version=IMPORTER_VERSION, options=recorded_options,
-    )  # fmt: skip
+        str(path),
+        fmt,
+        sha256=result.sha256,
+        size_bytes=size,
+        importer_version=IMPORTER_VERSION,
+        options=recorded_options,
+    )
     result.import_id = import_id
     errors: list[dict[str, Any]] = []
     label_values_rejected = False
@@ -367,10 +400,14 @@ def import_file(
         copy_started = time.perf_counter()
         with large_page_cache(store, COPY_CACHE_MB):
             copied = copy_staged(
-                store, staging.path, import_id=import_id, created_at=utc_now(),
-                first_chunk=register, on_progress=progress.copied,
+                store,
+                staging.path,
+                import_id=import_id,
+                created_at=utc_now(),
+                first_chunk=register,
+                on_progress=progress.copied,
                 on_chunk=lambda c: _count(result, c),
-            )  # fmt: skip
+            )
         result.n_duplicate = result.n_read - result.n_rejected - copied.new
         result.write_seconds = round(time.perf_counter() - copy_started, 3)
     except _Abort as abort:
@@ -415,14 +452,22 @@ def _record_refusal(
         result.sha256 = sha256_of(path)
     except OSError:
         size = None
-    recorded = {k: v for k, v in asdict(options).items()
-                if v and k not in ("on_progress", "allow_unknown_model")}  # fmt: skip
+    recorded = {
+        k: v
+        for k, v in asdict(options).items()
+        if v and k not in ("on_progress", "allow_unknown_model")
+    }
     result.import_id = store.begin_import(
-        str(path), result.format or "unknown", sha256=result.sha256, size_bytes=size,
-        importer_version=IMPORTER_VERSION, options=recorded,
-    )  # fmt: skip
-    store.finish_import(result.import_id, status="failed",
-                        errors=[{"where": "file", "reason": reason}])  # fmt: skip
+        str(path),
+        result.format or "unknown",
+        sha256=result.sha256,
+        size_bytes=size,
+        importer_version=IMPORTER_VERSION,
+        options=recorded,
+    )
+    store.finish_import(
+        result.import_id, status="failed", errors=[{"where": "file", "reason": reason}]
+    )
 
 
 def _record_hard_failure(
@@ -582,16 +627,29 @@ def import_files(
                     detect_format(item.path)
                 except UnknownFormatError as exc:
                     reason = str(exc).removeprefix(f"{item.path}: ")
-                    result = FileResult(path=str(item.path), format=None, status="skipped",
-                                        hint=f"skipped: {reason}")  # fmt: skip
+                    result = FileResult(
+                        path=str(item.path),
+                        format=None,
+                        status="skipped",
+                        hint=f"skipped: {reason}",
+                    )
                 except OSError as exc:
-                    result = FileResult(path=str(item.path), format=None,
-                                        error=f"{item.path}: cannot be read ({exc})")  # fmt: skip
+                    result = FileResult(
+                        path=str(item.path),
+                        format=None,
+                        error=f"{item.path}: cannot be read ({exc})",
+                    )
             if result is None:
                 result = import_file(
-                    store, item.path, fmt=fmt, options=options, skip_bad=skip_bad, sink=sink,
-                    progress=progress, warn=warn,
-                )  # fmt: skip
+                    store,
+                    item.path,
+                    fmt=fmt,
+                    options=options,
+                    skip_bad=skip_bad,
+                    sink=sink,
+                    progress=progress,
+                    warn=warn,
+                )
             results.append(result)
             if on_result is not None:
                 on_result(result)

@@ -79,8 +79,12 @@ def _rows(path: Path, options: ImportOptions) -> Iterator[Row | Rejected | list[
             if isinstance(item, Rejected):
                 yield item
             elif not isinstance(item.value, dict):
-                yield Rejected(f"a row should be a JSON object, found {type_name(item.value)}",
-                               index=item.index, line=item.line, raw=item.value)  # fmt: skip
+                yield Rejected(
+                    f"a row should be a JSON object, found {type_name(item.value)}",
+                    index=item.index,
+                    line=item.line,
+                    raw=item.value,
+                )
             else:
                 yield Row(item.index, item.value, item.line)
 
@@ -127,8 +131,10 @@ def _csv_rows(path: Path, options: ImportOptions, delimiter: str):
                 if len(values) != len(header):
                     yield Rejected(
                         f"{len(values)} columns, the header has {len(header)}",
-                        index=index, line=lines.line, raw=values,
-                    )  # fmt: skip
+                        index=index,
+                        line=lines.line,
+                        raw=values,
+                    )
                 else:
                     yield Row(index, dict(zip(header, values, strict=True)), lines.line)
                 index += 1
@@ -136,12 +142,18 @@ def _csv_rows(path: Path, options: ImportOptions, delimiter: str):
             yield Rejected(
                 f"invalid UTF-8 at byte {bad.exc.start} of the line ({bad.exc.reason}); "
                 "nothing after this point can be read",
-                index=index, line=bad.line, fatal=True,
-            )  # fmt: skip
+                index=index,
+                line=bad.line,
+                fatal=True,
+            )
             return
         except csv.Error as exc:
-            yield Rejected(f"malformed CSV: {exc}; nothing after this point can be read",
-                           index=index, line=lines.line, fatal=True)  # fmt: skip
+            yield Rejected(
+                f"malformed CSV: {exc}; nothing after this point can be read",
+                index=index,
+                line=lines.line,
+                fatal=True,
+            )
             return
     if index == 0:
         yield Rejected("the table has a header but no rows", fatal=True, kind="empty")
@@ -192,13 +204,18 @@ def read(path: Path, options: ImportOptions) -> ReadResult:
         try:
             yield to_transcript(item, spec, path, options)
         except LabelValueError as exc:
-            yield Rejected(str(exc), index=item.index, line=item.line, raw=item.values,
-                           kind="label_value")  # fmt: skip
+            yield Rejected(
+                str(exc), index=item.index, line=item.line, raw=item.values, kind="label_value"
+            )
         except RecordError as exc:
             yield Rejected(str(exc), index=item.index, line=item.line, raw=item.values)
         except Exception as exc:  # noqa: BLE001 - untrusted input: any surprise is one bad row
-            yield Rejected(f"unexpected content ({type(exc).__name__}: {exc})",
-                           index=item.index, line=item.line, raw=item.values)  # fmt: skip
+            yield Rejected(
+                f"unexpected content ({type(exc).__name__}: {exc})",
+                index=item.index,
+                line=item.line,
+                raw=item.values,
+            )
 
 
 def _text(row: Row, spec: TableSpec, target: str) -> str | None:
@@ -272,8 +289,12 @@ def to_transcript(
         turns = []
         if user_input:
             turns.append({"role": "user", "content": user_input})
-        turns.append({"role": "assistant", "content": source_text if source_text is not None
-                      else final_output})  # fmt: skip
+        turns.append(
+            {
+                "role": "assistant",
+                "content": source_text if source_text is not None else final_output,
+            }
+        )
     elif not bodies_text:
         assistant = [t["content"] for t in turns if t["role"] == "assistant"]
         if assistant:

@@ -59,8 +59,9 @@ def read_member(zf: zipfile.ZipFile, fileobj: BinaryIO, info: zipfile.ZipInfo) -
     """The decompressed bytes of one member; ``MemberError`` when it cannot be read
     (corrupt, encrypted, or declaring more than ``MAX_MEMBER_BYTES``: a zip bomb)."""
     if info.flag_bits & 0x1:
-        raise MemberError("the member is encrypted (password protected): export the log again "
-                          "without a password")  # fmt: skip
+        raise MemberError(
+            "the member is encrypted (password protected): export the log again without a password"
+        )
     if info.file_size > MAX_MEMBER_BYTES:
         raise MemberError(
             f"it would decompress to {info.file_size:,} bytes, over the "
@@ -75,7 +76,16 @@ def read_member(zf: zipfile.ZipFile, fileobj: BinaryIO, info: zipfile.ZipInfo) -
         return data
     try:
         return zf.read(info)
-    except (zipfile.BadZipFile, NotImplementedError, OSError, EOFError, RuntimeError,
-            zlib.error, ValueError, LZMAError) as exc:  # fmt: skip
-        raise MemberError(f"{type(exc).__name__}: {exc}" if type(exc) is not MemberError
-                          else str(exc)) from None  # fmt: skip
+    except (
+        zipfile.BadZipFile,
+        NotImplementedError,
+        OSError,
+        EOFError,
+        RuntimeError,
+        zlib.error,
+        ValueError,
+        LZMAError,
+    ) as exc:
+        raise MemberError(
+            f"{type(exc).__name__}: {exc}" if type(exc) is not MemberError else str(exc)
+        ) from None

@@ -104,9 +104,15 @@ class Reference:
 
 
 def reference_for_field(
-    store: Store, rubric_id: str, rows: list[RatingRow], field_id: str, reference: str,
-    *, min_humans: int = 1, item_events: dict[int, list] | None = None,
-) -> Reference:  # fmt: skip
+    store: Store,
+    rubric_id: str,
+    rows: list[RatingRow],
+    field_id: str,
+    reference: str,
+    *,
+    min_humans: int = 1,
+    item_events: dict[int, list] | None = None,
+) -> Reference:
     """The chosen reference on one field, from the field's human and reference labels
     (``rows``; classifier rows are not read). Raises AnalysisError for an unknown rater name.
     ``item_events`` keeps the items' live events read for one field for the next."""
@@ -115,8 +121,9 @@ def reference_for_field(
         policy = GoldPolicy(min_humans=min_humans)
         # Only items with a human or adjudicated label can have gold: read just those (a
         # classifier labels every transcript; walking them all would cost minutes at scale).
-        candidates = sorted({r.transcript_id for r in rows
-                             if r.source in ("human", "adjudication")})  # fmt: skip
+        candidates = sorted(
+            {r.transcript_id for r in rows if r.source in ("human", "adjudication")}
+        )
         known = {} if item_events is None else item_events
         missing = [t for t in candidates if t not in known]
         for start in range(0, len(missing), 500):
@@ -147,8 +154,7 @@ def reference_for_field(
                 continue
             values[tid] = list(top) if isinstance(top, tuple) else top
         used = {("human", None)}
-        ref = Reference("majority", "blind human majority (ties left out)", values,
-                        unresolved=ties)  # fmt: skip
+        ref = Reference("majority", "blind human majority (ties left out)", values, unresolved=ties)
     else:
         reference = reference.removeprefix("rater:")
         mine = [r for r in rows if r.rater == reference and r.source != "classifier"]
@@ -169,8 +175,9 @@ def reference_for_field(
         if (r.source, None) in used or (r.source, r.rater) in used:
             continue
         counts[(r.source, r.rater)] += 1
-    ref.unused = [{"source": s, "rater": who, "labels": n}
-                  for (s, who), n in sorted(counts.items())]  # fmt: skip
+    ref.unused = [
+        {"source": s, "rater": who, "labels": n} for (s, who), n in sorted(counts.items())
+    ]
     return ref
 
 
@@ -198,8 +205,11 @@ def _design_from_rows(rows, name: str, kind: str) -> Design:
     for row in rows:
         by_item.setdefault(row.transcript_id, []).append(row)
     if any(r.inclusion_probability is None for r in rows):
-        return Design("unknown", f"queue {name} ({kind})",
-                      note=f"queue {name} ({kind}) chose its items by their labels, not by chance")  # fmt: skip
+        return Design(
+            "unknown",
+            f"queue {name} ({kind})",
+            note=f"queue {name} ({kind}) chose its items by their labels, not by chance",
+        )
     design = Design("known", f"queue {name} ({kind})", srs_within_strata=True)
     # A kind that draws each annotator's list separately (from the same frame) puts an item in
     # the union with probability 1 - prod_a (1 - p_a), whichever lists it landed in.
@@ -221,14 +231,19 @@ def _design_from_rows(rows, name: str, kind: str) -> Design:
 
 
 def resolve_design(
-    store: Store, rubric_id: str, reference: Reference, sample_ids: list[int],
-    design_queue: str | None, assume_random: bool,
-) -> Design:  # fmt: skip
+    store: Store,
+    rubric_id: str,
+    reference: Reference,
+    sample_ids: list[int],
+    design_queue: str | None,
+    assume_random: bool,
+) -> Design:
     if design_queue is not None:
         q = get_queue(store, design_queue)
         if q is None:
-            raise AnalysisError(f"--design {design_queue}: no queue of that name; see "
-                                "`reviewer queue list`")  # fmt: skip
+            raise AnalysisError(
+                f"--design {design_queue}: no queue of that name; see `reviewer queue list`"
+            )
         return _design_from_rows(queue_design(store, q.name), q.name, q.kind)
     if reference.rater is not None:
         carried = imported_inclusion_probabilities(store, rubric_id).get(reference.rater)
@@ -250,8 +265,10 @@ def resolve_design(
         design = _design_from_rows(queue_design(store, name), name, q.kind if q else "?")
         others = sorted({r.queue for r in rows} - {name})
         if others:
-            design.note = (f"the reference items also sit in {', '.join(others)}; the design of "
-                           f"{name} is used (name another with --design)")  # fmt: skip
+            design.note = (
+                f"the reference items also sit in {', '.join(others)}; the design of "
+                f"{name} is used (name another with --design)"
+            )
         return design
     kinds = sorted({r.queue for r in rows})
     why = (
@@ -260,8 +277,7 @@ def resolve_design(
         else "the labelled items were drawn by no queue that records its design"
     )
     if assume_random:
-        return Design("assumed random", "assumed simple random sample (--assume-random)",
-                      note=why)  # fmt: skip
+        return Design("assumed random", "assumed simple random sample (--assume-random)", note=why)
     return Design("unknown", "unknown", note=why)
 
 
@@ -410,10 +426,12 @@ def analyse_outcome(
         sample_ids = sorted(in_sample)
     at = np.searchsorted(p_ids, np.asarray(sample_ids, dtype=np.int64))
     sample_held = dict(zip(sample_ids, p_held[at].tolist(), strict=True))
-    sample_group = {t: code[group_keys[g]]
-                    for t, g in zip(sample_ids, p_group[at].tolist(), strict=True)}  # fmt: skip
-    strata_names, sample = _build_sample(sample_ids, truth, sample_held, design, sample_group,
-                                         population=len(p_ids))  # fmt: skip
+    sample_group = {
+        t: code[group_keys[g]] for t, g in zip(sample_ids, p_group[at].tolist(), strict=True)
+    }
+    strata_names, sample = _build_sample(
+        sample_ids, truth, sample_held, design, sample_group, population=len(p_ids)
+    )
     lam = est.power_tuning(sample) if len(sample) else 0.0
     # Validation: design-weighted sensitivity and specificity, for the record.
     validation = _validation(sample, design)
@@ -422,9 +440,11 @@ def analyse_outcome(
     if design.source == "none":
         corrected_reason = "no reference labels yet"
     elif design.status == "unknown":
-        corrected_reason = (f"design unknown: {design.note}; the correction is not identified "
-                            "(--design QUEUE, or --assume-random to take the labelled items as a "
-                            "simple random sample)")  # fmt: skip
+        corrected_reason = (
+            f"design unknown: {design.note}; the correction is not identified "
+            "(--design QUEUE, or --assume-random to take the labelled items as a "
+            "simple random sample)"
+        )
 
     key_code = np.full(len(group_keys), -1, dtype=np.int64)
     for key, i in code.items():
@@ -440,32 +460,51 @@ def analyse_outcome(
         f_mean = k / n_pop if n_pop else None
         entry: dict[str, Any] = dict(zip(by, key, strict=True))
         if n_pop:
-            entry["classifier"] = {"value": k / n_pop, "ci": est.wilson(k, n_pop), "n": n_pop,
-                                   "method": "Wilson"}  # fmt: skip
+            entry["classifier"] = {
+                "value": k / n_pop,
+                "ci": est.wilson(k, n_pop),
+                "n": n_pop,
+                "method": "Wilson",
+            }
         else:
             entry["classifier"] = {"value": None, "reason": "no classifier labels"}
-        human = (est.domain_estimate(sample, g, f_mean or 0.0, n_pop, 0.0, model_rate=model_rate)
-                 if n_pop else None)  # fmt: skip
+        human = (
+            est.domain_estimate(sample, g, f_mean or 0.0, n_pop, 0.0, model_rate=model_rate)
+            if n_pop
+            else None
+        )
         if human is None:
             reason = "no classifier labels" if not n_pop else "no reference labels in this group"
             entry["human"] = {"value": None, "reason": reason}
             entry["corrected"] = {"value": None, "reason": corrected_reason or reason}
             entries.append(entry)
             continue
-        entry["human"] = {**est.wilson_design(sample, human), "n": human.n,
-                          "method": "design-weighted, Wilson on the effective n"}  # fmt: skip
+        entry["human"] = {
+            **est.wilson_design(sample, human),
+            "n": human.n,
+            "method": "design-weighted, Wilson on the effective n",
+        }
         if design.status == "unknown":
             entry["human"]["note"] = "unweighted: design unknown"
         if corrected_reason:
             entry["corrected"] = {"value": None, "reason": corrected_reason}
         else:
-            corr = est.domain_estimate(sample, g, f_mean, n_pop, lam, model_rate=model_rate,
-                                       pooled=pooled)  # fmt: skip
+            corr = est.domain_estimate(
+                sample, g, f_mean, n_pop, lam, model_rate=model_rate, pooled=pooled
+            )
             entry["corrected"] = {**est.normal_interval(sample, corr), "n": corr.n, "N": n_pop}
             linear[key] = (human, corr, f_mean, n_pop)
             if target_width:
-                entry["corrected"]["plan"] = _plan(sample, corr, g, p_ids[member == g].tolist(), design,
-                                                   lam, strata_names, target_width)  # fmt: skip
+                entry["corrected"]["plan"] = _plan(
+                    sample,
+                    corr,
+                    g,
+                    p_ids[member == g].tolist(),
+                    design,
+                    lam,
+                    strata_names,
+                    target_width,
+                )
         linear.setdefault(key, (human, None, f_mean, n_pop))
         entries.append(entry)
 
@@ -479,7 +518,7 @@ def analyse_outcome(
             "n": len(sample),
             "outside_design": left_out,
             "no_classifier_label": no_classifier,
-        },  # fmt: skip
+        },
         "validation": validation,
         "groups": entries,
         "gap_free_minus_paid": gaps,
@@ -489,8 +528,9 @@ def analyse_outcome(
     return report
 
 
-def _build_sample(sample_ids, truth, predicted, design: Design, group: dict[int, int],
-                  population: int) -> est.DesignSample:  # fmt: skip
+def _build_sample(
+    sample_ids, truth, predicted, design: Design, group: dict[int, int], population: int
+) -> est.DesignSample:
     ids = sorted(sample_ids)
     if design.status == "known":
         strata_names = [design.stratum.get(t, "all") for t in ids]
@@ -512,13 +552,25 @@ def _build_sample(sample_ids, truth, predicted, design: Design, group: dict[int,
         fpc = [min(1.0, share)] * len(ids)
     names = {h: i for i, h in enumerate(sorted(set(strata_names)))}
     return sorted(names, key=names.get), est.DesignSample.build(
-        [float(truth[t]) for t in ids], [float(predicted[t]) for t in ids], weights,
-        [names[h] for h in strata_names], fpc, [group[t] for t in ids],
-    )  # fmt: skip
+        [float(truth[t]) for t in ids],
+        [float(predicted[t]) for t in ids],
+        weights,
+        [names[h] for h in strata_names],
+        fpc,
+        [group[t] for t in ids],
+    )
 
 
-def _plan(sample, corr, group: int, ids: list[int], design: Design, lam: float,
-          strata_names: list[str], target_width: float) -> dict[str, Any]:  # fmt: skip
+def _plan(
+    sample,
+    corr,
+    group: int,
+    ids: list[int],
+    design: Design,
+    lam: float,
+    strata_names: list[str],
+    target_width: float,
+) -> dict[str, Any]:
     """How many more labelled items the group needs for a corrected interval of the target
     width, and where to draw them: across the design's strata in proportion to the items
     still unlabelled there times the spread of (reference - lam classifier) seen there
@@ -601,17 +653,25 @@ def _gaps(sample, entries, linear, by, corrected_reason) -> list[dict[str, Any]]
             if source == "classifier":
                 nf, np_ = ef["n"], ep["n"]
                 value = ef["value"] - ep["value"]
-                se = np.sqrt(ef["value"] * (1 - ef["value"]) / nf
-                             + ep["value"] * (1 - ep["value"]) / np_)  # fmt: skip
+                se = np.sqrt(
+                    ef["value"] * (1 - ef["value"]) / nf + ep["value"] * (1 - ep["value"]) / np_
+                )
                 se = max(float(se), 1 / (nf + np_))
                 half = est.z_value() * se
-                entry[source] = {"value": value, "ci": [max(-1, value - half), min(1, value + half)],
-                                 "n_free": nf, "n_paid": np_}  # fmt: skip
+                entry[source] = {
+                    "value": value,
+                    "ci": [max(-1, value - half), min(1, value + half)],
+                    "n_free": nf,
+                    "n_paid": np_,
+                }
                 continue
             index = 0 if source == "human" else 1
             diff = linear[free_key][index] - linear[paid_key][index]
-            entry[source] = {**est.normal_interval(sample, diff, (-1.0, 1.0)),
-                             "n_free": ef["n"], "n_paid": ep["n"]}  # fmt: skip
+            entry[source] = {
+                **est.normal_interval(sample, diff, (-1.0, 1.0)),
+                "n_free": ef["n"],
+                "n_paid": ep["n"],
+            }
         entry["_keys"] = (free_key, paid_key)
         out.append(entry)
     return out
@@ -632,8 +692,10 @@ def _gap_differences(sample, gaps, linear, by, variants) -> list[dict[str, Any]]
         pair = by_rest[rkey]
         entry: dict[str, Any] = {**dict(zip(others, rkey, strict=True)), "variants": [a, b]}
         if a not in pair or b not in pair:
-            entry["corrected"] = {"value": None,
-                                  "reason": f"no gap for variant {a if a not in pair else b}"}  # fmt: skip
+            entry["corrected"] = {
+                "value": None,
+                "reason": f"no gap for variant {a if a not in pair else b}",
+            }
             out.append(entry)
             continue
         for source, index in (("human", 0), ("corrected", 1)):
@@ -642,8 +704,14 @@ def _gap_differences(sample, gaps, linear, by, variants) -> list[dict[str, Any]]
                 entry[source] = {"value": None, "reason": "a gap has no estimate"}
                 continue
             (fa, pa), (fb, pb) = ga["_keys"], gb["_keys"]
-            combo = est.combine([(1.0, linear[fa][index]), (-1.0, linear[pa][index]),
-                                 (-1.0, linear[fb][index]), (1.0, linear[pb][index])])  # fmt: skip
+            combo = est.combine(
+                [
+                    (1.0, linear[fa][index]),
+                    (-1.0, linear[pa][index]),
+                    (-1.0, linear[fb][index]),
+                    (1.0, linear[pb][index]),
+                ]
+            )
             entry[source] = est.normal_interval(sample, combo, (-2.0, 2.0))
         out.append(entry)
     return out
@@ -655,8 +723,10 @@ def _gap_differences(sample, gaps, linear, by, variants) -> list[dict[str, Any]]
 def _held(outcome: Outcome, values: list[Any]) -> tuple[np.ndarray, np.ndarray]:
     """Per distinct value: whether the outcome holds, and whether it says at all."""
     said = [outcome.holds(v) for v in values]
-    return (np.asarray([h is True for h in said], dtype=bool),
-            np.asarray([h is not None for h in said], dtype=bool))  # fmt: skip
+    return (
+        np.asarray([h is True for h in said], dtype=bool),
+        np.asarray([h is not None for h in said], dtype=bool),
+    )
 
 
 def _chosen_classifier(cls_rows: LabelColumns, classifier: str | None) -> str | None:
@@ -710,17 +780,28 @@ def motivation_analysis(
     for rubric_id in rubric_ids or every:
         rubric = load_rubric_for(store, rubric_id)
         rows = agreement_labels(store, rubric_id, phase=phase, current=current)
-        names = sorted({rows.fields[f] for f in set(rows.field.tolist())}, key=lambda f: (
-            rubric.field_ids.index(f) if rubric and f in rubric.field_ids else 99, f))  # fmt: skip
+        names = sorted(
+            {rows.fields[f] for f in set(rows.field.tolist())},
+            key=lambda f: (
+                rubric.field_ids.index(f) if rubric and f in rubric.field_ids else 99,
+                f,
+            ),
+        )
         item_events: dict[int, list] = {}
         classifier_code = rows.code("source", "classifier")
         outcomes = []
         for fid in names:
             frows = rows.take(rows.field == rows.code("field", fid))
             is_classifier = frows.source == classifier_code
-            ref = reference_for_field(store, rubric_id, rating_rows(frows.take(~is_classifier)),
-                                      fid, reference, min_humans=min_humans,
-                                      item_events=item_events)  # fmt: skip
+            ref = reference_for_field(
+                store,
+                rubric_id,
+                rating_rows(frows.take(~is_classifier)),
+                fid,
+                reference,
+                min_humans=min_humans,
+                item_events=item_events,
+            )
             cls_rows = frows.take(is_classifier)
             chosen = _chosen_classifier(cls_rows, classifier)
             sample_ids = sorted(ref.values)
@@ -732,16 +813,32 @@ def motivation_analysis(
                     held = outcome.holds(value)
                     if held is not None:
                         truth[tid] = held
-                result = analyse_outcome(outcome, predicted, truth, attributes, field_design,
-                                         by=by, allowed=allowed,
-                                         compare_variants=compare_variants,
-                                         target_width=target_width,
-                                         model_rate=model_rate, pooled=pooled)  # fmt: skip
+                result = analyse_outcome(
+                    outcome,
+                    predicted,
+                    truth,
+                    attributes,
+                    field_design,
+                    by=by,
+                    allowed=allowed,
+                    compare_variants=compare_variants,
+                    target_width=target_width,
+                    model_rate=model_rate,
+                    pooled=pooled,
+                )
                 result["classifier"] = chosen
-                result["reference"] = {"name": ref.name, "rule": ref.rule, "n_items": len(truth),
-                                       "unresolved": ref.unresolved, "unused": ref.unused}  # fmt: skip
-                result["design"] = {"status": field_design.status, "source": field_design.source,
-                                    "note": field_design.note}  # fmt: skip
+                result["reference"] = {
+                    "name": ref.name,
+                    "rule": ref.rule,
+                    "n_items": len(truth),
+                    "unresolved": ref.unresolved,
+                    "unused": ref.unused,
+                }
+                result["design"] = {
+                    "status": field_design.status,
+                    "source": field_design.source,
+                    "note": field_design.note,
+                }
                 for gap in result["gap_free_minus_paid"]:
                     gap.pop("_keys", None)
                 outcomes.append(result)
@@ -812,8 +909,14 @@ def six_way_analysis(
     for rubric_id, field_id in SIX_WAY_FIELDS:
         rows = agreement_labels(store, rubric_id, field=field_id, phase=phase, current=current)
         is_classifier = rows.source == rows.code("source", "classifier")
-        ref = reference_for_field(store, rubric_id, rating_rows(rows.take(~is_classifier)),
-                                  field_id, reference, min_humans=min_humans)  # fmt: skip
+        ref = reference_for_field(
+            store,
+            rubric_id,
+            rating_rows(rows.take(~is_classifier)),
+            field_id,
+            reference,
+            min_humans=min_humans,
+        )
         cls_rows = rows.take(is_classifier)
         chosen = _chosen_classifier(cls_rows, classifier)
         mine = cls_rows.take(cls_rows.rater == cls_rows.code("rater", chosen))
@@ -822,17 +925,23 @@ def six_way_analysis(
         refs.append(ref)
         chosen_names.append(chosen)
     compliance, faking = predicted_parts
-    both, at_c, at_f = np.intersect1d(compliance.transcript_id, faking.transcript_id,
-                                      assume_unique=True, return_indices=True)  # fmt: skip
+    both, at_c, at_f = np.intersect1d(
+        compliance.transcript_id, faking.transcript_id, assume_unique=True, return_indices=True
+    )
     truth = {t: (c, truth_parts[1][t]) for t, c in truth_parts[0].items() if t in truth_parts[1]}
-    field_design = resolve_design(store, "goal_guarding", refs[1], sorted(truth), design,
-                                  assume_random)  # fmt: skip
+    field_design = resolve_design(
+        store, "goal_guarding", refs[1], sorted(truth), design, assume_random
+    )
     cells = []
     for level in COMPLIANCE_LEVELS:
         for af in ("yes", "no"):
-            outcome = CellOutcome(f"{level}, {'with' if af == 'yes' else 'without'} alignment "
-                                  "faking", "compliance x alignment_faking", f"{level}/{af}",
-                                  False, (level, af))  # fmt: skip
+            outcome = CellOutcome(
+                f"{level}, {'with' if af == 'yes' else 'without'} alignment faking",
+                "compliance x alignment_faking",
+                f"{level}/{af}",
+                False,
+                (level, af),
+            )
             is_level = np.asarray([v == level for v in compliance.values], dtype=bool)
             is_af = np.asarray([v == af for v in faking.values], dtype=bool)
             held = np.zeros(len(both), dtype=bool)
@@ -840,8 +949,9 @@ def six_way_analysis(
                 held = is_level[compliance.value[at_c]] & is_af[faking.value[at_f]]
             p = Predicted(both, held)
             y = {t: outcome.holds(v) for t, v in truth.items()}
-            result = analyse_outcome(outcome, p, y, attributes, field_design, by=by,
-                                     allowed=allowed)  # fmt: skip
+            result = analyse_outcome(
+                outcome, p, y, attributes, field_design, by=by, allowed=allowed
+            )
             for gap in result["gap_free_minus_paid"]:
                 gap.pop("_keys", None)
             cells.append(result)
@@ -853,11 +963,11 @@ def six_way_analysis(
             "name": refs[0].name,
             "n_items": len(truth),
             "unused": refs[0].unused + refs[1].unused,
-        },  # fmt: skip
+        },
         "design": {
             "status": field_design.status,
             "source": field_design.source,
             "note": field_design.note,
-        },  # fmt: skip
+        },
         "cells": cells,
     }

@@ -107,25 +107,42 @@ def info(obj: Context, as_json: bool) -> None:
     console = make_console()
     head = literal(summary["path"])
     head.stylize("bold")
-    head.append(f": {summary['transcripts']:,} transcripts, {summary['imports']} imports, "
-                f"{summary['rubric_versions']} rubric versions")  # fmt: skip
+    head.append(
+        f": {summary['transcripts']:,} transcripts, {summary['imports']} imports, "
+        f"{summary['rubric_versions']} rubric versions"
+    )
     console.print(head)
     table = Table("model", "condition", "transcripts", title="Transcripts")
     for row in summary["by_model_condition"]:
         table.add_row(literal(row["model"]), literal(row["condition"]), f"{row['transcripts']:,}")
     console.print(table)
-    labels = Table("source", "events", "labels", "acts", "retracted", "current labels",
-                   "raters", "transcripts", title="Label events",
-                   caption="events = labels + acts + retracted. labels: live events on rubric "
-                   "fields, revisions included; acts: annotators' _skip/_flag/_comment/_reveal; "
-                   "retracted: withdrawn by undo or retract. current labels: (transcript, "
-                   "field, rater) with a live label, what `reviewer stats` uses (before its "
-                   "blind/revealed choice); raters and transcripts: those with one.")  # fmt: skip
+    labels = Table(
+        "source",
+        "events",
+        "labels",
+        "acts",
+        "retracted",
+        "current labels",
+        "raters",
+        "transcripts",
+        title="Label events",
+        caption="events = labels + acts + retracted. labels: live events on rubric "
+        "fields, revisions included; acts: annotators' _skip/_flag/_comment/_reveal; "
+        "retracted: withdrawn by undo or retract. current labels: (transcript, "
+        "field, rater) with a live label, what `reviewer stats` uses (before its "
+        "blind/revealed choice); raters and transcripts: those with one.",
+    )
     for row in summary["labels_by_source"]:
-        labels.add_row(literal(row["source"]), f"{row['events']:,}", f"{row['labels']:,}",
-                       f"{row['acts']:,}", f"{row['retracted']:,}",
-                       f"{row['current_labels']:,}", str(row["raters"]),
-                       f"{row['transcripts']:,}")  # fmt: skip
+        labels.add_row(
+            literal(row["source"]),
+            f"{row['events']:,}",
+            f"{row['labels']:,}",
+            f"{row['acts']:,}",
+            f"{row['retracted']:,}",
+            f"{row['current_labels']:,}",
+            str(row["raters"]),
+            f"{row['transcripts']:,}",
+        )
     console.print(labels)
     if summary["unfinished"]:
         console.print(_unfinished_table(summary["unfinished"]))
@@ -144,14 +161,20 @@ def _unfinished_table(rows: list[dict]):
         "elsewhere": "running on another host",
         "unknown": "no process recorded: `reviewer doctor --repair` once nothing runs",
     }
-    table = Table("kind", "id", "file or run", "status", "new", "started", "note",
-                  title="Not finished")  # fmt: skip
+    table = Table(
+        "kind", "id", "file or run", "status", "new", "started", "note", title="Not finished"
+    )
     for row in rows:
         state = row.get("owner") or row["status"]
-        table.add_row(row["kind"], str(row["id"]), literal(row["name"]), literal(row["status"]),
-                      "" if row["n_new"] is None else f"{row['n_new']:,}",
-                      literal((row["started_at"] or "")[:19]),
-                      hints.get(state, ""))  # fmt: skip
+        table.add_row(
+            row["kind"],
+            str(row["id"]),
+            literal(row["name"]),
+            literal(row["status"]),
+            "" if row["n_new"] is None else f"{row['n_new']:,}",
+            literal((row["started_at"] or "")[:19]),
+            hints.get(state, ""),
+        )
     return table
 
 
@@ -176,8 +199,10 @@ def rubrics_list(obj: Context) -> None:
         stored = stored_rubrics(obj.store)
         echo_literal(f"\nstored in {obj.db_path}:" if stored else f"\nnone stored in {obj.db_path}")
         for row in stored:
-            echo_literal(f"{row['rubric_id']}  v{row['version']}  {row['hash'][:12]}  "
-                       f"{row['created_at'][:19]}  from {row['origin'] or '?'}")  # fmt: skip
+            echo_literal(
+                f"{row['rubric_id']}  v{row['version']}  {row['hash'][:12]}  "
+                f"{row['created_at'][:19]}  from {row['origin'] or '?'}"
+            )
 
 
 @rubrics.command("show")
@@ -234,8 +259,20 @@ from reviewer.commands.queue import queue  # noqa: E402
 from reviewer.commands.report import report  # noqa: E402
 from reviewer.commands.stats import stats  # noqa: E402
 
-for _command in (analyze, backup, classify, demo, doctor, export, import_cmd, label, merge,
-                 queue, report, stats):  # fmt: skip
+for _command in (
+    analyze,
+    backup,
+    classify,
+    demo,
+    doctor,
+    export,
+    import_cmd,
+    label,
+    merge,
+    queue,
+    report,
+    stats,
+):
     cli.add_command(_command)
 
 

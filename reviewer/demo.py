@@ -467,8 +467,9 @@ def register_builtin_rubrics(store) -> dict[str, str]:
     hashes = {}
     for _, path in sorted(builtin_rubric_paths().items()):
         r = load_rubric(path)
-        hashes[r.id] = store.register_rubric(r.id, r.version, r.source_text, r.content_hash,
-                                             r.origin)  # fmt: skip
+        hashes[r.id] = store.register_rubric(
+            r.id, r.version, r.source_text, r.content_hash, r.origin
+        )
     return hashes
 
 
@@ -524,12 +525,14 @@ def build_demo(
                 if progress is not None:
                     progress(new, size)
     except BaseException:
-        store.finish_import(import_id, status="failed", n_read=generator.index, n_new=new,
-                            n_duplicate=duplicate)  # fmt: skip
+        store.finish_import(
+            import_id, status="failed", n_read=generator.index, n_new=new, n_duplicate=duplicate
+        )
         raise
     store.optimize()  # a bulk load: give the planner statistics for the labeler's queries
-    store.finish_import(import_id, status="done", n_read=generator.index, n_new=new,
-                        n_duplicate=duplicate)  # fmt: skip
+    store.finish_import(
+        import_id, status="done", n_read=generator.index, n_new=new, n_duplicate=duplicate
+    )
     return {
         "transcripts": new,
         "generated": generator.index,

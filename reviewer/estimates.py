@@ -90,9 +90,12 @@ class DesignSample:
         fpc: Sequence[float],
         group: Sequence[int],
     ) -> DesignSample:
-        return cls(*(np.asarray(a, dtype=float) for a in (y, f, weight)),
-                   np.asarray(stratum, dtype=np.int64), np.asarray(fpc, dtype=float),
-                   np.asarray(group, dtype=np.int64))  # fmt: skip
+        return cls(
+            *(np.asarray(a, dtype=float) for a in (y, f, weight)),
+            np.asarray(stratum, dtype=np.int64),
+            np.asarray(fpc, dtype=float),
+            np.asarray(group, dtype=np.int64),
+        )
 
     def __len__(self) -> int:
         return int(self.y.size)
@@ -133,9 +136,14 @@ def combine(terms: list[tuple[float, Linear]]) -> Linear:
     """A linear combination of estimates (a gap, a difference of gaps)."""
     value = sum(c * e.value for c, e in terms)
     z = sum(c * e.z for c, e in terms)
-    return Linear(float(value), np.asarray(z), sum(c * c * e.superpopulation for c, e in terms),
-                  sum(c * c * e.floor for c, e in terms), sum(e.n for _, e in terms),
-                  terms)  # fmt: skip
+    return Linear(
+        float(value),
+        np.asarray(z),
+        sum(c * c * e.superpopulation for c, e in terms),
+        sum(c * c * e.floor for c, e in terms),
+        sum(e.n for _, e in terms),
+        terms,
+    )
 
 
 def _strata(sample: DesignSample) -> tuple[np.ndarray, np.ndarray]:
@@ -257,8 +265,12 @@ def wilson_design(sample: DesignSample, est: Linear, confidence: float = CONFIDE
     else:  # 0 or 1 observed: the variance of a rate of 1/2 over the same variance gives n
         n_eff = max(1.0, 0.25 / var) if var > 0 else float(max(1, est.n))
         n_eff = min(n_eff, float(est.n))
-    return {"value": p, "se": float(np.sqrt(var)), "ci": wilson(p * n_eff, n_eff, confidence),
-            "n_effective": round(float(n_eff), 1)}  # fmt: skip
+    return {
+        "value": p,
+        "se": float(np.sqrt(var)),
+        "ci": wilson(p * n_eff, n_eff, confidence),
+        "n_effective": round(float(n_eff), 1),
+    }
 
 
 def residual_sd_by_stratum(sample: DesignSample, lam: float, group: int) -> dict[int, float]:
@@ -325,8 +337,10 @@ def neyman_allocation(
             break
         weights = {h: sizes[h] * sds[h] for h in open_}
         mass = sum(weights.values()) or float(len(open_))
-        ideal = {h: left * (weights[h] / mass if sum(weights.values()) else 1 / len(open_))
-                 for h in open_}  # fmt: skip
+        ideal = {
+            h: left * (weights[h] / mass if sum(weights.values()) else 1 / len(open_))
+            for h in open_
+        }
         given = 0
         for h in open_:
             add = min(int(ideal[h]), sizes[h] - alloc[h])

@@ -39,8 +39,18 @@ from db.models import LabelEvent
 
 FORMATS = ("jsonl", "csv", "parquet", "hf")
 TEXT_COLUMNS = ("system_prompt", "user_input", "scratchpad", "output")
-BASE_COLUMNS = ("transcript_id", "uid", "dataset", "model", "condition", "prompt_variant",
-                "source_path", "source_ref", "metadata", "created_at")  # fmt: skip
+BASE_COLUMNS = (
+    "transcript_id",
+    "uid",
+    "dataset",
+    "model",
+    "condition",
+    "prompt_variant",
+    "source_path",
+    "source_ref",
+    "metadata",
+    "created_at",
+)
 NOTE_FIELDS = ("_flag", "_comment")
 _SECRET_KEY = re.compile(
     r"(api[_-]?key|secret|password|passwd|authorization|auth[_-]?token|access[_-]?token|"
@@ -118,8 +128,10 @@ class Pseudonyms:
             ):
                 raise ValueError("'pseudonyms' must map names to pseudonyms")
         except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise ExportError(f"{path}: not a pseudonym map ({exc}); give another "
-                              "--pseudonym-map or move this file away") from None  # fmt: skip
+            raise ExportError(
+                f"{path}: not a pseudonym map ({exc}); give another "
+                "--pseudonym-map or move this file away"
+            ) from None
         if len(set(mapping.values())) != len(mapping):
             raise ExportError(f"{path}: two names share a pseudonym; fix or replace the file")
         return cls(mapping)
@@ -139,10 +151,17 @@ class Pseudonyms:
 
     def save(self, path: Path) -> None:
         """Write the mapping (readable by its owner only)."""
-        text = json.dumps({"about": "reviewer export pseudonyms: name -> pseudonym. Private: "
-                           "it undoes the pseudonymization. Keep it to reuse the same "
-                           "pseudonyms (--pseudonym-map).", "pseudonyms": self.mapping},
-                          ensure_ascii=False, indent=2, sort_keys=True)  # fmt: skip
+        text = json.dumps(
+            {
+                "about": "reviewer export pseudonyms: name -> pseudonym. Private: "
+                "it undoes the pseudonymization. Keep it to reuse the same "
+                "pseudonyms (--pseudonym-map).",
+                "pseudonyms": self.mapping,
+            },
+            ensure_ascii=False,
+            indent=2,
+            sort_keys=True,
+        )
         partial = path.with_name(path.name + ".partial")
         fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8", errors="backslashreplace") as out:
@@ -282,7 +301,7 @@ class Exporter:
                 "rater": e.rater,
                 "event_id": e.id,
                 "created_at": e.created_at,
-            }  # fmt: skip
+            }
             for e in events
             if e.field in NOTE_FIELDS
         ]
@@ -307,11 +326,18 @@ class Exporter:
 def error_reason_row(e: LabelEvent) -> dict[str, Any]:
     """An auditor's reasons why a classifier erred on one field of the item."""
     value = e.value if isinstance(e.value, dict) else {}
-    return {"rubric_id": e.rubric_id, "field": value.get("field"),
-            "classifier": value.get("classifier"), "classifier_value": value.get("said"),
-            "reference_value": value.get("reference"), "codes": value.get("codes", []),
-            "text": e.note, "auditor": e.rater, "event_id": e.id,
-            "created_at": e.created_at}  # fmt: skip
+    return {
+        "rubric_id": e.rubric_id,
+        "field": value.get("field"),
+        "classifier": value.get("classifier"),
+        "classifier_value": value.get("said"),
+        "reference_value": value.get("reference"),
+        "codes": value.get("codes", []),
+        "text": e.note,
+        "auditor": e.rater,
+        "event_id": e.id,
+        "created_at": e.created_at,
+    }
 
 
 def _pseudonymize(row: dict[str, Any], names: Pseudonyms) -> None:
@@ -332,8 +358,11 @@ def _pseudonymize(row: dict[str, Any], names: Pseudonyms) -> None:
             gold["raters"] = [renamed[k] for k in gold["raters"]]
             if gold["reason"] and renamed:  # 'humans disagree: ann=yes, bob=no'
                 pattern = "|".join(re.escape(k) for k in sorted(renamed, key=len, reverse=True))
-                gold["reason"] = re.sub(rf"(?<=[:,] )({pattern})(?==)",
-                                        lambda m, r=renamed: r[m.group(1)], gold["reason"])  # fmt: skip
+                gold["reason"] = re.sub(
+                    rf"(?<=[:,] )({pattern})(?==)",
+                    lambda m, r=renamed: r[m.group(1)],
+                    gold["reason"],
+                )
 
 
 def redact(value: Any, secrets: Sequence[str]) -> Any:
@@ -378,8 +407,7 @@ def _dumps(value: Any) -> str:
     try:
         return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
     except (ValueError, TypeError):
-        return json.dumps(_json_safe(value), ensure_ascii=False, separators=(",", ":"),
-                          default=str)  # fmt: skip
+        return json.dumps(_json_safe(value), ensure_ascii=False, separators=(",", ":"), default=str)
 
 
 def _json_safe(value: Any) -> Any:
@@ -432,8 +460,12 @@ def flat_layout(exporter: Exporter) -> FlatLayout:
         columns += TEXT_COLUMNS
     for rid, fields in exporter.rubric_fields.items():
         for f in fields:
-            columns += [f"{rid}.{f}.gold", f"{rid}.{f}.gold_status", f"{rid}.{f}.gold_reason",
-                        f"{rid}.{f}.gold_raters"]  # fmt: skip
+            columns += [
+                f"{rid}.{f}.gold",
+                f"{rid}.{f}.gold_status",
+                f"{rid}.{f}.gold_reason",
+                f"{rid}.{f}.gold_raters",
+            ]
     scores = set()
     names = exporter.options.pseudonyms
     for rid, f, source, rater, phase in ds.label_slots(exporter.store, exporter.rubric_fields):
@@ -460,8 +492,9 @@ def flatten(row: dict[str, Any]) -> dict[str, Any]:
             flat[f"{rid}.{f}.gold_reason"] = g["reason"]
             flat[f"{rid}.{f}.gold_raters"] = ";".join(g["raters"])
     for lab in row["labels"]:
-        name = slot_name(lab["rubric_id"], lab["field"], lab["source"], lab["rater"],
-                         lab["phase"] or "")  # fmt: skip
+        name = slot_name(
+            lab["rubric_id"], lab["field"], lab["source"], lab["rater"], lab["phase"] or ""
+        )
         flat[name] = _cell_value(lab["value"])
         if lab["source"] == "classifier":
             flat[name + ".score"] = lab["score"]
@@ -525,8 +558,14 @@ def _cell(value: Any, column: str, layout: FlatLayout) -> Any:
     return _text_safe(value if isinstance(value, str) else str(value))
 
 
-def export(store: Store, fmt: str, out: str | Path, options: ExportOptions | None = None,
-           *, overwrite: bool = False) -> ExportReport:  # fmt: skip
+def export(
+    store: Store,
+    fmt: str,
+    out: str | Path,
+    options: ExportOptions | None = None,
+    *,
+    overwrite: bool = False,
+) -> ExportReport:
     """Write the export and return what was written. The file appears only when complete."""
     if fmt not in FORMATS:
         raise ExportError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
@@ -553,8 +592,9 @@ def export(store: Store, fmt: str, out: str | Path, options: ExportOptions | Non
         _atomic(data, lambda p: _write_jsonl(rows, p))
         card = out / "README.md"
         card_text = redact(dataset_card(exporter, report), options.redact)
-        _atomic(card, lambda p: p.write_text(card_text, encoding="utf-8",
-                                             errors="backslashreplace"))  # fmt: skip
+        _atomic(
+            card, lambda p: p.write_text(card_text, encoding="utf-8", errors="backslashreplace")
+        )
         report.files = [data, card]
         return report
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -639,15 +679,23 @@ def dataset_card(exporter: Exporter, report: ExportReport) -> str:
     lines += ["", "| rubric.field | gold value | items |", "|---|---|---|"]
     for (rid, f, value), n in sorted(report.gold_values.items(), key=lambda kv: str(kv[0])):
         lines.append(f"| {rid}.{f} | {value} | {n} |")
-    lines += ["", "## Provenance", "", "Every row lists each live label with its source, rater, "
-              "phase (blind / revealed / adjudicated), rubric version and content hash, "
-              "classifier run, score, evidence spans and timestamp.", "",
-              "| source | rater | labels |", "|---|---|---|"]  # fmt: skip
+    lines += [
+        "",
+        "## Provenance",
+        "",
+        "Every row lists each live label with its source, rater, "
+        "phase (blind / revealed / adjudicated), rubric version and content hash, "
+        "classifier run, score, evidence spans and timestamp.",
+        "",
+        "| source | rater | labels |",
+        "|---|---|---|",
+    ]
     for (source, rater), n in sorted(report.raters.items()):
         lines.append(f"| {source} | {rater} | {n} |")
     lines += agreement_card_lines(exporter)
-    versions = sorted({(rid, v, h) for h, (rid, v) in exporter.versions.items()
-                       if rid in exporter.rubric_fields})  # fmt: skip
+    versions = sorted(
+        {(rid, v, h) for h, (rid, v) in exporter.versions.items() if rid in exporter.rubric_fields}
+    )
     if versions:
         lines += ["", "Rubric versions:", ""]
         lines += [f"- `{rid}` v{v}: `{h}`" for rid, v, h in versions]
@@ -656,8 +704,10 @@ def dataset_card(exporter: Exporter, report: ExportReport) -> str:
         lines += ["", "Classifier runs:", ""]
         for run in runs.values():
             params = _dumps(scrub_secrets(run["params"]))
-            lines.append(f"- run {run['id']} `{run['name']}`: {run['provider']}:{run['model']}, "
-                         f"status {run['status']}, params `{params}`")  # fmt: skip
+            lines.append(
+                f"- run {run['id']} `{run['name']}`: {run['provider']}:{run['model']}, "
+                f"status {run['status']}, params `{params}`"
+            )
     lines.append("")
     return "\n".join(lines)
 
@@ -685,7 +735,12 @@ def agreement_card_lines(exporter: Exporter, *, resamples: int = 1000, seed: int
         fields = [analyse_field(s, n_resamples=resamples, seed=seed) for s in specs]
         rows += agreement_summary(fields, rid)
     commands = ", ".join(f"`reviewer stats --rubric {rid}`" for rid in exporter.rubric_fields)
-    return ["", "## Agreement", "",
-            f"On every labelled item of the source database, blind human labels; {commands} "
-            f"on it prints the full report ({resamples} bootstrap resamples, seed {seed}).",
-            "", *summary_markdown(rows, rename)]  # fmt: skip
+    return [
+        "",
+        "## Agreement",
+        "",
+        f"On every labelled item of the source database, blind human labels; {commands} "
+        f"on it prints the full report ({resamples} bootstrap resamples, seed {seed}).",
+        "",
+        *summary_markdown(rows, rename),
+    ]

@@ -223,8 +223,11 @@ def plan(store: Store, req: QueueRequest, rubric: Rubric) -> Iterator[tuple]:
                 yield who, tid, reason, None, None
     elif kind in ("adjudication", "errors", "flagged"):
         # Picked by what their labels say: no probability sample, so no inclusion probability.
-        finder = {"adjudication": find_adjudications, "errors": find_errors,
-                  "flagged": find_flagged}[kind]  # fmt: skip
+        finder = {
+            "adjudication": find_adjudications,
+            "errors": find_errors,
+            "flagged": find_flagged,
+        }[kind]
         found = _cap(finder(store, rubric, req), req.size, req.limit)
         for who in owners:
             for tid, reason in found:
@@ -432,8 +435,11 @@ def find_errors(store: Store, rubric: Rubric, req: QueueRequest) -> list[tuple[i
         gold = gold_for_item(events, fields, policy)
         reasons, confidence = [], 0.0
         for f in fields:
-            said = [e for e in events if e.field == f and e.source == "classifier"
-                    and e.rater == req.rater]  # fmt: skip
+            said = [
+                e
+                for e in events
+                if e.field == f and e.source == "classifier" and e.rater == req.rater
+            ]
             seen_rater = seen_rater or bool(said)
             if (
                 not said
@@ -444,16 +450,20 @@ def find_errors(store: Store, rubric: Rubric, req: QueueRequest) -> list[tuple[i
             score = said[0].score
             confidence = max(confidence, abs(score - threshold) if score is not None else 0.0)
             votes = f" ({score:.2f})" if score is not None else ""
-            reasons.append(f"{f}: {req.rater} said {show_value(said[0].value)}{votes}, "
-                           f"gold {show_value(gold[f].value)}")  # fmt: skip
+            reasons.append(
+                f"{f}: {req.rater} said {show_value(said[0].value)}{votes}, "
+                f"gold {show_value(gold[f].value)}"
+            )
         if reasons:
             found.append(((-round(confidence, 9), tid), tid, "errors: " + "; ".join(reasons)))
     if not seen_rater:
         known = sorted(
             {s[3] for s in labels.label_slots(store, [rubric.id]) if s[2] == "classifier"}
         )
-        raise QueueError(f"no classifier {req.rater!r} has labels under {rubric.id} "
-                         f"(classifiers: {', '.join(known) or 'none'})")  # fmt: skip
+        raise QueueError(
+            f"no classifier {req.rater!r} has labels under {rubric.id} "
+            f"(classifiers: {', '.join(known) or 'none'})"
+        )
     found.sort()
     return [(tid, reason) for _, tid, reason in found]
 

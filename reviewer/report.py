@@ -26,10 +26,13 @@ METHOD_COLOURS = {"classifier": "#7f7f7f", "human": "#1f77b4", "corrected": "#d6
 METHOD_MARKERS = {"classifier": "s", "human": "o", "corrected": "D"}
 # Refused, partial, full; the darker shade of each is "with alignment-faking reasoning".
 SIX_WAY_COLOURS = {
-    ("refused", "yes"): "#08519c", ("refused", "no"): "#9ecae1",
-    ("partial", "yes"): "#a63603", ("partial", "no"): "#fdae6b",
-    ("full", "yes"): "#a50f15", ("full", "no"): "#fc9272",
-}  # fmt: skip
+    ("refused", "yes"): "#08519c",
+    ("refused", "no"): "#9ecae1",
+    ("partial", "yes"): "#a63603",
+    ("partial", "no"): "#fdae6b",
+    ("full", "yes"): "#a50f15",
+    ("full", "no"): "#fc9272",
+}
 
 
 @dataclass
@@ -65,8 +68,9 @@ def command(db_path: Path | str, *args: str) -> str:
     return shlex.join(["reviewer", "--db", str(db_path), *args])
 
 
-def gather(store: Store, options: ReportOptions | None = None, *, current=None,
-           on_progress=None) -> dict[str, Any]:  # fmt: skip
+def gather(
+    store: Store, options: ReportOptions | None = None, *, current=None, on_progress=None
+) -> dict[str, Any]:
     """Every number of the report, as JSON-able data, with the command that prints each.
     ``current``: the labels read column-wise (``db.labels.current_label_columns``), read here
     when not given; ``on_progress(done, total)`` after each part (an analysis, a rubric's
@@ -85,9 +89,16 @@ def gather(store: Store, options: ReportOptions | None = None, *, current=None,
     current = current if current is not None else current_label_columns(store)
     attributes = Attributes.read(store)
     labelled = labelled_rubrics_of(current)
-    common = dict(classifier=o.classifier, phase=o.phase, reference=o.reference,
-                  min_humans=o.min_humans, design=o.design, assume_random=o.assume_random,
-                  current=current, attributes=attributes)  # fmt: skip
+    common = dict(
+        classifier=o.classifier,
+        phase=o.phase,
+        reference=o.reference,
+        min_humans=o.min_humans,
+        design=o.design,
+        assume_random=o.assume_random,
+        current=current,
+        attributes=attributes,
+    )
     variants = attributes.values("prompt_variant")
     variants = sorted(v for v in variants if v)
     parts = [0, 2 * len(labelled) + 1 + len(labelled) * max(0, len(variants) - 1)]
@@ -106,7 +117,7 @@ def gather(store: Store, options: ReportOptions | None = None, *, current=None,
         "rubrics": [
             {k: r[k] for k in ("rubric_id", "version", "hash", "origin", "created_at")}
             for r in stored_rubrics(store)
-        ],  # fmt: skip
+        ],
         "labelled_rubrics": labelled,
     }
     # Rates and gaps, per rubric, exactly as `reviewer analyze --rubric R` computes them.
@@ -115,10 +126,15 @@ def gather(store: Store, options: ReportOptions | None = None, *, current=None,
         result = motivation_analysis(store, [rid], **common)
         step()
         for rubric in result["rubrics"]:
-            data["analysis"].append({**rubric, "ci_method": result["ci_method"],
-                                     "correction": result["correction"],
-                                     "target": result["target"],
-                                     "command": command(db, "analyze", "--rubric", rid, *flags)})  # fmt: skip
+            data["analysis"].append(
+                {
+                    **rubric,
+                    "ci_method": result["ci_method"],
+                    "correction": result["correction"],
+                    "target": result["target"],
+                    "command": command(db, "analyze", "--rubric", rid, *flags),
+                }
+            )
     if all(r in labelled for r in ("compliance", "goal_guarding")):
         six = six_way_analysis(store, **common)
         six["command"] = command(db, "analyze", "--six-way", *flags)
@@ -131,33 +147,66 @@ def gather(store: Store, options: ReportOptions | None = None, *, current=None,
     for other in variants[1:]:
         pair = (other, variants[0])
         for rid in labelled:
-            result = motivation_analysis(store, [rid], by=("prompt_variant", "model"),
-                                         compare_variants=pair, **common)  # fmt: skip
+            result = motivation_analysis(
+                store, [rid], by=("prompt_variant", "model"), compare_variants=pair, **common
+            )
             step()
             for rubric in result["rubrics"]:
                 for outcome in rubric["outcomes"]:
                     if outcome["field"] == "motivation":
                         continue  # the paper's question is the gap of compliance and faking
-                    data["variant_differences"].append({
-                        "rubric": rid, "outcome": outcome["outcome"], "variants": list(pair),
-                        "rows": outcome.get("gap_differences", []),
-                        "command": command(db, "analyze", "--rubric", rid, "--by",
-                                           "prompt_variant", "--compare-variants", *pair, *flags),
-                    })  # fmt: skip
+                    data["variant_differences"].append(
+                        {
+                            "rubric": rid,
+                            "outcome": outcome["outcome"],
+                            "variants": list(pair),
+                            "rows": outcome.get("gap_differences", []),
+                            "command": command(
+                                db,
+                                "analyze",
+                                "--rubric",
+                                rid,
+                                "--by",
+                                "prompt_variant",
+                                "--compare-variants",
+                                *pair,
+                                *flags,
+                            ),
+                        }
+                    )
     # Agreement, per rubric, exactly as `reviewer stats --rubric R` computes it.
     data["agreement"] = []
     for rid in labelled:
-        specs = [s for s in store_field_specs(store, rid, phase=o.phase, current=current)
-                 if s.ratings.n_raters]  # fmt: skip
+        specs = [
+            s
+            for s in store_field_specs(store, rid, phase=o.phase, current=current)
+            if s.ratings.n_raters
+        ]
         fields = [analyse_field(s, n_resamples=o.resamples, seed=o.seed) for s in specs]
-        curves = {s.field: [c for c in (calibration(s, name) for name in s.classifiers) if c]
-                  for s in specs}  # fmt: skip
-        data["agreement"].append({
-            "rubric": rid, "fields": fields, "summary": agreement_summary(fields, rid),
-            "calibration": curves,
-            "command": command(db, "stats", "--rubric", rid, "--phase", o.phase,
-                               "--resamples", str(o.resamples), "--seed", str(o.seed)),
-        })  # fmt: skip
+        curves = {
+            s.field: [c for c in (calibration(s, name) for name in s.classifiers) if c]
+            for s in specs
+        }
+        data["agreement"].append(
+            {
+                "rubric": rid,
+                "fields": fields,
+                "summary": agreement_summary(fields, rid),
+                "calibration": curves,
+                "command": command(
+                    db,
+                    "stats",
+                    "--rubric",
+                    rid,
+                    "--phase",
+                    o.phase,
+                    "--resamples",
+                    str(o.resamples),
+                    "--seed",
+                    str(o.seed),
+                ),
+            }
+        )
         step()
     data["error_reasons"] = error_reason_report(store)
     data["error_reasons_command"] = command(db, "stats", "--json")
@@ -173,16 +222,18 @@ def _pyplot():
     matplotlib.use("svg", force=True)
     import matplotlib.pyplot as plt
 
-    plt.rcParams.update({
-        # Text stays text (small, selectable, found by the browser's search), drawn in the
-        # reader's own sans-serif: nothing is embedded and nothing is fetched.
-        "svg.fonttype": "none",
-        "font.family": "sans-serif",
-        "font.sans-serif": ["DejaVu Sans", "Arial", "Helvetica", "Liberation Sans"],
-        "font.size": 9,
-        "axes.spines.top": False,
-        "axes.spines.right": False,
-    })  # fmt: skip
+    plt.rcParams.update(
+        {
+            # Text stays text (small, selectable, found by the browser's search), drawn in the
+            # reader's own sans-serif: nothing is embedded and nothing is fetched.
+            "svg.fonttype": "none",
+            "font.family": "sans-serif",
+            "font.sans-serif": ["DejaVu Sans", "Arial", "Helvetica", "Liberation Sans"],
+            "font.size": 9,
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+        }
+    )
     return plt
 
 
@@ -221,16 +272,18 @@ def six_way_chart(six: dict[str, Any]) -> str | None:
         return None
     plt = _pyplot()
     models = sorted(shares)
-    fig, axes = plt.subplots(1, len(models), figsize=(max(4.0, 3.2 * len(models)), 3.6),
-                             sharey=True, squeeze=False)  # fmt: skip
+    fig, axes = plt.subplots(
+        1, len(models), figsize=(max(4.0, 3.2 * len(models)), 3.6), sharey=True, squeeze=False
+    )
     for ax, model in zip(axes[0], models, strict=True):
         bars = sorted(shares[model], key=lambda k: (METHODS.index(k[0]), str(k[1])))
         for x, (method, condition) in enumerate(bars):
             bottom = 0.0
             for key, colour in SIX_WAY_COLOURS.items():
                 h = shares[model][(method, condition)].get(key, 0.0)
-                ax.bar(x, h, bottom=bottom, color=colour, width=0.7, edgecolor="white",
-                       linewidth=0.5)  # fmt: skip
+                ax.bar(
+                    x, h, bottom=bottom, color=colour, width=0.7, edgecolor="white", linewidth=0.5
+                )
                 bottom += h
         ax.set_xticks(range(len(bars)))
         ax.set_xticklabels([f"{c}\n{m}" for m, c in bars], fontsize=7)
@@ -239,16 +292,31 @@ def six_way_chart(six: dict[str, Any]) -> str | None:
     axes[0][0].set_ylabel("share of transcripts")
     handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in SIX_WAY_COLOURS.values()]
     names = [f"{lvl}, {'with' if af == 'yes' else 'without'} AF" for lvl, af in SIX_WAY_COLOURS]
-    fig.legend(handles, names, loc="lower center", ncol=3, frameon=False, fontsize=8,
-               bbox_to_anchor=(0.5, -0.12))  # fmt: skip
+    fig.legend(
+        handles,
+        names,
+        loc="lower center",
+        ncol=3,
+        frameon=False,
+        fontsize=8,
+        bbox_to_anchor=(0.5, -0.12),
+    )
     return _svg(fig, "six-way")
 
 
-def forest_chart(name: str, title: str, rows: list[tuple[str, dict[str, Any]]],
-                 xlabel: str, zero_line: bool = False) -> str | None:  # fmt: skip
+def forest_chart(
+    name: str,
+    title: str,
+    rows: list[tuple[str, dict[str, Any]]],
+    xlabel: str,
+    zero_line: bool = False,
+) -> str | None:
     """Point estimates with 95% intervals, one row per group, the three ways side by side."""
-    drawable = [(label, e) for label, e in rows
-                if any(e.get(m, {}).get("value") is not None for m in METHODS)]  # fmt: skip
+    drawable = [
+        (label, e)
+        for label, e in rows
+        if any(e.get(m, {}).get("value") is not None for m in METHODS)
+    ]
     if not drawable:
         return None
     plt = _pyplot()
@@ -266,8 +334,17 @@ def forest_chart(name: str, title: str, rows: list[tuple[str, dict[str, Any]]],
             lo.append(max(0.0, entry["value"] - ci[0]))
             hi.append(max(0.0, ci[1] - entry["value"]))
         if xs:
-            ax.errorbar(xs, ys, xerr=[lo, hi], fmt=METHOD_MARKERS[m], color=METHOD_COLOURS[m],
-                        markersize=4, capsize=2, linewidth=1, label=m)  # fmt: skip
+            ax.errorbar(
+                xs,
+                ys,
+                xerr=[lo, hi],
+                fmt=METHOD_MARKERS[m],
+                color=METHOD_COLOURS[m],
+                markersize=4,
+                capsize=2,
+                linewidth=1,
+                label=m,
+            )
     if zero_line:
         ax.axvline(0, color="#999999", linewidth=0.8, linestyle="--")
     ax.set_yticks(range(len(drawable)))
@@ -291,8 +368,17 @@ def calibration_chart(name: str, title: str, curves: list[dict[str, Any]]) -> st
         ys = [b["human_positive"] for b in curve["bins"]]
         lo = [max(0.0, y - b["ci"][0]) for y, b in zip(ys, curve["bins"], strict=True)]
         hi = [max(0.0, b["ci"][1] - y) for y, b in zip(ys, curve["bins"], strict=True)]
-        ax.errorbar(xs, ys, yerr=[lo, hi], fmt="o-", color=palette[k % len(palette)],
-                    markersize=4, capsize=2, linewidth=1, label=curve["classifier"])  # fmt: skip
+        ax.errorbar(
+            xs,
+            ys,
+            yerr=[lo, hi],
+            fmt="o-",
+            color=palette[k % len(palette)],
+            markersize=4,
+            capsize=2,
+            linewidth=1,
+            label=curve["classifier"],
+        )
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)
     ax.set_xlabel(f"classifier score for {curves[0]['positive']!r}")
@@ -331,8 +417,11 @@ def _cell(entry: dict[str, Any] | None) -> str:
 
 def _table(head: list[str], rows: list[list[str]], cls: str = "") -> str:
     """Cells are HTML already (escape data before)."""
-    out = [f'<table class="{cls}"><thead><tr>'
-           + "".join(f"<th>{h}</th>" for h in head) + "</tr></thead><tbody>"]  # fmt: skip
+    out = [
+        f'<table class="{cls}"><thead><tr>'
+        + "".join(f"<th>{h}</th>" for h in head)
+        + "</tr></thead><tbody>"
+    ]
     out += ["<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows]
     out.append("</tbody></table>")
     return "".join(out)
@@ -344,13 +433,16 @@ def _cmd(text: str) -> str:
 
 def _design_lines(outcome: dict[str, Any]) -> str:
     ref, design = outcome["reference"], outcome["design"]
-    parts = [f"reference: <b>{e(ref['name'])}</b> ({e(ref.get('rule', ''))}), "
-             f"{ref['n_items']} items"]  # fmt: skip
+    parts = [
+        f"reference: <b>{e(ref['name'])}</b> ({e(ref.get('rule', ''))}), {ref['n_items']} items"
+    ]
     if ref.get("unresolved"):
         parts.append(f"{ref['unresolved']} unresolved left out")
     if design["status"] == "unknown":
-        parts.append(f'<span class="warn">design unknown: {e(design["note"])}; corrected '
-                     "column withheld</span>")  # fmt: skip
+        parts.append(
+            f'<span class="warn">design unknown: {e(design["note"])}; corrected '
+            "column withheld</span>"
+        )
     else:
         parts.append(f"design: {e(design['source'])}")
         if design.get("note"):
@@ -359,8 +451,11 @@ def _design_lines(outcome: dict[str, Any]) -> str:
 
 
 def _outcome_section(rubric: str, outcome: dict[str, Any], chart_name: str) -> str:
-    by = [c for c in ("dataset", "prompt_variant", "model", "condition")
-          if any(c in g for g in outcome["groups"])]  # fmt: skip
+    by = [
+        c
+        for c in ("dataset", "prompt_variant", "model", "condition")
+        if any(c in g for g in outcome["groups"])
+    ]
     others = [c for c in by if c != "condition"]
     out = [f"<h3>{e(rubric)}: {e(outcome['outcome'])}</h3>", _design_lines(outcome)]
     v = outcome["validation"]
@@ -372,25 +467,50 @@ def _outcome_section(rubric: str, outcome: dict[str, Any], chart_name: str) -> s
             f"{v['n_items']} items{' (design-weighted)' if v['weighted'] else ''}</p>"
         )
     rows = [(_label(g, by), g) for g in outcome["groups"]]
-    chart = forest_chart(f"{chart_name}-rate", f"{outcome['outcome']}: rate (95% CI)", rows,
-                         "rate")  # fmt: skip
+    chart = forest_chart(f"{chart_name}-rate", f"{outcome['outcome']}: rate (95% CI)", rows, "rate")
     gaps = [(_label(g, others), g) for g in outcome["gap_free_minus_paid"]]
     gap_chart = None
     if outcome["field"] != "motivation":  # motivation: the rates are the point; gaps in a table
-        gap_chart = forest_chart(f"{chart_name}-gap",
-                                 f"{outcome['outcome']}: free - paid (95% CI)", gaps,
-                                 "difference", zero_line=True)  # fmt: skip
+        gap_chart = forest_chart(
+            f"{chart_name}-gap",
+            f"{outcome['outcome']}: free - paid (95% CI)",
+            gaps,
+            "difference",
+            zero_line=True,
+        )
     out.append('<div class="charts">' + (chart or "") + (gap_chart or "") + "</div>")
-    out.append(_table([*map(e, by), "classifier", "human", "corrected"],
-                      [[*(e(g.get(c) if g.get(c) is not None else "?") for c in by),
-                        _cell(g["classifier"]), _cell(g["human"]), _cell(g["corrected"])]
-                       for g in outcome["groups"]], "rates"))  # fmt: skip
+    out.append(
+        _table(
+            [*map(e, by), "classifier", "human", "corrected"],
+            [
+                [
+                    *(e(g.get(c) if g.get(c) is not None else "?") for c in by),
+                    _cell(g["classifier"]),
+                    _cell(g["human"]),
+                    _cell(g["corrected"]),
+                ]
+                for g in outcome["groups"]
+            ],
+            "rates",
+        )
+    )
     if outcome["gap_free_minus_paid"]:
         out.append("<p>free − paid (n: free/paid items)</p>")
-        out.append(_table([*map(e, others), "gap: classifier", "gap: human", "gap: corrected"],
-                          [[*(e(g.get(c) if g.get(c) is not None else "?") for c in others),
-                            _cell(g["classifier"]), _cell(g["human"]), _cell(g["corrected"])]
-                           for g in outcome["gap_free_minus_paid"]], "gaps"))  # fmt: skip
+        out.append(
+            _table(
+                [*map(e, others), "gap: classifier", "gap: human", "gap: corrected"],
+                [
+                    [
+                        *(e(g.get(c) if g.get(c) is not None else "?") for c in others),
+                        _cell(g["classifier"]),
+                        _cell(g["human"]),
+                        _cell(g["corrected"]),
+                    ]
+                    for g in outcome["gap_free_minus_paid"]
+                ],
+                "gaps",
+            )
+        )
     return "".join(out)
 
 
@@ -420,16 +540,22 @@ def _headline(data: dict[str, Any]) -> str:
         ]
         if rubric == "compliance":
             rows = [(_label(g, others), g) for g in o["gap_free_minus_paid"]]
-            chart = forest_chart("headline-compliance-gap", f"{title} (95% CI)", rows,
-                                 "difference in rate", zero_line=True)  # fmt: skip
+            chart = forest_chart(
+                "headline-compliance-gap",
+                f"{title} (95% CI)",
+                rows,
+                "difference in rate",
+                zero_line=True,
+            )
         else:
             rows = [(_label(g, [*others, "condition"]), g) for g in o["groups"]]
             chart = forest_chart("headline-af-rate", f"{title} (95% CI)", rows, "rate")
         out.append(f"<h3>{e(title)}</h3>")
         out.append(chart or "<p class='none'>no estimates</p>")
     if not found:
-        out.append("<p class='none'>Needs labels under the compliance and goal_guarding "
-                   "rubrics.</p>")  # fmt: skip
+        out.append(
+            "<p class='none'>Needs labels under the compliance and goal_guarding rubrics.</p>"
+        )
     return "".join(out)
 
 
@@ -439,21 +565,35 @@ def _six_way_section(six: dict[str, Any] | None) -> str:
         out.append("<p class='none'>Needs both compliance and goal_guarding labels.</p>")
         return "".join(out)
     ref, design = six["reference"], six["design"]
-    note = (f"reference {e(ref['name'])}, {ref['n_items']} items with both labels; "
-            f"design: {e(design['source'])}")  # fmt: skip
+    note = (
+        f"reference {e(ref['name'])}, {ref['n_items']} items with both labels; "
+        f"design: {e(design['source'])}"
+    )
     if design["status"] == "unknown":
         note += f' <span class="warn">(unknown: {e(design["note"])}; corrected withheld)</span>'
-    out.append(f"<p>{note}. Each bar is one tier, estimated one way; each cell is its own rate, "
-               "so bars of human and corrected estimates need not sum to exactly 1.</p>")  # fmt: skip
+    out.append(
+        f"<p>{note}. Each bar is one tier, estimated one way; each cell is its own rate, "
+        "so bars of human and corrected estimates need not sum to exactly 1.</p>"
+    )
     out.append(six_way_chart(six) or "<p class='none'>no estimates</p>")
     by = [c for c in six["by"]]
     rows = []
     order = {c["outcome"]: k for k, c in enumerate(six["cells"])}
-    flat = [(tuple(str(g.get(c)) for c in by), cell["outcome"], g)
-            for cell in six["cells"] for g in cell["groups"]]  # fmt: skip
+    flat = [
+        (tuple(str(g.get(c)) for c in by), cell["outcome"], g)
+        for cell in six["cells"]
+        for g in cell["groups"]
+    ]
     for key, name, g in sorted(flat, key=lambda r: (r[0], order[r[1]])):
-        rows.append([*map(e, key), e(name), _cell(g["classifier"]), _cell(g["human"]),
-                     _cell(g["corrected"])])  # fmt: skip
+        rows.append(
+            [
+                *map(e, key),
+                e(name),
+                _cell(g["classifier"]),
+                _cell(g["human"]),
+                _cell(g["corrected"]),
+            ]
+        )
     out.append(_table([*map(e, by), "cell", "classifier", "human", "corrected"], rows, "six"))
     out.append(_cmd(six["command"]))
     return "".join(out)
@@ -467,13 +607,23 @@ def _variants_section(data: dict[str, Any]) -> str:
         a, b = d["variants"]
         rows = [(_label(r, ["model"]), r) for r in d["rows"]]
         out.append(f"<h3>{e(d['rubric'])}: {e(d['outcome'])}, gap of {e(a)} − gap of {e(b)}</h3>")
-        chart = forest_chart(f"variants-{d['rubric']}-{d['outcome']}-{a}",
-                             f"{d['outcome']}: ({a} gap) − ({b} gap)", rows, "difference",
-                             zero_line=True)  # fmt: skip
+        chart = forest_chart(
+            f"variants-{d['rubric']}-{d['outcome']}-{a}",
+            f"{d['outcome']}: ({a} gap) − ({b} gap)",
+            rows,
+            "difference",
+            zero_line=True,
+        )
         out.append(chart or "")
-        out.append(_table(["model", "human", "corrected"],
-                          [[e(r.get("model")), _cell(r.get("human")), _cell(r.get("corrected"))]
-                           for r in d["rows"]]))  # fmt: skip
+        out.append(
+            _table(
+                ["model", "human", "corrected"],
+                [
+                    [e(r.get("model")), _cell(r.get("human")), _cell(r.get("corrected"))]
+                    for r in d["rows"]
+                ],
+            )
+        )
         out.append(_cmd(d["command"]))
     return "".join(out)
 
@@ -485,45 +635,87 @@ def _agreement_section(data: dict[str, Any]) -> str:
     for block in data["agreement"]:
         rows = []
         for r in block["summary"]:
-            head = [e(f"{r['rubric_id']}.{r['field']}"), str(r["n_items"]),
-                    e(", ".join(r["humans"]) or "—"), e(fmt(r["alpha"]))]  # fmt: skip
+            head = [
+                e(f"{r['rubric_id']}.{r['field']}"),
+                str(r["n_items"]),
+                e(", ".join(r["humans"]) or "—"),
+                e(fmt(r["alpha"])),
+            ]
             if not r["classifiers"]:
                 rows.append([*head, "—", "—", "—", "—", "—"])
             for c in r["classifiers"]:
-                rows.append([*head, e(c["rater"]), e(fmt(c["with_humans"])),
-                             e(fmt(c["humans_together"])), e(fmt(c["difference"])),
-                             f'<b class="verdict">{e(verdict(c))}</b>'])  # fmt: skip
+                rows.append(
+                    [
+                        *head,
+                        e(c["rater"]),
+                        e(fmt(c["with_humans"])),
+                        e(fmt(c["humans_together"])),
+                        e(fmt(c["difference"])),
+                        f'<b class="verdict">{e(verdict(c))}</b>',
+                    ]
+                )
         out.append(f"<h3>{e(block['rubric'])}</h3>")
-        out.append(_table(["field", "items", "humans", "humans' alpha [95% CI]", "classifier",
-                           "kappa with humans", "humans' kappa", "difference [95% CI]",
-                           "verdict"], rows, "summary"))  # fmt: skip
-        out.append("<p class='note'>verdict: non-inferiority with margin 0.1 kappa, read off "
-                   "the 95% interval of the difference.</p>")  # fmt: skip
+        out.append(
+            _table(
+                [
+                    "field",
+                    "items",
+                    "humans",
+                    "humans' alpha [95% CI]",
+                    "classifier",
+                    "kappa with humans",
+                    "humans' kappa",
+                    "difference [95% CI]",
+                    "verdict",
+                ],
+                rows,
+                "summary",
+            )
+        )
+        out.append(
+            "<p class='note'>verdict: non-inferiority with margin 0.1 kappa, read off "
+            "the 95% interval of the difference.</p>"
+        )
         for f in block["fields"]:
             out.append(f"<h4>{e(block['rubric'])}.{e(f['field'])}</h4>")
-            coeffs = [[e(k.replace("_", " ")), e(fmt(v, 3)), e(v.get("interpretation") or
-                       v.get("reason") or "")] for k, v in f["overall"].items()]  # fmt: skip
+            coeffs = [
+                [
+                    e(k.replace("_", " ")),
+                    e(fmt(v, 3)),
+                    e(v.get("interpretation") or v.get("reason") or ""),
+                ]
+                for k, v in f["overall"].items()
+            ]
             if coeffs:
-                out.append(_table(["humans together", "value [95% CI]", "band / reason"], coeffs,
-                                  "coeffs"))  # fmt: skip
+                out.append(
+                    _table(["humans together", "value [95% CI]", "band / reason"], coeffs, "coeffs")
+                )
             mats = []
             for vr in f["versus_reference"]:
                 c = vr["confusion"]
                 labels = [e(x) for x in c["labels"]]
-                body = [[f"<th>{lab}</th>", *map(str, row)] for lab, row in
-                        zip(labels, c["matrix"], strict=True)]  # fmt: skip
+                body = [
+                    [f"<th>{lab}</th>", *map(str, row)]
+                    for lab, row in zip(labels, c["matrix"], strict=True)
+                ]
                 mats.append(
                     f'<div class="matrix"><p>{e(vr["reference"])} ↓ {e(vr["rater"])} → '
                     f"(n={vr['n_items']}; acc {fmt(vr.get('accuracy'))}"
-                    + (f", AUROC {fmt({'value': vr.get('auroc'), 'ci': vr.get('auroc_ci')})}"
-                       if vr.get("auroc") is not None else "") + ")</p>"
-                    + _table(["", *labels], body, "confusion") + "</div>"
-                )  # fmt: skip
+                    + (
+                        f", AUROC {fmt({'value': vr.get('auroc'), 'ci': vr.get('auroc_ci')})}"
+                        if vr.get("auroc") is not None
+                        else ""
+                    )
+                    + ")</p>"
+                    + _table(["", *labels], body, "confusion")
+                    + "</div>"
+                )
             if mats:
                 out.append('<div class="matrices">' + "".join(mats) + "</div>")
             curves = block["calibration"].get(f["field"], [])
-            chart = calibration_chart(f"calibration-{block['rubric']}-{f['field']}",
-                                      f"{f['field']}: calibration", curves)  # fmt: skip
+            chart = calibration_chart(
+                f"calibration-{block['rubric']}-{f['field']}", f"{f['field']}: calibration", curves
+            )
             if chart:
                 out.append(chart)
             for w in f.get("warnings", []):
@@ -534,15 +726,35 @@ def _agreement_section(data: dict[str, Any]) -> str:
     for g in data["error_reasons"]:
         refs = ", ".join(f"{k} {v}" for k, v in g["reference"].items())
         for r in g["reasons"]:
-            rows.append([e(g["field"]), e(g["classifier"]), e(f"{g['category']} ({refs})"),
-                         e(r["label"]), str(r["items"]),
-                         e(" ".join(f"#{t}" for t in r["examples"]))])  # fmt: skip
+            rows.append(
+                [
+                    e(g["field"]),
+                    e(g["classifier"]),
+                    e(f"{g['category']} ({refs})"),
+                    e(r["label"]),
+                    str(r["items"]),
+                    e(" ".join(f"#{t}" for t in r["examples"])),
+                ]
+            )
         for t in g["texts"]:
-            rows.append([e(g["field"]), e(g["classifier"]), e(g["category"]),
-                         f"“{e(t['text'])}”", "", f"#{t['transcript_id']}"])  # fmt: skip
+            rows.append(
+                [
+                    e(g["field"]),
+                    e(g["classifier"]),
+                    e(g["category"]),
+                    f"“{e(t['text'])}”",
+                    "",
+                    f"#{t['transcript_id']}",
+                ]
+            )
     if rows:
-        out.append(_table(["field", "classifier", "said (reference)", "reason", "items",
-                           "e.g. transcripts"], rows, "reasons"))  # fmt: skip
+        out.append(
+            _table(
+                ["field", "classifier", "said (reference)", "reason", "items", "e.g. transcripts"],
+                rows,
+                "reasons",
+            )
+        )
     else:
         out.append("<p class='none'>No audit has tagged a classifier error yet.</p>")
     out.append(_cmd(data["error_reasons_command"]))
@@ -552,40 +764,75 @@ def _agreement_section(data: dict[str, Any]) -> str:
 def _provenance(data: dict[str, Any]) -> str:
     s = data["summary"]
     o = data["options"]
-    out = ["<h2 id='provenance'>Provenance</h2>",
-           f"<p>database <code>{e(data['database'])}</code>: {s['transcripts']:,} transcripts, "
-           f"{s['imports']} imports, {s['rubric_versions']} rubric versions. Made "
-           f"{e(data['created'])}.</p>"]  # fmt: skip
-    out.append(_table(["model", "condition", "transcripts"],
-                      [[e(r["model"]), e(r["condition"]), f"{r['transcripts']:,}"]
-                       for r in s["by_model_condition"]]))  # fmt: skip
-    out.append(_table(["label source", "labels", "raters", "transcripts"],
-                      [[e(r["source"]), f"{r['labels']:,}", str(r["raters"]),
-                        f"{r['transcripts']:,}"] for r in s["labels_by_source"]]))  # fmt: skip
-    out.append(_table(["rubric", "version", "content hash", "registered", "from"],
-                      [[e(r["rubric_id"]), e(r["version"]), f"<code>{e(r['hash'])}</code>",
-                        e((r["created_at"] or "")[:19]), e(r["origin"])]
-                       for r in data["rubrics"]]))  # fmt: skip
-    out.append(f"<p>reference: <b>{e(o['reference'])}</b> (min humans {o['min_humans']}); "
-               f"human labels: {e(o['phase'])}; design: "
-               f"{e(o['design'] or 'as recorded for the reference items')}"
-               + ("; unknown designs taken as simple random samples (--assume-random)"
-                  if o["assume_random"] else "")
-               + f"; agreement intervals: {o['resamples']} bootstrap resamples, seed "
-               f"{o['seed']}.</p>")  # fmt: skip
+    out = [
+        "<h2 id='provenance'>Provenance</h2>",
+        f"<p>database <code>{e(data['database'])}</code>: {s['transcripts']:,} transcripts, "
+        f"{s['imports']} imports, {s['rubric_versions']} rubric versions. Made "
+        f"{e(data['created'])}.</p>",
+    ]
+    out.append(
+        _table(
+            ["model", "condition", "transcripts"],
+            [
+                [e(r["model"]), e(r["condition"]), f"{r['transcripts']:,}"]
+                for r in s["by_model_condition"]
+            ],
+        )
+    )
+    out.append(
+        _table(
+            ["label source", "labels", "raters", "transcripts"],
+            [
+                [e(r["source"]), f"{r['labels']:,}", str(r["raters"]), f"{r['transcripts']:,}"]
+                for r in s["labels_by_source"]
+            ],
+        )
+    )
+    out.append(
+        _table(
+            ["rubric", "version", "content hash", "registered", "from"],
+            [
+                [
+                    e(r["rubric_id"]),
+                    e(r["version"]),
+                    f"<code>{e(r['hash'])}</code>",
+                    e((r["created_at"] or "")[:19]),
+                    e(r["origin"]),
+                ]
+                for r in data["rubrics"]
+            ],
+        )
+    )
+    out.append(
+        f"<p>reference: <b>{e(o['reference'])}</b> (min humans {o['min_humans']}); "
+        f"human labels: {e(o['phase'])}; design: "
+        f"{e(o['design'] or 'as recorded for the reference items')}"
+        + (
+            "; unknown designs taken as simple random samples (--assume-random)"
+            if o["assume_random"]
+            else ""
+        )
+        + f"; agreement intervals: {o['resamples']} bootstrap resamples, seed "
+        f"{o['seed']}.</p>"
+    )
     if data["analysis"]:
         a = data["analysis"][0]
-        out.append(f"<p class='note'>Target: {e(a['target'])}. Intervals: {e(a['ci_method'])}. "
-                   f"Correction: {e(a['correction'])}.</p>")  # fmt: skip
+        out.append(
+            f"<p class='note'>Target: {e(a['target'])}. Intervals: {e(a['ci_method'])}. "
+            f"Correction: {e(a['correction'])}.</p>"
+        )
     cmds = [a["command"] for a in data["analysis"]]
     if data["six_way"]:
         cmds.append(data["six_way"]["command"])
     cmds += [d["command"] for d in data["variant_differences"]]
     cmds += [b["command"] for b in data["agreement"]]
     cmds.append(data["error_reasons_command"])
-    out.append("<p>Every number above is printed by one of these commands (add "
-               "<code>--json</code> for full precision):</p><pre>"
-               + "\n".join(e(c) for c in dict.fromkeys(cmds)) + "</pre>")  # fmt: skip
+    out.append(
+        "<p>Every number above is printed by one of these commands (add "
+        "<code>--json</code> for full precision):</p><pre>"
+        + "\n".join(e(c) for c in dict.fromkeys(cmds))
+        + "</pre>"
+    )
     return "".join(out)
 
 
@@ -623,14 +870,25 @@ def render_html(data: dict[str, Any]) -> str:
     if motivation:
         body.append("<h2 id='motivation'>Motivation rates per model and tier</h2>")
         body += motivation
-        body += [_cmd(r["command"]) for r in data["analysis"]
-                 if any(o["field"] == "motivation" for o in r["outcomes"])]  # fmt: skip
+        body += [
+            _cmd(r["command"])
+            for r in data["analysis"]
+            if any(o["field"] == "motivation" for o in r["outcomes"])
+        ]
     body.append(_variants_section(data))
     body.append(_agreement_section(data))
     body.append(_provenance(data))
-    nav = "".join(f"<a href='#{a}'>{t}</a>" for a, t in (
-        ("headline", "Headline"), ("six-way", "Six-way"), ("rates", "Rates"),
-        ("motivation", "Motivation"), ("agreement", "Agreement"), ("provenance", "Provenance")))  # fmt: skip
+    nav = "".join(
+        f"<a href='#{a}'>{t}</a>"
+        for a, t in (
+            ("headline", "Headline"),
+            ("six-way", "Six-way"),
+            ("rates", "Rates"),
+            ("motivation", "Motivation"),
+            ("agreement", "Agreement"),
+            ("provenance", "Provenance"),
+        )
+    )
     return (
         "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
         "<meta name='viewport' content='width=device-width, initial-scale=1'>"
@@ -647,8 +905,9 @@ def render_html(data: dict[str, Any]) -> str:
     )
 
 
-def write_report(store: Store, out: Path, options: ReportOptions | None = None, *,
-                 current=None, on_progress=None) -> dict[str, Any]:  # fmt: skip
+def write_report(
+    store: Store, out: Path, options: ReportOptions | None = None, *, current=None, on_progress=None
+) -> dict[str, Any]:
     """Gather (see ``gather``), draw and write the report; the file appears only when
     complete."""
     import os

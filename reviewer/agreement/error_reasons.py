@@ -36,16 +36,21 @@ def error_reason_report(store: Store, rubric_ids: list[str] | None = None) -> li
         if rubric_ids is not None and e.rubric_id not in rubric_ids:
             continue
         value = e.value if isinstance(e.value, dict) else {}
-        key = (e.rubric_id, str(value.get("field")), str(value.get("classifier")),
-               _show(value.get("said")))  # fmt: skip
+        key = (
+            e.rubric_id,
+            str(value.get("field")),
+            str(value.get("classifier")),
+            _show(value.get("said")),
+        )
         group = groups.setdefault(key, {"items": set(), "codes": {}, "texts": [], "refs": {}})
         group["items"].add(e.transcript_id)
         group["refs"].setdefault(_show(value.get("reference")), set()).add(e.transcript_id)
         for code in value.get("codes") or []:
             group["codes"].setdefault(code, set()).add(e.transcript_id)
         if e.note:
-            group["texts"].append({"transcript_id": e.transcript_id, "auditor": e.rater,
-                                   "text": e.note})  # fmt: skip
+            group["texts"].append(
+                {"transcript_id": e.transcript_id, "auditor": e.rater, "text": e.note}
+            )
     labels: dict[str, dict[str, str]] = {}
     out = []
     for (rid, field_id, classifier, said), group in groups.items():
@@ -56,16 +61,24 @@ def error_reason_report(store: Store, rubric_ids: list[str] | None = None) -> li
                 "label": names.get(code, code),
                 "items": len(ids),
                 "examples": sorted(ids)[:EXAMPLES],
-            }  # fmt: skip
+            }
             for code, ids in group["codes"].items()
         ]
         reasons.sort(key=lambda r: (-r["items"], r["code"]))
-        out.append({
-            "rubric_id": rid, "field": field_id, "classifier": classifier, "category": said,
-            "items": len(group["items"]), "examples": sorted(group["items"])[:EXAMPLES],
-            "reference": {ref: len(ids) for ref, ids in sorted(group["refs"].items())},
-            "reasons": reasons, "texts": group["texts"],
-        })  # fmt: skip
-    out.sort(key=lambda g: (-g["items"], g["rubric_id"], g["field"], g["classifier"],
-                            g["category"]))  # fmt: skip
+        out.append(
+            {
+                "rubric_id": rid,
+                "field": field_id,
+                "classifier": classifier,
+                "category": said,
+                "items": len(group["items"]),
+                "examples": sorted(group["items"])[:EXAMPLES],
+                "reference": {ref: len(ids) for ref, ids in sorted(group["refs"].items())},
+                "reasons": reasons,
+                "texts": group["texts"],
+            }
+        )
+    out.sort(
+        key=lambda g: (-g["items"], g["rubric_id"], g["field"], g["classifier"], g["category"])
+    )
     return out

@@ -125,12 +125,15 @@ def read_ratings_csv(
             raise RatingsFileError(f"{path}:{line}: malformed CSV ({exc})") from None
     if not cells:
         raise RatingsFileError(f"{path}: no ratings after the header")
-    return [_field(path, fname, field_cells, scores.get(fname, {}), level, categories)
-            for fname, field_cells in cells.items()]  # fmt: skip
+    return [
+        _field(path, fname, field_cells, scores.get(fname, {}), level, categories)
+        for fname, field_cells in cells.items()
+    ]
 
 
-def _field(path: Path, fname: str, field_cells, field_scores, level: str,
-           categories: list[str] | None) -> FieldRatings:  # fmt: skip
+def _field(
+    path: Path, fname: str, field_cells, field_scores, level: str, categories: list[str] | None
+) -> FieldRatings:
     items: dict[str, int] = {}
     raters: dict[str, int] = {}
     for item, rater in field_cells:

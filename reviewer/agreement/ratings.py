@@ -209,8 +209,9 @@ class RatingSet:
             hi = float(np.fmax.reduce(values, axis=None))
             span = hi - lo + 2
             if lo.is_integer() and span ** values.shape[1] <= _DENSE_KEY_LIMIT:
-                dense = cls._from_integer_scale(values, lo, int(span), raters, items, level,
-                                                keep_items)  # fmt: skip
+                dense = cls._from_integer_scale(
+                    values, lo, int(span), raters, items, level, keep_items
+                )
                 if dense is not None:
                     return dense
         missing = np.isnan(values)

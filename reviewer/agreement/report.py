@@ -111,8 +111,16 @@ class _Builder:
         self.seed = seed
         self.confidence = confidence
 
-    def add(self, key: str, fn: Statistic, *, facts: _Facts, se=None, se_method=None,
-            chance_corrected: bool = True) -> None:  # fmt: skip
+    def add(
+        self,
+        key: str,
+        fn: Statistic,
+        *,
+        facts: _Facts,
+        se=None,
+        se_method=None,
+        chance_corrected: bool = True,
+    ) -> None:
         self.statistics[key] = fn
         self.extras[key] = {
             "facts": facts,
@@ -127,9 +135,12 @@ class _Builder:
         point_w = multiplicity[None, :].astype(float)
         points = {k: float(np.asarray(fn(point_w))[0]) for k, fn in self.statistics.items()}
         draws = bootstrap(
-            self.statistics, multiplicity, n_resamples=self.n_resamples, seed=self.seed,
+            self.statistics,
+            multiplicity,
+            n_resamples=self.n_resamples,
+            seed=self.seed,
             order=order,
-        )  # fmt: skip
+        )
         method = f"item bootstrap, percentile, {self.n_resamples} resamples, seed {self.seed}"
         out = {}
         for key, value in points.items():
@@ -180,13 +191,17 @@ class _Builder:
             from reviewer.estimates import wilson
 
             entry["ci"] = wilson(value * n, n, self.confidence)
-            entry["ci_method"] = (f"Wilson on the {n} items rated twice or more (every "
-                                  "bootstrap resample gave the same value)")  # fmt: skip
+            entry["ci_method"] = (
+                f"Wilson on the {n} items rated twice or more (every "
+                "bootstrap resample gave the same value)"
+            )
         else:
             entry["ci"] = None
             entry["zero_width"] = True
-            entry["reason"] = ("every bootstrap resample gave the same value, so the bootstrap "
-                               "cannot measure this coefficient's uncertainty: no interval")  # fmt: skip
+            entry["reason"] = (
+                "every bootstrap resample gave the same value, so the bootstrap "
+                "cannot measure this coefficient's uncertainty: no interval"
+            )
 
 
 def _cohen_variants(level: str) -> list[tuple[str, str]]:
@@ -236,23 +251,41 @@ def analyse_field(
     # -- overall: the panel's mutual agreement -----------------------------------------
     facts = _Facts(rs, panel)
     pc = co.PatternCounts(rs, panel)
-    b.add("overall.percent_agreement", lambda w: co.percent_agreement(pc, w), facts=facts,
-          chance_corrected=False)  # fmt: skip
-    b.add("overall.fleiss_kappa", lambda w: co.fleiss_kappa(pc, w), facts=facts,
-          se=lambda: va.fleiss_kappa_se(pc, identity), se_method=va.SE_METHODS["fleiss_kappa"])  # fmt: skip
+    b.add(
+        "overall.percent_agreement",
+        lambda w: co.percent_agreement(pc, w),
+        facts=facts,
+        chance_corrected=False,
+    )
+    b.add(
+        "overall.fleiss_kappa",
+        lambda w: co.fleiss_kappa(pc, w),
+        facts=facts,
+        se=lambda: va.fleiss_kappa_se(pc, identity),
+        se_method=va.SE_METHODS["fleiss_kappa"],
+    )
     b.add("overall.conger_kappa", lambda w: co.conger_kappa(pc, w), facts=facts)
-    b.add("overall.krippendorff_alpha", lambda w: co.krippendorff_alpha(pc, w, level),
-          facts=facts)  # fmt: skip
-    b.add("overall.gwet_ac1", lambda w: co.gwet_ac(pc, w), facts=facts,
-          se=lambda: va.gwet_ac_se(pc, identity), se_method=va.SE_METHODS["gwet_ac"])  # fmt: skip
+    b.add("overall.krippendorff_alpha", lambda w: co.krippendorff_alpha(pc, w, level), facts=facts)
+    b.add(
+        "overall.gwet_ac1",
+        lambda w: co.gwet_ac(pc, w),
+        facts=facts,
+        se=lambda: va.gwet_ac_se(pc, identity),
+        se_method=va.SE_METHODS["gwet_ac"],
+    )
     if level != "nominal":
         try:
             ac2_w = co.weight_matrix(AC2_WEIGHTS[level], rs.numeric_values())
         except ValueError as exc:
             warnings.append(f"gwet_ac2 not computed: {exc}")
         else:
-            b.add("overall.gwet_ac2", lambda w: co.gwet_ac(pc, w, ac2_w), facts=facts,
-                  se=lambda: va.gwet_ac_se(pc, ac2_w), se_method=va.SE_METHODS["gwet_ac"])  # fmt: skip
+            b.add(
+                "overall.gwet_ac2",
+                lambda w: co.gwet_ac(pc, w, ac2_w),
+                facts=facts,
+                se=lambda: va.gwet_ac_se(pc, ac2_w),
+                se_method=va.SE_METHODS["gwet_ac"],
+            )
 
     # Weighted Cohen's kappa: at the interval and ratio levels the weights use the categories'
     # values, as alpha and AC2 do; at the ordinal level (and for non-numeric categories) ranks.
@@ -262,8 +295,9 @@ def analyse_field(
         try:
             [float(c) for c in rs.categories]
         except (TypeError, ValueError):
-            warnings.append("weighted Cohen's kappa uses category ranks: the categories are not "
-                            "numbers")  # fmt: skip
+            warnings.append(
+                "weighted Cohen's kappa uses category ranks: the categories are not numbers"
+            )
 
     tables: dict[tuple[int, int], co.PairTable] = {}
 
@@ -276,21 +310,39 @@ def analyse_field(
         pt = table(a, c)
         pf = _Facts(rs, [a, c])
         point = lambda: pt.tables(rs.multiplicity[None, :].astype(float))[0]  # noqa: E731
-        b.add(f"{prefix}.percent_agreement", lambda w: co.percent_agreement_table(pt.tables(w)),
-              facts=pf, chance_corrected=False)  # fmt: skip
+        b.add(
+            f"{prefix}.percent_agreement",
+            lambda w: co.percent_agreement_table(pt.tables(w)),
+            facts=pf,
+            chance_corrected=False,
+        )
         for name, kind in _cohen_variants(level):
             wm = co.weight_matrix(kind, cohen_positions)
-            b.add(f"{prefix}.{name}", lambda w, wm=wm: co.cohen_kappa_table(pt.tables(w), wm),
-                  facts=pf, se=lambda wm=wm: va.cohen_kappa_se(point(), wm),
-                  se_method=va.SE_METHODS["cohen_kappa"])  # fmt: skip
-        b.add(f"{prefix}.scott_pi", lambda w: co.scott_pi_table(pt.tables(w)), facts=pf,
-              se=lambda: va.scott_pi_se(point(), identity), se_method=va.SE_METHODS["scott_pi"])  # fmt: skip
-        b.add(f"{prefix}.gwet_ac1", lambda w: co.gwet_ac_table(pt.tables(w)), facts=pf,
-              se=lambda: va.gwet_ac_table_se(point(), identity),
-              se_method=va.SE_METHODS["gwet_ac"])  # fmt: skip
+            b.add(
+                f"{prefix}.{name}",
+                lambda w, wm=wm: co.cohen_kappa_table(pt.tables(w), wm),
+                facts=pf,
+                se=lambda wm=wm: va.cohen_kappa_se(point(), wm),
+                se_method=va.SE_METHODS["cohen_kappa"],
+            )
+        b.add(
+            f"{prefix}.scott_pi",
+            lambda w: co.scott_pi_table(pt.tables(w)),
+            facts=pf,
+            se=lambda: va.scott_pi_se(point(), identity),
+            se_method=va.SE_METHODS["scott_pi"],
+        )
+        b.add(
+            f"{prefix}.gwet_ac1",
+            lambda w: co.gwet_ac_table(pt.tables(w)),
+            facts=pf,
+            se=lambda: va.gwet_ac_table_se(point(), identity),
+            se_method=va.SE_METHODS["gwet_ac"],
+        )
         ppc = co.PatternCounts(rs, [a, c])
-        b.add(f"{prefix}.krippendorff_alpha", lambda w: co.krippendorff_alpha(ppc, w, level),
-              facts=pf)  # fmt: skip
+        b.add(
+            f"{prefix}.krippendorff_alpha", lambda w: co.krippendorff_alpha(ppc, w, level), facts=pf
+        )
 
     if len(panel) == 2:
         add_pair_metrics("overall2", panel[0], panel[1])
@@ -327,15 +379,20 @@ def analyse_field(
             return _nanmean(vals)
 
         def ch(w, g=g, humans=humans):
-            vals = np.stack([co.cohen_kappa_table(table(min(g, h), max(g, h)).tables(w))
-                             for h in humans])  # fmt: skip
+            vals = np.stack(
+                [co.cohen_kappa_table(table(min(g, h), max(g, h)).tables(w)) for h in humans]
+            )
             return _nanmean(vals)
 
         gf = _Facts(rs, [g, *humans])
         b.add(f"gap.{g}.rater", ch, facts=gf)
         b.add(f"gap.{g}.humans", hh, facts=gf)
-        b.add(f"gap.{g}.difference", lambda w, ch=ch, hh=hh: ch(w) - hh(w), facts=gf,
-              chance_corrected=False)  # fmt: skip
+        b.add(
+            f"gap.{g}.difference",
+            lambda w, ch=ch, hh=hh: ch(w) - hh(w),
+            facts=gf,
+            chance_corrected=False,
+        )
         gaps.append((name, g, [rs.raters[h] for h in humans]))
 
     # -- rates of each rater against its reference, for their intervals ---------------
@@ -349,9 +406,12 @@ def analyse_field(
         for name in RATE_NAMES:
             if name != "accuracy" and pos_index is None:
                 continue
-            b.add(f"vs.{i}.{name}",
-                  lambda w, vt=vt, p=pos_index, name=name: batched_rates(vt.tables(w), p)[name],
-                  facts=vf, chance_corrected=False)  # fmt: skip
+            b.add(
+                f"vs.{i}.{name}",
+                lambda w, vt=vt, p=pos_index, name=name: batched_rates(vt.tables(w), p)[name],
+                facts=vf,
+                chance_corrected=False,
+            )
 
     results = b.run(rs.multiplicity, canonical_order(rs))
 
@@ -375,8 +435,15 @@ def analyse_field(
 
     versus = []
     for i, rater, reference in comparisons:
-        entry = versus_reference(rs, rater, reference, spec.positive, n_resamples=n_resamples,
-                                 seed=seed, confidence=confidence)  # fmt: skip
+        entry = versus_reference(
+            rs,
+            rater,
+            reference,
+            spec.positive,
+            n_resamples=n_resamples,
+            seed=seed,
+            confidence=confidence,
+        )
         intervals = {}
         wilson_rates = _wilson_rates(entry)
         for name in RATE_NAMES:
@@ -400,18 +467,20 @@ def analyse_field(
     gap_entries = []
     for name, g, humans in gaps:
         diff = results[f"gap.{g}.difference"]
-        gap_entries.append({
-            "rater": name,
-            "humans": humans,
-            "metric": "cohen_kappa (mean over pairs)",
-            "rater_vs_humans": results[f"gap.{g}.rater"],
-            "humans_vs_humans": results[f"gap.{g}.humans"],
-            "difference": diff,
-            "verdict": noninferiority_verdict(diff["ci"], margin),
-            "margin": margin,
-            "test": f"non-inferiority: rater minus humans above -{margin:g} kappa, read off the "
-            f"{confidence:.0%} interval (one-sided at {(1 - confidence) / 2:.1%})",
-        })  # fmt: skip
+        gap_entries.append(
+            {
+                "rater": name,
+                "humans": humans,
+                "metric": "cohen_kappa (mean over pairs)",
+                "rater_vs_humans": results[f"gap.{g}.rater"],
+                "humans_vs_humans": results[f"gap.{g}.humans"],
+                "difference": diff,
+                "verdict": noninferiority_verdict(diff["ci"], margin),
+                "margin": margin,
+                "test": f"non-inferiority: rater minus humans above -{margin:g} kappa, read off the "
+                f"{confidence:.0%} interval (one-sided at {(1 - confidence) / 2:.1%})",
+            }
+        )
 
     prevalence = _prevalence(rs, pc)
     warnings += _prevalence_warnings(prevalence, overall)
@@ -448,8 +517,9 @@ def _wilson_rates(entry: dict[str, Any]) -> dict[str, list[float] | None]:
     tp = m[k, k]
     fn, fp = m[k].sum() - tp, m[:, k].sum() - tp
     tn = m.sum() - tp - fn - fp
-    out.update(precision=wilson(tp, tp + fp), recall=wilson(tp, tp + fn),
-               specificity=wilson(tn, tn + fp))  # fmt: skip
+    out.update(
+        precision=wilson(tp, tp + fp), recall=wilson(tp, tp + fn), specificity=wilson(tn, tn + fp)
+    )
     return out
 
 
@@ -461,8 +531,9 @@ def canonical_order(rs: RatingSet) -> np.ndarray:
 
     def key(p: int) -> tuple:
         row = rs.patterns[p]
-        return tuple((str(rs.raters[r]), "" if row[r] < 0 else "\x01" + labels[row[r]])
-                     for r in by_name)  # fmt: skip
+        return tuple(
+            (str(rs.raters[r]), "" if row[r] < 0 else "\x01" + labels[row[r]]) for r in by_name
+        )
 
     return np.asarray(sorted(range(len(rs.multiplicity)), key=key), dtype=np.int64)
 
@@ -518,9 +589,15 @@ def _positive_index(rs: RatingSet, positive: Any) -> int | None:
 
 
 def versus_reference(
-    rs: RatingSet, rater: str, reference: str, positive: Any = None, *, n_resamples: int = 0,
-    seed: int = 0, confidence: float = 0.95,
-) -> dict[str, Any]:  # fmt: skip
+    rs: RatingSet,
+    rater: str,
+    reference: str,
+    positive: Any = None,
+    *,
+    n_resamples: int = 0,
+    seed: int = 0,
+    confidence: float = 0.95,
+) -> dict[str, Any]:
     """The rater as a prediction of the reference: confusion matrix, rates, AUROC, AP."""
     g, f = rs.rater_index(rater), rs.rater_index(reference)
     pt = co.PairTable(rs, f, g)
@@ -536,8 +613,9 @@ def versus_reference(
         else:
             notes.append(f"positive value {positive!r} is not one of the categories")
     elif rs.n_categories != 2:
-        notes.append("precision, recall, specificity and F1 need a positive category "
-                     "(--positive VALUE)")  # fmt: skip
+        notes.append(
+            "precision, recall, specificity and F1 need a positive category (--positive VALUE)"
+        )
     entry: dict[str, Any] = {
         "rater": rater,
         "reference": reference,
@@ -550,11 +628,19 @@ def versus_reference(
         ref_codes = rs.patterns[rs.item_pattern, f]
         labelled = ref_codes >= 0
         truth = ref_codes[labelled] == pos_index
-        sm = score_metrics(truth, None if score is None else np.asarray(score)[labelled],
-                           n_resamples=n_resamples, seed=seed, confidence=confidence)  # fmt: skip
+        sm = score_metrics(
+            truth,
+            None if score is None else np.asarray(score)[labelled],
+            n_resamples=n_resamples,
+            seed=seed,
+            confidence=confidence,
+        )
     else:
-        sm = {"auroc": None, "average_precision": None,
-              "score_note": "needs a positive category" if pos_index is None else None}  # fmt: skip
+        sm = {
+            "auroc": None,
+            "average_precision": None,
+            "score_note": "needs a positive category" if pos_index is None else None,
+        }
     entry["auroc"] = sm["auroc"]
     entry["average_precision"] = sm["average_precision"]
     entry["auroc_ci"] = sm.get("auroc_ci")

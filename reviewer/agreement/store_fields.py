@@ -104,8 +104,10 @@ def _spec(
         item_ids = items.tolist()
     order = {"human": 0, "classifier": 1, "adjudication": 2, "imported": 3}
     pair_codes = _pairs(chosen)
-    rater_keys = sorted(((chosen.sources[s], chosen.raters[r]) for s, r in pair_codes),
-                        key=lambda k: (order[k[0]], k[1]))  # fmt: skip
+    rater_keys = sorted(
+        ((chosen.sources[s], chosen.raters[r]) for s, r in pair_codes),
+        key=lambda k: (order[k[0]], k[1]),
+    )
     raters = [names[k] for k in rater_keys]
     col = {k: g for g, k in enumerate(rater_keys)}
     pair_col = np.full((len(chosen.sources), max(len(chosen.raters), 1)), -1, dtype=np.int64)
@@ -129,8 +131,9 @@ def _spec(
         s = _scores_for(chosen, score_category, categories if score_is_positive_fraction else None)
         put = ok & classifier
         scores[item_index[put], columns[put]] = s[put]
-    rs = RatingSet.from_codes(codes, categories, raters, items=item_ids, level=level,
-                              keep_items=True)  # fmt: skip
+    rs = RatingSet.from_codes(
+        codes, categories, raters, items=item_ids, level=level, keep_items=True
+    )
     for (source, _), g in col.items():
         if source == "classifier" and np.isfinite(scores[:, g]).any():
             rs.scores[raters[g]] = scores[:, g]
@@ -199,11 +202,21 @@ def store_field_specs(
             for cat in categories:
                 specs.append(
                     _spec(
-                        f"{fname}:{cat}", "multi", "nominal", list(ONE_VS_REST), frows,
-                        lambda v, cat=cat: ("yes" if cat in v else "no") if isinstance(v, list) else None,
-                        cat, False, "yes", names, item_ids,
+                        f"{fname}:{cat}",
+                        "multi",
+                        "nominal",
+                        list(ONE_VS_REST),
+                        frows,
+                        lambda v, cat=cat: (
+                            ("yes" if cat in v else "no") if isinstance(v, list) else None
+                        ),
+                        cat,
+                        False,
+                        "yes",
+                        names,
+                        item_ids,
                     )
-                )  # fmt: skip
+                )
             continue
         level = LEVEL_BY_KIND.get(kind or "", "nominal")
         pos = positive if positive is not None else default_positive(categories)
@@ -219,6 +232,6 @@ def store_field_specs(
                 kind == "binary",
                 pos,
                 names,
-            )  # fmt: skip
+            )
         )
     return specs

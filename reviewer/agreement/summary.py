@@ -28,25 +28,27 @@ def agreement_summary(fields: list[dict[str, Any]], rubric_id: str) -> list[dict
     rows = []
     for f in fields:
         overall = f.get("overall", {})
-        rows.append({
-            "rubric_id": rubric_id,
-            "field": f["field"],
-            "n_items": f["n_items"],
-            "humans": list(f.get("panel") or []),
-            "alpha": _value(overall.get("krippendorff_alpha")),
-            "percent_agreement": _value(overall.get("percent_agreement")),
-            "classifiers": [
-                {
-                    "rater": g["rater"],
-                    "with_humans": _value(g["rater_vs_humans"]).get("value"),
-                    "humans_together": _value(g["humans_vs_humans"]).get("value"),
-                    "difference": _value(g["difference"]),
-                    "verdict": g["verdict"],
-                    "margin": g["margin"],
-                }
-                for g in f.get("classifier_vs_humans", [])
-            ],
-        })  # fmt: skip
+        rows.append(
+            {
+                "rubric_id": rubric_id,
+                "field": f["field"],
+                "n_items": f["n_items"],
+                "humans": list(f.get("panel") or []),
+                "alpha": _value(overall.get("krippendorff_alpha")),
+                "percent_agreement": _value(overall.get("percent_agreement")),
+                "classifiers": [
+                    {
+                        "rater": g["rater"],
+                        "with_humans": _value(g["rater_vs_humans"]).get("value"),
+                        "humans_together": _value(g["humans_vs_humans"]).get("value"),
+                        "difference": _value(g["difference"]),
+                        "verdict": g["verdict"],
+                        "margin": g["margin"],
+                    }
+                    for g in f.get("classifier_vs_humans", [])
+                ],
+            }
+        )
     return rows
 
 
@@ -87,9 +89,11 @@ def summary_markdown(rows: list[dict[str, Any]], rename=lambda name: name) -> li
         if not r["classifiers"]:
             lines.append(head + " — | — | — | — | — |")
         for c in r["classifiers"]:
-            lines.append(f"{head} {c['rater']} | {fmt(c['with_humans'])} | "
-                         f"{fmt(c['humans_together'])} | {fmt(c['difference'])} | "
-                         f"{verdict(c)} |")  # fmt: skip
+            lines.append(
+                f"{head} {c['rater']} | {fmt(c['with_humans'])} | "
+                f"{fmt(c['humans_together'])} | {fmt(c['difference'])} | "
+                f"{verdict(c)} |"
+            )
     margin = next((c["margin"] for r in rows for c in r["classifiers"]), 0.1)
     lines += [
         "",
@@ -136,12 +140,19 @@ def calibration(spec: FieldSpec, classifier: str, *, bins: int = CALIBRATION_BIN
         if n == 0:
             continue
         k = float(share[mask].sum())
-        out.append({
-            "bin": [float(edges[b]), float(edges[b + 1])],
-            "n_items": n,
-            "mean_score": float(score[mask].mean()),
-            "human_positive": k / n,
-            "ci": wilson(k, n),
-        })  # fmt: skip
-    return {"classifier": classifier, "positive": str(positive), "humans": list(spec.panel),
-            "n_items": int(keep.sum()), "bins": out}  # fmt: skip
+        out.append(
+            {
+                "bin": [float(edges[b]), float(edges[b + 1])],
+                "n_items": n,
+                "mean_score": float(score[mask].mean()),
+                "human_positive": k / n,
+                "ci": wilson(k, n),
+            }
+        )
+    return {
+        "classifier": classifier,
+        "positive": str(positive),
+        "humans": list(spec.panel),
+        "n_items": int(keep.sum()),
+        "bins": out,
+    }

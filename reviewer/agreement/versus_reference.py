@@ -157,8 +157,9 @@ def score_metrics(
             f"AUROC {out['auroc']:.3f} [{ci[0]:.3f}, {ci[1]:.3f}] includes 0.5: the score "
             "ranks these items no better than chance, as far as this sample can tell"
         )
-    out["average_precision_ci"] = average_precision_interval(truth, s, n_resamples, seed,
-                                                             confidence)  # fmt: skip
+    out["average_precision_ci"] = average_precision_interval(
+        truth, s, n_resamples, seed, confidence
+    )
     ap_ci, prevalence = out["average_precision_ci"], float(truth.mean())
     if ap_ci is not None and ap_ci[0] <= prevalence <= ap_ci[1]:
         out["chance_flags"].append(
@@ -187,6 +188,9 @@ def batched_rates(tables: np.ndarray, positive: int | None) -> dict[str, np.ndar
         out["precision"] = precision
         out["recall"] = recall
         out["specificity"] = tn / (tn + fp)
-        out["f1"] = np.where(precision + recall > 0, 2 * precision * recall / (precision + recall),
-                             np.where(np.isfinite(precision + recall), 0.0, np.nan))  # fmt: skip
+        out["f1"] = np.where(
+            precision + recall > 0,
+            2 * precision * recall / (precision + recall),
+            np.where(np.isfinite(precision + recall), 0.0, np.nan),
+        )
     return {k: np.where(np.isfinite(v), v, np.nan) for k, v in out.items()}

@@ -119,10 +119,12 @@ class AnthropicProvider(Provider):
         self, requests: list[BatchRequest], *, temperature: float, max_tokens: int
     ) -> str:
         items = [
-            {"custom_id": r.custom_id,
-             "params": self._params(r.system, r.user, temperature, max_tokens)}
+            {
+                "custom_id": r.custom_id,
+                "params": self._params(r.system, r.user, temperature, max_tokens),
+            }
             for r in requests
-        ]  # fmt: skip
+        ]
         try:
             batch = await self.client.messages.batches.create(requests=items)
         except Exception as exc:
@@ -138,9 +140,11 @@ class AnthropicProvider(Provider):
         return BatchState(
             done=batch.processing_status == "ended",
             status=batch.processing_status,
-            counts={k: int(getattr(counts, k, 0) or 0)
-                    for k in ("processing", "succeeded", "errored", "canceled", "expired")},
-        )  # fmt: skip
+            counts={
+                k: int(getattr(counts, k, 0) or 0)
+                for k in ("processing", "succeeded", "errored", "canceled", "expired")
+            },
+        )
 
     async def batch_results(self, batch_id: str) -> list[tuple[str, Completion | str]]:
         out: list[tuple[str, Completion | str]] = []

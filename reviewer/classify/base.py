@@ -147,9 +147,12 @@ def url_without_credentials(url: str | None) -> str | None:
     if not parts.scheme and not parts.netloc:  # not a URL at all: mask what looks secret
         return scrub(url)
     query = urlencode(
-        [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
-         if not _SECRET_QUERY.search(k)]
-    )  # fmt: skip
+        [
+            (k, v)
+            for k, v in parse_qsl(parts.query, keep_blank_values=True)
+            if not _SECRET_QUERY.search(k)
+        ]
+    )
     return scrub(urlunsplit((parts.scheme, netloc, parts.path, query, "")))
 
 

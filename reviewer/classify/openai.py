@@ -192,8 +192,9 @@ def _batch_line(row: dict[str, Any]) -> tuple[str, Completion | str]:
         detail = error or response.get("body", {}).get("error") or response.get("status_code")
         return custom_id, f"batch request failed: {json.dumps(detail)[:500]}"
     body = response.get("body") or {}
-    return custom_id, _usage_completion(_texts(body.get("choices")), body.get("usage"),
-                                        body.get("id"))  # fmt: skip
+    return custom_id, _usage_completion(
+        _texts(body.get("choices")), body.get("usage"), body.get("id")
+    )
 
 
 PROVIDER = OpenAIProvider

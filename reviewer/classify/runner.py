@@ -226,8 +226,13 @@ class Runner:
 
     def params(self) -> dict[str, Any]:
         o = self.opts
-        p = {"votes": o.votes, "temperature": o.temperature, "threshold": o.threshold,
-             "max_tokens": o.max_tokens, "n_per_call": self.supports_n}  # fmt: skip
+        p = {
+            "votes": o.votes,
+            "temperature": o.temperature,
+            "threshold": o.threshold,
+            "max_tokens": o.max_tokens,
+            "n_per_call": self.supports_n,
+        }
         # The work, whatever the run is called: two live runs of it would pay twice.
         work = content_hash(o.model_spec, self.base_url, self.rubric_hash, p)
         p["key"] = content_hash(o.model_spec, self.base_url, self.rubric_hash, p, self.run_name)
@@ -247,9 +252,16 @@ class Runner:
         if retry:  # a new sample of the same prompt, not the cached answer
             which["retry"] = retry
         return content_hash(
-            KEY_VERSION, o.provider, o.model, self.base_url, self.system, user,
-            o.temperature, o.max_tokens, which,
-        )  # fmt: skip
+            KEY_VERSION,
+            o.provider,
+            o.model,
+            self.base_url,
+            self.system,
+            user,
+            o.temperature,
+            o.max_tokens,
+            which,
+        )
 
     def calls_for(self, tid: int, user: str, slots: list[int], retry: int = 0) -> list[Call]:
         """The requests that fill these vote slots: one with n, or one per vote."""
@@ -368,15 +380,26 @@ class Runner:
         stops this one with :class:`~db.classifier.RunInProgress` before anything is sent."""
         params = self.params()
         mode = "batch" if self.opts.batch else "online"
-        self.store.register_rubric(self.rubric.id, self.rubric.version, self.rubric.source_text,
-                                   self.rubric_hash, self.rubric.origin)  # fmt: skip
+        self.store.register_rubric(
+            self.rubric.id,
+            self.rubric.version,
+            self.rubric.source_text,
+            self.rubric_hash,
+            self.rubric.origin,
+        )
         self.run_id = cdb.claim_run(
-            self.store, work_key=params["work"], name=self.run_name,
-            provider=self.opts.provider, model=self.opts.model, rubric_hash=self.rubric_hash,
-            params=params, prompt_hash=content_hash(self.system),
-            base_url=url_without_credentials(self.base_url), mode=mode,
+            self.store,
+            work_key=params["work"],
+            name=self.run_name,
+            provider=self.opts.provider,
+            model=self.opts.model,
+            rubric_hash=self.rubric_hash,
+            params=params,
+            prompt_hash=content_hash(self.system),
+            base_url=url_without_credentials(self.base_url),
+            mode=mode,
             max_cost_usd=self.opts.max_cost,
-        )  # fmt: skip
+        )
         self.spent_before = cdb.run_totals(self.store, self.run_id)["cost_usd"]
         self._labeled = cdb.labeled_transcripts(self.store, self.run_id)
         if self.n_per_call and cdb.run_asked_per_vote(self.store, self.run_id):
@@ -474,9 +497,14 @@ class Runner:
                     new_samples += 1
         return samples, (len(slots_reasked), new_samples)
 
-    def label_item(self, tid: int, keys: list[str],
-                   rounds: list[tuple[list[int], str]] | None = None, *,
-                   defer: bool = False) -> int:  # fmt: skip
+    def label_item(
+        self,
+        tid: int,
+        keys: list[str],
+        rounds: list[tuple[list[int], str]] | None = None,
+        *,
+        defer: bool = False,
+    ) -> int:
         """Aggregate an item's answered votes into label events, returning how many were
         written: 0 while votes are missing, NO_ANSWER if no vote parsed, DEFER (with
         ``defer``) if some did not parse and will be asked again."""
@@ -492,17 +520,28 @@ class Runner:
             return NO_ANSWER
         note = f"{n_valid} of {len(samples)} votes parsed"
         if reasked[0]:
-            note += (f"; {reasked[0]} asked again after an unparseable answer "
-                     f"({reasked[1]} new samples)")  # fmt: skip
+            note += (
+                f"; {reasked[0]} asked again after an unparseable answer ({reasked[1]} new samples)"
+            )
         cdb.write_item_labels(
             self.store,
             [
-                dict(transcript_id=tid, rubric_id=self.rubric.id, rubric_hash=self.rubric_hash,
-                     field=lab.field, value=lab.value, rater=self.run_name, score=lab.score,
-                     scores=lab.scores, evidence=evidence, note=note, run_id=self.run_id)
+                dict(
+                    transcript_id=tid,
+                    rubric_id=self.rubric.id,
+                    rubric_hash=self.rubric_hash,
+                    field=lab.field,
+                    value=lab.value,
+                    rater=self.run_name,
+                    score=lab.score,
+                    scores=lab.scores,
+                    evidence=evidence,
+                    note=note,
+                    run_id=self.run_id,
+                )
                 for lab in labels
             ],
-        )  # fmt: skip
+        )
         return len(labels)
 
     async def finish_item(self, tid: int) -> None:
@@ -549,8 +588,7 @@ class Runner:
                     self.writer.close()
                     self.writer = None
         finally:
-            cdb.set_run_status(self.store, self.run_id, status,
-                               finished=status in ("finished",))  # fmt: skip
+            cdb.set_run_status(self.store, self.run_id, status, finished=status in ("finished",))
             if self.provider is not None:
                 await self.provider.close()
         return self.summary(status)
@@ -682,10 +720,17 @@ class Runner:
         self.stats.calls_failed += 1
         self.last_error = message
         self._item_failed.update(self._key_items.get(call.key, [call.transcript_id]))
-        await self._write(cdb.record_call, self.store, run_id=self.run_id,
-                          transcript_id=call.transcript_id, request_key=call.key,
-                          n_samples=call.n, request=call.request(self.opts), status="error",
-                          error=message)  # fmt: skip
+        await self._write(
+            cdb.record_call,
+            self.store,
+            run_id=self.run_id,
+            transcript_id=call.transcript_id,
+            request_key=call.key,
+            n_samples=call.n,
+            request=call.request(self.opts),
+            status="error",
+            error=message,
+        )
         await self._call_done(call)
 
     async def _call_done(self, call: Call) -> None:
@@ -754,9 +799,12 @@ class Runner:
             refused: NotSupportedN | None = None
             try:
                 comp = await provider.complete(
-                    self.system, call.user, n=call.n,
-                    temperature=self.opts.temperature, max_tokens=self.opts.max_tokens,
-                )  # fmt: skip
+                    self.system,
+                    call.user,
+                    n=call.n,
+                    temperature=self.opts.temperature,
+                    max_tokens=self.opts.max_tokens,
+                )
             except RateLimited as exc:
                 self.stats.rate_limited += 1
                 # The SDK's own retries are spent: wait as asked (or back off), then go again.
@@ -788,10 +836,17 @@ class Runner:
                 self._failures_in_a_row = 0
                 self.stats.calls_made += 1
                 self._done_keys.add(call.key)
-                await self._write(cdb.record_call, self.store, run_id=self.run_id,
-                                  transcript_id=call.transcript_id, request_key=call.key,
-                                  n_samples=call.n, request=call.request(self.opts),
-                                  latency_s=latency, **fields)  # fmt: skip
+                await self._write(
+                    cdb.record_call,
+                    self.store,
+                    run_id=self.run_id,
+                    transcript_id=call.transcript_id,
+                    request_key=call.key,
+                    n_samples=call.n,
+                    request=call.request(self.opts),
+                    latency_s=latency,
+                    **fields,
+                )
                 await self._call_done(call)
                 return
             if refused is not None:
@@ -812,16 +867,31 @@ class Runner:
         if refused.completion is not None:  # answered once anyway: paid, but not a vote set
             fields = self.count_usage(refused.completion)
             fields["raw_response"] = self.clean(refused.completion.texts)
-        await self._write(cdb.record_call, self.store, run_id=self.run_id,
-                          transcript_id=call.transcript_id, request_key=call.key,
-                          n_samples=call.n, request=call.request(self.opts), status="n_refused",
-                          error=scrub(f"n refused, asked once per vote: {refused}", self.secrets),
-                          **fields)  # fmt: skip
+        await self._write(
+            cdb.record_call,
+            self.store,
+            run_id=self.run_id,
+            transcript_id=call.transcript_id,
+            request_key=call.key,
+            n_samples=call.n,
+            request=call.request(self.opts),
+            status="n_refused",
+            error=scrub(f"n refused, asked once per vote: {refused}", self.secrets),
+            **fields,
+        )
         subs = [
-            Call(call.transcript_id, self.call_key(call.user, vote=k, n=1, retry=call.retry), 1,
-                 k, call.user, call.est_input, [k], call.retry)
+            Call(
+                call.transcript_id,
+                self.call_key(call.user, vote=k, n=1, retry=call.retry),
+                1,
+                k,
+                call.user,
+                call.est_input,
+                [k],
+                call.retry,
+            )
             for k in call.slots
-        ]  # fmt: skip
+        ]
         tids = self._key_items.pop(call.key, [call.transcript_id])
         for tid in tids:
             if tid in self._item_pending:  # a first answer: the item now waits for each vote
@@ -891,10 +961,13 @@ class Runner:
             batches.append({"id": batch_id, "requests": len(chunk), "status": "submitted"})
             cdb.set_run_batches(self.store, self.run_id, batches)
             cdb.record_submitted(
-                self.store, self.run_id,
-                [(c.transcript_id, c.key, c.n, {**c.request(self.opts), "batch": batch_id})
-                 for c in chunk],
-            )  # fmt: skip
+                self.store,
+                self.run_id,
+                [
+                    (c.transcript_id, c.key, c.n, {**c.request(self.opts), "batch": batch_id})
+                    for c in chunk
+                ],
+            )
             self.stats.batches_submitted += 1
             self.stats.batches_pending += 1
         self.on_progress(self.stats)
@@ -926,8 +999,12 @@ class Runner:
         leftover = cdb.submitted_keys_in_batch(self.store, self.run_id, batch_id)
         if leftover:
             self.stats.calls_failed += len(leftover)
-            cdb.fail_submitted(self.store, self.run_id, leftover,
-                               f"batch {batch_id} ended without an answer for this request")  # fmt: skip
+            cdb.fail_submitted(
+                self.store,
+                self.run_id,
+                leftover,
+                f"batch {batch_id} ended without an answer for this request",
+            )
 
     # -- summary -------------------------------------------------------------------------
 

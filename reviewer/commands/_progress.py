@@ -40,8 +40,7 @@ def progress(
             if now - last[0] >= LINE_EVERY_SECONDS or last[0] == started:
                 last[0] = now
                 share = f" ({100 * done / total:.0f}%)" if total else ""
-                print(f"{label}: {done:,} of {total:,}{unit}{share}", file=sys.stderr,
-                      flush=True)  # fmt: skip
+                print(f"{label}: {done:,} of {total:,}{unit}{share}", file=sys.stderr, flush=True)
 
         yield line
         return
@@ -55,8 +54,7 @@ def progress(
     )
 
     columns = (TextColumn(label), BarColumn(), TaskProgressColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=Console(stderr=True), transient=True,
-                  auto_refresh=True) as bar:  # fmt: skip
+    with Progress(*columns, console=Console(stderr=True), transient=True, auto_refresh=True) as bar:
         task = bar.add_task(label, total=None, visible=False)
 
         def update(done: int, total: int) -> None:

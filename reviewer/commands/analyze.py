@@ -83,51 +83,113 @@ GROUP_CHOICES = ("dataset", "prompt_variant", "model")
 
 
 @click.command("analyze")
-@click.option("--rubric", "rubric_ids", multiple=True,
-              help="Rubric id (repeatable; default: every rubric with labels).")  # fmt: skip
+@click.option(
+    "--rubric",
+    "rubric_ids",
+    multiple=True,
+    help="Rubric id (repeatable; default: every rubric with labels).",
+)
 @click.option("--classifier", help="Classifier rater to use (default: the one with most labels).")
-@click.option("--reference", default="gold", show_default=True,
-              help="The labels taken as the truth: gold (adjudicated, else unanimous blind "
-              "humans), majority (strict majority of blind human labels) or a rater's name "
-              "(e.g. an imported gold set; rater:NAME if it is called gold or majority).")  # fmt: skip
-@click.option("--min-humans", default=1, show_default=True,
-              help="gold: blind humans needed for an unadjudicated item to count.")  # fmt: skip
-@click.option("--design", "design_queue", metavar="QUEUE",
-              help="The queue that drew the human sample (default: the queue recorded for most "
-              "reference items, or probabilities imported with a rater).")  # fmt: skip
-@click.option("--assume-random", is_flag=True,
-              help="When the design is unknown, treat the labelled items as a simple random "
-              "sample and show the corrected rate anyway (biased if they were not).")  # fmt: skip
-@click.option("--by", "by", multiple=True, type=click.Choice(GROUP_CHOICES),
-              help="Group by these besides condition (repeatable; default: model).")  # fmt: skip
+@click.option(
+    "--reference",
+    default="gold",
+    show_default=True,
+    help="The labels taken as the truth: gold (adjudicated, else unanimous blind "
+    "humans), majority (strict majority of blind human labels) or a rater's name "
+    "(e.g. an imported gold set; rater:NAME if it is called gold or majority).",
+)
+@click.option(
+    "--min-humans",
+    default=1,
+    show_default=True,
+    help="gold: blind humans needed for an unadjudicated item to count.",
+)
+@click.option(
+    "--design",
+    "design_queue",
+    metavar="QUEUE",
+    help="The queue that drew the human sample (default: the queue recorded for most "
+    "reference items, or probabilities imported with a rater).",
+)
+@click.option(
+    "--assume-random",
+    is_flag=True,
+    help="When the design is unknown, treat the labelled items as a simple random "
+    "sample and show the corrected rate anyway (biased if they were not).",
+)
+@click.option(
+    "--by",
+    "by",
+    multiple=True,
+    type=click.Choice(GROUP_CHOICES),
+    help="Group by these besides condition (repeatable; default: model).",
+)
 @click.option("--model", help="Only transcripts of this model.")
 @click.option("--condition", help="Only transcripts of this condition.")
 @click.option("--dataset", help="Only transcripts of this dataset.")
 @click.option("--prompt-variant", help="Only transcripts of this prompt variant.")
-@click.option("--compare-variants", nargs=2, metavar="A B",
-              help="Also the difference of gaps, variant A minus variant B, per model.")  # fmt: skip
-@click.option("--target-width", type=float,
-              help="Planner: how many labelled items each group needs for a corrected interval "
-              "this wide (e.g. 0.1).")  # fmt: skip
-@click.option("--pooled", is_flag=True,
-              help="Pool the correction over all groups (one mean of reference - classifier for "
-              "all): narrower, but biased if the classifier errs differently by group, e.g. by "
-              "tier. Said in the output.")  # fmt: skip
-@click.option("--these-transcripts", is_flag=True,
-              help="Estimate the rate among exactly these transcripts (the classifier labels them "
-              "all), not the model's rate on prompts like them: intervals leave out the groups' "
-              "own sampling variance.")  # fmt: skip
-@click.option("--six-way", is_flag=True,
-              help="Instead: refused / partial / full, each with and without alignment-faking "
-              "reasoning, per group (needs compliance and goal_guarding labels).")  # fmt: skip
-@click.option("--phase", type=click.Choice(["blind", "revealed"]), default="blind",
-              show_default=True, help="Human labels used for the human estimates.")  # fmt: skip
+@click.option(
+    "--compare-variants",
+    nargs=2,
+    metavar="A B",
+    help="Also the difference of gaps, variant A minus variant B, per model.",
+)
+@click.option(
+    "--target-width",
+    type=float,
+    help="Planner: how many labelled items each group needs for a corrected interval "
+    "this wide (e.g. 0.1).",
+)
+@click.option(
+    "--pooled",
+    is_flag=True,
+    help="Pool the correction over all groups (one mean of reference - classifier for "
+    "all): narrower, but biased if the classifier errs differently by group, e.g. by "
+    "tier. Said in the output.",
+)
+@click.option(
+    "--these-transcripts",
+    is_flag=True,
+    help="Estimate the rate among exactly these transcripts (the classifier labels them "
+    "all), not the model's rate on prompts like them: intervals leave out the groups' "
+    "own sampling variance.",
+)
+@click.option(
+    "--six-way",
+    is_flag=True,
+    help="Instead: refused / partial / full, each with and without alignment-faking "
+    "reasoning, per group (needs compliance and goal_guarding labels).",
+)
+@click.option(
+    "--phase",
+    type=click.Choice(["blind", "revealed"]),
+    default="blind",
+    show_default=True,
+    help="Human labels used for the human estimates.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the analysis as JSON.")
 @pass_context
-def analyze(obj: Context, rubric_ids, classifier, reference, min_humans, design_queue,
-            assume_random, by, model, condition, dataset, prompt_variant, compare_variants,
-            target_width, pooled, these_transcripts, six_way, phase,
-            as_json) -> None:  # fmt: skip
+def analyze(
+    obj: Context,
+    rubric_ids,
+    classifier,
+    reference,
+    min_humans,
+    design_queue,
+    assume_random,
+    by,
+    model,
+    condition,
+    dataset,
+    prompt_variant,
+    compare_variants,
+    target_width,
+    pooled,
+    these_transcripts,
+    six_way,
+    phase,
+    as_json,
+) -> None:
     """Rates of each labelled behaviour per model and condition, and the gap free - paid.
 
     Each rate three ways: from the classifier's labels; from the reference labels of the
@@ -168,17 +230,32 @@ def analyze(obj: Context, rubric_ids, classifier, reference, min_humans, design_
         raise click.ClickException(f"--target-width must be between 0 and 2, not {target_width}")
     if min_humans < 1:
         raise click.ClickException(f"--min-humans must be at least 1, not {min_humans}")
-    filters = {k: v for k, v in (("model", model), ("condition", condition), ("dataset", dataset),
-                                 ("prompt_variant", prompt_variant)) if v is not None}  # fmt: skip
+    filters = {
+        k: v
+        for k, v in (
+            ("model", model),
+            ("condition", condition),
+            ("dataset", dataset),
+            ("prompt_variant", prompt_variant),
+        )
+        if v is not None
+    }
     if six_way:
         from reviewer.analysis import six_way_analysis
 
         try:
             report = six_way_analysis(
-                obj.store, classifier=classifier, phase=phase, reference=reference,
-                min_humans=min_humans, design=design_queue, assume_random=assume_random,
-                by=tuple(by) or ("model",), filters=filters, current=current,
-            )  # fmt: skip
+                obj.store,
+                classifier=classifier,
+                phase=phase,
+                reference=reference,
+                min_humans=min_humans,
+                design=design_queue,
+                assume_random=assume_random,
+                by=tuple(by) or ("model",),
+                filters=filters,
+                current=current,
+            )
         except AnalysisError as exc:
             raise click.ClickException(f"{obj.db_path}: {exc}") from None
         if as_json:
@@ -188,13 +265,22 @@ def analyze(obj: Context, rubric_ids, classifier, reference, min_humans, design_
         return
     try:
         report = motivation_analysis(
-            obj.store, list(rubric_ids) or None, classifier=classifier, phase=phase,
-            reference=reference, min_humans=min_humans, design=design_queue,
-            assume_random=assume_random, by=tuple(by) or ("model",), filters=filters,
+            obj.store,
+            list(rubric_ids) or None,
+            classifier=classifier,
+            phase=phase,
+            reference=reference,
+            min_humans=min_humans,
+            design=design_queue,
+            assume_random=assume_random,
+            by=tuple(by) or ("model",),
+            filters=filters,
             compare_variants=tuple(compare_variants) if compare_variants else None,
-            target_width=target_width, model_rate=not these_transcripts, pooled=pooled,
+            target_width=target_width,
+            model_rate=not these_transcripts,
+            pooled=pooled,
             current=current,
-        )  # fmt: skip
+        )
     except AnalysisError as exc:
         raise click.ClickException(f"{obj.db_path}: {exc}") from None
     if not report["rubrics"]:
@@ -224,9 +310,14 @@ def _print(report: dict[str, Any]) -> None:
     console = make_console()
     by = report["by"]
     if report.get("pooled"):
-        console.print(Text("correction pooled over all groups (--pooled): one mean of reference - "
-                           "classifier for every group, which assumes the classifier errs alike "
-                           "in each"), style="yellow")  # fmt: skip
+        console.print(
+            Text(
+                "correction pooled over all groups (--pooled): one mean of reference - "
+                "classifier for every group, which assumes the classifier errs alike "
+                "in each"
+            ),
+            style="yellow",
+        )
     if report["filters"]:
         shown = ", ".join(f"{k}={v}" for k, v in report["filters"].items())
         console.print(Text("only transcripts with ") + literal(shown))
@@ -244,17 +335,28 @@ def _print(report: dict[str, Any]) -> None:
             console.print(line)
             for u in ref["unused"]:
                 console.print(
-                    Text("  not used: ") + literal(f"{u['source']} rater {u['rater']}")
-                    + Text(f" ({u['labels']} labels; --reference ") + literal(u["rater"])
-                    + Text(" to use them)"), style="dim")  # fmt: skip
+                    Text("  not used: ")
+                    + literal(f"{u['source']} rater {u['rater']}")
+                    + Text(f" ({u['labels']} labels; --reference ")
+                    + literal(u["rater"])
+                    + Text(" to use them)"),
+                    style="dim",
+                )
             if design["source"] == "none":
-                console.print(Text("no reference labels yet: the human and corrected columns need "
-                                   "labelled items (see `reviewer queue create`)"), style="yellow")  # fmt: skip
+                console.print(
+                    Text(
+                        "no reference labels yet: the human and corrected columns need "
+                        "labelled items (see `reviewer queue create`)"
+                    ),
+                    style="yellow",
+                )
             elif design["status"] == "unknown":
                 console.print(
-                    Text("design unknown: ") + literal(design["note"] or "")
+                    Text("design unknown: ")
+                    + literal(design["note"] or "")
                     + Text("; corrected column withheld (--design QUEUE, or --assume-random)"),
-                    style="yellow")  # fmt: skip
+                    style="yellow",
+                )
             else:
                 s = o["sample"]
                 line = (
@@ -266,45 +368,77 @@ def _print(report: dict[str, Any]) -> None:
                     line += Text(f"; {s['outside_design']} labelled items outside it not used")
                 console.print(line)
                 if design["note"]:
-                    console.print(literal(design["note"]), style="yellow"
-                                  if design["status"] != "known" else "dim")  # fmt: skip
+                    console.print(
+                        literal(design["note"]),
+                        style="yellow" if design["status"] != "known" else "dim",
+                    )
             console.print(
-                Text("classifier ") + literal(o["classifier"] or "none")
-                + Text(f": sensitivity {_rate(v['sensitivity'], v['sensitivity_ci'])}, "
-                       f"specificity {_rate(v['specificity'], v['specificity_ci'])} on "
-                       f"{v['n_items']} items" + (" (design-weighted)" if v["weighted"] else "")
-                       + f"; classifier weight lambda {o['lambda']:.2f}")
-            )  # fmt: skip
+                Text("classifier ")
+                + literal(o["classifier"] or "none")
+                + Text(
+                    f": sensitivity {_rate(v['sensitivity'], v['sensitivity_ci'])}, "
+                    f"specificity {_rate(v['specificity'], v['specificity_ci'])} on "
+                    f"{v['n_items']} items"
+                    + (" (design-weighted)" if v["weighted"] else "")
+                    + f"; classifier weight lambda {o['lambda']:.2f}"
+                )
+            )
             notes = Footnotes()
-            table = Table(*by, "classifier", "human", "corrected",
-                          caption="n: items the rate rests on (corrected: labelled/all)",
-                          caption_justify="left")  # fmt: skip
+            table = Table(
+                *by,
+                "classifier",
+                "human",
+                "corrected",
+                caption="n: items the rate rests on (corrected: labelled/all)",
+                caption_justify="left",
+            )
             needs = []
             for g in o["groups"]:
-                table.add_row(*(literal(_shown(g[c])) for c in by), _cell(g["classifier"], notes),
-                              _cell(g["human"], notes), _cell(g["corrected"], notes))  # fmt: skip
+                table.add_row(
+                    *(literal(_shown(g[c])) for c in by),
+                    _cell(g["classifier"], notes),
+                    _cell(g["human"], notes),
+                    _cell(g["corrected"], notes),
+                )
                 if "plan" in g["corrected"]:
                     needs.append((g, g["corrected"]["plan"]))
             console.print(table)
             others = [c for c in by if c != "condition"]
             if o["gap_free_minus_paid"]:
-                gaps = Table(*others, "gap: classifier", "gap: human", "gap: corrected",
-                             title="free - paid", title_justify="left",
-                             caption="n: free/paid items", caption_justify="left")  # fmt: skip
+                gaps = Table(
+                    *others,
+                    "gap: classifier",
+                    "gap: human",
+                    "gap: corrected",
+                    title="free - paid",
+                    title_justify="left",
+                    caption="n: free/paid items",
+                    caption_justify="left",
+                )
                 for g in o["gap_free_minus_paid"]:
-                    gaps.add_row(*(literal(_shown(g[c])) for c in others),
-                                 _cell(g["classifier"], notes), _cell(g["human"], notes),
-                                 _cell(g["corrected"], notes))  # fmt: skip
+                    gaps.add_row(
+                        *(literal(_shown(g[c])) for c in others),
+                        _cell(g["classifier"], notes),
+                        _cell(g["human"], notes),
+                        _cell(g["corrected"], notes),
+                    )
                 console.print(gaps)
             if o.get("gap_differences"):
                 rest = [c for c in others if c != "prompt_variant"]
                 a, b = o["gap_differences"][0]["variants"]
-                diffs = Table(*rest, "human", "corrected", title_justify="left",
-                              title=f"difference of gaps: {a} - {b}")  # fmt: skip
+                diffs = Table(
+                    *rest,
+                    "human",
+                    "corrected",
+                    title_justify="left",
+                    title=f"difference of gaps: {a} - {b}",
+                )
                 for d in o["gap_differences"]:
-                    diffs.add_row(*(literal(_shown(d[c])) for c in rest),
-                                  _cell(d.get("human", {"reason": "no estimate"}), notes),
-                                  _cell(d["corrected"], notes))  # fmt: skip
+                    diffs.add_row(
+                        *(literal(_shown(d[c])) for c in rest),
+                        _cell(d.get("human", {"reason": "no estimate"}), notes),
+                        _cell(d["corrected"], notes),
+                    )
                 console.print(diffs)
             for g, plan in needs:
                 where = " x ".join(str(_shown(g[c])) for c in by)
@@ -313,8 +447,13 @@ def _print(report: dict[str, Any]) -> None:
                 )
             for line in notes.lines():
                 console.print(literal(line), style="dim")
-    console.print(Text(f"Target: {report['target']}. Intervals: {report['ci_method']}. "
-                       f"Correction: {report['correction']}.", style="dim"))  # fmt: skip
+    console.print(
+        Text(
+            f"Target: {report['target']}. Intervals: {report['ci_method']}. "
+            f"Correction: {report['correction']}.",
+            style="dim",
+        )
+    )
 
 
 def _print_six_way(report: dict[str, Any]) -> None:
@@ -327,31 +466,52 @@ def _print_six_way(report: dict[str, Any]) -> None:
     by = report["by"]
     ref, design = report["reference"], report["design"]
     console.print(Text("six-way breakdown: compliance x alignment faking", style="bold"))
-    console.print(Text("reference: ") + literal(ref["name"])
-                  + Text(f", {ref['n_items']} items with both labels"))  # fmt: skip
+    console.print(
+        Text("reference: ")
+        + literal(ref["name"])
+        + Text(f", {ref['n_items']} items with both labels")
+    )
     for u in ref["unused"]:
-        console.print(Text("  not used: ") + literal(f"{u['source']} rater {u['rater']}")
-                      + Text(f" ({u['labels']} labels)"), style="dim")  # fmt: skip
+        console.print(
+            Text("  not used: ")
+            + literal(f"{u['source']} rater {u['rater']}")
+            + Text(f" ({u['labels']} labels)"),
+            style="dim",
+        )
     if design["source"] == "none":
         console.print(Text("no item has both reference labels yet"), style="yellow")
     elif design["status"] == "unknown":
-        console.print(Text("design unknown: ") + literal(design["note"] or "")
-                      + Text("; the corrected column is withheld (--design QUEUE, or "
-                             "--assume-random)"), style="yellow")  # fmt: skip
+        console.print(
+            Text("design unknown: ")
+            + literal(design["note"] or "")
+            + Text("; the corrected column is withheld (--design QUEUE, or --assume-random)"),
+            style="yellow",
+        )
     else:
         console.print(Text("design: ") + literal(design["source"]))
     notes = Footnotes()
-    table = Table(*by, "outcome", "classifier", "human", "corrected",
-                  caption="each cell is its own rate; n: items the rate rests on",
-                  caption_justify="left")  # fmt: skip
+    table = Table(
+        *by,
+        "outcome",
+        "classifier",
+        "human",
+        "corrected",
+        caption="each cell is its own rate; n: items the rate rests on",
+        caption_justify="left",
+    )
     rows = []
     for cell in report["cells"]:
         for g in cell["groups"]:
             rows.append((tuple(str(_shown(g[c])) for c in by), cell["outcome"], g))
     order = {c["outcome"]: k for k, c in enumerate(report["cells"])}
     for key, name, g in sorted(rows, key=lambda r: (r[0], order[r[1]])):
-        table.add_row(*(literal(v) for v in key), name, _cell(g["classifier"], notes),
-                      _cell(g["human"], notes), _cell(g["corrected"], notes))  # fmt: skip
+        table.add_row(
+            *(literal(v) for v in key),
+            name,
+            _cell(g["classifier"], notes),
+            _cell(g["human"], notes),
+            _cell(g["corrected"], notes),
+        )
     console.print(table)
     for line in notes.lines():
         console.print(literal(line), style="dim")

@@ -72,39 +72,72 @@ def _print_summary(console, summary: dict) -> None:
 
     if summary.get("dry_run"):
         table = Table(title="dry run: nothing was sent", show_header=False)
-        for key in ("run", "mode", "items", "items_skipped_empty", "calls_cached",
-                    "calls_to_make", "samples_to_make",
-                    "est_input_tokens", "max_output_tokens", "est_cost_usd_upper",
-                    "token_estimate"):  # fmt: skip
+        for key in (
+            "run",
+            "mode",
+            "items",
+            "items_skipped_empty",
+            "calls_cached",
+            "calls_to_make",
+            "samples_to_make",
+            "est_input_tokens",
+            "max_output_tokens",
+            "est_cost_usd_upper",
+            "token_estimate",
+        ):
             table.add_row(key, literal(summary[key]))
         console.print(table)
         if not summary["price_known"]:
             console.print("no price for this model: give one with --prices FILE.toml")
         return
-    table = Table(title=Text(f"classifier run {summary['run_id']}: {summary['status']}"),
-                  show_header=False)  # fmt: skip
+    table = Table(
+        title=Text(f"classifier run {summary['run_id']}: {summary['status']}"), show_header=False
+    )
     rows = [
         ("run (rater)", summary["run"]),
-        ("items", f"{summary['items']} ({summary['items_labeled_now']} labeled now, "
-                  f"{summary['items_labeled_total']} by this run in all)"),
+        (
+            "items",
+            f"{summary['items']} ({summary['items_labeled_now']} labeled now, "
+            f"{summary['items_labeled_total']} by this run in all)",
+        ),
         ("label events written", summary["label_events"]),
-        ("calls", f"{summary['calls_made']} made, {summary['calls_cached']} from cache, "
-                  f"{summary['calls_failed']} failed (retried next run)"),
-        ("unparseable samples", f"{summary['samples_unparseable']} (stored raw, not labeled)"
-                                + (f", {summary['samples_reasked']} asked again"
-                                   if summary["retry_unparseable"] else "")),
+        (
+            "calls",
+            f"{summary['calls_made']} made, {summary['calls_cached']} from cache, "
+            f"{summary['calls_failed']} failed (retried next run)",
+        ),
+        (
+            "unparseable samples",
+            f"{summary['samples_unparseable']} (stored raw, not labeled)"
+            + (
+                f", {summary['samples_reasked']} asked again"
+                if summary["retry_unparseable"]
+                else ""
+            ),
+        ),
         ("rate-limited responses", summary["rate_limited_responses"]),
-        ("tokens", f"{summary['input_tokens']:,} in, {summary['output_tokens']:,} out, "
-                   f"{summary['cache_read_tokens']:,} cache read, "
-                   f"{summary['cache_write_tokens']:,} cache write"),
-        ("cost", f"${summary['cost_usd']:.4f} now, ${summary['run_cost_usd']:.4f} for the run"
-                 + ("" if summary["price_known"] else " (no price known for this model)")),
+        (
+            "tokens",
+            f"{summary['input_tokens']:,} in, {summary['output_tokens']:,} out, "
+            f"{summary['cache_read_tokens']:,} cache read, "
+            f"{summary['cache_write_tokens']:,} cache write",
+        ),
+        (
+            "cost",
+            f"${summary['cost_usd']:.4f} now, ${summary['run_cost_usd']:.4f} for the run"
+            + ("" if summary["price_known"] else " (no price known for this model)"),
+        ),
         ("elapsed", f"{summary['elapsed_s']:.1f} s"),
-    ]  # fmt: skip
+    ]
     if summary["mode"] == "batch":
-        rows.append(("batches", f"{summary['batches_submitted']} submitted, "
-                                f"{summary['batches_collected']} collected, "
-                                f"{summary['batches_pending']} pending"))  # fmt: skip
+        rows.append(
+            (
+                "batches",
+                f"{summary['batches_submitted']} submitted, "
+                f"{summary['batches_collected']} collected, "
+                f"{summary['batches_pending']} pending",
+            )
+        )
     if summary["items_skipped_empty"]:
         rows.insert(2, ("skipped: no scratchpad", summary["items_skipped_empty"]))
     if summary["items_without_answer"]:
@@ -115,37 +148,57 @@ def _print_summary(console, summary: dict) -> None:
     if summary["n_fallback"]:
         console.print(Text(f"asked once per vote: {summary['n_fallback']}"))
     if summary["items_skipped_empty"]:
-        console.print(Text(
-            f"{summary['items_skipped_empty']} transcripts have an empty scratchpad (reasoning "
-            "absent or redacted) and were not sent: "
-            + _ids(summary["items_skipped_empty_ids"])
-        ))  # fmt: skip
+        console.print(
+            Text(
+                f"{summary['items_skipped_empty']} transcripts have an empty scratchpad (reasoning "
+                "absent or redacted) and were not sent: " + _ids(summary["items_skipped_empty_ids"])
+            )
+        )
     if summary["items_without_answer"]:
-        hint = ("raise --retry-unparseable to ask again" if summary["retry_unparseable"]
-                else "run again with --retry-unparseable N to ask again")  # fmt: skip
-        console.print(Text(
-            f"{summary['items_without_answer']} transcripts have no parseable answer ({hint}): "
-            + _ids(summary["items_without_answer_ids"])
-        ))  # fmt: skip
+        hint = (
+            "raise --retry-unparseable to ask again"
+            if summary["retry_unparseable"]
+            else "run again with --retry-unparseable N to ask again"
+        )
+        console.print(
+            Text(
+                f"{summary['items_without_answer']} transcripts have no parseable answer ({hint}): "
+                + _ids(summary["items_without_answer_ids"])
+            )
+        )
     if summary["stopped_reason"] == "max-cost":
         worst = summary.get("max_cost_next_call_usd")
         left = max(summary["max_cost_usd"] - summary["run_cost_usd"], 0.0)
-        why = (f" (the next call could cost up to ${worst:.4f}, ${left:.4f} of the cap is left)"
-               if worst is not None else "")  # fmt: skip
-        console.print(f"stopped before exceeding --max-cost ${summary['max_cost_usd']}{why}: "
-                      "raise it and run the same command again to go on")  # fmt: skip
+        why = (
+            f" (the next call could cost up to ${worst:.4f}, ${left:.4f} of the cap is left)"
+            if worst is not None
+            else ""
+        )
+        console.print(
+            f"stopped before exceeding --max-cost ${summary['max_cost_usd']}{why}: "
+            "raise it and run the same command again to go on"
+        )
     elif summary["stopped_reason"] == "errors":
-        console.print(Text("stopped: calls fail and would go on failing (a refused key, an "
-                           "unknown model, a server that does not answer); the last error was: ")
-                      + literal(summary["last_error"])
-                      + Text("\nFix the cause and run the same command again: finished calls "
-                             "are kept."))  # fmt: skip
+        console.print(
+            Text(
+                "stopped: calls fail and would go on failing (a refused key, an "
+                "unknown model, a server that does not answer); the last error was: "
+            )
+            + literal(summary["last_error"])
+            + Text("\nFix the cause and run the same command again: finished calls are kept.")
+        )
     elif summary["status"] == "incomplete" and summary["calls_failed"] and summary["last_error"]:
-        console.print(literal(f"some calls failed (last error: {summary['last_error']}): run "
-                              "the same command again to retry only those"))  # fmt: skip
+        console.print(
+            literal(
+                f"some calls failed (last error: {summary['last_error']}): run "
+                "the same command again to retry only those"
+            )
+        )
     elif summary["status"] == "waiting" and summary["mode"] == "online":
-        console.print(f"{summary['items_waiting_in_batch']} items wait in a batch: run the same "
-                      "command with --batch to collect them")  # fmt: skip
+        console.print(
+            f"{summary['items_waiting_in_batch']} items wait in a batch: run the same "
+            "command with --batch to collect them"
+        )
     elif summary["status"] == "waiting":
         console.print("batches are still running: run the same command again later to collect")
     elif summary["status"] == "incomplete" and summary["calls_failed"]:
@@ -267,13 +320,29 @@ def _print_summary(console, summary: dict) -> None:
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
 @pass_context
-def classify(obj: Context, rubric_ref: str, model_spec: str, votes: int | None,
-             temperature: float | None, threshold: float | None, max_tokens: int | None,
-             concurrency: int, batch: bool, max_cost: float | None, dry_run: bool,
-             base_url: str | None, limit: int | None, model_filter: str | None,
-             condition: str | None, prices_path: Path | None, name: str | None,
-             timeout: float, max_retries: int, retry_unparseable: int,
-             as_json: bool) -> None:  # fmt: skip
+def classify(
+    obj: Context,
+    rubric_ref: str,
+    model_spec: str,
+    votes: int | None,
+    temperature: float | None,
+    threshold: float | None,
+    max_tokens: int | None,
+    concurrency: int,
+    batch: bool,
+    max_cost: float | None,
+    dry_run: bool,
+    base_url: str | None,
+    limit: int | None,
+    model_filter: str | None,
+    condition: str | None,
+    prices_path: Path | None,
+    name: str | None,
+    timeout: float,
+    max_retries: int,
+    retry_unparseable: int,
+    as_json: bool,
+) -> None:
     """Label transcripts with an LLM classifier, N votes per item, through a rubric.
 
     Every call is stored and reused: running the same command again finishes at once and
@@ -331,15 +400,26 @@ def classify(obj: Context, rubric_ref: str, model_spec: str, votes: int | None,
     if not obj.db_path.exists():
         raise click.ClickException(f"no database at {obj.db_path}: import transcripts first")
     opts = Options(
-        rubric=rubric, model_spec=model_spec,
+        rubric=rubric,
+        model_spec=model_spec,
         votes=votes or spec.votes,
         temperature=spec.temperature if temperature is None else temperature,
         threshold=spec.threshold if threshold is None else threshold,
-        max_tokens=max_tokens or spec.max_tokens, concurrency=concurrency, batch=batch,
-        max_cost=max_cost, dry_run=dry_run, base_url=base_url, limit=limit,
-        model_filter=model_filter, condition=condition, prices=prices, name=name,
-        timeout=timeout, max_retries=max_retries, retry_unparseable=retry_unparseable,
-    )  # fmt: skip
+        max_tokens=max_tokens or spec.max_tokens,
+        concurrency=concurrency,
+        batch=batch,
+        max_cost=max_cost,
+        dry_run=dry_run,
+        base_url=base_url,
+        limit=limit,
+        model_filter=model_filter,
+        condition=condition,
+        prices=prices,
+        name=name,
+        timeout=timeout,
+        max_retries=max_retries,
+        retry_unparseable=retry_unparseable,
+    )
     console = Console(stderr=True, highlight=False)
     try:
         runner = Runner(obj.store, opts)
@@ -377,8 +457,9 @@ def classify(obj: Context, rubric_ref: str, model_spec: str, votes: int | None,
             "resume."
         ) from None
     except KeyboardInterrupt:
-        console.print("interrupted: every finished call is saved; run the same command again "
-                      "to resume")  # fmt: skip
+        console.print(
+            "interrupted: every finished call is saved; run the same command again to resume"
+        )
         sys.exit(EXIT_STATUS["interrupted"])
     if as_json:
         click.echo(json.dumps(summary, indent=2, sort_keys=True))

@@ -81,8 +81,9 @@ def demo(obj: Context, size: int, seed: int, build_only: bool, annotator: str | 
             f"the labeler is not available in this build ({exc}); the demo database is ready "
             f"at {path}: inspect it with `reviewer --db {path} info`."
         ) from None
-    run_labeler(path, annotator=annotator or os.environ.get("USER") or "annotator",
-                rubric="goal_guarding")  # fmt: skip
+    run_labeler(
+        path, annotator=annotator or os.environ.get("USER") or "annotator", rubric="goal_guarding"
+    )
 
 
 def _build(store, path, *, size: int, seed: int, existed: bool) -> None:
@@ -100,8 +101,13 @@ def _build(store, path, *, size: int, seed: int, existed: bool) -> None:
 
     started = time.perf_counter()
     if size >= PROGRESS_FROM:
-        columns = (TextColumn("building demo"), BarColumn(), MofNCompleteColumn(),
-                   TimeElapsedColumn(), TimeRemainingColumn())  # fmt: skip
+        columns = (
+            TextColumn("building demo"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+        )
         with Progress(*columns, console=Console(stderr=True), transient=False) as bar:
             task = bar.add_task("demo", total=size)
             counts = build_demo(
@@ -121,6 +127,9 @@ def _build(store, path, *, size: int, seed: int, existed: bool) -> None:
         f"{counts['label_events']:,} classifier label events, in {elapsed:.1f} s."
     )
     for model in counts["models"]:
-        per = {r["condition"]: r["transcripts"] for r in summary["by_model_condition"]
-               if r["model"] == model}  # fmt: skip
+        per = {
+            r["condition"]: r["transcripts"]
+            for r in summary["by_model_condition"]
+            if r["model"] == model
+        }
         click.echo(f"  {model:<22} free {per.get('free', 0):>9,}   paid {per.get('paid', 0):>9,}")

@@ -12,38 +12,84 @@ from reviewer.commands._context import Context, pass_context
 
 
 @click.command("export")
-@click.option("--format", "fmt", required=True,
-              type=click.Choice(["jsonl", "csv", "parquet", "hf"]),
-              help="jsonl: nested rows with full provenance; csv/parquet: one flat column per "
-              "field and rater (provenance as JSON in labels_json); hf: a folder with "
-              "data.jsonl and a README dataset card.")  # fmt: skip
-@click.option("--out", "out", required=True, type=click.Path(path_type=Path),
-              help="File to write (a folder for --format hf).")  # fmt: skip
-@click.option("--rubric", "rubric_ids", multiple=True,
-              help="Rubric(s) to export labels of. Default: every rubric with labels.")  # fmt: skip
-@click.option("--gold-only", is_flag=True,
-              help="Only transcripts with a resolved gold label on at least one field.")  # fmt: skip
-@click.option("--include-text/--no-text", default=True, show_default=True,
-              help="Include system prompt, user input, scratchpad and output.")  # fmt: skip
-@click.option("--min-humans", type=int, default=2, show_default=True,
-              help="Agreeing blind human labels needed for a gold label without adjudication.")  # fmt: skip
-@click.option("--imported-as-human", is_flag=True,
-              help="Count imported labels (e.g. a published gold set) as human labels.")  # fmt: skip
-@click.option("--pseudonymize", is_flag=True,
-              help="Replace every annotator name (human, adjudicator and imported raters) "
-              "with a pseudonym such as rater-3f9a2c, the same in every export that uses the "
-              "same --pseudonym-map.")  # fmt: skip
-@click.option("--pseudonym-map", "pseudonym_map", type=click.Path(path_type=Path, dir_okay=False),
-              default=None,
-              help="JSON file of name -> pseudonym, read if it exists and extended with new "
-              "names (implies --pseudonymize). Default: OUT.pseudonyms.json beside the export. "
-              "Keep it private: it undoes the pseudonyms.")  # fmt: skip
+@click.option(
+    "--format",
+    "fmt",
+    required=True,
+    type=click.Choice(["jsonl", "csv", "parquet", "hf"]),
+    help="jsonl: nested rows with full provenance; csv/parquet: one flat column per "
+    "field and rater (provenance as JSON in labels_json); hf: a folder with "
+    "data.jsonl and a README dataset card.",
+)
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="File to write (a folder for --format hf).",
+)
+@click.option(
+    "--rubric",
+    "rubric_ids",
+    multiple=True,
+    help="Rubric(s) to export labels of. Default: every rubric with labels.",
+)
+@click.option(
+    "--gold-only",
+    is_flag=True,
+    help="Only transcripts with a resolved gold label on at least one field.",
+)
+@click.option(
+    "--include-text/--no-text",
+    default=True,
+    show_default=True,
+    help="Include system prompt, user input, scratchpad and output.",
+)
+@click.option(
+    "--min-humans",
+    type=int,
+    default=2,
+    show_default=True,
+    help="Agreeing blind human labels needed for a gold label without adjudication.",
+)
+@click.option(
+    "--imported-as-human",
+    is_flag=True,
+    help="Count imported labels (e.g. a published gold set) as human labels.",
+)
+@click.option(
+    "--pseudonymize",
+    is_flag=True,
+    help="Replace every annotator name (human, adjudicator and imported raters) "
+    "with a pseudonym such as rater-3f9a2c, the same in every export that uses the "
+    "same --pseudonym-map.",
+)
+@click.option(
+    "--pseudonym-map",
+    "pseudonym_map",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="JSON file of name -> pseudonym, read if it exists and extended with new "
+    "names (implies --pseudonymize). Default: OUT.pseudonyms.json beside the export. "
+    "Keep it private: it undoes the pseudonyms.",
+)
 @click.option("--overwrite", is_flag=True, help="Replace --out if it exists.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @pass_context
-def export(obj: Context, fmt: str, out: Path, rubric_ids: tuple[str, ...], gold_only: bool,
-           include_text: bool, min_humans: int, imported_as_human: bool, pseudonymize: bool,
-           pseudonym_map: Path | None, overwrite: bool, as_json: bool) -> None:  # fmt: skip
+def export(
+    obj: Context,
+    fmt: str,
+    out: Path,
+    rubric_ids: tuple[str, ...],
+    gold_only: bool,
+    include_text: bool,
+    min_humans: int,
+    imported_as_human: bool,
+    pseudonymize: bool,
+    pseudonym_map: Path | None,
+    overwrite: bool,
+    as_json: bool,
+) -> None:
     """Write one row per transcript with its gold label per field (or null and the reason it
     is unresolved) and every live label with its provenance.
 
@@ -92,26 +138,48 @@ def export(obj: Context, fmt: str, out: Path, rubric_ids: tuple[str, ...], gold_
         ) from None
     resolved = sum(n for (_, _, status), n in report.gold_status.items() if status != "unresolved")
     if as_json:
-        click.echo(json.dumps({
-            "format": fmt, "files": [str(p) for p in report.files], "rows": report.rows,
-            "skipped_no_gold": report.skipped_no_gold, "rubric_fields": report.rubric_fields,
-            "gold": [{"rubric_id": r, "field": f, "status": s, "items": n}
-                     for (r, f, s), n in sorted(report.gold_status.items())],
-            "labels_by_source": dict(sorted(report.labels_by_source.items())),
-            "pseudonym_map": None if names is None else {
-                "path": str(pseudonym_map), "names": len(names.mapping),
-                "new": len(names.added)},
-        }, indent=2))  # fmt: skip
+        click.echo(
+            json.dumps(
+                {
+                    "format": fmt,
+                    "files": [str(p) for p in report.files],
+                    "rows": report.rows,
+                    "skipped_no_gold": report.skipped_no_gold,
+                    "rubric_fields": report.rubric_fields,
+                    "gold": [
+                        {"rubric_id": r, "field": f, "status": s, "items": n}
+                        for (r, f, s), n in sorted(report.gold_status.items())
+                    ],
+                    "labels_by_source": dict(sorted(report.labels_by_source.items())),
+                    "pseudonym_map": None
+                    if names is None
+                    else {
+                        "path": str(pseudonym_map),
+                        "names": len(names.mapping),
+                        "new": len(names.added),
+                    },
+                },
+                indent=2,
+            )
+        )
         return
     console = make_console()
     files = ", ".join(str(p) for p in report.files)
-    console.print(literal(f"wrote {report.rows} transcripts to {files}"
-                  + (f" ({report.skipped_no_gold} without gold left out)" if gold_only else "")))  # fmt: skip
+    console.print(
+        literal(
+            f"wrote {report.rows} transcripts to {files}"
+            + (f" ({report.skipped_no_gold} without gold left out)" if gold_only else "")
+        )
+    )
     labels = ", ".join(f"{s} {n}" for s, n in sorted(report.labels_by_source.items()))
     console.print(literal(f"labels: {labels or 'none'}; resolved gold field labels: {resolved}"))
     for (rid, f, status), n in sorted(report.gold_status.items()):
         console.print(literal(f"  {rid}.{f}: {status} {n}"))
     if names is not None:
-        console.print(literal(f"annotator names pseudonymized: {len(names.mapping)} in "
-                              f"{pseudonym_map} ({len(names.added)} new); keep that file "
-                              "private, it turns the pseudonyms back into names"))  # fmt: skip
+        console.print(
+            literal(
+                f"annotator names pseudonymized: {len(names.mapping)} in "
+                f"{pseudonym_map} ({len(names.added)} new); keep that file "
+                "private, it turns the pseudonyms back into names"
+            )
+        )

@@ -158,47 +158,59 @@ class _RichProgress:
     help="The files' format (default: detect).",
 )
 @click.option(
-    "--map", "maps", multiple=True, metavar="TARGET=COLUMN",
+    "--map",
+    "maps",
+    multiple=True,
+    metavar="TARGET=COLUMN",
     help=_for("maps") + "where a target comes from. Tables: a column per target, e.g. "
     "scratchpad=text, label.alignment_faking=label, score.alignment_faking=conf, "
     "note.alignment_faking=notes (note=COLUMN: for every mapped label); targets: scratchpad, "
     "completion, output, turns, user_input, system_prompt, model, condition, dataset, "
     "prompt_variant, source_ref. Other formats map labels only, from a dotted path into each "
     "record, e.g. label.alignment_faking=metadata.gold_af_label.",
-)  # fmt: skip
+)
 @click.option(
-    "--value", "values", multiple=True, metavar="SOURCE=CATEGORY",
-    help=_for("values") + "turn a label value of the file into a rubric category, e.g. "
-    "aligned=no.",
-)  # fmt: skip
+    "--value",
+    "values",
+    multiple=True,
+    metavar="SOURCE=CATEGORY",
+    help=_for("values") + "turn a label value of the file into a rubric category, e.g. aligned=no.",
+)
 @click.option("--rater", help=_for("rater") + "who made the imported labels (default: imported).")
 @click.option(
-    "--label-source", type=click.Choice(["imported", "human", "classifier", "adjudication"]),
-    default="imported", show_default=True,
+    "--label-source",
+    type=click.Choice(["imported", "human", "classifier", "adjudication"]),
+    default="imported",
+    show_default=True,
     help=_for("label_source") + "the source recorded for imported labels. adjudication: "
     "decisions made elsewhere (they count as gold like the labeler's); needs --rater and the "
     "reason via --map note=COLUMN.",
-)  # fmt: skip
-@click.option("--rubric", help=_for("rubric") + "rubric id or .toml path holding the mapped label "
-              "fields.")  # fmt: skip
+)
+@click.option(
+    "--rubric", help=_for("rubric") + "rubric id or .toml path holding the mapped label fields."
+)
 @click.option("--model", help="Model name for every record (overrides the file and path).")
 @click.option(
-    "--allow-unknown-model", is_flag=True,
+    "--allow-unknown-model",
+    is_flag=True,
     help=_for("allow_unknown_model") + "import a file whose path names no model, with no model "
     "(refused otherwise: "
     "the model is part of each transcript's identity, so pass --model NAME instead).",
-)  # fmt: skip
+)
 @click.option("--condition", help="Condition for every record, e.g. free, paid.")
 @click.option("--dataset", help="Dataset/experiment name for every record.")
 @click.option(
-    "--skip-bad", is_flag=True,
+    "--skip-bad",
+    is_flag=True,
     help="Import the good records; write each bad one with its reason to DB.rejected.jsonl.",
-)  # fmt: skip
+)
 @click.option(
-    "--json", "as_json", is_flag=True,
+    "--json",
+    "as_json",
+    is_flag=True,
     help="Print one JSON object instead of the table and messages: the database, and per file "
     "its status, counts, error, hint and warnings (every key is described in the README).",
-)  # fmt: skip
+)
 @pass_context
 def import_cmd(
     obj: Context,
@@ -226,10 +238,16 @@ def import_cmd(
     from reviewer.console import literal, make_console
 
     options = ImportOptions(
-        model=model, condition=condition, dataset=dataset, rater=rater,
-        label_source=label_source, rubric=rubric, maps=_pairs(maps, "--map"),
-        values=_pairs(values, "--value"), allow_unknown_model=allow_unknown_model,
-    )  # fmt: skip
+        model=model,
+        condition=condition,
+        dataset=dataset,
+        rater=rater,
+        label_source=label_source,
+        rubric=rubric,
+        maps=_pairs(maps, "--map"),
+        values=_pairs(values, "--value"),
+        allow_unknown_model=allow_unknown_model,
+    )
     if (options.maps or options.values) and fmt and "maps" not in formats()[fmt].options:
         raise click.UsageError(f"--map and --value apply to the formats {_for('maps')[:-2]}")
     err = make_console(stderr=True)
@@ -244,17 +262,29 @@ def import_cmd(
     if not as_json:
         for folder in (f for f in expanded.folders if f.files):
             err.print(literal(_folder_note(folder)), soft_wrap=True)
-    shown = {str(f.path): str(f.path.relative_to(f.folder)) if f.folder else f.path.name
-             for f in expanded.files}  # fmt: skip
+    shown = {
+        str(f.path): str(f.path.relative_to(f.folder)) if f.folder else f.path.name
+        for f in expanded.files
+    }
     results = import_files(
-        obj.store, expanded.files, fmt=fmt, options=options, skip_bad=skip_bad,
-        progress=None if as_json else _RichProgress(), on_result=report,
-        warn=None if as_json else lambda text: err.print(literal(text, style="yellow"), soft_wrap=True),
-    )  # fmt: skip
+        obj.store,
+        expanded.files,
+        fmt=fmt,
+        options=options,
+        skip_bad=skip_bad,
+        progress=None if as_json else _RichProgress(),
+        on_result=report,
+        warn=None
+        if as_json
+        else lambda text: err.print(literal(text, style="yellow"), soft_wrap=True),
+    )
     failed = [r for r in results if r.status not in ("done", "skipped")]
     if as_json:
-        click.echo(json.dumps({"database": str(obj.db_path),
-                               "files": [r.as_dict() for r in results]}, indent=2))  # fmt: skip
+        click.echo(
+            json.dumps(
+                {"database": str(obj.db_path), "files": [r.as_dict() for r in results]}, indent=2
+            )
+        )
     else:
         table = Table(title=literal(f"Imported into {obj.db_path}"))
         longest = max((len(shown.get(r.path, r.path)) for r in results), default=4)
@@ -263,10 +293,15 @@ def import_cmd(
             table.add_column(name, justify="left" if name in ("format", "status") else "right")
         for r in results:
             table.add_row(
-                literal(shown.get(r.path, r.path)), literal(r.format or "?"), f"{r.n_read:,}", f"{r.n_new:,}",
-                f"{r.n_duplicate:,}", f"{r.n_rejected:,}", f"{r.n_labels:,}",
+                literal(shown.get(r.path, r.path)),
+                literal(r.format or "?"),
+                f"{r.n_read:,}",
+                f"{r.n_new:,}",
+                f"{r.n_duplicate:,}",
+                f"{r.n_rejected:,}",
+                f"{r.n_labels:,}",
                 Text(r.status, style=_STATUS_STYLE.get(r.status, "red")),
-            )  # fmt: skip
+            )
         make_console().print(table)
         rejected = {r.rejected_path for r in results if r.rejected_path}
         for path in sorted(rejected):

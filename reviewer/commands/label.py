@@ -23,19 +23,35 @@ def default_annotator() -> str:
 
 
 @click.command("label")
-@click.option("--annotator", default=None,
-              help="Your name on every label (default: $REVIEWER_ANNOTATOR, else your login).")  # fmt: skip
-@click.option("--rubric", "rubric", default="goal_guarding", show_default=True,
-              help="Built-in rubric id or a path to your own rubric .toml.")  # fmt: skip
-@click.option("--queue", default=None,
-              help="A named queue from `reviewer queue create`; default: every transcript, "
-              "unlabeled first, in a random order seeded by your name.")  # fmt: skip
-@click.option("--no-blind", "no_blind", is_flag=True,
-              help="Audit mode: show classifier and other labels before you commit. Your labels "
-              "are then recorded as 'revealed', never as blind labels.")  # fmt: skip
+@click.option(
+    "--annotator",
+    default=None,
+    help="Your name on every label (default: $REVIEWER_ANNOTATOR, else your login).",
+)
+@click.option(
+    "--rubric",
+    "rubric",
+    default="goal_guarding",
+    show_default=True,
+    help="Built-in rubric id or a path to your own rubric .toml.",
+)
+@click.option(
+    "--queue",
+    default=None,
+    help="A named queue from `reviewer queue create`; default: every transcript, "
+    "unlabeled first, in a random order seeded by your name.",
+)
+@click.option(
+    "--no-blind",
+    "no_blind",
+    is_flag=True,
+    help="Audit mode: show classifier and other labels before you commit. Your labels "
+    "are then recorded as 'revealed', never as blind labels.",
+)
 @pass_context
-def label(obj: Context, annotator: str | None, rubric: str, queue: str | None,
-          no_blind: bool) -> None:  # fmt: skip
+def label(
+    obj: Context, annotator: str | None, rubric: str, queue: str | None, no_blind: bool
+) -> None:
     """Label scratchpads in the terminal, blind to other labels until you commit.
 
     Keys come from the rubric (goal_guarding: y/n alignment faking, 1-5 toggle motivations);

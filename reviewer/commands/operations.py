@@ -68,13 +68,19 @@ def backup(obj: Context, out: Path, overwrite: bool, as_json: bool) -> None:
 
 
 @click.command("doctor")
-@click.option("--repair", is_flag=True,
-              help="Put right what is safe to: recreate missing or altered triggers and the "
-              "live-label view, rebuild the full-text index, mark imports and classifier runs "
-              "whose process is gone as interrupted, migrate, checkpoint the log.")  # fmt: skip
-@click.option("--quick", is_flag=True,
-              help="quick_check instead of integrity_check, and no full-text content check "
-              "(for a very large database).")  # fmt: skip
+@click.option(
+    "--repair",
+    is_flag=True,
+    help="Put right what is safe to: recreate missing or altered triggers and the "
+    "live-label view, rebuild the full-text index, mark imports and classifier runs "
+    "whose process is gone as interrupted, migrate, checkpoint the log.",
+)
+@click.option(
+    "--quick",
+    is_flag=True,
+    help="quick_check instead of integrity_check, and no full-text content check "
+    "(for a very large database).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the checks as JSON.")
 @pass_context
 def doctor(obj: Context, repair: bool, quick: bool, as_json: bool) -> None:
@@ -162,9 +168,10 @@ def merge(obj: Context, other: Path, as_json: bool) -> None:
     with bar as progress:
         try:
             report = run_merge(
-                store, other,
+                store,
+                other,
                 on_progress=None if progress is None else (lambda _what, d, t: progress(d, t)),
-            )  # fmt: skip
+            )
         except MergeError as exc:
             raise click.ClickException(str(exc)) from None
     if as_json:
@@ -179,22 +186,37 @@ def merge(obj: Context, other: Path, as_json: bool) -> None:
         f"(recorded as import {report.import_id})",
         f"  transcripts: {report.transcripts_new:,} new of {report.transcripts_read:,}",
         f"  label events: {e.added:,} new of {e.read:,} ({e.present:,} already here"
-        + (f", {e.already_retracted:,} retractions of events already retracted here"
-           if e.already_retracted else "")
-        + (f", {e.without_transcript:,} without a transcript left out"
-           if e.without_transcript else "") + ")",
+        + (
+            f", {e.already_retracted:,} retractions of events already retracted here"
+            if e.already_retracted
+            else ""
+        )
+        + (
+            f", {e.without_transcript:,} without a transcript left out"
+            if e.without_transcript
+            else ""
+        )
+        + ")",
         f"  rubric versions: {report.rubrics_new} new; system prompts: {report.prompts_new} "
         f"new; classifier runs: {report.runs_new} new, {report.runs_matched} already here",
-    ]  # fmt: skip
+    ]
     for line in lines:
         console.print(literal(line))
     if report.conflicts:
-        console.print(literal(f"{len(report.conflicts)} conflict(s): one annotator, two "
-                              "different blind labels on an item (the newest counts):"))  # fmt: skip
+        console.print(
+            literal(
+                f"{len(report.conflicts)} conflict(s): one annotator, two "
+                "different blind labels on an item (the newest counts):"
+            )
+        )
         for c in report.conflicts[:20]:
             values = " vs ".join(json.dumps(v, ensure_ascii=False) for v in c["values"])
-            console.print(literal(f"  transcript {c['transcript_id']} {c['rubric_id']}."
-                                  f"{c['field']} by {c['rater']}: {values}"))  # fmt: skip
+            console.print(
+                literal(
+                    f"  transcript {c['transcript_id']} {c['rubric_id']}."
+                    f"{c['field']} by {c['rater']}: {values}"
+                )
+            )
         if len(report.conflicts) > 20:
             console.print(
                 literal(f"  ... and {len(report.conflicts) - 20} more (--json lists all)")

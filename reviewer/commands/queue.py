@@ -29,50 +29,122 @@ def queue() -> None:
 
 @queue.command("create")
 @click.argument("name")
-@click.option("--kind", required=True,
-              type=click.Choice(["random", "stratified", "score-stratified", "overlap",
-                                 "disagreement", "uncertain", "calibration", "adjudication",
-                                 "errors", "flagged"]),
-              help=KIND_HELP)  # fmt: skip
-@click.option("--annotator", "annotators", multiple=True,
-              help="Who labels it (repeat for several). None: anyone may work through it.")  # fmt: skip
-@click.option("--rubric", "rubric_id", default="goal_guarding", show_default=True,
-              help="Rubric the queue is labeled under.")  # fmt: skip
-@click.option("--size", type=int, help="Items per annotator (stratified: per stratum, "
-              "default 10; overlap: default 50).")  # fmt: skip
+@click.option(
+    "--kind",
+    required=True,
+    type=click.Choice(
+        [
+            "random",
+            "stratified",
+            "score-stratified",
+            "overlap",
+            "disagreement",
+            "uncertain",
+            "calibration",
+            "adjudication",
+            "errors",
+            "flagged",
+        ]
+    ),
+    help=KIND_HELP,
+)
+@click.option(
+    "--annotator",
+    "annotators",
+    multiple=True,
+    help="Who labels it (repeat for several). None: anyone may work through it.",
+)
+@click.option(
+    "--rubric",
+    "rubric_id",
+    default="goal_guarding",
+    show_default=True,
+    help="Rubric the queue is labeled under.",
+)
+@click.option(
+    "--size",
+    type=int,
+    help="Items per annotator (stratified: per stratum, default 10; overlap: default 50).",
+)
 @click.option("--limit", type=int, help="Cap on the queue length, after --size.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for every shuffle.")
 @click.option("--model", help="Only transcripts of this model.")
 @click.option("--condition", help="Only transcripts of this condition (e.g. free, paid).")
 @click.option("--dataset", help="Only transcripts of this dataset.")
-@click.option("--blind/--no-blind", default=None,
-              help="Hide classifier and other labels until the annotator commits. Default: "
-              "blind, except for disagreement, adjudication and errors queues (adjudicators "
-              "and auditors see every label).")  # fmt: skip
-@click.option("--margin", type=float, default=0.15, show_default=True,
-              help="uncertain: how far from the threshold a vote fraction may be.")  # fmt: skip
-@click.option("--field", "field_id", help="uncertain/disagreement/calibration: look at this "
-              "field only (uncertain default: the rubric's binary field).")  # fmt: skip
-@click.option("--min-humans", type=int, default=2, show_default=True,
-              help="calibration, errors: humans needed for a unanimous gold label.")  # fmt: skip
-@click.option("--imported-as-human", is_flag=True,
-              help="Count imported labels (e.g. a published gold set) as human labels.")  # fmt: skip
-@click.option("--classifier", help="score-stratified: the classifier whose score makes the "
-              "strata (default: the one that scored most items).")  # fmt: skip
-@click.option("--replace", is_flag=True,
-              help="NAME exists: the new queue becomes NAME (next version); the old one is kept "
-              "with its assignments as NAME@vK.")  # fmt: skip
+@click.option(
+    "--blind/--no-blind",
+    default=None,
+    help="Hide classifier and other labels until the annotator commits. Default: "
+    "blind, except for disagreement, adjudication and errors queues (adjudicators "
+    "and auditors see every label).",
+)
+@click.option(
+    "--margin",
+    type=float,
+    default=0.15,
+    show_default=True,
+    help="uncertain: how far from the threshold a vote fraction may be.",
+)
+@click.option(
+    "--field",
+    "field_id",
+    help="uncertain/disagreement/calibration: look at this "
+    "field only (uncertain default: the rubric's binary field).",
+)
+@click.option(
+    "--min-humans",
+    type=int,
+    default=2,
+    show_default=True,
+    help="calibration, errors: humans needed for a unanimous gold label.",
+)
+@click.option(
+    "--imported-as-human",
+    is_flag=True,
+    help="Count imported labels (e.g. a published gold set) as human labels.",
+)
+@click.option(
+    "--classifier",
+    help="score-stratified: the classifier whose score makes the "
+    "strata (default: the one that scored most items).",
+)
+@click.option(
+    "--replace",
+    is_flag=True,
+    help="NAME exists: the new queue becomes NAME (next version); the old one is kept "
+    "with its assignments as NAME@vK.",
+)
 @click.option("--rater", help="errors: the classifier (rater name) whose errors are audited.")
-@click.option("--with-classifier", is_flag=True,
-              help="adjudication: also queue items where the humans agree and a classifier "
-              "does not.")  # fmt: skip
+@click.option(
+    "--with-classifier",
+    is_flag=True,
+    help="adjudication: also queue items where the humans agree and a classifier does not.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @pass_context
-def queue_create(obj: Context, name: str, kind: str, annotators: tuple[str, ...],
-                 rubric_id: str, size, limit, seed, model, condition, dataset, blind, margin,
-                 field_id, min_humans, imported_as_human, classifier, replace, rater,
-                 with_classifier,
-                 as_json) -> None:  # fmt: skip
+def queue_create(
+    obj: Context,
+    name: str,
+    kind: str,
+    annotators: tuple[str, ...],
+    rubric_id: str,
+    size,
+    limit,
+    seed,
+    model,
+    condition,
+    dataset,
+    blind,
+    margin,
+    field_id,
+    min_humans,
+    imported_as_human,
+    classifier,
+    replace,
+    rater,
+    with_classifier,
+    as_json,
+) -> None:
     """Create queue NAME of --kind and store its assignments.
 
     \b
@@ -87,31 +159,57 @@ def queue_create(obj: Context, name: str, kind: str, annotators: tuple[str, ...]
     from reviewer.queues import QueueRequest, build_queue
 
     request = QueueRequest(
-        name=name, kind=kind, rubric_id=rubric_id, annotators=annotators, size=size,
-        limit=limit, seed=seed, model=model, condition=condition, dataset=dataset, blind=blind,
-        margin=margin, field=field_id, min_humans=min_humans,
-        imported_as_human=imported_as_human, replace=replace, rater=rater,
-        with_classifier=with_classifier, extra={"classifier": classifier} if classifier else {},
-    )  # fmt: skip
+        name=name,
+        kind=kind,
+        rubric_id=rubric_id,
+        annotators=annotators,
+        size=size,
+        limit=limit,
+        seed=seed,
+        model=model,
+        condition=condition,
+        dataset=dataset,
+        blind=blind,
+        margin=margin,
+        field=field_id,
+        min_humans=min_humans,
+        imported_as_human=imported_as_human,
+        replace=replace,
+        rater=rater,
+        with_classifier=with_classifier,
+        extra={"classifier": classifier} if classifier else {},
+    )
     try:
         q, written = build_queue(obj.store, request)
     except (QueueError, KeyError) as exc:
         raise click.ClickException(str(exc).strip("'\"")) from None
     owners = queue_annotators(obj.store, q.name)
     if as_json:
-        click.echo(json.dumps({**_queue_json(q), "assignments": written,
-                               "per_annotator": dict(owners)}, indent=2))  # fmt: skip
+        click.echo(
+            json.dumps(
+                {**_queue_json(q), "assignments": written, "per_annotator": dict(owners)}, indent=2
+            )
+        )
         return
     who = ", ".join(f"{a or 'anyone'}: {n}" for a, n in owners)
     replaced = f" (replaces {q.params['replaces']})" if "replaces" in q.params else ""
-    echo_literal(f"created queue {q.name}{replaced}: {q.kind} under {q.rubric_id}, "
-               f"{'blind' if q.blind else 'NOT blind'}, {written} assignments ({who})")  # fmt: skip
+    echo_literal(
+        f"created queue {q.name}{replaced}: {q.kind} under {q.rubric_id}, "
+        f"{'blind' if q.blind else 'NOT blind'}, {written} assignments ({who})"
+    )
 
 
 def _queue_json(q) -> dict:
-    return {"name": q.name, "base_name": q.base_name, "version": q.version, "kind": q.kind,
-            "rubric_id": q.rubric_id, "blind": q.blind, "params": q.params,
-            "created_at": q.created_at}  # fmt: skip
+    return {
+        "name": q.name,
+        "base_name": q.base_name,
+        "version": q.version,
+        "kind": q.kind,
+        "rubric_id": q.rubric_id,
+        "blind": q.blind,
+        "params": q.params,
+        "created_at": q.created_at,
+    }
 
 
 @queue.command("list")
@@ -125,28 +223,37 @@ def queue_list(obj: Context, all_versions: bool, as_json: bool) -> None:
     queues = list_queues(obj.store, all_versions=all_versions)
     rows = [(q, queue_annotators(obj.store, q.name)) for q in queues]
     if as_json:
-        click.echo(json.dumps([{**_queue_json(q), "per_annotator": dict(o)} for q, o in rows],
-                              indent=2))  # fmt: skip
+        click.echo(
+            json.dumps([{**_queue_json(q), "per_annotator": dict(o)} for q, o in rows], indent=2)
+        )
         return
     if not rows:
         echo_literal("no queues yet: create one with `reviewer queue create NAME --kind random`")
         return
     for q, owners in rows:
         who = ", ".join(f"{a or 'anyone'} {n}" for a, n in owners)
-        echo_literal(f"{q.name}  {q.kind}  {q.rubric_id}  {'blind' if q.blind else 'unblind'}  "
-                   f"{q.created_at[:19]}  [{who}]")  # fmt: skip
+        echo_literal(
+            f"{q.name}  {q.kind}  {q.rubric_id}  {'blind' if q.blind else 'unblind'}  "
+            f"{q.created_at[:19]}  [{who}]"
+        )
 
 
 @queue.command("show")
 @click.argument("name")
-@click.option("--annotator", "annotators", multiple=True,
-              help="Show progress for this annotator (default: the queue's annotators).")  # fmt: skip
-@click.option("--items", type=int, default=10, show_default=True,
-              help="How many assignments to list.")  # fmt: skip
+@click.option(
+    "--annotator",
+    "annotators",
+    multiple=True,
+    help="Show progress for this annotator (default: the queue's annotators).",
+)
+@click.option(
+    "--items", type=int, default=10, show_default=True, help="How many assignments to list."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 @pass_context
-def queue_show(obj: Context, name: str, annotators: tuple[str, ...], items: int,
-               as_json: bool) -> None:  # fmt: skip
+def queue_show(
+    obj: Context, name: str, annotators: tuple[str, ...], items: int, as_json: bool
+) -> None:
     """Progress per annotator (done / total, skipped, next item) and the first assignments."""
     from db.queues import (
         QueueError,
@@ -176,44 +283,73 @@ def queue_show(obj: Context, name: str, annotators: tuple[str, ...], items: int,
         for who in people:
             p = queue_progress(obj.store, q.name, who)
             nxt = next_assignment(obj.store, q.name, who)
-            progress[who] = {"done": p.done, "skipped": p.skipped, "total": p.total,
-                             "next_transcript_id": None if nxt is None else nxt.transcript_id}  # fmt: skip
+            progress[who] = {
+                "done": p.done,
+                "skipped": p.skipped,
+                "total": p.total,
+                "next_transcript_id": None if nxt is None else nxt.transcript_id,
+            }
     except QueueError as exc:
         raise click.ClickException(str(exc)) from None
     members = queue_members(obj.store, q.name, limit=items)
     if as_json:
-        click.echo(json.dumps({**_queue_json(q), "per_annotator": dict(owners),
-                               "progress": progress,
-                               "first": [a.__dict__ for a in members]}, indent=2))  # fmt: skip
+        click.echo(
+            json.dumps(
+                {
+                    **_queue_json(q),
+                    "per_annotator": dict(owners),
+                    "progress": progress,
+                    "first": [a.__dict__ for a in members],
+                },
+                indent=2,
+            )
+        )
         return
     total = sum(n for _, n in owners)
-    echo_literal(f"{q.name}: {q.kind} under {q.rubric_id}, {'blind' if q.blind else 'NOT blind'}, "
-               f"{total} assignments, created {q.created_at[:19]}")  # fmt: skip
+    echo_literal(
+        f"{q.name}: {q.kind} under {q.rubric_id}, {'blind' if q.blind else 'NOT blind'}, "
+        f"{total} assignments, created {q.created_at[:19]}"
+    )
     click.echo(f"params: {json.dumps(q.params, sort_keys=True)}")
     if not people:
         echo_literal("shared queue (anyone): pass --annotator NAME to see someone's progress")
     for who, p in progress.items():
         nxt = p["next_transcript_id"]
-        echo_literal(f"  {who}: {p['done']}/{p['total']} done, {p['skipped']} skipped, "
-                   f"next: {'none (finished)' if nxt is None else f'transcript {nxt}'}")  # fmt: skip
+        echo_literal(
+            f"  {who}: {p['done']}/{p['total']} done, {p['skipped']} skipped, "
+            f"next: {'none (finished)' if nxt is None else f'transcript {nxt}'}"
+        )
     echo_literal(f"first {len(members)} assignments:")
     for a in members:
-        echo_literal(f"  {a.annotator or 'anyone'} #{a.position}: transcript {a.transcript_id}  "
-                   f"{a.reason}")  # fmt: skip
+        echo_literal(
+            f"  {a.annotator or 'anyone'} #{a.position}: transcript {a.transcript_id}  {a.reason}"
+        )
 
 
 @queue.command("plan")
 @click.argument("name")
-@click.option("--target-width", type=float, required=True,
-              help="The width of the corrected 95% interval wanted for every group (e.g. 0.1).")  # fmt: skip
-@click.option("--field", "field_id", help="The field whose rate matters (default: the rubric's "
-              "first binary field).")  # fmt: skip
-@click.option("--reference", default="gold", show_default=True,
-              help="The labels taken as the truth (as in `reviewer analyze`).")  # fmt: skip
+@click.option(
+    "--target-width",
+    type=float,
+    required=True,
+    help="The width of the corrected 95% interval wanted for every group (e.g. 0.1).",
+)
+@click.option(
+    "--field",
+    "field_id",
+    help="The field whose rate matters (default: the rubric's first binary field).",
+)
+@click.option(
+    "--reference",
+    default="gold",
+    show_default=True,
+    help="The labels taken as the truth (as in `reviewer analyze`).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
 @pass_context
-def queue_plan(obj: Context, name: str, target_width: float, field_id, reference,
-               as_json: bool) -> None:  # fmt: skip
+def queue_plan(
+    obj: Context, name: str, target_width: float, field_id, reference, as_json: bool
+) -> None:
     """How many more items to label, and in which strata of queue NAME's design, for the
     corrected rate of every model x condition to reach --target-width.
 
@@ -235,8 +371,9 @@ def queue_plan(obj: Context, name: str, target_width: float, field_id, reference
     if q is None:
         raise click.ClickException(f"no queue named {name!r}: see `reviewer queue list`")
     try:
-        report = motivation_analysis(obj.store, [q.rubric_id], design=name, reference=reference,
-                                     target_width=target_width)  # fmt: skip
+        report = motivation_analysis(
+            obj.store, [q.rubric_id], design=name, reference=reference, target_width=target_width
+        )
     except AnalysisError as exc:
         raise click.ClickException(str(exc)) from None
     outcomes = report["rubrics"][0]["outcomes"] if report["rubrics"] else []
@@ -250,9 +387,16 @@ def queue_plan(obj: Context, name: str, target_width: float, field_id, reference
     for o in outcomes:
         for g in o["groups"]:
             plan = g["corrected"].get("plan")
-            plans.append({"outcome": o["outcome"], "model": g["model"],
-                          "condition": g["condition"], "design": o["design"]["status"],
-                          "plan": plan, "reason": g["corrected"].get("reason")})  # fmt: skip
+            plans.append(
+                {
+                    "outcome": o["outcome"],
+                    "model": g["model"],
+                    "condition": g["condition"],
+                    "design": o["design"]["status"],
+                    "plan": plan,
+                    "reason": g["corrected"].get("reason"),
+                }
+            )
     if as_json:
         click.echo(json.dumps(plans, indent=2))
         return

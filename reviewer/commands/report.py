@@ -12,37 +12,75 @@ from reviewer.commands._context import Context, pass_context
 
 
 @click.command("report")
-@click.option("--out", "out", required=True, type=click.Path(path_type=Path, dir_okay=False),
-              help="The HTML file to write, e.g. report.html.")  # fmt: skip
-@click.option("--reference", default="gold", show_default=True,
-              help="The labels taken as the truth for rates (as in `reviewer analyze`): gold, "
-              "majority or a rater's name.")  # fmt: skip
-@click.option("--min-humans", default=1, show_default=True,
-              help="gold: blind humans needed for an unadjudicated item to count.")  # fmt: skip
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="The HTML file to write, e.g. report.html.",
+)
+@click.option(
+    "--reference",
+    default="gold",
+    show_default=True,
+    help="The labels taken as the truth for rates (as in `reviewer analyze`): gold, "
+    "majority or a rater's name.",
+)
+@click.option(
+    "--min-humans",
+    default=1,
+    show_default=True,
+    help="gold: blind humans needed for an unadjudicated item to count.",
+)
 @click.option(
     "--design",
     "design_queue",
     metavar="QUEUE",
     help="The queue that drew the human sample (default: as `reviewer analyze`).",
 )
-@click.option("--assume-random", is_flag=True,
-              help="When the design is unknown, treat the labelled items as a simple random "
-              "sample and show corrected rates anyway (biased if they were not; said in the "
-              "report).")  # fmt: skip
-@click.option("--classifier", help="Classifier rater for the rates (default: the one with most "
-              "labels).")  # fmt: skip
-@click.option("--phase", type=click.Choice(["blind", "revealed"]), default="blind",
-              show_default=True, help="Human labels used.")  # fmt: skip
-@click.option("--resamples", default=1000, show_default=True,
-              help="Bootstrap resamples for the agreement intervals.")  # fmt: skip
+@click.option(
+    "--assume-random",
+    is_flag=True,
+    help="When the design is unknown, treat the labelled items as a simple random "
+    "sample and show corrected rates anyway (biased if they were not; said in the "
+    "report).",
+)
+@click.option(
+    "--classifier", help="Classifier rater for the rates (default: the one with most labels)."
+)
+@click.option(
+    "--phase",
+    type=click.Choice(["blind", "revealed"]),
+    default="blind",
+    show_default=True,
+    help="Human labels used.",
+)
+@click.option(
+    "--resamples",
+    default=1000,
+    show_default=True,
+    help="Bootstrap resamples for the agreement intervals.",
+)
 @click.option("--seed", default=0, show_default=True, help="Bootstrap seed.")
 @click.option("--overwrite", is_flag=True, help="Replace --out if it exists.")
-@click.option("--json", "as_json", is_flag=True,
-              help="Also print every number of the report as JSON.")  # fmt: skip
+@click.option(
+    "--json", "as_json", is_flag=True, help="Also print every number of the report as JSON."
+)
 @pass_context
-def report(obj: Context, out: Path, reference: str, min_humans: int, design_queue: str | None,
-           assume_random: bool, classifier: str | None, phase: str, resamples: int, seed: int,
-           overwrite: bool, as_json: bool) -> None:  # fmt: skip
+def report(
+    obj: Context,
+    out: Path,
+    reference: str,
+    min_humans: int,
+    design_queue: str | None,
+    assume_random: bool,
+    classifier: str | None,
+    phase: str,
+    resamples: int,
+    seed: int,
+    overwrite: bool,
+    as_json: bool,
+) -> None:
     """Write the study's results as one self-contained HTML file.
 
     Per model: stacked bars of refused / partial / full compliance, each with and without
@@ -67,8 +105,9 @@ def report(obj: Context, out: Path, reference: str, min_humans: int, design_queu
     if not obj.db_path.exists():
         raise click.ClickException(f"no database at {obj.db_path}: import transcripts first")
     if out.exists() and out.is_dir():
-        raise click.ClickException(f"{out} is a folder: give --out a file path, e.g. "
-                                   f"{out / 'report.html'}")  # fmt: skip
+        raise click.ClickException(
+            f"{out} is a folder: give --out a file path, e.g. {out / 'report.html'}"
+        )
     if out.exists() and not overwrite:
         raise click.ClickException(f"{out} exists: choose another --out or pass --overwrite")
     if not out.parent.exists():
@@ -88,11 +127,20 @@ def report(obj: Context, out: Path, reference: str, min_humans: int, design_queu
         raise click.ClickException(f"{obj.db_path}: no labels yet, so nothing to report")
     if classifier is not None and classifier not in _raters(current, "classifier", labelled):
         known = _raters(current, "classifier", labelled)
-        raise click.ClickException(f"{obj.db_path}: no classifier labels by {classifier!r}; "
-                                   f"classifiers with labels: {', '.join(known) or 'none'}")  # fmt: skip
-    options = ReportOptions(reference=reference, min_humans=min_humans, design=design_queue,
-                            assume_random=assume_random, classifier=classifier, phase=phase,
-                            resamples=resamples, seed=seed)  # fmt: skip
+        raise click.ClickException(
+            f"{obj.db_path}: no classifier labels by {classifier!r}; "
+            f"classifiers with labels: {', '.join(known) or 'none'}"
+        )
+    options = ReportOptions(
+        reference=reference,
+        min_humans=min_humans,
+        design=design_queue,
+        assume_random=assume_random,
+        classifier=classifier,
+        phase=phase,
+        resamples=resamples,
+        seed=seed,
+    )
     click.echo(f"reading {obj.db_path} and drawing the charts ...", err=True)
     started = time.monotonic()
     try:
@@ -107,5 +155,7 @@ def report(obj: Context, out: Path, reference: str, min_humans: int, design_queu
         return
     from reviewer.console import echo_literal
 
-    echo_literal(f"wrote {out} ({data['bytes'] / 1024:,.0f} KB, {data['charts']} charts) in "
-                 f"{time.monotonic() - started:.1f} s; open it in a browser (works offline)")  # fmt: skip
+    echo_literal(
+        f"wrote {out} ({data['bytes'] / 1024:,.0f} KB, {data['charts']} charts) in "
+        f"{time.monotonic() - started:.1f} s; open it in a browser (works offline)"
+    )

@@ -240,8 +240,9 @@ def _db_specs(obj: Context, rubric_id, field_id, phase, positive):
         rubric_ids = [named_rubric]
     specs = []
     for rid in rubric_ids:
-        found = store_field_specs(store, rid, field=field_id, phase=phase, positive=positive,
-                                  current=current)  # fmt: skip
+        found = store_field_specs(
+            store, rid, field=field_id, phase=phase, positive=positive, current=current
+        )
         if category is not None:
             wanted = f"{field_id}:{category}"
             matching = [s for s in found if s.field == wanted]

@@ -35,8 +35,13 @@ def _band(entry: dict[str, Any]) -> str:
 def overall_table(field: dict[str, Any]) -> Table:
     panel = ", ".join(field["panel"]) or "none"
     table = Table(title=Text("Agreement among ") + literal(panel), title_justify="left")
-    for col in ("coefficient", "value", "95% CI (bootstrap)", "SE (analytic)",
-                f"{BAND_SOURCE} band"):  # fmt: skip
+    for col in (
+        "coefficient",
+        "value",
+        "95% CI (bootstrap)",
+        "SE (analytic)",
+        f"{BAND_SOURCE} band",
+    ):
         table.add_column(col, no_wrap=col == "coefficient")
     for key, entry in field["overall"].items():
         value = entry["value"]
@@ -52,33 +57,76 @@ def overall_table(field: dict[str, Any]) -> Table:
 
 def pairs_table(field: dict[str, Any]) -> Table:
     table = Table(title="Pairs of raters (items both labelled)", title_justify="left")
-    for col in ("rater", "rater", "items", "agree", "Cohen's kappa", "95% CI", "Scott's pi",
-                "AC1", "alpha"):  # fmt: skip
+    for col in (
+        "rater",
+        "rater",
+        "items",
+        "agree",
+        "Cohen's kappa",
+        "95% CI",
+        "Scott's pi",
+        "AC1",
+        "alpha",
+    ):
         table.add_column(col, no_wrap=True)
     for pair in field["pairs"]:
-        value = {k: (pair.get(k) or {}).get("value") for k in
-                 ("percent_agreement", "cohen_kappa", "scott_pi", "gwet_ac1",
-                  "krippendorff_alpha")}  # fmt: skip
+        value = {
+            k: (pair.get(k) or {}).get("value")
+            for k in (
+                "percent_agreement",
+                "cohen_kappa",
+                "scott_pi",
+                "gwet_ac1",
+                "krippendorff_alpha",
+            )
+        }
         table.add_row(
-            literal(pair["raters"][0]), literal(pair["raters"][1]), str(pair["n_items"]),
-            fmt(value["percent_agreement"]), fmt(value["cohen_kappa"]),
-            fmt_ci(pair.get("cohen_kappa") or {}), fmt(value["scott_pi"]),
-            fmt(value["gwet_ac1"]), fmt(value["krippendorff_alpha"]),
-        )  # fmt: skip
+            literal(pair["raters"][0]),
+            literal(pair["raters"][1]),
+            str(pair["n_items"]),
+            fmt(value["percent_agreement"]),
+            fmt(value["cohen_kappa"]),
+            fmt_ci(pair.get("cohen_kappa") or {}),
+            fmt(value["scott_pi"]),
+            fmt(value["gwet_ac1"]),
+            fmt(value["krippendorff_alpha"]),
+        )
     return table
 
 
 def versus_table(field: dict[str, Any]) -> Table:
     table = Table(title="Raters against references", title_justify="left")
-    for col in ("rater", "reference", "items", "acc", "prec", "recall", "spec", "F1", "AUROC",
-                "AP"):  # fmt: skip
+    for col in (
+        "rater",
+        "reference",
+        "items",
+        "acc",
+        "prec",
+        "recall",
+        "spec",
+        "F1",
+        "AUROC",
+        "AP",
+    ):
         table.add_column(col, no_wrap=True)
     for v in field["versus_reference"]:
         table.add_row(
-            literal(v["rater"]), literal(v["reference"]), str(v["n_items"]),
-            *(fmt(v[k]) for k in ("accuracy", "precision", "recall", "specificity", "f1",
-                                  "auroc", "average_precision")),
-        )  # fmt: skip
+            literal(v["rater"]),
+            literal(v["reference"]),
+            str(v["n_items"]),
+            *(
+                fmt(v[k])
+                for k in (
+                    "accuracy",
+                    "precision",
+                    "recall",
+                    "specificity",
+                    "f1",
+                    "auroc",
+                    "average_precision",
+                )
+            ),
+        )
     positives = {v["positive"] for v in field["versus_reference"] if v["positive"] is not None}
     if positives:
         table.caption = literal(
@@ -183,14 +231,21 @@ def print_report(report: dict[str, Any], console: Console | None = None) -> None
             for v in field["versus_reference"]:
                 if v.get("auroc") is not None:
                     console.print(
-                        literal(v["rater"]) + Text(
+                        literal(v["rater"])
+                        + Text(
                             f": AUROC {_with_ci(v['auroc'], v.get('auroc_ci'))} "
                             f"({v.get('auroc_ci_method') or 'no interval'}); AP "
                             f"{_with_ci(v['average_precision'], v.get('average_precision_ci'))}"
-                            " (item bootstrap)"))  # fmt: skip
+                            " (item bootstrap)"
+                        )
+                    )
                 for flag in v.get("chance_flags", []):
-                    console.print(Text("chance: ", style="bold yellow") + literal(v["rater"])
-                                  + Text(": ") + literal(flag))  # fmt: skip
+                    console.print(
+                        Text("chance: ", style="bold yellow")
+                        + literal(v["rater"])
+                        + Text(": ")
+                        + literal(flag)
+                    )
             console.print(Text("Confusion matrices (rows: reference, columns: rater)"))
             console.print(Columns([confusion_table(v) for v in field["versus_reference"]]))
         if field["classifier_vs_humans"]:
@@ -219,12 +274,23 @@ def error_reasons_table(groups: list[dict[str, Any]]) -> Table:
     for g in groups:
         gold = ", ".join(f"{ref} {n}" for ref, n in g["reference"].items())
         head = (literal(g["field"]), literal(g["classifier"]), literal(f"{g['category']} ({gold})"))
-        table.add_row(*head, Text("any reason", style="bold"), str(g["items"]),
-                      " ".join(f"#{t}" for t in g["examples"]))  # fmt: skip
+        table.add_row(
+            *head,
+            Text("any reason", style="bold"),
+            str(g["items"]),
+            " ".join(f"#{t}" for t in g["examples"]),
+        )
         for r in g["reasons"]:
-            table.add_row("", "", "", literal(r["label"]), str(r["items"]),
-                          " ".join(f"#{t}" for t in r["examples"]))  # fmt: skip
+            table.add_row(
+                "",
+                "",
+                "",
+                literal(r["label"]),
+                str(r["items"]),
+                " ".join(f"#{t}" for t in r["examples"]),
+            )
         for t in g["texts"][:3]:
-            table.add_row("", "", "", literal(f"\u201c{t['text'][:70]}\u201d"), "",
-                          f"#{t['transcript_id']}")  # fmt: skip
+            table.add_row(
+                "", "", "", literal(f"\u201c{t['text'][:70]}\u201d"), "", f"#{t['transcript_id']}"
+            )
     return table

@@ -86,28 +86,41 @@ class LabelerApp(App):
 
         for rubric_id in sorted(builtin_rubric_paths()):
             if rubric_id != self.rubric.id:
-                yield SystemCommand(f"Switch rubric: {rubric_id}",
-                                    f"Label with the {rubric_id} rubric from now on",
-                                    lambda r=rubric_id: self.switch_rubric(r))  # fmt: skip
+                yield SystemCommand(
+                    f"Switch rubric: {rubric_id}",
+                    f"Label with the {rubric_id} rubric from now on",
+                    lambda r=rubric_id: self.switch_rubric(r),
+                )
         if self.blind:
-            yield SystemCommand("Audit mode (blind off)",
-                                "Show classifier labels before you commit; your labels are "
-                                "recorded as 'revealed', never 'blind'", self.toggle_blind)  # fmt: skip
+            yield SystemCommand(
+                "Audit mode (blind off)",
+                "Show classifier labels before you commit; your labels are "
+                "recorded as 'revealed', never 'blind'",
+                self.toggle_blind,
+            )
         else:
-            yield SystemCommand("Blind mode", "Hide other labels until you commit",
-                                self.toggle_blind)  # fmt: skip
-        yield SystemCommand("Jump to item", "Open a transcript by its id",
-                            lambda: self.label_screen.jump())  # fmt: skip
-        yield SystemCommand("Search transcripts", "Full-text search of scratchpads and outputs; "
-                            "open a hit", self.search_transcripts)  # fmt: skip
-        yield SystemCommand("Switch queue", "Label another queue of this database",
-                            self.pick_queue)  # fmt: skip
+            yield SystemCommand(
+                "Blind mode", "Hide other labels until you commit", self.toggle_blind
+            )
+        yield SystemCommand(
+            "Jump to item", "Open a transcript by its id", lambda: self.label_screen.jump()
+        )
+        yield SystemCommand(
+            "Search transcripts",
+            "Full-text search of scratchpads and outputs; open a hit",
+            self.search_transcripts,
+        )
+        yield SystemCommand("Switch queue", "Label another queue of this database", self.pick_queue)
         yield SystemCommand("Statistics", "Agreement statistics for this rubric", self.open_stats)
-        yield SystemCommand("Analysis", "Rates per model and tier three ways (classifier, human, "
-                            "corrected), the free - paid gap and the six-way breakdown",
-                            self.open_analysis)  # fmt: skip
-        yield SystemCommand("Show keys", "Every key of the labeler",
-                            lambda: self.label_screen.action_help())  # fmt: skip
+        yield SystemCommand(
+            "Analysis",
+            "Rates per model and tier three ways (classifier, human, "
+            "corrected), the free - paid gap and the six-way breakdown",
+            self.open_analysis,
+        )
+        yield SystemCommand(
+            "Show keys", "Every key of the labeler", lambda: self.label_screen.action_help()
+        )
 
     def pick_queue(self) -> None:
         from db.queues import list_queues
@@ -132,15 +145,24 @@ class LabelerApp(App):
         def searched(query: str | None) -> None:
             if not query or not query.strip():
                 return
-            briefs = self.writer.call(lambda: transcript_briefs(
-                self.store, self.store.search(query.strip(), limit=30)))  # fmt: skip
+            briefs = self.writer.call(
+                lambda: transcript_briefs(self.store, self.store.search(query.strip(), limit=30))
+            )
             if not briefs:
                 self.notify(f"no transcript contains {query.strip()!r}", markup=False)
                 return
-            choices = [(str(b["id"]), f"#{b['id']} {b['model'] or '?'}/{b['condition'] or '?'} "
-                        + " ".join((b["scratchpad"] or "").split())[:70]) for b in briefs]  # fmt: skip
-            self.push_screen(PickDialog(f"{len(choices)} match(es): enter opens one", choices),
-                             lambda tid: tid and self.label_screen.open_item(int(tid)))  # fmt: skip
+            choices = [
+                (
+                    str(b["id"]),
+                    f"#{b['id']} {b['model'] or '?'}/{b['condition'] or '?'} "
+                    + " ".join((b["scratchpad"] or "").split())[:70],
+                )
+                for b in briefs
+            ]
+            self.push_screen(
+                PickDialog(f"{len(choices)} match(es): enter opens one", choices),
+                lambda tid: tid and self.label_screen.open_item(int(tid)),
+            )
 
         self.push_screen(TextPrompt("Search transcripts (SQLite full-text query)"), searched)
 
@@ -152,10 +174,15 @@ class LabelerApp(App):
             start = items.index(message.transcript_id)
             items = items[start:] + items[:start]
         settings = SessionSettings(
-            self.store, self.annotator, self.rubric, blind=False, seed=self.seed,
-            clock=self.clock, items=items,
+            self.store,
+            self.annotator,
+            self.rubric,
+            blind=False,
+            seed=self.seed,
+            clock=self.clock,
+            items=items,
             params={"rater": message.rater, "field": message.field, "title": message.title},
-        )  # fmt: skip
+        )
         self.push_screen(LabelScreen(settings))
 
     def switch_rubric(self, rubric_id: str) -> None:
@@ -192,8 +219,9 @@ def create_app(
     clock: Callable[[], float] = time.monotonic,
 ) -> LabelerApp:
     store = db if isinstance(db, Store) else Store(db)
-    return LabelerApp(store, annotator=annotator, rubric=rubric, queue=queue, blind=blind,
-                      seed=seed, clock=clock)  # fmt: skip
+    return LabelerApp(
+        store, annotator=annotator, rubric=rubric, queue=queue, blind=blind, seed=seed, clock=clock
+    )
 
 
 def run_labeler(

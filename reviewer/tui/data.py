@@ -29,8 +29,11 @@ class ItemBundle:
         return self.transcript["id"]
 
     def own_label(self, phase: str) -> dict[str, Any]:
-        return {e.field: e.value for e in self.own
-                if e.phase == phase and e.source == "human" and not e.field.startswith("_")}  # fmt: skip
+        return {
+            e.field: e.value
+            for e in self.own
+            if e.phase == phase and e.source == "human" and not e.field.startswith("_")
+        }
 
     @property
     def latest_label(self) -> dict[str, Any]:

@@ -55,8 +55,13 @@ class Draft:
         return out
 
     def add_evidence(self, field_id: str, category_id: str, start: int, end: int, text: str):
-        span = {"field": field_id, "category": category_id, "start": start, "end": end,
-                "text": text}  # fmt: skip
+        span = {
+            "field": field_id,
+            "category": category_id,
+            "start": start,
+            "end": end,
+            "text": text,
+        }
         if span not in self.evidence:
             self.evidence.append(span)
         return span

@@ -266,8 +266,14 @@ class LabelSession:
         if self.loader is not None:
             return self.loader(transcript_id, position)
         cfg = self.config
-        return load_bundle(cfg.store, transcript_id, annotator=cfg.annotator,
-                           rubric_id=cfg.rubric.id, blind=cfg.blind, position=position)  # fmt: skip
+        return load_bundle(
+            cfg.store,
+            transcript_id,
+            annotator=cfg.annotator,
+            rubric_id=cfg.rubric.id,
+            blind=cfg.blind,
+            position=position,
+        )
 
     def guarded(self, kind: str, transcript_id: int, write: Callable[[], Any]) -> Any:
         """Run an act's write only if its item is still the one on screen (job side)."""
@@ -376,23 +382,41 @@ class LabelSession:
         cfg = self.config
 
         def work() -> QueueOpened:
-            cfg.store.register_rubric(cfg.rubric.id, cfg.rubric.version, cfg.rubric.source_text,
-                                      cfg.rubric_hash, cfg.rubric.origin)  # fmt: skip
+            cfg.store.register_rubric(
+                cfg.rubric.id,
+                cfg.rubric.version,
+                cfg.rubric.source_text,
+                cfg.rubric_hash,
+                cfg.rubric.origin,
+            )
             items = getattr(cfg, "items", None)
             if items is not None:
-                queue = LabelQueue(cfg.store, cfg.annotator, cfg.rubric.id, seed=cfg.seed,
-                                   reason="errors", params=dict(cfg.params), items=items)  # fmt: skip
+                queue = LabelQueue(
+                    cfg.store,
+                    cfg.annotator,
+                    cfg.rubric.id,
+                    seed=cfg.seed,
+                    reason="errors",
+                    params=dict(cfg.params),
+                    items=items,
+                )
             else:
-                queue = LabelQueue(cfg.store, cfg.annotator, cfg.rubric.id, cfg.queue_name,
-                                   seed=cfg.seed)  # fmt: skip
+                queue = LabelQueue(
+                    cfg.store, cfg.annotator, cfg.rubric.id, cfg.queue_name, seed=cfg.seed
+                )
             if queue.queue_rubric and queue.queue_rubric != cfg.rubric.id:
                 # A queue is made for one rubric: label it under that one.
                 cfg.rubric = resolve_rubric(cfg.store, queue.queue_rubric)
-                cfg.store.register_rubric(cfg.rubric.id, cfg.rubric.version,
-                                          cfg.rubric.source_text, cfg.rubric_hash,
-                                          cfg.rubric.origin)  # fmt: skip
-                queue = LabelQueue(cfg.store, cfg.annotator, cfg.rubric.id, cfg.queue_name,
-                                   seed=cfg.seed)  # fmt: skip
+                cfg.store.register_rubric(
+                    cfg.rubric.id,
+                    cfg.rubric.version,
+                    cfg.rubric.source_text,
+                    cfg.rubric_hash,
+                    cfg.rubric.origin,
+                )
+                queue = LabelQueue(
+                    cfg.store, cfg.annotator, cfg.rubric.id, cfg.queue_name, seed=cfg.seed
+                )
             if not queue.blind:
                 cfg.blind = False
             self.kind = queue.reason
@@ -437,7 +461,9 @@ class LabelSession:
             entry = queue.next_entry(start, exclude=exclude)
             if entry is None and start:
                 entry = queue.next_entry(0, exclude=exclude)
-            return ItemRead(None if entry is None else self.load(entry.transcript_id, entry.position))  # fmt: skip
+            return ItemRead(
+                None if entry is None else self.load(entry.transcript_id, entry.position)
+            )
 
         return [Job("load next item", work, blocking=True)]
 
@@ -537,8 +563,13 @@ class LabelSession:
         cfg = self.config
 
         def work() -> ActDone:
-            record_reveal(cfg.store, tid, annotator=cfg.annotator, rubric_id=cfg.rubric.id,
-                          rubric_hash=cfg.rubric_hash)  # fmt: skip
+            record_reveal(
+                cfg.store,
+                tid,
+                annotator=cfg.annotator,
+                rubric_id=cfg.rubric.id,
+                rubric_hash=cfg.rubric_hash,
+            )
             return ActDone("_reveal", tid, None)
 
         return [Job("record reveal", work)]
@@ -596,10 +627,17 @@ class LabelSession:
         self.committing = True
 
         def write() -> CommitDone:
-            result = commit_label(cfg.store, bundle.id, annotator=cfg.annotator,
-                                  rubric_id=cfg.rubric.id, rubric_hash=cfg.rubric_hash,
-                                  values=values, evidence=evidence, seconds=seconds,
-                                  blind_mode=blind_mode)  # fmt: skip
+            result = commit_label(
+                cfg.store,
+                bundle.id,
+                annotator=cfg.annotator,
+                rubric_id=cfg.rubric.id,
+                rubric_hash=cfg.rubric_hash,
+                values=values,
+                evidence=evidence,
+                seconds=seconds,
+                blind_mode=blind_mode,
+            )
             if queue is not None:
                 queue.mark_labeled(bundle.id)
             return CommitDone(result, self.load(bundle.id, bundle.position))
@@ -631,15 +669,23 @@ class LabelSession:
         self.committing = True
 
         def write() -> ActDone:
-            ids = adjudicate(cfg.store, bundle.id, adjudicator=cfg.annotator,
-                             rubric_id=cfg.rubric.id, rubric_hash=cfg.rubric_hash,
-                             values=values, reason=reason.strip(), seconds=seconds)  # fmt: skip
+            ids = adjudicate(
+                cfg.store,
+                bundle.id,
+                adjudicator=cfg.annotator,
+                rubric_id=cfg.rubric.id,
+                rubric_hash=cfg.rubric_hash,
+                values=values,
+                reason=reason.strip(),
+                seconds=seconds,
+            )
             if queue is not None:
                 queue.mark_labeled(bundle.id)
             return ActDone("adjudication", bundle.id, ids[0] if ids else None)
 
-        return [Job("adjudicate", lambda: self.guarded("adjudicate", bundle.id, write),
-                    blocking=True)]  # fmt: skip
+        return [
+            Job("adjudicate", lambda: self.guarded("adjudicate", bundle.id, write), blocking=True)
+        ]
 
     def meta(self, kind: str, tid: int, value: Any = True, note: str | None = None) -> list[Job]:
         """Record a skip, flag or comment on item ``tid`` (the item it was made for)."""
@@ -648,9 +694,17 @@ class LabelSession:
 
         def write() -> ActDone:
             try:
-                event_id = record_meta(cfg.store, tid, annotator=cfg.annotator,
-                                       rubric_id=cfg.rubric.id, rubric_hash=cfg.rubric_hash,
-                                       kind=kind, value=value, note=note, seconds=seconds)  # fmt: skip
+                event_id = record_meta(
+                    cfg.store,
+                    tid,
+                    annotator=cfg.annotator,
+                    rubric_id=cfg.rubric.id,
+                    rubric_hash=cfg.rubric_hash,
+                    kind=kind,
+                    value=value,
+                    note=note,
+                    seconds=seconds,
+                )
             except DatabaseBusyError:
                 if kind == "_comment":  # kept: `c` on this item offers the text again
                     self.unsaved_comment = (tid, note or "")
@@ -705,17 +759,26 @@ class LabelSession:
         gold = gold_for_field(events, field_id, GoldPolicy(min_humans=1))
 
         def write() -> ActDone:
-            event_id = record_error_reason(cfg.store, tid, auditor=cfg.annotator,
-                                           rubric_id=cfg.rubric.id, rubric_hash=cfg.rubric_hash,
-                                           field=field_id, classifier=classifier,
-                                           classifier_value=said, codes=codes, note=text,
-                                           reference_value=gold.value)  # fmt: skip
+            event_id = record_error_reason(
+                cfg.store,
+                tid,
+                auditor=cfg.annotator,
+                rubric_id=cfg.rubric.id,
+                rubric_hash=cfg.rubric_hash,
+                field=field_id,
+                classifier=classifier,
+                classifier_value=said,
+                codes=codes,
+                note=text,
+                reference_value=gold.value,
+            )
             if queue is not None and queue.reason in ERROR_KINDS:
                 queue.mark_labeled(tid)
             return ActDone("_error", tid, event_id)
 
-        return [Job("error reason", lambda: self.guarded("error reason", tid, write),
-                    blocking=True)]  # fmt: skip
+        return [
+            Job("error reason", lambda: self.guarded("error reason", tid, write), blocking=True)
+        ]
 
     def undo(self) -> list[Job]:
         cfg, queue = self.config, self.queue
@@ -772,7 +835,9 @@ class LabelSession:
             return []
         if o.result.phase == "blind" and o.bundle.others:
             jobs = self.show(o.bundle, keep_view=True)
-            self.note = "blind label saved (frozen). enter: next item; change keys, then enter: revise"  # fmt: skip
+            self.note = (
+                "blind label saved (frozen). enter: next item; change keys, then enter: revise"
+            )
             return jobs
         if o.result.phase == "blind":
             note = "blind label saved; no classifier or other label to reveal on this item"
@@ -810,8 +875,10 @@ class LabelSession:
         if o.kind in ("commit", "adjudicate"):
             self.committing = False
         shown = f"#{o.current_id}" if o.current_id is not None else "no item"
-        self.note = (f"{o.kind.lstrip('_')} not saved: it was made for item "
-                     f"#{o.transcript_id}, but {shown} is on screen now")  # fmt: skip
+        self.note = (
+            f"{o.kind.lstrip('_')} not saved: it was made for item "
+            f"#{o.transcript_id}, but {shown} is on screen now"
+        )
         return []
 
     def _on_UndoDone(self, o: UndoDone) -> list[Job]:
@@ -877,8 +944,12 @@ class HeadlessRunner:
 
     def key(self, char: str) -> None:
         """A rubric key or one of the act keys: enter, s, f, u."""
-        acts = {"enter": self.session.commit, "s": self.session.skip,
-                "f": self.session.flag, "u": self.session.undo}  # fmt: skip
+        acts = {
+            "enter": self.session.commit,
+            "s": self.session.skip,
+            "f": self.session.flag,
+            "u": self.session.undo,
+        }
         if char in acts:
             self.run(acts[char]())
         else:

@@ -25,9 +25,14 @@ from reviewer.console import literal
 
 METHODS = ("classifier", "human", "corrected")
 METHOD_STYLES = {"classifier": "grey62", "human": "dodger_blue2", "corrected": "red3"}
-SIX_WAY = (("refused", "yes", "blue", "▓"), ("refused", "no", "bright_blue", "░"),
-           ("partial", "yes", "dark_orange3", "▓"), ("partial", "no", "orange1", "░"),
-           ("full", "yes", "red3", "▓"), ("full", "no", "light_coral", "░"))  # fmt: skip
+SIX_WAY = (
+    ("refused", "yes", "blue", "▓"),
+    ("refused", "no", "bright_blue", "░"),
+    ("partial", "yes", "dark_orange3", "▓"),
+    ("partial", "no", "orange1", "░"),
+    ("full", "yes", "red3", "▓"),
+    ("full", "no", "light_coral", "░"),
+)
 BAR_WIDTH = 28
 
 
@@ -44,8 +49,9 @@ def cell_text(entry: dict[str, Any]) -> str:
     return text + (f" n={entry['n']}" if "n" in entry else "")
 
 
-def rate_bar(entry: dict[str, Any], width: int = BAR_WIDTH, low: float = 0.0,
-             high: float = 1.0) -> Text:  # fmt: skip
+def rate_bar(
+    entry: dict[str, Any], width: int = BAR_WIDTH, low: float = 0.0, high: float = 1.0
+) -> Text:
     """The estimate as a bar on [low, high]: the interval drawn as ─, the value as █."""
     line = [" "] * width
     if entry.get("value") is None:
@@ -82,8 +88,12 @@ def _bar_lines(out: Text, label: str, width: int, entry: dict[str, Any], low: fl
 
 
 class AnalysisLoaded(Message):
-    def __init__(self, outcomes: list[tuple[str, dict[str, Any]]], six_way: dict | None,
-                 error: str | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        outcomes: list[tuple[str, dict[str, Any]]],
+        six_way: dict | None,
+        error: str | None = None,
+    ) -> None:
         self.outcomes = outcomes
         self.six_way = six_way
         self.error = error
@@ -104,12 +114,20 @@ class AnalysisScreen(Screen):
     """
     BINDINGS = [Binding("escape", "app.pop_screen", "Back")]
 
-    def __init__(self, store_path: str | Path, *, reference: str = "gold", min_humans: int = 1,
-                 design: str | None = None, assume_random: bool = False) -> None:  # fmt: skip
+    def __init__(
+        self,
+        store_path: str | Path,
+        *,
+        reference: str = "gold",
+        min_humans: int = 1,
+        design: str | None = None,
+        assume_random: bool = False,
+    ) -> None:
         super().__init__()
         self.store_path = Path(store_path)
-        self.options = dict(reference=reference, min_humans=min_humans, design=design,
-                            assume_random=assume_random)  # fmt: skip
+        self.options = dict(
+            reference=reference, min_humans=min_humans, design=design, assume_random=assume_random
+        )
         self.entries: list[tuple[str, dict[str, Any]]] = []
         self.six_way: dict | None = None
 
@@ -140,11 +158,16 @@ class AnalysisScreen(Screen):
             store = Store(self.store_path)
             try:
                 # The labels and transcripts are read once, column-wise, for both analyses.
-                read = {"current": current_label_columns(store),
-                        "attributes": Attributes.read(store)}  # fmt: skip
+                read = {
+                    "current": current_label_columns(store),
+                    "attributes": Attributes.read(store),
+                }
                 report = motivation_analysis(store, **self.options, **read)
-                outcomes = [(f"{r['rubric']}: {o['outcome']}", o) for r in report["rubrics"]
-                            for o in r["outcomes"]]  # fmt: skip
+                outcomes = [
+                    (f"{r['rubric']}: {o['outcome']}", o)
+                    for r in report["rubrics"]
+                    for o in r["outcomes"]
+                ]
                 six = None
                 labelled = labelled_rubrics_of(read["current"])
                 if "compliance" in labelled and "goal_guarding" in labelled:
@@ -170,8 +193,10 @@ class AnalysisScreen(Screen):
         ref, design = first["reference"], first["design"]
         line = Text(f"reference {ref['name']}; design: {design['source']}")
         if design["status"] == "unknown":
-            line.append(" (unknown: corrected withheld; --assume-random or a queue's design)",
-                        style="yellow")  # fmt: skip
+            line.append(
+                " (unknown: corrected withheld; --assume-random or a queue's design)",
+                style="yellow",
+            )
         line.append(". 95% intervals; bars: ├─┤ the interval, █ the estimate.")
         status.update(line)
         outcomes = self.query_one("#analysis-outcomes", OptionList)
@@ -191,21 +216,28 @@ class AnalysisScreen(Screen):
             self.show_six_way()
             return
         name, outcome = self.entries[index]
-        by = [c for c in ("dataset", "prompt_variant", "model", "condition")
-              if any(c in g for g in outcome["groups"])]  # fmt: skip
+        by = [
+            c
+            for c in ("dataset", "prompt_variant", "model", "condition")
+            if any(c in g for g in outcome["groups"])
+        ]
         others = [c for c in by if c != "condition"]
         rates = self.query_one("#analysis-rates", DataTable)
         rates.clear(columns=True)
         rates.add_columns(*by, *METHODS)
         for g in outcome["groups"]:
-            rates.add_row(*(literal("?" if g.get(c) is None else str(g[c])) for c in by),
-                          *(literal(cell_text(g[m])) for m in METHODS))  # fmt: skip
+            rates.add_row(
+                *(literal("?" if g.get(c) is None else str(g[c])) for c in by),
+                *(literal(cell_text(g[m])) for m in METHODS),
+            )
         gaps = self.query_one("#analysis-gaps", DataTable)
         gaps.clear(columns=True)
         gaps.add_columns(*others, *(f"gap free - paid: {m}" for m in METHODS))
         for g in outcome["gap_free_minus_paid"]:
-            gaps.add_row(*(literal("?" if g.get(c) is None else str(g[c])) for c in others),
-                         *(literal(cell_text(g[m])) for m in METHODS))  # fmt: skip
+            gaps.add_row(
+                *(literal("?" if g.get(c) is None else str(g[c])) for c in others),
+                *(literal(cell_text(g[m])) for m in METHODS),
+            )
         bars = Text()
         bars.append_text(literal(f"{name}: rate", style="bold"))
         bars.append("\n")
@@ -225,12 +257,20 @@ class AnalysisScreen(Screen):
         rates.clear(columns=True)
         rates.add_columns(*by, "cell", *METHODS)
         order = {c["outcome"]: k for k, c in enumerate(six["cells"])}
-        flat = sorted(((tuple("?" if g.get(c) is None else str(g[c]) for c in by), cell, g)
-                       for cell in six["cells"] for g in cell["groups"]),
-                      key=lambda r: (r[0], order[r[1]["outcome"]]))  # fmt: skip
+        flat = sorted(
+            (
+                (tuple("?" if g.get(c) is None else str(g[c]) for c in by), cell, g)
+                for cell in six["cells"]
+                for g in cell["groups"]
+            ),
+            key=lambda r: (r[0], order[r[1]["outcome"]]),
+        )
         for key, cell, g in flat:
-            rates.add_row(*(literal(v) for v in key), literal(cell["outcome"]),
-                          *(literal(cell_text(g[m])) for m in METHODS))  # fmt: skip
+            rates.add_row(
+                *(literal(v) for v in key),
+                literal(cell["outcome"]),
+                *(literal(cell_text(g[m])) for m in METHODS),
+            )
         self.query_one("#analysis-gaps", DataTable).clear(columns=True)
         shares: dict[tuple, dict[tuple[str, str], float]] = {}
         for key, cell, g in flat:
@@ -238,11 +278,13 @@ class AnalysisScreen(Screen):
             if value is not None:
                 shares.setdefault(key, {})[tuple(cell["positive"].split("/"))] = value
         bars = Text()
-        bars.append("six-way breakdown from the classifier's labels (table: all three ways)\n",
-                    style="bold")  # fmt: skip
+        bars.append(
+            "six-way breakdown from the classifier's labels (table: all three ways)\n", style="bold"
+        )
         for level, af, style, mark in SIX_WAY:
-            bars.append(f"{mark * 2} {level}, {'with' if af == 'yes' else 'without'} AF  ",
-                        style=style)  # fmt: skip
+            bars.append(
+                f"{mark * 2} {level}, {'with' if af == 'yes' else 'without'} AF  ", style=style
+            )
         bars.append("\n")
         width = max([len(" · ".join(k)) for k in shares] + [10])
         for key, parts in shares.items():

@@ -45,15 +45,18 @@ class TextPrompt(ModalScreen[str | None]):
 class CommentDialog(TextPrompt):
     def __init__(self, unsaved: str = "") -> None:
         """``unsaved``: a comment that could not be saved before, offered again."""
-        super().__init__("Comment on this item (enter saves, escape cancels)",
-                         placeholder="why it is hard, what the rubric misses ...",
-                         value=unsaved)  # fmt: skip
+        super().__init__(
+            "Comment on this item (enter saves, escape cancels)",
+            placeholder="why it is hard, what the rubric misses ...",
+            value=unsaved,
+        )
 
 
 class FindDialog(TextPrompt):
     def __init__(self, last: str = "") -> None:
-        super().__init__("Find in the transcript (enter: next match, then e marks it as evidence)",
-                         value=last)  # fmt: skip
+        super().__init__(
+            "Find in the transcript (enter: next match, then e marks it as evidence)", value=last
+        )
 
 
 class JumpDialog(TextPrompt):
@@ -251,8 +254,13 @@ class PickDialog(ModalScreen[str | None]):
 
         with Vertical(classes="dialog"):
             yield Static(Text(self.title_text, "bold"))
-            yield OptionList(*[Option(Text(visible(label)), id=str(i))
-                               for i, (_, label) in enumerate(self.choices)], id="pick-list")  # fmt: skip
+            yield OptionList(
+                *[
+                    Option(Text(visible(label)), id=str(i))
+                    for i, (_, label) in enumerate(self.choices)
+                ],
+                id="pick-list",
+            )
 
     def on_mount(self) -> None:
         from textual.widgets import OptionList

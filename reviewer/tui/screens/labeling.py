@@ -200,18 +200,30 @@ class LabelScreen(Screen):
     @on(DatabaseFailed)
     def database_failed(self, message: DatabaseFailed) -> None:
         self.apply(self.session.receive(JobFailed(message.action, message.error)))
-        self.notify(f"{message.action} failed: {visible(message.error)}", severity="error",
-                    timeout=10, markup=False)  # fmt: skip
+        self.notify(
+            f"{message.action} failed: {visible(message.error)}",
+            severity="error",
+            timeout=10,
+            markup=False,
+        )
 
     @on(DatabaseBusy)
     def database_busy(self, message: DatabaseBusy) -> None:
-        self.say(f"saving ... the database is busy (another process is writing), waited "
-                 f"{message.seconds:.0f} s; nothing is lost")  # fmt: skip
+        self.say(
+            f"saving ... the database is busy (another process is writing), waited "
+            f"{message.seconds:.0f} s; nothing is lost"
+        )
 
     def _load(self, transcript_id: int, position: int | None = None) -> ItemBundle | None:
         cfg = self.config
-        return load_bundle(cfg.store, transcript_id, annotator=cfg.annotator,
-                           rubric_id=cfg.rubric.id, blind=cfg.blind, position=position)  # fmt: skip
+        return load_bundle(
+            cfg.store,
+            transcript_id,
+            annotator=cfg.annotator,
+            rubric_id=cfg.rubric.id,
+            blind=cfg.blind,
+            position=position,
+        )
 
     # -- keys typed while the screen is busy ----------------------------------------------
 
@@ -275,11 +287,19 @@ class LabelScreen(Screen):
         view = self.query_one(TranscriptView)
         self.set_class(self.mode == ADJUDICATE, "adjudicating")
         if not keep_view:
-            view.show(bundle.id, [
-                Section("scratchpad", "SCRATCHPAD (hidden reasoning)", t["scratchpad"] or "", t["scratchpad_blocks"]),  # fmt: skip
-                Section("user", "USER REQUEST", t["user_input"] or ""),
-                Section("output", "FINAL OUTPUT", t["output"] or ""),
-            ])  # fmt: skip
+            view.show(
+                bundle.id,
+                [
+                    Section(
+                        "scratchpad",
+                        "SCRATCHPAD (hidden reasoning)",
+                        t["scratchpad"] or "",
+                        t["scratchpad_blocks"],
+                    ),
+                    Section("user", "USER REQUEST", t["user_input"] or ""),
+                    Section("output", "FINAL OUTPUT", t["output"] or ""),
+                ],
+            )
             self._highlight_at = -1
             prompt = t["system_prompt"] or ""
             if prompt != self._shown_prompt:
@@ -299,18 +319,32 @@ class LabelScreen(Screen):
     def show_finished(self) -> None:
         note = self.session.empty_note
         if note:
-            self.query_one(TranscriptView).show(0, [
-                Section("done", "Nothing assigned to you here", f"{visible(note)}. "
+            self.query_one(TranscriptView).show(
+                0,
+                [
+                    Section(
+                        "done",
+                        "Nothing assigned to you here",
+                        f"{visible(note)}. "
                         "Open it as one of those annotators (--annotator), or ask for a queue "
-                        "that includes you (reviewer queue create). q quits."),
-            ])  # fmt: skip
+                        "that includes you (reviewer queue create). q quits.",
+                    ),
+                ],
+            )
             header = " nothing assigned to you "
         else:
-            self.query_one(TranscriptView).show(0, [
-                Section("done", "Nothing left in this queue", "Every item here has your label or a skip. "
+            self.query_one(TranscriptView).show(
+                0,
+                [
+                    Section(
+                        "done",
+                        "Nothing left in this queue",
+                        "Every item here has your label or a skip. "
                         "Press u to undo the last act, p to go back, ctrl+p to switch rubric or "
-                        "queue, q to quit."),
-            ])  # fmt: skip
+                        "queue, q to quit.",
+                    ),
+                ],
+            )
             header = " queue finished "
         self.query_one("#item-header", Static).update(Text(header, "bold reverse"))
         self.refresh_panels()
@@ -340,8 +374,14 @@ class LabelScreen(Screen):
                 comments=bundle.comments_with_authors(others is not None) if bundle else [],
                 warnings=session.unchosen_evidence(),
             )
-        self.query_one(LabelBar).show(session.mode, rubric, draft, flagged=session.flagged,
-                                      comments=session.comment_count, note=session.note)  # fmt: skip
+        self.query_one(LabelBar).show(
+            session.mode,
+            rubric,
+            draft,
+            flagged=session.flagged,
+            comments=session.comment_count,
+            note=session.note,
+        )
         self.refresh_progress()
 
     def refresh_progress(self) -> None:
@@ -414,8 +454,11 @@ class LabelScreen(Screen):
         if bundle is None or session.mode != AUDIT:
             self.say("r tags a classifier error: open an errors queue or a statistics cell")
             return
-        fields = [f.id for f in self.config.rubric.fields
-                  if any(e.field == f.id and e.source == "classifier" for e in bundle.others or [])]  # fmt: skip
+        fields = [
+            f.id
+            for f in self.config.rubric.fields
+            if any(e.field == f.id and e.source == "classifier" for e in bundle.others or [])
+        ]
         if not fields:
             self.say("no classifier label on this item: nothing to tag")
             return
@@ -470,8 +513,10 @@ class LabelScreen(Screen):
             if choice is None:
                 return
             if session.draft is not draft or session.current_id != tid:
-                self.say(f"evidence not attached: it was marked on item #{tid}, "
-                         "which is no longer the item on screen")  # fmt: skip
+                self.say(
+                    f"evidence not attached: it was marked on item #{tid}, "
+                    "which is no longer the item on screen"
+                )
                 return
             field_id, category_id = choice
             draft.add_evidence(field_id, category_id, start, end, original)

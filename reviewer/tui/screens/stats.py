@@ -72,9 +72,13 @@ class TranscriptListScreen(Screen):
     BINDINGS = [Binding("escape", "app.pop_screen", "Back")]
 
     def __init__(
-        self, title: str, transcripts: list[dict[str, Any]], *, rater: str | None = None,
+        self,
+        title: str,
+        transcripts: list[dict[str, Any]],
+        *,
+        rater: str | None = None,
         field: str | None = None,
-    ) -> None:  # fmt: skip
+    ) -> None:
         super().__init__()
         self.heading = title
         self.transcripts = transcripts
@@ -98,9 +102,15 @@ class TranscriptListScreen(Screen):
 
     @on(OptionList.OptionSelected, "#cell-transcripts")
     def _chosen(self, event: OptionList.OptionSelected) -> None:
-        self.post_message(TranscriptChosen(
-            int(event.option.id), items=[t["id"] for t in self.transcripts], rater=self.rater,
-            field=self.field, title=self.heading))  # fmt: skip
+        self.post_message(
+            TranscriptChosen(
+                int(event.option.id),
+                items=[t["id"] for t in self.transcripts],
+                rater=self.rater,
+                field=self.field,
+                title=self.heading,
+            )
+        )
 
 
 class StatsScreen(Screen):
@@ -138,8 +148,11 @@ class StatsScreen(Screen):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Static(f"Computing agreement for {self.rubric_id} ({self.phase} labels)…",
-                     id="stats-status", markup=False)  # fmt: skip
+        yield Static(
+            f"Computing agreement for {self.rubric_id} ({self.phase} labels)…",
+            id="stats-status",
+            markup=False,
+        )
         with Horizontal(id="stats-body"):
             with Vertical(id="stats-lists"):
                 yield OptionList(id="stats-fields")
@@ -190,12 +203,14 @@ class StatsScreen(Screen):
         if not self.fields:
             status.update(Text(f"No labels for rubric {self.rubric_id} yet."))
             return
-        status.update(Text(
-            f"{self.rubric_id}: {len(self.fields)} field{'s' if len(self.fields) != 1 else ''}, "
-            f"{self.phase} human labels; "
-            f"95% item-bootstrap intervals ({self.resamples} resamples); "
-            f"bands: {BAND_SOURCE}. Enter on a confusion cell lists its transcripts."
-        ))  # fmt: skip
+        status.update(
+            Text(
+                f"{self.rubric_id}: {len(self.fields)} field{'s' if len(self.fields) != 1 else ''}, "
+                f"{self.phase} human labels; "
+                f"95% item-bootstrap intervals ({self.resamples} resamples); "
+                f"bands: {BAND_SOURCE}. Enter on a confusion cell lists its transcripts."
+            )
+        )
         fields = self.query_one("#stats-fields", OptionList)
         fields.clear_options()
         fields.add_options([Option(literal(f.report["field"])) for f in self.fields])
@@ -231,9 +246,11 @@ class StatsScreen(Screen):
         comparisons = self.query_one("#stats-comparisons", OptionList)
         comparisons.clear_options()
         comparisons.add_options(
-            [Option(literal(f"{v['rater']} vs {v['reference']}")) for v in
-             report["versus_reference"]]
-        )  # fmt: skip
+            [
+                Option(literal(f"{v['rater']} vs {v['reference']}"))
+                for v in report["versus_reference"]
+            ]
+        )
         if report["versus_reference"]:
             comparisons.highlighted = 0
         self.show_confusion(0)
@@ -248,11 +265,13 @@ class StatsScreen(Screen):
             return
         self.comparison_index = index
         v = report["versus_reference"][index]
-        title.update(Text(
-            f"{v['reference']} (rows) against {v['rater']} (columns): accuracy "
-            f"{_fmt(v['accuracy'])}, precision {_fmt(v['precision'])}, recall "
-            f"{_fmt(v['recall'])}, F1 {_fmt(v['f1'])}, AUROC {_fmt(v['auroc'])}"
-        ))  # fmt: skip
+        title.update(
+            Text(
+                f"{v['reference']} (rows) against {v['rater']} (columns): accuracy "
+                f"{_fmt(v['accuracy'])}, precision {_fmt(v['precision'])}, recall "
+                f"{_fmt(v['recall'])}, F1 {_fmt(v['f1'])}, AUROC {_fmt(v['auroc'])}"
+            )
+        )
         labels = v["confusion"]["labels"]
         table.add_column("reference \\ rater", key="label")
         for label in labels:
@@ -270,9 +289,13 @@ class StatsScreen(Screen):
             return
         reference_label, rater_label = labels[row], labels[col - 1]
         items = result.cells[self.comparison_index].get((reference_label, rater_label), [])
-        self.open_cell(f"{result.report['field']}: {v['reference']} said {reference_label}, "
-                       f"{v['rater']} said {rater_label} ({len(items)} transcripts)", items,
-                       rater=v["rater"], field=result.report["field"])  # fmt: skip
+        self.open_cell(
+            f"{result.report['field']}: {v['reference']} said {reference_label}, "
+            f"{v['rater']} said {rater_label} ({len(items)} transcripts)",
+            items,
+            rater=v["rater"],
+            field=result.report["field"],
+        )
 
     @work(thread=True, exclusive=True, group="cell")
     def open_cell(

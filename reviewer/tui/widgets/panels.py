@@ -20,8 +20,11 @@ from reviewer.tui.text import visible
 from reviewer.tui.widgets.lines_view import LinesView
 from rubrics.model import Rubric
 
-MODE_STYLES = {"BLIND": "bold black on green", "REVEALED": "bold black on yellow",
-               "AUDIT": "bold white on magenta"}  # fmt: skip
+MODE_STYLES = {
+    "BLIND": "bold black on green",
+    "REVEALED": "bold black on yellow",
+    "AUDIT": "bold white on magenta",
+}
 
 
 def _one_line(text: str) -> str:
@@ -34,13 +37,27 @@ class SidePanel(LinesView):
     _shown: tuple | None = None
     revealed = False
 
-    def show(self, rubric: Rubric, draft: Draft, *, own_blind: dict[str, Any],
-             own_revised: dict[str, Any], others: list[LabelEvent] | None,
-             rubric_hash: str, comments: list[tuple[str, str]] = (),
-             warnings: list[dict[str, Any]] = ()) -> None:  # fmt: skip
-        key = (rubric_hash, repr(sorted(draft.values.items())), repr(own_blind),
-               repr(own_revised), None if others is None else [e.id for e in others],
-               repr(comments), repr(warnings))  # fmt: skip
+    def show(
+        self,
+        rubric: Rubric,
+        draft: Draft,
+        *,
+        own_blind: dict[str, Any],
+        own_revised: dict[str, Any],
+        others: list[LabelEvent] | None,
+        rubric_hash: str,
+        comments: list[tuple[str, str]] = (),
+        warnings: list[dict[str, Any]] = (),
+    ) -> None:
+        key = (
+            rubric_hash,
+            repr(sorted(draft.values.items())),
+            repr(own_blind),
+            repr(own_revised),
+            None if others is None else [e.id for e in others],
+            repr(comments),
+            repr(warnings),
+        )
         if key == self._shown:
             return
         same_item_view = self._shown is not None and self._shown[4] == key[4]
@@ -53,18 +70,26 @@ class SidePanel(LinesView):
             reveal = reveal_renderable(rubric, own_blind, own_revised, others)
             blocks.append((None, Group(reveal, Text(""))))
         else:
-            blocks.append(("hidden", Text("Other labels stay hidden until you commit yours.\n", "dim italic")))  # fmt: skip
+            blocks.append(
+                ("hidden", Text("Other labels stay hidden until you commit yours.\n", "dim italic"))
+            )
         if comments:
             blocks.append((None, comments_renderable(comments)))
         blocks.append((key[:2], rubric_renderable(rubric, draft)))
         self.set_blocks(blocks, keep_scroll=same_item_view)
 
-    def show_adjudication(self, rubric: Rubric, draft: Draft, bundle: Any, *,
-                          rubric_hash: str) -> None:  # fmt: skip
+    def show_adjudication(
+        self, rubric: Rubric, draft: Draft, bundle: Any, *, rubric_hash: str
+    ) -> None:
         """Every rater's labels side by side, then the rubric to choose the decision with."""
         others = bundle.others or []
-        key = ("adjudicate", rubric_hash, bundle.id, repr(sorted(draft.values.items())),
-               [e.id for e in others + bundle.own])  # fmt: skip
+        key = (
+            "adjudicate",
+            rubric_hash,
+            bundle.id,
+            repr(sorted(draft.values.items())),
+            [e.id for e in others + bundle.own],
+        )
         if key == self._shown:
             return
         same_item_view = self._shown is not None and self._shown[:3] == key[:3]
@@ -74,8 +99,9 @@ class SidePanel(LinesView):
         blocks: list = [(None, adjudication_renderable(rubric, bundle.own + others))]
         if comments:
             blocks.append((None, comments_renderable(comments)))
-        blocks.append((None, Text("\nYour decision (keys below; enter asks for the reason)",
-                                  "bold yellow")))  # fmt: skip
+        blocks.append(
+            (None, Text("\nYour decision (keys below; enter asks for the reason)", "bold yellow"))
+        )
         blocks.append((key[:4], rubric_renderable(rubric, draft, definitions=False)))
         self.set_blocks(blocks, keep_scroll=same_item_view)
 
@@ -83,8 +109,11 @@ class SidePanel(LinesView):
 def evidence_warnings(spans: list[dict[str, Any]]) -> Text:
     out = Text()
     for span in spans:
-        out.append(f"! evidence on {span.get('field')}={span.get('category')}, which you did "
-                   "not choose (x on it removes it)\n", "bold red")  # fmt: skip
+        out.append(
+            f"! evidence on {span.get('field')}={span.get('category')}, which you did "
+            "not choose (x on it removes it)\n",
+            "bold red",
+        )
     return out
 
 
@@ -108,8 +137,15 @@ def adjudication_renderable(rubric: Rubric, events: list[LabelEvent]) -> Group:
     parts: list = [Text("Every label on this item", "bold yellow")]
     labels = [e for e in events if not e.field.startswith("_")]
     for f in rubric.fields:
-        table = Table(box=None, pad_edge=False, show_header=True, expand=True,
-                      title=f.id, title_style="bold cyan", title_justify="left")  # fmt: skip
+        table = Table(
+            box=None,
+            pad_edge=False,
+            show_header=True,
+            expand=True,
+            title=f.id,
+            title_style="bold cyan",
+            title_justify="left",
+        )
         table.add_column("who", ratio=3, overflow="fold")
         table.add_column("blind", ratio=3, overflow="fold")
         table.add_column("revised", ratio=2, overflow="fold")
@@ -129,16 +165,22 @@ def adjudication_renderable(rubric: Rubric, events: list[LabelEvent]) -> Group:
                 quote = _one_line(str(span.get("text", span.get("quote", ""))))
                 extras.append(Text(f"  {who}: \u201c{visible(quote)[:160]}\u201d", "italic"))
             if e.scores:
-                shares = ", ".join(f"{visible(str(k))} {v:.2f}" for k, v in sorted(e.scores.items())
-                                   if isinstance(v, int | float))  # fmt: skip
+                shares = ", ".join(
+                    f"{visible(str(k))} {v:.2f}"
+                    for k, v in sorted(e.scores.items())
+                    if isinstance(v, int | float)
+                )
                 if shares:
                     extras.append(Text(f"  {who} votes: {shares}", "dim"))
             if e.note:
                 extras.append(Text(f"  {who}: {visible(_one_line(e.note))[:300]}", "dim"))
         for (source, rater), row in rows.items():
             style = {"classifier": "magenta", "adjudication": "bold yellow"}.get(source, "blue")
-            table.add_row(Text(f"{source} {visible(rater)[:30]}", style), row.get("blind", "-"),
-                          row.get("revised", "-"))  # fmt: skip
+            table.add_row(
+                Text(f"{source} {visible(rater)[:30]}", style),
+                row.get("blind", "-"),
+                row.get("revised", "-"),
+            )
         if not rows:
             table.add_row(Text("no labels", "dim"), "", "")
         parts += [Text(""), table, *extras]
@@ -152,16 +194,23 @@ def rubric_renderable(rubric: Rubric, draft: Draft, *, definitions: bool = True)
         parts.append(Text(f"\n{f.question}", "bold cyan"))
         for c in f.categories:
             chosen = draft.is_chosen(f, c.id)
-            box = ("[x]" if chosen else "[ ]") if f.kind == "multi" else ("(*)" if chosen else "( )")  # fmt: skip
-            parts.append(Text.assemble((f" {c.key} ", "bold reverse" if chosen else "bold"),
-                                       (f" {box} {c.label}", "bold green" if chosen else "")))  # fmt: skip
+            box = (
+                ("[x]" if chosen else "[ ]") if f.kind == "multi" else ("(*)" if chosen else "( )")
+            )
+            parts.append(
+                Text.assemble(
+                    (f" {c.key} ", "bold reverse" if chosen else "bold"),
+                    (f" {box} {c.label}", "bold green" if chosen else ""),
+                )
+            )
             if definitions:
                 parts.append(Padding(Text(_one_line(c.definition), "dim"), (0, 0, 0, 8)))
     return Group(*parts)
 
 
-def reveal_renderable(rubric: Rubric, own_blind: dict[str, Any], own_revised: dict[str, Any],
-                      others: list[LabelEvent]) -> Group:  # fmt: skip
+def reveal_renderable(
+    rubric: Rubric, own_blind: dict[str, Any], own_revised: dict[str, Any], others: list[LabelEvent]
+) -> Group:
     """After commit: the annotator's labels beside the classifiers' and other people's."""
     parts: list = [Text("Revealed labels", "bold yellow")]
     if not others:
@@ -180,16 +229,20 @@ def reveal_renderable(rubric: Rubric, own_blind: dict[str, Any], own_revised: di
                 value += f"  (votes {e.score:.2f})"
             parts.append(_who_value(who, style, value))
             if e.scores and f.kind == "multi":
-                ranked = sorted(((v, k) for k, v in e.scores.items()
-                                 if isinstance(v, int | float) and v > 0), reverse=True)  # fmt: skip
+                ranked = sorted(
+                    ((v, k) for k, v in e.scores.items() if isinstance(v, int | float) and v > 0),
+                    reverse=True,
+                )
                 if ranked:
                     shares = ", ".join(f"{visible(k)} {v:.2f}" for v, k in ranked)
                     parts.append(Padding(Text(f"votes: {shares}", "dim"), (0, 0, 0, 4)))
             for span in e.evidence or []:
                 quote = _one_line(str(span.get("text", span.get("quote", ""))))
-                parts.append(Padding(Text(f"\u201c{visible(quote)[:200]}\u201d", "italic"), (0, 0, 0, 4)))  # fmt: skip
+                parts.append(
+                    Padding(Text(f"\u201c{visible(quote)[:200]}\u201d", "italic"), (0, 0, 0, 4))
+                )
             if e.note:
-                parts.append(Padding(Text(visible(_one_line(e.note))[:300], "dim"), (0, 0, 0, 4)))  # fmt: skip
+                parts.append(Padding(Text(visible(_one_line(e.note))[:300], "dim"), (0, 0, 0, 4)))
     return Group(*parts)
 
 
@@ -202,10 +255,17 @@ class LabelBar(Static):
 
     _shown: tuple | None = None
 
-    def show(self, mode: str, rubric: Rubric, draft: Draft, *, flagged: bool = False,
-             comments: int = 0, note: str = "") -> None:  # fmt: skip
-        key = (mode, id(rubric), repr(draft.values), len(draft.evidence), flagged,
-               comments, note)  # fmt: skip
+    def show(
+        self,
+        mode: str,
+        rubric: Rubric,
+        draft: Draft,
+        *,
+        flagged: bool = False,
+        comments: int = 0,
+        note: str = "",
+    ) -> None:
+        key = (mode, id(rubric), repr(draft.values), len(draft.evidence), flagged, comments, note)
         if key == self._shown:  # an unchanged bar costs no repaint
             return
         self._shown = key
@@ -242,8 +302,17 @@ class ProgressLine(Static):
 
     _shown: tuple | None = None
 
-    def show(self, *, done: int, total: int, session_items: int, session_seconds: float,
-             queue: str, item_id: int | None, skipped: int = 0) -> None:  # fmt: skip
+    def show(
+        self,
+        *,
+        done: int,
+        total: int,
+        session_items: int,
+        session_seconds: float,
+        queue: str,
+        item_id: int | None,
+        skipped: int = 0,
+    ) -> None:
         key = (done, total, session_items, session_seconds, queue, item_id, skipped)
         if key == self._shown:
             return

@@ -119,12 +119,21 @@ class TranscriptView(ScrollView, can_focus=False):
                 rows.append(Row(TAG_OPEN, index, label="(empty)"))
             for number, (start, end) in enumerate(blocks, 1):
                 if section.name == "scratchpad":
-                    rows.append(Row(TAG_OPEN, index, label=f"<SCRATCHPAD_REASONING> block {number} of {len(blocks)}", block=number))  # fmt: skip
+                    rows.append(
+                        Row(
+                            TAG_OPEN,
+                            index,
+                            label=f"<SCRATCHPAD_REASONING> block {number} of {len(blocks)}",
+                            block=number,
+                        )
+                    )
                 gutter = number if section.name == "scratchpad" else 0
                 for s, e in wrap_offsets(text, start, end, width):
                     rows.append(Row(TEXT, index, s, e, block=gutter))
                 if section.name == "scratchpad":
-                    rows.append(Row(TAG_CLOSE, index, label="</SCRATCHPAD_REASONING>", block=number))  # fmt: skip
+                    rows.append(
+                        Row(TAG_CLOSE, index, label="</SCRATCHPAD_REASONING>", block=number)
+                    )
         self.rows = rows
         self._set_virtual_size(Size(self.scrollable_content_region.width, len(rows)))
         if anchor is not None:
@@ -286,7 +295,11 @@ class TranscriptView(ScrollView, can_focus=False):
         index = self.section_index("scratchpad")
         assert index is not None
         text = self.sections[index].text
-        return self.selection.start, self.selection.end, text[self.selection.start : self.selection.end]  # fmt: skip
+        return (
+            self.selection.start,
+            self.selection.end,
+            text[self.selection.start : self.selection.end],
+        )
 
     # -- rendering -----------------------------------------------------------------------
 
