@@ -32,6 +32,13 @@ class RatingRow:
 labelled_rubrics = labels.labeled_rubric_ids
 
 
+def labelled_rubrics_of(current: labels.LabelColumns) -> list[str]:
+    """``labelled_rubrics`` from labels already read (``labels.current_label_columns``)."""
+    import numpy as np
+
+    return sorted(current.rubrics[r] for r in np.unique(current.rubric).tolist())
+
+
 def raters(
     store: Store, *, source: str | None = None, rubric_ids: list[str] | None = None
 ) -> list[str]:
@@ -53,41 +60,105 @@ def labelled_fields(store: Store, rubric_id: str | None = None) -> list[str]:
     return sorted({field for rid in chosen for field in labels.label_fields(store, rid)})
 
 
-def agreement_ratings(
-    store: Store, rubric_id: str, *, field: str | None = None, phase: str = "blind"
-) -> list[RatingRow]:
-    """The live label of every rater on every item, for agreement statistics."""
+def agreement_labels(
+    store: Store,
+    rubric_id: str,
+    *,
+    field: str | None = None,
+    phase: str = "blind",
+    current: labels.LabelColumns | None = None,
+) -> labels.LabelColumns:
+    """The live label of every rater on every item, for agreement statistics, column-wise:
+    one label per (transcript, field, source, rater), ordered by transcript, field and rater.
+
+    ``current`` is ``labels.current_label_columns`` read once for several calls (e.g. every
+    rubric of a report); otherwise this rubric's labels are read.
+    """
+    import numpy as np
+
     if phase not in AGREEMENT_PHASES:
         raise ValueError(f"phase must be one of {AGREEMENT_PHASES}, not {phase!r}")
-    chosen: dict[tuple[int, str, str, str], tuple[int, RatingRow]] = {}
-    for event in labels.current_labels(store, rubric_id=rubric_id, field=field):
-        if event.field.startswith("_") or event.value is None:
-            continue
-        if event.source == "human":
-            if event.phase == "blind":
-                rank = 1
-            elif event.phase == "revealed" and phase == "revealed":
-                rank = 2
-            else:
-                continue
-        else:
-            rank = 1
-        key = (event.transcript_id, event.field, event.source, event.rater)
-        row = RatingRow(
-            event.transcript_id,
-            event.field,
-            event.source,
-            event.rater,
-            event.value,
-            event.score,
-            event.scores,
-        )
-        if key not in chosen or rank > chosen[key][0]:
-            chosen[key] = (rank, row)
+    if current is None:
+        current = labels.current_label_columns(store, rubric_id=rubric_id, field=field)
+    keep = current.rubric == current.code("rubric", rubric_id)
+    if field is not None:
+        keep &= current.field == current.code("field", field)
+    has_value = np.asarray([v is not None for v in current.values], dtype=bool)
+    if len(has_value):
+        keep &= has_value[current.value]
+    else:
+        keep &= False
+    human = current.source == current.code("source", labels.HUMAN)
+    blind = current.phase == current.code("phase", labels.BLIND)
+    revised = current.phase == current.code("phase", labels.REVEALED)
+    rank = np.where(human & revised, 2, 1)
+    keep &= ~human | blind | (revised & (phase == "revealed"))
+    kept = np.flatnonzero(keep)
+    if not len(kept):
+        return current.take(kept)
+    rank = rank[kept]
+    c = _Columns(current, kept)
+    # Per (transcript, field, source, rater): the highest rank, the oldest of equal rank ...
+    order = np.lexsort((c.event_id, -rank, c.rater, c.source, c.field, c.transcript_id))
+    first = np.ones(len(order), dtype=bool)
+    same = np.ones(len(order) - 1, dtype=bool)
+    for key in (c.transcript_id, c.field, c.source, c.rater):
+        k = key[order]
+        same &= k[1:] == k[:-1]
+    first[1:] = ~same
+    oldest = np.minimum.reduceat(c.event_id[order], np.flatnonzero(first))
+    picked = order[first]
+    # ... ordered by transcript, field name and rater name, then by the oldest label of each.
+    field_rank = _name_ranks(c.fields)[c.field[picked]]
+    rater_rank = _name_ranks(c.raters)[c.rater[picked]]
+    final = picked[np.lexsort((oldest, rater_rank, field_rank, c.transcript_id[picked]))]
+    return current.take(kept[final])
+
+
+class _Columns:
+    """The columns of some labels, each gathered when first asked for."""
+
+    def __init__(self, current: labels.LabelColumns, rows):
+        self._current, self._rows, self._seen = current, rows, {}
+        self.fields, self.raters = current.fields, current.raters
+
+    def __getattr__(self, name: str):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        if name not in self._seen:
+            self._seen[name] = getattr(self._current, name)[self._rows]
+        return self._seen[name]
+
+
+def _name_ranks(names: list[str]):
+    import numpy as np
+
+    ranks = np.empty(len(names), dtype=np.int64)
+    ranks[sorted(range(len(names)), key=names.__getitem__)] = np.arange(len(names))
+    return ranks
+
+
+def rating_rows(chosen: labels.LabelColumns) -> list[RatingRow]:
+    """Labels as one row each: for the few that need it (human and reference labels)."""
     return [
-        row
-        for _, row in sorted(
-            chosen.values(), key=lambda x: (x[1].transcript_id, x[1].field, x[1].rater)
+        RatingRow(
+            int(t),
+            chosen.fields[f],
+            chosen.sources[s],
+            chosen.raters[r],
+            chosen.values[v],
+            None if score != score else float(score),
+            chosen.scores_values[k],
+        )
+        for t, f, s, r, v, score, k in zip(
+            chosen.transcript_id.tolist(),
+            chosen.field.tolist(),
+            chosen.source.tolist(),
+            chosen.rater.tolist(),
+            chosen.value.tolist(),
+            chosen.score.tolist(),
+            chosen.scores.tolist(),
+            strict=True,
         )
     ]
 
@@ -129,13 +200,33 @@ def transcript_groups(store: Store, transcript_ids: list[int] | None = None) -> 
 GROUP_COLUMNS = ("dataset", "prompt_variant", "model", "condition")
 
 
-def transcript_attributes(store: Store) -> dict[int, dict[str, Any]]:
-    """Dataset, prompt variant, model and condition of every transcript: what the analysis
-    filters and groups by."""
-    rows = store.execute(
-        "SELECT id, dataset, prompt_variant, model, condition FROM transcripts ORDER BY id"
-    )
-    return {r[0]: dict(zip(GROUP_COLUMNS, r[1:], strict=True)) for r in rows}
+def transcript_group_columns(store: Store) -> tuple[Any, dict[str, tuple[Any, list[Any]]]]:
+    """Dataset, prompt variant, model and condition of every transcript (what the analysis
+    filters and groups by), column-wise: the transcript ids in ascending order and, per
+    column of ``GROUP_COLUMNS``, each transcript's code into that column's list of values.
+    One row per distinct combination comes back from SQLite (an index holds all four
+    columns), so no Python object is made per transcript."""
+    import numpy as np
+
+    rows = store.db.conn.execute(
+        f"SELECT {', '.join(GROUP_COLUMNS)}, group_concat(id) FROM transcripts "
+        f"GROUP BY {', '.join(GROUP_COLUMNS)}"
+    ).fetchall()
+    parts, combo = [], []
+    for k, row in enumerate(rows):
+        ids = np.fromstring(row[-1], dtype=np.int64, sep=",")
+        parts.append(ids)
+        combo.append(np.full(len(ids), k, dtype=np.int32))
+    ids = np.concatenate(parts) if parts else np.zeros(0, np.int64)
+    which = np.concatenate(combo) if combo else np.zeros(0, np.int32)
+    order = np.argsort(ids, kind="stable")
+    ids, which = ids[order], which[order]
+    columns = {}
+    for c, name in enumerate(GROUP_COLUMNS):
+        values = list(dict.fromkeys(row[c] for row in rows))
+        lookup = np.asarray([values.index(row[c]) for row in rows], dtype=np.int32)
+        columns[name] = (lookup[which] if len(rows) else which, values)
+    return ids, columns
 
 
 def imported_inclusion_probabilities(store: Store, rubric_id: str) -> dict[str, dict[int, float]]:

@@ -22,7 +22,14 @@ from typing import Any
 from db import labels
 from db.connection import BUSY_TIMEOUT_MS, write_transaction
 from db.operations import owner_state
-from db.schema import GUARDED_OBJECTS, SCHEMA_VERSION, same_definition
+from db.schema import (
+    GUARDED_OBJECTS,
+    SCHEMA_VERSION,
+    rebuild_transcript_counts,
+    recount_transcripts,
+    same_definition,
+    transcript_counts,
+)
 
 OK, WARNING, PROBLEM = "ok", "warning", "problem"
 # A write-ahead log bigger than this means checkpoints are being held off (a reader that
@@ -110,6 +117,7 @@ def examine(path: str | Path, *, quick: bool = False) -> Examination:
             _wal(path),
             *_unfinished(conn, version),
             _orphans(conn),
+            _label_counts(conn),
         ]
     finally:
         conn.close()
@@ -335,6 +343,34 @@ def _orphans(conn: sqlite3.Connection) -> Check:
     )
 
 
+def _label_counts(conn: sqlite3.Connection) -> Check:
+    """The counts ``reviewer info`` reads, against a recount of the events and transcripts
+    (reads them all)."""
+    if not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'label_counts'").fetchone():
+        return Check(
+            "label counts",
+            WARNING,
+            "not kept yet: made by the next command that opens the database (or --repair)",
+            True,
+        )
+    kept = labels.stored_event_counts(conn) + transcript_counts(conn)
+    counted = labels.recount_events(conn) + recount_transcripts(conn)
+    facts = {"kept": [list(r) for r in kept], "counted": [list(r) for r in counted]}
+    if kept == counted:
+        return Check(
+            "label counts", OK, "the counts info shows match a recount of the events", facts=facts
+        )
+    return Check(
+        "label counts",
+        PROBLEM,
+        "the counts info shows differ from a recount of the "
+        "events or transcripts (written with the counting triggers missing?); --repair "
+        "recounts them",
+        True,
+        facts,
+    )
+
+
 # -- repair ---------------------------------------------------------------------------------------
 
 
@@ -365,6 +401,11 @@ def repair(path: str | Path, before: Examination) -> list[str]:
                     conn.execute(f"DROP {kind.upper()} IF EXISTS {name}")
                     conn.execute(definition)
             done.append(f"recreated {', '.join(broken)} from the schema's definition")
+        if before.check("label counts").status != OK:
+            with store.transaction():
+                labels.rebuild_event_counts(conn)
+                rebuild_transcript_counts(conn)
+            done.append("recounted the label events and transcripts that info shows")
         if before.check("full-text index").status == PROBLEM:
             with store.transaction():
                 conn.execute(f"INSERT INTO {FTS_TABLE}({FTS_TABLE}) VALUES ('rebuild')")

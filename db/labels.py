@@ -1308,6 +1308,9 @@ def error_reason_rows(
     ).fetchall()
 
 
+COUNT_COLUMNS = ("events", "labels", "acts", "retracted", "current_labels", "raters", "transcripts")
+
+
 def event_counts(store: Store) -> dict[str, Any]:
     """Label events by source, for ``reviewer info``.
 
@@ -1315,8 +1318,17 @@ def event_counts(store: Store) -> dict[str, Any]:
     ``labels`` (live events on rubric fields, revisions included), ``acts`` (live annotator
     acts) and ``retracted``. ``current_labels`` counts the (transcript, rubric, field, rater)
     combinations with a live label; ``raters`` and ``transcripts`` count those with one.
+
+    Read from ``label_counts`` and ``label_rater_counts``, which triggers keep as events are
+    appended (migration m005); ``recount_events`` counts the same from the events.
     """
-    conn = store.db.conn
+    keys = ("source", *COUNT_COLUMNS)
+    rows = stored_event_counts(store.db.conn)
+    return {"labels_by_source": [dict(zip(keys, row, strict=True)) for row in rows]}
+
+
+def recount_events(conn) -> list[tuple]:
+    """``event_counts`` counted from every event: (source, *COUNT_COLUMNS) per source."""
     split = conn.execute(
         "SELECT source, COUNT(*), SUM(NOT is_act AND NOT is_gone), SUM(is_act AND NOT is_gone),"
         " SUM(is_gone) FROM (SELECT e.source, substr(e.field, 1, 1) = '_' AS is_act,"
@@ -1327,19 +1339,45 @@ def event_counts(store: Store) -> dict[str, Any]:
         source: rest
         for source, *rest in conn.execute(
             "SELECT source, COUNT(*), COUNT(DISTINCT rater), COUNT(DISTINCT transcript_id)"
-            f" FROM (SELECT source, rater, transcript_id FROM {LIVE}"
-            " WHERE substr(field, 1, 1) != '_'"
-            " GROUP BY transcript_id, rubric_id, field, rater, source) GROUP BY source"
+            f" FROM ({_CURRENT_KEYS}) GROUP BY source"
         )
     }
-    keys = ("source", "events", "labels", "acts", "retracted")
-    out = []
-    for row in split:
-        entry = dict(zip(keys, row, strict=True))
-        cur, raters, transcripts = current.get(row[0], (0, 0, 0))
-        entry.update(current_labels=cur, raters=raters, transcripts=transcripts)
-        out.append(entry)
-    return {"labels_by_source": out}
+    return [(*row, *current.get(row[0], (0, 0, 0))) for row in split]
+
+
+# The (transcript, rubric, field, rater, source) combinations with a live label.
+_CURRENT_KEYS = (
+    f"SELECT source, rater, transcript_id FROM {LIVE} WHERE substr(field, 1, 1) != '_' "
+    "GROUP BY transcript_id, rubric_id, field, rater, source"
+)
+
+
+def stored_event_counts(conn) -> list[tuple]:
+    """The counts the triggers kept, in ``recount_events``' form."""
+    return [
+        tuple(r)
+        for r in conn.execute(
+            "SELECT c.source, c.events, c.labels, c.acts, c.retracted, c.current_labels, "
+            "(SELECT COUNT(*) FROM label_rater_counts r WHERE r.source = c.source "
+            "AND r.current_labels > 0), c.transcripts FROM label_counts c WHERE c.events > 0 "
+            "ORDER BY c.source"
+        )
+    ]
+
+
+def rebuild_event_counts(conn) -> None:
+    """Replace the kept counts with a recount (inside the caller's write transaction)."""
+    conn.execute("DELETE FROM label_counts")
+    conn.execute("DELETE FROM label_rater_counts")
+    conn.executemany(
+        "INSERT INTO label_counts(source, events, labels, acts, retracted, current_labels, "
+        "transcripts) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [(*row[:6], row[7]) for row in recount_events(conn)],
+    )
+    conn.execute(
+        "INSERT INTO label_rater_counts(source, rater, current_labels) "
+        f"SELECT source, rater, COUNT(*) FROM ({_CURRENT_KEYS}) GROUP BY source, rater"
+    )
 
 
 def duplicate_counts(store: Store) -> dict[str, int]:
@@ -1544,6 +1582,288 @@ def iter_gold(
 
     for tid, item_events in iter_item_labels(store, rubric_ids=[rubric_id]):
         yield tid, gold_for_item(item_events, fields, policy)
+
+
+# -- current labels column-wise: what stats, analyze and the report read ---------------------
+
+
+@dataclass
+class LabelColumns:
+    """Current labels on rubric fields as arrays, one entry per label: the rule of
+    ``current_labels`` (the newest live event per transcript, rubric, field, rater and phase)
+    read at a million transcripts without one Python object per event.
+
+    Text columns are codes into their lists of distinct values (``phase`` None for none);
+    ``value`` and ``scores`` index their distinct decoded values (None for NULL); ``score``
+    is NaN where there is none.
+    """
+
+    event_id: Any
+    transcript_id: Any
+    rubric: Any
+    field: Any
+    source: Any
+    rater: Any
+    phase: Any
+    value: Any
+    score: Any
+    scores: Any
+    rubrics: list[str]
+    fields: list[str]
+    sources: list[str]
+    raters: list[str]
+    phases: list[str | None]
+    values: list[Any]
+    scores_values: list[Any]
+
+    _ARRAYS = (
+        "event_id",
+        "transcript_id",
+        "rubric",
+        "field",
+        "source",
+        "rater",
+        "phase",
+        "value",
+        "score",
+        "scores",
+    )
+
+    def __len__(self) -> int:
+        return len(self.event_id)
+
+    def take(self, rows: Any) -> LabelColumns:
+        """The labels at ``rows`` (a boolean mask or positions), same lists of values."""
+        picked = {name: getattr(self, name)[rows] for name in self._ARRAYS}
+        return LabelColumns(
+            **picked,
+            rubrics=self.rubrics,
+            fields=self.fields,
+            sources=self.sources,
+            raters=self.raters,
+            phases=self.phases,
+            values=self.values,
+            scores_values=self.scores_values,
+        )
+
+    def code(self, column: str, name: Any) -> int:
+        """The code of ``name`` in a text column (-1 when no label has it)."""
+        names = getattr(self, {"phase": "phases"}.get(column, column + "s"))
+        return names.index(name) if name in names else -1
+
+
+# Events read per query: each chunk is one rowid range, so memory stays flat and progress
+# can be told between chunks.
+COLUMN_CHUNK = 250_000
+_UNIT, _PART, _NULL = "\x1f", "\x1e", "\x1d"
+# One aggregate row per chunk: every column joined by SQLite itself (as bytes), so that no
+# Python object is made per event. Scores are printed with 17 digits so that they parse back
+# exactly; a NULL value or scores is written as one control character (\x1d), which the
+# JSON encoder never writes.
+_COLUMN_SQL = (
+    "SELECT COUNT(*), group_concat(e.id), group_concat(e.transcript_id), "
+    "CAST(group_concat(CASE typeof(e.score) WHEN 'real' THEN printf('%!.17g', e.score) "
+    "WHEN 'integer' THEN e.score ELSE 'nan' END) AS BLOB), "
+    f"CAST(group_concat(e.rubric_id || '{_UNIT}' || e.field || '{_UNIT}' || e.source || "
+    f"'{_UNIT}' || e.rater || '{_UNIT}' || IFNULL(e.phase, ''), '{_PART}') AS BLOB), "
+    f"CAST(group_concat(IFNULL(e.value, '{_NULL}'), '{_PART}') AS BLOB), "
+    f"CAST(group_concat(IFNULL(e.scores, '{_NULL}'), '{_PART}') AS BLOB) "
+    f"FROM {LIVE} e WHERE e.id > ? AND e.id <= ? AND substr(e.field, 1, 1) != '_'"
+)
+_ROW_SQL = (
+    "SELECT e.id, e.transcript_id, e.score, e.rubric_id, e.field, e.source, e.rater, "
+    f"IFNULL(e.phase, ''), IFNULL(e.value, '{_NULL}'), IFNULL(e.scores, '{_NULL}') "
+    f"FROM {LIVE} e WHERE e.id > ? AND e.id <= ? AND substr(e.field, 1, 1) != '_'"
+)
+
+
+def current_label_columns(
+    store: Store,
+    *,
+    rubric_id: str | None = None,
+    field: str | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> LabelColumns:
+    """The current label per (transcript, rubric, field, rater, phase) on rubric fields (no
+    meta acts), column-wise: the rule of ``current_labels``, decoded once per distinct value.
+
+    Reads every live event in rowid chunks (``on_progress(events_done, events_total)`` after
+    each), joined into one text per column by SQLite and split by pyarrow; a chunk whose text
+    will not split cleanly (a separator inside a value) is read row by row instead.
+    """
+    import numpy as np
+
+    where, params = _filters(rubric_id=rubric_id, field=field)
+    sql = _COLUMN_SQL + "".join(" AND " + w for w in where)
+    row_sql = _ROW_SQL + "".join(" AND " + w for w in where)
+    conn = store.db.conn
+    top = conn.execute("SELECT IFNULL(MAX(id), 0) FROM label_events").fetchone()[0]
+    parts: list[tuple] = []
+    slot_names: dict[str, int] = {}
+    value_names: dict[str, int] = {}
+    scores_names: dict[str, int] = {}
+    for start in range(0, top, COLUMN_CHUNK):
+        bounds = (start, min(start + COLUMN_CHUNK, top), *params)
+        chunk = _column_chunk(conn, sql, bounds)
+        if chunk is None:
+            chunk = _row_chunk(conn, row_sql, bounds)
+        if chunk is not None:
+            ids, tids, scores, slots, values, score_maps = chunk
+            parts.append(
+                (
+                    ids,
+                    tids,
+                    scores,
+                    _recode(slots, slot_names),
+                    _recode(values, value_names),
+                    _recode(score_maps, scores_names),
+                )
+            )
+        if on_progress is not None:
+            on_progress(bounds[1], top)
+    if parts:
+        ids, tids, score, slot, value, scores = (
+            np.concatenate(c) for c in zip(*parts, strict=True)
+        )
+    else:
+        ids = tids = np.zeros(0, np.int64)
+        score = np.zeros(0, float)
+        slot = value = scores = np.zeros(0, np.int32)
+    split = list(slot_names)
+    columns = []
+    for k in range(5):
+        names = list(dict.fromkeys(s[k] for s in split))
+        lookup = np.asarray([names.index(s[k]) for s in split], dtype=np.int32)
+        columns.append((names, lookup[slot] if len(split) else slot))
+    (
+        (rubrics, rubric),
+        (fields, field_codes),
+        (sources, source),
+        (raters, rater),
+        (phases, phase),
+    ) = columns
+    current = _newest_per_slot(ids, tids, rubric, field_codes, rater, phase)
+    out = LabelColumns(
+        event_id=ids,
+        transcript_id=tids,
+        rubric=rubric,
+        field=field_codes,
+        source=source,
+        rater=rater,
+        phase=phase,
+        value=value,
+        score=score,
+        scores=scores,
+        rubrics=rubrics,
+        fields=fields,
+        sources=sources,
+        raters=raters,
+        phases=[p or None for p in phases],
+        values=[None if v == _NULL else _loads(v) for v in value_names],
+        scores_values=[None if v == _NULL else _loads(v) for v in scores_names],
+    )
+    return out if current is None else out.take(current)
+
+
+def _column_chunk(conn, sql: str, params: Sequence[Any]) -> tuple | None:
+    """One chunk's columns, or None when a text does not split into one part per event."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    n, ids, tids, scores, slots, values, score_maps = conn.execute(sql, params).fetchone()
+    if not n:
+        return (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, float), [], [], [])
+
+    def split(joined: bytes, sep: str) -> Any:
+        # One arrow string holding the joined bytes, split in C++ (pyarrow.array and
+        # to_numpy would import pandas, a second of start-up).
+        whole = pa.LargeStringArray.from_buffers(
+            1, pa.py_buffer(np.array([0, len(joined)], dtype=np.int64)), pa.py_buffer(joined)
+        )
+        return pc.split_pattern(whole, sep).flatten()
+
+    def numbers(array: Any, dtype: Any) -> Any:
+        return np.frombuffer(array.buffers()[1], dtype=dtype)[
+            array.offset : array.offset + len(array)
+        ]
+
+    texts = []
+    for joined in (slots, values, score_maps):
+        parts = split(joined, _PART)
+        if len(parts) != n:
+            return None
+        encoded = parts.dictionary_encode()
+        texts.append([numbers(encoded.indices, np.int32), encoded.dictionary.to_pylist()])
+    # A slot is (rubric, field, source, rater, phase).
+    texts[0][1] = [tuple(slot.split(_UNIT)) for slot in texts[0][1]]
+    if any(len(slot) != 5 for slot in texts[0][1]):
+        return None
+    score = numbers(pc.cast(split(scores, ","), pa.float64()), np.float64)
+    columns = [
+        np.fromstring(ids, dtype=np.int64, sep=","),
+        np.fromstring(tids, dtype=np.int64, sep=","),
+        score,
+    ]
+    if any(len(a) != n for a in columns):
+        return None
+    return (*columns, *texts)
+
+
+def _row_chunk(conn, sql: str, params: Sequence[Any]) -> tuple | None:
+    """The same chunk read row by row (a separator inside some text)."""
+    import numpy as np
+
+    rows = conn.execute(sql, params).fetchall()
+    out: list[Any] = [
+        np.asarray([r[0] for r in rows], dtype=np.int64),
+        np.asarray([r[1] for r in rows], dtype=np.int64),
+        np.asarray([r[2] if isinstance(r[2], int | float) else np.nan for r in rows], float),
+    ]
+    for part in ([r[3:8] for r in rows], [r[8] for r in rows], [r[9] for r in rows]):
+        names = list(dict.fromkeys(part))
+        index = {name: i for i, name in enumerate(names)}
+        out.append((np.asarray([index[p] for p in part], dtype=np.int32), names))
+    return tuple(out)
+
+
+def _recode(encoded: Any, names: dict[str, int]) -> Any:
+    """A chunk's dictionary codes renumbered into the codes shared by every chunk."""
+    import numpy as np
+
+    if not len(encoded):
+        return np.zeros(0, np.int32)
+    codes, chunk_names = encoded
+    lookup = np.asarray([names.setdefault(name, len(names)) for name in chunk_names], np.int32)
+    return lookup[codes]
+
+
+def _newest_per_slot(ids, tids, rubric, field_codes, rater, phase) -> Any:
+    """Positions of the newest event per (transcript, rubric, field, rater, phase), or None
+    when every event is the only one of its slot (the usual case: one sort tells)."""
+    import numpy as np
+
+    if not len(ids):
+        return None
+    slot = np.zeros(len(ids), dtype=np.int64)
+    for codes in (rubric, field_codes, rater, phase):
+        slot = slot * (int(codes.max()) + 1) + codes
+    width = int(slot.max()) + 1
+    if int(tids.max()) < (1 << 62) // width:
+        key = tids * width + slot
+        ordered = np.sort(key)
+        if not (ordered[1:] == ordered[:-1]).any():
+            return None
+        order = np.lexsort((ids, key))
+        k = key[order]
+        last = np.append(k[1:] != k[:-1], True)
+    else:
+        order = np.lexsort((ids, slot, tids))
+        last = np.append(
+            (tids[order][1:] != tids[order][:-1]) | (slot[order][1:] != slot[order][:-1]), True
+        )
+    newest = order[last]
+    return newest[np.lexsort((ids[newest], tids[newest]))]
 
 
 # -- rubric versions ------------------------------------------------------------------------------

@@ -327,17 +327,16 @@ class Store:
     def summary(self) -> dict[str, Any]:
         """What the database holds: transcripts by model and condition, label events by source
         (``labels.event_counts`` says what each count means), and the imports and classifier
-        runs that did not finish (``db.operations.unfinished``)."""
+        runs that did not finish (``db.operations.unfinished``). The counts are kept by
+        triggers as rows are written (migration m005), so this reads a few rows at any size."""
         from db.operations import unfinished
+        from db.schema import transcript_counts
 
         conn = self.db.conn
-        by_model = conn.execute(
-            "SELECT IFNULL(model, '?'), IFNULL(condition, '?'), COUNT(*) FROM transcripts "
-            "GROUP BY 1, 2 ORDER BY 1, 2"
-        ).fetchall()
+        by_model = transcript_counts(conn)
         return {
             "path": str(self.path),
-            "transcripts": conn.execute("SELECT COUNT(*) FROM transcripts").fetchone()[0],
+            "transcripts": sum(n for _m, _c, n in by_model),
             "by_model_condition": [
                 {"model": m, "condition": c, "transcripts": n} for m, c, n in by_model
             ],

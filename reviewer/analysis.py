@@ -29,13 +29,15 @@ import numpy as np
 from db import Store
 from db.agreement_data import (
     RatingRow,
-    agreement_ratings,
+    agreement_labels,
     imported_inclusion_probabilities,
     labelled_rubrics,
-    transcript_attributes,
+    labelled_rubrics_of,
+    rating_rows,
+    transcript_group_columns,
 )
 from db.dataset import labels_for
-from db.labels import GoldPolicy, gold_for_field
+from db.labels import GoldPolicy, LabelColumns, gold_for_field
 from db.queues import designs_of_items, get_queue, queue_design
 from reviewer import estimates as est
 from reviewer.agreement.report import default_positive
@@ -109,8 +111,11 @@ def reference_for_field(
     reference: str,
     *,
     min_humans: int = 1,
+    item_events: dict[int, list] | None = None,
 ) -> Reference:
-    """The chosen reference on one field. Raises AnalysisError for an unknown rater name."""
+    """The chosen reference on one field, from the field's human and reference labels
+    (``rows``; classifier rows are not read). Raises AnalysisError for an unknown rater name.
+    ``item_events`` keeps the items' live events read for one field for the next."""
     if reference == "gold":
         values, unresolved = {}, 0
         policy = GoldPolicy(min_humans=min_humans)
@@ -119,9 +124,15 @@ def reference_for_field(
         candidates = sorted(
             {r.transcript_id for r in rows if r.source in ("human", "adjudication")}
         )
-        for start in range(0, len(candidates), 500):
-            chunk = candidates[start : start + 500]
-            for events in labels_for(store, chunk, rubric_ids=[rubric_id]).values():
+        known = {} if item_events is None else item_events
+        missing = [t for t in candidates if t not in known]
+        for start in range(0, len(missing), 500):
+            chunk = missing[start : start + 500]
+            found = labels_for(store, chunk, rubric_ids=[rubric_id])
+            known.update({t: found.get(t, []) for t in chunk})
+        for tid in candidates:
+            events = known[tid]
+            if events:
                 g = gold_for_field(events, field_id, policy)
                 if g.resolved:
                     values[events[0].transcript_id] = g.value
@@ -281,33 +292,131 @@ def _sort_key(key: tuple) -> tuple:
     return tuple((v is None, str(v)) for v in key)
 
 
+@dataclass
+class Attributes:
+    """Dataset, prompt variant, model and condition of every transcript, column-wise:
+    ``ids`` ascending, and per column each transcript's code into that column's values."""
+
+    ids: np.ndarray
+    columns: dict[str, tuple[np.ndarray, list[Any]]]
+
+    @classmethod
+    def read(cls, store: Store) -> Attributes:
+        ids, columns = transcript_group_columns(store)
+        return cls(ids, columns)
+
+    @classmethod
+    def from_dict(cls, attributes: dict[int, dict[str, Any]]) -> Attributes:
+        ids = np.asarray(sorted(attributes), dtype=np.int64)
+        columns = {}
+        for c in GROUP_COLUMNS:
+            values = list(dict.fromkeys(attributes[t].get(c) for t in ids.tolist()))
+            index = {v: k for k, v in enumerate(values)}
+            codes = np.asarray([index[attributes[t].get(c)] for t in ids.tolist()], np.int32)
+            columns[c] = (codes, values)
+        return cls(ids, columns)
+
+    def positions(self, tids: np.ndarray) -> np.ndarray:
+        """Each transcript's position in ``ids``, -1 for one not there."""
+        tids = np.asarray(tids, dtype=np.int64)
+        pos = np.searchsorted(self.ids, tids)
+        pos[pos >= len(self.ids)] = 0
+        found = len(self.ids) > 0 and self.ids[pos] == tids
+        return np.where(found, pos, -1)
+
+    def matching(self, filters: dict[str, str]) -> np.ndarray:
+        """Which transcripts have every filtered column at its value."""
+        keep = np.ones(len(self.ids), dtype=bool)
+        for column, value in filters.items():
+            codes, values = self.columns[column]
+            keep &= codes == (values.index(value) if value in values else -1)
+        return keep
+
+    def values(self, column: str) -> list[Any]:
+        codes, values = self.columns[column]
+        return [values[k] for k in np.unique(codes).tolist()]
+
+    def keys(self, by: tuple[str, ...]) -> tuple[np.ndarray, list[tuple]]:
+        """Each transcript's group code under ``by``, and the group of each code."""
+        if not by or not len(self.ids):
+            return np.zeros(len(self.ids), dtype=np.int64), [()]
+        combined = np.zeros(len(self.ids), dtype=np.int64)
+        for c in by:
+            codes, values = self.columns[c]
+            combined = combined * (len(values) + 1) + codes
+        unique, inverse = np.unique(combined, return_inverse=True)
+        keys = []
+        for u in unique.tolist():
+            parts = []
+            for c in reversed(by):
+                codes, values = self.columns[c]
+                u, k = divmod(u, len(values) + 1)
+                parts.append(values[k])
+            keys.append(tuple(reversed(parts)))
+        return inverse.astype(np.int64), keys
+
+
+@dataclass
+class Predicted:
+    """The classifier's yes/no per transcript: ids ascending, and the answers."""
+
+    ids: np.ndarray
+    held: np.ndarray
+
+    @classmethod
+    def from_dict(cls, predicted: dict[int, bool]) -> Predicted:
+        ids = np.asarray(list(predicted), dtype=np.int64)
+        held = np.asarray([bool(v) for v in predicted.values()], dtype=bool)
+        order = np.argsort(ids, kind="stable")
+        return cls(ids[order], held[order])
+
+
 def analyse_outcome(
     outcome: Outcome,
-    predicted: dict[int, bool],
+    predicted: dict[int, bool] | Predicted,
     truth: dict[int, bool],
-    attributes: dict[int, dict[str, Any]],
+    attributes: dict[int, dict[str, Any]] | Attributes,
     design: Design,
     *,
     by: tuple[str, ...] = ("model", "condition"),
-    allowed: set[int] | None = None,
+    allowed: set[int] | np.ndarray | None = None,
     compare_variants: tuple[str, str] | None = None,
     target_width: float | None = None,
     model_rate: bool = True,
     pooled: bool = False,
 ) -> dict[str, Any]:
-    """Rates, gaps (and differences of gaps between two prompt variants) for one outcome."""
-    keep = (lambda t: t in attributes) if allowed is None else (lambda t: t in allowed)
-    predicted = {t: v for t, v in predicted.items() if keep(t)}
-    truth = {t: v for t, v in truth.items() if keep(t)}
-    groups: dict[tuple, list[int]] = {}
-    for tid in predicted:
-        groups.setdefault(_group_key(attributes[tid], by), []).append(tid)
-    for tid in truth:
-        groups.setdefault(_group_key(attributes[tid], by), [])
-    keys = sorted(groups, key=_sort_key)
+    """Rates, gaps (and differences of gaps between two prompt variants) for one outcome.
+
+    ``predicted`` and ``attributes`` may be dicts by transcript id or their column-wise
+    forms; ``allowed`` a set of ids or a mask over ``attributes.ids``."""
+    if not isinstance(predicted, Predicted):
+        predicted = Predicted.from_dict(predicted)
+    if not isinstance(attributes, Attributes):
+        attributes = Attributes.from_dict(attributes)
+    if allowed is not None and not isinstance(allowed, np.ndarray):
+        allowed = np.isin(attributes.ids, np.fromiter(allowed, dtype=np.int64))
+    group_of, group_keys = attributes.keys(by)
+
+    def kept(tids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        pos = attributes.positions(tids)
+        keep = pos >= 0
+        if allowed is not None:
+            keep &= np.where(keep, allowed[np.maximum(pos, 0)], False)
+        return keep, pos
+
+    keep, pos = kept(predicted.ids)
+    p_ids, p_held, p_group = predicted.ids[keep], predicted.held[keep], group_of[pos[keep]]
+    truth_ids = np.fromiter(truth, dtype=np.int64, count=len(truth))
+    t_keep, t_pos = kept(truth_ids)
+    truth = {t: v for t, v, k in zip(truth, truth.values(), t_keep.tolist(), strict=True) if k}
+    t_group = group_of[t_pos[t_keep]]
+    present = np.union1d(np.unique(p_group), np.unique(t_group))
+    keys = sorted((group_keys[g] for g in present.tolist()), key=_sort_key)
     code = {k: i for i, k in enumerate(keys)}
 
-    in_sample = [t for t in truth if t in predicted]
+    truth_kept = truth_ids[t_keep]
+    in_predicted = np.isin(truth_kept, p_ids)
+    in_sample = truth_kept[in_predicted].tolist()
     no_classifier = len(truth) - len(in_sample)
     left_out = 0
     if design.status == "known":
@@ -315,8 +424,13 @@ def analyse_outcome(
         left_out = len(in_sample) - len(sample_ids)
     else:
         sample_ids = sorted(in_sample)
+    at = np.searchsorted(p_ids, np.asarray(sample_ids, dtype=np.int64))
+    sample_held = dict(zip(sample_ids, p_held[at].tolist(), strict=True))
+    sample_group = {
+        t: code[group_keys[g]] for t, g in zip(sample_ids, p_group[at].tolist(), strict=True)
+    }
     strata_names, sample = _build_sample(
-        sample_ids, truth, predicted, design, attributes, by, code, population=len(predicted)
+        sample_ids, truth, sample_held, design, sample_group, population=len(p_ids)
     )
     lam = est.power_tuning(sample) if len(sample) else 0.0
     # Validation: design-weighted sensitivity and specificity, for the record.
@@ -332,14 +446,20 @@ def analyse_outcome(
             "simple random sample)"
         )
 
+    key_code = np.full(len(group_keys), -1, dtype=np.int64)
+    for key, i in code.items():
+        key_code[group_keys.index(key)] = i
+    member = key_code[p_group]
+    sizes = np.bincount(member, minlength=len(keys)) if len(keys) else np.zeros(0, np.int64)
+    yes = np.bincount(member, weights=p_held, minlength=len(keys)) if len(keys) else sizes
     entries, linear = [], {}
     for key in keys:
-        ids = groups[key]
-        n_pop = len(ids)
-        f_mean = float(np.mean([predicted[t] for t in ids])) if ids else None
+        g = code[key]
+        n_pop = int(sizes[g])
+        k = int(yes[g])
+        f_mean = k / n_pop if n_pop else None
         entry: dict[str, Any] = dict(zip(by, key, strict=True))
-        if ids:
-            k = sum(predicted[t] for t in ids)
+        if n_pop:
             entry["classifier"] = {
                 "value": k / n_pop,
                 "ci": est.wilson(k, n_pop),
@@ -348,14 +468,13 @@ def analyse_outcome(
             }
         else:
             entry["classifier"] = {"value": None, "reason": "no classifier labels"}
-        g = code[key]
         human = (
             est.domain_estimate(sample, g, f_mean or 0.0, n_pop, 0.0, model_rate=model_rate)
-            if ids
+            if n_pop
             else None
         )
         if human is None:
-            reason = "no classifier labels" if not ids else "no reference labels in this group"
+            reason = "no classifier labels" if not n_pop else "no reference labels in this group"
             entry["human"] = {"value": None, "reason": reason}
             entry["corrected"] = {"value": None, "reason": corrected_reason or reason}
             entries.append(entry)
@@ -377,7 +496,14 @@ def analyse_outcome(
             linear[key] = (human, corr, f_mean, n_pop)
             if target_width:
                 entry["corrected"]["plan"] = _plan(
-                    sample, corr, g, ids, design, lam, strata_names, target_width
+                    sample,
+                    corr,
+                    g,
+                    p_ids[member == g].tolist(),
+                    design,
+                    lam,
+                    strata_names,
+                    target_width,
                 )
         linear.setdefault(key, (human, None, f_mean, n_pop))
         entries.append(entry)
@@ -403,7 +529,7 @@ def analyse_outcome(
 
 
 def _build_sample(
-    sample_ids, truth, predicted, design: Design, attributes, by, code, population: int
+    sample_ids, truth, predicted, design: Design, group: dict[int, int], population: int
 ) -> est.DesignSample:
     ids = sorted(sample_ids)
     if design.status == "known":
@@ -431,7 +557,7 @@ def _build_sample(
         weights,
         [names[h] for h in strata_names],
         fpc,
-        [code.get(_group_key(attributes[t], by), -1) for t in ids],
+        [group[t] for t in ids],
     )
 
 
@@ -594,6 +720,35 @@ def _gap_differences(sample, gaps, linear, by, variants) -> list[dict[str, Any]]
 # -- the whole report ------------------------------------------------------------------------
 
 
+def _held(outcome: Outcome, values: list[Any]) -> tuple[np.ndarray, np.ndarray]:
+    """Per distinct value: whether the outcome holds, and whether it says at all."""
+    said = [outcome.holds(v) for v in values]
+    return (
+        np.asarray([h is True for h in said], dtype=bool),
+        np.asarray([h is not None for h in said], dtype=bool),
+    )
+
+
+def _chosen_classifier(cls_rows: LabelColumns, classifier: str | None) -> str | None:
+    """The named classifier, else the one with most labels (the first met, on a tie)."""
+    if classifier is not None or not len(cls_rows):
+        return classifier
+    raters, first, counts = np.unique(cls_rows.rater, return_index=True, return_counts=True)
+    best = min(range(len(raters)), key=lambda k: (-counts[k], first[k]))
+    return cls_rows.raters[int(raters[best])]
+
+
+def _predicted(cls_rows: LabelColumns, chosen: str | None, outcome: Outcome) -> Predicted:
+    mine = cls_rows.take(cls_rows.rater == cls_rows.code("rater", chosen))
+    held, said = _held(outcome, mine.values)
+    if not len(mine) or not len(held):
+        return Predicted(np.zeros(0, np.int64), np.zeros(0, bool))
+    keep = said[mine.value]
+    ids = mine.transcript_id[keep]
+    order = np.argsort(ids, kind="stable")
+    return Predicted(ids[order], held[mine.value][keep][order])
+
+
 def motivation_analysis(
     store: Store,
     rubric_ids: list[str] | None = None,
@@ -610,47 +765,49 @@ def motivation_analysis(
     target_width: float | None = None,
     model_rate: bool = True,
     pooled: bool = False,
+    current: LabelColumns | None = None,
+    attributes: Attributes | None = None,
 ) -> dict[str, Any]:
-    """The analysis of every outcome of every rubric asked for (see the module docstring)."""
+    """The analysis of every outcome of every rubric asked for (see the module docstring).
+    ``current`` and ``attributes``: the labels and transcripts read once for several calls."""
     by = tuple(c for c in GROUP_COLUMNS if c in set(by) | {"condition"})
     if compare_variants and "prompt_variant" not in by:
         by = tuple(c for c in GROUP_COLUMNS if c in set(by) | {"prompt_variant"})
-    attributes = transcript_attributes(store)
-    allowed = None
-    if filters:
-        allowed = {
-            t for t, a in attributes.items() if all(a.get(c) == v for c, v in filters.items())
-        }
+    attributes = attributes if attributes is not None else Attributes.read(store)
+    allowed = attributes.matching(filters) if filters else None
     rubric_reports = []
-    for rubric_id in rubric_ids or labelled_rubrics(store):
+    every = labelled_rubrics(store) if current is None else labelled_rubrics_of(current)
+    for rubric_id in rubric_ids or every:
         rubric = load_rubric_for(store, rubric_id)
-        rows = agreement_ratings(store, rubric_id, phase=phase)
-        fields = sorted(
-            {r.field for r in rows},
+        rows = agreement_labels(store, rubric_id, phase=phase, current=current)
+        names = sorted(
+            {rows.fields[f] for f in set(rows.field.tolist())},
             key=lambda f: (
                 rubric.field_ids.index(f) if rubric and f in rubric.field_ids else 99,
                 f,
             ),
         )
+        item_events: dict[int, list] = {}
+        classifier_code = rows.code("source", "classifier")
         outcomes = []
-        for fid in fields:
-            frows = [r for r in rows if r.field == fid]
+        for fid in names:
+            frows = rows.take(rows.field == rows.code("field", fid))
+            is_classifier = frows.source == classifier_code
             ref = reference_for_field(
-                store, rubric_id, frows, fid, reference, min_humans=min_humans
+                store,
+                rubric_id,
+                rating_rows(frows.take(~is_classifier)),
+                fid,
+                reference,
+                min_humans=min_humans,
+                item_events=item_events,
             )
-            cls_rows = [r for r in frows if r.source == "classifier"]
-            chosen = classifier
-            if chosen is None and cls_rows:
-                chosen = Counter(r.rater for r in cls_rows).most_common(1)[0][0]
+            cls_rows = frows.take(is_classifier)
+            chosen = _chosen_classifier(cls_rows, classifier)
             sample_ids = sorted(ref.values)
             field_design = resolve_design(store, rubric_id, ref, sample_ids, design, assume_random)
             for outcome in outcomes_for(rubric, [fid]):
-                predicted = {}
-                for r in cls_rows:
-                    if r.rater == chosen:
-                        held = outcome.holds(r.value)
-                        if held is not None:
-                            predicted[r.transcript_id] = held
+                predicted = _predicted(cls_rows, chosen, outcome)
                 truth = {}
                 for tid, value in ref.values.items():
                     held = outcome.holds(value)
@@ -737,6 +894,8 @@ def six_way_analysis(
     assume_random: bool = False,
     by: tuple[str, ...] = ("model", "condition"),
     filters: dict[str, str] | None = None,
+    current: LabelColumns | None = None,
+    attributes: Attributes | None = None,
 ) -> dict[str, Any]:
     """Refused / partial / full, each with and without alignment-faking reasoning, per group:
     each of the six cells is a yes/no outcome estimated like any other (an item counts where
@@ -744,31 +903,31 @@ def six_way_analysis(
     the reference alike). ``classifier`` names one rater for both rubrics; by default each
     rubric's most prolific classifier."""
     by = tuple(c for c in GROUP_COLUMNS if c in set(by) | {"condition"})
-    attributes = transcript_attributes(store)
-    allowed = None
-    if filters:
-        allowed = {
-            t for t, a in attributes.items() if all(a.get(c) == v for c, v in filters.items())
-        }
+    attributes = attributes if attributes is not None else Attributes.read(store)
+    allowed = attributes.matching(filters) if filters else None
     predicted_parts, truth_parts, refs, chosen_names = [], [], [], []
     for rubric_id, field_id in SIX_WAY_FIELDS:
-        rows = [r for r in agreement_ratings(store, rubric_id, phase=phase) if r.field == field_id]
+        rows = agreement_labels(store, rubric_id, field=field_id, phase=phase, current=current)
+        is_classifier = rows.source == rows.code("source", "classifier")
         ref = reference_for_field(
-            store, rubric_id, rows, field_id, reference, min_humans=min_humans
+            store,
+            rubric_id,
+            rating_rows(rows.take(~is_classifier)),
+            field_id,
+            reference,
+            min_humans=min_humans,
         )
-        cls_rows = [r for r in rows if r.source == "classifier"]
-        chosen = classifier
-        if chosen is None and cls_rows:
-            chosen = Counter(r.rater for r in cls_rows).most_common(1)[0][0]
-        predicted_parts.append({r.transcript_id: r.value for r in cls_rows if r.rater == chosen})
+        cls_rows = rows.take(is_classifier)
+        chosen = _chosen_classifier(cls_rows, classifier)
+        mine = cls_rows.take(cls_rows.rater == cls_rows.code("rater", chosen))
+        predicted_parts.append(mine)
         truth_parts.append(dict(ref.values))
         refs.append(ref)
         chosen_names.append(chosen)
-    predicted = {
-        t: (c, predicted_parts[1][t])
-        for t, c in predicted_parts[0].items()
-        if t in predicted_parts[1]
-    }
+    compliance, faking = predicted_parts
+    both, at_c, at_f = np.intersect1d(
+        compliance.transcript_id, faking.transcript_id, assume_unique=True, return_indices=True
+    )
     truth = {t: (c, truth_parts[1][t]) for t, c in truth_parts[0].items() if t in truth_parts[1]}
     field_design = resolve_design(
         store, "goal_guarding", refs[1], sorted(truth), design, assume_random
@@ -783,7 +942,12 @@ def six_way_analysis(
                 False,
                 (level, af),
             )
-            p = {t: outcome.holds(v) for t, v in predicted.items()}
+            is_level = np.asarray([v == level for v in compliance.values], dtype=bool)
+            is_af = np.asarray([v == af for v in faking.values], dtype=bool)
+            held = np.zeros(len(both), dtype=bool)
+            if len(both):
+                held = is_level[compliance.value[at_c]] & is_af[faking.value[at_f]]
+            p = Predicted(both, held)
             y = {t: outcome.holds(v) for t, v in truth.items()}
             result = analyse_outcome(
                 outcome, p, y, attributes, field_design, by=by, allowed=allowed

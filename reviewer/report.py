@@ -68,23 +68,27 @@ def command(db_path: Path | str, *args: str) -> str:
     return shlex.join(["reviewer", "--db", str(db_path), *args])
 
 
-def prompt_variants(attributes: dict[int, dict[str, Any]]) -> list[str]:
-    return sorted({a["prompt_variant"] for a in attributes.values() if a.get("prompt_variant")})
-
-
-def gather(store: Store, options: ReportOptions | None = None) -> dict[str, Any]:
-    """Every number of the report, as JSON-able data, with the command that prints each."""
-    from db.agreement_data import labelled_rubrics, transcript_attributes
+def gather(
+    store: Store, options: ReportOptions | None = None, *, current=None, on_progress=None
+) -> dict[str, Any]:
+    """Every number of the report, as JSON-able data, with the command that prints each.
+    ``current``: the labels read column-wise (``db.labels.current_label_columns``), read here
+    when not given; ``on_progress(done, total)`` after each part (an analysis, a rubric's
+    agreement)."""
+    from db.agreement_data import labelled_rubrics_of
     from db.dataset import stored_rubrics
+    from db.labels import current_label_columns
     from reviewer.agreement import analyse_field
     from reviewer.agreement.error_reasons import error_reason_report
     from reviewer.agreement.store_fields import store_field_specs
     from reviewer.agreement.summary import agreement_summary, calibration
-    from reviewer.analysis import motivation_analysis, six_way_analysis
+    from reviewer.analysis import Attributes, motivation_analysis, six_way_analysis
 
     o = options or ReportOptions()
     db = store.path
-    labelled = labelled_rubrics(store)
+    current = current if current is not None else current_label_columns(store)
+    attributes = Attributes.read(store)
+    labelled = labelled_rubrics_of(current)
     common = dict(
         classifier=o.classifier,
         phase=o.phase,
@@ -92,7 +96,18 @@ def gather(store: Store, options: ReportOptions | None = None) -> dict[str, Any]
         min_humans=o.min_humans,
         design=o.design,
         assume_random=o.assume_random,
+        current=current,
+        attributes=attributes,
     )
+    variants = attributes.values("prompt_variant")
+    variants = sorted(v for v in variants if v)
+    parts = [0, 2 * len(labelled) + 1 + len(labelled) * max(0, len(variants) - 1)]
+
+    def step() -> None:
+        parts[0] += 1
+        if on_progress is not None:
+            on_progress(parts[0], parts[1])
+
     flags = _analyze_flags(o)
     data: dict[str, Any] = {
         "database": str(db),
@@ -109,6 +124,7 @@ def gather(store: Store, options: ReportOptions | None = None) -> dict[str, Any]
     data["analysis"] = []
     for rid in labelled:
         result = motivation_analysis(store, [rid], **common)
+        step()
         for rubric in result["rubrics"]:
             data["analysis"].append(
                 {
@@ -125,7 +141,7 @@ def gather(store: Store, options: ReportOptions | None = None) -> dict[str, Any]
         data["six_way"] = six
     else:
         data["six_way"] = None
-    variants = prompt_variants(transcript_attributes(store))
+    step()
     data["prompt_variants"] = variants
     data["variant_differences"] = []
     for other in variants[1:]:
@@ -134,6 +150,7 @@ def gather(store: Store, options: ReportOptions | None = None) -> dict[str, Any]
             result = motivation_analysis(
                 store, [rid], by=("prompt_variant", "model"), compare_variants=pair, **common
             )
+            step()
             for rubric in result["rubrics"]:
                 for outcome in rubric["outcomes"]:
                     if outcome["field"] == "motivation":
@@ -160,7 +177,11 @@ def gather(store: Store, options: ReportOptions | None = None) -> dict[str, Any]
     # Agreement, per rubric, exactly as `reviewer stats --rubric R` computes it.
     data["agreement"] = []
     for rid in labelled:
-        specs = [s for s in store_field_specs(store, rid, phase=o.phase) if s.ratings.n_raters]
+        specs = [
+            s
+            for s in store_field_specs(store, rid, phase=o.phase, current=current)
+            if s.ratings.n_raters
+        ]
         fields = [analyse_field(s, n_resamples=o.resamples, seed=o.seed) for s in specs]
         curves = {
             s.field: [c for c in (calibration(s, name) for name in s.classifiers) if c]
@@ -186,6 +207,7 @@ def gather(store: Store, options: ReportOptions | None = None) -> dict[str, Any]
                 ),
             }
         )
+        step()
     data["error_reasons"] = error_reason_report(store)
     data["error_reasons_command"] = command(db, "stats", "--json")
     return data
@@ -883,11 +905,14 @@ def render_html(data: dict[str, Any]) -> str:
     )
 
 
-def write_report(store: Store, out: Path, options: ReportOptions | None = None) -> dict[str, Any]:
-    """Gather, draw and write the report; the file appears only when complete."""
+def write_report(
+    store: Store, out: Path, options: ReportOptions | None = None, *, current=None, on_progress=None
+) -> dict[str, Any]:
+    """Gather (see ``gather``), draw and write the report; the file appears only when
+    complete."""
     import os
 
-    data = gather(store, options)
+    data = gather(store, options, current=current, on_progress=on_progress)
     page = render_html(data)
     partial = out.with_name(out.name + ".partial")
     try:

@@ -8,13 +8,13 @@ labels are references everyone is judged against.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from db import Store
-from db.agreement_data import RatingRow, agreement_ratings
+from db.agreement_data import agreement_labels
+from db.labels import LabelColumns
 from reviewer.agreement.ratings import RatingSet
 from reviewer.agreement.report import FieldSpec, default_positive
 
@@ -34,36 +34,55 @@ def load_rubric_for(store: Store, rubric_id: str):
         return None
 
 
-def _rater_names(rows: Sequence[RatingRow]) -> dict[tuple[str, str], str]:
+def _rater_names(chosen: LabelColumns) -> dict[tuple[str, str], str]:
     """A display name per (source, rater); a name used by two sources gets a prefix."""
+    pairs = {(chosen.sources[s], chosen.raters[r]) for s, r in _pairs(chosen)}
     sources_by_name: dict[str, set[str]] = {}
-    for r in rows:
-        sources_by_name.setdefault(r.rater, set()).add(r.source)
+    for source, rater in pairs:
+        sources_by_name.setdefault(rater, set()).add(source)
     return {
-        (r.source, r.rater): r.rater
-        if len(sources_by_name[r.rater]) == 1
-        else f"{r.source}:{r.rater}"
-        for r in rows
+        (source, rater): rater if len(sources_by_name[rater]) == 1 else f"{source}:{rater}"
+        for source, rater in pairs
     }
 
 
-def _score(row: RatingRow, category: Any, binary: list[Any] | None) -> float | None:
-    """The classifier's score for ``category``: from its per-category ``scores`` when present;
-    else, on a binary field (``binary`` = its two categories), from ``score``, which is the
-    fraction for the yes-like category, so the other category gets ``1 - score``."""
-    if row.scores and str(category) in row.scores:
-        try:
-            return float(row.scores[str(category)])
-        except (TypeError, ValueError):
-            return None
-    if row.score is None or binary is None:
-        return None
-    scored = default_positive(binary)
-    if scored is None:
-        return None
-    if str(category) == str(scored):
-        return float(row.score)
-    return 1.0 - float(row.score)
+def _pairs(chosen: LabelColumns) -> list[tuple[int, int]]:
+    """The distinct (source code, rater code) of the labels, sorted."""
+    if not len(chosen):
+        return []
+    width = len(chosen.raters)
+    found = np.unique(chosen.source.astype(np.int64) * width + chosen.rater)
+    return [(int(k // width), int(k % width)) for k in found]
+
+
+def _float_or_nan(value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return np.nan
+
+
+def _scores_for(chosen: LabelColumns, category: Any, binary: list[Any] | None) -> np.ndarray:
+    """The classifier's score for ``category`` per label (NaN for none): from its
+    per-category ``scores`` when present; else, on a binary field (``binary`` = its two
+    categories), from ``score``, which is the fraction for the yes-like category, so the other
+    category gets ``1 - score``. Decided once per distinct ``scores`` value."""
+    key = str(category)
+    fixed = np.full(len(chosen.scores_values), np.nan)
+    through = np.zeros(len(chosen.scores_values), dtype=bool)
+    for k in np.unique(chosen.scores).tolist():
+        per_category = chosen.scores_values[k]
+        if isinstance(per_category, dict) and key in per_category:
+            fixed[k] = _float_or_nan(per_category[key])
+        else:
+            through[k] = True
+    out = fixed[chosen.scores] if len(fixed) else np.full(len(chosen), np.nan)
+    scored = default_positive(binary) if binary is not None else None
+    if scored is not None:
+        use = through[chosen.scores] if len(through) else np.zeros(len(chosen), dtype=bool)
+        score = chosen.score if key == str(scored) else 1.0 - chosen.score
+        out = np.where(use, score, out)
+    return out
 
 
 def _spec(
@@ -71,35 +90,50 @@ def _spec(
     kind: str | None,
     level: str,
     categories: list[Any],
-    rows: Sequence[RatingRow],
+    chosen: LabelColumns,
     value_of,
     score_category: Any,
     score_is_positive_fraction: bool,
     positive: Any,
     names: dict[tuple[str, str], str],
+    item_ids: list[int] | None = None,
 ) -> FieldSpec:
-    items = sorted({r.transcript_id for r in rows})
-    item_index = {t: i for i, t in enumerate(items)}
+    items, item_index = np.unique(chosen.transcript_id, return_inverse=True)
+    # One list of item ids per field, shared by its per-category specs (a million ints each).
+    if item_ids is None or len(item_ids) != len(items):
+        item_ids = items.tolist()
     order = {"human": 0, "classifier": 1, "adjudication": 2, "imported": 3}
-    rater_keys = sorted({(r.source, r.rater) for r in rows}, key=lambda k: (order[k[0]], k[1]))
+    pair_codes = _pairs(chosen)
+    rater_keys = sorted(
+        ((chosen.sources[s], chosen.raters[r]) for s, r in pair_codes),
+        key=lambda k: (order[k[0]], k[1]),
+    )
     raters = [names[k] for k in rater_keys]
     col = {k: g for g, k in enumerate(rater_keys)}
+    pair_col = np.full((len(chosen.sources), max(len(chosen.raters), 1)), -1, dtype=np.int64)
+    for s, r in pair_codes:
+        pair_col[s, r] = col[(chosen.sources[s], chosen.raters[r])]
     cat_index = {c: k for k, c in enumerate(categories)}
+    value_code = np.full(len(chosen.values), -1, dtype=np.int16)
+    for v in np.unique(chosen.value).tolist():
+        shown = value_of(chosen.values[v])
+        if shown in cat_index:
+            value_code[v] = cat_index[shown]
+    cells = value_code[chosen.value] if len(value_code) else np.zeros(0, dtype=np.int16)
+    ok = cells >= 0
+    ignored = int(np.count_nonzero(~ok))
+    columns = pair_col[chosen.source, chosen.rater] if len(chosen) else np.zeros(0, np.int64)
     codes = np.full((len(items), len(raters)), -1, dtype=np.int16)
+    codes[item_index[ok], columns[ok]] = cells[ok]
     scores = np.full((len(items), len(raters)), np.nan)
-    ignored = 0
-    for r in rows:
-        value = value_of(r.value)
-        if value not in cat_index:
-            ignored += 1
-            continue
-        i, g = item_index[r.transcript_id], col[(r.source, r.rater)]
-        codes[i, g] = cat_index[value]
-        if r.source == "classifier" and score_category is not None:
-            s = _score(r, score_category, categories if score_is_positive_fraction else None)
-            if s is not None:
-                scores[i, g] = s
-    rs = RatingSet.from_codes(codes, categories, raters, items=items, level=level, keep_items=True)
+    classifier = chosen.source == chosen.code("source", "classifier")
+    if score_category is not None and classifier.any():
+        s = _scores_for(chosen, score_category, categories if score_is_positive_fraction else None)
+        put = ok & classifier
+        scores[item_index[put], columns[put]] = s[put]
+    rs = RatingSet.from_codes(
+        codes, categories, raters, items=item_ids, level=level, keep_items=True
+    )
     for (source, _), g in col.items():
         if source == "classifier" and np.isfinite(scores[:, g]).any():
             rs.scores[raters[g]] = scores[:, g]
@@ -132,20 +166,24 @@ def store_field_specs(
     field: str | None = None,
     phase: str = "blind",
     positive: Any = None,
+    current: LabelColumns | None = None,
 ) -> list[FieldSpec]:
-    rows = agreement_ratings(store, rubric_id, field=field, phase=phase)
+    """One FieldSpec per field of the rubric (per category of a multi-label field).
+    ``current``: ``db.labels.current_label_columns`` read once for several rubrics."""
+    chosen = agreement_labels(store, rubric_id, field=field, phase=phase, current=current)
     rubric = load_rubric_for(store, rubric_id)
-    names = _rater_names(rows)
-    by_field: dict[str, list[RatingRow]] = {}
-    for r in rows:
-        by_field.setdefault(r.field, []).append(r)
+    names = _rater_names(chosen)
+    present = np.unique(chosen.field).tolist()
+    by_field = {chosen.fields[f]: f for f in present}
     field_order = list(rubric.field_ids) if rubric is not None else []
     field_order += sorted(f for f in by_field if f not in field_order)
     if field is not None:
         field_order = [field]
     specs = []
     for fname in field_order:
-        frows = by_field.get(fname, [])
+        # Each field's labels are gathered when its turn comes, not all at once.
+        frows = chosen.take(chosen.field == by_field.get(fname, -1))
+        values = [frows.values[v] for v in np.unique(frows.value).tolist()]
         rubric_field = None
         if rubric is not None and fname in rubric.field_ids:
             rubric_field = rubric.field(fname)
@@ -153,15 +191,14 @@ def store_field_specs(
             kind = rubric_field.kind
             categories = list(rubric_field.category_ids)
         else:
-            is_multi = any(isinstance(r.value, list) for r in frows)
+            is_multi = any(isinstance(v, list) for v in values)
             kind = "multi" if is_multi else None
             if is_multi:
-                categories = sorted(
-                    {str(v) for r in frows if isinstance(r.value, list) for v in r.value}
-                )
+                categories = sorted({str(c) for v in values if isinstance(v, list) for c in v})
             else:
-                categories = sorted({str(r.value) for r in frows})
+                categories = sorted({str(v) for v in values})
         if kind == "multi":
+            item_ids = np.unique(frows.transcript_id).tolist()
             for cat in categories:
                 specs.append(
                     _spec(
@@ -177,6 +214,7 @@ def store_field_specs(
                         False,
                         "yes",
                         names,
+                        item_ids,
                     )
                 )
             continue

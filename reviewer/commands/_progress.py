@@ -105,14 +105,38 @@ class Bars:
 
 @contextmanager
 def progress(
-    label: str, total: int | None = None, *, unit: str = ""
-) -> Iterator[Callable[..., None]]:
-    """One task's progress: yields ``update(done, total=None)``; a bar on a terminal, otherwise
-    ``label: done of total unit (p%), elapsed`` every few seconds and once where it ended."""
+    label: str,
+    total: int | None = None,
+    *,
+    enabled: bool = True,
+    minimum_total: int = 0,
+    quiet_seconds: float = 1.0,
+    unit: str = "",
+) -> Iterator[Callable[..., None] | None]:
+    """One task's progress: yields ``update(done, total=None)``, or None when not ``enabled``.
+
+    Nothing shows for work whose total is below ``minimum_total`` or that is over within
+    ``quiet_seconds``; then a bar on a terminal, otherwise ``label: done of total unit (p%),
+    elapsed`` every few seconds and once where it ended.
+    """
+    if not enabled:
+        yield None
+        return
     bars = Bars(unit=unit)
-    bars.start()
-    task = bars.add(label, total)
+    started = time.monotonic()
+    task: list = []
+
+    def update(done: int, new_total: int | None = None) -> None:
+        if not task:
+            of = total if new_total is None else new_total
+            if (of or 0) < minimum_total or time.monotonic() - started < quiet_seconds:
+                return
+            bars.start()
+            task.append(bars.add(label, of))
+        bars.update(task[0], done, new_total)
+
     try:
-        yield lambda done, new_total=None: bars.update(task, done, new_total)
+        yield update
     finally:
-        bars.stop()
+        if task:
+            bars.stop()

@@ -204,12 +204,14 @@ def analyze(
     reviewer analyze --reference gold-106 --assume-random
     reviewer analyze --by prompt_variant --compare-variants base no-cot --target-width 0.1
     """
-    from db.agreement_data import labelled_rubrics, raters
+    from db.agreement_data import labelled_rubrics_of
     from reviewer.analysis import AnalysisError, motivation_analysis
+    from reviewer.commands.stats import read_current_labels
 
     if not obj.db_path.exists():
         raise click.ClickException(f"no database at {obj.db_path}: import transcripts first")
-    labelled = labelled_rubrics(obj.store)
+    current = read_current_labels(obj.store)
+    labelled = labelled_rubrics_of(current)
     unknown = [r for r in rubric_ids if r not in labelled]
     if unknown:
         raise click.ClickException(
@@ -217,7 +219,7 @@ def analyze(
             f"(rubrics with labels: {', '.join(labelled) or 'none'})"
         )
     if classifier is not None:
-        known = raters(obj.store, source="classifier", rubric_ids=list(rubric_ids) or None)
+        known = _raters(current, "classifier", list(rubric_ids) or labelled)
         if classifier not in known:
             raise click.ClickException(
                 f"{obj.db_path}: no classifier labels by {classifier!r}"
@@ -252,6 +254,7 @@ def analyze(
                 assume_random=assume_random,
                 by=tuple(by) or ("model",),
                 filters=filters,
+                current=current,
             )
         except AnalysisError as exc:
             raise click.ClickException(f"{obj.db_path}: {exc}") from None
@@ -276,6 +279,7 @@ def analyze(
             target_width=target_width,
             model_rate=not these_transcripts,
             pooled=pooled,
+            current=current,
         )
     except AnalysisError as exc:
         raise click.ClickException(f"{obj.db_path}: {exc}") from None
@@ -285,6 +289,16 @@ def analyze(
         click.echo(json.dumps(report, indent=2, ensure_ascii=False))
         return
     _print(report)
+
+
+def _raters(current, source: str, rubric_ids: list[str]) -> list[str]:
+    """The raters of a source with current labels under these rubrics (``raters``, from
+    labels already read)."""
+    import numpy as np
+
+    wanted = [current.code("rubric", r) for r in rubric_ids]
+    keep = np.isin(current.rubric, wanted) & (current.source == current.code("source", source))
+    return sorted({current.raters[r] for r in set(current.rater[keep].tolist())})
 
 
 def _print(report: dict[str, Any]) -> None:

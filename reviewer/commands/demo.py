@@ -92,7 +92,7 @@ def _build(store, path, *, size: int, seed: int, existed: bool) -> None:
 
     started = time.perf_counter()
     if size >= PROGRESS_FROM:
-        with progress("building demo", size, unit="transcripts") as update:
+        with progress("building demo", size, quiet_seconds=0.0, unit="transcripts") as update:
             counts = build_demo(store, size=size, seed=seed, progress=update)
     else:
         counts = build_demo(store, size=size, seed=seed)

@@ -5,43 +5,22 @@ from __future__ import annotations
 
 import json
 import sys
-from contextlib import contextmanager
 from pathlib import Path
 
 import click
 
 from reviewer.commands._context import Context, pass_context
+from reviewer.commands._progress import progress
 from reviewer.console import echo_literal
 
 # Databases smaller than this are copied without a progress bar.
 PROGRESS_FROM_PAGES = 25_000
 
 
-@contextmanager
 def _page_progress(label: str, enabled: bool):
-    """A progress bar on stderr (only on a terminal, and only for a large database);
-    yields the callback ``(done, total)``."""
-    if not enabled or not sys.stderr.isatty():
-        yield None
-        return
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        Progress,
-        TaskProgressColumn,
-        TextColumn,
-        TimeRemainingColumn,
-    )
-
-    columns = (TextColumn(label), BarColumn(), TaskProgressColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task(label, total=None)
-
-        def update(done: int, total: int) -> None:
-            if total >= PROGRESS_FROM_PAGES:
-                bar.update(task, completed=done, total=total)
-
-        yield update
+    """A progress bar on stderr for a large database (``_progress.progress``); yields the
+    callback ``(done, total)`` in pages."""
+    return progress(label, enabled=enabled, minimum_total=PROGRESS_FROM_PAGES, quiet_seconds=0.0)
 
 
 def _size(n: int) -> str:

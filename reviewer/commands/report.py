@@ -116,12 +116,17 @@ def report(
         raise click.ClickException(f"--min-humans must be at least 1, not {min_humans}")
     if resamples < 0:
         raise click.BadParameter("must be 0 or more", param_hint="--resamples")
-    from db.agreement_data import labelled_rubrics, raters
+    from db.agreement_data import labelled_rubrics_of
+    from reviewer.commands._progress import progress
+    from reviewer.commands.analyze import _raters
+    from reviewer.commands.stats import read_current_labels
 
-    if not labelled_rubrics(obj.store):
+    current = read_current_labels(obj.store)
+    labelled = labelled_rubrics_of(current)
+    if not labelled:
         raise click.ClickException(f"{obj.db_path}: no labels yet, so nothing to report")
-    if classifier is not None and classifier not in raters(obj.store, source="classifier"):
-        known = raters(obj.store, source="classifier")
+    if classifier is not None and classifier not in _raters(current, "classifier", labelled):
+        known = _raters(current, "classifier", labelled)
         raise click.ClickException(
             f"{obj.db_path}: no classifier labels by {classifier!r}; "
             f"classifiers with labels: {', '.join(known) or 'none'}"
@@ -139,7 +144,8 @@ def report(
     click.echo(f"reading {obj.db_path} and drawing the charts ...", err=True)
     started = time.monotonic()
     try:
-        data = write_report(obj.store, out, options)
+        with progress("analysing", unit="parts") as update:
+            data = write_report(obj.store, out, options, current=current, on_progress=update)
     except AnalysisError as exc:
         raise click.ClickException(f"{obj.db_path}: {exc}") from None
     except OSError as exc:

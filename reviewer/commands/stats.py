@@ -211,8 +211,18 @@ def _typed_positive(positive: str | None, categories: list[Any]) -> Any:
     return positive
 
 
+def read_current_labels(store, what: str = "reading labels"):
+    """Every current label, column-wise (``db.labels.current_label_columns``), with progress
+    on stderr when the reading takes more than a second."""
+    from db.labels import current_label_columns
+    from reviewer.commands._progress import progress
+
+    with progress(what, unit="events") as update:
+        return current_label_columns(store, on_progress=update)
+
+
 def _db_specs(obj: Context, rubric_id, field_id, phase, positive):
-    from db.agreement_data import labelled_fields, labelled_rubrics
+    from db.agreement_data import labelled_fields, labelled_rubrics_of
     from reviewer.agreement.store_fields import store_field_specs
 
     if not obj.db_path.exists():
@@ -221,7 +231,8 @@ def _db_specs(obj: Context, rubric_id, field_id, phase, positive):
             "--ratings FILE.csv"
         )
     store = obj.store
-    labelled = labelled_rubrics(store)
+    current = read_current_labels(store)
+    labelled = labelled_rubrics_of(current)
     rubric_ids = [rubric_id] if rubric_id else labelled
     if not rubric_ids:
         raise click.ClickException(f"{obj.db_path}: no labels yet, so no agreement to measure")
@@ -231,7 +242,9 @@ def _db_specs(obj: Context, rubric_id, field_id, phase, positive):
         rubric_ids = [named_rubric]
     specs = []
     for rid in rubric_ids:
-        found = store_field_specs(store, rid, field=field_id, phase=phase, positive=positive)
+        found = store_field_specs(
+            store, rid, field=field_id, phase=phase, positive=positive, current=current
+        )
         if category is not None:
             wanted = f"{field_id}:{category}"
             matching = [s for s in found if s.field == wanted]
@@ -250,7 +263,7 @@ def _db_specs(obj: Context, rubric_id, field_id, phase, positive):
             raise click.ClickException(
                 f"{obj.db_path}: no labels for rubric {rid!r}"
                 + (f" field {shown_as!r}" if shown_as else "")
-                + f" (labelled rubrics: {', '.join(labelled_rubrics(store)) or 'none'})"
+                + f" (labelled rubrics: {', '.join(labelled) or 'none'})"
             )
         for spec in found:
             spec.field = f"{rid}.{spec.field}" if not rubric_id else spec.field

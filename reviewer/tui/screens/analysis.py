@@ -150,22 +150,28 @@ class AnalysisScreen(Screen):
     @work(thread=True, exclusive=True)
     def compute(self) -> None:
         from db import Store
-        from db.agreement_data import labelled_rubrics
-        from reviewer.analysis import motivation_analysis, six_way_analysis
+        from db.agreement_data import labelled_rubrics_of
+        from db.labels import current_label_columns
+        from reviewer.analysis import Attributes, motivation_analysis, six_way_analysis
 
         try:
             store = Store(self.store_path)
             try:
-                report = motivation_analysis(store, **self.options)
+                # The labels and transcripts are read once, column-wise, for both analyses.
+                read = {
+                    "current": current_label_columns(store),
+                    "attributes": Attributes.read(store),
+                }
+                report = motivation_analysis(store, **self.options, **read)
                 outcomes = [
                     (f"{r['rubric']}: {o['outcome']}", o)
                     for r in report["rubrics"]
                     for o in r["outcomes"]
                 ]
                 six = None
-                labelled = labelled_rubrics(store)
+                labelled = labelled_rubrics_of(read["current"])
                 if "compliance" in labelled and "goal_guarding" in labelled:
-                    six = six_way_analysis(store, **self.options)
+                    six = six_way_analysis(store, **self.options, **read)
             finally:
                 store.close()
         except Exception as exc:  # shown on screen rather than crashing the app

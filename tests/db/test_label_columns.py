@@ -1,0 +1,229 @@
+"""The column-wise label reader gives exactly what the per-event reader gave.
+
+``agreement_labels`` (stats, analyze and the report read labels through it) replaced a reader
+that built one ``LabelEvent`` per event from ``labels.current_labels`` and chose each rater's
+label in Python. That reader is kept here, as the rule written the plain way, and both are run
+on a database with every kind of event: live, retracted, undone, revised after a reveal,
+adjudicated, imported, several classifier runs, empty values, a rater name shared by two
+sources, and text holding the separators the fast path splits on.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from db import Store, labels
+from db.agreement_data import RatingRow, agreement_labels, rating_rows
+from tests.factory import labeler_transcript as record
+
+RUBRICS = ("goal_guarding", "compliance")
+
+
+def per_event_ratings(store: Store, rubric_id: str, *, field=None, phase="blind"):
+    """The old reader, event by event (see the module docstring)."""
+    chosen: dict[tuple, tuple[int, RatingRow]] = {}
+    for event in labels.current_labels(store, rubric_id=rubric_id, field=field):
+        if event.field.startswith("_") or event.value is None:
+            continue
+        if event.source == "human":
+            if event.phase == "blind":
+                rank = 1
+            elif event.phase == "revealed" and phase == "revealed":
+                rank = 2
+            else:
+                continue
+        else:
+            rank = 1
+        key = (event.transcript_id, event.field, event.source, event.rater)
+        row = RatingRow(
+            event.transcript_id,
+            event.field,
+            event.source,
+            event.rater,
+            event.value,
+            event.score,
+            event.scores,
+        )
+        if key not in chosen or rank > chosen[key][0]:
+            chosen[key] = (rank, row)
+    return [
+        row
+        for _, row in sorted(
+            chosen.values(), key=lambda x: (x[1].transcript_id, x[1].field, x[1].rater)
+        )
+    ]
+
+
+def _same(a: list[RatingRow], b: list[RatingRow]) -> None:
+    assert len(a) == len(b)
+    for x, y in zip(a, b, strict=True):
+        assert (x.transcript_id, x.field, x.source, x.rater, x.value, x.scores) == (
+            y.transcript_id,
+            y.field,
+            y.source,
+            y.rater,
+            y.value,
+            y.scores,
+        )
+        assert (x.score is None and y.score is None) or x.score == y.score
+        assert type(x.value) is type(y.value)
+
+
+def _add(store, tid, rubric, field, value, source, rater, **kw):
+    return labels.append(
+        store, tid, rubric_id=rubric, field=field, value=value, source=source, rater=rater, **kw
+    )
+
+
+@pytest.fixture
+def busy_store(store: Store) -> Store:
+    store.insert_transcripts([record(i, labels=[]) for i in range(12)])
+    ids = store.transcript_ids()
+    for k, tid in enumerate(ids):
+        yes = 0.05 * k
+        # Two classifier runs, the second relabelling some items (its newest label counts).
+        _add(
+            store,
+            tid,
+            "goal_guarding",
+            "alignment_faking",
+            "yes" if k % 3 else "no",
+            "classifier",
+            "clf-a",
+            score=yes,
+            scores={"yes": yes, "no": 1 - yes},
+        )
+        _add(
+            store,
+            tid,
+            "goal_guarding",
+            "motivation",
+            ["rater_sycophancy"] if k % 2 else [],
+            "classifier",
+            "clf-a",
+            scores={"rater_sycophancy": 1 / 3, "other": 0.1 * k},
+        )
+        _add(
+            store,
+            tid,
+            "compliance",
+            "compliance",
+            ["refused", "partial", "full"][k % 3],
+            "classifier",
+            "clf-b",
+            score=2 / 3,
+            scores={"full": 2 / 3},
+        )
+        if k % 4 == 0:
+            _add(
+                store,
+                tid,
+                "goal_guarding",
+                "alignment_faking",
+                "no",
+                "classifier",
+                "clf-a",
+                score=0.1,
+            )
+    a, b, c, d, e, f = ids[:6]
+    # Humans: blind, revised after a reveal, undone, retracted, an act, an adjudication.
+    for tid in (a, b, c):
+        labels.commit_label(
+            store,
+            tid,
+            annotator="ann",
+            rubric_id="goal_guarding",
+            rubric_hash=None,
+            values={"alignment_faking": "yes", "motivation": ["other"]},
+        )
+    labels.commit_label(
+        store,
+        a,
+        annotator="ann",
+        rubric_id="goal_guarding",
+        rubric_hash=None,
+        values={"alignment_faking": "no"},
+    )  # a revealed revision
+    labels.commit_label(
+        store,
+        b,
+        annotator="bob",
+        rubric_id="goal_guarding",
+        rubric_hash=None,
+        values={"alignment_faking": "no", "motivation": []},
+    )
+    labels.commit_label(
+        store,
+        d,
+        annotator="bob",
+        rubric_id="goal_guarding",
+        rubric_hash=None,
+        values={"alignment_faking": "yes"},
+    )
+    labels.undo_last_act(store, "bob")
+    labels.record_meta(
+        store, e, annotator="ann", rubric_id="goal_guarding", rubric_hash=None, kind="_flag"
+    )
+    wrong = _add(
+        store, e, "goal_guarding", "alignment_faking", "yes", "human", "cat", phase="blind"
+    )
+    store.retract(wrong)
+    labels.adjudicate(
+        store,
+        b,
+        adjudicator="judge",
+        rubric_id="goal_guarding",
+        rubric_hash=None,
+        values={"alignment_faking": "yes"},
+        reason="the quote decides",
+    )
+    # Imported labels, one rater name used by two sources, a null value, odd text.
+    for tid in (a, c, f):
+        _add(store, tid, "goal_guarding", "alignment_faking", "no", "imported", "gold")
+        _add(store, tid, "goal_guarding", "alignment_faking", "yes", "human", "gold", phase="blind")
+    _add(store, f, "goal_guarding", "alignment_faking", None, "human", "dan", phase="blind")
+    _add(
+        store,
+        c,
+        "compliance",
+        "compliance",
+        "full\x1epartial",
+        "human",
+        "odd\x1frater",
+        phase="blind",
+    )
+    _add(store, d, "compliance", "compliance", 3, "imported", "numbers")
+    return store
+
+
+@pytest.mark.parametrize("chunk", [250_000, 7])
+@pytest.mark.parametrize("phase", ["blind", "revealed"])
+def test_column_reader_matches_the_per_event_reader(busy_store, monkeypatch, chunk, phase):
+    monkeypatch.setattr(labels, "COLUMN_CHUNK", chunk)
+    current = labels.current_label_columns(busy_store)
+    for rubric in RUBRICS:
+        old = per_event_ratings(busy_store, rubric, phase=phase)
+        assert old, "the fixture must give each rubric labels"
+        _same(rating_rows(agreement_labels(busy_store, rubric, phase=phase)), old)
+        _same(rating_rows(agreement_labels(busy_store, rubric, phase=phase, current=current)), old)
+        for field in {r.field for r in old}:
+            _same(
+                rating_rows(agreement_labels(busy_store, rubric, field=field, phase=phase)),
+                per_event_ratings(busy_store, rubric, field=field, phase=phase),
+            )
+
+
+def test_the_fixture_has_what_it_claims(busy_store):
+    """Retracted and undone labels are gone, the revision and the rater name shared by two
+    sources are there, and a score survives to the last digit."""
+    rows = per_event_ratings(busy_store, "goal_guarding", phase="revealed")
+    raters = {(r.source, r.rater) for r in rows}
+    assert ("imported", "gold") in raters and ("human", "gold") in raters
+    assert ("human", "cat") not in raters
+    assert ("adjudication", "judge") in raters
+    assert not any(r.rater == "dan" for r in rows)
+    columns = labels.current_label_columns(busy_store, rubric_id="compliance")
+    assert math.isclose(2 / 3, columns.score[0]) and columns.score[0] == 2 / 3
+    assert "odd\x1frater" in columns.raters  # read row by row: its chunk would not split
