@@ -144,6 +144,10 @@ class FakeProvider:
         self.statuses: Counter[str] = Counter()
         self.answered = 0
         self.in_flight = 0
+        # Cleared, model answers wait (at most 60 s) until it is set again: a test holds the
+        # answers back while it sets something up (threaded server only).
+        self.gate = threading.Event()
+        self.gate.set()
         self.samples = 0
         self.auth_failures = 0
         self.seen_keys: set[str] = set()
@@ -393,6 +397,9 @@ class _Handler(BaseHTTPRequestHandler):
     def _sleep(self, seconds: float) -> None:
         time.sleep(seconds)
 
+    def _wait_at_gate(self) -> None:
+        self.fake.gate.wait(timeout=60)
+
     def _send(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
         body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
         try:
@@ -548,6 +555,7 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             if fake.config.latency:
                 self._sleep(fake.config.latency)
+            self._wait_at_gate()
             return self._send(200, self._echo(fake.anthropic_message(json.loads(raw))))
         if path == "/v1/chat/completions":
             if not self._authorized("openai") or self._fault():
@@ -567,6 +575,7 @@ class _Handler(BaseHTTPRequestHandler):
                 )
             if fake.config.latency:
                 self._sleep(fake.config.latency)
+            self._wait_at_gate()
             return self._send(200, self._echo(fake.openai_completion(body)))
         if path == "/v1/messages/batches":
             if not self._authorized("anthropic"):
@@ -654,6 +663,9 @@ class _AsyncExchange(_Handler):
 
     def _sleep(self, seconds: float) -> None:
         self.pause += seconds
+
+    def _wait_at_gate(self) -> None:  # never block the event loop: the gate is for threads
+        return
 
     def _body(self) -> bytes:
         return self.raw

@@ -23,15 +23,24 @@ def test_answers_wait_for_the_lock_and_are_all_written(fake, keys, labeled_db, c
     store.write_wait_seconds = 0.3  # shorter than the hold: the writer must retry, not fail
     holders = []
 
-    def hold_after_first_answer() -> None:
+    def hold_once_asked() -> None:
+        # Answers wait at the gate until the other process holds the lock, however slowly it
+        # starts (a loaded machine): the run cannot finish before the lock is taken.
         deadline = time.monotonic() + 20
-        while fake.stats()["answered"] < 1 and time.monotonic() < deadline:
+        while not fake.stats()["requests"].get("POST /v1/messages") and time.monotonic() < deadline:
             time.sleep(0.01)
-        holders.append(hold_lock(path, 1.5))
+        try:
+            holders.append(hold_lock(path, 1.5))
+        finally:
+            fake.gate.set()
 
-    thread = threading.Thread(target=hold_after_first_answer)
+    fake.gate.clear()
+    thread = threading.Thread(target=hold_once_asked)
     thread.start()
-    summary = asyncio.run(Runner(store, options(fake, "anthropic:claude-3-5-haiku")).run())
+    try:
+        summary = asyncio.run(Runner(store, options(fake, "anthropic:claude-3-5-haiku")).run())
+    finally:
+        fake.gate.set()
     thread.join()
     assert holders and holders[0].wait(timeout=30) == 0
     assert summary["status"] == "finished"
