@@ -1,4 +1,4 @@
-"""The data path at scale: ``reviewer stats``, ``analyze`` and ``info`` on the shared demo
+"""The data path at scale: ``reviewer stats``, ``analyze`` and ``info`` on the demo
 databases (200,000 and 1,000,000 transcripts, three classifier labels each) with 5,000 human
 labels added, each run as a real process (time and peak RSS), against floors measured in the
 same run on the same copy:
@@ -8,7 +8,8 @@ same run on the same copy:
 - ``fetch``: a plain loader: the live labels' transcript, field, rater, value and score rows
   fetched with ``sqlite3`` into numpy arrays.
 
-The shared databases are read-only: each is copied once into ``REVIEWER_BENCH_DATA`` (default
+The demo databases (built once into the benchmarks' cache, ``bench/demo_cache.py``, or named
+by ``REVIEWER_BENCH_SOURCE_200K`` / ``_1M``) are never written: each is copied once into ``REVIEWER_BENCH_DATA`` (default
 ``bench/results/datapath``), migrated, and given its human labels through ``db.labels``
 (2,500 transcripts, two annotators each, one blind commit per annotator and transcript); the
 copy is reused by later runs. ``REVIEWER_BENCH_SIZES`` (e.g. ``200k``) picks sizes,
@@ -26,7 +27,9 @@ import sys
 import time
 from pathlib import Path
 
-SOURCES = {"200k": Path("/work/benchdata/demo_200k.db"), "1m": Path("/work/benchdata/demo_1m.db")}
+from bench.demo_cache import demo_database
+
+SIZE_OF = {"200k": 200_000, "1m": 1_000_000}
 SIZES = os.environ.get("REVIEWER_BENCH_SIZES", "200k,1m").split(",")
 REPEATS = int(os.environ.get("REVIEWER_BENCH_REPEATS", 2))
 DATA = Path(os.environ.get("REVIEWER_BENCH_DATA", Path(__file__).parent / "results" / "datapath"))
@@ -42,8 +45,9 @@ COMMANDS = {
 
 
 def prepared_copy(size: str) -> Path:
-    """The copy of the shared database with the human labels, built once."""
-    source = Path(os.environ.get(f"REVIEWER_BENCH_SOURCE_{size.upper()}", SOURCES[size]))
+    """The copy of the demo database with the human labels, built once."""
+    given = os.environ.get(f"REVIEWER_BENCH_SOURCE_{size.upper()}")
+    source = Path(given) if given else demo_database(SIZE_OF[size])[0]
     copy = DATA / f"demo_{size}.db"
     ready = DATA / f"demo_{size}.ready"
     stamp = f"{source} {source.stat().st_size} {source.stat().st_mtime_ns} {HUMAN_ITEMS}"

@@ -18,7 +18,8 @@ rows), and whether peak memory grew with the size.
 Environment:
 
 - ``BENCH_EXPORT_DBS``: comma-separated database paths (default: the 200k and 1M demo
-  databases under /work/benchdata). Each is copied beside the results first (never written).
+  databases, built once into the benchmarks' cache by ``bench/demo_cache.py``). Each is copied
+  beside the results first (never written).
 - ``BENCH_EXPORT_CASES``: comma-separated case names (default: all), e.g. ``jsonl-notext``.
 - ``BENCH_EXPORT_REPEAT``: runs of each (default 1); the best of them is reported.
 - ``BENCH_EXPORT_TMP``: where the copies and outputs go (default: bench/results/export-tmp).
@@ -39,7 +40,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
-DEFAULT_DBS = "/work/benchdata/demo_200k.db,/work/benchdata/demo_1m.db"
+DEFAULT_SIZES = (200_000, 1_000_000)
 
 # name -> (format, export options, floor kind, with text)
 CASES = {
@@ -227,7 +228,13 @@ def _transcripts(db: Path) -> int:
 
 
 def main() -> None:
-    dbs = [Path(p) for p in os.environ.get("BENCH_EXPORT_DBS", DEFAULT_DBS).split(",") if p]
+    given = os.environ.get("BENCH_EXPORT_DBS")
+    if given:
+        dbs = [Path(p) for p in given.split(",") if p]
+    else:
+        from bench.demo_cache import demo_database
+
+        dbs = [demo_database(n)[0] for n in DEFAULT_SIZES]
     cases = [c for c in os.environ.get("BENCH_EXPORT_CASES", ",".join(CASES)).split(",") if c]
     unknown = [c for c in cases if c not in CASES]
     if unknown:

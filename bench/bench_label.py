@@ -6,7 +6,7 @@ what fixes its content (``demo-<size>-seed<seed>-gen<generator version>.db``: si
 ``$BENCH_LABEL_SIZE``, default 1,000,000, seed 0). A cached file is used only if its build
 finished with that size and seed; otherwise it is rebuilt (in a ``.building`` file, renamed
 when done). ``$BENCH_LABEL_FROM`` names a database built elsewhere with the same size and
-seed (e.g. /work/benchdata/demo_1m.db) to copy instead of building; ``$BENCH_LABEL_DB``
+seed to copy instead of building; ``$BENCH_LABEL_DB``
 names the database to use directly. Each run labels with a fresh annotator name, so it walks
 a fresh seeded order and adds only its own events (retracted at the end).
 
@@ -24,20 +24,15 @@ import sys
 import time
 from pathlib import Path
 
+from bench.demo_cache import cached_db_path, demo_database
+
 SIZE = int(os.environ.get("BENCH_LABEL_SIZE", "1000000"))
 SEED = 0
-CACHE = Path(os.environ.get("REVIEWER_BENCH_CACHE", Path.home() / ".cache" / "reviewer-bench"))
-
-
-def cached_db_path(size: int = SIZE, seed: int = SEED) -> Path:
-    """Where the demo database of this size and seed is kept: named by what fixes its
-    content, not by the code that built it."""
-    from reviewer.demo import GENERATOR_VERSION
-
-    return CACHE / f"demo-{size}-seed{seed}-gen{GENERATOR_VERSION}.db"
-
-
-DB = Path(os.environ["BENCH_LABEL_DB"]) if os.environ.get("BENCH_LABEL_DB") else cached_db_path()
+DB = (
+    Path(os.environ["BENCH_LABEL_DB"])
+    if os.environ.get("BENCH_LABEL_DB")
+    else cached_db_path(SIZE, SEED)
+)
 ITEMS = int(os.environ.get("BENCH_LABEL_ITEMS", "200"))
 RESULTS = Path(__file__).parent / "results" / "label.json"
 
@@ -58,76 +53,16 @@ def _pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def demo_build_of(path: Path) -> dict | None:
-    """The size, seed and transcript count of a finished demo build in ``path``, read
-    without writing to it; None if it holds no finished demo build."""
-    import sqlite3
-
-    if not path.exists():
-        return None
-    try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-        try:
-            rows = conn.execute(
-                "SELECT status, options FROM imports WHERE format = 'demo' ORDER BY id"
-            ).fetchall()
-            count = conn.execute("SELECT COUNT(*) FROM transcripts").fetchone()[0]
-        finally:
-            conn.close()
-    except sqlite3.Error:
-        return None
-    if len(rows) != 1 or rows[0][0] != "done":
-        return None
-    options = json.loads(rows[0][1])
-    return {"size": options.get("size"), "seed": options.get("seed"), "transcripts": count}
-
-
-def _usable(path: Path) -> bool:
-    build = demo_build_of(path)
-    return (
-        build is not None
-        and build["size"] == SIZE == build["transcripts"]
-        and build["seed"] == SEED
-    )
-
-
 def ensure_db() -> dict:
-    """The benchmark's database: reused when it holds a finished build of this size and seed,
-    else copied from ``$BENCH_LABEL_FROM`` when that does, else built."""
+    """The benchmark's database: ``$BENCH_LABEL_DB`` as it is, else the cached demo build of
+    this size and seed (copied from ``$BENCH_LABEL_FROM`` when that holds one, else built)."""
     from db import Store
 
     if os.environ.get("BENCH_LABEL_DB"):
         return {"built": False, "transcripts": Store(DB).transcript_count()}
-    if _usable(DB):
-        return {"built": False, "transcripts": SIZE}
-    DB.parent.mkdir(parents=True, exist_ok=True)
-    tmp = DB.with_suffix(".building")
-    for stale in DB.parent.glob(tmp.name + "*"):
-        stale.unlink()
-    start = time.perf_counter()
-    source = Path(os.environ.get("BENCH_LABEL_FROM", "/nonexistent"))
-    if _usable(source):
-        import sqlite3
-
-        with sqlite3.connect(f"file:{source}?mode=ro", uri=True) as src:
-            dst = sqlite3.connect(tmp)
-            src.backup(dst)  # a consistent copy even if the source has a write-ahead log
-            dst.close()
-        how = "copied"
-    else:
-        from reviewer.demo import build_demo
-
-        store = Store(tmp)
-        build_demo(store, size=SIZE, seed=SEED)
-        store.close()
-        how = "built"
-    tmp.rename(DB)
-    return {
-        "built": True,
-        "how": how,
-        "build_seconds": round(time.perf_counter() - start, 1),
-        "transcripts": Store(DB).transcript_count(),
-    }
+    source = os.environ.get("BENCH_LABEL_FROM")
+    _, info = demo_database(SIZE, SEED, copy_from=Path(source) if source else None)
+    return info
 
 
 async def _wait_rendered(app, view, item_id: int | None, timeout: float = 10.0) -> None:
