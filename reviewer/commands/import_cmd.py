@@ -96,13 +96,13 @@ def _pairs(values: tuple[str, ...], option: str) -> dict[str, str]:
 
 
 class _RichProgress:
-    """Progress bars on stderr, shown only on a terminal: bytes read and checked, then
-    records copied into the database."""
+    """Progress on stderr (``Bars``: a bar on a terminal, a line now and then otherwise):
+    bytes read and checked, then records copied into the database."""
 
     def __init__(self):
         from reviewer.commands._progress import Bars
 
-        self._progress = Bars(lines=False)
+        self._progress = Bars()
         self._tasks: list = []
         self._name = ""
 
