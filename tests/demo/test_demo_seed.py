@@ -33,8 +33,17 @@ def _content_hash(store: Store) -> str:
     return hashlib.sha256(json.dumps([transcripts, labels]).encode()).hexdigest()
 
 
-@pytest.mark.parametrize("in_child", [False, True], ids=["one-process", "generator-process"])
-@pytest.mark.parametrize(("size", "seed"), list(GOLDEN))
+# A second process, or a 2,000-transcript build: slow (make test runs them; make test-fast keeps
+# the small one-process build).
+@pytest.mark.parametrize(
+    "in_child",
+    [False, pytest.param(True, marks=pytest.mark.slow)],
+    ids=["one-process", "generator-process"],
+)
+@pytest.mark.parametrize(
+    ("size", "seed"),
+    [pytest.param(*key, marks=pytest.mark.slow) if key[0] >= 1000 else key for key in GOLDEN],
+)
 def test_a_seed_builds_the_same_rows_as_before(tmp_path, monkeypatch, size, seed, in_child):
     monkeypatch.setattr(demo_mod, "PARALLEL_FROM", 1 if in_child else 10**9)
     monkeypatch.setattr(demo_mod, "CHUNK", 700)  # several chunks and batches

@@ -218,7 +218,7 @@ def _files(out: Path) -> dict[str, bytes]:
 
 
 @pytest.mark.parametrize("variant", list(VARIANTS))
-@pytest.mark.parametrize("fmt", ["jsonl", "csv", "hf"])
+@pytest.mark.parametrize("fmt", ["jsonl", "csv", pytest.param("hf", marks=pytest.mark.slow)])
 def test_text_formats_are_byte_identical_to_the_export_before(
     db: Path, tmp_path: Path, fmt: str, variant: str
 ) -> None:
@@ -273,6 +273,7 @@ def _reviewer(*args: str, env: dict, stderr=subprocess.PIPE) -> subprocess.Compl
     )
 
 
+@pytest.mark.slow  # a real process
 def test_progress_is_a_line_now_and_then_when_stderr_is_not_a_terminal(
     db: Path, tmp_path: Path
 ) -> None:
@@ -301,6 +302,7 @@ def test_progress_is_a_line_now_and_then_when_stderr_is_not_a_terminal(
     assert json.loads(done.stdout)["rows"] == 14
 
 
+@pytest.mark.slow  # a real process on a pty
 def test_progress_is_a_bar_on_a_terminal(db: Path, tmp_path: Path) -> None:
     parent, child = pty.openpty()
     try:
