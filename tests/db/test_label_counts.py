@@ -61,3 +61,121 @@ def test_doctor_recounts_counts_that_drifted(busy_store: Store) -> None:  # noqa
     assert before.check("label counts").status == PROBLEM
     assert "recounted the label events and transcripts that info shows" in repair(path, before)
     assert examine(path).check("label counts").status == OK
+
+
+def test_a_bulk_demo_build_keeps_the_counts_a_recount_gives(tmp_path: Path, monkeypatch) -> None:
+    from reviewer import demo as demo_mod
+    from reviewer.demo import build_demo
+
+    monkeypatch.setattr(demo_mod, "CHUNK", 170)  # several chunks and batches
+    store = Store(tmp_path / "demo.db")
+    build_demo(store, size=500, seed=3)
+    kept, counted = _kept_and_counted(store)
+    assert kept == counted and kept[0][1] == 1500
+    conn = store.db.conn
+    assert transcript_counts(conn) == recount_transcripts(conn)
+    # and the trigger is back for the labels that come after
+    labels.commit_label(
+        store,
+        1,
+        annotator="ann",
+        rubric_id="goal_guarding",
+        rubric_hash=None,
+        values={"alignment_faking": "no"},
+    )
+    assert _kept_and_counted(store)[0] == _kept_and_counted(store)[1]
+    assert conn.execute(
+        "SELECT COUNT(*) FROM sqlite_master WHERE name = 'label_counts_append'"
+    ).fetchone() == (1,)
+
+
+def test_bulk_counts_of_awkward_rows_equal_a_recount(tmp_path: Path) -> None:
+    from tests.factory import labeler_transcript
+
+    store = Store(tmp_path / "b.db")
+    store.insert_transcripts([labeler_transcript(i, labels=[]) for i in range(4)])
+    ids = store.transcript_ids()
+    rows = [
+        # two values for one (transcript, rubric, field, rater, source): one combination
+        (
+            ids[0],
+            "goal_guarding",
+            "alignment_faking",
+            '"yes"',
+            "classifier",
+            "c1",
+            None,
+            None,
+            None,
+            None,
+        ),
+        (
+            ids[0],
+            "goal_guarding",
+            "alignment_faking",
+            '"no"',
+            "classifier",
+            "c1",
+            None,
+            None,
+            None,
+            None,
+        ),
+        (
+            ids[0],
+            "goal_guarding",
+            "motivation",
+            '["x"]',
+            "classifier",
+            "c1",
+            None,
+            None,
+            None,
+            None,
+        ),
+        (
+            ids[0],
+            "goal_guarding",
+            "alignment_faking",
+            '"no"',
+            "classifier",
+            "c2",
+            None,
+            None,
+            None,
+            None,
+        ),
+        # an act (a meta field) counts as an act, not a label, and gives no transcript
+        (ids[1], "goal_guarding", "_flag", None, "human", "ann", None, None, None, None),
+        (
+            ids[2],
+            "goal_guarding",
+            "alignment_faking",
+            '"yes"',
+            "imported",
+            "gold",
+            None,
+            None,
+            None,
+            None,
+        ),
+        (
+            ids[2],
+            "goal_guarding",
+            "alignment_faking",
+            '"yes"',
+            "classifier",
+            "c1",
+            None,
+            None,
+            None,
+            None,
+        ),
+    ]
+    with store.transaction() as db:
+        labels.insert_labels_of_new_transcripts(
+            db.conn, rows, rubric_hashes={}, import_id=None, created_at="2026-01-01T00:00:00Z"
+        )
+    kept, counted = _kept_and_counted(store)
+    assert kept == counted
+    assert {r[0]: r[5] for r in kept} == {"classifier": 4, "human": 0, "imported": 1}
