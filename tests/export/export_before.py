@@ -1,5 +1,6 @@
-"""The export module as it was before the streaming rewrite (issue 15), kept verbatim as the
-oracle the fast path is compared with (tests/cli/test_export_fast_path.py). Not used by the program.
+"""The export module as it was before the streaming rewrite, kept (reformatted only) as the
+oracle the fast path is compared with (tests/export/test_export_fast_path.py). Not used by the
+program.
 
 Export transcripts with their gold labels and every live label's provenance.
 
