@@ -95,82 +95,21 @@ def test_bulk_counts_of_awkward_rows_equal_a_recount(tmp_path: Path) -> None:
     store = Store(tmp_path / "b.db")
     store.insert_transcripts([labeler_transcript(i, labels=[]) for i in range(4)])
     ids = store.transcript_ids()
+
+    def row(tid: int, field_id: str, value: str | None, source: str, rater: str) -> tuple:
+        # (transcript_id, *STAGED_LABEL_COLUMNS): no score, scores, evidence or note
+        return (tid, "goal_guarding", field_id, value, source, rater, None, None, None, None)
+
     rows = [
         # two values for one (transcript, rubric, field, rater, source): one combination
-        (
-            ids[0],
-            "goal_guarding",
-            "alignment_faking",
-            '"yes"',
-            "classifier",
-            "c1",
-            None,
-            None,
-            None,
-            None,
-        ),
-        (
-            ids[0],
-            "goal_guarding",
-            "alignment_faking",
-            '"no"',
-            "classifier",
-            "c1",
-            None,
-            None,
-            None,
-            None,
-        ),
-        (
-            ids[0],
-            "goal_guarding",
-            "motivation",
-            '["x"]',
-            "classifier",
-            "c1",
-            None,
-            None,
-            None,
-            None,
-        ),
-        (
-            ids[0],
-            "goal_guarding",
-            "alignment_faking",
-            '"no"',
-            "classifier",
-            "c2",
-            None,
-            None,
-            None,
-            None,
-        ),
+        row(ids[0], "alignment_faking", '"yes"', "classifier", "c1"),
+        row(ids[0], "alignment_faking", '"no"', "classifier", "c1"),
+        row(ids[0], "motivation", '["x"]', "classifier", "c1"),
+        row(ids[0], "alignment_faking", '"no"', "classifier", "c2"),
         # an act (a meta field) counts as an act, not a label, and gives no transcript
-        (ids[1], "goal_guarding", "_flag", None, "human", "ann", None, None, None, None),
-        (
-            ids[2],
-            "goal_guarding",
-            "alignment_faking",
-            '"yes"',
-            "imported",
-            "gold",
-            None,
-            None,
-            None,
-            None,
-        ),
-        (
-            ids[2],
-            "goal_guarding",
-            "alignment_faking",
-            '"yes"',
-            "classifier",
-            "c1",
-            None,
-            None,
-            None,
-            None,
-        ),
+        row(ids[1], "_flag", None, "human", "ann"),
+        row(ids[2], "alignment_faking", '"yes"', "imported", "gold"),
+        row(ids[2], "alignment_faking", '"yes"', "classifier", "c1"),
     ]
     with store.transaction() as db:
         labels.insert_labels_of_new_transcripts(
