@@ -1,6 +1,6 @@
 """Loading many transcripts at once: full-text indexing in bulk, a bigger page cache.
 
-Shared by the demo build and the importers. Both helpers act on the store's connection for
+Shared by the demo build and the importers; they act on the store's connection for
 the calling thread.
 """
 
@@ -30,21 +30,33 @@ def fts_indexed_in_bulk(store: Store) -> Iterator[None]:
     """
     with store.transaction() as db:
         conn = db.conn
-        row = conn.execute(
-            "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = ?", (FTS_TRIGGER,)
-        ).fetchone()
-        if row is None:  # no trigger to defer (a schema we don't know): insert as usual
-            yield
-            return
         before = conn.execute("SELECT IFNULL(MAX(id), 0) FROM transcripts").fetchone()[0]
-        conn.execute(f"DROP TRIGGER {FTS_TRIGGER}")
-        yield
-        conn.execute(
-            "INSERT INTO transcripts_fts(rowid, scratchpad, output) "
-            "SELECT id, scratchpad, output FROM transcripts WHERE id > ? ORDER BY id",
-            (before,),
-        )
-        conn.execute(row[0])
+        with trigger_set_aside(conn, FTS_TRIGGER) as deferred:
+            yield
+            if deferred:  # else no trigger to defer (a schema we don't know): indexed as usual
+                conn.execute(
+                    "INSERT INTO transcripts_fts(rowid, scratchpad, output) "
+                    "SELECT id, scratchpad, output FROM transcripts WHERE id > ? ORDER BY id",
+                    (before,),
+                )
+
+
+@contextmanager
+def trigger_set_aside(conn, name: str) -> Iterator[bool]:
+    """Drop trigger ``name`` for the body and recreate it afterwards from its own stored
+    definition; yields whether there was one. Call it inside a write transaction: DDL is
+    transactional in SQLite, so other connections never see the table without its trigger,
+    and an error rolls everything back, trigger included. The body does in bulk what the
+    trigger would have done row by row."""
+    row = conn.execute(
+        "SELECT sql FROM main.sqlite_master WHERE type = 'trigger' AND name = ?", (name,)
+    ).fetchone()
+    if row is None:
+        yield False
+        return
+    conn.execute(f"DROP TRIGGER main.{name}")
+    yield True
+    conn.execute(row[0])
 
 
 @contextmanager

@@ -1014,21 +1014,18 @@ def insert_labels_of_new_transcripts(
         )
         for tid, rubric_id, field, value, source, rater, score, scores, evidence, note in rows
     ]
-    trigger = conn.execute(
-        "SELECT sql FROM main.sqlite_master WHERE type = 'trigger' AND name = ?",
-        (COUNT_APPEND_TRIGGER,),
-    ).fetchone()
-    if trigger is not None:  # count the batch once instead of row by row (see below)
-        conn.execute(f"DROP TRIGGER main.{COUNT_APPEND_TRIGGER}")
-    conn.executemany(
-        "INSERT INTO main.label_events(transcript_id, rubric_hash, rubric_id, field, value, "
-        "source, rater, phase, score, scores, evidence, note, import_id, created_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        batch,
-    )
-    if trigger is not None:
-        _count_new_transcripts_labels(conn, batch)
-        conn.execute(trigger[0])
+    from db.bulk import trigger_set_aside
+
+    # The batch is counted once (below) instead of by the trigger's per-row look-ups.
+    with trigger_set_aside(conn, COUNT_APPEND_TRIGGER) as deferred:
+        conn.executemany(
+            "INSERT INTO main.label_events(transcript_id, rubric_hash, rubric_id, field, value, "
+            "source, rater, phase, score, scores, evidence, note, import_id, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            batch,
+        )
+        if deferred:
+            _count_new_transcripts_labels(conn, batch)
     return len(batch)
 
 
@@ -1043,9 +1040,9 @@ def _count_new_transcripts_labels(conn, batch: list[tuple]) -> None:
     (transcript, rubric, field, rater, source) combination is new the first time the batch
     has it, and a transcript is new to a source the first time the batch gives it a label of
     that source: the trigger's per-row look-ups of live events (a quarter of a bulk demo
-    build) reduce to counting distinct keys. Runs inside the caller's transaction, which
-    dropped the trigger before the insert and recreates it after, so no other connection
-    ever sees the table uncounted; ``reviewer doctor`` recounts to check.
+    build) reduce to counting distinct keys. Runs inside the caller's transaction, with the
+    trigger set aside (``db.bulk.trigger_set_aside``), so no other connection ever sees the
+    table uncounted; ``reviewer doctor`` recounts to check.
     """
     per_source: dict[str, list[int]] = {}  # events, acts, labels, current, transcripts
     keys: set[tuple] = set()
