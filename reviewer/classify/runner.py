@@ -480,6 +480,19 @@ class Runner:
             return fn(*args, **kwargs)
         return await self.writer.call(fn, *args, **kwargs)
 
+    async def _record_call(self, call: Call, **fields: Any) -> Any:
+        """Store one call of this run (``db.classifier.record_call``) with ``fields``."""
+        return await self._write(
+            cdb.record_call,
+            self.store,
+            run_id=self.run_id,
+            transcript_id=call.transcript_id,
+            request_key=call.key,
+            n_samples=call.n,
+            request=call.request(self.opts),
+            **fields,
+        )
+
     @staticmethod
     def slot_samples(
         answers: dict[str, dict[str, Any]], keys: list[str], rounds: list[tuple[list[int], str]]
@@ -720,17 +733,7 @@ class Runner:
         self.stats.calls_failed += 1
         self.last_error = message
         self._item_failed.update(self._key_items.get(call.key, [call.transcript_id]))
-        await self._write(
-            cdb.record_call,
-            self.store,
-            run_id=self.run_id,
-            transcript_id=call.transcript_id,
-            request_key=call.key,
-            n_samples=call.n,
-            request=call.request(self.opts),
-            status="error",
-            error=message,
-        )
+        await self._record_call(call, status="error", error=message)
         await self._call_done(call)
 
     async def _call_done(self, call: Call) -> None:
@@ -836,17 +839,7 @@ class Runner:
                 self._failures_in_a_row = 0
                 self.stats.calls_made += 1
                 self._done_keys.add(call.key)
-                await self._write(
-                    cdb.record_call,
-                    self.store,
-                    run_id=self.run_id,
-                    transcript_id=call.transcript_id,
-                    request_key=call.key,
-                    n_samples=call.n,
-                    request=call.request(self.opts),
-                    latency_s=latency,
-                    **fields,
-                )
+                await self._record_call(call, latency_s=latency, **fields)
                 await self._call_done(call)
                 return
             if refused is not None:
@@ -867,14 +860,8 @@ class Runner:
         if refused.completion is not None:  # answered once anyway: paid, but not a vote set
             fields = self.count_usage(refused.completion)
             fields["raw_response"] = self.clean(refused.completion.texts)
-        await self._write(
-            cdb.record_call,
-            self.store,
-            run_id=self.run_id,
-            transcript_id=call.transcript_id,
-            request_key=call.key,
-            n_samples=call.n,
-            request=call.request(self.opts),
+        await self._record_call(
+            call,
             status="n_refused",
             error=scrub(f"n refused, asked once per vote: {refused}", self.secrets),
             **fields,
