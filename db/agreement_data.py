@@ -91,28 +91,63 @@ def agreement_labels(
     human = current.source == current.code("source", labels.HUMAN)
     blind = current.phase == current.code("phase", labels.BLIND)
     revised = current.phase == current.code("phase", labels.REVEALED)
-    rank = np.where(human & revised, 2, 1)
     keep &= ~human | blind | (revised & (phase == "revealed"))
     kept = np.flatnonzero(keep)
     if not len(kept):
         return current.take(kept)
-    rank = rank[kept]
     c = _Columns(current, kept)
-    # Per (transcript, field, source, rater): the highest rank, the oldest of equal rank ...
-    order = np.lexsort((c.event_id, -rank, c.rater, c.source, c.field, c.transcript_id))
-    first = np.ones(len(order), dtype=bool)
-    same = np.ones(len(order) - 1, dtype=bool)
-    for key in (c.transcript_id, c.field, c.source, c.rater):
-        k = key[order]
-        same &= k[1:] == k[:-1]
-    first[1:] = ~same
-    oldest = np.minimum.reduceat(c.event_id[order], np.flatnonzero(first))
-    picked = order[first]
+    # Within one rubric a (transcript, field, rater, phase) has one current label, so a
+    # (transcript, field, source, rater) has several only when its rater labelled in several
+    # phases (a human's blind label and its revision). Only those raters' labels are sorted.
+    n_phases = len(current.phases) + 1
+    pair = c.rater.astype(np.int64) * n_phases + (c.phase + 1)
+    per_pair = np.bincount(pair, minlength=len(current.raters) * n_phases)
+    phases_of_rater = (per_pair.reshape(-1, n_phases) > 0).sum(axis=1)
+    several = np.flatnonzero(phases_of_rater[c.rater] > 1)
+    picked = np.ones(len(kept), dtype=bool)
+    oldest_of_several = None
+    if len(several):
+        rank = np.where(human[kept[several]] & revised[kept[several]], 2, 1)
+        # Per (transcript, field, source, rater): the highest rank, the oldest of equal rank.
+        sub = [key[several] for key in (c.transcript_id, c.field, c.source, c.rater)]
+        order = np.lexsort((c.event_id[several], -rank, sub[3], sub[2], sub[1], sub[0]))
+        first = np.ones(len(order), dtype=bool)
+        same = np.ones(len(order) - 1, dtype=bool)
+        for k in sub:
+            k = k[order]
+            same &= k[1:] == k[:-1]
+        first[1:] = ~same
+        starts = np.flatnonzero(first)
+        picked[several] = False
+        picked[several[order[first]]] = True
+        oldest_of_several = (
+            several[order[first]],
+            np.minimum.reduceat(c.event_id[several][order], starts),
+        )
+    chosen = np.flatnonzero(picked)
+    del picked
     # ... ordered by transcript, field name and rater name, then by the oldest label of each.
-    field_rank = _name_ranks(c.fields)[c.field[picked]]
-    rater_rank = _name_ranks(c.raters)[c.rater[picked]]
-    final = picked[np.lexsort((oldest, rater_rank, field_rank, c.transcript_id[picked]))]
-    return current.take(kept[final])
+    field_rank = _name_ranks(c.fields)[c.field[chosen]]
+    rater_rank = _name_ranks(c.raters)[c.rater[chosen]]
+    tids = c.transcript_id[chosen]
+    n_fields, n_raters = len(c.fields) + 1, len(c.raters) + 1
+    final = None
+    if int(tids.max()) < (1 << 62) // (n_fields * n_raters):
+        key = tids * n_fields
+        key += field_rank
+        key *= n_raters
+        key += rater_rank
+        final = np.argsort(key, kind="stable")
+        key = key[final]
+        if (key[1:] == key[:-1]).any():
+            final = None
+        del key
+    if final is None:
+        oldest = c.event_id.copy()
+        if oldest_of_several is not None:
+            oldest[oldest_of_several[0]] = oldest_of_several[1]
+        final = np.lexsort((oldest[chosen], rater_rank, field_rank, tids))
+    return current.take(kept[chosen[final]])
 
 
 class _Columns:

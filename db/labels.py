@@ -608,6 +608,20 @@ def item_comments(store: Store, transcript_id: int, rubric_id: str) -> list[Labe
     return [_event(r) for r in rows]
 
 
+# Each step is one seek in ``label_events_values``, which begins with the rubric id: the
+# distinct rubric ids of a million transcripts' events in a few milliseconds.
+_RUBRIC_IDS_SQL = (
+    "WITH RECURSIVE r(x) AS (SELECT MIN(rubric_id) FROM label_events UNION ALL "
+    "SELECT (SELECT MIN(rubric_id) FROM label_events WHERE rubric_id > r.x) FROM r "
+    "WHERE r.x IS NOT NULL) SELECT x FROM r WHERE x IS NOT NULL"
+)
+
+
+def event_rubric_ids(store: Store) -> list[str]:
+    """Every rubric id any event (live or not, label or act) was recorded under, sorted."""
+    return [r[0] for r in store.db.conn.execute(_RUBRIC_IDS_SQL)]
+
+
 def error_reasons(
     store: Store, rubric_id: str | None = None, *, transcript_ids: Iterable[int] | None = None
 ) -> list[LabelEvent]:
@@ -615,8 +629,18 @@ def error_reasons(
     where, params = _filters(rubric_id=rubric_id)
     if not _among(where, params, transcript_ids):
         return []
+    if rubric_id is None and transcript_ids is None:
+        # Each rubric's error reasons are one range of ``label_events_values``; no index
+        # begins with the field, so without the rubrics every event would be walked.
+        rubrics = event_rubric_ids(store)
+        if not rubrics:
+            return []
+        where.append(f"e.rubric_id IN ({_marks(rubrics)})")
+        params += rubrics
     rows = store.db.conn.execute(
-        f"SELECT {_E_COLUMNS} FROM {LIVE} e WHERE e.field = '{ERROR}' "
+        # unlikely(): error reasons are few, which the statistics cannot tell the planner
+        # (it would walk every event rather than each rubric's range of error reasons).
+        f"SELECT {_E_COLUMNS} FROM {LIVE} e WHERE unlikely(e.field = '{ERROR}') "
         f"{''.join(' AND ' + w for w in where)} ORDER BY e.id",
         params,
     )
@@ -1646,7 +1670,6 @@ def iter_gold(
 # -- current labels column-wise: what stats, analyze and the report read ---------------------
 
 
-@dataclass
 class LabelColumns:
     """Current labels on rubric fields as arrays, one entry per label: the rule of
     ``current_labels`` (the newest live event per transcript, rubric, field, rater and phase)
@@ -1655,25 +1678,11 @@ class LabelColumns:
     Text columns are codes into their lists of distinct values (``phase`` None for none);
     ``value`` and ``scores`` index their distinct decoded values (None for NULL); ``score``
     is NaN where there is none.
-    """
 
-    event_id: Any
-    transcript_id: Any
-    rubric: Any
-    field: Any
-    source: Any
-    rater: Any
-    phase: Any
-    value: Any
-    score: Any
-    scores: Any
-    rubrics: list[str]
-    fields: list[str]
-    sources: list[str]
-    raters: list[str]
-    phases: list[str | None]
-    values: list[Any]
-    scores_values: list[Any]
+    ``take`` keeps the positions it picks, not copies: a column of the labels taken is
+    gathered when it is first read (stats and the analysis read a few of the ten columns of
+    each field's labels, three million entries each at a million transcripts).
+    """
 
     _ARRAYS = (
         "event_id",
@@ -1688,22 +1697,50 @@ class LabelColumns:
         "scores",
     )
 
+    def __init__(
+        self,
+        *,
+        rubrics: list[str],
+        fields: list[str],
+        sources: list[str],
+        raters: list[str],
+        phases: list[str | None],
+        values: list[Any],
+        scores_values: list[Any],
+        **arrays: Any,
+    ) -> None:
+        if set(arrays) != set(self._ARRAYS):
+            raise TypeError(f"LabelColumns needs the arrays {', '.join(self._ARRAYS)}")
+        self.rubrics, self.fields, self.sources, self.raters = rubrics, fields, sources, raters
+        self.phases, self.values, self.scores_values = phases, values, scores_values
+        self._base: dict[str, Any] = arrays
+        self._rows: Any = None
+        self.__dict__.update(arrays)
+
+    def __getattr__(self, name: str) -> Any:
+        # Only reached for a column not gathered yet (a gathered one is an attribute).
+        if name not in LabelColumns._ARRAYS or "_base" not in self.__dict__:
+            raise AttributeError(name)
+        column = self._base[name][self._rows]
+        self.__dict__[name] = column
+        return column
+
     def __len__(self) -> int:
-        return len(self.event_id)
+        return len(self._base["event_id"]) if self._rows is None else len(self._rows)
 
     def take(self, rows: Any) -> LabelColumns:
         """The labels at ``rows`` (a boolean mask or positions), same lists of values."""
-        picked = {name: getattr(self, name)[rows] for name in self._ARRAYS}
-        return LabelColumns(
-            **picked,
-            rubrics=self.rubrics,
-            fields=self.fields,
-            sources=self.sources,
-            raters=self.raters,
-            phases=self.phases,
-            values=self.values,
-            scores_values=self.scores_values,
+        import numpy as np
+
+        rows = np.asarray(rows)
+        if rows.dtype == bool:
+            rows = np.flatnonzero(rows)
+        out = object.__new__(LabelColumns)
+        out.__dict__.update(
+            {k: v for k, v in self.__dict__.items() if k not in self._ARRAYS and k != "_rows"}
         )
+        out._rows = rows if self._rows is None else self._rows[rows]
+        return out
 
     def code(self, column: str, name: Any) -> int:
         """The code of ``name`` in a text column (-1 when no label has it)."""
@@ -1711,29 +1748,23 @@ class LabelColumns:
         return names.index(name) if name in names else -1
 
 
-# Events read per query: each chunk is one rowid range, so memory stays flat and progress
-# can be told between chunks.
-COLUMN_CHUNK = 250_000
-_UNIT, _PART, _NULL = "\x1f", "\x1e", "\x1d"
-# One aggregate row per chunk: every column joined by SQLite itself (as bytes), so that no
-# Python object is made per event. Scores are printed with 17 digits so that they parse back
-# exactly; a NULL value or scores is written as one control character (\x1d), which the
-# JSON encoder never writes.
-_COLUMN_SQL = (
-    "SELECT COUNT(*), group_concat(e.id), group_concat(e.transcript_id), "
-    "CAST(group_concat(CASE typeof(e.score) WHEN 'real' THEN printf('%!.17g', e.score) "
-    "WHEN 'integer' THEN e.score ELSE 'nan' END) AS BLOB), "
-    f"CAST(group_concat(e.rubric_id || '{_UNIT}' || e.field || '{_UNIT}' || e.source || "
-    f"'{_UNIT}' || e.rater || '{_UNIT}' || IFNULL(e.phase, ''), '{_PART}') AS BLOB), "
-    f"CAST(group_concat(IFNULL(e.value, '{_NULL}'), '{_PART}') AS BLOB), "
-    f"CAST(group_concat(IFNULL(e.scores, '{_NULL}'), '{_PART}') AS BLOB) "
-    f"FROM {LIVE} e WHERE e.id > ? AND e.id <= ? AND substr(e.field, 1, 1) != '_'"
+# The labels of rubric fields grouped by (rubric, field, source, rater, phase, value), read
+# from the ``label_events_values`` index alone: each group's event and transcript ids come
+# back joined by SQLite into two texts of numbers, so no Python object is made per event and
+# no value text is repeated. Retractions are not looked up per event (the view's NOT EXISTS
+# costs twice the read at 3M events): the few retraction rows are read apart and taken out.
+_NULL = "\x1d"
+_GROUPED_SQL = (
+    "SELECT rubric_id, field, source, rater, IFNULL(phase, ''), IFNULL(value, ?), COUNT(*), "
+    "{ids} FROM label_events WHERE substr(field, 1, 1) != '_'{filters} "
+    "GROUP BY rubric_id, field, source, rater, phase, value"
 )
-_ROW_SQL = (
-    "SELECT e.id, e.transcript_id, e.score, e.rubric_id, e.field, e.source, e.rater, "
-    f"IFNULL(e.phase, ''), IFNULL(e.value, '{_NULL}'), IFNULL(e.scores, '{_NULL}') "
-    f"FROM {LIVE} e WHERE e.id > ? AND e.id <= ? AND substr(e.field, 1, 1) != '_'"
-)
+# Each label's event id and transcript id packed into one number (``id << shift | tid``):
+# one text of numbers per group instead of two, a third less work for SQLite.
+_PACKED_IDS = "group_concat((id << ?) | transcript_id)"
+_TWO_IDS = "group_concat(id) || ';' || group_concat(transcript_id)"
+_DEAD_SQL = "SELECT id, retracts FROM label_events WHERE retracts IS NOT NULL"
+_SCORES_SQL = "SELECT id, score, scores FROM label_events WHERE id IN ({marks})"
 
 
 def current_label_columns(
@@ -1741,178 +1772,182 @@ def current_label_columns(
     *,
     rubric_id: str | None = None,
     field: str | None = None,
+    scores: bool = True,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> LabelColumns:
     """The current label per (transcript, rubric, field, rater, phase) on rubric fields (no
-    meta acts), column-wise: the rule of ``current_labels``, decoded once per distinct value.
+    meta acts), column-wise: the rule of ``current_labels``, each distinct value decoded once.
 
-    Reads every live event in rowid chunks (``on_progress(events_done, events_total)`` after
-    each), joined into one text per column by SQLite and split by pyarrow; a chunk whose text
-    will not split cleanly (a separator inside a value) is read row by row instead.
+    ``score`` and ``scores`` are read only for the labels on *reviewed* transcripts, those
+    with a label from a source other than ``classifier`` among the labels read (a human,
+    adjudicated or imported one): what a comparison against a human or a reference uses.
+    Elsewhere they are NaN and None: at a million transcripts the classifiers' scores are
+    most of what there is to read, and no statistic of an unreviewed item uses them. With
+    ``scores=False`` none are read (the analysis uses values only).
+
+    The labels come grouped by rubric, field, source, rater, phase and value, not in event
+    order (``db.agreement_data.agreement_labels`` orders them). ``on_progress(events_done,
+    events_total)`` after each group of labels read.
     """
     import numpy as np
 
     where, params = _filters(rubric_id=rubric_id, field=field)
-    sql = _COLUMN_SQL + "".join(" AND " + w for w in where)
-    row_sql = _ROW_SQL + "".join(" AND " + w for w in where)
+    filters = "".join(" AND " + w.removeprefix("e.") for w in where)
     conn = store.db.conn
-    top = conn.execute("SELECT IFNULL(MAX(id), 0) FROM label_events").fetchone()[0]
-    parts: list[tuple] = []
-    slot_names: dict[str, int] = {}
-    value_names: dict[str, int] = {}
-    scores_names: dict[str, int] = {}
-    for start in range(0, top, COLUMN_CHUNK):
-        bounds = (start, min(start + COLUMN_CHUNK, top), *params)
-        chunk = _column_chunk(conn, sql, bounds)
-        if chunk is None:
-            chunk = _row_chunk(conn, row_sql, bounds)
-        if chunk is not None:
-            ids, tids, scores, slots, values, score_maps = chunk
-            parts.append(
-                (
-                    ids,
-                    tids,
-                    scores,
-                    _recode(slots, slot_names),
-                    _recode(values, value_names),
-                    _recode(score_maps, scores_names),
-                )
-            )
+    shift = _id_shift(conn)
+    sql = _GROUPED_SQL.format(ids=_TWO_IDS if shift is None else _PACKED_IDS, filters=filters)
+    params = [_NULL, *([] if shift is None else [shift]), *params]
+    total = conn.execute("SELECT IFNULL(MAX(id), 0) FROM label_events").fetchone()[0]
+    dead_rows = conn.execute(_DEAD_SQL).fetchall()
+    dead = np.asarray(sorted({i for row in dead_rows for i in row}), dtype=np.int64)
+    groups: list[tuple] = []
+    id_parts, tid_parts = [], []
+    done = 0
+    for *key, count, text in conn.execute(sql, params):
+        if shift is None:
+            ids_text, _, tids_text = text.partition(";")
+            ids = np.fromstring(ids_text, dtype=np.int64, sep=",")
+            tids = np.fromstring(tids_text, dtype=np.int64, sep=",")
+        else:
+            packed = np.fromstring(text, dtype=np.int64, sep=",")
+            ids, tids = packed >> shift, packed & ((1 << shift) - 1)
+        if len(ids) != count or len(tids) != count:
+            raise ValueError(f"label_events: a group of {count} labels read back wrongly")
+        groups.append(tuple(key))
+        id_parts.append(ids)
+        tid_parts.append(tids)
+        done += count
         if on_progress is not None:
-            on_progress(bounds[1], top)
-    if parts:
-        ids, tids, score, slot, value, scores = (
-            np.concatenate(c) for c in zip(*parts, strict=True)
-        )
-    else:
-        ids = tids = np.zeros(0, np.int64)
-        score = np.zeros(0, float)
-        slot = value = scores = np.zeros(0, np.int32)
-    split = list(slot_names)
+            on_progress(min(done, total), total)
+    if on_progress is not None:
+        on_progress(total, total)
+    ids = np.concatenate(id_parts) if id_parts else np.zeros(0, np.int64)
+    tids = np.concatenate(tid_parts) if tid_parts else np.zeros(0, np.int64)
+    # One code per label: its group. Each column's code is looked up from the group's.
+    group = np.repeat(np.arange(len(groups), dtype=np.int32), [len(p) for p in id_parts])
+    del id_parts, tid_parts
     columns = []
-    for k in range(5):
-        names = list(dict.fromkeys(s[k] for s in split))
-        lookup = np.asarray([names.index(s[k]) for s in split], dtype=np.int32)
-        columns.append((names, lookup[slot] if len(split) else slot))
+    for k in range(6):
+        names = list(dict.fromkeys(g[k] for g in groups))
+        index = {name: i for i, name in enumerate(names)}
+        columns.append((names, np.asarray([index[g[k]] for g in groups], dtype=np.int32)))
+    # The slot (transcript aside) of each group: rubric, field, rater and phase.
+    slot_of_group = np.zeros(len(groups), dtype=np.int64)
+    for k in (0, 1, 3, 4):
+        slot_of_group = slot_of_group * len(columns[k][0]) + columns[k][1]
+    if len(dead):
+        live = np.flatnonzero(~_marked(ids, dead))
+        ids, tids, group = ids[live], tids[live], group[live]
+    newest = _newest_per_slot(ids, tids, slot_of_group[group])
+    if newest is not None:
+        ids, tids, group = ids[newest], tids[newest], group[newest]
+    # Each column in the smallest integer type its codes (and one more) fit.
+    coded = [table.astype(np.min_scalar_type(-len(names) - 1))[group] for names, table in columns]
     (
-        (rubrics, rubric),
-        (fields, field_codes),
-        (sources, source),
-        (raters, rater),
-        (phases, phase),
+        (rubrics, _),
+        (fields, _),
+        (sources, _),
+        (raters, _),
+        (phases, _),
+        (value_names, _),
     ) = columns
-    current = _newest_per_slot(ids, tids, rubric, field_codes, rater, phase)
     out = LabelColumns(
         event_id=ids,
         transcript_id=tids,
-        rubric=rubric,
-        field=field_codes,
-        source=source,
-        rater=rater,
-        phase=phase,
-        value=value,
-        score=score,
-        scores=scores,
+        rubric=coded[0],
+        field=coded[1],
+        source=coded[2],
+        rater=coded[3],
+        phase=coded[4],
+        value=coded[5],
+        # Unread scores take no memory: one NaN (one None) seen at every position.
+        score=np.broadcast_to(np.float64(np.nan), len(ids)),
+        scores=np.broadcast_to(np.int32(0), len(ids)),
         rubrics=rubrics,
         fields=fields,
         sources=sources,
         raters=raters,
         phases=[p or None for p in phases],
         values=[None if v == _NULL else _loads(v) for v in value_names],
-        scores_values=[None if v == _NULL else _loads(v) for v in scores_names],
+        scores_values=[None],
     )
-    return out if current is None else out.take(current)
+    if scores:
+        _read_reviewed_scores(conn, out)
+    return out
 
 
-def _column_chunk(conn, sql: str, params: Sequence[Any]) -> tuple | None:
-    """One chunk's columns, or None when a text does not split into one part per event."""
-    import numpy as np
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    n, ids, tids, scores, slots, values, score_maps = conn.execute(sql, params).fetchone()
-    if not n:
-        return (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, float), [], [], [])
-
-    def split(joined: bytes, sep: str) -> Any:
-        # One arrow string holding the joined bytes, split in C++ (pyarrow.array and
-        # to_numpy would import pandas, a second of start-up).
-        whole = pa.LargeStringArray.from_buffers(
-            1, pa.py_buffer(np.array([0, len(joined)], dtype=np.int64)), pa.py_buffer(joined)
-        )
-        return pc.split_pattern(whole, sep).flatten()
-
-    def numbers(array: Any, dtype: Any) -> Any:
-        return np.frombuffer(array.buffers()[1], dtype=dtype)[
-            array.offset : array.offset + len(array)
-        ]
-
-    texts = []
-    for joined in (slots, values, score_maps):
-        parts = split(joined, _PART)
-        if len(parts) != n:
-            return None
-        encoded = parts.dictionary_encode()
-        texts.append([numbers(encoded.indices, np.int32), encoded.dictionary.to_pylist()])
-    # A slot is (rubric, field, source, rater, phase).
-    texts[0][1] = [tuple(slot.split(_UNIT)) for slot in texts[0][1]]
-    if any(len(slot) != 5 for slot in texts[0][1]):
+def _id_shift(conn) -> int | None:
+    """The bits a transcript id needs, when every event id fits in the bits left of a signed
+    64-bit number beside it; else None (the ids are then read as two texts)."""
+    low, high = conn.execute("SELECT MIN(id), MAX(id) FROM transcripts").fetchone()
+    first, top = conn.execute("SELECT MIN(id), MAX(id) FROM label_events").fetchone()
+    if low is None or first is None or low < 0 or first < 0:
         return None
-    score = numbers(pc.cast(split(scores, ","), pa.float64()), np.float64)
-    columns = [
-        np.fromstring(ids, dtype=np.int64, sep=","),
-        np.fromstring(tids, dtype=np.int64, sep=","),
-        score,
-    ]
-    if any(len(a) != n for a in columns):
-        return None
-    return (*columns, *texts)
+    shift = max(int(high).bit_length(), 1)
+    return shift if int(top).bit_length() + shift <= 62 else None
 
 
-def _row_chunk(conn, sql: str, params: Sequence[Any]) -> tuple | None:
-    """The same chunk read row by row (a separator inside some text)."""
+def _marked(values: Any, marked: Any) -> Any:
+    """Whether each of ``values`` (ids, never negative) is among ``marked``: one look-up in
+    a table as long as the largest id, where ``numpy.isin`` would sort millions of ids."""
     import numpy as np
 
-    rows = conn.execute(sql, params).fetchall()
-    out: list[Any] = [
-        np.asarray([r[0] for r in rows], dtype=np.int64),
-        np.asarray([r[1] for r in rows], dtype=np.int64),
-        np.asarray([r[2] if isinstance(r[2], int | float) else np.nan for r in rows], float),
-    ]
-    for part in ([r[3:8] for r in rows], [r[8] for r in rows], [r[9] for r in rows]):
-        names = list(dict.fromkeys(part))
-        index = {name: i for i, name in enumerate(names)}
-        out.append((np.asarray([index[p] for p in part], dtype=np.int32), names))
-    return tuple(out)
+    if not len(values) or not len(marked):
+        return np.zeros(len(values), dtype=bool)
+    if int(max(values.max(), marked.max())) > 8 * len(values) + 1_000_000:
+        return np.isin(values, marked)  # ids far apart: a table would be big
+    table = np.zeros(int(max(values.max(), marked.max())) + 1, dtype=bool)
+    table[marked] = True
+    return table[values]
 
 
-def _recode(encoded: Any, names: dict[str, int]) -> Any:
-    """A chunk's dictionary codes renumbered into the codes shared by every chunk."""
+def _read_reviewed_scores(conn, out: LabelColumns) -> None:
+    """Fill ``score`` and ``scores`` of the labels on reviewed transcripts (see
+    ``current_label_columns``), each distinct ``scores`` text decoded once."""
     import numpy as np
 
-    if not len(encoded):
-        return np.zeros(0, np.int32)
-    codes, chunk_names = encoded
-    lookup = np.asarray([names.setdefault(name, len(names)) for name in chunk_names], np.int32)
-    return lookup[codes]
+    if not len(out):
+        return
+    classifier = out.code("source", CLASSIFIER)
+    reviewed = np.unique(out.transcript_id[out.source != classifier])
+    if not len(reviewed):
+        return
+    rows = np.flatnonzero(_marked(out.transcript_id, reviewed))
+    score_column = np.full(len(out), np.nan)
+    scores_column = np.zeros(len(out), np.int32)
+    out.score = out._base["score"] = score_column
+    out.scores = out._base["scores"] = scores_column
+    position = dict(zip(out.event_id[rows].tolist(), rows.tolist(), strict=True))
+    wanted = list(position)
+    texts: dict[str, int] = {}
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        for event_id, score, scores in conn.execute(_SCORES_SQL.format(marks=_marks(chunk)), chunk):
+            at = position[event_id]
+            if isinstance(score, int | float):
+                score_column[at] = score
+            if scores is not None:
+                if scores not in texts:
+                    texts[scores] = len(out.scores_values)
+                    out.scores_values.append(_loads(scores))
+                scores_column[at] = texts[scores]
 
 
-def _newest_per_slot(ids, tids, rubric, field_codes, rater, phase) -> Any:
-    """Positions of the newest event per (transcript, rubric, field, rater, phase), or None
-    when every event is the only one of its slot (the usual case: one sort tells)."""
+def _newest_per_slot(ids, tids, slot) -> Any:
+    """Positions of the newest event per (transcript, slot), ``slot`` coding the rubric,
+    field, rater and phase, or None when every event is the only one of its slot (the usual
+    case: one sort tells)."""
     import numpy as np
 
     if not len(ids):
         return None
-    slot = np.zeros(len(ids), dtype=np.int64)
-    for codes in (rubric, field_codes, rater, phase):
-        slot = slot * (int(codes.max()) + 1) + codes
     width = int(slot.max()) + 1
     if int(tids.max()) < (1 << 62) // width:
         key = tids * width + slot
         ordered = np.sort(key)
         if not (ordered[1:] == ordered[:-1]).any():
             return None
+        del ordered
         order = np.lexsort((ids, key))
         k = key[order]
         last = np.append(k[1:] != k[:-1], True)
@@ -1922,7 +1957,7 @@ def _newest_per_slot(ids, tids, rubric, field_codes, rater, phase) -> Any:
             (tids[order][1:] != tids[order][:-1]) | (slot[order][1:] != slot[order][:-1]), True
         )
     newest = order[last]
-    return newest[np.lexsort((ids[newest], tids[newest]))]
+    return np.sort(newest)
 
 
 # -- rubric versions ------------------------------------------------------------------------------

@@ -364,6 +364,12 @@ RATER_COUNTS_TABLE = (
 )
 
 
+LABEL_VALUES_INDEX = (
+    "CREATE INDEX IF NOT EXISTS label_events_values ON label_events"
+    "(rubric_id, field, source, rater, phase, value, transcript_id)"
+)
+
+
 # Transcripts by model and condition (NULL shown as '?'), kept as they are written.
 TRANSCRIPT_COUNTS_TABLE = (
     "CREATE TABLE transcript_counts (model TEXT NOT NULL, condition TEXT NOT NULL, "
@@ -418,6 +424,15 @@ def m005_data_path(db: Database) -> None:
         conn.execute(statement)
     labels.rebuild_event_counts(conn)
     rebuild_transcript_counts(conn)
+
+
+@MIGRATIONS(name="m006_label_values")
+def m006_label_values(db: Database) -> None:
+    """``label_events_values``: every label's rubric, field, source, rater, phase, value and
+    transcript in one index, so that the statistics read a million transcripts' labels
+    grouped by rater and value from the index alone, without touching the events' rows
+    (``db.labels.current_label_columns``: 1.5 s at 3M labels instead of 15 s)."""
+    db.conn.execute(LABEL_VALUES_INDEX)
 
 
 def transcript_counts(conn) -> list[tuple]:

@@ -210,7 +210,7 @@ def analyze(
 
     if not obj.db_path.exists():
         raise click.ClickException(f"no database at {obj.db_path}: import transcripts first")
-    current = read_current_labels(obj.store)
+    current = read_current_labels(obj.store, scores=False)
     labelled = labelled_rubrics_of(current)
     unknown = [r for r in rubric_ids if r not in labelled]
     if unknown:

@@ -211,14 +211,14 @@ def _typed_positive(positive: str | None, categories: list[Any]) -> Any:
     return positive
 
 
-def read_current_labels(store, what: str = "reading labels"):
+def read_current_labels(store, what: str = "reading labels", *, scores: bool = True):
     """Every current label, column-wise (``db.labels.current_label_columns``), with progress
     on stderr when the reading takes more than a second."""
     from db.labels import current_label_columns
     from reviewer.commands._progress import progress
 
     with progress(what, unit="events") as update:
-        return current_label_columns(store, on_progress=update)
+        return current_label_columns(store, scores=scores, on_progress=update)
 
 
 def _db_specs(obj: Context, rubric_id, field_id, phase, positive):

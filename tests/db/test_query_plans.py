@@ -172,3 +172,43 @@ def test_closing_a_connection_gathers_statistics_that_are_due(tmp_path, monkeypa
     back = reopened.execute("SELECT COUNT(*) FROM sqlite_stat1 WHERE tbl = 'label_events'")[0][0]
     reopened.close()
     assert bool(back) == on_close
+
+
+# name -> (call, the plan step each statement reading the labels must have). The statistics
+# read every label once: from one index, in its order (no sort), never from the events' rows;
+# the error reasons are read as each rubric's range of that index.
+EVERY_LABEL = {
+    "the statistics' read of every label": (
+        lambda s: labels.current_label_columns(s),
+        "SCAN label_events USING COVERING INDEX label_events_values",
+    ),
+    "one rubric's labels": (
+        lambda s: labels.current_label_columns(s, rubric_id="goal_guarding"),
+        "SEARCH label_events USING COVERING INDEX label_events_values (rubric_id=?)",
+    ),
+    "every error reason": (
+        lambda s: labels.error_reasons(s),
+        "SEARCH e USING INDEX label_events_values (rubric_id=? AND field=?)",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(EVERY_LABEL))
+def test_reading_every_label_walks_one_index_in_order(store: Store, name: str) -> None:
+    call, step = EVERY_LABEL[name]
+    ran = [
+        (sql, steps)
+        for sql, steps in plans(store, lambda: call(store))
+        if "label_events" in sql and "retracts IS NOT NULL" not in sql and "MAX(id)" not in sql
+    ]
+    assert ran, f"{name}: no statement traced"
+    for sql, steps in ran:
+        if "WHERE id IN (" in sql:  # the scores of reviewed labels, by event id
+            assert used_indexes(steps) == {"INTEGER PRIMARY KEY"}, (sql, steps)
+            continue
+        if "WITH RECURSIVE" in sql:  # the rubric ids, one seek each
+            assert all("SCAN label_events" not in x for x in steps), (sql, steps)
+            continue
+        assert step in steps, (name, sql, steps)
+        if "GROUP BY" in sql:
+            assert not any("TEMP B-TREE" in x for x in steps), (name, sql, steps)

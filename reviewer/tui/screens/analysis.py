@@ -159,7 +159,7 @@ class AnalysisScreen(Screen):
             try:
                 # The labels and transcripts are read once, column-wise, for both analyses.
                 read = {
-                    "current": current_label_columns(store),
+                    "current": current_label_columns(store, scores=False),
                     "attributes": Attributes.read(store),
                 }
                 report = motivation_analysis(store, **self.options, **read)
