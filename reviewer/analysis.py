@@ -319,10 +319,26 @@ class Attributes:
     def positions(self, tids: np.ndarray) -> np.ndarray:
         """Each transcript's position in ``ids``, -1 for one not there."""
         tids = np.asarray(tids, dtype=np.int64)
+        table = self._position_table()
+        if table is not None:
+            inside = (tids >= 0) & (tids < len(table))
+            return np.where(inside, table[np.where(inside, tids, 0)], -1)
         pos = np.searchsorted(self.ids, tids)
         pos[pos >= len(self.ids)] = 0
         found = len(self.ids) > 0 and self.ids[pos] == tids
         return np.where(found, pos, -1)
+
+    def _position_table(self) -> np.ndarray | None:
+        """Position by transcript id, -1 for none, built once; None when the ids are spread
+        so far apart that the table would be large (then each look-up is a binary search)."""
+        if "_table" not in self.__dict__:
+            table = None
+            top = int(self.ids[-1]) if len(self.ids) else -1
+            if 0 <= top <= 4 * len(self.ids) + 1_000_000 and int(self.ids[0]) >= 0:
+                table = np.full(top + 1, -1, dtype=np.int64)
+                table[self.ids] = np.arange(len(self.ids))
+            self.__dict__["_table"] = table
+        return self.__dict__["_table"]
 
     def matching(self, filters: dict[str, str]) -> np.ndarray:
         """Which transcripts have every filtered column at its value."""
@@ -337,14 +353,29 @@ class Attributes:
         return [values[k] for k in np.unique(codes).tolist()]
 
     def keys(self, by: tuple[str, ...]) -> tuple[np.ndarray, list[tuple]]:
-        """Each transcript's group code under ``by``, and the group of each code."""
+        """Each transcript's group code under ``by``, and the group of each code (worked out
+        once per ``by``: each outcome of an analysis asks again)."""
+        cache = self.__dict__.setdefault("_groups_by", {})
+        if by not in cache:
+            cache[by] = self._group_codes(by)
+        return cache[by]
+
+    def _group_codes(self, by: tuple[str, ...]) -> tuple[np.ndarray, list[tuple]]:
         if not by or not len(self.ids):
             return np.zeros(len(self.ids), dtype=np.int64), [()]
         combined = np.zeros(len(self.ids), dtype=np.int64)
+        width = 1
         for c in by:
             codes, values = self.columns[c]
             combined = combined * (len(values) + 1) + codes
-        unique, inverse = np.unique(combined, return_inverse=True)
+            width *= len(values) + 1
+        if width <= 4 * len(self.ids) + 1_000_000:
+            # Few possible groups: counted, not sorted (a million transcripts).
+            seen = np.bincount(combined, minlength=width) > 0
+            unique = np.flatnonzero(seen)
+            inverse = (np.cumsum(seen) - 1)[combined]
+        else:
+            unique, inverse = np.unique(combined, return_inverse=True)
         keys = []
         for u in unique.tolist():
             parts = []
@@ -410,12 +441,17 @@ def analyse_outcome(
     t_keep, t_pos = kept(truth_ids)
     truth = {t: v for t, v, k in zip(truth, truth.values(), t_keep.tolist(), strict=True) if k}
     t_group = group_of[t_pos[t_keep]]
-    present = np.union1d(np.unique(p_group), np.unique(t_group))
+    every = len(group_keys)
+    present = np.flatnonzero(
+        np.bincount(p_group, minlength=every) + np.bincount(t_group, minlength=every)
+    )
     keys = sorted((group_keys[g] for g in present.tolist()), key=_sort_key)
     code = {k: i for i, k in enumerate(keys)}
 
     truth_kept = truth_ids[t_keep]
-    in_predicted = np.isin(truth_kept, p_ids)
+    # p_ids ascend: a binary search per reference item, not a sort of a million ids.
+    at_p = np.minimum(np.searchsorted(p_ids, truth_kept), max(len(p_ids) - 1, 0))
+    in_predicted = p_ids[at_p] == truth_kept if len(p_ids) else np.zeros(len(truth_kept), bool)
     in_sample = truth_kept[in_predicted].tolist()
     no_classifier = len(truth) - len(in_sample)
     left_out = 0

@@ -50,7 +50,7 @@ class RatingSet:
     patterns: np.ndarray
     multiplicity: np.ndarray
     item_pattern: np.ndarray | None = None
-    items: list[Any] | None = None
+    items: list[Any] | np.ndarray | None = None
     level: str = "nominal"
     scores: dict[str, np.ndarray] = field(default_factory=dict)
 
@@ -122,7 +122,7 @@ class RatingSet:
             multiplicity = counts[present]
             patterns = ((present[:, None] // powers) % base - 1).astype(np.int16)
             if keep_items:
-                lookup = np.full(n_keys, -1, dtype=np.int64)
+                lookup = np.full(n_keys, -1, dtype=np.int32)
                 lookup[present] = np.arange(len(present))
                 inverse = lookup[keys]
         elif key_bits < 62 * math.log(2):
@@ -145,7 +145,8 @@ class RatingSet:
             patterns=patterns,
             multiplicity=multiplicity.astype(np.int64),
             item_pattern=inverse,
-            items=list(items) if items is not None else None,
+            # An array of item ids is kept as it is (a million ids as Python ints cost 36 MB).
+            items=items if items is None or isinstance(items, np.ndarray) else list(items),
             level=level,
         )
 
@@ -271,7 +272,8 @@ class RatingSet:
             raters=list(raters) if raters is not None else [f"rater{g + 1}" for g in range(r)],
             patterns=remap[digit_patterns],
             multiplicity=counts[present],
-            items=list(items) if items is not None else None,
+            # An array of item ids is kept as it is (a million ids as Python ints cost 36 MB).
+            items=items if items is None or isinstance(items, np.ndarray) else list(items),
             level=level,
         )
         if len(rs.raters) != r:

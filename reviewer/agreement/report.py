@@ -666,9 +666,10 @@ def confusion_items(rs: RatingSet, rater: str, reference: str) -> dict[tuple[Any
     g, f = rs.rater_index(rater), rs.rater_index(reference)
     ref = rs.patterns[rs.item_pattern, f]
     got = rs.patterns[rs.item_pattern, g]
-    items = rs.items if rs.items is not None else list(range(len(rs.item_pattern)))
+    items = rs.items if rs.items is not None else range(len(rs.item_pattern))
     cells: dict[tuple[Any, Any], list] = {}
-    for pos in np.flatnonzero((ref >= 0) & (got >= 0)):
+    for pos in np.flatnonzero((ref >= 0) & (got >= 0)).tolist():
         key = (rs.categories[ref[pos]], rs.categories[got[pos]])
-        cells.setdefault(key, []).append(items[pos])
+        item = items[pos]
+        cells.setdefault(key, []).append(item.item() if isinstance(item, np.generic) else item)
     return cells

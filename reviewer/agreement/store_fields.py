@@ -46,13 +46,35 @@ def _rater_names(chosen: LabelColumns) -> dict[tuple[str, str], str]:
     }
 
 
+def _distinct(codes: np.ndarray) -> list[int]:
+    """The distinct values of an array of small non-negative codes, ascending (a count per
+    code, where ``numpy.unique`` would sort millions of entries)."""
+    if not len(codes):
+        return []
+    return np.flatnonzero(np.bincount(codes)).tolist()
+
+
+def _items(tids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct transcript ids, ascending, and each label's position among them: what
+    ``numpy.unique(tids, return_inverse=True)`` gives, by a table as long as the largest id."""
+    if not len(tids):
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    if int(tids.max()) > 8 * len(tids) + 1_000_000:  # ids far apart: a table would be big
+        return np.unique(tids, return_inverse=True)
+    present = np.zeros(int(tids.max()) + 1, dtype=bool)
+    present[tids] = True
+    items = np.flatnonzero(present)
+    rank = np.cumsum(present, dtype=np.int64) - 1
+    return items, rank[tids]
+
+
 def _pairs(chosen: LabelColumns) -> list[tuple[int, int]]:
     """The distinct (source code, rater code) of the labels, sorted."""
     if not len(chosen):
         return []
     width = len(chosen.raters)
-    found = np.unique(chosen.source.astype(np.int64) * width + chosen.rater)
-    return [(int(k // width), int(k % width)) for k in found]
+    found = _distinct(chosen.source.astype(np.int64) * width + chosen.rater)
+    return [(k // width, k % width) for k in found]
 
 
 def _float_or_nan(value: Any) -> float:
@@ -70,7 +92,7 @@ def _scores_for(chosen: LabelColumns, category: Any, binary: list[Any] | None) -
     key = str(category)
     fixed = np.full(len(chosen.scores_values), np.nan)
     through = np.zeros(len(chosen.scores_values), dtype=bool)
-    for k in np.unique(chosen.scores).tolist():
+    for k in _distinct(chosen.scores):
         per_category = chosen.scores_values[k]
         if isinstance(per_category, dict) and key in per_category:
             fixed[k] = _float_or_nan(per_category[key])
@@ -96,12 +118,12 @@ def _spec(
     score_is_positive_fraction: bool,
     positive: Any,
     names: dict[tuple[str, str], str],
-    item_ids: list[int] | None = None,
+    item_ids: np.ndarray | None = None,
 ) -> FieldSpec:
-    items, item_index = np.unique(chosen.transcript_id, return_inverse=True)
-    # One list of item ids per field, shared by its per-category specs (a million ints each).
+    items, item_index = _items(chosen.transcript_id)
+    # One array of item ids per field, shared by its per-category specs.
     if item_ids is None or len(item_ids) != len(items):
-        item_ids = items.tolist()
+        item_ids = items
     order = {"human": 0, "classifier": 1, "adjudication": 2, "imported": 3}
     pair_codes = _pairs(chosen)
     rater_keys = sorted(
@@ -115,7 +137,7 @@ def _spec(
         pair_col[s, r] = col[(chosen.sources[s], chosen.raters[r])]
     cat_index = {c: k for k, c in enumerate(categories)}
     value_code = np.full(len(chosen.values), -1, dtype=np.int16)
-    for v in np.unique(chosen.value).tolist():
+    for v in _distinct(chosen.value):
         shown = value_of(chosen.values[v])
         if shown in cat_index:
             value_code[v] = cat_index[shown]
@@ -125,18 +147,21 @@ def _spec(
     columns = pair_col[chosen.source, chosen.rater] if len(chosen) else np.zeros(0, np.int64)
     codes = np.full((len(items), len(raters)), -1, dtype=np.int16)
     codes[item_index[ok], columns[ok]] = cells[ok]
-    scores = np.full((len(items), len(raters)), np.nan)
-    classifier = chosen.source == chosen.code("source", "classifier")
-    if score_category is not None and classifier.any():
-        s = _scores_for(chosen, score_category, categories if score_is_positive_fraction else None)
-        put = ok & classifier
-        scores[item_index[put], columns[put]] = s[put]
     rs = RatingSet.from_codes(
         codes, categories, raters, items=item_ids, level=level, keep_items=True
     )
-    for (source, _), g in col.items():
-        if source == "classifier" and np.isfinite(scores[:, g]).any():
-            rs.scores[raters[g]] = scores[:, g]
+    del codes
+    classifier = chosen.source == chosen.code("source", "classifier")
+    if score_category is not None and classifier.any():
+        s = _scores_for(chosen, score_category, categories if score_is_positive_fraction else None)
+        scored = ok & classifier & np.isfinite(s)
+        # One column per classifier with a score (most of a million items have none).
+        for (source, _), g in col.items():
+            mine = scored & (columns == g)
+            if source == "classifier" and mine.any():
+                column = np.full(len(items), np.nan)
+                column[item_index[mine]] = s[mine]
+                rs.scores[raters[g]] = column
     humans = [names[k] for k in rater_keys if k[0] == "human"]
     classifiers = [names[k] for k in rater_keys if k[0] == "classifier"]
     references = [names[k] for k in rater_keys if k[0] in REFERENCE_SOURCES]
@@ -173,7 +198,7 @@ def store_field_specs(
     chosen = agreement_labels(store, rubric_id, field=field, phase=phase, current=current)
     rubric = load_rubric_for(store, rubric_id)
     names = _rater_names(chosen)
-    present = np.unique(chosen.field).tolist()
+    present = _distinct(chosen.field)
     by_field = {chosen.fields[f]: f for f in present}
     field_order = list(rubric.field_ids) if rubric is not None else []
     field_order += sorted(f for f in by_field if f not in field_order)
@@ -183,7 +208,7 @@ def store_field_specs(
     for fname in field_order:
         # Each field's labels are gathered when its turn comes, not all at once.
         frows = chosen.take(chosen.field == by_field.get(fname, -1))
-        values = [frows.values[v] for v in np.unique(frows.value).tolist()]
+        values = [frows.values[v] for v in _distinct(frows.value)]
         rubric_field = None
         if rubric is not None and fname in rubric.field_ids:
             rubric_field = rubric.field(fname)
@@ -198,7 +223,7 @@ def store_field_specs(
             else:
                 categories = sorted({str(v) for v in values})
         if kind == "multi":
-            item_ids = np.unique(frows.transcript_id).tolist()
+            item_ids = _items(frows.transcript_id)[0]
             for cat in categories:
                 specs.append(
                     _spec(

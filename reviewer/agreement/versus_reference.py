@@ -106,12 +106,27 @@ def average_precision_interval(
     if n_resamples < 2 or truth.size > AP_BOOTSTRAP_MAX_ITEMS:
         return None
     rng = np.random.default_rng(seed)
+    # Sorted once: a resample is a count per item, summed per block of equal scores, and its
+    # average precision is ``average_precision`` of the resampled items, term for term.
+    n = truth.size
+    order = np.argsort(-score, kind="mergesort")
+    s, t = score[order], truth[order].astype(np.int64)
+    starts = np.r_[0, np.flatnonzero(s[1:] != s[:-1]) + 1]
+    place = np.empty(n, dtype=np.int64)
+    place[order] = np.arange(n)
     draws = []
     for _ in range(n_resamples):
-        idx = rng.integers(0, truth.size, truth.size)
-        ap = average_precision(truth[idx], score[idx])
-        if ap is not None:
-            draws.append(ap)
+        idx = rng.integers(0, n, n)
+        counts = np.bincount(place[idx], minlength=n)
+        drawn = np.add.reduceat(counts, starts)
+        met = drawn > 0
+        total = np.cumsum(drawn[met])
+        tps = np.cumsum(np.add.reduceat(counts * t, starts)[met])
+        if not len(tps) or tps[-1] == 0:
+            continue
+        precision = tps / total
+        recall = tps / int(tps[-1])
+        draws.append(float(np.sum(np.diff(np.r_[0.0, recall]) * precision)))
     if len(draws) < 2:
         return None
     tail = (1 - confidence) / 2 * 100

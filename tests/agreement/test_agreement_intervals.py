@@ -14,7 +14,12 @@ from reviewer.agreement import FieldSpec, RatingSet, analyse_field
 from reviewer.agreement import coefficients as co
 from reviewer.agreement.bands import band_of_interval
 from reviewer.agreement.report import noninferiority_verdict
-from reviewer.agreement.versus_reference import auroc_delong, score_metrics
+from reviewer.agreement.versus_reference import (
+    auroc_delong,
+    average_precision,
+    average_precision_interval,
+    score_metrics,
+)
 from reviewer.cli import cli
 from tests.factory import label, register_rubric, transcript
 
@@ -47,6 +52,28 @@ def test_delong_interval_covers_in_simulation():
         _, (low, high), _ = auroc_delong(truth, score)
         hits += low <= true_auc <= high
     assert hits / 1000 >= 0.91  # 0.929 over 2,000 repetitions
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_average_precision_bootstrap_is_the_resampled_items_average_precision(seed):
+    """The bootstrap sorts the scores once and counts each resample per block of equal scores;
+    its draws are, to the last bit, ``average_precision`` of each resample's items."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 80))
+    truth = rng.random(n) < rng.random()
+    score = np.round(rng.random(n), int(rng.integers(0, 3)))  # ties, often
+    draws_rng = np.random.default_rng(seed)
+    draws = []
+    for _ in range(60):
+        idx = draws_rng.integers(0, n, n)
+        ap = average_precision(truth[idx], score[idx])
+        if ap is not None:
+            draws.append(ap)
+    expected = None
+    if len(draws) >= 2:
+        tail = (1 - 0.95) / 2 * 100  # as the interval computes it (not quite 2.5)
+        expected = [float(x) for x in np.percentile(draws, [tail, 100 - tail])]
+    assert average_precision_interval(truth, score, 60, seed) == expected
 
 
 def test_auroc_near_chance_is_flagged_in_plain_words():
