@@ -25,7 +25,15 @@ class Context:
     def store(self):
         if self._store is None:
             from db import SchemaTooNewError, Store
+            from db.connection import upgrade_due
 
+            due = upgrade_due(self.db_path)
+            if due is not None:
+                click.echo(
+                    f"upgrading {printable(str(self.db_path))} from schema {due[0]} to {due[1]} "
+                    "(once; a minute or so for a million transcripts) ...",
+                    err=True,
+                )
             try:
                 self._store = Store(self.db_path)
             except SchemaTooNewError as exc:
