@@ -611,9 +611,9 @@ def item_comments(store: Store, transcript_id: int, rubric_id: str) -> list[Labe
 # Each step is one seek in ``label_events_values``, which begins with the rubric id: the
 # distinct rubric ids of a million transcripts' events in a few milliseconds.
 _RUBRIC_IDS_SQL = (
-    "WITH RECURSIVE r(x) AS (SELECT MIN(rubric_id) FROM label_events UNION ALL "
-    "SELECT (SELECT MIN(rubric_id) FROM label_events WHERE rubric_id > r.x) FROM r "
-    "WHERE r.x IS NOT NULL) SELECT x FROM r WHERE x IS NOT NULL"
+    "WITH RECURSIVE rubric(x) AS (SELECT MIN(rubric_id) FROM label_events UNION ALL "
+    "SELECT (SELECT MIN(rubric_id) FROM label_events WHERE rubric_id > rubric.x) FROM rubric "
+    "WHERE rubric.x IS NOT NULL) SELECT x FROM rubric WHERE x IS NOT NULL"
 )
 
 
@@ -1800,8 +1800,9 @@ def current_label_columns(
     sql = _GROUPED_SQL.format(ids=_TWO_IDS if shift is None else _PACKED_IDS, filters=filters)
     params = [_NULL, *([] if shift is None else [shift]), *params]
     total = conn.execute("SELECT IFNULL(MAX(id), 0) FROM label_events").fetchone()[0]
-    dead_rows = conn.execute(_DEAD_SQL).fetchall()
-    dead = np.asarray(sorted({i for row in dead_rows for i in row}), dtype=np.int64)
+    dead = sorted({i for row in conn.execute(_DEAD_SQL) for i in row})
+    dead_groups = _groups_of(conn, dead)
+    dead = np.asarray(dead, dtype=np.int64)
     groups: list[tuple] = []
     id_parts, tid_parts = [], []
     done = 0
@@ -1818,6 +1819,9 @@ def current_label_columns(
             ids, tids = packed >> shift, packed & ((1 << shift) - 1)
         if len(ids) != count or len(tids) != count:
             raise ValueError(f"label_events: a group of {count} labels read back wrongly")
+        if tuple(key) in dead_groups:  # retracted events and retractions, taken out
+            kept = ~_marked(ids, dead)
+            ids, tids = ids[kept], tids[kept]
         groups.append(tuple(key))
         id_parts.append(ids)
         tid_parts.append(tids)
@@ -1825,6 +1829,7 @@ def current_label_columns(
             on_progress(min(done, total), total)
     if on_progress is not None:
         on_progress(total, total)
+    several = _several_per_slot(groups, tid_parts)
     ids = np.concatenate(id_parts) if id_parts else np.zeros(0, np.int64)
     tids = np.concatenate(tid_parts) if tid_parts else np.zeros(0, np.int64)
     # One code per label: its group. Each column's code is looked up from the group's.
@@ -1839,10 +1844,7 @@ def current_label_columns(
     slot_of_group = np.zeros(len(groups), dtype=np.int64)
     for k in (0, 1, 3, 4):
         slot_of_group = slot_of_group * len(columns[k][0]) + columns[k][1]
-    if len(dead):
-        live = np.flatnonzero(~_marked(ids, dead))
-        ids, tids, group = ids[live], tids[live], group[live]
-    newest = _newest_per_slot(ids, tids, slot_of_group[group])
+    newest = _newest_per_slot(ids, tids, slot_of_group[group]) if several else None
     if newest is not None:
         ids, tids, group = ids[newest], tids[newest], group[newest]
     # Each column in the smallest integer type its codes (and one more) fit.
@@ -1883,12 +1885,61 @@ def current_label_columns(
 def _id_shift(conn) -> int | None:
     """The bits a transcript id needs, when every event id fits in the bits left of a signed
     64-bit number beside it; else None (the ids are then read as two texts)."""
-    low, high = conn.execute("SELECT MIN(id), MAX(id) FROM transcripts").fetchone()
-    first, top = conn.execute("SELECT MIN(id), MAX(id) FROM label_events").fetchone()
+    # One aggregate per statement: SQLite answers a lone MIN or MAX of the rowid with one
+    # seek, but both in one statement by reading every row (0.5 s at a million transcripts).
+    low, high, first, top = (
+        conn.execute(f"SELECT {f}(id) FROM {table}").fetchone()[0]
+        for table in ("transcripts", "label_events")
+        for f in ("MIN", "MAX")
+    )
     if low is None or first is None or low < 0 or first < 0:
         return None
     shift = max(int(high).bit_length(), 1)
     return shift if int(top).bit_length() + shift <= 62 else None
+
+
+def _groups_of(conn, event_ids: list[int]) -> set[tuple]:
+    """The groups of the grouped read (``_GROUPED_SQL``'s key) holding these events."""
+    found: set[tuple] = set()
+    for start in range(0, len(event_ids), 500):
+        chunk = event_ids[start : start + 500]
+        found.update(
+            tuple(row)
+            for row in conn.execute(
+                "SELECT rubric_id, field, source, rater, IFNULL(phase, ''), IFNULL(value, ?) "
+                f"FROM label_events WHERE id IN ({_marks(chunk)})",
+                [_NULL, *chunk],
+            )
+        )
+    return found
+
+
+def _several_per_slot(groups: list[tuple], tid_parts: list[Any]) -> bool:
+    """Whether some transcript has more than one live event in one slot (rubric, field,
+    rater, phase: the groups of one slot differ in source or value), when only the newest
+    counts. Told per slot by marking its transcripts in a table, no sort; a sort decides
+    when the ids are far apart."""
+    import numpy as np
+
+    by_slot: dict[tuple, list[int]] = {}
+    for g, key in enumerate(groups):
+        by_slot.setdefault((key[0], key[1], key[3], key[4]), []).append(g)
+    sizes = [len(p) for p in tid_parts]
+    top = max((int(p.max()) for p in tid_parts if len(p)), default=-1)
+    if (
+        top > 8 * sum(sizes) + 1_000_000
+        or min((int(p.min()) for p in tid_parts if len(p)), default=0) < 0
+    ):
+        return True
+    seen = np.zeros(top + 1, dtype=bool)
+    for members in by_slot.values():
+        tids = np.concatenate([tid_parts[g] for g in members])
+        seen[tids] = True
+        distinct = int(np.count_nonzero(seen))
+        seen[tids] = False
+        if distinct != len(tids):
+            return True
+    return False
 
 
 def _marked(values: Any, marked: Any) -> Any:

@@ -8,6 +8,7 @@ labels are references everyone is judged against.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -107,6 +108,45 @@ def _scores_for(chosen: LabelColumns, category: Any, binary: list[Any] | None) -
     return out
 
 
+@dataclass
+class _Layout:
+    """What every spec of one field shares (each category of a multi-label field is a spec
+    over the same labels): the items, the raters' columns and each label's place."""
+
+    items: np.ndarray
+    item_index: np.ndarray
+    rater_keys: list[tuple[str, str]]
+    raters: list[str]
+    col: dict[tuple[str, str], int]
+    columns: np.ndarray
+    classifier: np.ndarray
+    distinct_values: list[int]
+
+
+def _layout(chosen: LabelColumns, names: dict[tuple[str, str], str]) -> _Layout:
+    items, item_index = _items(chosen.transcript_id)
+    order = {"human": 0, "classifier": 1, "adjudication": 2, "imported": 3}
+    pair_codes = _pairs(chosen)
+    rater_keys = sorted(
+        ((chosen.sources[s], chosen.raters[r]) for s, r in pair_codes),
+        key=lambda k: (order[k[0]], k[1]),
+    )
+    col = {k: g for g, k in enumerate(rater_keys)}
+    pair_col = np.full((len(chosen.sources), max(len(chosen.raters), 1)), -1, dtype=np.int64)
+    for s, r in pair_codes:
+        pair_col[s, r] = col[(chosen.sources[s], chosen.raters[r])]
+    return _Layout(
+        items=items,
+        item_index=item_index,
+        rater_keys=rater_keys,
+        raters=[names[k] for k in rater_keys],
+        col=col,
+        columns=pair_col[chosen.source, chosen.rater] if len(chosen) else np.zeros(0, np.int64),
+        classifier=chosen.source == chosen.code("source", "classifier"),
+        distinct_values=_distinct(chosen.value),
+    )
+
+
 def _spec(
     name: str,
     kind: str | None,
@@ -118,40 +158,25 @@ def _spec(
     score_is_positive_fraction: bool,
     positive: Any,
     names: dict[tuple[str, str], str],
-    item_ids: np.ndarray | None = None,
+    layout: _Layout | None = None,
 ) -> FieldSpec:
-    items, item_index = _items(chosen.transcript_id)
-    # One array of item ids per field, shared by its per-category specs.
-    if item_ids is None or len(item_ids) != len(items):
-        item_ids = items
-    order = {"human": 0, "classifier": 1, "adjudication": 2, "imported": 3}
-    pair_codes = _pairs(chosen)
-    rater_keys = sorted(
-        ((chosen.sources[s], chosen.raters[r]) for s, r in pair_codes),
-        key=lambda k: (order[k[0]], k[1]),
-    )
-    raters = [names[k] for k in rater_keys]
-    col = {k: g for g, k in enumerate(rater_keys)}
-    pair_col = np.full((len(chosen.sources), max(len(chosen.raters), 1)), -1, dtype=np.int64)
-    for s, r in pair_codes:
-        pair_col[s, r] = col[(chosen.sources[s], chosen.raters[r])]
+    layout = layout if layout is not None else _layout(chosen, names)
+    items, item_index, columns = layout.items, layout.item_index, layout.columns
+    rater_keys, raters, col = layout.rater_keys, layout.raters, layout.col
     cat_index = {c: k for k, c in enumerate(categories)}
     value_code = np.full(len(chosen.values), -1, dtype=np.int16)
-    for v in _distinct(chosen.value):
+    for v in layout.distinct_values:
         shown = value_of(chosen.values[v])
         if shown in cat_index:
             value_code[v] = cat_index[shown]
     cells = value_code[chosen.value] if len(value_code) else np.zeros(0, dtype=np.int16)
     ok = cells >= 0
     ignored = int(np.count_nonzero(~ok))
-    columns = pair_col[chosen.source, chosen.rater] if len(chosen) else np.zeros(0, np.int64)
     codes = np.full((len(items), len(raters)), -1, dtype=np.int16)
     codes[item_index[ok], columns[ok]] = cells[ok]
-    rs = RatingSet.from_codes(
-        codes, categories, raters, items=item_ids, level=level, keep_items=True
-    )
+    rs = RatingSet.from_codes(codes, categories, raters, items=items, level=level, keep_items=True)
     del codes
-    classifier = chosen.source == chosen.code("source", "classifier")
+    classifier = layout.classifier
     if score_category is not None and classifier.any():
         s = _scores_for(chosen, score_category, categories if score_is_positive_fraction else None)
         scored = ok & classifier & np.isfinite(s)
@@ -223,7 +248,7 @@ def store_field_specs(
             else:
                 categories = sorted({str(v) for v in values})
         if kind == "multi":
-            item_ids = _items(frows.transcript_id)[0]
+            layout = _layout(frows, names)
             for cat in categories:
                 specs.append(
                     _spec(
@@ -239,7 +264,7 @@ def store_field_specs(
                         False,
                         "yes",
                         names,
-                        item_ids,
+                        layout,
                     )
                 )
             continue
