@@ -36,7 +36,8 @@ def labelled_rubrics_of(current: labels.LabelColumns) -> list[str]:
     """``labelled_rubrics`` from labels already read (``labels.current_label_columns``)."""
     import numpy as np
 
-    return sorted(current.rubrics[r] for r in np.unique(current.rubric).tolist())
+    present = np.flatnonzero(np.bincount(current.rubric, minlength=len(current.rubrics)))
+    return sorted(current.rubrics[r] for r in present.tolist())
 
 
 def raters(

@@ -121,15 +121,19 @@ def labels_for(
     *,
     rubric_ids: Iterable[str] | None = None,
     include_meta: bool = False,
+    sources: Iterable[str] | None = None,
 ) -> dict[int, list[LabelEvent]]:
-    """Live events of the given transcripts, by transcript id."""
+    """Live events of the given transcripts, by transcript id (only those from ``sources``,
+    when given: gold needs no classifier's label, which is most of what an item has)."""
     wanted = None if rubric_ids is None else set(rubric_ids)
-    return dict(_group(store, transcript_ids, wanted, include_meta))
+    return dict(_group(store, transcript_ids, wanted, include_meta, sources))
 
 
-def _group(store, ids, wanted, include_meta) -> Iterator[tuple[int, list[LabelEvent]]]:
+def _group(
+    store, ids, wanted, include_meta, sources=None
+) -> Iterator[tuple[int, list[LabelEvent]]]:
     grouped: dict[int, list[LabelEvent]] = {}
-    for event in labels.current_labels(store, transcript_ids=ids):
+    for event in labels.current_labels(store, transcript_ids=ids, sources=sources):
         if wanted is not None and event.rubric_id not in wanted:
             continue
         if event.field.startswith("_") and not include_meta:

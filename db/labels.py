@@ -1156,21 +1156,25 @@ def current_labels(
     source: str | None = None,
     phase: str | None = None,
     transcript_ids: Iterable[int] | None = None,
+    sources: Iterable[str] | None = None,
 ) -> list[LabelEvent]:
     """The current label per (transcript, rubric, field, rater, phase): its newest live event.
-    Meta acts included (their field starts with ``_``)."""
+    Meta acts included (their field starts with ``_``). ``sources``: only the current labels
+    from these sources (chosen after the rule, so the newest of a slot is the same)."""
     where, params = _filters(
         rubric_id=rubric_id, field=field, rater=rater, source=source, phase=phase
     )
     if not _among(where, params, transcript_ids):
         return []
+    kept = list(sources) if sources is not None else None
+    after = f" AND source IN ({_marks(kept)})" if kept is not None else ""
     rows = store.db.conn.execute(
         f"SELECT {EVENT_COLUMNS} FROM ("
         f"  SELECT {_E_COLUMNS}, ROW_NUMBER() OVER (PARTITION BY e.transcript_id, e.rubric_id, "
         f"  e.field, e.rater, IFNULL(e.phase, '') ORDER BY e.id DESC) AS rn "
         f"  FROM {LIVE} e WHERE {' AND '.join(where) or '1'}"
-        f") WHERE rn = 1 ORDER BY transcript_id, id",
-        params,
+        f") WHERE rn = 1{after} ORDER BY transcript_id, id",
+        [*params, *(kept or [])],
     )
     return [_event(r) for r in rows]
 

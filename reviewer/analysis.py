@@ -37,7 +37,7 @@ from db.agreement_data import (
     transcript_group_columns,
 )
 from db.dataset import labels_for
-from db.labels import GoldPolicy, LabelColumns, gold_for_field
+from db.labels import GOLD_SOURCES, GoldPolicy, LabelColumns, gold_for_field
 from db.queues import designs_of_items, get_queue, queue_design
 from reviewer import estimates as est
 from reviewer.agreement.report import default_positive
@@ -128,7 +128,7 @@ def reference_for_field(
         missing = [t for t in candidates if t not in known]
         for start in range(0, len(missing), 500):
             chunk = missing[start : start + 500]
-            found = labels_for(store, chunk, rubric_ids=[rubric_id])
+            found = labels_for(store, chunk, rubric_ids=[rubric_id], sources=GOLD_SOURCES)
             known.update({t: found.get(t, []) for t in chunk})
         for tid in candidates:
             events = known[tid]
