@@ -112,6 +112,22 @@ def write_transaction(
     conn.execute("COMMIT")
 
 
+@contextmanager
+def read_snapshot(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """Every read inside sees the database as it was at the first: one deferred transaction
+    (in WAL mode a reader holds its snapshot and never blocks a writer). Inside a transaction
+    already open, that transaction's view is used."""
+    if conn.in_transaction:
+        yield conn
+        return
+    conn.execute("BEGIN")
+    try:
+        yield conn
+    finally:
+        if conn.in_transaction:
+            conn.execute("COMMIT")
+
+
 def default_db_path() -> Path:
     """$REVIEWER_DB, else reviewer.db under $XDG_DATA_HOME (~/.local/share) /reviewer."""
     env = os.environ.get("REVIEWER_DB")

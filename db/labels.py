@@ -1792,6 +1792,15 @@ def current_label_columns(
     order (``db.agreement_data.agreement_labels`` orders them). ``on_progress(events_done,
     events_total)`` after each group of labels read.
     """
+    from db.connection import read_snapshot
+
+    # One snapshot for every statement: a transcript or retraction written meanwhile by
+    # another process is either wholly seen or not at all (the id packing relies on it).
+    with read_snapshot(store.db.conn):
+        return _read_label_columns(store, rubric_id, field, scores, on_progress)
+
+
+def _read_label_columns(store, rubric_id, field, scores, on_progress) -> LabelColumns:
     import numpy as np
 
     where, params = _filters(rubric_id=rubric_id, field=field)

@@ -270,3 +270,38 @@ def test_the_fixture_has_what_it_claims(busy_store):
     unreviewed = ~np.isin(columns.transcript_id, sorted(_reviewed(busy_store, "compliance")))
     assert unreviewed.any() and np.isnan(columns.score[unreviewed]).all()
     assert all(columns.scores_values[k] is None for k in columns.scores[unreviewed])
+
+
+def test_a_write_between_the_reads_is_not_half_seen(tmp_path):
+    """The reader runs several statements (the ids' bounds, the retractions, the labels, the
+    scores). A transcript another process adds between them, with an id needing one more bit
+    than the largest before, would be read with the bounds taken before it (its id packed
+    into too few bits): every statement reads one snapshot, so it is not seen at all."""
+    path = tmp_path / "race.db"
+    store = Store(path)
+    store.insert_transcripts([record(i, labels=[]) for i in range(3)])
+    for tid in store.transcript_ids():
+        _add(store, tid, "goal_guarding", "alignment_faking", "yes", "classifier", "clf")
+    before = rating_rows(agreement_labels(store, "goal_guarding"))
+    other = Store(path)
+    wrote = []
+
+    def write_meanwhile(sql: str) -> None:
+        if "GROUP BY" in sql and not wrote:
+            other.insert_transcripts([record(9, labels=[])])
+            new = max(other.transcript_ids())
+            assert new.bit_length() > max(store.transcript_ids()[:3]).bit_length()
+            _add(other, new, "goal_guarding", "alignment_faking", "no", "classifier", "clf")
+            wrote.append(new)
+
+    store.db.conn.set_trace_callback(write_meanwhile)
+    try:
+        during = labels.current_label_columns(store)
+    finally:
+        store.db.conn.set_trace_callback(None)
+    assert wrote, "the write must have happened between the reads"
+    assert sorted(during.transcript_id.tolist()) == [r.transcript_id for r in before]
+    after = rating_rows(agreement_labels(store, "goal_guarding"))
+    assert [r.transcript_id for r in after] == [r.transcript_id for r in before] + wrote
+    other.close()
+    store.close()
