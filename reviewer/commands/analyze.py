@@ -210,7 +210,9 @@ def analyze(
 
     if not obj.db_path.exists():
         raise click.ClickException(f"no database at {obj.db_path}: import transcripts first")
-    current = read_current_labels(obj.store, scores=False)
+    store = obj.store  # opened (and brought up to date) before a second connection opens
+    attributes = _attributes_read_aside(obj.db_path)
+    current = read_current_labels(store, scores=False)
     labelled = labelled_rubrics_of(current)
     unknown = [r for r in rubric_ids if r not in labelled]
     if unknown:
@@ -255,6 +257,7 @@ def analyze(
                 by=tuple(by) or ("model",),
                 filters=filters,
                 current=current,
+                attributes=attributes(),
             )
         except AnalysisError as exc:
             raise click.ClickException(f"{obj.db_path}: {exc}") from None
@@ -280,6 +283,7 @@ def analyze(
             model_rate=not these_transcripts,
             pooled=pooled,
             current=current,
+            attributes=attributes(),
         )
     except AnalysisError as exc:
         raise click.ClickException(f"{obj.db_path}: {exc}") from None
@@ -289,6 +293,41 @@ def analyze(
         click.echo(json.dumps(report, indent=2, ensure_ascii=False))
         return
     _print(report)
+
+
+def _attributes_read_aside(path):
+    """Start reading every transcript's dataset, prompt variant, model and condition on a
+    connection of its own, in a thread, while the labels are read (SQLite lets go of the
+    interpreter while it reads, so the two use both cores: 0.4 s of 3.5 at 1M). Returns a
+    function that waits for them and gives them, or raises what the reading raised."""
+    import threading
+
+    from reviewer.analysis import Attributes
+
+    out: dict = {}
+
+    def read() -> None:
+        from db import Store
+
+        try:
+            store = Store(path)
+            try:
+                out["attributes"] = Attributes.read(store)
+            finally:
+                store.close()
+        except BaseException as exc:  # handed to the caller, in its thread
+            out["error"] = exc
+
+    reader = threading.Thread(target=read, name="read transcript attributes", daemon=True)
+    reader.start()
+
+    def attributes():
+        reader.join()
+        if "error" in out:
+            raise out["error"]
+        return out["attributes"]
+
+    return attributes
 
 
 def _raters(current, source: str, rubric_ids: list[str]) -> list[str]:
