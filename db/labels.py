@@ -1754,7 +1754,7 @@ class LabelColumns:
 
 # The labels of rubric fields grouped by (rubric, field, source, rater, phase, value), read
 # from the ``label_events_values`` index alone: each group's event and transcript ids come
-# back joined by SQLite into two texts of numbers, so no Python object is made per event and
+# back joined by SQLite into one text of numbers, so no Python object is made per event and
 # no value text is repeated. Retractions are not looked up per event (the view's NOT EXISTS
 # costs twice the read at 3M events): the few retraction rows are read apart and taken out.
 _NULL = "\x1d"
