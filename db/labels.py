@@ -1767,6 +1767,13 @@ _GROUPED_SQL = (
 _PACKED_IDS = "group_concat((id << ?) | transcript_id)"
 _TWO_IDS = "group_concat(id) || ';' || group_concat(transcript_id)"
 _DEAD_SQL = "SELECT id, retracts FROM label_events WHERE retracts IS NOT NULL"
+# The groups of the grouped read holding a retraction or a retracted event, in one statement.
+_DEAD_KEY = "rubric_id, field, source, rater, IFNULL(phase, ''), IFNULL(value, ?)"
+_DEAD_GROUPS_SQL = (
+    f"SELECT {_DEAD_KEY} FROM label_events WHERE retracts IS NOT NULL UNION "
+    f"SELECT {_DEAD_KEY} FROM label_events WHERE id IN "
+    "(SELECT retracts FROM label_events WHERE retracts IS NOT NULL)"
+)
 _SCORES_SQL = "SELECT id, score, scores FROM label_events WHERE id IN ({marks})"
 
 
@@ -1813,9 +1820,8 @@ def _read_label_columns(store, rubric_id, field, scores, on_progress) -> LabelCo
     sql = _GROUPED_SQL.format(ids=_TWO_IDS if shift is None else _PACKED_IDS, filters=filters)
     params = [_NULL, *([] if shift is None else [shift]), *params]
     total = conn.execute("SELECT IFNULL(MAX(id), 0) FROM label_events").fetchone()[0]
-    dead = sorted({i for row in conn.execute(_DEAD_SQL) for i in row})
-    dead_groups = _groups_of(conn, dead)
-    dead = np.asarray(dead, dtype=np.int64)
+    dead = np.asarray(sorted({i for row in conn.execute(_DEAD_SQL) for i in row}), dtype=np.int64)
+    dead_groups = {tuple(row) for row in conn.execute(_DEAD_GROUPS_SQL, [_NULL, _NULL])}
     groups: list[tuple] = []
     id_parts, tid_parts = [], []
     done = 0
@@ -1909,22 +1915,6 @@ def _id_shift(conn) -> int | None:
         return None
     shift = max(int(high).bit_length(), 1)
     return shift if int(top).bit_length() + shift <= 62 else None
-
-
-def _groups_of(conn, event_ids: list[int]) -> set[tuple]:
-    """The groups of the grouped read (``_GROUPED_SQL``'s key) holding these events."""
-    found: set[tuple] = set()
-    for start in range(0, len(event_ids), 500):
-        chunk = event_ids[start : start + 500]
-        found.update(
-            tuple(row)
-            for row in conn.execute(
-                "SELECT rubric_id, field, source, rater, IFNULL(phase, ''), IFNULL(value, ?) "
-                f"FROM label_events WHERE id IN ({_marks(chunk)})",
-                [_NULL, *chunk],
-            )
-        )
-    return found
 
 
 def _several_per_slot(groups: list[tuple], tid_parts: list[Any]) -> bool:
