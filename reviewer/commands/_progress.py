@@ -8,6 +8,7 @@ Made from the bars ``reviewer import`` showed; import, export and the demo build
 from __future__ import annotations
 
 import os
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -16,6 +17,23 @@ from reviewer.console import echo_literal, make_console
 
 # Seconds between two progress lines when stderr is not a terminal ($REVIEWER_PROGRESS_SECONDS).
 LINE_EVERY = 10.0
+# Variables that make Rich treat any stream as a terminal.
+_FORCING = ("FORCE_COLOR", "FORCE_TERMINAL", "TTY_COMPATIBLE")
+
+
+class _NoBars:
+    """Stands in for Rich's Progress where no bar can show."""
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+    def add_task(self, description: str, total: int | None = None) -> object:
+        return object()
+
+    def update(self, task, **fields) -> None: ...
+
+    def remove_task(self, task) -> None: ...
 
 
 class Bars:
@@ -28,25 +46,30 @@ class Bars:
     """
 
     def __init__(self, *, lines: bool = True, every: float | None = None, unit: str = ""):
-        from rich.progress import (
-            BarColumn,
-            Progress,
-            TaskProgressColumn,
-            TextColumn,
-            TimeRemainingColumn,
-        )
+        self.terminal = False
+        self._progress = _NoBars()
+        # Rich only where a bar can show: off a terminal (a pipe, a log, a script) its import
+        # would be a sixth of a second of a three-second command for nothing.
+        if sys.stderr.isatty() or any(os.environ.get(v) for v in _FORCING):
+            from rich.progress import (
+                BarColumn,
+                Progress,
+                TaskProgressColumn,
+                TextColumn,
+                TimeRemainingColumn,
+            )
 
-        console = make_console(stderr=True)
-        self.terminal = console.is_terminal
-        self._progress = Progress(
-            TextColumn("{task.description}", markup=False),
-            BarColumn(),
-            TaskProgressColumn(),
-            TimeRemainingColumn(),
-            console=console,
-            transient=True,
-            disable=not self.terminal,
-        )
+            console = make_console(stderr=True)
+            self.terminal = console.is_terminal
+            self._progress = Progress(
+                TextColumn("{task.description}", markup=False),
+                BarColumn(),
+                TaskProgressColumn(),
+                TimeRemainingColumn(),
+                console=console,
+                transient=True,
+                disable=not self.terminal,
+            )
         self.lines = lines and not self.terminal
         if every is None:
             try:
