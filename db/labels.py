@@ -958,8 +958,8 @@ def copy_staged_labels(
     ``new_after``: the largest transcript id before this transaction inserted the chunk's
     transcripts. The labels of transcripts above it are then copied without the look-ups a
     known transcript needs (no event can refer to a transcript inserted this transaction) and
-    counted at once, as the demo build counts its own (``_count_new_transcripts_labels``):
-    the append trigger's per-row look-ups of live events were most of the copy's label cost.
+    counted at once by SQLite (``_count_events_after``, the rule the demo build counts its own
+    by): the append trigger's per-row look-ups of live events were most of the copy's cost.
     """
     if new_after is None:
         return conn.execute(
@@ -978,14 +978,7 @@ def copy_staged_labels(
             (import_id, created_at, start, end, new_after),
         ).rowcount
         if deferred and new:
-            _count_new_transcripts_labels(
-                conn,
-                conn.execute(
-                    "SELECT transcript_id, rubric_hash, rubric_id, field, value, source, rater "
-                    "FROM main.label_events WHERE id > ? ORDER BY id",
-                    (last_event,),
-                ).fetchall(),
-            )
+            _count_events_after(conn, last_event)
     return known + new
 
 
@@ -1112,6 +1105,46 @@ def _count_new_transcripts_labels(conn, batch: list[tuple]) -> None:
             if (tid, source) not in items:
                 items.add((tid, source))
                 counts[4] += 1
+    _add_counts(conn, per_source, per_rater)
+
+
+def _count_events_after(conn, last_event: int) -> None:
+    """``_count_new_transcripts_labels`` for the events after ``last_event``, counted by
+    SQLite where they lie (all of transcripts that had none before, none a retraction)."""
+    new = (
+        "SELECT transcript_id, rubric_id, field, rater, source FROM main.label_events "
+        "WHERE id > ? AND substr(field, 1, 1) != '_'"
+    )
+    per_source = {
+        source: [events, acts, labels, 0, 0]
+        for source, events, acts, labels in conn.execute(
+            "SELECT source, COUNT(*), SUM(substr(field, 1, 1) = '_'), "
+            "SUM(substr(field, 1, 1) != '_') FROM main.label_events WHERE id > ? GROUP BY source",
+            (last_event,),
+        )
+    }
+    for source, current, transcripts in conn.execute(
+        f"SELECT source, COUNT(*), COUNT(DISTINCT transcript_id) FROM (SELECT DISTINCT * FROM "
+        f"({new})) GROUP BY source",
+        (last_event,),
+    ):
+        per_source[source][3:] = [current, transcripts]
+    per_rater = {
+        (source, rater): n
+        for source, rater, n in conn.execute(
+            f"SELECT source, rater, COUNT(*) FROM (SELECT DISTINCT * FROM ({new})) "
+            "GROUP BY source, rater",
+            (last_event,),
+        )
+    }
+    _add_counts(conn, per_source, per_rater)
+
+
+def _add_counts(
+    conn, per_source: dict[str, list[int]], per_rater: dict[tuple[str, str], int]
+) -> None:
+    """Add to the kept counts: per source [events, acts, labels, current, transcripts], per
+    (source, rater) its current labels."""
     for source, (events, acts, labels, current, transcripts) in per_source.items():
         conn.execute(
             "INSERT INTO main.label_counts(source) VALUES (?) ON CONFLICT(source) DO NOTHING",
