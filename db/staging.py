@@ -344,12 +344,19 @@ def _copy_chunk(
     """Records with seq in [start, end): their transcripts that are new by uid, indexed for
     full-text search, and the labels they carry that are not stored yet."""
     conn = store.db.conn
+    before = conn.execute("SELECT IFNULL(MAX(id), 0) FROM main.transcripts").fetchone()[0]
     with fts_indexed_in_bulk(store):  # the chunk indexed with one statement
         new = conn.execute(
             _copy_transcripts_sql(schema), (import_id, created_at, start, end)
         ).rowcount
     labels = copy_staged_labels(
-        conn, schema=schema, start=start, end=end, import_id=import_id, created_at=created_at
+        conn,
+        schema=schema,
+        start=start,
+        end=end,
+        import_id=import_id,
+        created_at=created_at,
+        new_after=before,
     )
     return new, labels
 

@@ -24,9 +24,14 @@ MAX_INT_DIGITS = 4000
 MAX_MEMBER_BYTES = 512 << 20
 
 _STRING_REST = re.compile(rb'[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
-_BRACKET = re.compile(rb"[\[\]{}]")
 _LEAD_DIGITS = re.compile(rb"[0-9]*")
 _LONG_DIGITS = re.compile(rb"[0-9]{%d,}" % (MAX_INT_DIGITS + 1))
+_DIGITS_AS_ZEROS = bytes(b"0"[0] if b in b"0123456789" else b" "[0] for b in range(256))
+_LETTERS_AND_SPACE = bytes(
+    b for b in range(256) if chr(b).isascii() and (chr(b).isalpha() or chr(b).isspace())
+)
+_NOT_QUOTES_OR_BRACKETS = bytes(b for b in range(256) if b not in b'"[]{}')
+_OPENING = frozenset(b"[{")
 
 
 class InputLimitError(ValueError):
@@ -50,6 +55,7 @@ class JsonGuard:
             if max_digits == MAX_INT_DIGITS
             else re.compile(rb"[0-9]{%d,}" % (max_digits + 1))
         )
+        self._digit_run_text = b"0" * (max_digits + 1)
         self.reset()
 
     def reset(self) -> None:
@@ -71,17 +77,20 @@ class JsonGuard:
                 self.offset += n
                 return
             pos, self.in_string, self.digit_run = m.end(), False, 0
-        # Every whole string becomes a space: what is left is structure and numbers. Escaped
-        # backslashes and escaped quotes are dropped first (pairs, left to right, as JSON reads
-        # them), so every quote left opens or closes a string: the pieces between quotes
-        # alternate outside/inside. All of it is bytes methods, no per-byte Python loop.
+        # Escaped backslashes and escaped quotes are dropped first (pairs, left to right, as
+        # JSON reads them), so every quote left opens or closes a string: the pieces between
+        # quotes alternate outside/inside. All of it is bytes methods, no per-byte Python loop.
         seg = data[pos:] if pos else data
         if b"\\" in seg:
             seg = seg.replace(b"\\\\", b"").replace(b'\\"', b"")
-        pieces = seg.split(b'"')
+        # What the checks need, a tenth of the bytes: letters and white space deleted (which
+        # can only join runs of digits, never split one), then the brackets outside strings.
+        skeleton = seg.translate(None, _LETTERS_AND_SPACE)
+        pieces = skeleton.translate(None, _NOT_QUOTES_OR_BRACKETS).split(b'"')
         cut = len(pieces) % 2 == 0  # an odd number of quotes: the chunk ends inside a string
-        rest = b" ".join(pieces[0::2]) if len(pieces) > 1 else seg
-        self._structure(rest, n)
+        if seg:
+            self._digits(seg, skeleton, n)
+            self._depth(b"".join(pieces[0::2]), n)
         if cut:
             self.digit_run = 0
             self._end_in_string(data)
@@ -97,11 +106,17 @@ class JsonGuard:
     def _where(self, size: int) -> str:
         return f"within bytes {self.offset:,} to {self.offset + size:,}"
 
-    def _structure(self, seg: bytes, size: int) -> None:
-        if not seg:
-            return
+    def _digits(self, seg: bytes, skeleton: bytes, size: int) -> None:
+        """The runs of digits outside strings. Those of ``skeleton`` (strings included, runs
+        maybe joined) are searched for a long one by C-speed translate and substring search;
+        only a hit is checked in ``seg`` outside strings, with a regular expression (ten
+        times slower). The digits that begin or end ``seg`` are outside strings (a string
+        begins with a quote)."""
         lead = _LEAD_DIGITS.match(seg).end()
-        if self.digit_run + lead > self.max_digits or self._long_digits.search(seg) is not None:
+        if self.digit_run + lead > self.max_digits or (
+            self._digit_run_text in skeleton.translate(_DIGITS_AS_ZEROS)
+            and self._long_digits.search(b" ".join(seg.split(b'"')[0::2])) is not None
+        ):
             raise InputLimitError(
                 f"a number of more than {self.max_digits:,} digits {self._where(size)} (no "
                 "transcript field holds one: a broken or hostile file?)",
@@ -109,13 +124,46 @@ class JsonGuard:
             )
         trail = len(seg) - len(seg.rstrip(b"0123456789"))
         self.digit_run = (self.digit_run + lead) if trail == len(seg) else trail
-        opens = seg.count(b"[") + seg.count(b"{")
+
+    def _depth(self, brackets: bytes, size: int) -> None:
+        """``brackets``: those of the chunk outside strings, in order."""
+        opens = brackets.count(b"[") + brackets.count(b"{")
         if self.depth + opens <= self.max_depth:
-            closes = seg.count(b"]") + seg.count(b"}")
-            self.depth = max(0, self.depth + opens - closes)
+            self.depth = max(0, self.depth + opens - (len(brackets) - opens))
             return
-        for b in _BRACKET.finditer(seg):
-            if b.group() in (b"[", b"{"):
+        if not self._depth_by_pairs(brackets):
+            self._depth_bracket_by_bracket(brackets, size)
+
+    def _depth_by_pairs(self, brackets: bytes) -> bool:
+        """The new depth without a Python loop over brackets, when the chunk surely stays
+        within the limit; False when it cannot tell (then count bracket by bracket).
+
+        Each pass deletes the empty pairs ``[]`` and ``{}``, which lowers any nesting by at
+        most one level: after k passes that deleted something, what was deleted nested at
+        most k deep. What is left of well-formed nesting is closing brackets, then opening
+        ones; the deepest point is then at most k above the depth before or after them."""
+        levels = 0
+        while True:
+            shorter = brackets.replace(b"[]", b"")
+            shortest = shorter.replace(b"{}", b"")
+            if len(shortest) == len(brackets):
+                break
+            levels += (len(shorter) != len(brackets)) + (len(shortest) != len(shorter))
+            brackets = shortest
+            if levels > self.max_depth:
+                return False
+        first_open = len(brackets.rstrip(b"[{"))
+        if brackets[:first_open].lstrip(b"]}"):  # an opening bracket left before a closing
+            return False
+        after = max(0, self.depth - first_open) + len(brackets) - first_open
+        if max(self.depth, after) + levels > self.max_depth:
+            return False
+        self.depth = after
+        return True
+
+    def _depth_bracket_by_bracket(self, brackets: bytes, size: int) -> None:
+        for b in brackets:
+            if b in _OPENING:
                 self.depth += 1
                 if self.depth > self.max_depth:
                     raise InputLimitError(

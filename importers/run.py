@@ -21,6 +21,7 @@ import json
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -223,9 +224,10 @@ def _utf8_only(encoded: Encoded) -> Encoded:
     """The encoded rows, once every text in them is known to be storable as UTF-8 (raises
     UnicodeEncodeError at a lone surrogate, in any field, key or label)."""
     row, system, label_rows = encoded
-    for value in (*row, system, *(v for lab in label_rows for v in lab)):
-        if isinstance(value, str) and not value.isascii():
-            value.encode("utf-8")
+    # One text of them all (numbers and None as their names): checked and encoded in C.
+    joined = "".join(map(str, chain(row, (system,), *label_rows)))
+    if not joined.isascii():
+        joined.encode("utf-8")
     return encoded
 
 

@@ -118,3 +118,48 @@ def test_bulk_counts_of_awkward_rows_equal_a_recount(tmp_path: Path) -> None:
     kept, counted = _kept_and_counted(store)
     assert kept == counted
     assert {r[0]: r[5] for r in kept} == {"classifier": 4, "human": 0, "imported": 1}
+
+
+def test_an_import_counts_labels_of_new_and_known_transcripts_as_a_recount(
+    tmp_path: Path,
+) -> None:
+    """The copy counts the labels of the transcripts it has just added at once (the trigger
+    set aside) and those of known transcripts by the trigger: both must agree with a recount,
+    add no label twice, and leave the trigger in place."""
+    from db.models import LabelDraft
+    from tests.factory import labeler_transcript
+
+    def draft(value, *, rater="c1", source="classifier", field_id="alignment_faking"):
+        return LabelDraft("goal_guarding", field_id, value, source=source, rater=rater)
+
+    store = Store(tmp_path / "i.db")
+    first = store.insert_transcripts([labeler_transcript(i, labels=[draft("yes")]) for i in (0, 1)])
+    assert (first.new, first.labels) == (2, 2)
+    known_again = labeler_transcript(
+        0, labels=[draft("yes"), draft("no", rater="ann", source="human")]
+    )
+    new_twice = [
+        draft("yes"),
+        draft("no"),
+        draft(None, rater="ann", source="human", field_id="_flag"),
+    ]
+    second = store.insert_transcripts(
+        [
+            known_again,  # one label stored already, one new
+            labeler_transcript(2, labels=new_twice),  # two values of one field, and an act
+            labeler_transcript(2, labels=[*new_twice, draft("no", rater="c2")]),  # within-file copy
+            labeler_transcript(3, labels=[]),
+        ]
+    )
+    assert (second.new, second.duplicate, second.labels) == (2, 2, 5)
+    kept, counted = _kept_and_counted(store)
+    assert kept == counted
+    events = {r[0]: r[1] for r in kept}
+    assert events == {"classifier": 5, "human": 2}
+    assert store.db.conn.execute(
+        "SELECT COUNT(*) FROM sqlite_master WHERE name = 'label_counts_append'"
+    ).fetchone() == (1,)
+    # and a repeat adds nothing
+    again = store.insert_transcripts([known_again, labeler_transcript(2, labels=new_twice)])
+    assert (again.new, again.labels) == (0, 0)
+    assert _kept_and_counted(store)[0] == _kept_and_counted(store)[1]

@@ -60,3 +60,29 @@ def test_random_documents_and_cuts_agree():
         refused += whole[0] == "refused"
         assert verdict(data, cuts, 6, 10) == whole, (data, cuts)
     assert 0 < refused < 2000  # both verdicts were exercised
+
+
+def test_bracket_runs_in_one_chunk_agree_with_byte_by_byte():
+    """Long runs of brackets, well or badly nested (mismatched pairs), reach the same verdict
+    and depth in one chunk (counted by deleting pairs) as byte by byte (counted one bracket
+    at a time). (A closer with nothing open is left out: a chunk that stays within the limit
+    is counted as a whole, not clamped at zero at each bracket.)"""
+    rng = random.Random(5)
+    verdicts = set()
+    for _ in range(3000):
+        stack, parts = [], []
+        for _ in range(rng.randint(1, 60)):
+            r = rng.random()
+            if r < (0.45 if len(stack) < 5 else 0.1):  # mostly within the limit, often not
+                stack.append(rng.choice("[{"))
+                parts.append(stack[-1])
+            elif r < 0.9 and stack:
+                closer = {"[": "]", "{": "}"}[stack.pop()]
+                parts.append(closer if rng.random() < 0.97 else {"]": "}", "}": "]"}[closer])
+            else:
+                parts.append(rng.choice(["[]", "{}", "[}", ' "[[" ', ' "]}" ', "7"]))
+        data = "".join(parts).encode()
+        whole = verdict(data, [], 6, 10)
+        verdicts.add(whole[0])
+        assert verdict(data, list(range(1, len(data))), 6, 10) == whole, data
+    assert verdicts == {"ok", "refused"}

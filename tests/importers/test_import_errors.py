@@ -304,6 +304,7 @@ def test_several_reader_processes_keep_file_order_and_stop_at_a_truncation(
     monkeypatch.setattr(importers.prefetch, "PREFETCH_MIN_BYTES", 0)
     monkeypatch.setattr(importers.prefetch, "BATCH", 2)
     monkeypatch.setattr(importers.prefetch, "READERS", 3)
+    monkeypatch.setattr(importers.prefetch, "spare_cores", lambda: 3.0)  # however busy
     records = _hughes_records(shared_data, 7)
     records[4]["output"] = 17  # a bad record in the middle, owned by the second reader
     path = tmp_path / "seven.json"
