@@ -29,6 +29,9 @@ __all__ = [
 # (recounted once instead), the other refuses a reused label event id (a new file has none to
 # reuse). Both are recreated from their stored definitions before the file is moved into place.
 _SET_ASIDE = ("label_events_no_replace", "transcript_counts_insert")
+# Indexes a build in a file of its own creates after the load, from their stored definitions:
+# one sort of the finished table instead of an insert per row into a wide index.
+_INDEXED_AFTER = ("label_events_values",)
 _BUILDING = ".building-"
 
 
@@ -87,19 +90,22 @@ def built_aside(path: Path) -> Iterator[Store]:
         conn.execute("PRAGMA synchronous = OFF")
         with store.transaction():
             set_aside = [
-                sql
-                for name in _SET_ASIDE
+                (kind, name, sql)
+                for kind, names in (("trigger", _SET_ASIDE), ("index", _INDEXED_AFTER))
+                for name in names
                 for (sql,) in conn.execute(
-                    "SELECT sql FROM main.sqlite_master WHERE type = 'trigger' AND name = ?",
-                    (name,),
+                    "SELECT sql FROM main.sqlite_master WHERE type = ? AND name = ?",
+                    (kind, name),
                 )
             ]
-            for name in _SET_ASIDE:
-                conn.execute(f"DROP TRIGGER IF EXISTS main.{name}")
+            for kind, name, _ in set_aside:
+                conn.execute(f"DROP {kind.upper()} main.{name}")
         yield store
         with store.transaction():
-            for sql in set_aside:
+            for kind, name, sql in set_aside:
                 conn.execute(sql)
+                if kind == "index":  # the build analyzed the tables before it existed
+                    conn.execute(f"ANALYZE main.{name}")
             rebuild_transcript_counts(conn)
         conn.execute("PRAGMA journal_mode = WAL")
         store.close()

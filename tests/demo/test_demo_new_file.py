@@ -57,6 +57,12 @@ def test_a_new_file_is_a_healthy_database_with_every_guard_and_count(tmp_path, m
     store = Store(path)
     query = "SELECT uid, scratchpad, metadata FROM transcripts ORDER BY id"
     assert store.execute(query) == elsewhere.execute(query)
+    # Every table, index, trigger and view as a database built the ordinary way has them,
+    # the indexes built after the load analyzed like the others.
+    schema = "SELECT type, name, sql FROM sqlite_master WHERE name != 'sqlite_stat1' ORDER BY name"
+    assert store.execute(schema) == elsewhere.execute(schema)
+    analyzed = "SELECT idx FROM sqlite_stat1 WHERE tbl = 'label_events' ORDER BY idx"
+    assert store.execute(analyzed) == elsewhere.execute(analyzed)
     again = build_demo(store, size=450, seed=5)
     assert again["duplicates_skipped"] == 400 and store.transcript_count() == 850
     store.close()
