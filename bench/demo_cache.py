@@ -60,8 +60,6 @@ def usable(path: Path, size: int, seed: int = 0) -> bool:
 
 def demo_database(size: int, seed: int = 0, *, copy_from: Path | None = None) -> tuple[Path, dict]:
     """The cached demo database of ``size`` transcripts and how it came to be there."""
-    from db import Store
-
     path = cached_db_path(size, seed)
     if usable(path, size, seed):
         return path, {"built": False, "transcripts": size}
@@ -77,12 +75,10 @@ def demo_database(size: int, seed: int = 0, *, copy_from: Path | None = None) ->
             dst.close()
         how = "copied"
     else:
-        from reviewer.demo import build_demo
+        from reviewer.demo import build_demo_file
 
         print(f"building a {size:,}-transcript demo database in {path} (once) ...", flush=True)
-        store = Store(tmp)
-        build_demo(store, size=size, seed=seed)
-        store.close()
+        build_demo_file(tmp, size=size, seed=seed)
         how = "built"
     tmp.rename(path)
     return path, {

@@ -27,9 +27,11 @@ calling thread's connection.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -1110,25 +1112,25 @@ def _count_new_transcripts_labels(conn, batch: list[tuple]) -> None:
     trigger set aside (``db.bulk.trigger_set_aside``), so no other connection ever sees the
     table uncounted; ``reviewer doctor`` recounts to check.
     """
-    per_source: dict[str, list[int]] = {}  # events, acts, labels, current, transcripts
-    keys: set[tuple] = set()
-    items: set[tuple] = set()
-    per_rater: dict[tuple[str, str], int] = {}
-    for tid, _hash, rubric_id, field_id, _value, source, rater, *_ in batch:
-        counts = per_source.setdefault(source, [0, 0, 0, 0, 0])
-        counts[0] += 1
-        if field_id.startswith("_"):
-            counts[1] += 1
-            continue
-        counts[2] += 1
-        key = (tid, rubric_id, field_id, rater, source)
-        if key not in keys:
-            keys.add(key)
-            counts[3] += 1
-            per_rater[(source, rater)] = per_rater.get((source, rater), 0) + 1
-            if (tid, source) not in items:
-                items.add((tid, source))
-                counts[4] += 1
+    # Column by column with map and Counter (C loops): counting row by row in Python cost a
+    # sixth of a bulk demo build's writer.
+    source_of = itemgetter(5)  # (tid, hash, rubric_id, field, value, source, rater, ...)
+    act_rows = (
+        [row for row in batch if is_meta(row[3])]
+        if any(map(is_meta, map(itemgetter(3), batch)))
+        else []
+    )
+    label_rows = [row for row in batch if not is_meta(row[3])] if act_rows else batch
+    events = Counter(map(source_of, batch))
+    acts = Counter(map(source_of, act_rows))
+    keys = set(map(itemgetter(0, 2, 3, 6, 5), label_rows))  # tid, rubric, field, rater, source
+    current = Counter(map(itemgetter(4), keys))
+    per_rater = Counter(map(itemgetter(4, 3), keys))
+    items = Counter(map(itemgetter(1), set(map(itemgetter(0, 4), keys))))
+    per_source = {
+        source: (n, acts[source], n - acts[source], current[source], items[source])
+        for source, n in events.items()
+    }
     _add_counts(conn, per_source, per_rater)
 
 

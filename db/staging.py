@@ -119,7 +119,7 @@ def remove_stale_staging(db_path: Path) -> list[Path]:
     removed = []
     for path in db_path.parent.glob(f"{glob.escape(db_path.name)}.import-*-*.staging"):
         pid_text = path.name[: -len(".staging")].rsplit("-", 1)[-1]
-        if not pid_text.isdigit() or int(pid_text) == os.getpid() or _alive(int(pid_text)):
+        if not pid_text.isdigit() or int(pid_text) == os.getpid() or process_alive(int(pid_text)):
             continue
         for suffix in ("", "-journal"):
             Path(str(path) + suffix).unlink(missing_ok=True)
@@ -127,7 +127,7 @@ def remove_stale_staging(db_path: Path) -> list[Path]:
     return removed
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

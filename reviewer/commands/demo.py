@@ -47,30 +47,33 @@ def demo(obj: Context, size: int, seed: int, build_only: bool, annotator: str | 
     from reviewer.demo import DATASET
 
     path = obj.db_path
-    existed = path.exists()
-    store = obj.store
-    demo_count, other_count = transcript_counts_by_dataset(store, DATASET)
-    if other_count:
-        raise click.ClickException(
-            f"{path} already holds {other_count:,} transcripts that are not demo data; the demo "
-            "will not add invented transcripts to them. Give the demo its own file, e.g. "
-            "`reviewer --db demo.db demo`."
-        )
-    if demo_count:
-        builds = [i for i in store.imports() if i["format"] == "demo"]
-        if builds and builds[-1]["status"] != "done":
-            asked = json.loads(builds[-1]["options"]).get("size", "?")
-            click.echo(
-                f"warning: the demo build in {path} did not finish ({demo_count:,} of {asked:,} "
-                "transcripts); delete the file to build it again.",
-                err=True,
-            )
-        click.echo(
-            f"{path} already holds {demo_count:,} demo transcripts; using them as they are "
-            "(delete the file to build it again with other options)."
-        )
+    if not path.exists():
+        # A new file: built aside and moved into place when complete (reviewer.demo).
+        _build(obj, path, size=size, seed=seed, new_file=True)
     else:
-        _build(store, path, size=size, seed=seed, existed=existed)
+        store = obj.store
+        demo_count, other_count = transcript_counts_by_dataset(store, DATASET)
+        if other_count:
+            raise click.ClickException(
+                f"{path} already holds {other_count:,} transcripts that are not demo data; the "
+                "demo will not add invented transcripts to them. Give the demo its own file, "
+                "e.g. `reviewer --db demo.db demo`."
+            )
+        if demo_count:
+            builds = [i for i in store.imports() if i["format"] == "demo"]
+            if builds and builds[-1]["status"] != "done":
+                asked = json.loads(builds[-1]["options"]).get("size", "?")
+                click.echo(
+                    f"warning: the demo build in {path} did not finish ({demo_count:,} of "
+                    f"{asked:,} transcripts); delete the file to build it again.",
+                    err=True,
+                )
+            click.echo(
+                f"{path} already holds {demo_count:,} demo transcripts; using them as they are "
+                "(delete the file to build it again with other options)."
+            )
+        else:
+            _build(obj, path, size=size, seed=seed, new_file=False)
 
     if build_only:
         return
@@ -86,20 +89,29 @@ def demo(obj: Context, size: int, seed: int, build_only: bool, annotator: str | 
     )
 
 
-def _build(store, path, *, size: int, seed: int, existed: bool) -> None:
+def _build(obj: Context, path, *, size: int, seed: int, new_file: bool) -> None:
     from reviewer.commands._progress import progress
-    from reviewer.demo import build_demo
+    from reviewer.demo import build_demo, build_demo_file
+
+    def run(update=None) -> dict:
+        if new_file:
+            try:
+                return build_demo_file(path, size=size, seed=seed, progress=update)
+            except FileExistsError as exc:
+                raise click.ClickException(str(exc)) from None
+        return build_demo(obj.store, size=size, seed=seed, progress=update)
 
     started = time.perf_counter()
     if size >= PROGRESS_FROM:
         with progress("building demo", size, quiet_seconds=0.0, unit="transcripts") as update:
-            counts = build_demo(store, size=size, seed=seed, progress=update)
+            counts = run(update)
     else:
-        counts = build_demo(store, size=size, seed=seed)
+        counts = run()
     elapsed = time.perf_counter() - started
 
+    store = obj.store
     summary = store.summary()
-    verb = "Filled the empty database" if existed else "Created"
+    verb = "Created" if new_file else "Filled the empty database"
     click.echo(
         f"{verb} {path}: {counts['transcripts']:,} demo transcripts (seed {seed}) and "
         f"{counts['label_events']:,} classifier label events, in {elapsed:.1f} s."

@@ -273,14 +273,14 @@ def test_an_interrupted_build_is_recorded_and_reported(tmp_path, monkeypatch):
     db = tmp_path / "demo.db"
     store = Store(db)
     monkeypatch.setattr(demo_mod, "CHUNK", 25)
-    original = demo_mod.DemoGenerator.record
+    original = demo_mod.DemoGenerator._compose  # what every record is drawn by
 
-    def record(self):
+    def compose(self):
         if self.index == 60:
             raise KeyboardInterrupt
         return original(self)
 
-    monkeypatch.setattr(demo_mod.DemoGenerator, "record", record)
+    monkeypatch.setattr(demo_mod.DemoGenerator, "_compose", compose)
     with pytest.raises(KeyboardInterrupt):
         build_demo(store, size=100, seed=0)
     assert store.transcript_count() == 50  # two whole chunks committed, the third rolled back
