@@ -201,12 +201,18 @@ def cold_start(annotator: str) -> dict:
     }
 
 
-def withdraw_bench_labels() -> int:
-    """Retract every live event made by a benchmark annotator, so that the shared database's
-    statistics are not skewed by them (events are append-only: this adds retractions)."""
+def withdraw_bench_labels(annotator: str) -> int:
+    """Retract every live event this run's annotators made (``annotator`` and its cold-start
+    twin), so that the database's statistics are not skewed by them (events are append-only:
+    this adds retractions). Only this run's names: a database shared with other benchmarks
+    keeps their annotators (``bench-ann-1`` of ``bench datapath`` once lost its labels here)."""
     from db import Store, labels
 
-    return labels.retract_raters(Store(DB), "bench-%", note="benchmark clean-up")
+    store = Store(DB)
+    return sum(
+        labels.retract_raters(store, name, note="benchmark clean-up")
+        for name in (annotator, annotator + "-cold")
+    )
 
 
 def main() -> None:
@@ -214,7 +220,7 @@ def main() -> None:
     annotator = f"bench-{os.getpid()}-{time.time_ns() % 10**9}"
     result = asyncio.run(measure(annotator))
     result["cold_start"] = cold_start(annotator + "-cold")
-    result["withdrawn_bench_events"] = withdraw_bench_labels()
+    result["withdrawn_bench_events"] = withdraw_bench_labels(annotator)
     result["database"] = {"path": str(DB), **info}
     n = result["next_item_ms"]
     b = result["baseline_transcript_read_ms"]
