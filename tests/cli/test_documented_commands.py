@@ -152,7 +152,7 @@ def problems_in(typed: Typed) -> list[str]:
             continue
         tokens = tokens[starts[0] + 1 :]
         command: click.Command = cli
-        ctx = click.Context(cli, info_name="reviewer")
+        ctx = click.Context(cli, info_name="reviewer", **cli.context_settings)
         path = "reviewer"
         positional_seen = False
         skip = 0
@@ -190,7 +190,7 @@ _ALL_OPTIONS: set[str] = set()
 
 def every_option() -> set[str]:
     if not _ALL_OPTIONS:
-        stack = [(cli, click.Context(cli, info_name="reviewer"))]
+        stack = [(cli, click.Context(cli, info_name="reviewer", **cli.context_settings))]
         while stack:
             command, ctx = stack.pop()
             _ALL_OPTIONS.update(_options(command, ctx))
