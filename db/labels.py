@@ -1842,9 +1842,11 @@ class LabelColumns:
 # no value text is repeated. Retractions are not looked up per event (the view's NOT EXISTS
 # costs twice the read at 3M events): the few retraction rows are read apart and taken out.
 _NULL = "\x1d"
+# A group's key as the grouped read returns it (NULL phase as '', NULL value as _NULL).
+_GROUP_KEY = "rubric_id, field, source, rater, IFNULL(phase, ''), IFNULL(value, ?)"
 _GROUPED_SQL = (
-    "SELECT rubric_id, field, source, rater, IFNULL(phase, ''), IFNULL(value, ?), COUNT(*), "
-    "{ids} FROM label_events{filters} GROUP BY rubric_id, field, source, rater, phase, value"
+    f"SELECT {_GROUP_KEY}, COUNT(*), {{ids}} FROM label_events{{filters}} "
+    "GROUP BY rubric_id, field, source, rater, phase, value"
 )
 # Each label's event id and transcript id packed into one number (``id << shift | tid``):
 # one text of numbers per group instead of two, a third less work for SQLite.
@@ -1852,10 +1854,9 @@ _PACKED_IDS = "group_concat((id << ?) | transcript_id)"
 _TWO_IDS = "group_concat(id) || ';' || group_concat(transcript_id)"
 _DEAD_SQL = "SELECT id, retracts FROM label_events WHERE retracts IS NOT NULL"
 # The groups of the grouped read holding a retraction or a retracted event, in one statement.
-_DEAD_KEY = "rubric_id, field, source, rater, IFNULL(phase, ''), IFNULL(value, ?)"
 _DEAD_GROUPS_SQL = (
-    f"SELECT {_DEAD_KEY} FROM label_events WHERE retracts IS NOT NULL UNION "
-    f"SELECT {_DEAD_KEY} FROM label_events WHERE id IN "
+    f"SELECT {_GROUP_KEY} FROM label_events WHERE retracts IS NOT NULL UNION "
+    f"SELECT {_GROUP_KEY} FROM label_events WHERE id IN "
     "(SELECT retracts FROM label_events WHERE retracts IS NOT NULL)"
 )
 _SCORES_SQL = "SELECT id, score, scores FROM label_events WHERE id IN ({marks})"
@@ -1932,12 +1933,6 @@ def _read_label_columns(store, rubric_id, field, scores, on_progress) -> LabelCo
             on_progress(min(done, total), total)
     if on_progress is not None:
         on_progress(total, total)
-    several = _several_per_slot(groups, tid_parts)
-    ids = np.concatenate(id_parts) if id_parts else np.zeros(0, np.int64)
-    tids = np.concatenate(tid_parts) if tid_parts else np.zeros(0, np.int64)
-    # One code per label: its group. Each column's code is looked up from the group's.
-    group = np.repeat(np.arange(len(groups), dtype=np.int32), [len(p) for p in id_parts])
-    del id_parts, tid_parts
     columns = []
     for k in range(6):
         names = list(dict.fromkeys(g[k] for g in groups))
@@ -1947,6 +1942,12 @@ def _read_label_columns(store, rubric_id, field, scores, on_progress) -> LabelCo
     slot_of_group = np.zeros(len(groups), dtype=np.int64)
     for k in (0, 1, 3, 4):
         slot_of_group = slot_of_group * len(columns[k][0]) + columns[k][1]
+    several = _several_per_slot(slot_of_group, tid_parts)
+    ids = np.concatenate(id_parts) if id_parts else np.zeros(0, np.int64)
+    tids = np.concatenate(tid_parts) if tid_parts else np.zeros(0, np.int64)
+    # One code per label: its group. Each column's code is looked up from the group's.
+    group = np.repeat(np.arange(len(groups), dtype=np.int32), [len(p) for p in id_parts])
+    del id_parts, tid_parts
     newest = _newest_per_slot(ids, tids, slot_of_group[group]) if several else None
     if newest is not None:
         ids, tids, group = ids[newest], tids[newest], group[newest]
@@ -2001,16 +2002,16 @@ def _id_shift(conn) -> int | None:
     return shift if int(top).bit_length() + shift <= 62 else None
 
 
-def _several_per_slot(groups: list[tuple], tid_parts: list[Any]) -> bool:
-    """Whether some transcript has more than one live event in one slot (rubric, field,
-    rater, phase: the groups of one slot differ in source or value), when only the newest
-    counts. Told per slot by marking its transcripts in a table, no sort; a sort decides
-    when the ids are far apart."""
+def _several_per_slot(slot_of_group: Any, tid_parts: list[Any]) -> bool:
+    """Whether some transcript has more than one live event in one slot (``slot_of_group``
+    codes each group's rubric, field, rater and phase: the groups of one slot differ in
+    source or value), when only the newest counts. Told per slot by marking its transcripts
+    in a table, no sort; a sort decides when the ids are far apart."""
     import numpy as np
 
-    by_slot: dict[tuple, list[int]] = {}
-    for g, key in enumerate(groups):
-        by_slot.setdefault((key[0], key[1], key[3], key[4]), []).append(g)
+    by_slot: dict[int, list[int]] = {}
+    for g, slot in enumerate(slot_of_group.tolist()):
+        by_slot.setdefault(slot, []).append(g)
     sizes = [len(p) for p in tid_parts]
     top = max((int(p.max()) for p in tid_parts if len(p)), default=-1)
     if (
