@@ -228,6 +228,8 @@ def _transcripts(db: Path) -> int:
 
 
 def main() -> None:
+    from bench.demo_cache import bring_up_to_date
+
     given = os.environ.get("BENCH_EXPORT_DBS")
     if given:
         dbs = [Path(p) for p in given.split(",") if p]
@@ -253,13 +255,7 @@ def main() -> None:
         if not db.exists() or not ready.exists() or ready.read_text() != stamp:
             print(f"copying {source} to {db}", flush=True)
             shutil.copyfile(source, db)
-            # Opened once untimed: a copy made by an older version is migrated here, not in
-            # the first timed export.
-            subprocess.run(
-                [str(Path(sys.executable).parent / "reviewer"), "--db", str(db), "info"],
-                check=True,
-                stdout=subprocess.DEVNULL,
-            )
+            bring_up_to_date(db)
             ready.write_text(stamp)
         n = _transcripts(db)
         size: dict = {"db": str(source), "transcripts": n, "cases": {}}

@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -87,3 +89,13 @@ def demo_database(size: int, seed: int = 0, *, copy_from: Path | None = None) ->
         "build_seconds": round(time.perf_counter() - start, 1),
         "transcripts": size,
     }
+
+
+def bring_up_to_date(path: Path) -> None:
+    """Open a benchmark's copy once with the real ``reviewer`` (in its own process, untimed),
+    so that a copy made by an older version is migrated here and not inside a timed run."""
+    subprocess.run(
+        [str(Path(sys.executable).parent / "reviewer"), "--db", str(path), "info"],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
