@@ -146,6 +146,18 @@ def _raw_connection(path: str | Path) -> sqlite3.Connection:
     return conn
 
 
+@contextmanager
+def reading_connection(path: str | Path) -> Iterator[sqlite3.Connection]:
+    """A connection of its own that only reads (``query_only``): no migration, no
+    reconciling, for a thread that reads beside the store's connection. Closed on leaving."""
+    conn = _raw_connection(path)
+    try:
+        conn.execute("PRAGMA query_only = ON")
+        yield conn
+    finally:
+        conn.close()
+
+
 def stored_schema_version(conn: sqlite3.Connection) -> int:
     return conn.execute("PRAGMA user_version").fetchone()[0]
 

@@ -1837,29 +1837,39 @@ class LabelColumns:
 
 
 # The labels of rubric fields grouped by (rubric, field, source, rater, phase, value), read
-# from the ``label_events_values`` index alone: each group's event and transcript ids come
-# back joined by SQLite into one text of numbers, so no Python object is made per event and
-# no value text is repeated. Retractions are not looked up per event (the view's NOT EXISTS
-# costs twice the read at 3M events): the few retraction rows are read apart and taken out.
+# from the ``label_events_values`` index alone. The groups are found first, by seeking from
+# one distinct key of the index to the next (a few hundred seeks), and each group is then
+# read as one range of the index: its event and transcript ids come back joined by SQLite
+# into one text of numbers, so no Python object is made per event and no value text is
+# repeated. A GROUP BY over the whole index would compare six columns at every one of its
+# entries: reading each group's range costs two thirds of that, and the ranges can be read on
+# several connections at once. Retractions are not looked up per event (the view's NOT
+# EXISTS costs twice the read at 3M events): the few retraction rows are read apart and
+# taken out.
 _NULL = "\x1d"
-# A group's key as the grouped read returns it (NULL phase as '', NULL value as _NULL).
+_KEY = ("rubric_id", "field", "source", "rater", "phase", "value")
+_NULLABLE = ("phase", "value")
+# A group's key as the reader gives it (NULL phase as '', NULL value as _NULL).
 _GROUP_KEY = "rubric_id, field, source, rater, IFNULL(phase, ''), IFNULL(value, ?)"
-_GROUPED_SQL = (
-    f"SELECT {_GROUP_KEY}, COUNT(*), {{ids}} FROM label_events{{filters}} "
-    "GROUP BY rubric_id, field, source, rater, phase, value"
+_IN_GROUP = " AND ".join(f"{c} IS ?" for c in _KEY)
+_RANGE_SQL = (
+    f"SELECT COUNT(*), {{ids}} FROM label_events WHERE {_IN_GROUP} "
+    "AND transcript_id BETWEEN ? AND ?"
 )
 # Each label's event id and transcript id packed into one number (``id << shift | tid``):
 # one text of numbers per group instead of two, a third less work for SQLite.
 _PACKED_IDS = "group_concat((id << ?) | transcript_id)"
 _TWO_IDS = "group_concat(id) || ';' || group_concat(transcript_id)"
 _DEAD_SQL = "SELECT id, retracts FROM label_events WHERE retracts IS NOT NULL"
-# The groups of the grouped read holding a retraction or a retracted event, in one statement.
+# The groups holding a retraction or a retracted event, in one statement.
 _DEAD_GROUPS_SQL = (
     f"SELECT {_GROUP_KEY} FROM label_events WHERE retracts IS NOT NULL UNION "
     f"SELECT {_GROUP_KEY} FROM label_events WHERE id IN "
     "(SELECT retracts FROM label_events WHERE retracts IS NOT NULL)"
 )
 _SCORES_SQL = "SELECT id, score, scores FROM label_events WHERE id IN ({marks})"
+# Below this many events one connection reads everything: a second costs more than it saves.
+PARALLEL_READ_EVENTS = 200_000
 
 
 def current_label_columns(
@@ -1869,6 +1879,7 @@ def current_label_columns(
     field: str | None = None,
     scores: bool = True,
     on_progress: Callable[[int, int], None] | None = None,
+    readers: int | None = None,
 ) -> LabelColumns:
     """The current label per (transcript, rubric, field, rater, phase) on rubric fields (no
     meta acts), column-wise: the rule of ``current_labels``, each distinct value decoded once.
@@ -1882,57 +1893,80 @@ def current_label_columns(
 
     The labels come grouped by rubric, field, source, rater, phase and value, not in event
     order (``db.agreement_data.agreement_labels`` orders them). ``on_progress(events_done,
-    events_total)`` after each group of labels read.
+    events_total)`` as groups of labels are read.
+
+    ``readers``: how many connections read the groups at once (SQLite lets go of the
+    interpreter while it reads, so each uses a core). By default one per usable core, up to
+    four, on a database file with at least ``PARALLEL_READ_EVENTS`` events; else one. Every
+    reader must see the same labels: each checks that its snapshot holds the same last event
+    as the first's (events are only ever appended), and if one does not (another process
+    wrote between their starts), the first connection reads everything alone.
     """
     from db.connection import read_snapshot
 
     # One snapshot for every statement: a transcript or retraction written meanwhile by
     # another process is either wholly seen or not at all (the id packing relies on it).
     with read_snapshot(store.db.conn):
-        return _read_label_columns(store, rubric_id, field, scores, on_progress)
+        return _read_label_columns(store, rubric_id, field, scores, on_progress, readers)
 
 
-def _read_label_columns(store, rubric_id, field, scores, on_progress) -> LabelColumns:
+def _read_label_columns(store, rubric_id, field, scores, on_progress, readers) -> LabelColumns:
     import numpy as np
 
-    where, params = _filters(rubric_id=rubric_id, field=field)
-    # Meta acts (fields beginning with '_') are groups of their own, skipped below: a test
-    # of each event's field in SQL would cost a fifth of the read.
-    filters = " AND ".join(w.removeprefix("e.") for w in where)
-    filters = f" WHERE {filters}" if filters else ""
     conn = store.db.conn
-    shift = _id_shift(conn)
-    sql = _GROUPED_SQL.format(ids=_TWO_IDS if shift is None else _PACKED_IDS, filters=filters)
-    params = [_NULL, *([] if shift is None else [shift]), *params]
-    total = conn.execute("SELECT IFNULL(MAX(id), 0) FROM label_events").fetchone()[0]
+    bounds = _id_bounds(conn)
+    shift = _id_shift(bounds)
+    tid_low, tid_high, _, last_event = (b or 0 for b in bounds)
     dead = np.asarray(sorted({i for row in conn.execute(_DEAD_SQL) for i in row}), dtype=np.int64)
     dead_groups = {tuple(row) for row in conn.execute(_DEAD_GROUPS_SQL, [_NULL, _NULL])}
+    fixed = {"rubric_id": rubric_id, "field": field}
+    keys = [k for k in _group_keys(conn, fixed) if not is_meta(k[1])]
+    if readers is None:
+        readers = _default_readers(last_event)
+    # Each group's range of transcript ids cut into parts, so that readers sharing the work
+    # finish together even when one group holds most labels.
+    parts = 1 if readers < 2 else max(1, min(4 * readers, 512 // max(len(keys), 1)))
+    edges = np.linspace(tid_low, tid_high + 1, parts + 1).astype(np.int64).tolist()
+    tasks = [
+        (g, *key, edges[p], edges[p + 1] - 1)
+        for g, key in enumerate(keys)
+        for p in range(parts)
+        if edges[p + 1] > edges[p]
+    ]
+    sql = _RANGE_SQL.format(ids=_TWO_IDS if shift is None else _PACKED_IDS)
+    texts = _read_ranges(
+        conn, sql, [] if shift is None else [shift], tasks, readers, last_event, on_progress
+    )
     groups: list[tuple] = []
     id_parts, tid_parts = [], []
-    done = 0
-    for *key, count, text in conn.execute(sql, params):
-        done += count
-        if is_meta(key[1]):
+    for g, key in enumerate(keys):
+        chunks = [(count, text) for count, text in texts[g] if count]
+        if not chunks:
             continue
-        if shift is None:
-            ids_text, _, tids_text = text.partition(";")
-            ids = np.fromstring(ids_text, dtype=np.int64, sep=",")
-            tids = np.fromstring(tids_text, dtype=np.int64, sep=",")
-        else:
-            packed = np.fromstring(text, dtype=np.int64, sep=",")
-            ids, tids = packed >> shift, packed & ((1 << shift) - 1)
-        if len(ids) != count or len(tids) != count:
-            raise ValueError(f"label_events: a group of {count} labels read back wrongly")
-        if tuple(key) in dead_groups:  # retracted events and retractions, taken out
+        ids, tids = [], []
+        for count, text in chunks:
+            if shift is None:
+                ids_text, _, tids_text = text.partition(";")
+                i = np.fromstring(ids_text, dtype=np.int64, sep=",")
+                t = np.fromstring(tids_text, dtype=np.int64, sep=",")
+            else:
+                packed = np.fromstring(text, dtype=np.int64, sep=",")
+                i, t = packed >> shift, packed & ((1 << shift) - 1)
+            if len(i) != count or len(t) != count:
+                raise ValueError(f"label_events: a group of {count} labels read back wrongly")
+            ids.append(i)
+            tids.append(t)
+        ids = np.concatenate(ids) if len(ids) > 1 else ids[0]
+        tids = np.concatenate(tids) if len(tids) > 1 else tids[0]
+        key = (*key[:4], key[4] or "", _NULL if key[5] is None else key[5])
+        if key in dead_groups:  # retracted events and retractions, taken out
             kept = ~_marked(ids, dead)
             ids, tids = ids[kept], tids[kept]
-        groups.append(tuple(key))
+        groups.append(key)
         id_parts.append(ids)
         tid_parts.append(tids)
-        if on_progress is not None:
-            on_progress(min(done, total), total)
     if on_progress is not None:
-        on_progress(total, total)
+        on_progress(last_event, last_event)
     columns = []
     for k in range(6):
         names = list(dict.fromkeys(g[k] for g in groups))
@@ -1986,9 +2020,8 @@ def _read_label_columns(store, rubric_id, field, scores, on_progress) -> LabelCo
     return out
 
 
-def _id_shift(conn) -> int | None:
-    """The bits a transcript id needs, when every event id fits in the bits left of a signed
-    64-bit number beside it; else None (the ids are then read as two texts)."""
+def _id_bounds(conn) -> tuple[int | None, int | None, int | None, int | None]:
+    """(lowest and highest transcript id, lowest and highest event id), None where empty."""
     # One aggregate per statement: SQLite answers a lone MIN or MAX of the rowid with one
     # seek, but both in one statement by reading every row (0.5 s at a million transcripts).
     low, high, first, top = (
@@ -1996,10 +2029,150 @@ def _id_shift(conn) -> int | None:
         for table in ("transcripts", "label_events")
         for f in ("MIN", "MAX")
     )
+    return low, high, first, top
+
+
+def _id_shift(bounds: tuple) -> int | None:
+    """The bits a transcript id needs, when every event id fits in the bits left of a signed
+    64-bit number beside it; else None (the ids are then read as two texts). ``bounds``:
+    ``_id_bounds``."""
+    low, high, first, top = bounds
     if low is None or first is None or low < 0 or first < 0:
         return None
     shift = max(int(high).bit_length(), 1)
     return shift if int(top).bit_length() + shift <= 62 else None
+
+
+def _group_keys(conn, fixed: dict[str, Any]) -> list[tuple]:
+    """Every distinct (rubric_id, field, source, rater, phase, value) of the label events
+    but meta acts, in the order of the ``label_events_values`` index, found by seeking from
+    each value of a column to the next (``MIN(column) ... > previous``), a few seeks per
+    group instead of a walk over every event. ``fixed``: columns held to one value."""
+    keys: list[tuple] = []
+
+    def walk(prefix: list[Any]) -> None:
+        depth = len(prefix)
+        if depth == len(_KEY):
+            keys.append(tuple(prefix))
+            return
+        column = _KEY[depth]
+        if fixed.get(column) is not None:
+            values = [fixed[column]]  # a value no event has finds nothing further down
+        else:
+            values = _distinct_values(conn, column, prefix)
+        for value in values:
+            if column == "field" and is_meta(value):
+                continue
+            walk([*prefix, value])
+
+    walk([])
+    return keys
+
+
+def _distinct_values(conn, column: str, prefix: list[Any]) -> list[Any]:
+    """The distinct values of ``column`` among the events whose first key columns are
+    ``prefix``, NULL first, then in index order (SQLite's type order: numbers, text)."""
+    held = " AND ".join(f"{c} IS ?" for c in _KEY[: len(prefix)])
+    where = f"{held} AND " if held else ""
+    values: list[Any] = []
+    if (
+        column in _NULLABLE
+        and conn.execute(
+            f"SELECT 1 FROM label_events WHERE {where}{column} IS NULL LIMIT 1", prefix
+        ).fetchone()
+    ):
+        values.append(None)
+    value = conn.execute(
+        f"SELECT MIN({column}) FROM label_events WHERE {held or 'TRUE'}", prefix
+    ).fetchone()[0]
+    while value is not None:
+        values.append(value)
+        value = conn.execute(
+            f"SELECT MIN({column}) FROM label_events WHERE {where}{column} > ?", [*prefix, value]
+        ).fetchone()[0]
+    return values
+
+
+def _default_readers(events: int) -> int:
+    import os
+
+    if events < PARALLEL_READ_EVENTS:
+        return 1
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(4, cores))
+
+
+def _read_ranges(
+    conn, sql: str, head: list[Any], tasks: list[tuple], readers: int, last_event: int, on_progress
+) -> list[list[tuple[int, str | None]]]:
+    """Run ``sql`` for every task ``(group, *key, first_tid, last_tid)``: the (count, ids
+    text) of each group's parts, in order. ``conn`` (in its read snapshot) reads, and so do
+    ``readers - 1`` connections of their own in threads, each taking the next task when done
+    with one. A helper takes part only when its snapshot ends at the same event as
+    ``conn``'s (``last_event``): events are only appended, so it then sees the same labels.
+    A helper that cannot open, or fails, leaves its tasks to ``conn``, which reads whatever
+    is left at the end: the result never depends on the helpers."""
+    import threading
+
+    from db.connection import reading_connection
+
+    out: list[tuple[int, str | None] | None] = [None] * len(tasks)
+    lock = threading.Lock()
+    pending = iter(range(len(tasks)))
+    stop = threading.Event()
+    done = [0]
+
+    def take() -> int | None:
+        with lock:
+            return None if stop.is_set() else next(pending, None)
+
+    def run(c, t: int) -> None:
+        _, *params = tasks[t]
+        count, text = c.execute(sql, [*head, *params]).fetchone()
+        out[t] = (count, text)
+        with lock:
+            done[0] += count
+
+    def helper() -> None:
+        try:
+            with reading_connection(path) as c:
+                c.execute("BEGIN")
+                same = c.execute("SELECT IFNULL(MAX(id), 0) FROM label_events").fetchone()[0]
+                if same == last_event:
+                    while (t := take()) is not None:
+                        run(c, t)
+        except Exception:  # noqa: BLE001 -- its tasks are read again below, errors and all
+            return
+
+    path = next(
+        (file for _, name, file in conn.execute("PRAGMA database_list") if name == "main"), ""
+    )
+    threads = [
+        threading.Thread(target=helper, daemon=True) for _ in range(readers - 1 if path else 0)
+    ]
+    for thread in threads:
+        thread.start()
+    try:
+        while (t := take()) is not None:
+            run(conn, t)
+            if on_progress is not None:
+                on_progress(min(done[0], last_event), last_event)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+    for t, got in enumerate(out):
+        if got is None:  # a helper's task it did not finish
+            run(conn, t)
+    by_group: list[list[tuple[int, str | None]]] = []
+    for (g, *_), got in zip(tasks, out, strict=True):
+        while len(by_group) <= g:
+            by_group.append([])
+        by_group[g].append(got)
+    return by_group
 
 
 def _several_per_slot(slot_of_group: Any, tid_parts: list[Any]) -> bool:

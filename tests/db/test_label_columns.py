@@ -13,6 +13,10 @@ other than a classifier); elsewhere the old reader's scores are compared with Na
 
 from __future__ import annotations
 
+import contextlib
+import threading
+import time
+
 import numpy as np
 import pytest
 
@@ -223,7 +227,7 @@ def busy_store(store: Store) -> Store:
 @pytest.mark.parametrize("phase", ["blind", "revealed"])
 def test_column_reader_matches_the_per_event_reader(busy_store, monkeypatch, phase, ids):
     if ids == "two texts":  # what ids too large to pack into one number are read as
-        monkeypatch.setattr(labels, "_id_shift", lambda conn: None)
+        monkeypatch.setattr(labels, "_id_shift", lambda bounds: None)
     current = labels.current_label_columns(busy_store)
     everywhere = _reviewed(busy_store)
     assert _reviewed(busy_store, "compliance") < everywhere, "some reviewed under one rubric only"
@@ -287,7 +291,7 @@ def test_a_write_between_the_reads_is_not_half_seen(tmp_path):
     wrote = []
 
     def write_meanwhile(sql: str) -> None:
-        if "GROUP BY" in sql and not wrote:
+        if "transcript_id BETWEEN" in sql and not wrote:
             other.insert_transcripts([record(9, labels=[])])
             new = max(other.transcript_ids())
             assert new.bit_length() > max(store.transcript_ids()[:3]).bit_length()
@@ -303,5 +307,111 @@ def test_a_write_between_the_reads_is_not_half_seen(tmp_path):
     assert sorted(during.transcript_id.tolist()) == [r.transcript_id for r in before]
     after = rating_rows(agreement_labels(store, "goal_guarding"))
     assert [r.transcript_id for r in after] == [r.transcript_id for r in before] + wrote
+    other.close()
+    store.close()
+
+
+def _columns(current: labels.LabelColumns) -> dict:
+    """Everything a column read gives, comparable with ``==``."""
+    out = {name: getattr(current, name).tolist() for name in labels.LabelColumns._ARRAYS}
+    for name in ("rubrics", "fields", "sources", "raters", "phases", "values", "scores_values"):
+        out[name] = getattr(current, name)
+    out["score"] = [None if s != s else s for s in out["score"]]  # NaN == NaN
+    return out
+
+
+class Helpers:
+    """Watches the reader's helper connections: the statements they run, whether one has read
+    a range, whether every one has closed. ``wait`` (given as ``on_progress``) holds the first
+    connection after each of its ranges until a helper has read one or all have closed, so
+    that on a database this small the helpers are sure to have had their chance."""
+
+    def __init__(self, monkeypatch, before_open=None):
+        import db.connection
+
+        self.statements: list[str] = []
+        self.read_a_range = threading.Event()
+        self.open = 0
+        self.closed = threading.Event()
+        self.lock = threading.Lock()
+        opened = db.connection.reading_connection
+
+        @contextlib.contextmanager
+        def watched(path):
+            with self.lock:
+                self.open += 1
+            try:
+                if before_open is not None:
+                    before_open()
+                with opened(path) as conn:
+                    conn.set_trace_callback(self._ran)
+                    yield conn
+            finally:
+                with self.lock:
+                    self.open -= 1
+                    if not self.open:
+                        self.closed.set()
+
+        monkeypatch.setattr(db.connection, "reading_connection", watched)
+
+    def _ran(self, sql: str) -> None:
+        self.statements.append(sql)
+        if "transcript_id BETWEEN" in sql:
+            self.read_a_range.set()
+
+    def wait(self, done: int, total: int) -> None:
+        for _ in range(1000):
+            if self.read_a_range.is_set() or self.closed.is_set():
+                return
+            time.sleep(0.01)
+
+    def ranges(self) -> int:
+        return sum("transcript_id BETWEEN" in sql for sql in self.statements)
+
+
+@pytest.mark.parametrize("readers", [2, 3])
+def test_readers_sharing_the_ranges_give_what_one_reads(busy_store, monkeypatch, readers):
+    """Each group's range of transcripts is cut into parts that several connections read at
+    once; put together they are exactly what one connection reads, order included."""
+    alone = labels.current_label_columns(busy_store, readers=1)
+    one_rubric = labels.current_label_columns(busy_store, rubric_id="compliance", readers=1)
+    assert len(alone) > 30
+    helpers = Helpers(monkeypatch)
+    shared = labels.current_label_columns(busy_store, readers=readers, on_progress=helpers.wait)
+    assert helpers.ranges() > 0, "the helpers must have read some ranges"
+    assert _columns(shared) == _columns(alone)
+    rubric = labels.current_label_columns(busy_store, rubric_id="compliance", readers=readers)
+    assert _columns(rubric) == _columns(one_rubric)
+
+
+def test_a_reader_that_sees_other_labels_takes_no_part(tmp_path, monkeypatch):
+    """A helper connection opened after another process appended a label has a later
+    snapshot than the first connection's: it must read nothing, and what comes back is what
+    the first connection's snapshot holds. One that cannot open leaves its work to the first."""
+    path = tmp_path / "moved.db"
+    store = Store(path)
+    store.insert_transcripts([record(i, labels=[]) for i in range(6)])
+    for tid in store.transcript_ids():
+        _add(store, tid, "goal_guarding", "alignment_faking", "yes", "classifier", "clf")
+    before = _columns(labels.current_label_columns(store, readers=1))
+    other = Store(path)
+    first = other.transcript_ids()[0]
+
+    def write() -> None:
+        _add(other, first, "goal_guarding", "alignment_faking", "no", "human", "a", phase="blind")
+
+    helpers = Helpers(monkeypatch, before_open=write)
+    assert _columns(labels.current_label_columns(store, readers=2, on_progress=helpers.wait)) == (
+        before
+    )
+    assert helpers.statements, "the helper must have opened"
+    assert helpers.ranges() == 0
+
+    def cannot_open(path):
+        raise OSError("no more file handles")
+
+    Helpers(monkeypatch, before_open=cannot_open)
+    now = _columns(labels.current_label_columns(store, readers=3))
+    assert len(now["event_id"]) == len(before["event_id"]) + 1
     other.close()
     store.close()
