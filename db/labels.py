@@ -26,6 +26,7 @@ calling thread's connection.
 
 from __future__ import annotations
 
+import copy
 import json
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -2017,6 +2018,65 @@ def _read_label_columns(store, rubric_id, field, scores, on_progress, readers) -
     )
     if scores:
         _read_reviewed_scores(conn, out)
+    return out
+
+
+def events_of_columns(
+    current: LabelColumns,
+    transcript_ids: Iterable[int],
+    *,
+    rubric_id: str,
+    sources: Iterable[str] = GOLD_SOURCES,
+) -> dict[int, list[LabelEvent]]:
+    """The current labels of ``transcript_ids`` under ``rubric_id`` from ``sources``, taken
+    from labels already read column-wise (``current_label_columns``), as events by transcript
+    id: what ``current_labels`` gives of them on rubric fields, for the rules that need only
+    an event's id, transcript, rubric, field, source, rater, phase and value (gold). The rest
+    (hash, scores, evidence, note, seconds, run, time) is not read and is left empty."""
+    import numpy as np
+
+    rubric = current.code("rubric", rubric_id)
+    codes = [current.code("source", s) for s in sources]
+    wanted = np.asarray(sorted(set(transcript_ids)), dtype=np.int64)
+    if rubric < 0 or not len(wanted) or not len(current):
+        return {}
+    rows = (current.rubric == rubric) & np.isin(current.source, codes)
+    rows &= np.isin(current.transcript_id, wanted)
+    out: dict[int, list[LabelEvent]] = {}
+    picked = current.take(rows)
+    for event_id, tid, field_code, source, rater, phase, value in zip(
+        picked.event_id.tolist(),
+        picked.transcript_id.tolist(),
+        picked.field.tolist(),
+        picked.source.tolist(),
+        picked.rater.tolist(),
+        picked.phase.tolist(),
+        picked.value.tolist(),
+        strict=True,
+    ):
+        out.setdefault(tid, []).append(
+            LabelEvent(
+                id=event_id,
+                transcript_id=tid,
+                rubric_id=rubric_id,
+                rubric_hash=None,
+                field=current.fields[field_code],
+                value=copy.deepcopy(current.values[value]),
+                source=current.sources[source],
+                rater=current.raters[rater],
+                phase=current.phases[phase],
+                score=None,
+                scores=None,
+                evidence=None,
+                note=None,
+                seconds=None,
+                retracts=None,
+                run_id=None,
+                created_at="",
+            )
+        )
+    for events in out.values():
+        events.sort(key=lambda e: e.id)
     return out
 
 

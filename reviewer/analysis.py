@@ -37,7 +37,13 @@ from db.agreement_data import (
     transcript_group_columns,
 )
 from db.dataset import labels_for
-from db.labels import GOLD_SOURCES, GoldPolicy, LabelColumns, gold_for_field
+from db.labels import (
+    GOLD_SOURCES,
+    GoldPolicy,
+    LabelColumns,
+    events_of_columns,
+    gold_for_field,
+)
 from db.queues import designs_of_items, get_queue, queue_design
 from reviewer import estimates as est
 from reviewer.agreement.report import default_positive
@@ -112,10 +118,12 @@ def reference_for_field(
     *,
     min_humans: int = 1,
     item_events: dict[int, list] | None = None,
+    current: LabelColumns | None = None,
 ) -> Reference:
     """The chosen reference on one field, from the field's human and reference labels
     (``rows``; classifier rows are not read). Raises AnalysisError for an unknown rater name.
-    ``item_events`` keeps the items' live events read for one field for the next."""
+    ``item_events`` keeps the items' live events read for one field for the next; with
+    ``current`` (every label, read column-wise) they are taken from it, not read again."""
     if reference == "gold":
         values, unresolved = {}, 0
         policy = GoldPolicy(min_humans=min_humans)
@@ -126,6 +134,10 @@ def reference_for_field(
         )
         known = {} if item_events is None else item_events
         missing = [t for t in candidates if t not in known]
+        if current is not None and missing:
+            found = events_of_columns(current, missing, rubric_id=rubric_id, sources=GOLD_SOURCES)
+            known.update({t: found.get(t, []) for t in missing})
+            missing = []
         for start in range(0, len(missing), 500):
             chunk = missing[start : start + 500]
             found = labels_for(store, chunk, rubric_ids=[rubric_id], sources=GOLD_SOURCES)
@@ -837,6 +849,7 @@ def motivation_analysis(
                 reference,
                 min_humans=min_humans,
                 item_events=item_events,
+                current=current,
             )
             cls_rows = frows.take(is_classifier)
             chosen = _chosen_classifier(cls_rows, classifier)
@@ -952,6 +965,7 @@ def six_way_analysis(
             field_id,
             reference,
             min_humans=min_humans,
+            current=current,
         )
         cls_rows = rows.take(is_classifier)
         chosen = _chosen_classifier(cls_rows, classifier)

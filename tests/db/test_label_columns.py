@@ -415,3 +415,34 @@ def test_a_reader_that_sees_other_labels_takes_no_part(tmp_path, monkeypatch):
     assert len(now["event_id"]) == len(before["event_id"]) + 1
     other.close()
     store.close()
+
+
+def test_events_taken_from_the_columns_are_the_current_events(busy_store):
+    """Gold read from labels already read column-wise sees what reading each item's current
+    events gives: the same events (revisions, retractions, an undo, an adjudication, imported
+    labels) with the same ids, values, sources, raters and phases."""
+    from db.dataset import labels_for
+
+    current = labels.current_label_columns(busy_store, scores=False)
+    ids = busy_store.transcript_ids()
+
+    def seen(events):
+        return [
+            (e.id, e.transcript_id, e.rubric_id, e.field, e.value, e.source, e.rater, e.phase)
+            for e in sorted(events, key=lambda e: e.id)
+        ]
+
+    for rubric in RUBRICS:
+        for sources in (labels.GOLD_SOURCES, ("human",), ("classifier", "imported")):
+            read = labels_for(busy_store, ids, rubric_ids=[rubric], sources=sources)
+            taken = labels.events_of_columns(current, ids, rubric_id=rubric, sources=sources)
+            assert {t: seen(e) for t, e in taken.items()} == {t: seen(e) for t, e in read.items()}
+            assert read, (rubric, sources)
+            gold = {
+                t: labels.gold_for_item(read[t], ["alignment_faking", "compliance"]) for t in read
+            }
+            assert gold == {
+                t: labels.gold_for_item(taken[t], ["alignment_faking", "compliance"]) for t in taken
+            }
+    assert labels.events_of_columns(current, ids, rubric_id="no such rubric") == {}
+    assert labels.events_of_columns(current, [], rubric_id="goal_guarding") == {}
