@@ -101,13 +101,18 @@ def agreement_labels(
     # (transcript, field, source, rater) has several only when its rater labelled in several
     # phases (a human's blind label and its revision). Only those raters' labels are sorted.
     n_phases = len(current.phases) + 1
-    pair = c.rater.astype(np.int64) * n_phases + (c.phase + 1)
+    pair = c.rater.astype(np.int32)
+    pair *= n_phases
+    pair += c.phase
+    pair += 1
     per_pair = np.bincount(pair, minlength=len(current.raters) * n_phases)
-    phases_of_rater = (per_pair.reshape(-1, n_phases) > 0).sum(axis=1)
-    several = np.flatnonzero(phases_of_rater[c.rater] > 1)
-    picked = np.ones(len(kept), dtype=bool)
+    del pair
+    in_several = (per_pair.reshape(-1, n_phases) > 0).sum(axis=1) > 1
+    several = np.flatnonzero(in_several[c.rater]) if in_several.any() else np.zeros(0, np.int64)
+    picked = None  # every label, unless some rater labelled in several phases
     oldest_of_several = None
     if len(several):
+        picked = np.ones(len(kept), dtype=bool)
         rank = np.where(human[kept[several]] & revised[kept[several]], 2, 1)
         # Per (transcript, field, source, rater): the highest rank, the oldest of equal rank.
         sub = [key[several] for key in (c.transcript_id, c.field, c.source, c.rater)]
@@ -125,16 +130,20 @@ def agreement_labels(
             several[order[first]],
             np.minimum.reduceat(c.event_id[several][order], starts),
         )
-    chosen = np.flatnonzero(picked)
+    chosen = np.flatnonzero(picked) if picked is not None else None
     del picked
+
+    def of_chosen(column):
+        return column if chosen is None else column[chosen]
+
     # ... ordered by transcript, field name and rater name, then by the oldest label of each.
-    field_rank = _name_ranks(c.fields)[c.field[chosen]]
-    rater_rank = _name_ranks(c.raters)[c.rater[chosen]]
-    tids = c.transcript_id[chosen]
+    field_rank = _name_ranks(c.fields)[of_chosen(c.field)]
+    rater_rank = _name_ranks(c.raters)[of_chosen(c.rater)]
+    tids = of_chosen(c.transcript_id)
     n_fields, n_raters = len(c.fields) + 1, len(c.raters) + 1
     final = None
     if int(tids.max()) < (1 << 62) // (n_fields * n_raters):
-        key = tids * n_fields
+        key = np.multiply(tids, n_fields, dtype=np.int64)
         key += field_rank
         key *= n_raters
         key += rater_rank
@@ -147,8 +156,8 @@ def agreement_labels(
         oldest = c.event_id.copy()
         if oldest_of_several is not None:
             oldest[oldest_of_several[0]] = oldest_of_several[1]
-        final = np.lexsort((oldest[chosen], rater_rank, field_rank, tids))
-    return current.take(kept[chosen[final]])
+        final = np.lexsort((of_chosen(oldest), rater_rank, field_rank, tids))
+    return current.take(kept[final if chosen is None else chosen[final]])
 
 
 class _Columns:
