@@ -2036,12 +2036,14 @@ def events_of_columns(
     import numpy as np
 
     rubric = current.code("rubric", rubric_id)
-    codes = [current.code("source", s) for s in sources]
+    from_sources = np.zeros(len(current.sources) + 1, dtype=bool)
+    from_sources[[current.code("source", s) for s in sources]] = True
+    from_sources[-1] = False  # where code() said -1: a source no label has
     wanted = np.asarray(sorted(set(transcript_ids)), dtype=np.int64)
     if rubric < 0 or not len(wanted) or not len(current):
         return {}
-    rows = (current.rubric == rubric) & np.isin(current.source, codes)
-    rows &= np.isin(current.transcript_id, wanted)
+    rows = np.flatnonzero(from_sources[current.source] & (current.rubric == rubric))
+    rows = rows[_marked(current.transcript_id[rows], wanted)]
     out: dict[int, list[LabelEvent]] = {}
     picked = current.take(rows)
     for event_id, tid, field_code, source, rater, phase, value in zip(

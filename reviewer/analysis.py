@@ -333,6 +333,8 @@ class Attributes:
         tids = np.asarray(tids, dtype=np.int64)
         table = self._position_table()
         if table is not None:
+            if not len(tids) or (int(tids.min()) >= 0 and int(tids.max()) < len(table)):
+                return table[tids]
             inside = (tids >= 0) & (tids < len(table))
             return np.where(inside, table[np.where(inside, tids, 0)], -1)
         pos = np.searchsorted(self.ids, tids)
@@ -448,7 +450,10 @@ def analyse_outcome(
         return keep, pos
 
     keep, pos = kept(predicted.ids)
-    p_ids, p_held, p_group = predicted.ids[keep], predicted.held[keep], group_of[pos[keep]]
+    if keep.all():  # the usual case: no filter, every transcript known
+        p_ids, p_held, p_group = predicted.ids, predicted.held, group_of[pos]
+    else:
+        p_ids, p_held, p_group = predicted.ids[keep], predicted.held[keep], group_of[pos[keep]]
     truth_ids = np.fromiter(truth, dtype=np.int64, count=len(truth))
     t_keep, t_pos = kept(truth_ids)
     truth = {t: v for t, v, k in zip(truth, truth.values(), t_keep.tolist(), strict=True) if k}
@@ -791,10 +796,16 @@ def _predicted(cls_rows: LabelColumns, chosen: str | None, outcome: Outcome) -> 
     held, said = _held(outcome, mine.values)
     if not len(mine) or not len(held):
         return Predicted(np.zeros(0, np.int64), np.zeros(0, bool))
-    keep = said[mine.value]
-    ids = mine.transcript_id[keep]
-    order = np.argsort(ids, kind="stable")
-    return Predicted(ids[order], held[mine.value][keep][order])
+    value = mine.value
+    keep = said[value]
+    if not keep.all():
+        value = value[keep]
+    ids = mine.transcript_id if len(value) == len(mine) else mine.transcript_id[keep]
+    held = held[value]
+    if len(ids) > 1 and not (ids[1:] > ids[:-1]).all():  # one label per item: ids ascend
+        order = np.argsort(ids, kind="stable")
+        ids, held = ids[order], held[order]
+    return Predicted(ids, held)
 
 
 def motivation_analysis(
@@ -829,7 +840,7 @@ def motivation_analysis(
         rubric = load_rubric_for(store, rubric_id)
         rows = agreement_labels(store, rubric_id, phase=phase, current=current)
         names = sorted(
-            {rows.fields[f] for f in set(rows.field.tolist())},
+            {rows.fields[f] for f in np.flatnonzero(np.bincount(rows.field)).tolist()},
             key=lambda f: (
                 rubric.field_ids.index(f) if rubric and f in rubric.field_ids else 99,
                 f,
