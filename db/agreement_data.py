@@ -245,32 +245,51 @@ def transcript_groups(store: Store, transcript_ids: list[int] | None = None) -> 
 GROUP_COLUMNS = ("dataset", "prompt_variant", "model", "condition")
 
 
+# The order of the ``transcripts_groups`` index, which holds all four group columns.
+_GROUPS_INDEXED = ("model", "condition", "dataset", "prompt_variant")
+
+
 def transcript_group_columns(store: Store) -> tuple[Any, dict[str, tuple[Any, list[Any]]]]:
     """Dataset, prompt variant, model and condition of every transcript (what the analysis
     filters and groups by), column-wise: the transcript ids in ascending order and, per
     column of ``GROUP_COLUMNS``, each transcript's code into that column's list of values.
-    One row per distinct combination comes back from SQLite (an index holds all four
-    columns), so no Python object is made per transcript."""
+    The distinct combinations are found by seeking through the ``transcripts_groups``
+    index, and each one's ids come back from SQLite as one text of numbers, so no Python
+    object is made per transcript."""
     import numpy as np
 
-    rows = store.db.conn.execute(
-        f"SELECT {', '.join(GROUP_COLUMNS)}, group_concat(id) FROM transcripts "
-        f"GROUP BY {', '.join(GROUP_COLUMNS)}"
-    ).fetchall()
-    parts, combo = [], []
-    for k, row in enumerate(rows):
-        ids = np.fromstring(row[-1], dtype=np.int64, sep=",")
+    from db.connection import read_snapshot
+    from db.seek import distinct_keys, in_key
+
+    conn = store.db.conn
+    sql = f"SELECT COUNT(*), group_concat(id) FROM transcripts WHERE {in_key(_GROUPS_INDEXED)}"
+    with read_snapshot(conn):
+        keys = distinct_keys(conn, "transcripts", _GROUPS_INDEXED, nullable=_GROUPS_INDEXED)
+        texts = [conn.execute(sql, key).fetchone() for key in keys]
+    combos = [dict(zip(_GROUPS_INDEXED, key, strict=True)) for key in keys]
+    parts = []
+    for count, text in texts:
+        ids = np.fromstring(text, dtype=np.int64, sep=",") if count else np.zeros(0, np.int64)
+        if len(ids) != count:
+            raise ValueError(f"transcripts: a group of {count} ids read back wrongly")
         parts.append(ids)
-        combo.append(np.full(len(ids), k, dtype=np.int32))
     ids = np.concatenate(parts) if parts else np.zeros(0, np.int64)
-    which = np.concatenate(combo) if combo else np.zeros(0, np.int32)
-    order = np.argsort(ids, kind="stable")
-    ids, which = ids[order], which[order]
+    which = np.repeat(np.arange(len(parts), dtype=np.int32), [len(p) for p in parts])
+    # Each combination's ids ascend; put all in id order (a table when the ids are dense).
+    top = int(ids.max()) if len(ids) else -1
+    if len(ids) and int(ids.min()) >= 0 and top <= 4 * len(ids) + 1_000_000:
+        by_id = np.full(top + 1, -1, dtype=np.int32)
+        by_id[ids] = which
+        ids = np.flatnonzero(by_id >= 0)
+        which = by_id[ids]
+    else:
+        order = np.argsort(ids, kind="stable")
+        ids, which = ids[order], which[order]
     columns = {}
-    for c, name in enumerate(GROUP_COLUMNS):
-        values = list(dict.fromkeys(row[c] for row in rows))
-        lookup = np.asarray([values.index(row[c]) for row in rows], dtype=np.int32)
-        columns[name] = (lookup[which] if len(rows) else which, values)
+    for name in GROUP_COLUMNS:
+        values = list(dict.fromkeys(combo[name] for combo in combos))
+        lookup = np.asarray([values.index(combo[name]) for combo in combos], dtype=np.int32)
+        columns[name] = (lookup[which] if len(combos) else which, values)
     return ids, columns
 
 

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from db.models import PHASES, SOURCES, LabelEvent
+from db.seek import distinct_keys, in_key
 
 if TYPE_CHECKING:
     from db.store import Store
@@ -1852,9 +1853,8 @@ _KEY = ("rubric_id", "field", "source", "rater", "phase", "value")
 _NULLABLE = ("phase", "value")
 # A group's key as the reader gives it (NULL phase as '', NULL value as _NULL).
 _GROUP_KEY = "rubric_id, field, source, rater, IFNULL(phase, ''), IFNULL(value, ?)"
-_IN_GROUP = " AND ".join(f"{c} IS ?" for c in _KEY)
 _RANGE_SQL = (
-    f"SELECT COUNT(*), {{ids}} FROM label_events WHERE {_IN_GROUP} "
+    f"SELECT COUNT(*), {{ids}} FROM label_events WHERE {in_key(_KEY)} "
     "AND transcript_id BETWEEN ? AND ?"
 )
 # Each label's event id and transcript id packed into one number (``id << shift | tid``):
@@ -1920,8 +1920,14 @@ def _read_label_columns(store, rubric_id, field, scores, on_progress, readers) -
     tid_low, tid_high, _, last_event = (b or 0 for b in bounds)
     dead = np.asarray(sorted({i for row in conn.execute(_DEAD_SQL) for i in row}), dtype=np.int64)
     dead_groups = {tuple(row) for row in conn.execute(_DEAD_GROUPS_SQL, [_NULL, _NULL])}
-    fixed = {"rubric_id": rubric_id, "field": field}
-    keys = [k for k in _group_keys(conn, fixed) if not is_meta(k[1])]
+    keys = distinct_keys(
+        conn,
+        "label_events",
+        _KEY,
+        nullable=_NULLABLE,
+        fixed={"rubric_id": rubric_id, "field": field},
+        skip=lambda column, value: column == "field" and is_meta(value),
+    )
     if readers is None:
         readers = _default_readers(last_event)
     # Each group's range of transcript ids cut into parts, so that readers sharing the work
@@ -2103,56 +2109,6 @@ def _id_shift(bounds: tuple) -> int | None:
         return None
     shift = max(int(high).bit_length(), 1)
     return shift if int(top).bit_length() + shift <= 62 else None
-
-
-def _group_keys(conn, fixed: dict[str, Any]) -> list[tuple]:
-    """Every distinct (rubric_id, field, source, rater, phase, value) of the label events
-    but meta acts, in the order of the ``label_events_values`` index, found by seeking from
-    each value of a column to the next (``MIN(column) ... > previous``), a few seeks per
-    group instead of a walk over every event. ``fixed``: columns held to one value."""
-    keys: list[tuple] = []
-
-    def walk(prefix: list[Any]) -> None:
-        depth = len(prefix)
-        if depth == len(_KEY):
-            keys.append(tuple(prefix))
-            return
-        column = _KEY[depth]
-        if fixed.get(column) is not None:
-            values = [fixed[column]]  # a value no event has finds nothing further down
-        else:
-            values = _distinct_values(conn, column, prefix)
-        for value in values:
-            if column == "field" and is_meta(value):
-                continue
-            walk([*prefix, value])
-
-    walk([])
-    return keys
-
-
-def _distinct_values(conn, column: str, prefix: list[Any]) -> list[Any]:
-    """The distinct values of ``column`` among the events whose first key columns are
-    ``prefix``, NULL first, then in index order (SQLite's type order: numbers, text)."""
-    held = " AND ".join(f"{c} IS ?" for c in _KEY[: len(prefix)])
-    where = f"{held} AND " if held else ""
-    values: list[Any] = []
-    if (
-        column in _NULLABLE
-        and conn.execute(
-            f"SELECT 1 FROM label_events WHERE {where}{column} IS NULL LIMIT 1", prefix
-        ).fetchone()
-    ):
-        values.append(None)
-    value = conn.execute(
-        f"SELECT MIN({column}) FROM label_events WHERE {held or 'TRUE'}", prefix
-    ).fetchone()[0]
-    while value is not None:
-        values.append(value)
-        value = conn.execute(
-            f"SELECT MIN({column}) FROM label_events WHERE {where}{column} > ?", [*prefix, value]
-        ).fetchone()[0]
-    return values
 
 
 def _default_readers(events: int) -> int:
