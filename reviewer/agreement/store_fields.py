@@ -121,6 +121,7 @@ class _Layout:
     columns: np.ndarray
     classifier: np.ndarray
     distinct_values: list[int]
+    cell: np.ndarray  # item_index * len(raters) + columns
 
 
 def _layout(chosen: LabelColumns, names: dict[tuple[str, str], str]) -> _Layout:
@@ -135,15 +136,19 @@ def _layout(chosen: LabelColumns, names: dict[tuple[str, str], str]) -> _Layout:
     pair_col = np.full((len(chosen.sources), max(len(chosen.raters), 1)), -1, dtype=np.int64)
     for s, r in pair_codes:
         pair_col[s, r] = col[(chosen.sources[s], chosen.raters[r])]
+    columns = pair_col[chosen.source, chosen.rater] if len(chosen) else np.zeros(0, np.int64)
+    cell = np.multiply(item_index, len(rater_keys), dtype=np.int64)
+    cell += columns
     return _Layout(
         items=items,
         item_index=item_index,
         rater_keys=rater_keys,
         raters=[names[k] for k in rater_keys],
         col=col,
-        columns=pair_col[chosen.source, chosen.rater] if len(chosen) else np.zeros(0, np.int64),
+        columns=columns,
         classifier=chosen.source == chosen.code("source", "classifier"),
         distinct_values=_distinct(chosen.value),
+        cell=cell,
     )
 
 
@@ -172,8 +177,14 @@ def _spec(
     cells = value_code[chosen.value] if len(value_code) else np.zeros(0, dtype=np.int16)
     ok = cells >= 0
     ignored = int(np.count_nonzero(~ok))
-    codes = np.full((len(items), len(raters)), -1, dtype=np.int16)
-    codes[item_index[ok], columns[ok]] = cells[ok]
+    # Each label's cell in the items x raters table, as one flat index (a 2-D scatter with
+    # two index arrays costs twice as much at a million items).
+    codes = np.full(len(items) * len(raters), -1, dtype=np.int16)
+    if ignored:
+        codes[layout.cell[ok]] = cells[ok]
+    else:
+        codes[layout.cell] = cells
+    codes = codes.reshape(len(items), len(raters))
     rs = RatingSet.from_codes(codes, categories, raters, items=items, level=level, keep_items=True)
     del codes
     classifier = layout.classifier
