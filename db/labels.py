@@ -1899,9 +1899,10 @@ def current_label_columns(
     ``readers``: how many connections read the groups at once (SQLite lets go of the
     interpreter while it reads, so each uses a core). By default one per usable core, up to
     four, on a database file with at least ``PARALLEL_READ_EVENTS`` events; else one. Every
-    reader must see the same labels: each checks that its snapshot holds the same last event
-    as the first's (events are only ever appended), and if one does not (another process
-    wrote between their starts), the first connection reads everything alone.
+    reader must see the same labels: each helper checks that its snapshot holds the same
+    last event as the first connection's (events are only ever appended) and, if it does not
+    (another process wrote between their starts), takes no part; what the helpers leave, the
+    first connection reads.
     """
     from db.connection import read_snapshot
 
@@ -1933,7 +1934,8 @@ def _read_label_columns(store, rubric_id, field, scores, on_progress, readers) -
     # Each group's range of transcript ids cut into parts, so that readers sharing the work
     # finish together even when one group holds most labels.
     parts = 1 if readers < 2 else max(1, min(4 * readers, 512 // max(len(keys), 1)))
-    edges = np.linspace(tid_low, tid_high + 1, parts + 1).astype(np.int64).tolist()
+    span = tid_high + 1 - tid_low  # Python integers: exact at any id
+    edges = [tid_low + span * p // parts for p in range(parts + 1)]
     tasks = [
         (g, *key, edges[p], edges[p + 1] - 1)
         for g, key in enumerate(keys)
