@@ -8,6 +8,9 @@ same run on the same copy:
 - ``fetch``: a plain loader: the live labels' transcript, field, rater, value and score rows
   fetched with ``sqlite3`` into numpy arrays.
 
+``stats`` and ``analyze`` run twice each time: first with the live-label cache dropped (they
+read the index and write the cache, as after a large import), then taking the cache.
+
 The demo databases (built once into the benchmarks' cache, ``bench/demo_cache.py``, or named
 by ``REVIEWER_BENCH_SOURCE_200K`` / ``_1M``) are never written: each is copied once into ``REVIEWER_BENCH_DATA`` (default
 ``bench/results/datapath``), migrated, and given its human labels through ``db.labels``
@@ -22,6 +25,7 @@ import json
 import os
 import random
 import shutil
+import sqlite3
 import subprocess
 import sys
 import time
@@ -42,6 +46,19 @@ COMMANDS = {
     "analyze": ["analyze", "--json", "--assume-random"],
     "info": ["info", "--json"],
 }
+
+
+# Each of these runs twice per repeat: after the live-label cache is dropped (it reads the
+# index and writes the cache), then again (it takes the cache).
+CACHED = ("stats", "analyze")
+NAMES = [n for c in COMMANDS for n in ((c, f"{c} (cached)") if c in CACHED else (c,))]
+
+
+def _drop_cache(path: Path) -> None:
+    conn = sqlite3.connect(path)
+    with conn:
+        conn.execute("DELETE FROM label_columns_cache")
+    conn.close()
 
 
 def prepared_copy(size: str) -> Path:
@@ -147,13 +164,20 @@ def main() -> None:
         copy = prepared_copy(size)
         bring_up_to_date(copy)
         runs: dict[str, list[tuple[float, float]]] = {
-            name: [] for name in (*COMMANDS, "count", "fetch")
+            name: [] for name in (*NAMES, "count", "fetch")
         }
         for _ in range(REPEATS):
             for kind in ("count", "fetch"):
                 seconds, rss, n = _floor(copy, kind)
                 runs[kind].append((seconds, rss))
             for name, args in COMMANDS.items():
+                if name in CACHED:
+                    # First with no cache (the index read, and the cache written), then
+                    # again from the cache.
+                    _drop_cache(copy)
+                    seconds, rss, _out = _timed([*reviewer, "--db", str(copy), *args])
+                    runs[name].append((seconds, rss))
+                    name = f"{name} (cached)"
                 seconds, rss, _out = _timed([*reviewer, "--db", str(copy), *args])
                 runs[name].append((seconds, rss))
         best = {name: min(r, key=lambda x: x[0]) for name, r in runs.items()}
@@ -161,12 +185,12 @@ def main() -> None:
             f"{size}: {n:,} live label events; load average "
             f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}"
         )
-        for name in ("count", "fetch", *COMMANDS):
+        for name in ("count", "fetch", *NAMES):
             seconds, rss = best[name]
             ratio = seconds / best["fetch"][0]
             every = ", ".join(f"{s:.2f}" for s, _ in runs[name])
             print(
-                f"  {name:<8} {seconds:7.2f} s  peak {rss:6.0f} MB  {ratio:5.2f}x the plain "
+                f"  {name:<17} {seconds:7.2f} s  peak {rss:6.0f} MB  {ratio:5.2f}x the plain "
                 f"fetch  ({seconds / best['count'][0]:.1f}x the count; runs: {every})"
             )
         results["sizes"][size] = {

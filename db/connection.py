@@ -113,6 +113,36 @@ def write_transaction(
 
 
 @contextmanager
+def write_if_free(conn: sqlite3.Connection) -> Iterator[bool]:
+    """A write transaction begun only if the write lock is free at once, for writes that may
+    be skipped (a cache): yields whether it began. Never waits, never raises for a busy or
+    read-only database; a body that raises is rolled back and the error passes on."""
+    if conn.in_transaction:
+        yield False
+        return
+    conn.execute("PRAGMA busy_timeout = 0")
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError:
+        began = False
+    else:
+        began = True
+    finally:
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    if not began:
+        yield False
+        return
+    try:
+        yield True
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    if conn.in_transaction:
+        conn.execute("COMMIT")
+
+
+@contextmanager
 def read_snapshot(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     """Every read inside sees the database as it was at the first: one deferred transaction
     (in WAL mode a reader holds its snapshot and never blocks a writer). Inside a transaction

@@ -118,6 +118,7 @@ def examine(path: str | Path, *, quick: bool = False) -> Examination:
             *_unfinished(conn, version),
             _orphans(conn),
             _label_counts(conn),
+            _label_cache(conn, version),
         ]
     finally:
         conn.close()
@@ -371,6 +372,29 @@ def _label_counts(conn: sqlite3.Connection) -> Check:
     )
 
 
+def _label_cache(conn: sqlite3.Connection, version: int) -> Check:
+    """The cache of live labels the statistics keep, brought up to date, against a fresh
+    read of the labels (reads them all)."""
+    name = "label cache"
+    if version < 7:
+        return Check(name, OK, "none yet (made by the statistics on a large database)")
+    state = labels.label_cache_state(conn)
+    if state == "differs":
+        return Check(
+            name,
+            PROBLEM,
+            "the cached labels differ from the labels themselves; --repair drops the cache "
+            "(the next stats rebuilds it)",
+            True,
+        )
+    detail = {
+        "none": "none (made by the statistics on a large database)",
+        "unused": "out of date; the next stats replaces it",
+        "ok": "the cached labels match the labels",
+    }[state]
+    return Check(name, OK, detail)
+
+
 # -- repair ---------------------------------------------------------------------------------------
 
 
@@ -406,6 +430,10 @@ def repair(path: str | Path, before: Examination) -> list[str]:
                 labels.rebuild_event_counts(conn)
                 rebuild_transcript_counts(conn)
             done.append("recounted the label events and transcripts that info shows")
+        if before.check("label cache").status == PROBLEM:
+            with store.transaction():
+                labels.drop_label_cache(conn)
+            done.append("dropped the cache of live labels (the next stats rebuilds it)")
         if before.check("full-text index").status == PROBLEM:
             with store.transaction():
                 conn.execute(f"INSERT INTO {FTS_TABLE}({FTS_TABLE}) VALUES ('rebuild')")

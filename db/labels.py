@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import copy
 import json
+import sqlite3
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -1871,6 +1872,34 @@ _DEAD_GROUPS_SQL = (
 _SCORES_SQL = "SELECT id, score, scores FROM label_events WHERE id IN ({marks})"
 # Below this many events one connection reads everything: a second costs more than it saves.
 PARALLEL_READ_EVENTS = 200_000
+# The cache of live labels: kept from this many events on; taken while at most so many
+# events came after it (more are read faster from the index than one by one).
+CACHE_MIN_EVENTS = 200_000
+CACHE_MAX_NEW = 100_000
+# A cache taken with fewer new events than this is not written again (the next read adds
+# them again, in milliseconds): annotators at work do not make every read rewrite it.
+CACHE_REWRITE_NEW = 20_000
+_CACHE_NAME = "live labels of rubric fields"
+_CACHE_FORMAT = 1
+_NEW_EVENTS_SQL = (
+    "SELECT id, transcript_id, rubric_id, field, source, rater, phase, value, retracts "
+    "FROM label_events WHERE id > ? ORDER BY id"
+)
+
+
+@dataclass
+class _Live:
+    """The live labels of rubric fields as of event ``last_event``: per group key (rubric,
+    field, source, rater, phase or '', value or _NULL), its events' ids and transcripts in
+    the index's order (transcript, then event). Groups whose events are all retracted stay,
+    empty, as a read of the index finds them. ``cached_at``: the last event of the cache it
+    was taken from (None: read from the index)."""
+
+    last_event: int
+    keys: list[tuple]
+    ids: list[Any]
+    tids: list[Any]
+    cached_at: int | None = None
 
 
 def current_label_columns(
@@ -1881,6 +1910,7 @@ def current_label_columns(
     scores: bool = True,
     on_progress: Callable[[int, int], None] | None = None,
     readers: int | None = None,
+    cache: bool | None = None,
 ) -> LabelColumns:
     """The current label per (transcript, rubric, field, rater, phase) on rubric fields (no
     meta acts), column-wise: the rule of ``current_labels``, each distinct value decoded once.
@@ -1903,20 +1933,108 @@ def current_label_columns(
     last event as the first connection's (events are only ever appended) and, if it does not
     (another process wrote between their starts), takes no part; what the helpers leave, the
     first connection reads.
+
+    ``cache``: whether to use and keep ``label_columns_cache`` (a read of every rubric only;
+    by default on databases with at least ``CACHE_MIN_EVENTS`` events). The cache holds the
+    live labels as of one event; a read takes it when its own snapshot reaches that event,
+    adds the events written since (at most ``CACHE_MAX_NEW`` of them), and otherwise reads
+    the index. Either way the columns are the same, and an updated cache is written after
+    the read, only if the write lock is free at once and no event was added meanwhile.
     """
     from db.connection import read_snapshot
 
+    conn = store.db.conn
     # One snapshot for every statement: a transcript or retraction written meanwhile by
     # another process is either wholly seen or not at all (the id packing relies on it).
-    with read_snapshot(store.db.conn):
-        return _read_label_columns(store, rubric_id, field, scores, on_progress, readers)
+    with read_snapshot(conn):
+        out, keep = _read_label_columns(
+            store, rubric_id, field, scores, on_progress, readers, cache
+        )
+    if keep is not None:
+        _store_cache(conn, keep)
+    return out
 
 
-def _read_label_columns(store, rubric_id, field, scores, on_progress, readers) -> LabelColumns:
+def _read_label_columns(
+    store, rubric_id, field, scores, on_progress, readers, cache
+) -> tuple[LabelColumns, _Live | None]:
+    """The columns, and the live labels to keep in the cache when they should be (else None)."""
     import numpy as np
 
     conn = store.db.conn
     bounds = _id_bounds(conn)
+    last_event = bounds[3] or 0
+    whole = rubric_id is None and field is None
+    use_cache = whole and (cache if cache is not None else last_event >= CACHE_MIN_EVENTS)
+    live = _cached_live(conn, last_event) if use_cache else None
+    if live is None:
+        live = _read_live(conn, bounds, rubric_id, field, readers, on_progress)
+    if on_progress is not None:
+        on_progress(last_event, last_event)
+    # In one order whichever way they were read (the index's, see ``_group_order``).
+    order = sorted(range(len(live.keys)), key=lambda g: _group_order(live.keys[g]))
+    groups = [live.keys[g] for g in order]
+    id_parts = [live.ids[g] for g in order]
+    tid_parts = [live.tids[g] for g in order]
+    columns = []
+    for k in range(6):
+        names = list(dict.fromkeys(g[k] for g in groups))
+        index = {name: i for i, name in enumerate(names)}
+        columns.append((names, np.asarray([index[g[k]] for g in groups], dtype=np.int32)))
+    # The slot (transcript aside) of each group: rubric, field, rater and phase.
+    slot_of_group = np.zeros(len(groups), dtype=np.int64)
+    for k in (0, 1, 3, 4):
+        slot_of_group = slot_of_group * len(columns[k][0]) + columns[k][1]
+    several = _several_per_slot(slot_of_group, tid_parts)
+    ids = np.concatenate(id_parts) if id_parts else np.zeros(0, np.int64)
+    tids = np.concatenate(tid_parts) if tid_parts else np.zeros(0, np.int64)
+    # One code per label: its group. Each column's code is looked up from the group's.
+    group = np.repeat(np.arange(len(groups), dtype=np.int32), [len(p) for p in id_parts])
+    del id_parts, tid_parts
+    newest = _newest_per_slot(ids, tids, slot_of_group[group]) if several else None
+    if newest is not None:
+        ids, tids, group = ids[newest], tids[newest], group[newest]
+    # Each column in the smallest integer type its codes (and one more) fit.
+    coded = [table.astype(np.min_scalar_type(-len(names) - 1))[group] for names, table in columns]
+    (
+        (rubrics, _),
+        (fields, _),
+        (sources, _),
+        (raters, _),
+        (phases, _),
+        (value_names, _),
+    ) = columns
+    out = LabelColumns(
+        event_id=ids,
+        transcript_id=tids,
+        rubric=coded[0],
+        field=coded[1],
+        source=coded[2],
+        rater=coded[3],
+        phase=coded[4],
+        value=coded[5],
+        # Unread scores take no memory: one NaN (one None) seen at every position.
+        score=np.broadcast_to(np.float64(np.nan), len(ids)),
+        scores=np.broadcast_to(np.int32(0), len(ids)),
+        rubrics=rubrics,
+        fields=fields,
+        sources=sources,
+        raters=raters,
+        phases=[p or None for p in phases],
+        values=[None if v == _NULL else _loads(v) for v in value_names],
+        scores_values=[None],
+    )
+    if scores:
+        _read_reviewed_scores(conn, out)
+    stale = live.last_event - live.cached_at if live.cached_at is not None else None
+    rewrite = use_cache and (stale is None or stale >= CACHE_REWRITE_NEW)
+    return out, (live if rewrite else None)
+
+
+def _read_live(conn, bounds, rubric_id, field, readers, on_progress) -> _Live:
+    """The live labels of each group, read from the index (see ``_RANGE_SQL``)."""
+    import numpy as np
+
     shift = _id_shift(bounds)
     tid_low, tid_high, _, last_event = (b or 0 for b in bounds)
     dead = np.asarray(sorted({i for row in conn.execute(_DEAD_SQL) for i in row}), dtype=np.int64)
@@ -1974,59 +2092,195 @@ def _read_label_columns(store, rubric_id, field, scores, on_progress, readers) -
         groups.append(key)
         id_parts.append(ids)
         tid_parts.append(tids)
-    if on_progress is not None:
-        on_progress(last_event, last_event)
-    columns = []
-    for k in range(6):
-        names = list(dict.fromkeys(g[k] for g in groups))
-        index = {name: i for i, name in enumerate(names)}
-        columns.append((names, np.asarray([index[g[k]] for g in groups], dtype=np.int32)))
-    # The slot (transcript aside) of each group: rubric, field, rater and phase.
-    slot_of_group = np.zeros(len(groups), dtype=np.int64)
-    for k in (0, 1, 3, 4):
-        slot_of_group = slot_of_group * len(columns[k][0]) + columns[k][1]
-    several = _several_per_slot(slot_of_group, tid_parts)
-    ids = np.concatenate(id_parts) if id_parts else np.zeros(0, np.int64)
-    tids = np.concatenate(tid_parts) if tid_parts else np.zeros(0, np.int64)
-    # One code per label: its group. Each column's code is looked up from the group's.
-    group = np.repeat(np.arange(len(groups), dtype=np.int32), [len(p) for p in id_parts])
-    del id_parts, tid_parts
-    newest = _newest_per_slot(ids, tids, slot_of_group[group]) if several else None
-    if newest is not None:
-        ids, tids, group = ids[newest], tids[newest], group[newest]
-    # Each column in the smallest integer type its codes (and one more) fit.
-    coded = [table.astype(np.min_scalar_type(-len(names) - 1))[group] for names, table in columns]
-    (
-        (rubrics, _),
-        (fields, _),
-        (sources, _),
-        (raters, _),
-        (phases, _),
-        (value_names, _),
-    ) = columns
-    out = LabelColumns(
-        event_id=ids,
-        transcript_id=tids,
-        rubric=coded[0],
-        field=coded[1],
-        source=coded[2],
-        rater=coded[3],
-        phase=coded[4],
-        value=coded[5],
-        # Unread scores take no memory: one NaN (one None) seen at every position.
-        score=np.broadcast_to(np.float64(np.nan), len(ids)),
-        scores=np.broadcast_to(np.int32(0), len(ids)),
-        rubrics=rubrics,
-        fields=fields,
-        sources=sources,
-        raters=raters,
-        phases=[p or None for p in phases],
-        values=[None if v == _NULL else _loads(v) for v in value_names],
-        scores_values=[None],
+    return _Live(last_event, groups, id_parts, tid_parts)
+
+
+def _group_order(key: tuple) -> tuple:
+    """A group key's place in the ``label_events_values`` index: NULL phase and value first,
+    text by its UTF-8 bytes (SQLite's BINARY collation)."""
+    return tuple(
+        _place(v, null=(k == 4 and v == "") or (k == 5 and v == _NULL)) for k, v in enumerate(key)
     )
-    if scores:
-        _read_reviewed_scores(conn, out)
-    return out
+
+
+def _place(value: Any, *, null: bool) -> tuple:
+    # SQLite's order of types: NULL, numbers, text, blobs.
+    if null or value is None:
+        return (0, 0)
+    if isinstance(value, int | float):
+        return (1, value)
+    if isinstance(value, str):
+        return (2, value.encode("utf-8", "surrogatepass"))
+    return (3, bytes(value))
+
+
+def _cached_live(conn, last_event: int) -> _Live | None:
+    """The cache brought up to ``last_event`` (the events after its own added, retractions
+    taken out), or None when there is none, it is of another format or damaged, or too many
+    events came after it."""
+    import numpy as np
+
+    try:
+        row = conn.execute(
+            "SELECT format, last_event, keys, sizes, shift, labels FROM label_columns_cache "
+            "WHERE name = ?",
+            (_CACHE_NAME,),
+        ).fetchone()
+    except sqlite3.OperationalError:  # no such table: a schema without it
+        return None
+    if row is None or row[0] != _CACHE_FORMAT or not 0 <= last_event - row[1] <= CACHE_MAX_NEW:
+        return None
+    try:
+        keys = [tuple(k) for k in json.loads(row[2])]
+        sizes = np.frombuffer(row[3], dtype=np.int64)
+        stored = np.frombuffer(row[5], dtype=np.int64)
+        shift = row[4]
+        if shift is None:  # every id, then every transcript
+            ids, tids = stored[: len(stored) // 2], stored[len(stored) // 2 :]
+        elif isinstance(shift, int) and 0 < shift < 63:
+            ids, tids = stored >> shift, stored & ((1 << shift) - 1)
+        else:
+            return None
+    except (ValueError, TypeError):
+        return None
+    if len(sizes) != len(keys) or int(sizes.sum()) != len(ids) or len(ids) != len(tids):
+        return None
+    if any(len(k) != 6 or not all(isinstance(v, str) for v in k) for k in keys):
+        return None
+    ends = np.cumsum(sizes).tolist()
+    starts = [0, *ends[:-1]] if ends else []
+    live = _Live(
+        row[1],
+        keys,
+        [ids[a:b] for a, b in zip(starts, ends, strict=True)],
+        [tids[a:b] for a, b in zip(starts, ends, strict=True)],
+        cached_at=row[1],
+    )
+    return _add_new_events(conn, live, last_event)
+
+
+def _add_new_events(conn, live: _Live, last_event: int) -> _Live | None:
+    """``live`` with the events after its last one, up to ``last_event``, as a read of the
+    index would find them; None if one has a key that is not text (the index is read)."""
+    import numpy as np
+
+    rows = conn.execute(_NEW_EVENTS_SQL, (live.last_event,)).fetchall()
+    if not rows:
+        return live
+    index = {k: g for g, k in enumerate(live.keys)}
+    added: dict[int, tuple[list[int], list[int]]] = {}
+    dead: list[int] = []
+    for event_id, tid, rubric, field_id, source, rater, phase, value, retracts in rows:
+        if event_id > last_event:
+            break
+        if retracts is not None:
+            dead += [event_id, retracts]
+        if not isinstance(field_id, str) or is_meta(field_id):
+            continue
+        key = (rubric, field_id, source, rater, phase or "", _NULL if value is None else value)
+        if not all(isinstance(v, str) for v in key):
+            return None
+        if key not in index:
+            index[key] = len(live.keys)
+            live.keys.append(key)
+            live.ids.append(np.zeros(0, np.int64))
+            live.tids.append(np.zeros(0, np.int64))
+        if retracts is None:
+            mine = added.setdefault(index[key], ([], []))
+            mine[0].append(event_id)
+            mine[1].append(tid)
+    for g, (new_ids, new_tids) in added.items():
+        ids = np.concatenate([live.ids[g], np.asarray(new_ids, np.int64)])
+        tids = np.concatenate([live.tids[g], np.asarray(new_tids, np.int64)])
+        order = np.lexsort((ids, tids))  # the index's order: transcript, then event
+        live.ids[g], live.tids[g] = ids[order], tids[order]
+    if dead:
+        gone = np.asarray(sorted(set(dead)), dtype=np.int64)
+        for g, ids in enumerate(live.ids):
+            hit = _marked(ids, gone)
+            if hit.any():
+                live.ids[g], live.tids[g] = ids[~hit], live.tids[g][~hit]
+    live.last_event = last_event
+    return live
+
+
+def label_cache_state(conn) -> str:
+    """What ``label_columns_cache`` holds, against a fresh read of the index in one snapshot
+    (reads every label): ``none`` (no cache), ``unused`` (of another format, damaged, or too
+    far behind: a read ignores it and writes a new one), ``ok`` (brought up to date, it gives
+    the fresh read), ``differs`` (it does not: drop it, ``drop_label_cache``)."""
+    from db.connection import read_snapshot
+
+    with read_snapshot(conn):
+        try:
+            if conn.execute("SELECT 1 FROM label_columns_cache").fetchone() is None:
+                return "none"
+        except sqlite3.OperationalError:
+            return "none"
+        bounds = _id_bounds(conn)
+        cached = _cached_live(conn, bounds[3] or 0)
+        if cached is None:
+            return "unused"
+        fresh = _read_live(conn, bounds, None, None, 1, None)
+
+    def arranged(live: _Live) -> list:
+        order = sorted(range(len(live.keys)), key=lambda g: _group_order(live.keys[g]))
+        return [(live.keys[g], live.ids[g].tolist(), live.tids[g].tolist()) for g in order]
+
+    return "ok" if arranged(cached) == arranged(fresh) else "differs"
+
+
+def drop_label_cache(conn) -> None:
+    """Delete the cache of live labels (derived data: the next read rebuilds it)."""
+    conn.execute("DELETE FROM label_columns_cache")
+
+
+def _store_cache(conn, live: _Live) -> None:
+    """Keep ``live`` as the cache, if the write lock is free at once and the labels are
+    still those of ``live.last_event``; else leave the cache as it is."""
+    import numpy as np
+
+    from db.connection import write_if_free
+
+    ids = np.concatenate(live.ids) if live.ids else np.zeros(0, np.int64)
+    tids = np.concatenate(live.tids) if live.tids else np.zeros(0, np.int64)
+    # Each label's event and transcript packed into one number, as the index is read: half
+    # the bytes to write (24 MB for three million labels).
+    top_tid, top_id = (int(a.max()) if len(a) else 0 for a in (tids, ids))
+    low = min((int(a.min()) for a in (tids, ids) if len(a)), default=0)
+    shift = max(top_tid.bit_length(), 1)
+    if low < 0 or top_id.bit_length() + shift > 62:
+        shift, stored = None, np.concatenate([ids, tids]).astype(np.int64).tobytes()
+    else:
+        packed = ids.astype(np.int64) << shift
+        packed |= tids
+        stored = packed.tobytes()
+        del packed
+    del ids, tids
+    row = (
+        _CACHE_NAME,
+        _CACHE_FORMAT,
+        live.last_event,
+        json.dumps([list(k) for k in live.keys], ensure_ascii=False),
+        np.asarray([len(p) for p in live.ids], dtype=np.int64).tobytes(),
+        shift,
+        stored,
+    )
+    try:
+        with write_if_free(conn) as began:
+            if not began:
+                return
+            now = conn.execute("SELECT IFNULL(MAX(id), 0) FROM label_events").fetchone()[0]
+            if now != live.last_event:
+                return
+            conn.execute(
+                "INSERT OR REPLACE INTO label_columns_cache "
+                "(name, format, last_event, keys, sizes, shift, labels) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                row,
+            )
+    except sqlite3.Error:  # a read-only file or connection: the cache is only a saving
+        return
 
 
 def events_of_columns(

@@ -435,6 +435,20 @@ def m006_label_values(db: Database) -> None:
     db.conn.execute(LABEL_VALUES_INDEX)
 
 
+@MIGRATIONS(name="m007_label_columns_cache")
+def m007_label_columns_cache(db: Database) -> None:
+    """``label_columns_cache``: the live labels of rubric fields as the column reader last
+    read them (``db.labels.current_label_columns``), with the last event they include. Derived
+    data, never a label: a reader takes it only when it holds its own snapshot's events up to
+    that one, adds the events after it, and otherwise reads the labels afresh. Nothing else
+    reads it, and deleting its row loses nothing."""
+    db.conn.execute(
+        "CREATE TABLE label_columns_cache (name TEXT PRIMARY KEY, format INTEGER NOT NULL, "
+        "last_event INTEGER NOT NULL, keys TEXT NOT NULL, sizes BLOB NOT NULL, "
+        "shift INTEGER, labels BLOB NOT NULL)"
+    )
+
+
 def transcript_counts(conn) -> list[tuple]:
     """(model, condition, transcripts) as the triggers keep them, NULL shown as '?'."""
     return [

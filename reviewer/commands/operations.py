@@ -89,7 +89,9 @@ def doctor(obj: Context, repair: bool, quick: bool, as_json: bool) -> None:
     Checks: schema version, integrity_check, foreign keys, the append-only triggers and the
     full-text triggers and the live-label view (present, as defined), the full-text index
     against the transcripts, the write-ahead log's size, imports and classifier runs left
-    running or interrupted, and rows pointing at missing transcripts. Without --repair
+    running or interrupted, rows pointing at missing transcripts, the label counts `info`
+    shows against a recount, and the statistics' cache of live labels against the labels.
+    Without --repair
     nothing is written. With --repair, what can be put right without losing anything is,
     then every check runs again; damage it cannot repair is reported with what to do.
 
