@@ -120,6 +120,7 @@ def write_if_free(conn: sqlite3.Connection) -> Iterator[bool]:
     if conn.in_transaction:
         yield False
         return
+    timeout = int(conn.execute("PRAGMA busy_timeout").fetchone()[0])
     conn.execute("PRAGMA busy_timeout = 0")
     try:
         conn.execute("BEGIN IMMEDIATE")
@@ -128,7 +129,7 @@ def write_if_free(conn: sqlite3.Connection) -> Iterator[bool]:
     else:
         began = True
     finally:
-        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute(f"PRAGMA busy_timeout = {timeout}")
     if not began:
         yield False
         return

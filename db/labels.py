@@ -1939,7 +1939,8 @@ def current_label_columns(
     live labels as of one event; a read takes it when its own snapshot reaches that event,
     adds the events written since (at most ``CACHE_MAX_NEW`` of them), and otherwise reads
     the index. Either way the columns are the same, and an updated cache is written after
-    the read, only if the write lock is free at once and no event was added meanwhile.
+    the read (after a read of the index, or once ``CACHE_REWRITE_NEW`` events came after
+    the cache), only if the write lock is free at once and no event was added meanwhile.
     """
     from db.connection import read_snapshot
 
@@ -2085,7 +2086,7 @@ def _read_live(conn, bounds, rubric_id, field, readers, on_progress) -> _Live:
             tids.append(t)
         ids = np.concatenate(ids) if len(ids) > 1 else ids[0]
         tids = np.concatenate(tids) if len(tids) > 1 else tids[0]
-        key = (*key[:4], key[4] or "", _NULL if key[5] is None else key[5])
+        key = (*key[:4], "" if key[4] is None else key[4], _NULL if key[5] is None else key[5])
         if key in dead_groups:  # retracted events and retractions, taken out
             kept = ~_marked(ids, dead)
             ids, tids = ids[kept], tids[kept]
@@ -2177,7 +2178,8 @@ def _add_new_events(conn, live: _Live, last_event: int) -> _Live | None:
             dead += [event_id, retracts]
         if not isinstance(field_id, str) or is_meta(field_id):
             continue
-        key = (rubric, field_id, source, rater, phase or "", _NULL if value is None else value)
+        phase = "" if phase is None else phase
+        key = (rubric, field_id, source, rater, phase, _NULL if value is None else value)
         if not all(isinstance(v, str) for v in key):
             return None
         if key not in index:
@@ -2242,6 +2244,8 @@ def _store_cache(conn, live: _Live) -> None:
 
     from db.connection import write_if_free
 
+    if not all(isinstance(v, str) for k in live.keys for v in k):
+        return  # a key that is not text (a blob): such a cache would never be taken
     ids = np.concatenate(live.ids) if live.ids else np.zeros(0, np.int64)
     tids = np.concatenate(live.tids) if live.tids else np.zeros(0, np.int64)
     # Each label's event and transcript packed into one number, as the index is read: half

@@ -288,3 +288,16 @@ def test_ids_too_large_to_pack_are_kept_apart(labelled):
         back = labels._cached_live(conn, last)
         assert back.keys == live.keys
         assert back.ids[0].tolist() == [1, top] and back.tids[0].tolist() == [3, 2**20]
+
+
+def test_a_blob_among_the_values_is_read_and_never_cached(labelled):
+    """A value stored as a blob (only raw SQL can) is read as the index has it; the cache,
+    which holds text keys only, is not written rather than failing."""
+    labelled.db.conn.execute(
+        "INSERT INTO label_events (transcript_id, rubric_id, field, value, source, rater, "
+        "created_at) SELECT transcript_id, rubric_id, field, X'01', source, 'raw', created_at "
+        "FROM label_events LIMIT 1"
+    )
+    fresh = _columns(labels.current_label_columns(labelled, cache=False))
+    assert _columns(labels.current_label_columns(labelled, cache=True)) == fresh
+    assert _cached(labelled) == []
