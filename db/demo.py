@@ -8,13 +8,14 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from db.bulk import fts_indexed_in_bulk, large_page_cache
-from db.labels import encode_json, insert_labels_of_new_transcripts, staged_label_row
+from db.labels import NewTranscriptLabels, encode_json, staged_label_row
 from db.schema import rebuild_transcript_counts
 from db.staging import TRANSCRIPT_COLUMNS, Encoded, encode, insert_encoded, process_alive
 from db.store import Store
 
 __all__ = [
     "Encoded",
+    "NewTranscriptLabels",
     "built_aside",
     "encode",
     "encode_json",
@@ -176,17 +177,19 @@ def insert_new(
     import_id: int | None,
     rubric_hashes: dict[str, str],
     created_at: str,
+    labels: NewTranscriptLabels | None = None,
 ) -> tuple[int, int]:
     """Insert encoded records in the caller's write transaction; returns (new transcripts,
     new label events), exactly as ``db.staging.insert_encoded`` would.
 
     A generator's records are almost always all new: then they go straight into the tables
-    (one write of each row, no staging copy, no look-up per label). If any is already stored
-    or repeats another of the batch, the batch takes the staged path, whose rules (first
-    record wins, known transcripts gain only the labels they lack) it shares. Which way a
-    batch goes is decided before anything is written (the caller's transaction holds the
-    write lock, so nothing is stored meanwhile): nothing is ever rolled back, which a build
-    without a rollback journal (``built_aside``) could not do."""
+    (one write of each row, no staging copy, no look-up per label; the labels by ``labels``,
+    which a build keeps from batch to batch, else one made for this batch). If any is
+    already stored or repeats another of the batch, the batch takes the staged path, whose
+    rules (first record wins, known transcripts gain only the labels they lack) it shares.
+    Which way a batch goes is decided before anything is written (the caller's transaction
+    holds the write lock, so nothing is stored meanwhile): nothing is ever rolled back,
+    which a build without a rollback journal (``built_aside``) could not do."""
     conn = store.db.conn
     uids = [row[0] for row, _, _ in batch]
     if (
@@ -204,13 +207,13 @@ def insert_new(
                 "SELECT id FROM main.transcripts WHERE id > ? ORDER BY id", (before,)
             )
         ]
-        return len(ids), insert_labels_of_new_transcripts(
-            conn,
-            ((tid, *lab) for tid, (_, _, labs) in zip(ids, batch, strict=True) for lab in labs),
-            rubric_hashes=rubric_hashes,
-            import_id=import_id,
-            created_at=created_at,
-        )
+        writer = labels or NewTranscriptLabels(rubric_hashes=rubric_hashes, import_id=import_id)
+        try:
+            added = writer.insert(conn, ids, [labs for _, _, labs in batch], created_at=created_at)
+        finally:
+            if labels is None:
+                writer.close(conn)
+        return len(ids), added
     return insert_encoded(
         store, batch, import_id=import_id, rubric_hashes=rubric_hashes, created_at=created_at
     )
