@@ -169,9 +169,12 @@ def test_an_index_built_aside_is_whole_and_finds_what_an_index_built_in_place_fi
     for query in ("training", "refuse OR comply", '"free tier"', "values NOT harmful", "zzzz"):
         assert _search(store, query) == _search(elsewhere, query)
     assert len(_search(store, "training")) > 50
-    # The index keeps working: the restored trigger indexes a later build's transcripts.
-    build_demo(store, size=650, seed=2)
-    assert store.execute("SELECT COUNT(*) FROM transcripts_fts_docsize")[0][0] == 650
+    # The index keeps working: the restored trigger indexes a later build's transcripts
+    # (650 more after the 600 duplicates of the first build).
+    again = build_demo(store, size=650, seed=2)
+    assert again["duplicates_skipped"] == 600
+    indexed = store.execute("SELECT COUNT(*) FROM transcripts_fts_docsize")[0][0]
+    assert indexed == store.transcript_count() == 1250
     exam = examine(path)
     assert exam.healthy and {c.status for c in exam.checks} == {OK}, exam.as_dict()
     store.close()
