@@ -7,17 +7,20 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from db.bulk import fts_indexed_in_bulk, large_page_cache
-from db.labels import encode_json, insert_labels_of_new_transcripts, staged_label_row
+from db.bulk import FtsIndexedAside, fts_indexed_aside, fts_indexed_in_bulk, large_page_cache
+from db.labels import NewTranscriptLabels, encode_json, staged_label_row
 from db.schema import rebuild_transcript_counts
 from db.staging import TRANSCRIPT_COLUMNS, Encoded, encode, insert_encoded, process_alive
 from db.store import Store
 
 __all__ = [
     "Encoded",
+    "NewTranscriptLabels",
     "built_aside",
     "encode",
     "encode_json",
+    "fts_aside_path",
+    "fts_indexed_aside",
     "fts_indexed_in_bulk",
     "insert_new",
     "large_page_cache",
@@ -39,19 +42,31 @@ def _building_path(path: Path) -> Path:
     return path.with_name(f"{path.name}{_BUILDING}{os.getpid()}")
 
 
+_FTS_ASIDE = "-fts"
+"""The suffix of a build's side file of full-text index (``fts_aside_path``)."""
+
+
+def fts_aside_path(building: Path) -> Path:
+    """Where a build indexes its transcripts for full-text search (``db.bulk.fts_indexed_aside``)."""
+    return Path(f"{building}{_FTS_ASIDE}")
+
+
 def _remove(path: Path) -> None:
-    for suffix in ("", "-journal", "-wal", "-shm"):
-        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    for base in (str(path), str(fts_aside_path(path))):
+        for suffix in ("", "-journal", "-wal", "-shm"):
+            Path(f"{base}{suffix}").unlink(missing_ok=True)
 
 
 def remove_stale_builds(path: Path) -> list[Path]:
     """Delete the files of builds into ``path`` whose process was killed; returns them."""
     removed = []
     for found in path.parent.glob(f"{path.name}{_BUILDING}*"):
-        pid = found.name[len(path.name) + len(_BUILDING) :]
+        pid = found.name[len(path.name) + len(_BUILDING) :].removesuffix(_FTS_ASIDE)
         if pid.isdigit() and int(pid) != os.getpid() and not process_alive(int(pid)):
-            _remove(found)
-            removed.append(found)
+            building = found.with_name(f"{path.name}{_BUILDING}{pid}")
+            _remove(building)  # with its side file of full-text index, if any
+            if building not in removed:
+                removed.append(building)
     return removed
 
 
@@ -138,6 +153,8 @@ def _move_into_place(building: Path, path: Path) -> None:
     _fsync(path.parent)
 
 
+_SCRATCHPAD = TRANSCRIPT_COLUMNS.index("scratchpad")
+_OUTPUT = TRANSCRIPT_COLUMNS.index("output")
 _INSERT_TRANSCRIPTS = (
     f"INSERT INTO main.transcripts({', '.join(TRANSCRIPT_COLUMNS)}, import_id, "
     f"created_at) VALUES ({', '.join('?' * (len(TRANSCRIPT_COLUMNS) + 2))})"
@@ -176,17 +193,21 @@ def insert_new(
     import_id: int | None,
     rubric_hashes: dict[str, str],
     created_at: str,
+    labels: NewTranscriptLabels | None = None,
+    fts: FtsIndexedAside | None = None,
 ) -> tuple[int, int]:
     """Insert encoded records in the caller's write transaction; returns (new transcripts,
     new label events), exactly as ``db.staging.insert_encoded`` would.
 
     A generator's records are almost always all new: then they go straight into the tables
-    (one write of each row, no staging copy, no look-up per label). If any is already stored
-    or repeats another of the batch, the batch takes the staged path, whose rules (first
-    record wins, known transcripts gain only the labels they lack) it shares. Which way a
-    batch goes is decided before anything is written (the caller's transaction holds the
-    write lock, so nothing is stored meanwhile): nothing is ever rolled back, which a build
-    without a rollback journal (``built_aside``) could not do."""
+    (one write of each row, no staging copy, no look-up per label; the labels by ``labels``,
+    which a build keeps from batch to batch, else one made for this batch). If any is
+    already stored or repeats another of the batch, the batch takes the staged path, whose
+    rules (first record wins, known transcripts gain only the labels they lack) it shares.
+    Which way a batch goes is decided before anything is written (the caller's transaction
+    holds the write lock, so nothing is stored meanwhile): nothing is ever rolled back,
+    which a build without a rollback journal (``built_aside``) could not do. With ``fts``,
+    the new transcripts are handed to it for full-text indexing (``fts_indexed_aside``)."""
     conn = store.db.conn
     uids = [row[0] for row, _, _ in batch]
     if (
@@ -204,13 +225,29 @@ def insert_new(
                 "SELECT id FROM main.transcripts WHERE id > ? ORDER BY id", (before,)
             )
         ]
-        return len(ids), insert_labels_of_new_transcripts(
-            conn,
-            ((tid, *lab) for tid, (_, _, labs) in zip(ids, batch, strict=True) for lab in labs),
-            rubric_hashes=rubric_hashes,
-            import_id=import_id,
-            created_at=created_at,
-        )
-    return insert_encoded(
+        writer = labels or NewTranscriptLabels(rubric_hashes=rubric_hashes, import_id=import_id)
+        try:
+            added = writer.insert(conn, ids, [labs for _, _, labs in batch], created_at=created_at)
+        finally:
+            if labels is None:
+                writer.close(conn)
+        if fts is not None:
+            fts.add(
+                [
+                    (tid, row[_SCRATCHPAD], row[_OUTPUT])
+                    for tid, (row, _, _) in zip(ids, batch, strict=True)
+                ]
+            )
+        return len(ids), added
+    before = conn.execute("SELECT IFNULL(MAX(id), 0) FROM main.transcripts").fetchone()[0]
+    added = insert_encoded(
         store, batch, import_id=import_id, rubric_hashes=rubric_hashes, created_at=created_at
     )
+    if fts is not None:
+        fts.add(
+            conn.execute(
+                "SELECT id, scratchpad, output FROM main.transcripts WHERE id > ? ORDER BY id",
+                (before,),
+            ).fetchall()
+        )
+    return added

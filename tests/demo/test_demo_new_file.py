@@ -136,3 +136,57 @@ def test_a_build_of_a_live_process_is_not_removed(tmp_path):
     mine = tmp_path / f"demo.db.building-{os.getppid()}"  # a process that is alive
     mine.write_bytes(b"")
     assert remove_stale_builds(path) == [] and mine.exists()
+
+
+def _search(store: Store, query: str) -> list[int]:
+    return [
+        r[0]
+        for r in store.execute(
+            "SELECT rowid FROM transcripts_fts WHERE transcripts_fts MATCH ? ORDER BY rowid",
+            (query,),
+        )
+    ]
+
+
+@pytest.mark.slow  # a second and a third process
+def test_an_index_built_aside_is_whole_and_finds_what_an_index_built_in_place_finds(
+    tmp_path, monkeypatch
+):
+    """A large new file is indexed for full-text search by another process in a side file,
+    copied in at the end: FTS5's own integrity check passes, searches give the same rows
+    as a build into an open store, and the side file is gone."""
+    monkeypatch.setattr(demo_mod, "PARALLEL_FROM", 1)  # the large-build path, at 600
+    monkeypatch.setattr(demo_mod, "CHUNK", 250)
+    monkeypatch.setattr(demo_mod, "BATCH", 100)
+    path = tmp_path / "demo.db"
+    build_demo_file(path, size=600, seed=2)
+    assert _leftovers(tmp_path) == []
+    store, elsewhere = Store(path), Store(tmp_path / "plain.db")
+    build_demo(elsewhere, size=600, seed=2)
+    conn = sqlite3.connect(path)
+    conn.execute("INSERT INTO transcripts_fts(transcripts_fts) VALUES('integrity-check')")
+    conn.close()
+    for query in ("training", "refuse OR comply", '"free tier"', "values NOT harmful", "zzzz"):
+        assert _search(store, query) == _search(elsewhere, query)
+    assert len(_search(store, "training")) > 50
+    # The index keeps working: the restored trigger indexes a later build's transcripts
+    # (650 more after the 600 duplicates of the first build).
+    again = build_demo(store, size=650, seed=2)
+    assert again["duplicates_skipped"] == 600
+    indexed = store.execute("SELECT COUNT(*) FROM transcripts_fts_docsize")[0][0]
+    assert indexed == store.transcript_count() == 1250
+    exam = examine(path)
+    assert exam.healthy and {c.status for c in exam.checks} == {OK}, exam.as_dict()
+    store.close()
+    elsewhere.close()
+
+
+def test_a_stale_side_index_is_removed_with_its_build(tmp_path):
+    path = tmp_path / "demo.db"
+    dead = 2**22 + 12345  # above any pid this machine hands out
+    building = tmp_path / f"demo.db.building-{dead}"
+    building.write_bytes(b"")
+    side = tmp_path / f"demo.db.building-{dead}-fts"
+    side.write_bytes(b"")
+    assert remove_stale_builds(path) == [building]
+    assert _leftovers(tmp_path) == []
