@@ -1984,6 +1984,16 @@ class _Live:
     tids: list[Any]
     cached_at: int | None = None
 
+    def in_index_order(self) -> tuple[list[tuple], list[Any], list[Any]]:
+        """Keys, ids and transcripts in one order whichever way they were read (the
+        index's, see ``_group_order``)."""
+        order = sorted(range(len(self.keys)), key=lambda g: _group_order(self.keys[g]))
+        return (
+            [self.keys[g] for g in order],
+            [self.ids[g] for g in order],
+            [self.tids[g] for g in order],
+        )
+
 
 def current_label_columns(
     store: Store,
@@ -2055,11 +2065,7 @@ def _read_label_columns(
         live = _read_live(conn, bounds, rubric_id, field, readers, on_progress)
     if on_progress is not None:
         on_progress(last_event, last_event)
-    # In one order whichever way they were read (the index's, see ``_group_order``).
-    order = sorted(range(len(live.keys)), key=lambda g: _group_order(live.keys[g]))
-    groups = [live.keys[g] for g in order]
-    id_parts = [live.ids[g] for g in order]
-    tid_parts = [live.tids[g] for g in order]
+    groups, id_parts, tid_parts = live.in_index_order()
     columns = []
     for k in range(6):
         names = list(dict.fromkeys(g[k] for g in groups))
@@ -2162,7 +2168,7 @@ def _read_live(conn, bounds, rubric_id, field, readers, on_progress) -> _Live:
                 t = np.fromstring(tids_text, dtype=np.int64, sep=",")
             else:
                 packed = np.fromstring(text, dtype=np.int64, sep=",")
-                i, t = packed >> shift, packed & ((1 << shift) - 1)
+                i, t = _unpacked(packed, shift)
             if len(i) != count or len(t) != count:
                 raise ValueError(f"label_events: a group of {count} labels read back wrongly")
             ids.append(i)
@@ -2177,6 +2183,11 @@ def _read_live(conn, bounds, rubric_id, field, readers, on_progress) -> _Live:
         id_parts.append(ids)
         tid_parts.append(tids)
     return _Live(last_event, groups, id_parts, tid_parts)
+
+
+def _unpacked(packed: Any, shift: int) -> tuple[Any, Any]:
+    """Event ids and transcript ids from numbers packed as ``id << shift | transcript``."""
+    return packed >> shift, packed & ((1 << shift) - 1)
 
 
 def _group_order(key: tuple) -> tuple:
@@ -2222,7 +2233,7 @@ def _cached_live(conn, last_event: int) -> _Live | None:
         if shift is None:  # every id, then every transcript
             ids, tids = stored[: len(stored) // 2], stored[len(stored) // 2 :]
         elif isinstance(shift, int) and 0 < shift < 63:
-            ids, tids = stored >> shift, stored & ((1 << shift) - 1)
+            ids, tids = _unpacked(stored, shift)
         else:
             return None
     except (ValueError, TypeError):
@@ -2309,8 +2320,8 @@ def label_cache_state(conn) -> str:
         fresh = _read_live(conn, bounds, None, None, 1, None)
 
     def arranged(live: _Live) -> list:
-        order = sorted(range(len(live.keys)), key=lambda g: _group_order(live.keys[g]))
-        return [(live.keys[g], live.ids[g].tolist(), live.tids[g].tolist()) for g in order]
+        keys, ids, tids = live.in_index_order()
+        return [(k, i.tolist(), t.tolist()) for k, i, t in zip(keys, ids, tids, strict=True)]
 
     return "ok" if arranged(cached) == arranged(fresh) else "differs"
 
@@ -2333,11 +2344,11 @@ def _store_cache(conn, live: _Live) -> None:
     tids = np.concatenate(live.tids) if live.tids else np.zeros(0, np.int64)
     # Each label's event and transcript packed into one number, as the index is read: half
     # the bytes to write (24 MB for three million labels).
-    top_tid, top_id = (int(a.max()) if len(a) else 0 for a in (tids, ids))
-    low = min((int(a.min()) for a in (tids, ids) if len(a)), default=0)
-    shift = max(top_tid.bit_length(), 1)
-    if low < 0 or top_id.bit_length() + shift > 62:
-        shift, stored = None, np.concatenate([ids, tids]).astype(np.int64).tobytes()
+    shift = _id_shift(
+        tuple(f(a) if len(a) else None for a in (tids, ids) for f in (np.min, np.max))
+    )
+    if shift is None:
+        stored = np.concatenate([ids, tids]).astype(np.int64).tobytes()
     else:
         packed = ids.astype(np.int64) << shift
         packed |= tids

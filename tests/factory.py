@@ -548,3 +548,12 @@ def write_long_csv(path: Path, rater_rows: list[list[Any]]) -> Path:
                 if value is not None:
                     writer.writerow([f"item{i}", f"rater{g}", value])
     return path
+
+
+def label_columns_as_dict(current: labels.LabelColumns) -> dict:
+    """Everything a column read gives, comparable with ``==``."""
+    out = {name: getattr(current, name).tolist() for name in labels.LabelColumns._ARRAYS}
+    for name in ("rubrics", "fields", "sources", "raters", "phases", "values", "scores_values"):
+        out[name] = getattr(current, name)
+    out["score"] = [None if s != s else s for s in out["score"]]  # NaN == NaN
+    return out

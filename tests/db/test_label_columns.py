@@ -22,6 +22,7 @@ import pytest
 
 from db import Store, labels
 from db.agreement_data import RatingRow, agreement_labels, rating_rows
+from tests.factory import label_columns_as_dict
 from tests.factory import labeler_transcript as record
 
 RUBRICS = ("goal_guarding", "compliance")
@@ -311,15 +312,6 @@ def test_a_write_between_the_reads_is_not_half_seen(tmp_path):
     store.close()
 
 
-def _columns(current: labels.LabelColumns) -> dict:
-    """Everything a column read gives, comparable with ``==``."""
-    out = {name: getattr(current, name).tolist() for name in labels.LabelColumns._ARRAYS}
-    for name in ("rubrics", "fields", "sources", "raters", "phases", "values", "scores_values"):
-        out[name] = getattr(current, name)
-    out["score"] = [None if s != s else s for s in out["score"]]  # NaN == NaN
-    return out
-
-
 class Helpers:
     """Watches the reader's helper connections: the statements they run, whether one has read
     a range, whether every one has closed. ``wait`` (given as ``on_progress``) holds the first
@@ -382,9 +374,9 @@ def test_readers_sharing_the_ranges_give_what_one_reads(busy_store, monkeypatch,
     helpers = Helpers(monkeypatch)
     shared = labels.current_label_columns(busy_store, readers=readers, on_progress=helpers.wait)
     assert helpers.ranges() > 0, "the helpers must have read some ranges"
-    assert _columns(shared) == _columns(alone)
+    assert label_columns_as_dict(shared) == label_columns_as_dict(alone)
     rubric = labels.current_label_columns(busy_store, rubric_id="compliance", readers=readers)
-    assert _columns(rubric) == _columns(one_rubric)
+    assert label_columns_as_dict(rubric) == label_columns_as_dict(one_rubric)
 
 
 def test_a_reader_that_sees_other_labels_takes_no_part(tmp_path, monkeypatch):
@@ -396,7 +388,7 @@ def test_a_reader_that_sees_other_labels_takes_no_part(tmp_path, monkeypatch):
     store.insert_transcripts([record(i, labels=[]) for i in range(6)])
     for tid in store.transcript_ids():
         _add(store, tid, "goal_guarding", "alignment_faking", "yes", "classifier", "clf")
-    before = _columns(labels.current_label_columns(store, readers=1))
+    before = label_columns_as_dict(labels.current_label_columns(store, readers=1))
     other = Store(path)
     first = other.transcript_ids()[0]
 
@@ -404,9 +396,8 @@ def test_a_reader_that_sees_other_labels_takes_no_part(tmp_path, monkeypatch):
         _add(other, first, "goal_guarding", "alignment_faking", "no", "human", "a", phase="blind")
 
     helpers = Helpers(monkeypatch, before_open=write)
-    assert _columns(labels.current_label_columns(store, readers=2, on_progress=helpers.wait)) == (
-        before
-    )
+    during = labels.current_label_columns(store, readers=2, on_progress=helpers.wait)
+    assert label_columns_as_dict(during) == before
     assert helpers.statements, "the helper must have opened"
     assert helpers.ranges() == 0
 
@@ -414,7 +405,7 @@ def test_a_reader_that_sees_other_labels_takes_no_part(tmp_path, monkeypatch):
         raise OSError("no more file handles")
 
     Helpers(monkeypatch, before_open=cannot_open)
-    now = _columns(labels.current_label_columns(store, readers=3))
+    now = label_columns_as_dict(labels.current_label_columns(store, readers=3))
     assert len(now["event_id"]) == len(before["event_id"]) + 1
     other.close()
     store.close()

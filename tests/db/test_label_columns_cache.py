@@ -21,17 +21,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from db import Store, labels
+from tests.factory import label_columns_as_dict
 from tests.factory import labeler_transcript as record
 
 HOLDER = Path(__file__).resolve().parents[1] / "lock_holder.py"
-
-
-def _columns(current: labels.LabelColumns) -> dict:
-    out = {name: getattr(current, name).tolist() for name in labels.LabelColumns._ARRAYS}
-    for name in ("rubrics", "fields", "sources", "raters", "phases", "values", "scores_values"):
-        out[name] = getattr(current, name)
-    out["score"] = [None if s != s else s for s in out["score"]]  # NaN == NaN
-    return out
 
 
 def _cached(store: Store):
@@ -39,10 +32,10 @@ def _cached(store: Store):
 
 
 def _same_as_fresh(store: Store) -> None:
-    fresh = _columns(labels.current_label_columns(store, cache=False))
-    assert _columns(labels.current_label_columns(store, cache=True)) == fresh
+    fresh = label_columns_as_dict(labels.current_label_columns(store, cache=False))
+    assert label_columns_as_dict(labels.current_label_columns(store, cache=True)) == fresh
     # Read again: now from the cache just written, with nothing new to add.
-    assert _columns(labels.current_label_columns(store, cache=True)) == fresh
+    assert label_columns_as_dict(labels.current_label_columns(store, cache=True)) == fresh
 
 
 def _label(store, tid, field, value, source, rater, **kw):
@@ -162,14 +155,14 @@ def test_the_cache_is_written_and_taken(labelled, monkeypatch):
 
 
 def test_a_damaged_cache_is_not_taken(labelled):
-    before = _columns(labels.current_label_columns(labelled, cache=False))
+    before = label_columns_as_dict(labels.current_label_columns(labelled, cache=False))
     labels.current_label_columns(labelled, cache=True)
     labelled.db.conn.execute("UPDATE label_columns_cache SET labels = x'0102'")
-    assert _columns(labels.current_label_columns(labelled, cache=True)) == before
+    assert label_columns_as_dict(labels.current_label_columns(labelled, cache=True)) == before
     labelled.db.conn.execute("UPDATE label_columns_cache SET keys = 'not json'")
-    assert _columns(labels.current_label_columns(labelled, cache=True)) == before
+    assert label_columns_as_dict(labels.current_label_columns(labelled, cache=True)) == before
     labelled.db.conn.execute("UPDATE label_columns_cache SET format = 99")
-    assert _columns(labels.current_label_columns(labelled, cache=True)) == before
+    assert label_columns_as_dict(labels.current_label_columns(labelled, cache=True)) == before
 
 
 def test_a_busy_database_is_read_without_waiting_and_the_cache_left(labelled):
@@ -298,6 +291,6 @@ def test_a_blob_among_the_values_is_read_and_never_cached(labelled):
         "created_at) SELECT transcript_id, rubric_id, field, X'01', source, 'raw', created_at "
         "FROM label_events LIMIT 1"
     )
-    fresh = _columns(labels.current_label_columns(labelled, cache=False))
-    assert _columns(labels.current_label_columns(labelled, cache=True)) == fresh
+    fresh = label_columns_as_dict(labels.current_label_columns(labelled, cache=False))
+    assert label_columns_as_dict(labels.current_label_columns(labelled, cache=True)) == fresh
     assert _cached(labelled) == []
