@@ -1493,15 +1493,37 @@ def event_from_row(row: Sequence[Any]) -> LabelEvent:
     return _event(row)
 
 
+_SLOT = ("rubric_id", "field", "source", "rater", "phase")
+_LIVE_IN_SLOT = f"SELECT 1 FROM {LIVE} WHERE {in_key(_SLOT)} LIMIT 1"
+
+
 def live_label_slots(store: Store) -> list[tuple[str, str, str, str, str]]:
     """Every distinct (rubric_id, field, source, rater, phase or '') with live labels (meta
     acts left out), sorted: in one read, what ``labeled_rubric_ids``, ``label_fields`` and
-    ``label_slots`` each read, for an exporter that needs all three."""
-    rows = store.db.conn.execute(
-        "SELECT DISTINCT rubric_id, field, source, rater, IFNULL(phase, '') "
-        f"FROM {LIVE} WHERE substr(field, 1, 1) != '_' ORDER BY 1, 2, 3, 4, 5"
-    )
-    return [tuple(r) for r in rows]
+    ``label_slots`` each read, for an exporter that needs all three.
+
+    The slots are found by seeking through ``label_events_values`` (a DISTINCT over the live
+    labels walks all of them: 9 s at three million), and each is kept if its first live
+    label is found."""
+    from db.connection import read_snapshot
+
+    conn = store.db.conn
+    with read_snapshot(conn):
+        keys = distinct_keys(
+            conn,
+            "label_events",
+            _SLOT,
+            nullable=("phase",),
+            skip=lambda column, value: column == "field" and _meta_value(value),
+        )
+        live = [k for k in keys if conn.execute(_LIVE_IN_SLOT, k).fetchone() is not None]
+    # NULL phase reads as '' (NULL comes first in the index's order, as '' would in a sort).
+    return [(*k[:4], "" if k[4] is None else k[4]) for k in live]
+
+
+def _meta_value(value: Any) -> bool:
+    """A field that is an act, as ``substr(field, 1, 1) = '_'`` says it in SQL."""
+    return value is None or (isinstance(value, str) and is_meta(value))
 
 
 def _range_filter(first: int, last: int, rubric_ids: Iterable[str] | None) -> tuple[str, list]:

@@ -113,6 +113,40 @@ def test_the_slots_are_the_three_reads_they_replace(busy_store: Store) -> None:
     assert slots == labels.label_slots(busy_store, labels.labeled_rubric_ids(busy_store))
 
 
+def test_the_slots_are_a_distinct_over_the_live_labels(tmp_path) -> None:
+    """Found by seeking, the slots are what a DISTINCT over every live label gives: a slot
+    whose every label was withdrawn is gone, a NULL phase reads as '', acts are left out."""
+    from tests.factory import add_transcripts, label
+
+    store = Store(tmp_path / "slots.db")
+    tids = add_transcripts(store, per_stratum=2)
+    label(store, tids[0], "yes", source="human", rater="ann", phase="blind")
+    label(store, tids[1], "no", source="human", rater="ann")  # NULL phase
+    gone = label(store, tids[2], "no", source="human", rater="zed", phase="blind")
+    labels.retract(store, gone)
+    half = label(store, tids[3], "no", source="classifier", rater="c1")
+    label(store, tids[4], "yes", source="classifier", rater="c1")
+    labels.retract(store, half)
+    label(store, tids[5], "x", source="human", rater="ann", field="ünïcode", rubric_id="r2")
+    label(store, tids[5], "y", source="human", rater="ann", field="Zeta", rubric_id="r2")
+    label(store, tids[6], True, source="human", rater="ann", field="_flag")
+    plain = [
+        tuple(r)
+        for r in store.db.conn.execute(
+            "SELECT DISTINCT rubric_id, field, source, rater, IFNULL(phase, '') "
+            f"FROM {labels.LIVE} WHERE substr(field, 1, 1) != '_' ORDER BY 1, 2, 3, 4, 5"
+        )
+    ]
+    slots = labels.live_label_slots(store)
+    assert slots == plain
+    assert ("goal_guarding", "alignment_faking", "human", "zed", "blind") not in slots
+    assert ("goal_guarding", "alignment_faking", "classifier", "c1", "") in slots
+    assert [s for s in slots if s[3] == "ann" and s[0] == "goal_guarding"] == [
+        ("goal_guarding", "alignment_faking", "human", "ann", ""),
+        ("goal_guarding", "alignment_faking", "human", "ann", "blind"),
+    ]
+
+
 def test_transcript_pages_are_keyset_pages_in_id_order(busy_store: Store) -> None:
     seen, last = [], -1
     while page := ds.transcript_rows(busy_store, last, 500, include_text=False):
