@@ -8,6 +8,7 @@ labels are taken as they are (an adjudication is a reference label, never a pane
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -173,6 +174,34 @@ class _Columns:
         if name not in self._seen:
             self._seen[name] = getattr(self._current, name)[self._rows]
         return self._seen[name]
+
+
+# Label events per slice of ``agreement_label_slices``: some tens of megabytes of columns,
+# however large the database.
+SLICE_EVENTS = 300_000
+
+
+def agreement_label_slices(
+    store: Store,
+    rubric_id: str,
+    *,
+    phase: str = "blind",
+    events_per_slice: int = SLICE_EVENTS,
+) -> Iterator[labels.LabelColumns]:
+    """``agreement_labels`` a range of transcripts at a time, all read in one snapshot: for
+    a summary that only counts (rating patterns, say) and so need not hold a whole
+    database's labels at once. Each slice holds every label of its transcripts and none of
+    another's; a slice's range spans about ``events_per_slice`` label events (more when one
+    transcript has more). Scores are not read. Read every slice: the snapshot is held until
+    the last is given."""
+    from db.connection import read_snapshot
+
+    with read_snapshot(store.db.conn):
+        for first, last in labels.transcript_slices(store, events_per_slice):
+            current = labels.current_label_columns(
+                store, rubric_id=rubric_id, scores=False, transcripts=(first, last)
+            )
+            yield agreement_labels(store, rubric_id, phase=phase, current=current)
 
 
 def _name_ranks(names: list[str]):

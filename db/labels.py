@@ -2026,9 +2026,12 @@ def current_label_columns(
     on_progress: Callable[[int, int], None] | None = None,
     readers: int | None = None,
     cache: bool | None = None,
+    transcripts: tuple[int, int] | None = None,
 ) -> LabelColumns:
     """The current label per (transcript, rubric, field, rater, phase) on rubric fields (no
     meta acts), column-wise: the rule of ``current_labels``, each distinct value decoded once.
+    ``transcripts``: (first, last) id, only the labels of that range of transcripts (never
+    from the cache): a reader that goes through the database a slice at a time.
 
     ``score`` and ``scores`` are read only for the labels on *reviewed* transcripts, those
     with a label from a source other than ``classifier`` among the labels read (a human,
@@ -2064,7 +2067,7 @@ def current_label_columns(
     # another process is either wholly seen or not at all (the id packing relies on it).
     with read_snapshot(conn):
         out, keep = _read_label_columns(
-            store, rubric_id, field, scores, on_progress, readers, cache
+            store, rubric_id, field, scores, on_progress, readers, cache, transcripts
         )
     if keep is not None:
         _store_cache(conn, keep)
@@ -2072,7 +2075,7 @@ def current_label_columns(
 
 
 def _read_label_columns(
-    store, rubric_id, field, scores, on_progress, readers, cache
+    store, rubric_id, field, scores, on_progress, readers, cache, transcripts=None
 ) -> tuple[LabelColumns, _Live | None]:
     """The columns, and the live labels to keep in the cache when they should be (else None)."""
     import numpy as np
@@ -2080,11 +2083,11 @@ def _read_label_columns(
     conn = store.db.conn
     bounds = _id_bounds(conn)
     last_event = bounds[3] or 0
-    whole = rubric_id is None and field is None
+    whole = rubric_id is None and field is None and transcripts is None
     use_cache = whole and (cache if cache is not None else last_event >= CACHE_MIN_EVENTS)
     live = _cached_live(conn, last_event) if use_cache else None
     if live is None:
-        live = _read_live(conn, bounds, rubric_id, field, readers, on_progress)
+        live = _read_live(conn, bounds, rubric_id, field, readers, on_progress, transcripts)
     if on_progress is not None:
         on_progress(last_event, last_event)
     groups, id_parts, tid_parts = live.in_index_order()
@@ -2143,12 +2146,15 @@ def _read_label_columns(
     return out, (live if rewrite else None)
 
 
-def _read_live(conn, bounds, rubric_id, field, readers, on_progress) -> _Live:
-    """The live labels of each group, read from the index (see ``_RANGE_SQL``)."""
+def _read_live(conn, bounds, rubric_id, field, readers, on_progress, transcripts=None) -> _Live:
+    """The live labels of each group, read from the index (see ``_RANGE_SQL``); of the
+    transcripts ``(first, last)`` only, when given."""
     import numpy as np
 
-    shift = _id_shift(bounds)
+    shift = _id_shift(bounds)  # from the whole table's bounds: every slice packs alike
     tid_low, tid_high, _, last_event = (b or 0 for b in bounds)
+    if transcripts is not None:
+        tid_low, tid_high = max(tid_low, transcripts[0]), min(tid_high, transcripts[1])
     dead = np.asarray(sorted({i for row in conn.execute(_DEAD_SQL) for i in row}), dtype=np.int64)
     dead_groups = {tuple(row) for row in conn.execute(_DEAD_GROUPS_SQL, [_NULL, _NULL])}
     keys = distinct_keys(
@@ -2205,6 +2211,33 @@ def _read_live(conn, bounds, rubric_id, field, readers, on_progress) -> _Live:
         id_parts.append(ids)
         tid_parts.append(tids)
     return _Live(last_event, groups, id_parts, tid_parts)
+
+
+_SLICE_END = (
+    "SELECT transcript_id FROM label_events WHERE transcript_id >= ? "
+    "ORDER BY transcript_id LIMIT 1 OFFSET ?"
+)
+
+
+def transcript_slices(store: Store, events_per_slice: int) -> Iterator[tuple[int, int]]:
+    """(first, last) transcript ids that cut the label events, in id order, into slices of
+    about ``events_per_slice`` events each (more when one transcript has more); every
+    transcript with an event falls in one. Found by walking ``label_events_item``, whose
+    entries are small. Take them inside one snapshot (``db.connection.read_snapshot``)."""
+    if events_per_slice < 1:
+        raise ValueError("events_per_slice must be at least 1")
+    conn = store.db.conn
+    first = conn.execute("SELECT MIN(transcript_id) FROM label_events").fetchone()[0]
+    while first is not None:
+        end = conn.execute(_SLICE_END, (first, events_per_slice - 1)).fetchone()
+        if end is None:
+            last = conn.execute("SELECT MAX(transcript_id) FROM label_events").fetchone()[0]
+        else:
+            last = end[0]
+        yield first, last
+        first = conn.execute(
+            "SELECT MIN(transcript_id) FROM label_events WHERE transcript_id > ?", (last,)
+        ).fetchone()[0]
 
 
 def _unpacked(packed: Any, shift: int) -> tuple[Any, Any]:

@@ -955,7 +955,7 @@ def agreement_card_lines(exporter: Exporter, *, resamples: int = 1000, seed: int
     on every labelled item of the database. Annotators appear under their pseudonyms when the
     export is pseudonymized."""
     from reviewer.agreement import analyse_field
-    from reviewer.agreement.store_fields import store_field_specs
+    from reviewer.agreement.store_fields import store_field_pattern_specs
     from reviewer.agreement.summary import agreement_summary, summary_markdown
 
     names = exporter.options.pseudonyms
@@ -968,7 +968,9 @@ def agreement_card_lines(exporter: Exporter, *, resamples: int = 1000, seed: int
 
     rows = []
     for rid in exporter.rubric_fields:
-        specs = [s for s in store_field_specs(exporter.store, rid) if s.ratings.n_raters]
+        # Rating patterns counted a slice at a time: the card's memory does not grow with
+        # the database, and its numbers are those of `reviewer stats`.
+        specs = [s for s in store_field_pattern_specs(exporter.store, rid) if s.ratings.n_raters]
         fields = [analyse_field(s, n_resamples=resamples, seed=seed) for s in specs]
         rows += agreement_summary(fields, rid)
     commands = ", ".join(f"`reviewer stats --rubric {rid}`" for rid in exporter.rubric_fields)

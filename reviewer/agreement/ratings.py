@@ -103,8 +103,36 @@ class RatingSet:
         return cls._from_shifted(shifted, categories, raters, items, level, keep_items)
 
     @classmethod
-    def _from_shifted(cls, shifted, categories, raters, items, level, keep_items) -> RatingSet:
-        """``shifted`` holds code + 1 per cell, 0 for missing."""
+    def from_pattern_counts(
+        cls,
+        codes: np.ndarray,
+        counts: np.ndarray,
+        categories: Sequence[Any],
+        raters: Sequence[str] | None = None,
+        *,
+        level: str = "nominal",
+    ) -> RatingSet:
+        """Build from rating patterns already counted: row ``k`` of ``codes`` (patterns x
+        raters, negative = missing) stands for ``counts[k]`` items. The same RatingSet as
+        ``from_codes`` on the items themselves (patterns in the same order), without them."""
+        if level not in LEVELS:
+            raise ValueError(f"unknown level {level!r}; expected one of {LEVELS}")
+        codes = np.asarray(codes)
+        if codes.ndim != 2:
+            raise ValueError("codes must be a 2-d patterns x raters array")
+        counts = np.asarray(counts, dtype=np.int64)
+        if counts.shape != (len(codes),) or (counts < 0).any():
+            raise ValueError("counts must give a non-negative count per pattern")
+        kept = counts > 0  # a pattern no item has is no pattern (as from_codes finds it)
+        shifted = np.maximum(codes[kept], -1).astype(np.int32) + 1
+        return cls._from_shifted(shifted, categories, raters, None, level, False, counts[kept])
+
+    @classmethod
+    def _from_shifted(
+        cls, shifted, categories, raters, items, level, keep_items, weights=None
+    ) -> RatingSet:
+        """``shifted`` holds code + 1 per cell, 0 for missing; ``weights``: how many items
+        each row stands for (None: one each)."""
         n, r = shifted.shape
         q = len(categories)
         raters = list(raters) if raters is not None else [f"rater{g + 1}" for g in range(r)]
@@ -117,7 +145,7 @@ class RatingSet:
         if key_bits <= math.log(_DENSE_KEY_LIMIT):
             n_keys = int(base**r)
             keys = _pattern_keys(shifted, base, np.int32)
-            counts = np.bincount(keys, minlength=n_keys)
+            counts = _count(keys, weights, n_keys)
             present = np.flatnonzero(counts)
             multiplicity = counts[present]
             patterns = ((present[:, None] // powers) % base - 1).astype(np.int16)
@@ -129,11 +157,15 @@ class RatingSet:
             unique, inverse, multiplicity = np.unique(
                 _pattern_keys(shifted, base, np.int64), return_inverse=True, return_counts=True
             )
+            if weights is not None:
+                multiplicity = _count(inverse.reshape(-1), weights, len(unique))
             patterns = ((unique[:, None] // powers) % base - 1).astype(np.int16)
         else:
             unique, inverse, multiplicity = np.unique(
                 shifted, axis=0, return_inverse=True, return_counts=True
             )
+            if weights is not None:
+                multiplicity = _count(inverse.reshape(-1), weights, len(unique))
             patterns = (unique - 1).astype(np.int16)
         if not keep_items:
             inverse = None
@@ -294,6 +326,16 @@ class RatingSet:
 def _plain(value: float) -> int | float:
     value = float(value)
     return int(value) if value.is_integer() else value
+
+
+def _count(keys: np.ndarray, weights: np.ndarray | None, length: int) -> np.ndarray:
+    """How many items have each key: one per row, or each row's weight (summed exactly, in
+    integers, however large)."""
+    if weights is None:
+        return np.bincount(keys, minlength=length)
+    out = np.zeros(length, dtype=np.int64)
+    np.add.at(out, keys, weights)
+    return out
 
 
 def _pattern_keys(shifted: np.ndarray, base: int, dtype) -> np.ndarray:

@@ -8,13 +8,16 @@ labels are references everyone is judged against.
 
 from __future__ import annotations
 
+import json
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from db import Store
-from db.agreement_data import agreement_labels
+from db.agreement_data import agreement_label_slices, agreement_labels
 from db.labels import LabelColumns
 from reviewer.agreement.ratings import RatingSet
 from reviewer.agreement.report import FieldSpec, default_positive
@@ -37,7 +40,10 @@ def load_rubric_for(store: Store, rubric_id: str):
 
 def _rater_names(chosen: LabelColumns) -> dict[tuple[str, str], str]:
     """A display name per (source, rater); a name used by two sources gets a prefix."""
-    pairs = {(chosen.sources[s], chosen.raters[r]) for s, r in _pairs(chosen)}
+    return _names_of({(chosen.sources[s], chosen.raters[r]) for s, r in _pairs(chosen)})
+
+
+def _names_of(pairs: set[tuple[str, str]]) -> dict[tuple[str, str], str]:
     sources_by_name: dict[str, set[str]] = {}
     for source, rater in pairs:
         sources_by_name.setdefault(rater, set()).add(source)
@@ -152,26 +158,119 @@ def _layout(chosen: LabelColumns, names: dict[tuple[str, str], str]) -> _Layout:
     )
 
 
+@dataclass(frozen=True)
+class _Plan:
+    """One spec to make of a field's labels: its name, how values become categories, and
+    which classifier score goes with it."""
+
+    name: str
+    kind: str | None
+    level: str
+    categories: list[Any]
+    value_of: Callable[[Any], Any]
+    score_category: Any
+    score_is_positive_fraction: bool
+    positive: Any
+
+
+def _field_order(rubric, present: list[str], field: str | None) -> list[str]:
+    """The rubric's fields in its order, then fields it does not name, sorted."""
+    if field is not None:
+        return [field]
+    order = list(rubric.field_ids) if rubric is not None else []
+    return order + sorted(f for f in present if f not in order)
+
+
+def _plans(fname: str, rubric, values: list[Any], positive: Any) -> list[_Plan]:
+    """The specs of one field (one per category of a multi-label field, one-vs-rest), from
+    the rubric, or, for a field it does not name, from the values its labels hold."""
+    rubric_field = None
+    if rubric is not None and fname in rubric.field_ids:
+        rubric_field = rubric.field(fname)
+    if rubric_field is not None:
+        kind = rubric_field.kind
+        categories = list(rubric_field.category_ids)
+    else:
+        is_multi = any(isinstance(v, list) for v in values)
+        kind = "multi" if is_multi else None
+        if is_multi:
+            categories = sorted({str(c) for v in values if isinstance(v, list) for c in v})
+        else:
+            categories = sorted({str(v) for v in values})
+    if kind == "multi":
+        return [
+            _Plan(
+                f"{fname}:{cat}",
+                "multi",
+                "nominal",
+                list(ONE_VS_REST),
+                lambda v, cat=cat: ("yes" if cat in v else "no") if isinstance(v, list) else None,
+                cat,
+                False,
+                "yes",
+            )
+            for cat in categories
+        ]
+    pos = positive if positive is not None else default_positive(categories)
+    return [
+        _Plan(
+            fname,
+            kind,
+            LEVEL_BY_KIND.get(kind or "", "nominal"),
+            categories,
+            lambda v: v if isinstance(v, str) else str(v),
+            pos,
+            kind == "binary",
+            pos,
+        )
+    ]
+
+
+def _field_spec(
+    plan: _Plan,
+    rs: RatingSet,
+    rater_keys: list[tuple[str, str]],
+    names: dict[tuple[str, str], str],
+    ignored: int,
+) -> FieldSpec:
+    """The spec around a field's ratings: humans are the panel, classifiers are judged
+    against each human, references against everyone."""
+    humans = [names[k] for k in rater_keys if k[0] == "human"]
+    classifiers = [names[k] for k in rater_keys if k[0] == "classifier"]
+    references = [names[k] for k in rater_keys if k[0] in REFERENCE_SOURCES]
+    comparisons = [(c, h) for c in classifiers for h in humans]
+    comparisons += [(r, ref) for ref in references for r in humans + classifiers]
+    notes = []
+    if ignored:
+        notes.append(
+            f"{ignored} label(s) with a value outside the field's categories were left out"
+        )
+    return FieldSpec(
+        field=plan.name,
+        ratings=rs,
+        panel=humans,
+        comparisons=comparisons,
+        classifiers=classifiers,
+        positive=plan.positive,
+        kind=plan.kind,
+        notes=notes,
+    )
+
+
 def _spec(
-    name: str,
-    kind: str | None,
-    level: str,
-    categories: list[Any],
+    plan: _Plan,
     chosen: LabelColumns,
-    value_of,
-    score_category: Any,
-    score_is_positive_fraction: bool,
-    positive: Any,
     names: dict[tuple[str, str], str],
     layout: _Layout | None = None,
 ) -> FieldSpec:
     layout = layout if layout is not None else _layout(chosen, names)
     items, item_index, columns = layout.items, layout.item_index, layout.columns
-    rater_keys, raters, col = layout.rater_keys, layout.raters, layout.col
+    raters, col = layout.raters, layout.col
+    categories = plan.categories
     cat_index = {c: k for k, c in enumerate(categories)}
     value_code = np.full(len(chosen.values), -1, dtype=np.int16)
     for v in layout.distinct_values:
-        shown = value_of(chosen.values[v])
+        shown = plan.value_of(chosen.values[v])
         if shown in cat_index:
             value_code[v] = cat_index[shown]
     cells = value_code[chosen.value] if len(value_code) else np.zeros(0, dtype=np.int16)
@@ -185,11 +284,14 @@ def _spec(
     else:
         codes[layout.cell] = cells
     codes = codes.reshape(len(items), len(raters))
-    rs = RatingSet.from_codes(codes, categories, raters, items=items, level=level, keep_items=True)
+    rs = RatingSet.from_codes(
+        codes, categories, raters, items=items, level=plan.level, keep_items=True
+    )
     del codes
     classifier = layout.classifier
-    if score_category is not None and classifier.any():
-        s = _scores_for(chosen, score_category, categories if score_is_positive_fraction else None)
+    if plan.score_category is not None and classifier.any():
+        binary = categories if plan.score_is_positive_fraction else None
+        s = _scores_for(chosen, plan.score_category, binary)
         scored = ok & classifier & np.isfinite(s)
         # One column per classifier with a score (most of a million items have none).
         for (source, _), g in col.items():
@@ -198,26 +300,7 @@ def _spec(
                 column = np.full(len(items), np.nan)
                 column[item_index[mine]] = s[mine]
                 rs.scores[raters[g]] = column
-    humans = [names[k] for k in rater_keys if k[0] == "human"]
-    classifiers = [names[k] for k in rater_keys if k[0] == "classifier"]
-    references = [names[k] for k in rater_keys if k[0] in REFERENCE_SOURCES]
-    comparisons = [(c, h) for c in classifiers for h in humans]
-    comparisons += [(r, ref) for ref in references for r in humans + classifiers]
-    notes = []
-    if ignored:
-        notes.append(
-            f"{ignored} label(s) with a value outside the field's categories were left out"
-        )
-    return FieldSpec(
-        field=name,
-        ratings=rs,
-        panel=humans,
-        comparisons=comparisons,
-        classifiers=classifiers,
-        positive=positive,
-        kind=kind,
-        notes=notes,
-    )
+    return _field_spec(plan, rs, layout.rater_keys, names, ignored)
 
 
 def store_field_specs(
@@ -234,65 +317,123 @@ def store_field_specs(
     chosen = agreement_labels(store, rubric_id, field=field, phase=phase, current=current)
     rubric = load_rubric_for(store, rubric_id)
     names = _rater_names(chosen)
-    present = _distinct(chosen.field)
-    by_field = {chosen.fields[f]: f for f in present}
-    field_order = list(rubric.field_ids) if rubric is not None else []
-    field_order += sorted(f for f in by_field if f not in field_order)
-    if field is not None:
-        field_order = [field]
+    by_field = {chosen.fields[f]: f for f in _distinct(chosen.field)}
     specs = []
-    for fname in field_order:
+    for fname in _field_order(rubric, list(by_field), field):
         # Each field's labels are gathered when its turn comes, not all at once.
         frows = chosen.take(chosen.field == by_field.get(fname, -1))
         values = [frows.values[v] for v in _distinct(frows.value)]
-        rubric_field = None
-        if rubric is not None and fname in rubric.field_ids:
-            rubric_field = rubric.field(fname)
-        if rubric_field is not None:
-            kind = rubric_field.kind
-            categories = list(rubric_field.category_ids)
-        else:
-            is_multi = any(isinstance(v, list) for v in values)
-            kind = "multi" if is_multi else None
-            if is_multi:
-                categories = sorted({str(c) for v in values if isinstance(v, list) for c in v})
-            else:
-                categories = sorted({str(v) for v in values})
-        if kind == "multi":
-            layout = _layout(frows, names)
-            for cat in categories:
-                specs.append(
-                    _spec(
-                        f"{fname}:{cat}",
-                        "multi",
-                        "nominal",
-                        list(ONE_VS_REST),
-                        frows,
-                        lambda v, cat=cat: (
-                            ("yes" if cat in v else "no") if isinstance(v, list) else None
-                        ),
-                        cat,
-                        False,
-                        "yes",
-                        names,
-                        layout,
-                    )
-                )
-            continue
-        level = LEVEL_BY_KIND.get(kind or "", "nominal")
-        pos = positive if positive is not None else default_positive(categories)
-        specs.append(
-            _spec(
-                fname,
-                kind,
-                level,
-                categories,
-                frows,
-                lambda v: v if isinstance(v, str) else str(v),
-                pos,
-                kind == "binary",
-                pos,
-                names,
-            )
+        plans = _plans(fname, rubric, values, positive)
+        # The categories of a multi-label field share one layout of the field's labels.
+        layout = _layout(frows, names) if len(plans) > 1 else None
+        specs += [_spec(plan, frows, names, layout) for plan in plans]
+    return specs
+
+
+def _distinct_rows(table: np.ndarray, n_values: int) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct rows of a table of codes in -1 .. n_values - 1, and how often each
+    occurs: as one number per row when the rows fit in 62 bits (a row-wise ``unique``
+    sorts rows as records, several times slower)."""
+    base = n_values + 1
+    width = table.shape[1]
+    if width * np.log2(base) >= 62:
+        return np.unique(table, axis=0, return_counts=True)
+    keys = np.zeros(len(table), dtype=np.int64)
+    for g in range(width):
+        keys *= base
+        keys += table[:, g] + 1
+    unique, n = np.unique(keys, return_counts=True)
+    rows = np.empty((len(unique), width), dtype=np.int64)
+    for g in range(width - 1, -1, -1):
+        rows[:, g] = unique % base - 1
+        unique = unique // base
+    return rows, n
+
+
+class _FieldTally:
+    """One field's rating patterns, counted over slices of the labels. A pattern is the
+    (source, rater) and value key of each label an item has; values are keyed by their JSON
+    text, so two values are one only when they are the same value."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, Any] = {}
+        self.labels: Counter[str] = Counter()  # labels per value (a cell may hold two)
+        self.patterns: Counter[tuple] = Counter()
+        self.pairs: set[tuple[str, str]] = set()
+
+    def add(self, frows: LabelColumns) -> None:
+        pair_codes = _pairs(frows)
+        keys = [(frows.sources[s], frows.raters[r]) for s, r in pair_codes]
+        self.pairs.update(keys)
+        pair_col = np.full((len(frows.sources), max(len(frows.raters), 1)), -1, dtype=np.int64)
+        for j, (s, r) in enumerate(pair_codes):
+            pair_col[s, r] = j
+        value_keys: dict[int, str] = {}
+        counts = np.bincount(frows.value)
+        for v in _distinct(frows.value):
+            value = frows.values[v]
+            key = json.dumps(value)
+            value_keys[v] = key
+            self.values.setdefault(key, value)
+            self.labels[key] += int(counts[v])
+        # Ids from the slice's first: a table as long as the slice, not the database.
+        tids = frows.transcript_id
+        items, item_index = _items(tids - tids.min())
+        # The items x raters table of value codes, as _spec fills it (the last label of a
+        # cell stands), then one count per distinct row.
+        cells = np.full(len(items) * len(keys), -1, dtype=np.int64)
+        cells[item_index * len(keys) + pair_col[frows.source, frows.rater]] = frows.value
+        rows, n = _distinct_rows(cells.reshape(len(items), len(keys)), len(frows.values))
+        for row, count in zip(rows.tolist(), n.tolist(), strict=True):
+            pattern = tuple((keys[j], value_keys[v]) for j, v in enumerate(row) if v >= 0)
+            self.patterns[pattern] += count
+
+    def spec(self, plan: _Plan, names: dict[tuple[str, str], str]) -> FieldSpec:
+        order = {"human": 0, "classifier": 1, "adjudication": 2, "imported": 3}
+        rater_keys = sorted(self.pairs, key=lambda k: (order[k[0]], k[1]))
+        col = {k: g for g, k in enumerate(rater_keys)}
+        cat_index = {c: k for k, c in enumerate(plan.categories)}
+        code = {key: cat_index.get(plan.value_of(value), -1) for key, value in self.values.items()}
+        codes = np.full((len(self.patterns), len(rater_keys)), -1, dtype=np.int16)
+        for p, pattern in enumerate(self.patterns):
+            for pair, key in pattern:
+                codes[p, col[pair]] = code[key]
+        rs = RatingSet.from_pattern_counts(
+            codes,
+            np.fromiter(self.patterns.values(), dtype=np.int64, count=len(self.patterns)),
+            plan.categories,
+            [names[k] for k in rater_keys],
+            level=plan.level,
         )
+        ignored = sum(n for key, n in self.labels.items() if code[key] < 0)
+        return _field_spec(plan, rs, rater_keys, names, ignored)
+
+
+def store_field_pattern_specs(
+    store: Store,
+    rubric_id: str,
+    *,
+    phase: str = "blind",
+    positive: Any = None,
+    events_per_slice: int | None = None,
+) -> list[FieldSpec]:
+    """``store_field_specs``' specs, counted a slice of transcripts at a time: the same
+    rating patterns, so the same coefficients and the same bootstrap intervals, but without
+    the items or the classifiers' scores (nothing that needs them, such as a score's AUC or
+    the items behind a cell, can be computed from these). Memory does not grow with the
+    database: for summaries such as the dataset card."""
+    more = {} if events_per_slice is None else {"events_per_slice": events_per_slice}
+    slices = agreement_label_slices(store, rubric_id, phase=phase, **more)
+    tallies: dict[str, _FieldTally] = {}
+    for chosen in slices:
+        for f in _distinct(chosen.field):
+            tallies.setdefault(chosen.fields[f], _FieldTally()).add(chosen.take(chosen.field == f))
+    every_pair = {pair for tally in tallies.values() for pair in tally.pairs}
+    names = _names_of(every_pair)
+    rubric = load_rubric_for(store, rubric_id)
+    specs = []
+    for fname in _field_order(rubric, list(tallies), None):
+        tally = tallies.get(fname) or _FieldTally()
+        for plan in _plans(fname, rubric, list(tally.values.values()), positive):
+            specs.append(tally.spec(plan, names))
     return specs

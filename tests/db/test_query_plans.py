@@ -14,6 +14,7 @@ import re
 import pytest
 
 from db import Store, labels
+from db.agreement_data import agreement_label_slices
 from db.dataset import labels_for
 from db.labeling import LabelQueue, item_transcript
 from db.queues import create_queue, next_assignment, queue_progress
@@ -190,6 +191,18 @@ EVERY_LABEL = {
     "one rubric's labels": (
         lambda s: labels.current_label_columns(s, rubric_id="goal_guarding"),
         A_GROUPS_RANGE,
+    ),
+    # The card's read, a slice of transcripts at a time: each slice's end is found along
+    # the (transcript, ...) index, and each slice is read as ranges of every group.
+    "one rubric's labels, a slice at a time": (
+        lambda s: list(agreement_label_slices(s, "goal_guarding", events_per_slice=2000)),
+        "SEARCH label_events USING COVERING INDEX label_events_item (transcript_id>?)",
+    ),
+    # The export's slots: seeks through the groups, then one live label of each.
+    "the live slots": (
+        lambda s: labels.live_label_slots(s),
+        "SEARCH e USING INDEX label_events_values (rubric_id=? AND field=? AND source=? "
+        "AND rater=? AND phase=?)",
     ),
     "every error reason": (
         lambda s: labels.error_reasons(s),
