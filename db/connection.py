@@ -159,6 +159,14 @@ def read_snapshot(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
             conn.execute("COMMIT")
 
 
+def usable_cores() -> int:
+    """The cores this process may run on (its affinity where the system tells it)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 def default_db_path() -> Path:
     """$REVIEWER_DB, else reviewer.db under $XDG_DATA_HOME (~/.local/share) /reviewer."""
     env = os.environ.get("REVIEWER_DB")

@@ -2521,15 +2521,11 @@ def _id_shift(bounds: tuple) -> int | None:
 
 
 def _default_readers(events: int) -> int:
-    import os
+    from db.connection import usable_cores
 
     if events < PARALLEL_READ_EVENTS:
         return 1
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        cores = os.cpu_count() or 1
-    return max(1, min(4, cores))
+    return max(1, min(4, usable_cores()))
 
 
 def _read_ranges(

@@ -33,10 +33,9 @@ def spare_cores() -> float:
     """Cores this process may use that other work is not already using: the cores it may
     run on less the one-minute load average. (Where the load counts more machine than the
     process sees, as in some containers, this is low, and the import takes one reader.)"""
-    try:
-        usable = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        usable = os.cpu_count() or 1
+    from db.connection import usable_cores
+
+    usable = usable_cores()
     try:
         load = os.getloadavg()[0]
     except OSError:
