@@ -188,20 +188,19 @@ def agreement_label_slices(
     phase: str = "blind",
     events_per_slice: int = SLICE_EVENTS,
 ) -> Iterator[labels.LabelColumns]:
-    """``agreement_labels`` a range of transcripts at a time, all read in one snapshot: for
-    a summary that only counts (rating patterns, say) and so need not hold a whole
+    """``agreement_labels`` a range of transcripts at a time: for a summary that only counts (rating patterns, say) and so need not hold a whole
     database's labels at once. Each slice holds every label of its transcripts and none of
     another's; a slice's range spans about ``events_per_slice`` label events (more when one
-    transcript has more). Scores are not read. Read every slice: the snapshot is held until
-    the last is given."""
-    from db.connection import read_snapshot
+    transcript has more). Scores are not read.
 
-    with read_snapshot(store.db.conn):
-        for first, last in labels.transcript_slices(store, events_per_slice):
-            current = labels.current_label_columns(
-                store, rubric_id=rubric_id, scores=False, transcripts=(first, last)
-            )
-            yield agreement_labels(store, rubric_id, phase=phase, current=current)
+    Take the slices inside one snapshot (``db.connection.read_snapshot``) that the caller
+    holds and ends, so that every slice is of the same database and no transaction outlives
+    a loop that stops early."""
+    for first, last in labels.transcript_slices(store, events_per_slice):
+        current = labels.current_label_columns(
+            store, rubric_id=rubric_id, scores=False, transcripts=(first, last)
+        )
+        yield agreement_labels(store, rubric_id, phase=phase, current=current)
 
 
 def _name_ranks(names: list[str]):

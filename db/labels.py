@@ -1517,8 +1517,9 @@ def live_label_slots(store: Store) -> list[tuple[str, str, str, str, str]]:
             skip=lambda column, value: column == "field" and _meta_value(value),
         )
         live = [k for k in keys if conn.execute(_LIVE_IN_SLOT, k).fetchone() is not None]
-    # NULL phase reads as '' (NULL comes first in the index's order, as '' would in a sort).
-    return [(*k[:4], "" if k[4] is None else k[4]) for k in live]
+    # NULL phase reads as '' (NULL comes first in the index's order, as '' would in a sort);
+    # a database that bypassed the phase CHECK may hold both, which are then one slot.
+    return list(dict.fromkeys((*k[:4], "" if k[4] is None else k[4]) for k in live))
 
 
 def _meta_value(value: Any) -> bool:
@@ -2155,6 +2156,8 @@ def _read_live(conn, bounds, rubric_id, field, readers, on_progress, transcripts
     tid_low, tid_high, _, last_event = (b or 0 for b in bounds)
     if transcripts is not None:
         tid_low, tid_high = max(tid_low, transcripts[0]), min(tid_high, transcripts[1])
+        if tid_low > tid_high:  # outside the transcripts (orphan labels): nothing to read
+            return _Live(last_event, [], [], [])
     dead = np.asarray(sorted({i for row in conn.execute(_DEAD_SQL) for i in row}), dtype=np.int64)
     dead_groups = {tuple(row) for row in conn.execute(_DEAD_GROUPS_SQL, [_NULL, _NULL])}
     keys = distinct_keys(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Callable
+from contextlib import closing
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,7 +67,8 @@ def _items(tids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     ``numpy.unique(tids, return_inverse=True)`` gives, by a table as long as the largest id."""
     if not len(tids):
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    if int(tids.max()) > 8 * len(tids) + 1_000_000:  # ids far apart: a table would be big
+    # Ids far apart (a table would be big) or below zero (a table cannot hold them): a sort.
+    if int(tids.max()) > 8 * len(tids) + 1_000_000 or int(tids.min()) < 0:
         return np.unique(tids, return_inverse=True)
     present = np.zeros(int(tids.max()) + 1, dtype=bool)
     present[tids] = True
@@ -350,16 +352,35 @@ def _distinct_rows(table: np.ndarray, n_values: int) -> tuple[np.ndarray, np.nda
     return rows, n
 
 
-class _FieldTally:
-    """One field's rating patterns, counted over slices of the labels. A pattern is the
-    (source, rater) and value key of each label an item has; values are keyed by their JSON
-    text, so two values are one only when they are the same value."""
+def _value_key(value: Any) -> str:
+    """A key per distinct value: its JSON text (different decoded values never share one),
+    or, for what JSON cannot write (bytes another tool stored), its type and repr."""
+    try:
+        return "j" + json.dumps(value)
+    except (TypeError, ValueError):
+        return f"r{type(value).__name__}:{value!r}"
 
-    def __init__(self) -> None:
-        self.values: dict[str, Any] = {}
-        self.labels: Counter[str] = Counter()  # labels per value (a cell may hold two)
-        self.patterns: Counter[tuple] = Counter()
+
+class _FieldTally:
+    """One field's rating patterns, counted over slices of the labels.
+
+    A field the rubric names has its specs (``plans``) known before any label is read, so
+    each slice's labels become category codes at once and only coded patterns are kept: at
+    most (categories + 1) ** raters of them per spec, whatever the number of items. A field
+    the rubric does not name takes its categories from every value its labels hold, so its
+    patterns are kept as (rater, value) until the end; that holds one pattern per distinct
+    combination of values, which grows with the items only for multi-label values."""
+
+    def __init__(self, plans: list[_Plan] | None) -> None:
+        self.plans = plans
         self.pairs: set[tuple[str, str]] = set()
+        # Specs known: per spec name, its coded patterns and the labels left out.
+        self.coded: dict[str, Counter[tuple]] = {p.name: Counter() for p in plans or []}
+        self.ignored: Counter[str] = Counter()
+        # Specs not known yet: every value (by key), labels per value and raw patterns.
+        self.values: dict[str, Any] = {}
+        self.labels: Counter[str] = Counter()
+        self.patterns: Counter[tuple] = Counter()
 
     def add(self, frows: LabelColumns) -> None:
         pair_codes = _pairs(frows)
@@ -368,44 +389,71 @@ class _FieldTally:
         pair_col = np.full((len(frows.sources), max(len(frows.raters), 1)), -1, dtype=np.int64)
         for j, (s, r) in enumerate(pair_codes):
             pair_col[s, r] = j
-        value_keys: dict[int, str] = {}
-        counts = np.bincount(frows.value)
-        for v in _distinct(frows.value):
-            value = frows.values[v]
-            key = json.dumps(value)
-            value_keys[v] = key
-            self.values.setdefault(key, value)
-            self.labels[key] += int(counts[v])
         # Ids from the slice's first: a table as long as the slice, not the database.
         tids = frows.transcript_id
         items, item_index = _items(tids - tids.min())
-        # The items x raters table of value codes, as _spec fills it (the last label of a
-        # cell stands), then one count per distinct row.
+        cell = item_index * len(keys) + pair_col[frows.source, frows.rater]
+        distinct = _distinct(frows.value)
+        if self.plans is not None:
+            for plan in self.plans:
+                self._add_coded(plan, frows, distinct, keys, len(items), cell)
+            return
+        value_keys: dict[int, str] = {}
+        counts = np.bincount(frows.value)
+        for v in distinct:
+            value = frows.values[v]
+            key = _value_key(value)
+            value_keys[v] = key
+            self.values.setdefault(key, value)
+            self.labels[key] += int(counts[v])
+        # The items x raters table of value codes (the last label of a cell stands), then
+        # one count per distinct row.
         cells = np.full(len(items) * len(keys), -1, dtype=np.int64)
-        cells[item_index * len(keys) + pair_col[frows.source, frows.rater]] = frows.value
+        cells[cell] = frows.value
         rows, n = _distinct_rows(cells.reshape(len(items), len(keys)), len(frows.values))
         for row, count in zip(rows.tolist(), n.tolist(), strict=True):
             pattern = tuple((keys[j], value_keys[v]) for j, v in enumerate(row) if v >= 0)
             self.patterns[pattern] += count
 
+    def _add_coded(self, plan, frows, distinct, keys, n_items, cell) -> None:
+        """One spec's category codes for a slice, filled as ``_spec`` fills its table."""
+        cat_index = {c: k for k, c in enumerate(plan.categories)}
+        value_code = np.full(len(frows.values), -1, dtype=np.int64)
+        for v in distinct:
+            value_code[v] = cat_index.get(plan.value_of(frows.values[v]), -1)
+        codes = value_code[frows.value]
+        ok = codes >= 0
+        self.ignored[plan.name] += int(np.count_nonzero(~ok))
+        table = np.full(n_items * len(keys), -1, dtype=np.int64)
+        table[cell[ok]] = codes[ok]
+        rows, n = _distinct_rows(table.reshape(n_items, len(keys)), len(plan.categories))
+        tally = self.coded[plan.name]
+        for row, count in zip(rows.tolist(), n.tolist(), strict=True):
+            tally[tuple((keys[j], c) for j, c in enumerate(row) if c >= 0)] += count
+
     def spec(self, plan: _Plan, names: dict[tuple[str, str], str]) -> FieldSpec:
         order = {"human": 0, "classifier": 1, "adjudication": 2, "imported": 3}
         rater_keys = sorted(self.pairs, key=lambda k: (order[k[0]], k[1]))
         col = {k: g for g, k in enumerate(rater_keys)}
-        cat_index = {c: k for k, c in enumerate(plan.categories)}
-        code = {key: cat_index.get(plan.value_of(value), -1) for key, value in self.values.items()}
-        codes = np.full((len(self.patterns), len(rater_keys)), -1, dtype=np.int16)
-        for p, pattern in enumerate(self.patterns):
-            for pair, key in pattern:
-                codes[p, col[pair]] = code[key]
+        if self.plans is not None:  # the patterns hold category codes already
+            patterns, ignored = self.coded[plan.name], self.ignored[plan.name]
+            code: dict | None = None
+        else:
+            patterns = self.patterns
+            cat_index = {c: k for k, c in enumerate(plan.categories)}
+            code = {k: cat_index.get(plan.value_of(v), -1) for k, v in self.values.items()}
+            ignored = sum(n for key, n in self.labels.items() if code[key] < 0)
+        codes = np.full((len(patterns), len(rater_keys)), -1, dtype=np.int16)
+        for p, pattern in enumerate(patterns):
+            for pair, value in pattern:
+                codes[p, col[pair]] = value if code is None else code[value]
         rs = RatingSet.from_pattern_counts(
             codes,
-            np.fromiter(self.patterns.values(), dtype=np.int64, count=len(self.patterns)),
+            np.fromiter(patterns.values(), dtype=np.int64, count=len(patterns)),
             plan.categories,
             [names[k] for k in rater_keys],
             level=plan.level,
         )
-        ignored = sum(n for key, n in self.labels.items() if code[key] < 0)
         return _field_spec(plan, rs, rater_keys, names, ignored)
 
 
@@ -422,18 +470,31 @@ def store_field_pattern_specs(
     the items or the classifiers' scores (nothing that needs them, such as a score's AUC or
     the items behind a cell, can be computed from these). Memory does not grow with the
     database: for summaries such as the dataset card."""
+    from db.connection import read_snapshot
+
+    rubric = load_rubric_for(store, rubric_id)
     more = {} if events_per_slice is None else {"events_per_slice": events_per_slice}
-    slices = agreement_label_slices(store, rubric_id, phase=phase, **more)
     tallies: dict[str, _FieldTally] = {}
-    for chosen in slices:
-        for f in _distinct(chosen.field):
-            tallies.setdefault(chosen.fields[f], _FieldTally()).add(chosen.take(chosen.field == f))
+
+    def tally_of(fname: str) -> _FieldTally:
+        if fname not in tallies:
+            known = rubric is not None and fname in rubric.field_ids
+            tallies[fname] = _FieldTally(_plans(fname, rubric, [], positive) if known else None)
+        return tallies[fname]
+
+    # One snapshot for every slice, ended here however the loop ends.
+    with (
+        read_snapshot(store.db.conn),
+        closing(agreement_label_slices(store, rubric_id, phase=phase, **more)) as slices,
+    ):
+        for chosen in slices:
+            for f in _distinct(chosen.field):
+                tally_of(chosen.fields[f]).add(chosen.take(chosen.field == f))
     every_pair = {pair for tally in tallies.values() for pair in tally.pairs}
     names = _names_of(every_pair)
-    rubric = load_rubric_for(store, rubric_id)
     specs = []
     for fname in _field_order(rubric, list(tallies), None):
-        tally = tallies.get(fname) or _FieldTally()
-        for plan in _plans(fname, rubric, list(tally.values.values()), positive):
+        tally = tally_of(fname)
+        for plan in tally.plans or _plans(fname, rubric, list(tally.values.values()), positive):
             specs.append(tally.spec(plan, names))
     return specs

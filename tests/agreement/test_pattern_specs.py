@@ -11,6 +11,8 @@ coefficients and intervals.
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -233,3 +235,90 @@ def test_a_known_case_counted_in_slices(store: Store) -> None:
     assert verdict.notes == ["3 label(s) with a value outside the field's categories were left out"]
     assert verdict.ratings.n_items == 6
     assert specs["motivation:low_coherence"].ratings.multiplicity.tolist() == [3, 3]
+
+
+def _raw_label(store: Store, tid: int, value, rater: str, field: str = "alignment_faking"):
+    """A label as another tool might have written it: any value, any transcript id."""
+    store.db.conn.execute("PRAGMA foreign_keys = OFF")  # (no effect inside a transaction)
+    with store.transaction() as db:
+        db.conn.execute(
+            "INSERT INTO label_events(transcript_id, rubric_id, field, value, source, rater, "
+            "phase, created_at) VALUES (?, 'goal_guarding', ?, ?, 'human', ?, 'blind', 't')",
+            (tid, field, value, rater),
+        )
+
+
+def test_odd_values_and_ids_are_counted_as_the_whole_read_counts_them(store: Store) -> None:
+    """A BLOB value (in a rubric field and in a field it does not name), labels of ids no
+    transcript has (above and below the table's), and a transcript with a negative id."""
+    store.insert_transcripts([record(i, labels=[]) for i in range(5)])
+    tids = store.transcript_ids()
+    with store.transaction() as db:  # a copy of the last transcript under id -1
+        columns = [r[1] for r in db.conn.execute("PRAGMA table_info(transcripts)")]
+        row = list(
+            db.conn.execute("SELECT * FROM transcripts WHERE id = ?", (tids[-1],)).fetchone()
+        )
+        row[columns.index("id")] = -1
+        row[columns.index("uid")] = "negative"
+        db.conn.execute(
+            f"INSERT INTO transcripts({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+            row,
+        )
+    for tid in [-1, *tids]:
+        for rater, value in (("ann", "yes"), ("bob", ["no", "yes"][tid % 2])):
+            _raw_label(store, tid, f'"{value}"', rater)
+            _raw_label(store, tid, f'["{value}", "x"]', rater, field="extra")
+    _raw_label(store, tids[0], b"\xff\xfe", "cy")
+    _raw_label(store, tids[1], b"\x00", "cy", field="extra")
+    _raw_label(store, tids[-1] + 1000, '"yes"', "ann")  # no such transcripts
+    _raw_label(store, -50, '"no"', "bob")
+    for per_slice in (1, 2, 1_000_000):
+        specs = {s.field: s for s in _same_specs(store, "goal_guarding", per_slice)}
+    assert specs["alignment_faking"].ratings.n_items == 6
+    assert specs["alignment_faking"].notes == [
+        "1 label(s) with a value outside the field's categories were left out"
+    ]
+    assert {"extra:x", "extra:yes", "extra:no"} <= set(specs)
+
+
+def test_no_read_transaction_outlives_a_count_that_stops(store: Store, monkeypatch) -> None:
+    """The slices are read in one snapshot that ends with the count, however it ends: a
+    transaction left open would hold later writes back from other connections."""
+    from reviewer.agreement import store_fields
+
+    store.insert_transcripts([record(i, labels=[]) for i in range(4)])
+    for tid in store.transcript_ids():
+        _raw_label(store, tid, '"yes"', "ann")
+
+    def fail(self, frows):
+        raise RuntimeError("stopped")
+
+    monkeypatch.setattr(store_fields._FieldTally, "add", fail)
+    with pytest.raises(RuntimeError, match="stopped"):
+        store_field_pattern_specs(store, "goal_guarding", events_per_slice=1)
+    assert not store.db.conn.in_transaction
+
+
+def test_a_rubric_field_keeps_coded_patterns_only(store: Store, monkeypatch) -> None:
+    """Multi-label values in many combinations (nearly one per item and rater) are coded per
+    category as they are read: what is held is bounded by the categories, not the items."""
+    from reviewer.agreement import store_fields
+
+    store.insert_transcripts([record(i, labels=[]) for i in range(300)])
+    cats = ["terminal_goal_guarding", "instrumental_goal_guarding", "rater_sycophancy", "other"]
+    for n, tid in enumerate(store.transcript_ids()):
+        for k, rater in enumerate(("ann", "bob", "cy")):
+            chosen = [c for b, c in enumerate(cats) if (n * (k + 3)) >> b & 1]
+            _raw_label(store, tid, json.dumps(chosen), rater, field="motivation")
+    held: list[tuple[int, int]] = []
+    spec = store_fields._FieldTally.spec
+
+    def counting(self, plan, names):
+        held.append((len(self.patterns), len(self.coded.get(plan.name, ()))))
+        return spec(self, plan, names)
+
+    monkeypatch.setattr(store_fields._FieldTally, "spec", counting)
+    _same_specs(store, "goal_guarding", 50)
+    # (The verdict field has no labels here: no patterns at all.)
+    assert len(held) == 6 and all(raw == 0 and coded <= 3**3 for raw, coded in held)
+    assert max(coded for _, coded in held) == 8  # every rater labels every item

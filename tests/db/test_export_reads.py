@@ -130,6 +130,16 @@ def test_the_slots_are_a_distinct_over_the_live_labels(tmp_path) -> None:
     label(store, tids[5], "x", source="human", rater="ann", field="ünïcode", rubric_id="r2")
     label(store, tids[5], "y", source="human", rater="ann", field="Zeta", rubric_id="r2")
     label(store, tids[6], True, source="human", rater="ann", field="_flag")
+    # A phase of '' beside a NULL one, from a tool that did not check the phase: one slot.
+    store.db.conn.execute("PRAGMA ignore_check_constraints = ON")
+    with store.transaction() as db:
+        db.conn.execute(
+            "INSERT INTO label_events(transcript_id, rubric_id, field, value, source, rater, "
+            "phase, created_at) VALUES (?, 'goal_guarding', 'alignment_faking', '\"no\"', "
+            "'human', 'ann', '', 't')",
+            (tids[7],),
+        )
+    store.db.conn.execute("PRAGMA ignore_check_constraints = OFF")
     plain = [
         tuple(r)
         for r in store.db.conn.execute(
