@@ -188,10 +188,11 @@ def agreement_label_slices(
     phase: str = "blind",
     events_per_slice: int = SLICE_EVENTS,
 ) -> Iterator[labels.LabelColumns]:
-    """``agreement_labels`` a range of transcripts at a time: for a summary that only counts (rating patterns, say) and so need not hold a whole
-    database's labels at once. Each slice holds every label of its transcripts and none of
-    another's; a slice's range spans about ``events_per_slice`` label events (more when one
-    transcript has more). Scores are not read.
+    """``agreement_labels`` a range of transcripts at a time: for a summary that only
+    counts (rating patterns, say) and so need not hold a whole database's labels at once.
+    Each slice holds every label of its transcripts and none of another's; a slice's range
+    spans about ``events_per_slice`` label events (more when one transcript has more).
+    Scores are not read.
 
     Take the slices inside one snapshot (``db.connection.read_snapshot``) that the caller
     holds and ends, so that every slice is of the same database and no transaction outlives

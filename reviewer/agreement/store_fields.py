@@ -132,14 +132,19 @@ class _Layout:
     cell: np.ndarray  # item_index * len(raters) + columns
 
 
+_SOURCE_ORDER = {"human": 0, "classifier": 1, "adjudication": 2, "imported": 3}
+
+
+def _in_rater_order(pairs) -> list[tuple[str, str]]:
+    """(source, rater) pairs in the order of a spec's columns: humans, classifiers,
+    adjudicators, imported references; by name within each."""
+    return sorted(pairs, key=lambda k: (_SOURCE_ORDER[k[0]], k[1]))
+
+
 def _layout(chosen: LabelColumns, names: dict[tuple[str, str], str]) -> _Layout:
     items, item_index = _items(chosen.transcript_id)
-    order = {"human": 0, "classifier": 1, "adjudication": 2, "imported": 3}
     pair_codes = _pairs(chosen)
-    rater_keys = sorted(
-        ((chosen.sources[s], chosen.raters[r]) for s, r in pair_codes),
-        key=lambda k: (order[k[0]], k[1]),
-    )
+    rater_keys = _in_rater_order((chosen.sources[s], chosen.raters[r]) for s, r in pair_codes)
     col = {k: g for g, k in enumerate(rater_keys)}
     pair_col = np.full((len(chosen.sources), max(len(chosen.raters), 1)), -1, dtype=np.int64)
     for s, r in pair_codes:
@@ -432,8 +437,7 @@ class _FieldTally:
             tally[tuple((keys[j], c) for j, c in enumerate(row) if c >= 0)] += count
 
     def spec(self, plan: _Plan, names: dict[tuple[str, str], str]) -> FieldSpec:
-        order = {"human": 0, "classifier": 1, "adjudication": 2, "imported": 3}
-        rater_keys = sorted(self.pairs, key=lambda k: (order[k[0]], k[1]))
+        rater_keys = _in_rater_order(self.pairs)
         col = {k: g for g, k in enumerate(rater_keys)}
         if self.plans is not None:  # the patterns hold category codes already
             patterns, ignored = self.coded[plan.name], self.ignored[plan.name]
@@ -468,8 +472,9 @@ def store_field_pattern_specs(
     """``store_field_specs``' specs, counted a slice of transcripts at a time: the same
     rating patterns, so the same coefficients and the same bootstrap intervals, but without
     the items or the classifiers' scores (nothing that needs them, such as a score's AUC or
-    the items behind a cell, can be computed from these). Memory does not grow with the
-    database: for summaries such as the dataset card."""
+    the items behind a cell, can be computed from these). For the fields the rubric names,
+    memory does not grow with the database (see ``_FieldTally`` for the others): for
+    summaries such as the dataset card."""
     from db.connection import read_snapshot
 
     rubric = load_rubric_for(store, rubric_id)
