@@ -13,6 +13,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -29,18 +30,66 @@ READERS = 2
 SHARDABLE = frozenset({"hughes"})
 
 
+# Where Linux tells each CPU's time spent busy and idle since boot.
+PROC_STAT = "/proc/stat"
+# How long spare_cores watches the CPUs: long enough to see a busy core as busy.
+IDLE_SAMPLE_SECONDS = 0.1
+
+
 def spare_cores() -> float:
-    """Cores this process may use that other work is not already using: the cores it may
-    run on less the one-minute load average. (Where the load counts more machine than the
-    process sees, as in some containers, this is low, and the import takes one reader.)"""
+    """Cores this process may use that other work is not using now: the idle time of the
+    CPUs it may run on, watched for ``IDLE_SAMPLE_SECONDS`` (``/proc/stat``); where that
+    cannot be read, its usable cores less the one-minute load average. The load average lags
+    a minute behind: just after a busy spell (generating the very file to import, say) it
+    counts as busy cores that are idle now, and the import would take one reader where two
+    are faster. (A container limited by a CPU quota rather than a set of CPUs looks freer
+    than it is, by either measure.)"""
     from db.connection import usable_cores
 
+    idle = _idle_cores(IDLE_SAMPLE_SECONDS)
+    if idle is not None:
+        return idle
     usable = usable_cores()
     try:
         load = os.getloadavg()[0]
     except OSError:
         load = 0.0
     return usable - load
+
+
+def _cpu_times() -> dict[int, tuple[int, int]]:
+    """Per CPU: (idle, total) clock ticks since boot."""
+    times = {}
+    with open(PROC_STAT, encoding="ascii") as f:
+        for line in f:
+            name, _, rest = line.partition(" ")
+            if name.startswith("cpu") and name[3:].isdigit():
+                # user nice system idle iowait irq softirq steal (guest time is within user)
+                ticks = [int(x) for x in rest.split()[:8]]
+                times[int(name[3:])] = (ticks[3] + ticks[4], sum(ticks))
+    return times
+
+
+def _idle_cores(seconds: float) -> float | None:
+    """How many of this process's CPUs were idle over the next ``seconds``, in cores (None
+    where the kernel does not say)."""
+    try:
+        cpus = os.sched_getaffinity(0)
+        before = _cpu_times()
+        time.sleep(seconds)
+        after = _cpu_times()
+    except (AttributeError, OSError, ValueError, IndexError):
+        return None
+    idle = 0.0
+    for cpu in cpus:
+        if cpu not in before or cpu not in after:
+            return None
+        total = after[cpu][1] - before[cpu][1]
+        if total > 0:
+            idle += (after[cpu][0] - before[cpu][0]) / total
+        else:  # no tick counted on it in the interval: nothing ran there
+            idle += 1.0
+    return idle
 
 
 def reader_count(fmt: str) -> int:
