@@ -413,7 +413,7 @@ class _FieldTally:
             self.labels[key] += int(counts[v])
         # The items x raters table of value codes (the last label of a cell stands), then
         # one count per distinct row.
-        cells = np.full(len(items) * len(keys), -1, dtype=np.int64)
+        cells = np.full(len(items) * len(keys), -1, dtype=np.int32)
         cells[cell] = frows.value
         rows, n = _distinct_rows(cells.reshape(len(items), len(keys)), len(frows.values))
         for row, count in zip(rows.tolist(), n.tolist(), strict=True):
@@ -429,7 +429,7 @@ class _FieldTally:
         codes = value_code[frows.value]
         ok = codes >= 0
         self.ignored[plan.name] += int(np.count_nonzero(~ok))
-        table = np.full(n_items * len(keys), -1, dtype=np.int64)
+        table = np.full(n_items * len(keys), -1, dtype=np.int16)  # as _spec's table
         table[cell[ok]] = codes[ok]
         rows, n = _distinct_rows(table.reshape(n_items, len(keys)), len(plan.categories))
         tally = self.coded[plan.name]
