@@ -557,3 +557,54 @@ def label_columns_as_dict(current: labels.LabelColumns) -> dict:
         out[name] = getattr(current, name)
     out["score"] = [None if s != s else s for s in out["score"]]  # NaN == NaN
     return out
+
+
+def play_label_act(store: Store, act: tuple, events: list[int], *, commit_values) -> bool:
+    """One step of a generated history of labels (the hypothesis tests' acts), on the store's
+    ``k``-th transcript counted round:
+
+    - ``("label", k, field, value, source, rater[, phase])``: an event of any source (under
+      ``compliance`` for that field, else ``goal_guarding``); a human's phase is the one
+      given, or blind; an adjudication's is adjudicated; others have none. Its id goes to
+      ``events``;
+    - ``("commit", k, annotator)``: a labeler commit of ``commit_values(k)``;
+    - ``("retract", n)``: the ``n``-th of ``events`` (counted round) withdrawn, if still live;
+    - ``("undo", annotator)``: that annotator's last act undone.
+
+    Returns False for an act of another kind, which the caller plays itself."""
+    kind = act[0]
+    tids = store.transcript_ids()
+    if kind == "label":
+        _, k, field, value, source, rater = act[:6]
+        phase = {"human": act[6] if len(act) > 6 else "blind", "adjudication": "adjudicated"}
+        events.append(
+            labels.append(
+                store,
+                tids[k % len(tids)],
+                rubric_id="compliance" if field == "compliance" else "goal_guarding",
+                field=field,
+                value=value,
+                source=source,
+                rater=rater,
+                phase=phase.get(source),
+            )
+        )
+    elif kind == "commit":
+        labels.commit_label(
+            store,
+            tids[act[1] % len(tids)],
+            annotator=act[2],
+            rubric_id="goal_guarding",
+            rubric_hash=None,
+            values=commit_values(act[1]),
+        )
+    elif kind == "retract":
+        if events:
+            target = events[act[1] % len(events)]
+            if labels.live_event(store, target) is not None:
+                store.retract(target)
+    elif kind == "undo":
+        labels.undo_last_act(store, act[1])
+    else:
+        return False
+    return True

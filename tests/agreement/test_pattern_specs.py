@@ -25,11 +25,13 @@ from reviewer.agreement.ratings import RatingSet
 from reviewer.agreement.store_fields import store_field_pattern_specs, store_field_specs
 from reviewer.agreement.summary import agreement_summary
 from tests.factory import labeler_transcript as record
+from tests.factory import play_label_act
 
 RUBRICS = ("goal_guarding", "compliance")
 
 
-def _same_specs(store: Store, rubric_id: str, events_per_slice: int) -> list:
+def _same_specs(store: Store, rubric_id: str, events_per_slice: int) -> tuple[list, list]:
+    """The whole read's specs and the counted ones, checked to be the same."""
     whole = store_field_specs(store, rubric_id)
     counted = store_field_pattern_specs(store, rubric_id, events_per_slice=events_per_slice)
     assert [s.field for s in counted] == [s.field for s in whole]
@@ -46,7 +48,7 @@ def _same_specs(store: Store, rubric_id: str, events_per_slice: int) -> list:
         assert rb.patterns.tolist() == ra.patterns.tolist()
         assert rb.multiplicity.tolist() == ra.multiplicity.tolist()
         assert rb.items is None and rb.scores == {}
-    return whole
+    return whole, counted
 
 
 ACTS = st.lists(
@@ -79,42 +81,17 @@ def test_patterns_counted_by_slices_are_the_whole_reads(tmp_path_factory, acts, 
     events: list[int] = []
     try:
         for act in acts:
-            tids = store.transcript_ids()
-            if act[0] == "label":
-                _, k, field, value, source, rater, phase = act
-                rubric = "compliance" if field == "compliance" else "goal_guarding"
-                if source != "human":
-                    phase = "adjudicated" if source == "adjudication" else None
-                events.append(
-                    labels.append(
-                        store,
-                        tids[k % len(tids)],
-                        rubric_id=rubric,
-                        field=field,
-                        value=value,
-                        source=source,
-                        rater=rater,
-                        phase=phase,
-                    )
-                )
-            elif act[0] == "commit":
-                labels.commit_label(
-                    store,
-                    tids[act[1] % len(tids)],
-                    annotator=act[2],
-                    rubric_id="goal_guarding",
-                    rubric_hash=None,
-                    values={"alignment_faking": ["no", "yes"][act[1] % 2], "motivation": []},
-                )
-            elif act[0] == "retract" and events:
-                target = events[act[1] % len(events)]
-                if labels.live_event(store, target) is not None:
-                    store.retract(target)
-            elif act[0] == "undo":
-                labels.undo_last_act(store, act[1])
+            play_label_act(
+                store,
+                act,
+                events,
+                commit_values=lambda k: {
+                    "alignment_faking": ["no", "yes"][k % 2],
+                    "motivation": [],
+                },
+            )
         for rubric_id in RUBRICS:
-            whole = _same_specs(store, rubric_id, events_per_slice)
-            counted = store_field_pattern_specs(store, rubric_id, events_per_slice=events_per_slice)
+            whole, counted = _same_specs(store, rubric_id, events_per_slice)
             keep = [k for k, s in enumerate(whole) if s.ratings.n_raters]
             summary = [
                 agreement_summary(
@@ -229,7 +206,7 @@ def test_a_known_case_counted_in_slices(store: Store) -> None:
             rater="bob",
             phase="blind",
         )
-    specs = {s.field: s for s in _same_specs(store, "goal_guarding", 2)}
+    specs = {s.field: s for s in _same_specs(store, "goal_guarding", 2)[0]}
     verdict = specs["alignment_faking"]
     assert verdict.ratings.raters == ["human:ann", "bob", "classifier:ann"]
     assert verdict.notes == ["3 label(s) with a value outside the field's categories were left out"]
@@ -273,7 +250,7 @@ def test_odd_values_and_ids_are_counted_as_the_whole_read_counts_them(store: Sto
     _raw_label(store, tids[-1] + 1000, '"yes"', "ann")  # no such transcripts
     _raw_label(store, -50, '"no"', "bob")
     for per_slice in (1, 2, 1_000_000):
-        specs = {s.field: s for s in _same_specs(store, "goal_guarding", per_slice)}
+        specs = {s.field: s for s in _same_specs(store, "goal_guarding", per_slice)[0]}
     assert specs["alignment_faking"].ratings.n_items == 6
     assert specs["alignment_faking"].notes == [
         "1 label(s) with a value outside the field's categories were left out"

@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from db import Store, labels
-from tests.factory import label_columns_as_dict
+from tests.factory import label_columns_as_dict, play_label_act
 from tests.factory import labeler_transcript as record
 
 HOLDER = Path(__file__).resolve().parents[1] / "lock_holder.py"
@@ -81,31 +81,16 @@ def test_the_cache_brought_up_to_date_is_a_fresh_read(tmp_path_factory, acts):
     events: list[int] = []
     try:
         for act in acts:
+            if play_label_act(
+                store,
+                act,
+                events,
+                commit_values=lambda k: {"alignment_faking": "yes", "motivation": ["other"]},
+            ):
+                continue
             tids = store.transcript_ids()
             kind = act[0]
-            if kind == "label":
-                _, k, field, value, source, rater = act
-                phase = "blind" if source == "human" else None
-                phase = "adjudicated" if source == "adjudication" else phase
-                events.append(
-                    _label(store, tids[k % len(tids)], field, value, source, rater, phase=phase)
-                )
-            elif kind == "commit":
-                labels.commit_label(
-                    store,
-                    tids[act[1] % len(tids)],
-                    annotator=act[2],
-                    rubric_id="goal_guarding",
-                    rubric_hash=None,
-                    values={"alignment_faking": "yes", "motivation": ["other"]},
-                )
-            elif kind == "retract" and events:
-                target = events[act[1] % len(events)]
-                if labels.live_event(store, target) is not None:
-                    store.retract(target)
-            elif kind == "undo":
-                labels.undo_last_act(store, act[1])
-            elif kind == "flag":
+            if kind == "flag":
                 labels.record_meta(
                     store,
                     tids[act[1] % len(tids)],
