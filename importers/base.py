@@ -62,6 +62,14 @@ class ImportOptions:
     # (k, n): yield only records whose index is k mod n (fatal rejections always); set by
     # importers.prefetch when several processes share the conversion of one file.
     shard: tuple[int, int] | None = None
+    # (start, end, first index): read only the records of a JSON array between two of its
+    # top-level commas (byte offsets; the file's own start or end where there is none), the
+    # first of them being record ``first index``. Set by importers.prefetch when several
+    # processes each read their own part of one file (``importers.jsonstream.array_cuts``).
+    span: tuple[int, int, int] | None = None
+    # Records before this index are parsed but not converted or yielded: a reader taking
+    # over, part way, from readers whose cut of the file did not hold.
+    first_record: int = 0
 
 
 @dataclass
@@ -259,11 +267,20 @@ class CountingReader(io.RawIOBase):
         super().close()
 
 
-def open_binary(path: Path, options: ImportOptions, *, json: bool = False) -> io.BufferedReader:
+def open_binary(
+    path: Path,
+    options: ImportOptions,
+    *,
+    json: bool = False,
+    part: Callable[[BinaryIO], BinaryIO] | None = None,
+) -> io.BufferedReader:
     """The file, buffered, reporting progress as its underlying bytes are read. With
     ``json``, its bytes pass :class:`importers.guard.JsonGuard` before the parser sees them:
-    reading raises ``InputLimitError`` at the first one past a limit."""
+    reading raises ``InputLimitError`` at the first one past a limit. ``part`` makes the
+    file's unbuffered reader into the stream to read instead (one part of it, say)."""
     raw: Any = open(path, "rb", buffering=0)  # noqa: SIM115 - closed with the returned reader
+    if part is not None:
+        raw = part(raw)
     if json:
         from importers.guard import GuardedReader
 

@@ -6,13 +6,22 @@ reader, turns each item into what the parent stores (``transform``: for records,
 rows) and sends them in small batches through a pipe, whose bounded buffer keeps memory flat
 (the child blocks while the parent is busy). All database work stays in the parent. Small
 files are read in-process: starting a process costs more than it saves.
+
+A large JSON array laid out one record per group of lines (as the alignment-faking pipeline
+writes its results) is cut into parts, one reader process each, so that parsing is shared
+too, not only converting (``read_in_parts``); the cuts are checked as the parts are read,
+and where one does not hold the file is read on whole. Other shareable files get readers
+that each parse the whole file and convert every n-th record (``read_prefetched``).
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
+import pickle
 import signal
+import tempfile
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -20,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from importers.base import ImportOptions, Rejected, reader_for
+from importers.jsonstream import array_cuts
 
 PREFETCH_MIN_BYTES = 16 * 1024 * 1024
 BATCH = 200
@@ -28,6 +38,8 @@ BATCH = 200
 # sooner when a core is free. Only formats whose reader yields one item per record.
 READERS = 2
 SHARDABLE = frozenset({"hughes"})
+# Parts of a file read by processes of their own, at most (one per core, the writer aside).
+MAX_PARTS = 4
 
 
 # Where Linux tells each CPU's time spent busy and idle since boot.
@@ -130,10 +142,89 @@ def _produce(fmt: str, path: str, options: ImportOptions, transform: Transform, 
         conn.close()
 
 
-class _Reader:
-    """One reader process and the items it has sent that are not consumed yet."""
+class SpoolFailed(Exception):
+    """What a reader process sent could not be kept on disk (the disk is full, say)."""
 
-    def __init__(self, ctx, fmt: str, path: Path, options: ImportOptions, transform: Transform):
+
+class _Spool:
+    """Everything a reader process sends, kept in an unnamed file until it is wanted: the
+    reader of a later part of a file runs ahead while the parts before it are consumed, with
+    memory flat. A thread drains the pipe into the file as fast as the reader fills it."""
+
+    def __init__(self, receiver, directory: Path | None):
+        self._receiver = receiver
+        self._file = tempfile.TemporaryFile(dir=directory, prefix="reviewer-import-")  # noqa: SIM115
+        self._written = 0
+        self._read = 0
+        self._ended = False
+        self._failure: OSError | None = None
+        self._changed = threading.Condition()
+        self._thread = threading.Thread(target=self._drain, name="import-spool", daemon=True)
+        self._thread.start()
+
+    def _drain(self) -> None:
+        fd = self._file.fileno()
+        try:
+            while True:
+                try:
+                    data = self._receiver.recv_bytes()
+                except (EOFError, OSError):  # the reader has finished, or is gone
+                    return
+                view = memoryview(len(data).to_bytes(8, "little") + data)
+                size = len(view)
+                while view:
+                    view = view[os.write(fd, view) :]
+                with self._changed:
+                    self._written += size
+                    self._changed.notify()
+        except OSError as exc:
+            with self._changed:
+                self._failure = exc
+        finally:
+            with self._changed:
+                self._ended = True
+                self._changed.notify()
+
+    def _pread(self, size: int) -> bytes:
+        data = os.pread(self._file.fileno(), size, self._read)
+        while len(data) < size:  # a regular file answers in full; this is only to be sure
+            more = os.pread(self._file.fileno(), size - len(data), self._read + len(data))
+            if not more:
+                raise SpoolFailed("the spool file is shorter than what was written to it")
+            data += more
+        self._read += size
+        return data
+
+    def recv(self) -> Any:
+        with self._changed:
+            while self._written == self._read:
+                if self._failure is not None:
+                    raise SpoolFailed(str(self._failure))
+                if self._ended:
+                    raise EOFError
+                self._changed.wait()
+        size = int.from_bytes(self._pread(8), "little")
+        return pickle.loads(self._pread(size))
+
+    def close(self) -> None:
+        self._thread.join(timeout=5)
+        self._file.close()
+
+
+class _Reader:
+    """One reader process and the items it has sent that are not consumed yet; with
+    ``spool``, what it sends is kept in a file (in that folder, or the system's temporary
+    one if it is None) until it is consumed."""
+
+    def __init__(
+        self,
+        ctx,
+        fmt: str,
+        path: Path,
+        options: ImportOptions,
+        transform: Transform,
+        spool: Path | None | bool = False,
+    ):
         self.path = path
         self.receiver, sender = ctx.Pipe(duplex=False)
         self.process = ctx.Process(
@@ -141,6 +232,7 @@ class _Reader:
         )
         self.process.start()
         sender.close()
+        self.spool = None if spool is False else _Spool(self.receiver, spool or None)
         self.items: deque[Any] = deque()
         self.done = False
 
@@ -149,7 +241,8 @@ class _Reader:
             if self.done:
                 return _END
             try:
-                kind, payload, position = self.receiver.recv()
+                message = self.receiver.recv() if self.spool is None else self.spool.recv()
+                kind, payload, position = message
             except EOFError:
                 raise RuntimeError(
                     f"the reader process for {self.path} stopped unexpectedly (exit code "
@@ -166,10 +259,14 @@ class _Reader:
         return self.items.popleft()
 
     def close(self) -> None:
-        self.receiver.close()
+        if self.spool is None:
+            self.receiver.close()
         if self.process.is_alive():
             self.process.terminate()
         self.process.join(timeout=5)
+        if self.spool is not None:  # its thread stops at the end of the pipe
+            self.spool.close()
+            self.receiver.close()
 
 
 _END = object()
@@ -213,9 +310,102 @@ def read_prefetched(
             child.close()
 
 
-def read_records(
-    fmt: str, path: Path, options: ImportOptions, size: int, transform: Transform = _identity
+_NOTHING = object()
+
+
+def read_in_parts(
+    fmt: str,
+    path: Path,
+    options: ImportOptions,
+    transform: Transform,
+    cuts: list[tuple[int, int]],
+    spool: Path | None = None,
 ) -> Iterator[Any]:
+    """``read_prefetched`` with one reader process per part of a JSON array, cut at
+    ``cuts`` (``importers.jsonstream.array_cuts``): each parses only its part. The first
+    part's items are passed on as they come; the later parts' readers run at the same time,
+    their items kept in files (in the folder ``spool``) until their turn.
+
+    A cut is a guess, confirmed by reading: a part must parse to its end as a whole array
+    of exactly the records predicted. Where one does not (or a part ends in an error, whose
+    words and place must be those of a whole read), the parts' readers are stopped and one
+    reader reads on through the whole file from the first record not yet passed on. A
+    part's last item is held back until its part is confirmed: a wrong cut can make only the
+    last item before it wrong."""
+    size = path.stat().st_size
+    parts = []
+    previous_comma, first = None, 0
+    for comma, before in [*cuts, (size, None)]:
+        start = 0 if previous_comma is None else previous_comma + 1
+        parts.append(((start, comma, first), None if before is None else before - first))
+        previous_comma, first = comma, before
+    ctx = multiprocessing.get_context("spawn")
+    children: list[_Reader] = []
+    passed = 0
+    try:
+        for k, (span, _) in enumerate(parts):
+            child_options = ImportOptions(
+                **{**options.__dict__, "on_progress": None, "shard": None, "span": span}
+            )
+            children.append(
+                _Reader(ctx, fmt, path, child_options, transform, spool=False if k == 0 else spool)
+            )
+        for child, (_, expected) in zip(children, parts, strict=True):
+            held, count, confirmed = _NOTHING, 0, False
+            while True:
+                try:
+                    item = child.next(options.on_progress)
+                except SpoolFailed:
+                    break
+                if item is _END:
+                    confirmed = expected is None or count == expected
+                    break
+                if isinstance(item, Rejected) and (item.fatal or item.kind in ("empty", "file")):
+                    break
+                if held is not _NOTHING:
+                    yield held
+                    passed += 1
+                held = item
+                count += 1
+            if not confirmed:
+                break
+            if held is not _NOTHING:
+                yield held
+                passed += 1
+        else:
+            return
+    finally:
+        for child in children:
+            child.close()
+    rest = ImportOptions(**{**options.__dict__, "shard": None, "first_record": passed})
+    yield from read_prefetched(fmt, path, rest, transform, 1)
+
+
+def part_cuts(fmt: str, path: Path) -> list[tuple[int, int]] | None:
+    """Where to cut ``path`` for ``read_in_parts``: only a format that yields one item per
+    record, with a core for each part."""
+    from db.connection import usable_cores
+
+    parts = min(usable_cores(), MAX_PARTS)
+    if fmt not in SHARDABLE or parts < 2:
+        return None
+    return array_cuts(path, parts)
+
+
+def read_records(
+    fmt: str,
+    path: Path,
+    options: ImportOptions,
+    size: int,
+    transform: Transform = _identity,
+    spool: Path | None = None,
+) -> Iterator[Any]:
+    """``transform`` of each item of ``reader_for(fmt)(path, options)``: a large file in
+    reader processes, in parts where it can be cut (``spool``: the folder to keep a later
+    part's items in meanwhile)."""
     if size >= PREFETCH_MIN_BYTES:
+        cuts = part_cuts(fmt, path)
+        if cuts:
+            return read_in_parts(fmt, path, options, transform, cuts, spool)
         return read_prefetched(fmt, path, options, transform, reader_count(fmt))
     return map(transform, reader_for(fmt)(path, options))

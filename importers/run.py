@@ -371,7 +371,9 @@ def import_file(
         remove_stale_staging(store.path)
         staging = Staging(staging_path_for(store.path, import_id))
         batch: list[Encoded] = []
-        for item in read_records(fmt, path, file_options, size, Prepare()):
+        for item in read_records(
+            fmt, path, file_options, size, Prepare(), spool=staging.path.parent
+        ):
             if isinstance(item, Rejected):
                 if item.kind in ("empty", "file"):
                     raise _Abort(item)
