@@ -18,7 +18,10 @@ Wall time and CPU time (of the process and its children) are both reported: on a
 machine the wall-clock ratio moves with the load of other jobs, the CPU ratio much less. Each
 loader then runs again pinned to one core (``sched_setaffinity``, inherited by our reader
 processes), the case of a machine with no free core; ``BENCH_IMPORT_ONE_CORE=0`` skips that.
-Size with ``BENCH_IMPORT_MB`` (default 200). Results: bench/results/import.json.
+Size with ``BENCH_IMPORT_MB`` (default 200). The loaders take turns, ``BENCH_IMPORT_REPEATS``
+times (default 3), and each is reported by its median run: the plain loader's own time has
+been seen to move by half between runs minutes apart, more than any change being measured.
+Results: bench/results/import.json.
 """
 
 from __future__ import annotations
@@ -199,6 +202,11 @@ def _run(code: str, *args: str, one_core: bool = False) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def _median_run(runs: list[dict]) -> dict:
+    """The run of median wall time (the upper one of an even count)."""
+    return sorted(runs, key=lambda r: r["seconds"])[len(runs) // 2]
+
+
 def _ratios(ours: dict, plain: dict, plain_fts: dict) -> dict:
     return {
         "speed_ratio_vs_plain": round(plain["seconds"] / ours["seconds"], 3),
@@ -239,6 +247,7 @@ def _print(label: str, size_mb: float, runs: dict, ratios: dict) -> None:
 def main() -> None:
     megabytes = int(os.environ.get("BENCH_IMPORT_MB", "200"))
     one_core = os.environ.get("BENCH_IMPORT_ONE_CORE", "1") != "0"
+    repeats = max(1, int(os.environ.get("BENCH_IMPORT_REPEATS", "3")))
     with tempfile.TemporaryDirectory(prefix="bench_import_") as tmp:
         tmp_path = Path(tmp)
         source = (
@@ -254,26 +263,39 @@ def main() -> None:
         size_mb = source.stat().st_size / 1e6
         print(f"generated {n:,} records, {size_mb:,.0f} MB in {time.perf_counter() - t0:.1f} s")
         print(f"load average before: {os.getloadavg()[0]:.2f} (2 cores)")
-        runs = {}
+        every: dict[str, list[dict]] = {}
         for pinned in (False, True) if one_core else (False,):
             tag = "one_core_" if pinned else ""
-            for name, code, extra in (
-                ("reviewer", _OURS, ()),
-                ("plain", _PLAIN, ("bare",)),
-                ("plain_fts", _PLAIN, ("fts",)),
-            ):
-                db = tmp_path / f"{tag}{name}.db"
-                runs[tag + name] = _run(code, str(source), str(db), *extra, one_core=pinned)
-                for leftover in tmp_path.glob(db.name + "*"):
-                    leftover.unlink()
+            for _ in range(repeats):
+                for name, code, extra in (
+                    ("reviewer", _OURS, ()),
+                    ("plain", _PLAIN, ("bare",)),
+                    ("plain_fts", _PLAIN, ("fts",)),
+                ):
+                    db = tmp_path / f"{tag}{name}.db"
+                    run = _run(code, str(source), str(db), *extra, one_core=pinned)
+                    every.setdefault(tag + name, []).append(run)
+                    for leftover in tmp_path.glob(db.name + "*"):
+                        leftover.unlink()
+    runs = {name: _median_run(r) for name, r in every.items()}
     both = {k: runs[k] for k in ("reviewer", "plain", "plain_fts")}
     result = {"file_mb": round(size_mb, 1), "records": n, **both, **_ratios(*both.values())}
+    result["repeats"] = repeats
+    result["each_run_speed_ratio_vs_plain_fts"] = [
+        round(f["seconds"] / o["seconds"], 3)
+        for o, f in zip(every["reviewer"], every["plain_fts"], strict=True)
+    ]
     result["memory_ratio_vs_plain"] = round(
         (both["reviewer"]["peak_rss_mb"] + both["reviewer"]["reader_peak_rss_mb"])
         / both["plain"]["peak_rss_mb"],
         3,
     )
+    print(f"{repeats} runs of each, taking turns; each loader by its median run")
     _print("all cores:", size_mb, both, result)
+    print(
+        "  each run's ratio vs the plain loader into the same tables: "
+        + ", ".join(f"{r:.2f}" for r in result["each_run_speed_ratio_vs_plain_fts"])
+    )
     if one_core:
         pinned = {k: runs["one_core_" + k] for k in ("reviewer", "plain", "plain_fts")}
         result["one_core"] = {**pinned, **_ratios(*pinned.values())}
