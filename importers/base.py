@@ -272,20 +272,26 @@ def open_binary(
     options: ImportOptions,
     *,
     json: bool = False,
+    stop_at_limit: bool = False,
     part: Callable[[BinaryIO], BinaryIO] | None = None,
 ) -> io.BufferedReader:
     """The file, buffered, reporting progress as its underlying bytes are read. With
     ``json``, its bytes pass :class:`importers.guard.JsonGuard` before the parser sees them:
-    reading raises ``InputLimitError`` at the first one past a limit. ``part`` makes the
-    file's unbuffered reader into the stream to read instead (one part of it, say)."""
+    reading raises ``InputLimitError`` at the first one past a limit, or with
+    ``stop_at_limit`` ends just before it, the refusal kept in ``f.json_guard.limit``.
+    ``part`` makes the file's unbuffered reader into the stream to read instead (one part of
+    it, say)."""
     raw: Any = open(path, "rb", buffering=0)  # noqa: SIM115 - closed with the returned reader
     if part is not None:
         raw = part(raw)
+    guarded = None
     if json:
         from importers.guard import GuardedReader
 
-        raw = GuardedReader(raw)
-    return io.BufferedReader(CountingReader(raw, options.on_progress), buffer_size=1 << 16)
+        raw = guarded = GuardedReader(raw, stop_at_limit=stop_at_limit)
+    f = io.BufferedReader(CountingReader(raw, options.on_progress), buffer_size=1 << 16)
+    f.json_guard = guarded  # type: ignore[attr-defined]
+    return f
 
 
 # -- shared helpers --------------------------------------------------------------------

@@ -12,6 +12,7 @@ the count could reach the limit.
 
 from __future__ import annotations
 
+import copy
 import io
 import re
 from typing import BinaryIO
@@ -56,6 +57,9 @@ class JsonGuard:
             else re.compile(rb"[0-9]{%d,}" % (max_digits + 1))
         )
         self._digit_run_text = b"0" * (max_digits + 1)
+        # Set on a copy by GuardedReader: the chunk fed ends at the byte past the limit, and
+        # the message names that byte rather than the chunk.
+        self.ends_at_limit = False
         self.reset()
 
     def reset(self) -> None:
@@ -104,6 +108,8 @@ class JsonGuard:
         self.escape = trailing % 2 == 1
 
     def _where(self, size: int) -> str:
+        if self.ends_at_limit:
+            return f"at byte {self.offset + size - 1:,}"
         return f"within bytes {self.offset:,} to {self.offset + size:,}"
 
     def _digits(self, seg: bytes, skeleton: bytes, size: int) -> None:
@@ -181,13 +187,50 @@ def check_json_bytes(data: bytes) -> None:
     JsonGuard().feed(data)
 
 
+def bytes_within_limits(guard: JsonGuard, data: bytes) -> tuple[int, InputLimitError]:
+    """For ``data`` that ``guard`` refuses: how many of its first bytes it accepts (the byte
+    after them is the first past a limit), and the refusal naming that byte. ``guard`` is
+    left as it was. The guard's verdict does not depend on how its input is cut into chunks,
+    so the first byte past a limit is the same wherever reading began; found by halving, fed
+    to copies of the guard (about 20 passes over the chunk, paid only on a refused file)."""
+
+    def refusal(size: int) -> InputLimitError | None:
+        trial = copy.copy(guard)
+        trial.ends_at_limit = True
+        try:
+            trial.feed(data[:size])
+        except InputLimitError as exc:
+            exc.offset = guard.offset + size - 1
+            return exc
+        return None
+
+    low, high = 1, len(data)  # the shortest refused prefix lies in [low, high]
+    while low < high:
+        middle = (low + high) // 2
+        if refusal(middle) is None:
+            low = middle + 1
+        else:
+            high = middle
+    found = refusal(low)
+    if found is None:  # cannot happen: the whole of data is refused
+        raise InputLimitError("the input guard refused a chunk it accepts in part", guard.offset)
+    return low - 1, found
+
+
 class GuardedReader(io.RawIOBase):
     """A binary file whose bytes pass a :class:`JsonGuard` as they are read; seeking back
-    to the start begins the check again (a reader that reads a file twice)."""
+    to the start begins the check again (a reader that reads a file twice).
 
-    def __init__(self, raw: BinaryIO):
+    By default a read that meets a limit raises. With ``stop_at_limit`` it returns the bytes
+    before the first one past the limit and then reads as the end of the file, keeping the
+    refusal in ``limit``: a parser then yields every value that ends before that byte, the
+    same ones however the file is read in chunks or parts (``importers.jsonstream``)."""
+
+    def __init__(self, raw: BinaryIO, *, stop_at_limit: bool = False):
         self._raw = raw
         self.guard = JsonGuard()
+        self.stop_at_limit = stop_at_limit
+        self.limit: InputLimitError | None = None
 
     def readable(self) -> bool:
         return True
@@ -199,15 +242,29 @@ class GuardedReader(io.RawIOBase):
         pos = self._raw.seek(offset, whence)
         if pos == 0:
             self.guard.reset()
+            self.limit = None
         return pos
 
     def tell(self) -> int:
         return self._raw.tell()
 
     def readinto(self, buffer) -> int:
+        if self.limit is not None:
+            return 0
         n = self._raw.readinto(buffer)
-        if n:
-            self.guard.feed(bytes(memoryview(buffer)[:n]))
+        if not n:
+            return n
+        data = bytes(memoryview(buffer)[:n])
+        if not self.stop_at_limit:
+            self.guard.feed(data)
+            return n
+        before = copy.copy(self.guard)
+        try:
+            self.guard.feed(data)
+        except InputLimitError:
+            accepted, self.limit = bytes_within_limits(before, data)
+            self.guard = before
+            return accepted
         return n
 
     def close(self) -> None:

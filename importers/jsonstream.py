@@ -194,7 +194,9 @@ class _Span(io.RawIOBase):
 
 def _iter_span(path: Path, options: ImportOptions) -> Iterator[RawRecord | Rejected]:
     start, end, first_index = options.span
-    with open_binary(path, options, json=True, part=lambda raw: _Span(raw, start, end)) as f:
+    with open_binary(
+        path, options, json=True, stop_at_limit=True, part=lambda raw: _Span(raw, start, end)
+    ) as f:
         yield from _iter_ijson(f, "item", first_index=first_index)
 
 
@@ -202,7 +204,7 @@ def _iter_all(path: Path, options: ImportOptions) -> Iterator[RawRecord | Reject
     if path.suffix.lower() in (".jsonl", ".ndjson"):
         yield from iter_lines(path, options)
         return
-    with open_binary(path, options, json=True) as f:
+    with open_binary(path, options, json=True, stop_at_limit=True) as f:
         try:
             first = _first_byte(f)
         except InputLimitError as exc:  # within the first bytes: no record can be read
@@ -231,6 +233,7 @@ def _iter_ijson(
     import ijson
 
     index = first_index
+    guard = getattr(f, "json_guard", None)
     try:
         for value in ijson.items(
             f, prefix, use_float=True, multiple_values=multiple, buf_size=IJSON_BUFFER
@@ -238,7 +241,18 @@ def _iter_ijson(
             yield RawRecord(index, value)
             index += 1
     except (ijson.JSONError, UnicodeDecodeError, ValueError) as exc:
-        yield Rejected(_syntax_reason(exc, index), index=index, fatal=True, byte_offset=f.tell())
+        # The guard ends the input just before a byte past a limit: that, not the end the
+        # parser met, is the reason, and the byte is where reading stopped.
+        limit = None if guard is None else guard.limit
+        reason = _syntax_reason(exc if limit is None else limit, index)
+        offset = f.tell() if limit is None else limit.offset
+        yield Rejected(reason, index=index, fatal=True, byte_offset=offset)
+        return
+    if guard is not None and guard.limit is not None:  # past the values (trailing bytes)
+        limit = guard.limit
+        yield Rejected(
+            _syntax_reason(limit, index), index=index, fatal=True, byte_offset=limit.offset
+        )
         return
     if index == first_index == 0 and prefix == "item":
         yield Rejected("the JSON array is empty (no records)", fatal=True, kind="empty")

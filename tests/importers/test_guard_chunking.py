@@ -4,12 +4,13 @@ backslash and the byte it escapes, or in a chunk that is only backslashes)."""
 
 from __future__ import annotations
 
+import io
 import json
 import random
 
 import pytest
 
-from importers.guard import InputLimitError, JsonGuard
+from importers.guard import GuardedReader, InputLimitError, JsonGuard
 
 DOCUMENTS = [
     ["\\", '\\"', [], {}],
@@ -86,3 +87,29 @@ def test_bracket_runs_in_one_chunk_agree_with_byte_by_byte():
         verdicts.add(whole[0])
         assert verdict(data, list(range(1, len(data))), 6, 10) == whole, data
     assert verdicts == {"ok", "refused"}
+
+
+def _read_to_the_limit(data: bytes, chunk: int, **limits) -> tuple[bytes, int | None]:
+    reader = GuardedReader(io.BytesIO(data), stop_at_limit=True)
+    reader.guard = JsonGuard(**limits)
+    out, buffer = bytearray(), bytearray(chunk)
+    while n := reader.readinto(buffer):
+        out += buffer[:n]
+    return bytes(out), None if reader.limit is None else reader.limit.offset
+
+
+@pytest.mark.parametrize(
+    ("data", "limits", "bad"),
+    [
+        (b'{"a": "[[[", "b": [[[[1]]]], "c": 2}', {"max_depth": 4}, b'{"a": "[[[", "b": [[[['),
+        (b'[1, "1234567", 12345678, 3]', {"max_digits": 7}, b'[1, "1234567", 12345678'),
+        (b'["\\\\", "\\"[[", [[[[]]]]]', {"max_depth": 3}, b'["\\\\", "\\"[[", [[['),
+    ],
+)
+def test_stopping_at_a_limit_ends_at_the_same_byte_however_the_input_is_read(data, limits, bad):
+    """With ``stop_at_limit`` the reader passes on every byte before the first one past a
+    limit, then reads as the end: the same bytes whatever the size of its reads."""
+    for chunk in range(1, len(data) + 1):
+        passed, offset = _read_to_the_limit(data, chunk, **limits)
+        assert (passed, offset) == (bad[:-1], len(bad) - 1), chunk
+    assert _read_to_the_limit(b"[[1]]", 2, max_depth=4) == (b"[[1]]", None)
