@@ -19,6 +19,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import pickle
+import shutil
 import signal
 import tempfile
 import threading
@@ -40,6 +41,10 @@ READERS = 2
 SHARDABLE = frozenset({"hughes"})
 # Parts of a file read by processes of their own, at most (one per core, the writer aside).
 MAX_PARTS = 4
+# Free space wanted beside the database, in file sizes, before reading in parts: the staging
+# file and the later parts' spooled items each take about the file's size (encoded rows are
+# about 0.95 of the hughes JSON they come from).
+SPOOL_ROOM = 3
 
 
 # Where Linux tells each CPU's time spent busy and idle since boot.
@@ -146,20 +151,27 @@ class SpoolFailed(Exception):
     """What a reader process sent could not be kept on disk (the disk is full, say)."""
 
 
+class ReaderStopped(RuntimeError):
+    """A reader process ended without saying it was done (killed, or out of memory)."""
+
+
 class _Spool:
     """Everything a reader process sends, kept in an unnamed file until it is wanted: the
     reader of a later part of a file runs ahead while the parts before it are consumed, with
     memory flat. A thread drains the pipe into the file as fast as the reader fills it."""
 
-    def __init__(self, receiver, directory: Path | None):
-        self._receiver = receiver
+    def __init__(self, directory: Path | None):
         self._file = tempfile.TemporaryFile(dir=directory, prefix="reviewer-import-")  # noqa: SIM115
+        self._receiver = None
         self._written = 0
         self._read = 0
         self._ended = False
         self._failure: OSError | None = None
         self._changed = threading.Condition()
         self._thread = threading.Thread(target=self._drain, name="import-spool", daemon=True)
+
+    def start(self, receiver) -> None:
+        self._receiver = receiver
         self._thread.start()
 
     def _drain(self) -> None:
@@ -206,9 +218,15 @@ class _Spool:
         size = int.from_bytes(self._pread(8), "little")
         return pickle.loads(self._pread(size))
 
-    def close(self) -> None:
-        self._thread.join(timeout=5)
+    def close(self) -> bool:
+        """Close the file once the thread has stopped; False (nothing closed) if it has not,
+        so that it cannot write to a descriptor reused meanwhile."""
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
+            if self._thread.is_alive():
+                return False
         self._file.close()
+        return True
 
 
 class _Reader:
@@ -226,13 +244,21 @@ class _Reader:
         spool: Path | None | bool = False,
     ):
         self.path = path
+        # The spool's file first: if it cannot be made, no process has been started.
+        self.spool = None if spool is False else _Spool(spool or None)
         self.receiver, sender = ctx.Pipe(duplex=False)
         self.process = ctx.Process(
             target=_produce, args=(fmt, str(path), options, transform, sender), daemon=True
         )
-        self.process.start()
+        try:
+            self.process.start()
+        except BaseException:
+            if self.spool is not None:
+                self.spool.close()
+            raise
         sender.close()
-        self.spool = None if spool is False else _Spool(self.receiver, spool or None)
+        if self.spool is not None:
+            self.spool.start(self.receiver)
         self.items: deque[Any] = deque()
         self.done = False
 
@@ -244,7 +270,7 @@ class _Reader:
                 message = self.receiver.recv() if self.spool is None else self.spool.recv()
                 kind, payload, position = message
             except EOFError:
-                raise RuntimeError(
+                raise ReaderStopped(
                     f"the reader process for {self.path} stopped unexpectedly (exit code "
                     f"{self.process.exitcode})"
                 ) from None
@@ -264,8 +290,7 @@ class _Reader:
         if self.process.is_alive():
             self.process.terminate()
         self.process.join(timeout=5)
-        if self.spool is not None:  # its thread stops at the end of the pipe
-            self.spool.close()
+        if self.spool is not None and self.spool.close():  # its thread stops at the pipe's end
             self.receiver.close()
 
 
@@ -342,6 +367,15 @@ def read_in_parts(
     ctx = multiprocessing.get_context("spawn")
     children: list[_Reader] = []
     passed = 0
+    told = [0]
+    tell = options.on_progress
+
+    def progress(position: int) -> None:  # never backwards, even when the whole file is read on
+        if tell is not None and position > told[0]:
+            told[0] = position
+            tell(position)
+
+    options = ImportOptions(**{**options.__dict__, "on_progress": progress})
     try:
         for k, (span, _) in enumerate(parts):
             child_options = ImportOptions(
@@ -355,7 +389,7 @@ def read_in_parts(
             while True:
                 try:
                     item = child.next(options.on_progress)
-                except SpoolFailed:
+                except (SpoolFailed, ReaderStopped):  # the whole file's reader may do better
                     break
                 if item is _END:
                     confirmed = expected is None or count == expected
@@ -381,13 +415,22 @@ def read_in_parts(
     yield from read_prefetched(fmt, path, rest, transform, 1)
 
 
-def part_cuts(fmt: str, path: Path) -> list[tuple[int, int]] | None:
+def part_cuts(fmt: str, path: Path, spool: Path | None = None) -> list[tuple[int, int]] | None:
     """Where to cut ``path`` for ``read_in_parts``: only a format that yields one item per
-    record, with a core for each part."""
+    record, read as one JSON array (a name ending ``.jsonl`` or ``.ndjson`` is read line by
+    line), with a core for each part, and room beside the database for the later parts'
+    items on top of the staging file (each about the file's size)."""
     from db.connection import usable_cores
 
     parts = min(usable_cores(), MAX_PARTS)
-    if fmt not in SHARDABLE or parts < 2:
+    if fmt not in SHARDABLE or parts < 2 or path.suffix.lower() in (".jsonl", ".ndjson"):
+        return None
+    try:
+        size = path.stat().st_size
+        free = shutil.disk_usage(spool if spool is not None else tempfile.gettempdir()).free
+    except OSError:
+        return None
+    if free < SPOOL_ROOM * size:
         return None
     return array_cuts(path, parts)
 
@@ -404,7 +447,7 @@ def read_records(
     reader processes, in parts where it can be cut (``spool``: the folder to keep a later
     part's items in meanwhile)."""
     if size >= PREFETCH_MIN_BYTES:
-        cuts = part_cuts(fmt, path)
+        cuts = part_cuts(fmt, path, spool)
         if cuts:
             return read_in_parts(fmt, path, options, transform, cuts, spool)
         return read_prefetched(fmt, path, options, transform, reader_count(fmt))

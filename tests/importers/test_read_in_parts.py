@@ -7,6 +7,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -225,7 +226,6 @@ def test_an_import_in_parts_stores_what_one_reader_stores(
     import db.connection
 
     monkeypatch.setattr(prefetch, "PREFETCH_MIN_BYTES", 0)
-    monkeypatch.setattr(prefetch, "BATCH", 2)
     monkeypatch.setattr(db.connection, "usable_cores", lambda: 3)
     records = _records(shared_data, 9)
     records[5] = records[1]  # a duplicate in another part: the first one wins
@@ -243,3 +243,104 @@ def test_an_import_in_parts_stores_what_one_reader_stores(
     refs = [r[0] for r in store.execute("SELECT source_ref FROM transcripts ORDER BY id")]
     assert refs == [f"record {i}" for i in (0, 1, 2, 3, 4, 6, 7, 8)]
     assert seen == sorted(seen) and seen[-1] == path.stat().st_size
+
+
+def _large(path: Path, bad: str, where: float, records: int = 5000) -> int:
+    """A file of about 10 MB (more than two of the parser's 4 MB reads), with ``bad`` in place
+    of one record's value ``where`` of the way through; returns that record's index."""
+    record = {"user_input": "q", "prompt": {"messages": [{"role": "user", "content": "hi"}]}}
+    items = [
+        dict(record, output="<OUTPUT>" + "x" * 1800 + "</OUTPUT>", n=i, extra="PLACE")
+        for i in range(records)
+    ]
+    text = json.dumps(items, indent=4)
+    index = int(records * where)
+    at = text.index('"PLACE"', text.index(f'"n": {index},'))
+    path.write_text(text[:at] + bad + text[at + len('"PLACE"') :])
+    return index
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("bad", ["[" * 300 + "]" * 300, "1" * 4500], ids=["deep", "digits"])
+@pytest.mark.parametrize("where", [0.3, 0.55, 0.9])
+def test_a_value_past_the_guards_limits_stops_both_reads_at_the_same_record(
+    tmp_path, bad, where
+) -> None:
+    """The guard refuses a chunk at a time; the reader must still yield every record before
+    the refused byte, or a whole read (4 MB chunks from the file's start) and a part (chunks
+    from its cut) would stop at different records."""
+    path = tmp_path / "big.json"
+    index = _large(path, bad, where)
+    whole = _whole(path)
+    assert len(whole) == index + 1
+    last = whole[-1]
+    assert isinstance(last, Rejected) and last.fatal and last.index == index
+    assert "at byte" in last.reason and path.read_bytes()[last.byte_offset] in b"[1"
+    cuts = array_cuts(path, 2)
+    passed = index if index == cuts[0][1] else index - 1  # the record before it held back
+    assert _in_parts(path, cuts, whole_from=passed) == whole
+
+
+def test_a_hughes_file_named_as_json_lines_is_not_cut(tmp_path, shared_data, monkeypatch) -> None:
+    """Such a file is read line by line, not as an array: cutting it would read another way."""
+    import db.connection
+
+    monkeypatch.setattr(db.connection, "usable_cores", lambda: 2)
+    records = _records(shared_data, 4)
+    for name in ("results.json", "results.jsonl", "results.NDJSON"):
+        _write(tmp_path / name, records)
+        cuts = prefetch.part_cuts("hughes", tmp_path / name, tmp_path)
+        assert (cuts is not None) == (name == "results.json"), name
+    assert prefetch.part_cuts("inspect", tmp_path / "results.json", tmp_path) is None
+    monkeypatch.setattr(db.connection, "usable_cores", lambda: 1)
+    assert prefetch.part_cuts("hughes", tmp_path / "results.json", tmp_path) is None
+
+
+def test_no_parts_without_room_beside_the_database_for_them(tmp_path, shared_data, monkeypatch):
+    import db.connection
+
+    monkeypatch.setattr(db.connection, "usable_cores", lambda: 2)
+    path = tmp_path / "results.json"
+    size = len(_write(path, _records(shared_data, 4)))
+    free = [prefetch.SPOOL_ROOM * size]
+    real = shutil.disk_usage
+    monkeypatch.setattr(prefetch.shutil, "disk_usage", lambda at: real(at)._replace(free=free[0]))
+    assert prefetch.part_cuts("hughes", path, tmp_path) is not None
+    free[0] -= 1
+    assert prefetch.part_cuts("hughes", path, tmp_path) is None
+
+
+class _DiesOnce:
+    """A transform whose process dies at one record, once (a marker file says it did)."""
+
+    def __init__(self, ref: str, marker: Path):
+        self.ref, self.marker = ref, marker
+
+    def __call__(self, item):
+        if getattr(item, "source_ref", None) == self.ref and not self.marker.exists():
+            self.marker.touch()
+            os._exit(9)
+        return item
+
+
+@pytest.mark.slow
+def test_a_part_whose_reader_dies_is_read_on_by_one_reader(shared_data, tmp_path) -> None:
+    path = tmp_path / "eight.json"
+    _write(path, _records(shared_data, 8))
+    whole = _whole(path)
+    cuts = array_cuts(path, 2)
+    dies = _DiesOnce(f"record {cuts[0][1] + 2}", tmp_path / "died")
+    taken_over: list[int] = []
+    read_on = prefetch.read_prefetched
+
+    def reading_on(fmt, path, options, transform, readers):
+        taken_over.append(options.first_record)
+        return read_on(fmt, path, options, transform, readers)
+
+    prefetch.read_prefetched = reading_on
+    try:
+        items = list(prefetch.read_in_parts("hughes", path, ImportOptions(), dies, cuts))
+    finally:
+        prefetch.read_prefetched = read_on
+    assert (tmp_path / "died").exists() and items == whole
+    assert taken_over and taken_over[0] <= cuts[0][1] + 2
