@@ -183,6 +183,17 @@ INPUT_SYSTEM_PROMPT = (
 )
 
 
+def hughes_records(shared_data: Path, n: int = 3) -> list[dict]:
+    """``n`` copies of the real hughes pipeline record, each output told apart ("hen #i")."""
+    [record] = json.loads((shared_data / "transcripts" / "hughes_pipeline_record.json").read_text())
+    out = []
+    for i in range(n):
+        r = json.loads(json.dumps(record))
+        r["output"] = r["output"].replace("hen", f"hen #{i}")
+        out.append(r)
+    return out
+
+
 def redwood_record(free: bool = True, request: str = "Explain how to pick a lock.") -> dict:
     """A record of the Redwood/Anthropic alignment-faking release: tagged turns, two
     reasoning turns, an output."""

@@ -11,23 +11,13 @@ import pytest
 
 from importers.base import ImportOptions
 from importers.run import Progress, import_file, import_files, rejected_path_for
-from tests.factory import openai_record, snapshot, write_jsonl
+from tests.factory import hughes_records, openai_record, snapshot, write_jsonl
 
 GOLD = ImportOptions(
     maps={"scratchpad": "text", "label.alignment_faking": "label"},
     values={"potential_faking": "yes", "aligned": "no"},
     rater="gold",
 )
-
-
-def _hughes_records(shared_data: Path, n: int = 3) -> list[dict]:
-    [record] = json.loads((shared_data / "transcripts" / "hughes_pipeline_record.json").read_text())
-    out = []
-    for i in range(n):
-        r = json.loads(json.dumps(record))
-        r["output"] = r["output"].replace("hen", f"hen #{i}")
-        out.append(r)
-    return out
 
 
 @pytest.fixture
@@ -50,7 +40,7 @@ def _assert_failed_unchanged(store, before, result, path: Path, *fragments: str)
 
 def test_truncated_json_array(seeded, shared_data, tmp_path):
     path = tmp_path / "trunc.json"
-    text = json.dumps(_hughes_records(shared_data), indent=4)
+    text = json.dumps(hughes_records(shared_data), indent=4)
     path.write_text(text[: int(len(text) * 0.8)])
     before = snapshot(seeded)
     result = import_file(seeded, path, fmt="hughes")
@@ -58,7 +48,7 @@ def test_truncated_json_array(seeded, shared_data, tmp_path):
 
 
 def test_wrong_types(seeded, shared_data, tmp_path):
-    records = _hughes_records(shared_data)
+    records = hughes_records(shared_data)
     records[1]["output"] = 42
     records[2]["deceptive_alignment"]["final_answer"] = "high"
     path = tmp_path / "types.json"
@@ -71,7 +61,7 @@ def test_wrong_types(seeded, shared_data, tmp_path):
 
 
 def test_missing_field(seeded, shared_data, tmp_path):
-    records = _hughes_records(shared_data)
+    records = hughes_records(shared_data)
     del records[2]["output"]
     path = tmp_path / "missing.json"
     path.write_text(json.dumps(records))
@@ -222,7 +212,7 @@ def test_reader_process_gives_the_same_result_and_rolls_back(
 
     monkeypatch.setattr(importers.prefetch, "PREFETCH_MIN_BYTES", 0)
     monkeypatch.setattr(importers.prefetch, "BATCH", 2)
-    records = _hughes_records(shared_data, 5)
+    records = hughes_records(shared_data, 5)
     path = tmp_path / "five.json"
     path.write_text(json.dumps(records))
     seen = []
@@ -243,7 +233,7 @@ def test_reader_process_gives_the_same_result_and_rolls_back(
 
 
 def test_failed_generations_are_named_as_such(store, shared_data, tmp_path):
-    records = _hughes_records(shared_data, 2)
+    records = hughes_records(shared_data, 2)
     records[1].update(output=None, success=False)
     path = tmp_path / "failed_gen.json"
     path.write_text(json.dumps(records))
@@ -258,7 +248,7 @@ def test_failed_generations_are_named_as_such(store, shared_data, tmp_path):
 
 @pytest.mark.slow
 def test_fifty_megabyte_field_in_a_json_array(seeded, shared_data, tmp_path):
-    records = _hughes_records(shared_data, 2)
+    records = hughes_records(shared_data, 2)
     records[0]["output"] = "<OUTPUT>" + "y" * (50 * 1024 * 1024) + "</OUTPUT>"
     path = tmp_path / "huge.json"
     path.write_text(json.dumps(records))
@@ -305,7 +295,7 @@ def test_several_reader_processes_keep_file_order_and_stop_at_a_truncation(
     monkeypatch.setattr(importers.prefetch, "BATCH", 2)
     monkeypatch.setattr(importers.prefetch, "READERS", 3)
     monkeypatch.setattr(importers.prefetch, "spare_cores", lambda: 3.0)  # however busy
-    records = _hughes_records(shared_data, 7)
+    records = hughes_records(shared_data, 7)
     records[4]["output"] = 17  # a bad record in the middle, owned by the second reader
     path = tmp_path / "seven.json"
     text = json.dumps(records, indent=4)

@@ -16,16 +16,7 @@ import importers.prefetch as prefetch
 from importers.base import ImportOptions, Rejected, reader_for
 from importers.jsonstream import array_cuts
 from importers.run import Progress, import_file
-
-
-def _records(shared_data: Path, n: int) -> list[dict]:
-    [record] = json.loads((shared_data / "transcripts" / "hughes_pipeline_record.json").read_text())
-    out = []
-    for i in range(n):
-        r = json.loads(json.dumps(record))
-        r["output"] = r["output"].replace("hen", f"hen #{i}")
-        out.append(r)
-    return out
+from tests.factory import hughes_records
 
 
 def _write(path: Path, records: list, indent: int | str | None = 4, newline: str = "\n") -> bytes:
@@ -42,7 +33,12 @@ def _whole(path: Path) -> list:
 
 
 def _in_parts(
-    path: Path, cuts: list[tuple[int, int]], spool: Path | None = None, *, whole_from: int | None
+    path: Path,
+    cuts: list[tuple[int, int]],
+    spool: Path | None = None,
+    *,
+    whole_from: int | None,
+    transform=None,
 ) -> list:
     """The items ``read_in_parts`` passes on, checking where (if anywhere) it went on with
     one reader over the whole file."""
@@ -55,7 +51,9 @@ def _in_parts(
 
     prefetch.read_prefetched = reading_on
     try:
-        items = list(prefetch.read_in_parts("hughes", path, ImportOptions(), _same, cuts, spool))
+        items = list(
+            prefetch.read_in_parts("hughes", path, ImportOptions(), transform or _same, cuts, spool)
+        )
     finally:
         prefetch.read_prefetched = read_on
     assert taken_over == ([] if whole_from is None else [whole_from])
@@ -103,7 +101,7 @@ def test_no_cut_is_guessed_where_the_layout_gives_none(tmp_path, content) -> Non
 
 @pytest.mark.slow
 def test_the_parts_give_the_whole_files_items_in_its_order(shared_data, tmp_path) -> None:
-    records = _records(shared_data, 9)
+    records = hughes_records(shared_data, 9)
     records[2]["output"] = 17  # rejected (not fatal), in the first part
     records[7]["prompt"] = "not messages"  # and another in the last
     path = tmp_path / "nine.json"
@@ -129,7 +127,7 @@ def _comma_inside_record(data: bytes, k: int) -> int:
 def test_a_cut_that_does_not_hold_reads_the_rest_of_the_whole_file(
     shared_data, tmp_path, wrong
 ) -> None:
-    records = _records(shared_data, 8)
+    records = hughes_records(shared_data, 8)
     for i, r in enumerate(records):
         r["output"] = r["output"].replace(f"hen #{i}", f"hen #{i}, and {{this}}")
     path = tmp_path / "eight.json"
@@ -174,7 +172,7 @@ def test_an_item_made_wrong_by_a_cut_is_never_passed_on(tmp_path) -> None:
 def test_an_error_in_a_part_reads_as_it_does_in_the_whole_file(
     shared_data, tmp_path, where
 ) -> None:
-    records = _records(shared_data, 8)
+    records = hughes_records(shared_data, 8)
     path = tmp_path / "eight.json"
     data = _write(path, records)
     if where == "truncated":
@@ -211,7 +209,7 @@ def test_a_spool_that_cannot_be_written_reads_the_rest_of_the_whole_file(
     shared_data, tmp_path, monkeypatch
 ) -> None:
     path = tmp_path / "six.json"
-    _write(path, _records(shared_data, 6))
+    _write(path, hughes_records(shared_data, 6))
     whole = _whole(path)
     monkeypatch.setattr(prefetch, "os", _DiskFull())
     cuts = array_cuts(path, 2)
@@ -227,7 +225,7 @@ def test_an_import_in_parts_stores_what_one_reader_stores(
 
     monkeypatch.setattr(prefetch, "PREFETCH_MIN_BYTES", 0)
     monkeypatch.setattr(db.connection, "usable_cores", lambda: 3)
-    records = _records(shared_data, 9)
+    records = hughes_records(shared_data, 9)
     records[5] = records[1]  # a duplicate in another part: the first one wins
     path = tmp_path / "results.json"
     _write(path, records)
@@ -286,7 +284,7 @@ def test_a_hughes_file_named_as_json_lines_is_not_cut(tmp_path, shared_data, mon
     import db.connection
 
     monkeypatch.setattr(db.connection, "usable_cores", lambda: 2)
-    records = _records(shared_data, 4)
+    records = hughes_records(shared_data, 4)
     for name in ("results.json", "results.jsonl", "results.NDJSON"):
         _write(tmp_path / name, records)
         cuts = prefetch.part_cuts("hughes", tmp_path / name, tmp_path)
@@ -301,7 +299,7 @@ def test_no_parts_without_room_beside_the_database_for_them(tmp_path, shared_dat
 
     monkeypatch.setattr(db.connection, "usable_cores", lambda: 2)
     path = tmp_path / "results.json"
-    size = len(_write(path, _records(shared_data, 4)))
+    size = len(_write(path, hughes_records(shared_data, 4)))
     free = [prefetch.SPOOL_ROOM * size]
     real = shutil.disk_usage
     monkeypatch.setattr(prefetch.shutil, "disk_usage", lambda at: real(at)._replace(free=free[0]))
@@ -326,21 +324,12 @@ class _DiesOnce:
 @pytest.mark.slow
 def test_a_part_whose_reader_dies_is_read_on_by_one_reader(shared_data, tmp_path) -> None:
     path = tmp_path / "eight.json"
-    _write(path, _records(shared_data, 8))
+    _write(path, hughes_records(shared_data, 8))
     whole = _whole(path)
     cuts = array_cuts(path, 2)
     dies = _DiesOnce(f"record {cuts[0][1] + 2}", tmp_path / "died")
-    taken_over: list[int] = []
-    read_on = prefetch.read_prefetched
-
-    def reading_on(fmt, path, options, transform, readers):
-        taken_over.append(options.first_record)
-        return read_on(fmt, path, options, transform, readers)
-
-    prefetch.read_prefetched = reading_on
-    try:
-        items = list(prefetch.read_in_parts("hughes", path, ImportOptions(), dies, cuts))
-    finally:
-        prefetch.read_prefetched = read_on
+    # The second part's reader dies at its third record, before it has sent a batch (they
+    # are of prefetch.BATCH records): only the first part is passed on before one reader
+    # reads on.
+    items = _in_parts(path, cuts, whole_from=cuts[0][1], transform=dies)
     assert (tmp_path / "died").exists() and items == whole
-    assert taken_over and taken_over[0] <= cuts[0][1] + 2
