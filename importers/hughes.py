@@ -292,6 +292,19 @@ _PUNCT_RE = re.compile("[" + re.escape(_PUNCT) + "]")
 _SPACE_RUN = re.compile(" {2,}")
 
 
+# A quote as the pipeline writes it: lower-case ASCII words and digits, one space between.
+# Such a quote is its own normal form (normalizing it again was about half of locating it).
+_NORMAL_QUOTE = re.compile(r"[a-z0-9]+(?: [a-z0-9]+)*")
+
+
+def normal_quote(quote: str) -> str:
+    """A quote as the scratchpad is searched for it: lower case, punctuation deleted, white
+    space runs made one space."""
+    if _NORMAL_QUOTE.fullmatch(quote):
+        return quote
+    return " ".join(quote.lower().translate(_NORMALIZE).split())
+
+
 _MARK = "\x00"
 _MARK_PUNCT = str.maketrans(dict.fromkeys(_PUNCT, _MARK))
 
@@ -347,7 +360,7 @@ class _QuoteFinder:
         return j + bisect.bisect_right(stage1, j)
 
     def find(self, quote: str) -> tuple[int, int] | None:
-        needle = " ".join(quote.lower().translate(_NORMALIZE).split())
+        needle = normal_quote(quote)
         if not needle:
             return None
         if self._index is None:
