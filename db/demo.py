@@ -15,6 +15,7 @@ from db.staging import TRANSCRIPT_COLUMNS, Encoded, encode, insert_encoded, proc
 from db.store import Store
 
 __all__ = [
+    "BuildFileLost",
     "Encoded",
     "NewTranscriptLabels",
     "built_aside",
@@ -37,6 +38,11 @@ _SET_ASIDE = ("label_events_no_replace", "transcript_counts_insert")
 # one sort of the finished table instead of an insert per row into a wide index.
 _INDEXED_AFTER = ("label_events_values",)
 _BUILDING = ".building-"
+
+
+class BuildFileLost(OSError):
+    """The file a demo was being built in was deleted or moved before the build could move
+    it into place: nothing was written at the path asked for."""
 
 
 def _building_path(path: Path) -> Path:
@@ -128,8 +134,15 @@ def built_aside(path: Path) -> Iterator[Store]:
             rebuild_transcript_counts(conn)
         conn.execute("PRAGMA journal_mode = WAL")
         store.close()
-        _fsync(building)
-        _move_into_place(building, path)
+        try:  # a file deleted under SQLite is written on, unseen, until it is closed
+            _fsync(building)
+            _move_into_place(building, path)
+        except FileNotFoundError:
+            raise BuildFileLost(
+                f"{building}, the file the demo was being built in, was deleted or moved before "
+                f"the build finished; nothing was written to {path}. Run the command again to "
+                "build it."
+            ) from None
     except BaseException:
         store.close()
         _remove(building)

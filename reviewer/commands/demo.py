@@ -90,6 +90,7 @@ def demo(obj: Context, size: int, seed: int, build_only: bool, annotator: str | 
 
 
 def _build(obj: Context, path, *, size: int, seed: int, new_file: bool) -> None:
+    from db.demo import BuildFileLost
     from reviewer.commands._progress import progress
     from reviewer.demo import build_demo, build_demo_file
 
@@ -97,7 +98,7 @@ def _build(obj: Context, path, *, size: int, seed: int, new_file: bool) -> None:
         if new_file:
             try:
                 return build_demo_file(path, size=size, seed=seed, progress=update)
-            except FileExistsError as exc:
+            except (FileExistsError, BuildFileLost) as exc:
                 raise click.ClickException(str(exc)) from None
         return build_demo(obj.store, size=size, seed=seed, progress=update)
 

@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from db import Store
-from db.demo import built_aside, remove_stale_builds
+from db.demo import BuildFileLost, built_aside, remove_stale_builds
 from db.doctor import OK, examine
 from db.models import TranscriptRecord
 from db.staging import encode
@@ -105,6 +105,36 @@ def test_a_file_that_appears_during_the_build_is_kept(tmp_path):
         path.write_bytes(b"someone else's")
     assert path.read_bytes() == b"someone else's"
     assert _leftovers(tmp_path) == []
+
+
+def test_a_building_file_deleted_during_the_build_is_reported_not_a_traceback(tmp_path):
+    path = tmp_path / "demo.db"
+    with (
+        pytest.raises(BuildFileLost, match="was deleted or moved before the build finished"),
+        built_aside(path) as store,
+    ):
+        build_demo(store, size=20, seed=0)
+        store.path.unlink()
+    assert not path.exists() and _leftovers(tmp_path) == []
+
+
+def test_the_cli_says_so_when_the_building_file_is_deleted(tmp_path, monkeypatch):
+    path = tmp_path / "demo.db"
+    original = DemoGenerator._compose
+
+    def compose(self):
+        if self.index == 30:  # someone cleans up the folder mid-build
+            for found in tmp_path.glob("demo.db.building-*"):
+                found.unlink()
+        return original(self)
+
+    monkeypatch.setattr(DemoGenerator, "_compose", compose)
+    result = CliRunner().invoke(cli, ["--db", str(path), "demo", "--size", "60", "--build-only"])
+    assert result.exit_code == 1
+    assert "the file the demo was being built in, was deleted or moved" in result.output
+    assert f"nothing was written to {path}" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert not path.exists() and _leftovers(tmp_path) == []
 
 
 @pytest.mark.slow  # a real process, killed
