@@ -789,9 +789,12 @@ def export(
     *,
     overwrite: bool = False,
     progress: Callable[[int, int], None] | None = None,
+    card_progress: Callable[[int, int], None] | None = None,
 ) -> ExportReport:
     """Write the export and return what was written. The file appears only when complete.
-    ``progress(transcripts read, transcripts in the database)`` is called as pages are read."""
+    ``progress(transcripts read, transcripts in the database)`` is called as pages are read;
+    for ``hf``, ``card_progress(rubrics done, rubrics)`` as the card's agreement table is
+    computed (seconds at a million transcripts)."""
     if fmt not in FORMATS:
         raise ExportError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
     options = options or ExportOptions()
@@ -821,7 +824,7 @@ def export(
         data = out / "data.jsonl"
         _atomic(data, lambda p: _write_jsonl(items, p))
         card = out / "README.md"
-        card_text = redact(dataset_card(exporter, report), options.redact)
+        card_text = redact(dataset_card(exporter, report, card_progress), options.redact)
         _atomic(
             card, lambda p: p.write_text(card_text, encoding="utf-8", errors="backslashreplace")
         )
@@ -857,8 +860,13 @@ def _atomic(path: Path, write) -> None:
             partial.unlink()
 
 
-def dataset_card(exporter: Exporter, report: ExportReport) -> str:
-    """A Hugging Face dataset card (README.md with YAML front matter) for an hf export."""
+def dataset_card(
+    exporter: Exporter,
+    report: ExportReport,
+    progress: Callable[[int, int], None] | None = None,
+) -> str:
+    """A Hugging Face dataset card (README.md with YAML front matter) for an hf export;
+    ``progress`` as ``agreement_card_lines`` tells it."""
     from reviewer import __version__
 
     policy = exporter.options.policy
@@ -929,7 +937,7 @@ def dataset_card(exporter: Exporter, report: ExportReport) -> str:
     ]
     for (source, rater), n in sorted(report.raters.items()):
         lines.append(f"| {source} | {rater} | {n} |")
-    lines += agreement_card_lines(exporter)
+    lines += agreement_card_lines(exporter, progress=progress)
     versions = sorted(
         {(rid, v, h) for h, (rid, v) in exporter.versions.items() if rid in exporter.rubric_fields}
     )
@@ -949,11 +957,18 @@ def dataset_card(exporter: Exporter, report: ExportReport) -> str:
     return "\n".join(lines)
 
 
-def agreement_card_lines(exporter: Exporter, *, resamples: int = 1000, seed: int = 0) -> list[str]:
+def agreement_card_lines(
+    exporter: Exporter,
+    *,
+    resamples: int = 1000,
+    seed: int = 0,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[str]:
     """The agreement summary of ``reviewer report`` (and ``reviewer stats``, whose defaults it
     uses) for the card: humans with each other and each classifier with the humans, per field,
     on every labelled item of the database. Annotators appear under their pseudonyms when the
-    export is pseudonymized."""
+    export is pseudonymized. ``progress(rubrics done, rubrics)`` is told before the first
+    rubric and after each."""
     from reviewer.agreement import analyse_field
     from reviewer.agreement.store_fields import store_field_pattern_specs
     from reviewer.agreement.summary import agreement_summary, summary_markdown
@@ -967,12 +982,17 @@ def agreement_card_lines(exporter: Exporter, *, resamples: int = 1000, seed: int
         return names.of(rest) if colon and source == "human" else names.of(name)
 
     rows = []
-    for rid in exporter.rubric_fields:
+    rubric_ids = list(exporter.rubric_fields)
+    if progress is not None:
+        progress(0, len(rubric_ids))
+    for done, rid in enumerate(rubric_ids, start=1):
         # Rating patterns counted a slice at a time: the card's memory does not grow with
         # the database, and its numbers are those of `reviewer stats`.
         specs = [s for s in store_field_pattern_specs(exporter.store, rid) if s.ratings.n_raters]
         fields = [analyse_field(s, n_resamples=resamples, seed=seed) for s in specs]
         rows += agreement_summary(fields, rid)
+        if progress is not None:
+            progress(done, len(rubric_ids))
     commands = ", ".join(f"`reviewer stats --rubric {rid}`" for rid in exporter.rubric_fields)
     return [
         "",

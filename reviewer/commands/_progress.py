@@ -78,15 +78,25 @@ class Bars:
                 every = LINE_EVERY
         self.every = every
         self.unit = unit
-        self._tasks: dict = {}  # id -> [description, total, done, started, last line, done then]
+        # id -> [description, total, done, started, last line, done then, unit]
+        self._tasks: dict = {}
 
     def start(self) -> None:
         self._progress.start()
 
-    def add(self, description: str, total: int | None) -> object:
+    def add(self, description: str, total: int | None, *, unit: str | None = None) -> object:
+        """A new task; ``unit`` names what it counts when not the bars' own unit."""
         task = self._progress.add_task(description, total=total)
         now = time.monotonic()
-        self._tasks[task] = [description, total, 0, now, now, None]
+        self._tasks[task] = [
+            description,
+            total,
+            0,
+            now,
+            now,
+            None,
+            self.unit if unit is None else unit,
+        ]
         return task
 
     def update(self, task, done: int, total: int | None = None) -> None:
@@ -118,7 +128,7 @@ class Bars:
 
     def _line(self, state: list, now: float) -> None:
         description, total, done, started = state[:4]
-        unit = f" {self.unit}" if self.unit else ""
+        unit = f" {state[6]}" if state[6] else ""
         if total:
             text = f"{description}: {done:,} of {total:,}{unit} ({100 * done / total:.0f}%)"
         else:

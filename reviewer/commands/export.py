@@ -129,6 +129,7 @@ def export(
     )
     bars = None if as_json else Bars(unit="transcripts")
     task = None
+    card_task = None
 
     def progress(done: int, total: int) -> None:
         nonlocal task
@@ -136,6 +137,18 @@ def export(
             bars.start()
             task = bars.add(f"exporting {out.name}", total)
         bars.update(task, done, total)
+
+    def card_progress(done: int, total: int) -> None:
+        nonlocal card_task
+        if card_task is None:
+            if task is None:
+                bars.start()
+            else:
+                bars.remove(task)  # the rows are written: their bar gives way to the card's
+            card_task = bars.add(
+                "README.md: agreement with bootstrap intervals", total, unit="rubrics"
+            )
+        bars.update(card_task, done, total)
 
     try:
         try:
@@ -146,9 +159,10 @@ def export(
                 options,
                 overwrite=overwrite,
                 progress=None if bars is None else progress,
+                card_progress=None if bars is None else card_progress,
             )
         finally:
-            if task is not None:
+            if task is not None or card_task is not None:
                 bars.stop()
         if names is not None:
             names.save(pseudonym_map)

@@ -302,6 +302,23 @@ def test_progress_is_a_line_now_and_then_when_stderr_is_not_a_terminal(
     assert json.loads(done.stdout)["rows"] == 14
 
 
+@pytest.mark.slow  # a real process
+def test_the_cards_agreement_table_has_its_own_progress(db: Path, tmp_path: Path) -> None:
+    env = dict(os.environ, REVIEWER_PROGRESS_SECONDS="0")
+    out = tmp_path / "hf"
+    done = _reviewer("--db", str(db), "export", "--format", "hf", "--out", str(out), env=env)
+    assert done.returncode == 0, done.stderr
+    lines = done.stderr.decode().splitlines()
+    rubrics = len(fast.Exporter(Store(db), fast.ExportOptions()).rubric_fields)
+    assert rubrics >= 2
+    card = [i for i, line in enumerate(lines) if line.startswith("README.md: agreement")]
+    said = "README.md: agreement with bootstrap intervals"
+    assert lines[card[0]] == f"{said}: 0 of {rubrics} rubrics (0%), 0 s"
+    assert lines[card[-1]].startswith(f"{said}: {rubrics} of {rubrics} rubrics (100%), ")
+    rows = [i for i, line in enumerate(lines) if line.startswith("exporting hf: ")]
+    assert rows and max(rows) < card[0]  # the rows' progress ends before the card's begins
+
+
 @pytest.mark.slow  # a real process on a pty
 def test_progress_is_a_bar_on_a_terminal(db: Path, tmp_path: Path) -> None:
     parent, child = pty.openpty()
