@@ -41,8 +41,9 @@ _BUILDING = ".building-"
 
 
 class BuildFileLost(OSError):
-    """The file a demo was being built in was deleted or moved before the build could move
-    it into place: nothing was written at the path asked for."""
+    """A demo build's file or folder was deleted or moved under it: before the build could
+    move its file into place (nothing was written at the path asked for), or, rarely, just
+    after (the message says which)."""
 
 
 def _building_path(path: Path) -> Path:
@@ -136,13 +137,9 @@ def built_aside(path: Path) -> Iterator[Store]:
         store.close()
         try:  # a file deleted under SQLite is written on, unseen, until it is closed
             _fsync(building)
-            _move_into_place(building, path)
         except FileNotFoundError:
-            raise BuildFileLost(
-                f"{building}, the file the demo was being built in, was deleted or moved before "
-                f"the build finished; nothing was written to {path}. Run the command again to "
-                "build it."
-            ) from None
+            raise _lost(building, path) from None
+        _move_into_place(building, path)
     except BaseException:
         store.close()
         _remove(building)
@@ -156,18 +153,36 @@ def _move_into_place(building: Path, path: Path) -> None:
         for suffix in ("-wal", "-shm"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
     try:
-        os.link(building, path)  # unlike a rename, never replaces a file that appeared
-    except FileExistsError:
-        raise FileExistsError(
-            f"{path} was created by another process during the demo build; it was left as it "
-            "is and the build was discarded"
-        ) from None
-    except OSError:  # a file system without hard links
-        if path.exists():
+        try:
+            os.link(building, path)  # unlike a rename, never replaces a file that appeared
+        except FileExistsError:
+            raise FileExistsError(
+                f"{path} was created by another process during the demo build; it was left as "
+                "it is and the build was discarded"
+            ) from None
+        except FileNotFoundError:
             raise
-        os.replace(building, path)
+        except OSError:  # a file system without hard links
+            if path.exists():
+                raise
+            os.replace(building, path)
+    except FileNotFoundError:  # the building file, or the folder, is gone: nothing at path
+        raise _lost(building, path) from None
     _remove(building)
-    _fsync(path.parent)
+    try:
+        _fsync(path.parent)
+    except FileNotFoundError:
+        raise BuildFileLost(
+            f"the demo database was built as {path}, but its folder was moved or deleted as "
+            "the build ended: look for it where the folder went"
+        ) from None
+
+
+def _lost(building: Path, path: Path) -> BuildFileLost:
+    return BuildFileLost(
+        f"{building}, the file the demo was being built in, was deleted or moved before the "
+        f"build finished; nothing was written to {path}. Run the command again to build it."
+    )
 
 
 _SCRATCHPAD = TRANSCRIPT_COLUMNS.index("scratchpad")

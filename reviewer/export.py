@@ -968,7 +968,7 @@ def agreement_card_lines(
     uses) for the card: humans with each other and each classifier with the humans, per field,
     on every labelled item of the database. Annotators appear under their pseudonyms when the
     export is pseudonymized. ``progress(rubrics done, rubrics)`` is told before the first
-    rubric and after each."""
+    rubric and after each (never when there is none)."""
     from reviewer.agreement import analyse_field
     from reviewer.agreement.store_fields import store_field_pattern_specs
     from reviewer.agreement.summary import agreement_summary, summary_markdown
@@ -983,6 +983,8 @@ def agreement_card_lines(
 
     rows = []
     rubric_ids = list(exporter.rubric_fields)
+    if not rubric_ids:  # nothing to compute, nothing to tell
+        progress = None
     if progress is not None:
         progress(0, len(rubric_ids))
     for done, rid in enumerate(rubric_ids, start=1):

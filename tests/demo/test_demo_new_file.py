@@ -118,6 +118,26 @@ def test_a_building_file_deleted_during_the_build_is_reported_not_a_traceback(tm
     assert not path.exists() and _leftovers(tmp_path) == []
 
 
+def test_a_folder_moved_just_as_the_build_ends_is_reported_as_such(tmp_path, monkeypatch):
+    folder = tmp_path / "data"
+    path = folder / "demo.db"
+    link = os.link
+
+    def link_then_move_the_folder(source, target):
+        link(source, target)
+        folder.rename(tmp_path / "moved")
+
+    monkeypatch.setattr("db.demo.os.link", link_then_move_the_folder)
+    with (
+        pytest.raises(BuildFileLost, match="was built as .*, but its folder was moved"),
+        built_aside(path) as store,
+    ):
+        build_demo(store, size=20, seed=0)
+    moved = Store(tmp_path / "moved" / "demo.db")
+    assert moved.transcript_count() == 20
+    moved.close()
+
+
 def test_the_cli_says_so_when_the_building_file_is_deleted(tmp_path, monkeypatch):
     path = tmp_path / "demo.db"
     original = DemoGenerator._compose

@@ -302,6 +302,19 @@ def test_progress_is_a_line_now_and_then_when_stderr_is_not_a_terminal(
     assert json.loads(done.stdout)["rows"] == 14
 
 
+def test_the_card_tells_no_progress_when_no_rubric_has_labels(tmp_path: Path) -> None:
+    store = Store(tmp_path / "bare.db")
+    store.insert_transcripts(
+        [TranscriptRecord(user_input="q", scratchpad="s", output="o", turns=[])]
+    )
+    told: list[tuple[int, int]] = []
+    lines = fast.agreement_card_lines(
+        fast.Exporter(store, fast.ExportOptions()), progress=lambda d, t: told.append((d, t))
+    )
+    store.close()
+    assert "## Agreement" in lines and told == []
+
+
 @pytest.mark.slow  # a real process
 def test_the_cards_agreement_table_has_its_own_progress(db: Path, tmp_path: Path) -> None:
     env = dict(os.environ, REVIEWER_PROGRESS_SECONDS="0")
@@ -309,7 +322,9 @@ def test_the_cards_agreement_table_has_its_own_progress(db: Path, tmp_path: Path
     done = _reviewer("--db", str(db), "export", "--format", "hf", "--out", str(out), env=env)
     assert done.returncode == 0, done.stderr
     lines = done.stderr.decode().splitlines()
-    rubrics = len(fast.Exporter(Store(db), fast.ExportOptions()).rubric_fields)
+    store = Store(db)
+    rubrics = len(fast.Exporter(store, fast.ExportOptions()).rubric_fields)
+    store.close()
     assert rubrics >= 2
     card = [i for i, line in enumerate(lines) if line.startswith("README.md: agreement")]
     said = "README.md: agreement with bootstrap intervals"
