@@ -10,7 +10,7 @@ import random
 
 import pytest
 
-from importers.guard import GuardedReader, InputLimitError, JsonGuard
+from importers.guard import GuardedReader, InputLimitError, JsonGuard, bytes_within_limits
 
 DOCUMENTS = [
     ["\\", '\\"', [], {}],
@@ -113,3 +113,34 @@ def test_stopping_at_a_limit_ends_at_the_same_byte_however_the_input_is_read(dat
         passed, offset = _read_to_the_limit(data, chunk, **limits)
         assert (passed, offset) == (bad[:-1], len(bad) - 1), chunk
     assert _read_to_the_limit(b"[[1]]", 2, max_depth=4) == (b"[[1]]", None)
+
+
+def _first_too_deep(data: bytes, max_depth: int) -> int | None:
+    """The offset of the first bracket past ``max_depth``, by the plain rule (no strings here)."""
+    depth = 0
+    for at, byte in enumerate(data):
+        if byte in b"[{":
+            depth += 1
+            if depth > max_depth:
+                return at
+        elif byte in b"]}":
+            depth -= 1
+    return None
+
+
+@pytest.mark.parametrize("depth", [31, 33, 100, 256, 257, 2000])
+def test_nesting_past_the_pair_passes_is_walked_to_the_exact_byte(depth):
+    # Many sibling pairs first, so that counting opening brackets cannot clear the chunk, then
+    # one nest: deeper than the pair-deleting passes go, the guard walks bracket by bracket.
+    data = b"[" + b"[]," * 300 + b"[" * (depth - 1) + b"]" * (depth - 1) + b"]"
+    expected = _first_too_deep(data, 256)
+    guard = JsonGuard()
+    try:
+        guard.feed(data)
+    except InputLimitError:
+        assert expected is not None
+        accepted, refusal = bytes_within_limits(JsonGuard(), data)
+        assert accepted == expected and refusal.offset == expected
+        assert f"at byte {expected:,}" in str(refusal)
+    else:
+        assert expected is None and guard.depth == 0
