@@ -144,3 +144,42 @@ def test_nesting_past_the_pair_passes_is_walked_to_the_exact_byte(depth):
         assert f"at byte {expected:,}" in str(refusal)
     else:
         assert expected is None and guard.depth == 0
+
+
+def test_the_exact_byte_search_finds_what_feeding_byte_by_byte_finds():
+    """``bytes_within_limits`` (halving, carrying the guard's state forward) names the same
+    first byte past a limit as feeding the input one byte at a time, also for a guard that
+    has already accepted some of the input."""
+    rng = random.Random(11)
+
+    def value(depth: int):
+        r = rng.random()
+        if depth > 9 or r < 0.3:
+            return rng.choice(["a\\b", 'q"x', "[{", "\\", '\\"', 1234567890123, 7, '\\\\"'])
+        if r < 0.65:
+            return [value(depth + 1) for _ in range(rng.randint(0, 3))]
+        return {rng.choice(['k"', "k\\", "["]) + str(i): value(depth + 1) for i in range(3)}
+
+    searched = 0
+    for _ in range(1500):
+        data = json.dumps(value(0)).encode()
+        one_by_one = JsonGuard(max_depth=6, max_digits=10)
+        first_bad = None
+        for at in range(len(data)):
+            try:
+                one_by_one.feed(data[at : at + 1])
+            except InputLimitError:
+                first_bad = at
+                break
+        if first_bad is None:
+            continue
+        split = rng.randint(0, first_bad)  # the guard has accepted data[:split] already
+        guard = JsonGuard(max_depth=6, max_digits=10)
+        guard.feed(data[:split])
+        before = (guard.offset, guard.depth, guard.in_string, guard.escape, guard.digit_run)
+        accepted, refusal = bytes_within_limits(guard, data[split:])
+        assert split + accepted == first_bad == refusal.offset, data
+        assert f"at byte {first_bad:,}" in str(refusal)
+        assert (guard.offset, guard.depth, guard.in_string, guard.escape, guard.digit_run) == before
+        searched += 1
+    assert searched > 300
