@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import tomllib
 from importlib import resources
@@ -71,6 +72,15 @@ def load_rubric(path: str | Path) -> Rubric:
 
 
 def parse_rubric(text: str, *, origin: str = "<string>") -> Rubric:
+    """The rubric a TOML text defines (``RubricError`` naming ``origin`` if it cannot be
+    used). Parsed once per text and origin: an import looks up its rubrics for every file
+    and every mapped column, and TOML parsing took most of importing a small file (a
+    ``Rubric`` is frozen, so one parsed value serves every caller)."""
+    return _parsed(text, origin)
+
+
+@functools.lru_cache(maxsize=64)
+def _parsed(text: str, origin: str) -> Rubric:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

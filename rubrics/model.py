@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from typing import Any
 
 from rubrics.hashing import content_hash
@@ -114,10 +115,11 @@ class Rubric:
     def field_ids(self) -> tuple[str, ...]:
         return tuple(f.id for f in self.fields)
 
-    @property
+    @cached_property
     def content_hash(self) -> str:
         """Hash of the parsed content: a change of text is a new version, a change of
-        whitespace or key order in the file is not."""
+        whitespace or key order in the file is not. Computed once per rubric (it is frozen):
+        an import asks for it about four times per file."""
         data = asdict(self)
         data.pop("source_text")
         data.pop("origin")

@@ -145,3 +145,14 @@ def test_rubrics_list_and_show_know_rubrics_stored_in_the_database(store):
     assert "Is it fine?" in shown.output and "[y] yes: It is." in shown.output
     missing = runner.invoke(cli, ["--db", str(store.path), "rubrics", "show", "nosuch"])
     assert missing.exit_code == 1 and "no rubric 'nosuch'" in missing.output
+
+
+def test_a_text_is_parsed_once_per_origin_and_errors_are_never_kept():
+    first = parse_rubric(MINIMAL, origin="team/a.toml")
+    assert parse_rubric(MINIMAL, origin="team/a.toml") is first  # an import asks many times
+    other = parse_rubric(MINIMAL, origin="team/b.toml")
+    assert other.origin == "team/b.toml" and other == first
+    assert other.content_hash == first.content_hash
+    for _ in range(2):
+        with pytest.raises(RubricError, match="bad.toml"):
+            parse_rubric(MINIMAL + "\n[[fields]]\n", origin="bad.toml")
