@@ -626,9 +626,10 @@ def import_files(
     try:
         for item in inputs:
             result = None
+            detected = None
             if item.folder is not None and fmt is None:
                 try:
-                    detect_format(item.path)
+                    detected = detect_format(item.path)  # not sniffed again to import it
                 except UnknownFormatError as exc:
                     reason = str(exc).removeprefix(f"{item.path}: ")
                     result = FileResult(
@@ -647,7 +648,7 @@ def import_files(
                 result = import_file(
                     store,
                     item.path,
-                    fmt=fmt,
+                    fmt=fmt or detected,
                     options=options,
                     skip_bad=skip_bad,
                     sink=sink,
