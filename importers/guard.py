@@ -34,9 +34,10 @@ _LETTERS_AND_SPACE = bytes(
 _NOT_QUOTES_OR_BRACKETS = bytes(b for b in range(256) if b not in b'"[]{}')
 _OPENING = frozenset(b"[{")
 # How many levels of empty pairs ``_depth_by_pairs`` deletes before it leaves the chunk to the
-# bracket-by-bracket walk: each level is a pass over the chunk's brackets, and transcripts
-# nest about a dozen deep (Inspect logs); a file nested thousands deep took 512 passes, a
-# tenth of a second per 260 KB chunk, where the walk takes about 15 ms.
+# bracket-by-bracket walk: each level is a pass over the chunk's brackets (a nest that
+# alternates [ and { counts two a level), and transcripts nest about a dozen deep (Inspect
+# logs); a file nested thousands deep took 512 passes, a tenth of a second per 260 KB chunk,
+# where the walk takes about 15 ms. (64 made those files 60% slower.)
 _PAIR_LEVELS = 32
 
 
@@ -195,13 +196,15 @@ def check_json_bytes(data: bytes) -> None:
 def bytes_within_limits(guard: JsonGuard, data: bytes) -> tuple[int, InputLimitError]:
     """For ``data`` that ``guard`` refuses: how many of its first bytes it accepts (the byte
     after them is the first past a limit), and the refusal naming that byte. ``guard`` is
-    left as it was. The guard's verdict does not depend on how its input is cut into chunks,
-    so the first byte past a limit is the same wherever reading began. Found by halving: a
-    copy of the guard that has accepted the longest prefix known to pass is fed only the
-    bytes up to the middle of what is left, so the search feeds about twice the chunk in all
-    (paid only on a refused file), not a prefix of it per step."""
-    passed, passed_state = 0, guard  # the longest prefix known to pass, and the guard after it
-    refused = len(data)  # the shortest prefix known to be refused
+    left as it was.
+
+    Found by halving, where a copy of the guard that has accepted the longest prefix known to
+    pass is fed only the bytes up to the middle of what is left: about twice the chunk in all
+    (paid only on a refused file), not a prefix of it per step. That relies on the guard's
+    verdict not depending on how its input is cut, which holds for JSON; a stray closing
+    bracket breaks it (the count floors the depth at zero once per chunk, the walk at every
+    bracket). So the byte found is checked against prefixes fed from ``guard`` itself, and
+    where the two disagree the search is made that way, a prefix per step."""
 
     def feed(state: JsonGuard, start: int, end: int) -> tuple[JsonGuard, InputLimitError | None]:
         trial = copy.copy(state)
@@ -213,6 +216,8 @@ def bytes_within_limits(guard: JsonGuard, data: bytes) -> tuple[int, InputLimitE
             return trial, exc
         return trial, None
 
+    passed, passed_state = 0, guard  # the longest prefix known to pass, and the guard after it
+    refused = len(data)  # the shortest prefix known to be refused
     while refused - passed > 1:
         middle = (passed + refused) // 2
         trial, refusal = feed(passed_state, passed, middle)
@@ -220,10 +225,20 @@ def bytes_within_limits(guard: JsonGuard, data: bytes) -> tuple[int, InputLimitE
             passed, passed_state = middle, trial
         else:
             refused = middle
-    _, found = feed(passed_state, passed, refused)
+    _, found = feed(guard, 0, refused)
+    if found is not None and feed(guard, 0, refused - 1)[1] is None:
+        return refused - 1, found
+    low, high = 1, len(data)  # prefixes from the start: the shortest refused is in [low, high]
+    while low < high:
+        middle = (low + high) // 2
+        if feed(guard, 0, middle)[1] is None:
+            low = middle + 1
+        else:
+            high = middle
+    _, found = feed(guard, 0, low)
     if found is None:  # cannot happen: the whole of data is refused
         raise InputLimitError("the input guard refused a chunk it accepts in part", guard.offset)
-    return refused - 1, found
+    return low - 1, found
 
 
 class GuardedReader(io.RawIOBase):

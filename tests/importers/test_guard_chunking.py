@@ -4,6 +4,7 @@ backslash and the byte it escapes, or in a chunk that is only backslashes)."""
 
 from __future__ import annotations
 
+import copy
 import io
 import json
 import random
@@ -183,3 +184,54 @@ def test_the_exact_byte_search_finds_what_feeding_byte_by_byte_finds():
         assert (guard.offset, guard.depth, guard.in_string, guard.escape, guard.digit_run) == before
         searched += 1
     assert searched > 300
+
+
+def _shortest_refused_prefix(guard: JsonGuard, data: bytes) -> int | None:
+    """The length of the shortest prefix of ``data`` that a copy of ``guard`` refuses."""
+    for end in range(1, len(data) + 1):
+        trial = copy.copy(guard)
+        try:
+            trial.feed(data[:end])
+        except InputLimitError:
+            return end
+    return None
+
+
+def test_the_exact_byte_search_holds_with_stray_closing_brackets():
+    """A closing bracket with nothing open (not JSON, but a file may hold anything) makes the
+    guard's count depend on where the input is cut; the search still names the end of the
+    shortest prefix the guard refuses, as a search over prefixes from its state would."""
+    assert bytes_within_limits(JsonGuard(max_depth=2), b"][[[")[0] == 3
+    rng = random.Random(17)
+    searched = 0
+    for _ in range(3000):
+        data = "".join(
+            rng.choice(["[", "{", "]", "}", "[]", ' "]" ', '"\\\\"', "7", ","])
+            for _ in range(rng.randint(1, 40))
+        ).encode()
+        guard = JsonGuard(max_depth=3, max_digits=4)
+        try:
+            guard.feed(data[: rng.randint(0, len(data) // 2)])
+        except InputLimitError:
+            continue
+        end = _shortest_refused_prefix(guard, data)
+        if end is None:
+            continue
+        accepted, refusal = bytes_within_limits(guard, data)
+        assert accepted == end - 1, data
+        assert refusal.offset == guard.offset + end - 1
+        searched += 1
+    assert searched > 500
+
+
+def test_records_before_a_stray_closer_and_a_deep_nest_are_read(tmp_path):
+    """Trailing garbage after the array that nests too deep: the records are kept and the
+    refusal names the byte past the limit (not "a chunk it accepts in part")."""
+    from importers.base import ImportOptions
+    from importers.jsonstream import iter_records
+
+    path = tmp_path / "r.json"
+    path.write_bytes(b'[{"a": 1}, {"b": 2}]][' + b"[" * 256)
+    items = list(iter_records(path, ImportOptions()))
+    assert [getattr(i, "value", None) for i in items[:2]] == [{"a": 1}, {"b": 2}]
+    assert "accepts in part" not in items[-1].reason
