@@ -6,6 +6,7 @@ The reference is the truth (the gold set, or a human when a classifier is judged
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -71,11 +72,17 @@ def average_precision(truth: np.ndarray, score: np.ndarray) -> float | None:
     return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
 
 
+DELONG_METHOD = "DeLong, logit scale"
+
+
 def auroc_delong(truth: np.ndarray, score: np.ndarray, confidence: float = 0.95):
-    """AUROC with DeLong's (1988) variance (the fast midrank form of Sun and Xu 2014) and its
-    normal interval clipped to [0, 1]. When the variance is 0 (the score separates the classes
-    perfectly on these items) the interval is Wilson's on the smaller class's count, so that it
-    is never a point."""
+    """AUROC with DeLong's (1988) variance (the fast midrank form of Sun and Xu 2014) and a
+    normal interval on the logit scale, mapped back: inside (0, 1) and asymmetric near the
+    ends, where the plain interval ``AUC +- z SE`` (clipped to [0, 1]) covered too little
+    (0.93 at 100 items, 0.89 with ten positives in them, for 0.95 asked; 0.95 and 0.92 on the logit
+    scale, in the coverage test). When the variance is 0 (the score separates the classes
+    perfectly on these items) the interval is Wilson's on the smaller class's count, so that
+    it is never a point."""
     from reviewer.estimates import wilson, z_value
 
     pos, neg = score[truth], score[~truth]
@@ -88,9 +95,11 @@ def auroc_delong(truth: np.ndarray, score: np.ndarray, confidence: float = 0.95)
     v01 = (tz[:m] - tx) / n
     v10 = 1 - (tz[m:] - ty) / m
     var = (np.var(v01, ddof=1) / m if m > 1 else 0.0) + (np.var(v10, ddof=1) / n if n > 1 else 0.0)
-    if var > 0:
-        half = z_value(confidence) * float(np.sqrt(var))
-        return auc, [max(0.0, auc - half), min(1.0, auc + half)], "DeLong"
+    if var > 0:  # then 0 < auc < 1: at 0 or 1 every placement value is the same
+        centre = math.log(auc / (1 - auc))
+        half = z_value(confidence) * math.sqrt(var) / (auc * (1 - auc))
+        low, high = (1 / (1 + math.exp(-(centre + d))) for d in (-half, half))
+        return auc, [low, high], DELONG_METHOD
     k = min(m, n)
     return auc, wilson(auc * k, k, confidence), f"Wilson on the smaller class ({k} items)"
 

@@ -257,8 +257,8 @@ def print_report(report: dict[str, Any], console: Console | None = None) -> None
         console.print(error_reasons_table(report["error_reasons"]))
     console.print(
         Text(
-            "Intervals: item bootstrap percentile intervals (AUROC: DeLong; AP: item "
-            "bootstrap); SE: analytic standard errors where standard. Bands are "
+            "Intervals: item bootstrap percentile intervals (AUROC: DeLong on the logit "
+            "scale; AP: item bootstrap); SE: analytic standard errors where standard. Bands are "
             f"{BAND_SOURCE}'s conventions, not tests; where the interval spans several bands "
             "they are named, and none is claimed.",
             style="dim",
