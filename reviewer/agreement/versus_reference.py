@@ -75,12 +75,19 @@ def average_precision(truth: np.ndarray, score: np.ndarray) -> float | None:
 DELONG_METHOD = "DeLong, logit scale"
 
 
+def _expit(x: float) -> float:
+    """1 / (1 + e^-x), without overflow for any x."""
+    if x >= 0:
+        return 1 / (1 + math.exp(-x))
+    return math.exp(x) / (1 + math.exp(x))
+
+
 def auroc_delong(truth: np.ndarray, score: np.ndarray, confidence: float = 0.95):
     """AUROC with DeLong's (1988) variance (the fast midrank form of Sun and Xu 2014) and a
     normal interval on the logit scale, mapped back: inside (0, 1) and asymmetric near the
     ends, where the plain interval ``AUC +- z SE`` (clipped to [0, 1]) covered too little
-    (0.93 at 100 items, 0.89 with ten positives in them, for 0.95 asked; 0.95 and 0.92 on the logit
-    scale, in the coverage test). When the variance is 0 (the score separates the classes
+    (0.93 at 100 items, 0.89 with ten positives in them, for 0.95 asked; 0.95 and 0.92 on
+    the logit scale, in the coverage test). When the variance is 0 (the score separates the classes
     perfectly on these items) the interval is Wilson's on the smaller class's count, so that
     it is never a point."""
     from reviewer.estimates import wilson, z_value
@@ -98,8 +105,7 @@ def auroc_delong(truth: np.ndarray, score: np.ndarray, confidence: float = 0.95)
     if var > 0:  # then 0 < auc < 1: at 0 or 1 every placement value is the same
         centre = math.log(auc / (1 - auc))
         half = z_value(confidence) * math.sqrt(var) / (auc * (1 - auc))
-        low, high = (1 / (1 + math.exp(-(centre + d))) for d in (-half, half))
-        return auc, [low, high], DELONG_METHOD
+        return auc, [_expit(centre - half), _expit(centre + half)], DELONG_METHOD
     k = min(m, n)
     return auc, wilson(auc * k, k, confidence), f"Wilson on the smaller class ({k} items)"
 

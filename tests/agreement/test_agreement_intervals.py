@@ -205,3 +205,14 @@ def test_same_data_and_seed_give_the_same_interval_from_a_database_and_a_file(st
     for metric in ("percent_agreement", "fleiss_kappa", "gwet_ac1", "krippendorff_alpha"):
         assert db_overall[metric]["value"] == pytest.approx(file_overall[metric]["value"])
         assert db_overall[metric]["ci"] == pytest.approx(file_overall[metric]["ci"]), metric
+
+
+def test_the_logit_interval_stays_inside_zero_and_one_at_the_extremes():
+    from reviewer.agreement.versus_reference import _expit
+
+    assert (_expit(-1e6), _expit(0.0), _expit(1e6)) == (0.0, 0.5, 1.0)
+    truth = np.r_[np.ones(2000, bool), np.zeros(2000, bool)]
+    score = np.r_[np.arange(2000) + 2000.0, np.arange(2000.0)]
+    score[0], score[-1] = score[-1], score[0]  # one positive ranked below one negative
+    auc, (low, high), method = auroc_delong(truth, score)
+    assert method == DELONG_METHOD and 0 < low < auc < high < 1
