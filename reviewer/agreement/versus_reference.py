@@ -88,8 +88,8 @@ def auroc_delong(truth: np.ndarray, score: np.ndarray, confidence: float = 0.95)
     ends, where the plain interval ``AUC +- z SE`` (clipped to [0, 1]) covered too little
     (0.93 at 100 items, 0.89 with ten positives in them, for 0.95 asked; 0.95 and 0.92 on
     the logit scale, in the coverage test). When the variance is 0 (the score separates the classes
-    perfectly on these items) the interval is Wilson's on the smaller class's count, so that
-    it is never a point."""
+    perfectly on these items, or ties them all) the interval is Wilson's on the smaller class's
+    count, so that it is never a point."""
     from reviewer.estimates import wilson, z_value
 
     pos, neg = score[truth], score[~truth]
