@@ -43,20 +43,26 @@ def test_every_cut_and_byte_by_byte_agree_with_one_chunk(doc, max_depth):
     assert verdict(data, list(range(1, len(data))), max_depth, 8) == whole
 
 
+def _random_document(rng: random.Random, deepest: int, leaves: list, depth: int = 0):
+    """Nested lists and objects of ``leaves``, with keys holding quotes, backslashes and
+    brackets; nothing nests below ``deepest``."""
+    r = rng.random()
+    if depth > deepest or r < 0.3:
+        return rng.choice(leaves)
+    if r < 0.65:
+        return [_random_document(rng, deepest, leaves, depth + 1) for _ in range(rng.randint(0, 3))]
+    return {
+        rng.choice(['k"', "k\\", "["]) + str(i): _random_document(rng, deepest, leaves, depth + 1)
+        for i in range(3)
+    }
+
+
 def test_random_documents_and_cuts_agree():
     rng = random.Random(3)
-
-    def value(depth: int):
-        r = rng.random()
-        if depth > 7 or r < 0.3:
-            return rng.choice(["a\\b", 'q"x', "[{", "}]", "\\", '\\"', 12345678901, '\\\\"'])
-        if r < 0.65:
-            return [value(depth + 1) for _ in range(rng.randint(0, 3))]
-        return {rng.choice(['k"', "k\\", "["]) + str(i): value(depth + 1) for i in range(3)}
-
+    leaves = ["a\\b", 'q"x', "[{", "}]", "\\", '\\"', 12345678901, '\\\\"']
     refused = 0
     for _ in range(2000):
-        data = json.dumps(value(0)).encode()
+        data = json.dumps(_random_document(rng, 7, leaves)).encode()
         cuts = sorted(rng.sample(range(len(data) + 1), min(5, len(data) + 1)))
         whole = verdict(data, [], 6, 10)
         refused += whole[0] == "refused"
@@ -152,18 +158,10 @@ def test_the_exact_byte_search_finds_what_feeding_byte_by_byte_finds():
     first byte past a limit as feeding the input one byte at a time, also for a guard that
     has already accepted some of the input."""
     rng = random.Random(11)
-
-    def value(depth: int):
-        r = rng.random()
-        if depth > 9 or r < 0.3:
-            return rng.choice(["a\\b", 'q"x', "[{", "\\", '\\"', 1234567890123, 7, '\\\\"'])
-        if r < 0.65:
-            return [value(depth + 1) for _ in range(rng.randint(0, 3))]
-        return {rng.choice(['k"', "k\\", "["]) + str(i): value(depth + 1) for i in range(3)}
-
+    leaves = ["a\\b", 'q"x', "[{", "\\", '\\"', 1234567890123, 7, '\\\\"']
     searched = 0
     for _ in range(1500):
-        data = json.dumps(value(0)).encode()
+        data = json.dumps(_random_document(rng, 9, leaves)).encode()
         one_by_one = JsonGuard(max_depth=6, max_digits=10)
         first_bad = None
         for at in range(len(data)):
